@@ -1,0 +1,266 @@
+"""The ``ils`` command: serve the app, run workers, inspect queues, manage the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ils.bootstrap import JobSystem, configure_logging
+from ils.queue.admin import STATES
+from ils.queue.embedded import EmbeddedServer
+from ils.queue.errors import IlsJobsError
+from ils.queue.producer import EnqueueOptions
+from ils.queue.runtime import parse_queues
+from ils.queue.settings import Settings, load_settings
+
+app = typer.Typer(help="ILS Jobs: background jobs of the Integrated Lens System.")
+queue_app = typer.Typer(help="Inspect the queues and add jobs.")
+embedded_app = typer.Typer(help="The embedded Redis-compatible server (when REDIS_URL is unset).")
+app.add_typer(queue_app, name="queue")
+app.add_typer(embedded_app, name="embedded")
+
+console = Console()
+T = TypeVar("T")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+LogOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")]
+
+
+def _settings(config: Path | None, imports: list[str] | None = None) -> Settings:
+    extra: dict[str, Any] = {}
+    try:
+        base = load_settings(config_file=config)
+        if imports:
+            extra["imports"] = (*base.imports, *imports)
+            return base.model_copy(update=extra)
+        return base
+    except IlsJobsError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _run(coro: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await coro()
+
+    try:
+        return asyncio.run(runner())
+    except IlsJobsError as exc:
+        _fail(str(exc), 1)
+
+
+# ---- serve and worker -----------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="run workers here")
+    ] = True,
+    queues: Annotated[str | None, typer.Option(help="comma-separated queues to work")] = None,
+    config: ConfigOpt = None,
+    log_level: LogOpt = "INFO",
+) -> None:
+    """Run the web app; by default also the workers of every queue, in this process."""
+    import uvicorn
+
+    from ils.web.app import create_app
+
+    configure_logging(log_level)
+    settings = _settings(config)
+    try:
+        chosen = parse_queues(queues)
+        system = JobSystem(settings)
+    except IlsJobsError as exc:
+        _fail(str(exc))
+    crashed: list[BaseException] = []
+
+    def on_fatal(exc: BaseException) -> None:
+        crashed.append(exc)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
+    where = "embedded Valkey" if settings.redis_url is None else "Redis"
+    console.print(
+        f"ILS Jobs listening on http://{host}:{port} (broker: {where}: {system.broker.url})"
+    )
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
+    server.run()
+    if crashed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str | None, typer.Option(help="comma-separated queues (default: all)")
+    ] = None,
+    imports: Annotated[
+        list[str] | None, typer.Option("--import", help="module with register(registry)")
+    ] = None,
+    config: ConfigOpt = None,
+    log_level: LogOpt = "INFO",
+) -> None:
+    """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
+    configure_logging(log_level)
+    settings = _settings(config, imports)
+
+    async def main() -> int:
+        system = JobSystem(settings)
+        runtime = system.runtime(parse_queues(queues))
+        system.install()
+        runtime.install_signal_handlers()
+        try:
+            await runtime.start()
+            return await runtime.wait()
+        finally:
+            await runtime.stop()
+            await system.close()
+
+    code = _run(main)
+    raise typer.Exit(code)
+
+
+# ---- queue inspection -----------------------------------------------------------------------
+
+
+async def _with_system(settings: Settings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+    system = JobSystem(settings)
+    try:
+        return await fn(system)
+    finally:
+        await system.close()
+
+
+@queue_app.command("stats")
+def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Jobs per state for each queue."""
+    stats = _run(lambda: _with_system(_settings(config), lambda s: s.admin.stats()))
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    table = Table("queue", *STATES, title="ILS Jobs: queue stats")
+    for queue, counts in stats.items():
+        table.add_row(queue, *(str(counts[s]) for s in STATES))
+    console.print(table)
+
+
+@queue_app.command("health")
+def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Redis reachable, latency, version, memory, live workers per queue."""
+    health = _run(lambda: _with_system(_settings(config), lambda s: s.admin.health()))
+    if as_json:
+        typer.echo(json.dumps(health, indent=2))
+    else:
+        table = Table("check", "value", title="ILS Jobs: health")
+        for key in ("redis", "latency_ms", "version", "memory_used_human", "connected_clients"):
+            table.add_row(key, str(health[key]))
+        for queue, n in health["workers"].items():
+            table.add_row(f"workers: {queue}", str(n))
+        if health["error"]:
+            table.add_row("error", str(health["error"]))
+        console.print(table)
+    if not health["redis"]:
+        raise typer.Exit(1)
+
+
+@queue_app.command("info")
+def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Each queue's settings, counts and workers, with the broker's health."""
+    info = _run(lambda: _with_system(_settings(config), lambda s: s.admin.info()))
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    table = Table(
+        "queue", "concurrency", "rate limit", "attempts", "backoff", "lock", "workers", "jobs",
+        title=f"ILS Jobs: queues (prefix {info['prefix']})",
+    )  # fmt: skip
+    for queue, q in info["queues"].items():
+        s = q["settings"]
+        rate = f"{s['rate_max']}/{s['rate_duration_ms']}ms" if s["rate_max"] else "-"
+        counts = q["counts"] or {}
+        jobs = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+        table.add_row(
+            queue, str(s["concurrency"]), rate, str(s["attempts"]),
+            f"{s['backoff']} {s['backoff_delay_ms']}ms", f"{s['lock_duration_ms']}ms",
+            str(q["workers"]), jobs or "-",
+        )  # fmt: skip
+    console.print(table)
+    h = info["health"]
+    console.print(f"redis: {h['redis']}  version: {h['version']}  latency: {h['latency_ms']} ms")
+
+
+@queue_app.command("add")
+def queue_add(
+    queue: str,
+    name: str,
+    payload: Annotated[str, typer.Argument(help="the payload as a JSON object")],
+    priority: Annotated[int | None, typer.Option(help="1 is the highest")] = None,
+    delay: Annotated[float | None, typer.Option(help="seconds to wait before running")] = None,
+    job_id: Annotated[str | None, typer.Option("--job-id")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate and enqueue one job; prints its id."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        _fail(f"payload is not JSON: {exc}")
+    try:
+        options = EnqueueOptions(priority=priority, delay_s=delay, job_id=job_id)
+    except ValueError as exc:
+        _fail(str(exc))
+
+    async def add(system: JobSystem) -> Any:
+        return await system.producer.enqueue(queue, name, data, options)
+
+    result = _run(lambda: _with_system(_settings(config), add))
+    typer.echo(json.dumps({"queue": result.queue, "name": result.name, "id": result.job_id,
+                           "mode": result.mode}))  # fmt: skip
+
+
+# ---- embedded server ------------------------------------------------------------------------
+
+
+def _embedded(config: Path | None) -> EmbeddedServer:
+    settings = _settings(config)
+    if settings.redis_url is not None:
+        _fail("REDIS_URL (or REDIS_HOST/REDIS_PORT) is set: no embedded server is used")
+    return EmbeddedServer(settings.redis_dir, settings.embedded_port)
+
+
+@embedded_app.command("status")
+def embedded_status(config: ConfigOpt = None) -> None:
+    """Whether the embedded server runs, and where."""
+    state = _embedded(config).status()
+    if state is None:
+        typer.echo("embedded server: not running")
+        raise typer.Exit(1)
+    typer.echo(f"embedded server: running, pid {state.pid}, {state.url}")
+
+
+@embedded_app.command("stop")
+def embedded_stop(config: ConfigOpt = None) -> None:
+    """Stop the embedded server now (its data is saved first)."""
+    stopped = _embedded(config).stop()
+    typer.echo("embedded server stopped" if stopped else "embedded server was not running")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

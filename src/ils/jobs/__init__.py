@@ -1,0 +1,34 @@
+"""The ILS job types and their handlers; :func:`build_registry` assembles them for a process.
+
+Handlers live in one package per queue (``ils.jobs.email`` ...) and arrive with later issues;
+until a job type has one, its jobs fail with "no handler for <queue>/<name>" and are kept.
+Extra modules named in ``Settings.imports`` may register more types or handlers: each exposes
+``register(registry)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from ils.jobs.catalog import JOB_TYPES
+from ils.queue.errors import ConfigurationError
+from ils.queue.registry import Registry
+from ils.queue.settings import QUEUE_NAMES
+
+
+def build_registry(imports: Iterable[str] = ()) -> Registry:
+    """Every ILS job type, plus what the named modules register."""
+    registry = Registry(QUEUE_NAMES)
+    for job_type in JOB_TYPES:
+        registry.add(job_type)
+    for name in imports:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigurationError(f"cannot import job module {name!r}: {exc}") from exc
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise ConfigurationError(f"job module {name!r} has no register(registry) function")
+        register(registry)
+    return registry

@@ -1,0 +1,263 @@
+"""Typed helper functions, one per job type: the seed's helpers in snake_case.
+
+Each takes the business arguments, plus keyword-only ``options`` (priority, delay, attempts,
+dedup key, job id) and ``producer``. Without ``producer`` the one installed for this process by
+:func:`install_producer` is used (``ils serve`` and ``ils worker`` install theirs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ils.jobs import payloads as p
+from ils.queue.admin import QueueAdmin
+from ils.queue.errors import ConfigurationError
+from ils.queue.producer import Enqueued, EnqueueOptions, Producer
+
+
+class _Installed:
+    producer: Producer | None = None
+
+
+_installed = _Installed()
+
+
+def install_producer(producer: Producer) -> None:
+    """Make ``producer`` the one the helpers use when none is passed."""
+    _installed.producer = producer
+
+
+def uninstall_producer(producer: Producer) -> None:
+    """Forget ``producer`` if it is the installed one (a closing process calls this)."""
+    if _installed.producer is producer:
+        _installed.producer = None
+
+
+def current_producer() -> Producer:
+    if _installed.producer is None:
+        raise ConfigurationError(
+            "no producer installed: pass producer=..., or call "
+            "ils.jobs.helpers.install_producer() at start-up"
+        )
+    return _installed.producer
+
+
+async def _enqueue(
+    queue: str,
+    name: str,
+    payload: dict[str, Any],
+    options: EnqueueOptions | None,
+    producer: Producer | None,
+) -> Enqueued:
+    return await (producer or current_producer()).enqueue(queue, name, payload, options)
+
+
+# ---- email ----------------------------------------------------------------------------------
+
+
+async def queue_order_confirmation_email(
+    order_id: int, user_id: int, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(order_id=order_id, user_id=user_id)
+    return await _enqueue("email", "order-confirmation", payload, options, producer)
+
+
+async def queue_shipment_notification_email(
+    order_id: int, user_id: int, tracking_number: str, carrier: str | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        order_id=order_id,
+        user_id=user_id,
+        tracking_number=tracking_number,
+        carrier=carrier,
+    )
+    return await _enqueue("email", "order-shipment", payload, options, producer)
+
+
+async def queue_purchase_order_email(
+    purchase_order_id: int, supplier_id: int, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(purchase_order_id=purchase_order_id, supplier_id=supplier_id)
+    return await _enqueue("email", "purchase-order", payload, options, producer)
+
+
+async def queue_marketplace_connection_email(
+    connection_id: int, target_company_id: int, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        connection_id=connection_id,
+        target_company_id=target_company_id,
+    )
+    return await _enqueue("email", "marketplace-connection", payload, options, producer)
+
+
+async def queue_daily_briefing_email(
+    company_id: int, user_ids: list[int], date: dt.date, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(company_id=company_id, user_ids=user_ids, date=date)
+    return await _enqueue("email", "daily-briefing", payload, options, producer)
+
+
+async def queue_generic_email(
+    to: list[str], subject: str, text: str, html: str | None = None,
+    template: str | None = None, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(to=to, subject=subject, text=text, html=html, template=template)
+    return await _enqueue("email", "generic", payload, options, producer)
+
+
+# ---- pdf ------------------------------------------------------------------------------------
+
+
+async def queue_order_sheet_pdf(
+    order_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+) -> Enqueued:
+    return await _enqueue("pdf", "order-sheet", dict(order_id=order_id), options, producer)
+
+
+async def queue_invoice_pdf(
+    invoice_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+) -> Enqueued:
+    return await _enqueue("pdf", "invoice", dict(invoice_id=invoice_id), options, producer)
+
+
+async def queue_receipt_pdf(
+    payment_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+) -> Enqueued:
+    return await _enqueue("pdf", "receipt", dict(payment_id=payment_id), options, producer)
+
+
+async def queue_lab_work_ticket_pdf(
+    order_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+) -> Enqueued:
+    payload = dict(order_id=order_id)
+    return await _enqueue("pdf", "lab-work-ticket", payload, options, producer)
+
+
+async def queue_examination_form_pdf(
+    examination_id: int, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(examination_id=examination_id)
+    return await _enqueue("pdf", "examination-form", payload, options, producer)
+
+
+# ---- notification ---------------------------------------------------------------------------
+
+
+async def queue_system_notification(
+    user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
+    action_url: str | None = None, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        user_id=user_id,
+        title=title,
+        message=message,
+        priority=priority,
+        action_url=action_url,
+    )
+    return await _enqueue("notification", "system", payload, options, producer)
+
+
+async def queue_order_notification(
+    user_id: int, order_id: int, status: str, message: str | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(user_id=user_id, order_id=order_id, status=status, message=message)
+    return await _enqueue("notification", "order", payload, options, producer)
+
+
+async def queue_ai_insight_notification(
+    user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
+    insight_id: int | None = None, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        user_id=user_id,
+        title=title,
+        message=message,
+        priority=priority,
+        insight_id=insight_id,
+    )
+    return await _enqueue("notification", "ai-insight", payload, options, producer)
+
+
+async def queue_marketplace_notification(
+    user_id: int, connection_id: int, event: str, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(user_id=user_id, connection_id=connection_id, event=event)
+    return await _enqueue("notification", "marketplace", payload, options, producer)
+
+
+# ---- ai -------------------------------------------------------------------------------------
+
+
+async def queue_daily_briefing(
+    company_id: int, date: dt.date, user_ids: list[int] | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(company_id=company_id, date=date, user_ids=user_ids or [])
+    return await _enqueue("ai", "daily-briefing", payload, options, producer)
+
+
+async def queue_demand_forecast(
+    company_id: int, horizon_days: int = 14, product_ids: list[int] | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        company_id=company_id,
+        horizon_days=horizon_days,
+        product_ids=product_ids,
+    )
+    return await _enqueue("ai", "demand-forecast", payload, options, producer)
+
+
+async def queue_anomaly_detection(
+    company_id: int, metric: str = "all", lookback_days: int = 90, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        company_id=company_id,
+        metric=metric,
+        lookback_days=lookback_days,
+    )
+    return await _enqueue("ai", "anomaly-detection", payload, options, producer)
+
+
+async def queue_insight_generation(
+    company_id: int, topic: str = "all", *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(company_id=company_id, topic=topic)
+    return await _enqueue("ai", "insight-generation", payload, options, producer)
+
+
+async def queue_chat_response(
+    conversation_id: int, user_id: int, company_id: int, message: str, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+) -> Enqueued:  # fmt: skip
+    payload = dict(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        company_id=company_id,
+        message=message,
+    )
+    return await _enqueue("ai", "chat-response", payload, options, producer)
+
+
+# ---- stats ----------------------------------------------------------------------------------
+
+
+async def get_queue_stats(*, producer: Producer | None = None) -> dict[str, dict[str, int]]:
+    """Counts per state for each of the six queues (the seed's ``getQueueStats``)."""
+    prod = producer or current_producer()
+    return await QueueAdmin(prod.settings, prod.broker).stats()

@@ -1,0 +1,186 @@
+"""Redis connections for ILS Jobs, built with the engine guards, and the broker health check.
+
+Every client that BullMQ gets comes from here. Guard 1 (ARCHITECTURE.md): redis-py >= 8 times
+reads out after 5 s, which breaks BullMQ's blocking waits, so worker connections never time out
+reads and rely on TCP keepalive and health checks instead. BullMQ's own connection retries back
+off up to 20 s per command, which would hold a worker long after Redis returns, so we hand BullMQ
+ready-made clients with short retries and let the worker loop (and our supervisor) retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ils.queue.embedded import EmbeddedServer
+from ils.queue.errors import BrokerUnavailable
+from ils.queue.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Purpose = Literal["worker", "producer", "admin"]
+
+# Errors that mean "Redis is not reachable right now" rather than "the command was wrong".
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+def make_client(url: str, purpose: Purpose, name: str | None = None) -> aredis.Redis:
+    """A redis-py asyncio client with the options the engine guards require.
+
+    ``worker`` clients carry BullMQ's blocking waits: no read timeout (guard 1), keepalive and a
+    health check instead. ``producer`` and ``admin`` clients fail fast so a request never hangs
+    on a dead broker and the fallback policy can act.
+    """
+    common = {
+        "decode_responses": True,
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError, BusyLoadingError],
+        "client_name": name,
+    }
+    if purpose == "worker":
+        return aredis.from_url(
+            url,
+            socket_timeout=None,
+            socket_connect_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
+            **common,
+        )
+    return aredis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=1,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        **common,
+    )
+
+
+@dataclass(frozen=True)
+class BrokerHealth:
+    reachable: bool
+    latency_ms: float | None
+    version: str | None
+    memory_used_bytes: int | None
+    memory_used_human: str | None
+    connected_clients: int | None
+    error: str | None = None
+
+
+class Broker:
+    """Where Redis is, how to connect to it, and whether it answers.
+
+    With ``settings.redis_url`` unset the embedded server is started (or reused) on
+    :meth:`connect`; :meth:`close` releases it so the last process out stops it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedded: EmbeddedServer | None = None
+        self._url: str | None = settings.redis_url
+        self._admin: aredis.Redis | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.redis_url is None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._start_embedded()
+        return self._url
+
+    def _start_embedded(self) -> str:
+        self._embedded = EmbeddedServer(self.settings.redis_dir, self.settings.embedded_port)
+        return self._embedded.ensure()
+
+    def client(self, purpose: Purpose, name: str | None = None) -> aredis.Redis:
+        return make_client(self.url, purpose, name)
+
+    @property
+    def admin_client(self) -> aredis.Redis:
+        if self._admin is None:
+            self._admin = self.client("admin")
+        return self._admin
+
+    async def ping(self) -> float:
+        """Round trip in milliseconds; raises :class:`BrokerUnavailable`."""
+        started = time.perf_counter()
+        try:
+            await self.admin_client.ping()
+        except RedisError as exc:
+            raise BrokerUnavailable(f"Redis at {redact(self.url)} did not answer: {exc}") from exc
+        return (time.perf_counter() - started) * 1000
+
+    async def health(self) -> BrokerHealth:
+        try:
+            latency = await self.ping()
+            info = await self.admin_client.info()
+        except (BrokerUnavailable, RedisError) as exc:
+            return BrokerHealth(False, None, None, None, None, None, error=str(exc))
+        version = info.get("valkey_version") or info.get("redis_version")
+        return BrokerHealth(
+            reachable=True,
+            latency_ms=round(latency, 3),
+            version=str(version) if version else None,
+            memory_used_bytes=int(info.get("used_memory", 0)),
+            memory_used_human=str(info.get("used_memory_human", "")),
+            connected_clients=int(info.get("connected_clients", 0)),
+        )
+
+    async def wait_until_ready(self, timeout_s: float | None = None, poll_s: float = 0.5) -> None:
+        """Block until Redis answers a ping (guard 2: workers start only then)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        warned = False
+        while True:
+            try:
+                await self.ping()
+                if warned:
+                    log.info("Redis at %s answers again", redact(self.url))
+                return
+            except BrokerUnavailable as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                if not warned:
+                    log.warning("waiting for Redis: %s", exc)
+                    warned = True
+            await asyncio.sleep(poll_s)
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            await self._admin.aclose()
+            self._admin = None
+        if self._embedded is not None:
+            await asyncio.to_thread(self._embedded.release)
+            self._embedded = None
+            self._url = None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user + ':' if user else ''}***@{host}"

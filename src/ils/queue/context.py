@@ -1,0 +1,55 @@
+"""What a handler gets besides its payload: the job's identity, attempt, logger and tools.
+
+Handlers must be idempotent (delivery is at-least-once, guard 8): ``ctx.job_id`` is stable across
+attempts and redeliveries and is the key to make side effects happen once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    queue: str
+    name: str
+    attempt: int
+    max_attempts: int
+    logger: logging.LoggerAdapter[logging.Logger]
+    inline: bool = False
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    _progress: Callable[[Any], Awaitable[Any]] | None = None
+    _log: Callable[[str], Awaitable[Any]] | None = None
+    _cancelled: Callable[[], bool] | None = None
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    @property
+    def cancelled(self) -> bool:
+        """True once an admin (or shutdown) asked this job to stop; check it in long loops."""
+        return self._cancelled() if self._cancelled else False
+
+    async def progress(self, value: int | float | dict[str, Any]) -> None:
+        """Report progress (a percentage or a dict); shown by the admin views."""
+        if self._progress is not None:
+            await self._progress(value)
+
+    async def log(self, line: str) -> None:
+        """Append a line to the job's own log, kept with the job in Redis."""
+        self.logger.info(line)
+        if self._log is not None:
+            await self._log(line)
+
+    async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run blocking or CPU-bound work off the event loop (guard 7)."""
+        return await asyncio.to_thread(fn, *args, **kwargs)

@@ -1,0 +1,87 @@
+"""The error hierarchy of ILS Jobs: one root class and children by meaning.
+
+Also the outcomes a handler may choose (retry later, give up, cancel) as exception types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IlsJobsError(Exception):
+    """Root of every error ILS Jobs raises on purpose."""
+
+
+class ConfigurationError(IlsJobsError):
+    """A setting, queue name or option is unknown or invalid (raised at start-up)."""
+
+
+class BrokerUnavailable(IlsJobsError):
+    """Redis did not answer, and the queue's fallback policy is ``raise``."""
+
+
+class InvalidJobPayload(IlsJobsError):
+    """A job's payload failed validation; nothing was enqueued.
+
+    ``errors`` lists each problem as ``{"field": "order_id", "message": "..."}``.
+    """
+
+    def __init__(self, job: str, errors: list[dict[str, Any]]) -> None:
+        self.job = job
+        self.errors = errors
+        fields = ", ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"invalid payload for {job}: {fields}")
+
+    @property
+    def fields(self) -> list[str]:
+        return [str(e["field"]) for e in self.errors]
+
+
+class UnknownJobType(IlsJobsError):
+    """No job type is registered under that queue and name."""
+
+
+class JobNotFound(IlsJobsError):
+    """No job with that id exists in that queue (it may have been cleaned)."""
+
+
+class PermissionDenied(IlsJobsError):
+    """The caller's role does not allow this action."""
+
+
+class InlineJobFailed(IlsJobsError):
+    """A job run in-process by the ``inline`` fallback raised; its reason is kept here."""
+
+    def __init__(self, job: str, reason: BaseException) -> None:
+        self.job = job
+        self.reason = reason
+        super().__init__(f"{job} failed inline: {reason}")
+
+
+class WorkerCrashed(IlsJobsError):
+    """A queue's worker loop died more often than its restart budget allows."""
+
+
+# ---- outcomes a handler chooses -------------------------------------------------------------
+
+
+class JobOutcome(IlsJobsError):
+    """Base of the exceptions a handler raises to choose what happens to its job."""
+
+
+class RetryLater(JobOutcome):
+    """Run this job again after ``delay_s`` seconds; does not use up an attempt (a snooze)."""
+
+    def __init__(self, delay_s: float, reason: str = "") -> None:
+        if delay_s < 0:
+            raise ValueError("delay_s must be >= 0")
+        self.delay_s = delay_s
+        super().__init__(reason or f"retry in {delay_s}s")
+
+
+class GiveUp(JobOutcome):
+    """Fail this job now, with no further attempts (a permanent error)."""
+
+
+class JobCancelled(JobOutcome):
+    """The job was cancelled (by an admin or by the handler); it fails without retry."""

@@ -1,0 +1,99 @@
+"""Running one job, as a short pipeline of named steps shared by workers and the inline fallback.
+
+resolve job type -> resolve handler -> validate payload -> perform -> normalize result.
+A step that can never succeed (unknown type, no handler, bad payload) raises :class:`GiveUp`, so
+the job fails at once with its reason kept, instead of burning retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp, InvalidJobPayload, UnknownJobType
+from ils.queue.registry import Handler, JobType, Payload, Registry
+
+log = logging.getLogger("ils.jobs")
+
+
+def payload_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{"field": "order_id", "message": ...}`` (snake_case names)."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(payload)"
+        out.append({"field": field, "message": err["msg"]})
+    return out
+
+
+def validate_payload(job_type: JobType, data: Any) -> Payload:
+    """The typed payload, or :class:`InvalidJobPayload` naming each bad field."""
+    if isinstance(data, job_type.payload):
+        return data
+    if isinstance(data, Payload):
+        data = data.model_dump()
+    if not isinstance(data, Mapping):
+        raise InvalidJobPayload(
+            job_type.key, [{"field": "(payload)", "message": "must be an object"}]
+        )
+    try:
+        return job_type.payload.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidJobPayload(job_type.key, payload_errors(exc)) from exc
+
+
+def normalize_result(value: Any) -> Any:
+    """What BullMQ stores as the return value: JSON, or the value's text when it is not JSON."""
+    if isinstance(value, Payload):
+        return value.to_wire()
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+class Executor:
+    """Runs jobs of the types in one registry."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def resolve(self, queue: str, name: str) -> JobType:
+        try:
+            return self.registry.get(queue, name)
+        except UnknownJobType as exc:
+            raise GiveUp(f"unknown job type: {exc}") from exc
+
+    def handler_of(self, job_type: JobType) -> Handler:
+        if job_type.handler is None:
+            raise GiveUp(f"no handler for {job_type.key}")
+        return job_type.handler
+
+    def validate(self, job_type: JobType, data: Any) -> Payload:
+        try:
+            return validate_payload(job_type, data)
+        except InvalidJobPayload as exc:
+            raise GiveUp(str(exc)) from exc
+
+    async def perform(
+        self, job_type: JobType, handler: Handler, payload: Payload, ctx: JobContext
+    ) -> Any:
+        if job_type.handler_is_async:
+            return await handler(payload, ctx)
+        # Sync handlers run in a thread so the loop keeps renewing locks (guard 7).
+        result = await asyncio.to_thread(handler, payload, ctx)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    async def execute(self, queue: str, name: str, data: Any, ctx: JobContext) -> Any:
+        job_type = self.resolve(queue, name)
+        handler = self.handler_of(job_type)
+        payload = self.validate(job_type, data)
+        return normalize_result(await self.perform(job_type, handler, payload, ctx))

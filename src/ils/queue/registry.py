@@ -1,0 +1,111 @@
+"""The job registry: each job type's queue, wire name, payload model, default options and handler.
+
+Wire names are kebab-case as the seed names them, so Node BullMQ producers can feed our workers.
+Payload models accept both snake_case and the camelCase Node producers send, and put camelCase
+on the wire. A registry is built by a factory (``ils.jobs.build_registry``); there is no global.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from ils.queue.errors import ConfigurationError, UnknownJobType
+
+if TYPE_CHECKING:
+    from ils.queue.context import JobContext
+
+Handler = Callable[[Any, "JobContext"], Awaitable[Any] | Any]
+
+
+class Payload(BaseModel):
+    """Base of every job payload: strict fields, camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class JobType:
+    """One kind of job. ``priority`` follows BullMQ: 1 is highest, 0 means none."""
+
+    queue: str
+    name: str
+    payload: type[Payload]
+    description: str = ""
+    priority: int = 0
+    attempts: int | None = None
+    handler: Handler | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.queue}/{self.name}"
+
+    @property
+    def handler_is_async(self) -> bool:
+        return self.handler is not None and inspect.iscoroutinefunction(self.handler)
+
+
+class Registry:
+    """The job types a process knows, keyed by ``queue/name``."""
+
+    def __init__(self, queues: tuple[str, ...]) -> None:
+        self.queues = queues
+        self._types: dict[str, JobType] = {}
+
+    def add(self, job_type: JobType) -> JobType:
+        if job_type.queue not in self.queues:
+            near = difflib.get_close_matches(job_type.queue, self.queues, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise ConfigurationError(
+                f"job type {job_type.name}: unknown queue {job_type.queue!r}{hint}"
+            )
+        if job_type.key in self._types:
+            raise ConfigurationError(f"job type {job_type.key} is registered twice")
+        self._types[job_type.key] = job_type
+        return job_type
+
+    def get(self, queue: str, name: str) -> JobType:
+        try:
+            return self._types[f"{queue}/{name}"]
+        except KeyError:
+            known = [t.name for t in self.for_queue(queue)]
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise UnknownJobType(f"no job type {queue}/{name}{hint}") from None
+
+    def set_handler(self, queue: str, name: str, handler: Handler) -> None:
+        """Attach (or replace) the function that runs jobs of ``queue/name``."""
+        job_type = self.get(queue, name)
+        self._types[job_type.key] = replace(job_type, handler=handler)
+
+    def handles(self, queue: str, name: str) -> Callable[[Handler], Handler]:
+        """Decorator form of :meth:`set_handler`."""
+
+        def register(fn: Handler) -> Handler:
+            self.set_handler(queue, name, fn)
+            return fn
+
+        return register
+
+    def for_queue(self, queue: str) -> list[JobType]:
+        return [t for t in self._types.values() if t.queue == queue]
+
+    def __iter__(self) -> Iterator[JobType]:
+        return iter(list(self._types.values()))
+
+    def __len__(self) -> int:
+        return len(self._types)

@@ -1,0 +1,297 @@
+"""The worker runtime: one supervised BullMQ worker per queue, heartbeats, graceful shutdown.
+
+Guard 2 (ARCHITECTURE.md): a BullMQ worker whose loop dies stops silently. Workers start only once
+Redis answers; each one runs under a supervisor that logs and restarts it when its loop ends
+without being asked to, and gives up (the process exits non-zero) past a restart budget.
+SIGTERM/SIGINT: stop taking jobs, let active ones finish within the grace period, then exit;
+jobs still running after it are left to BullMQ's stalled-job recovery (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bullmq import Worker
+from bullmq.custom_errors import DelayedError, UnrecoverableError
+
+from ils.queue.backoff import bullmq_strategy
+from ils.queue.broker import Broker, is_connection_error
+from ils.queue.context import JobContext
+from ils.queue.errors import ConfigurationError, GiveUp, JobCancelled, RetryLater, WorkerCrashed
+from ils.queue.executor import Executor
+from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.registry import Registry
+from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings
+
+log = logging.getLogger("ils.worker")
+job_log = logging.getLogger("ils.jobs")
+
+# How soon BullMQ retries its loop after a connection error (its default, 15 s, would keep a
+# worker idle long after Redis returns).
+RUN_RETRY_DELAY_MS = 1_000
+# A worker that ran this long before dying starts with a fresh restart budget.
+RESTART_WINDOW_S = 60.0
+
+
+def worker_options(
+    settings: Settings, spec: QueueSpec, connection: Any, name: str
+) -> dict[str, Any]:
+    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
+    opts: dict[str, Any] = {
+        "connection": connection,
+        "prefix": settings.prefix,
+        "name": name,
+        "autorun": False,
+        "concurrency": spec.concurrency,
+        "lockDuration": spec.lock_duration_ms,
+        "stalledInterval": spec.stalled_interval_ms,
+        "maxStalledCount": spec.max_stalled_count,
+        "drainDelay": spec.effective_drain_delay_s,
+        "runRetryDelay": RUN_RETRY_DELAY_MS,
+        "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
+        "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
+        "settings": {"backoffStrategy": bullmq_strategy()},
+    }
+    if spec.rate_max is not None:
+        opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
+    return opts
+
+
+def parse_queues(value: str | None) -> tuple[str, ...]:
+    """``"email,pdf"`` -> ``("email", "pdf")``; all six when empty; unknown names fail."""
+    if not value:
+        return QUEUE_NAMES
+    names = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
+    settings_probe = {q: None for q in QUEUE_NAMES}
+    for q in names:
+        if q not in settings_probe:
+            import difflib
+
+            near = difflib.get_close_matches(q, QUEUE_NAMES, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(QUEUE_NAMES)}"
+            raise ConfigurationError(f"unknown queue '{q}'{hint}")
+    return names
+
+
+class WorkerRuntime:
+    """Runs and supervises the workers of the chosen queues inside one process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        broker: Broker,
+        queues: tuple[str, ...] = QUEUE_NAMES,
+        resources: Mapping[str, Any] | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        for q in queues:
+            settings.queue(q)
+        self.settings = settings
+        self.registry = registry
+        self.broker = broker
+        self.queues = queues
+        self.resources = dict(resources or {})
+        self.executor = Executor(registry)
+        self.worker_id = new_worker_id()
+        self.on_fatal = on_fatal
+        self.workers: dict[str, Worker] = {}
+        self.runs: dict[str, asyncio.Task[None]] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(queues, 0)
+        self.fatal: BaseException | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._started = asyncio.Event()
+        self._heartbeat: Heartbeat | None = None
+
+    # -- the job pipeline, adapted to BullMQ ------------------------------------------------
+
+    def _context(self, queue: str, job: Any, sig: Any) -> JobContext:
+        job_id = str(job.id)
+        return JobContext(
+            job_id=job_id,
+            queue=queue,
+            name=job.name,
+            attempt=int(job.attemptsMade or 0) + 1,
+            max_attempts=int((job.opts or {}).get("attempts") or 1),
+            logger=logging.LoggerAdapter(job_log, {"job_id": job_id, "queue": queue}),
+            resources=self.resources,
+            _progress=job.updateProgress,
+            _log=job.log,
+            _cancelled=(lambda: bool(sig.aborted)) if sig is not None else None,
+        )
+
+    def _processor(self, queue: str) -> Callable[..., Any]:
+        async def process(job: Any, token: str, sig: Any) -> Any:
+            ctx = self._context(queue, job, sig)
+            try:
+                return await self.executor.execute(queue, job.name, job.data, ctx)
+            except RetryLater as exc:
+                due = int(time.time() * 1000 + exc.delay_s * 1000)
+                await job.moveToDelayed(due, token)
+                raise DelayedError(str(exc)) from exc
+            except (GiveUp, JobCancelled) as exc:
+                raise UnrecoverableError(str(exc)) from exc
+
+        return process
+
+    def _on_completed(self, queue: str) -> Callable[..., None]:
+        def completed(job: Any, _result: Any) -> None:
+            if self._heartbeat:
+                self._heartbeat.processed += 1
+            job_log.debug("job %s %s/%s completed", job.id, queue, job.name)
+
+        return completed
+
+    def _on_failed(self, queue: str) -> Callable[..., None]:
+        def failed(job: Any, err: BaseException) -> None:
+            if self._heartbeat:
+                self._heartbeat.failed += 1
+            attempts = int((job.opts or {}).get("attempts") or 1)
+            final = isinstance(err, UnrecoverableError) or int(job.attemptsMade or 0) >= attempts
+            job_log.log(
+                logging.ERROR if final else logging.WARNING,
+                "job %s %s/%s %s (attempt %s/%s): %s",
+                job.id, queue, job.name, "failed" if final else "will retry",
+                job.attemptsMade, attempts, err,
+            )  # fmt: skip
+
+        return failed
+
+    def _build_worker(self, queue: str) -> Worker:
+        spec = self.settings.queue(queue)
+        client = self.broker.client("worker")
+        worker = Worker(
+            queue,
+            self._processor(queue),
+            worker_options(self.settings, spec, client, self.worker_id),
+        )
+        worker.on("completed", self._on_completed(queue))
+        worker.on("failed", self._on_failed(queue))
+        worker.on("error", lambda err, *_: log.warning("worker %s: %s", queue, err))
+        worker.on("stalled", lambda job_id, *_: log.warning("job %s on %s stalled", job_id, queue))
+        return worker
+
+    # -- supervision -----------------------------------------------------------------------
+
+    async def _supervise(self, queue: str) -> None:
+        budget_used = 0
+        while not self._stopping.is_set():
+            worker = self._build_worker(queue)
+            self.workers[queue] = worker
+            started = time.monotonic()
+            run = asyncio.create_task(worker.run(), name=f"bullmq-{queue}")
+            self.runs[queue] = run
+            # asyncio.wait, not await: the loop's own end (even a cancellation) must not be
+            # mistaken for this supervisor being cancelled.
+            await asyncio.wait([run])
+            if self._stopping.is_set():
+                return
+            error: BaseException | None = None
+            if run.cancelled():
+                error = asyncio.CancelledError("worker loop was cancelled")
+            else:
+                error = run.exception()
+            with contextlib.suppress(Exception):
+                await worker.close(force=True)
+            if time.monotonic() - started > RESTART_WINDOW_S:
+                budget_used = 0
+            if error is None or not is_connection_error(error):
+                budget_used += 1
+            self.restarts[queue] += 1
+            log.error(
+                "worker for queue %s stopped unexpectedly (%s); restarting (%d/%d)",
+                queue, error or "loop ended", budget_used, self.settings.worker_restart_limit,
+            )  # fmt: skip
+            if budget_used > self.settings.worker_restart_limit:
+                self._fail(WorkerCrashed(f"worker for queue {queue} keeps dying: {error}"))
+                return
+            await self.broker.wait_until_ready()
+
+    def _fail(self, exc: BaseException) -> None:
+        log.critical("%s; stopping this process", exc)
+        self.fatal = exc
+        self._stopping.set()
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Wait for Redis, then start every queue's worker and the heartbeat."""
+        await self.broker.wait_until_ready(self.settings.redis_wait_s)
+        if self._stopping.is_set():
+            return
+        self._heartbeat = Heartbeat(
+            self.broker.client("admin"),
+            self.settings.prefix,
+            self.worker_id,
+            self.queues,
+            self.settings.heartbeat_interval_s,
+        )
+        await self._heartbeat.beat()
+        for q in self.queues:
+            self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
+        self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))
+        self._started.set()
+        log.info("background job workers active (%s):", self.worker_id)
+        for q in self.queues:
+            spec = self.settings.queue(q)
+            rate = f"{spec.rate_max}/{spec.rate_duration_ms // 1000}s" if spec.rate_max else "none"
+            kinds = ", ".join(t.name for t in self.registry.for_queue(q)) or "no job types"
+            log.info(
+                "   - %s worker: concurrency %d, rate limit %s: %s",
+                q,
+                spec.concurrency,
+                rate,
+                kinds,
+            )
+
+    async def wait_started(self, timeout_s: float | None = None) -> None:
+        await asyncio.wait_for(self._started.wait(), timeout_s)
+
+    async def wait(self) -> int:
+        """Block until the runtime stops; the process exit code (0, or 1 after a crash)."""
+        await self._stopping.wait()
+        await self.stop()
+        return 1 if self.fatal else 0
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop taking jobs, let active ones finish within the grace period, close everything."""
+        if self._stopped.is_set():
+            return
+        self._stopping.set()
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        workers = list(self.workers.values())
+        closing = [asyncio.ensure_future(w.close()) for w in workers]
+        if closing:
+            _done, pending = await asyncio.wait(closing, timeout=grace)
+            if pending:
+                log.warning(
+                    "grace period of %ss over; abandoning active jobs to stall recovery", grace
+                )
+                for w in workers:
+                    w.cancelAllJobs("worker shutting down")
+                    w.forceClosing = True
+                    w.cancelProcessing()
+                await asyncio.wait(closing)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._heartbeat is not None:
+            await self._heartbeat.clear()
+            await self._heartbeat.client.aclose()
+        self._stopped.set()
+        log.info("workers stopped (%s)", self.worker_id)
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
