@@ -22,12 +22,16 @@ from ils.queue.registry import Handler, JobType, Payload, Registry
 log = logging.getLogger("ils.jobs")
 
 
-def payload_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as ``{"field": "order_id", "message": ...}`` (snake_case names)."""
+def payload_errors(model: type[Payload], exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as ``{"field": "order_id", "message": ...}``, named in snake_case
+    whichever spelling (``orderId`` from Node producers) the sender used."""
+    by_alias = {f.alias: name for name, f in model.model_fields.items() if f.alias}
     out = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(payload)"
-        out.append({"field": field, "message": err["msg"]})
+        loc = [str(p) for p in err["loc"]]
+        if loc:
+            loc[0] = by_alias.get(loc[0], loc[0])
+        out.append({"field": ".".join(loc) or "(payload)", "message": err["msg"]})
     return out
 
 
@@ -44,7 +48,7 @@ def validate_payload(job_type: JobType, data: Any) -> Payload:
     try:
         return job_type.payload.model_validate(dict(data))
     except ValidationError as exc:
-        raise InvalidJobPayload(job_type.key, payload_errors(exc)) from exc
+        raise InvalidJobPayload(job_type.key, payload_errors(job_type.payload, exc)) from exc
 
 
 def normalize_result(value: Any) -> Any:

@@ -129,7 +129,8 @@ class WorkerRuntime:
         )
 
     def _processor(self, queue: str) -> Callable[..., Any]:
-        async def process(job: Any, token: str, sig: Any) -> Any:
+        # BullMQ passes the abort signal only while its lock manager is open: default it.
+        async def process(job: Any, token: str, sig: Any = None) -> Any:
             ctx = self._context(queue, job, sig)
             try:
                 return await self.executor.execute(queue, job.name, job.data, ctx)

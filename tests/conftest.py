@@ -1,0 +1,134 @@
+"""Shared fixtures: a real Redis (the machine's, else an embedded server), isolated prefixes.
+
+Every test gets its own key prefix on a database other than 0, and its keys are deleted after.
+Tests that stop or restart a server start their own embedded one (see ``own_server``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from ils.bootstrap import JobSystem
+from ils.jobs import build_registry
+from ils.queue.embedded import EmbeddedServer
+from ils.queue.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DB = 9
+MACHINE_REDIS = f"redis://127.0.0.1:6379/{TEST_DB}"
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis when it answers; otherwise an embedded server for this session."""
+    if os.environ.get("ILS_TEST_REDIS_URL"):
+        yield os.environ["ILS_TEST_REDIS_URL"]
+        return
+    if _answers(MACHINE_REDIS):
+        yield MACHINE_REDIS
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("redis"))
+    url = server.ensure()
+    try:
+        yield url.rsplit("/", 1)[0] + f"/{TEST_DB}"
+    finally:
+        server.stop()
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    p = f"t{uuid.uuid4().hex[:10]}"
+    yield p
+    delete_prefix(redis_url, p)
+
+
+def make_settings(redis_url: str, prefix: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Test settings: short heartbeats and grace; ``queue_overrides`` tweaks queue specs."""
+    env = {
+        "REDIS_URL": redis_url,
+        "ILS_REDIS_PREFIX": prefix,
+        "ILS_VAR_DIR": str(tmp_path / "var"),
+        "ILS_HEARTBEAT_INTERVAL_S": "1",
+        "ILS_SHUTDOWN_GRACE_S": "10",
+    }
+    env.update({k: str(v) for k, v in overrides.pop("env", {}).items()})
+    return load_settings(env, **overrides)
+
+
+@pytest.fixture
+def settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
+    return make_settings(redis_url, prefix, tmp_path)
+
+
+@pytest.fixture
+def worker_env(redis_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for an ``ils`` subprocess that shares this test's Redis and prefix."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "ILS_REDIS_PREFIX": prefix,
+            "ILS_VAR_DIR": str(tmp_path / "var"),
+            "ILS_HEARTBEAT_INTERVAL_S": "1",
+            "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def test_registry(imports: tuple[str, ...] = ("tests.support.handlers",)) -> Any:
+    return build_registry(imports)
+
+
+test_registry.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def system(settings: Settings) -> AsyncIterator[JobSystem]:
+    js = JobSystem(
+        settings,
+        registry=test_registry(),
+        resources={"prefix": settings.prefix, "redis_url": settings.redis_url},
+    )
+    try:
+        yield js
+    finally:
+        await js.close()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """An embedded server of this test's own, on a free port, for stop/restart tests."""
+    server = EmbeddedServer(tmp_path / "own-redis")
+    yield server
+    with contextlib.suppress(Exception):
+        server.stop()

@@ -1,0 +1,89 @@
+"""Job types and handlers used only by the tests; loaded with ``--import tests.support.handlers``.
+
+Handlers record what they did in Redis under the test's own prefix, so a test can see from
+outside (and across processes) how often a job ran and in which order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp, RetryLater
+from ils.queue.registry import JobType, Payload, Registry
+from ils.queue.settings import QUEUE_NAMES
+
+
+class Probe(Payload):
+    tag: str = "x"
+    fail_times: int = 0
+    block_s: float = 0
+    retry_later_s: float = 0
+    give_up: bool = False
+    wait_release: bool = False
+
+
+def _prefix(ctx: JobContext) -> str:
+    return str(ctx.resources.get("prefix") or os.environ.get("ILS_REDIS_PREFIX", "bull"))
+
+
+def _url(ctx: JobContext) -> str:
+    return str(ctx.resources.get("redis_url") or os.environ["REDIS_URL"])
+
+
+def record_key(prefix: str, what: str) -> str:
+    return f"{prefix}:test:{what}"
+
+
+async def probe(payload: Probe, ctx: JobContext) -> dict[str, Any]:
+    """Counts its runs; fails, snoozes, gives up or blocks as the payload says."""
+    async with aredis.from_url(_url(ctx), decode_responses=True) as client:
+        return await _probe(client, _prefix(ctx), payload, ctx)
+
+
+async def _probe(
+    client: aredis.Redis, prefix: str, payload: Probe, ctx: JobContext
+) -> dict[str, Any]:
+    runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
+    await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")
+    await client.rpush(record_key(prefix, f"times:{ctx.job_id}"), f"{time.time()}")
+    if payload.give_up:
+        raise GiveUp("permanent problem")
+    if payload.retry_later_s and runs == 1:
+        raise RetryLater(payload.retry_later_s, "not yet")
+    if runs <= payload.fail_times:
+        raise RuntimeError(f"transient failure {runs}")
+    if payload.wait_release and runs == 1:
+        # Hold the job until the test releases it (or the process is killed).
+        await client.rpush(record_key(prefix, "started"), ctx.job_id)
+        await client.blpop([record_key(prefix, f"release:{ctx.job_id}")], timeout=60)
+    if payload.block_s:
+        await ctx.run_sync(threading.Event().wait, payload.block_s)
+    # The idempotent side effect: keyed by job id, it happens once however often we run.
+    if await client.set(record_key(prefix, f"done:{ctx.job_id}"), "1", nx=True):
+        await client.incr(record_key(prefix, "effects"))
+    return {"runs": runs, "tag": payload.tag}
+
+
+def blocking_probe(payload: Probe, ctx: JobContext) -> str:
+    """A sync handler doing blocking work: the runtime must run it off the event loop."""
+    prefix = _prefix(ctx)
+    client = redis.Redis.from_url(_url(ctx), decode_responses=True)
+    try:
+        client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
+        threading.Event().wait(payload.block_s)
+        return "done"
+    finally:
+        client.close()
+
+
+def register(registry: Registry) -> None:
+    for queue in QUEUE_NAMES:
+        registry.add(JobType(queue, "test-probe", Probe, handler=probe))
+        registry.add(JobType(queue, "test-blocking", Probe, handler=blocking_probe))
