@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ils.queue.errors import ConfigurationError
 
@@ -116,7 +118,7 @@ class EmbeddedServer:
     def _answers(self, state: ServerState) -> bool:
         if not _alive(state.pid):
             return False
-        client = redis.Redis(port=state.port, socket_timeout=2, socket_connect_timeout=2)
+        client = _client(state.port, timeout_s=2)
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -208,7 +210,7 @@ class EmbeddedServer:
         state = self._read_state()
         if state is None or not _alive(state.pid):
             return False
-        client = redis.Redis(port=state.port, socket_timeout=10, socket_connect_timeout=2)
+        client = _client(state.port, timeout_s=10)
         try:
             client.shutdown(save=True)
         except redis.ConnectionError:
@@ -225,8 +227,20 @@ class EmbeddedServer:
         return True
 
 
+def _client(port: int, timeout_s: float) -> redis.Redis:
+    # No retries: a refused connection is an answer here (not running, or just shut down).
+    return redis.Redis(
+        port=port,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server itself binds: a port whose old connections linger is free to reuse.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -115,9 +115,9 @@ class Producer:
     ) -> Enqueued:
         """Validate and add one job. Raises :class:`InvalidJobPayload` (nothing enqueued),
         :class:`UnknownJobType`, or :class:`BrokerUnavailable` under the ``raise`` policy."""
+        spec = self.settings.queue(queue)
         job_type = self.registry.get(queue, name)
         typed = validate_payload(job_type, payload)
-        spec = self.settings.queue(queue)
         opts = job_options(job_type, spec, options)
         try:
             job = await self.queue(queue).add(name, typed.to_wire(), opts)

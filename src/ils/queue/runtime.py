@@ -103,6 +103,9 @@ class WorkerRuntime:
         self.on_fatal = on_fatal
         self.workers: dict[str, Worker] = {}
         self.runs: dict[str, asyncio.Task[None]] = {}
+        self._launched_at: dict[str, float] = {}
+        # Notified each time a queue's worker is (re)started.
+        self.launched = asyncio.Condition()
         self.restarts: dict[str, int] = dict.fromkeys(queues, 0)
         self.fatal: BaseException | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -182,27 +185,31 @@ class WorkerRuntime:
 
     # -- supervision -----------------------------------------------------------------------
 
+    async def _launch(self, queue: str) -> None:
+        worker = self._build_worker(queue)
+        self.workers[queue] = worker
+        self.runs[queue] = asyncio.create_task(worker.run(), name=f"bullmq-{queue}")
+        self._launched_at[queue] = time.monotonic()
+        async with self.launched:
+            self.launched.notify_all()
+
     async def _supervise(self, queue: str) -> None:
         budget_used = 0
-        while not self._stopping.is_set():
-            worker = self._build_worker(queue)
-            self.workers[queue] = worker
-            started = time.monotonic()
-            run = asyncio.create_task(worker.run(), name=f"bullmq-{queue}")
-            self.runs[queue] = run
+        while True:
+            run = self.runs[queue]
             # asyncio.wait, not await: the loop's own end (even a cancellation) must not be
             # mistaken for this supervisor being cancelled.
             await asyncio.wait([run])
             if self._stopping.is_set():
                 return
-            error: BaseException | None = None
+            error: BaseException | None
             if run.cancelled():
                 error = asyncio.CancelledError("worker loop was cancelled")
             else:
                 error = run.exception()
             with contextlib.suppress(Exception):
-                await worker.close(force=True)
-            if time.monotonic() - started > RESTART_WINDOW_S:
+                await self.workers[queue].close(force=True)
+            if time.monotonic() - self._launched_at[queue] > RESTART_WINDOW_S:
                 budget_used = 0
             if error is None or not is_connection_error(error):
                 budget_used += 1
@@ -215,6 +222,9 @@ class WorkerRuntime:
                 self._fail(WorkerCrashed(f"worker for queue {queue} keeps dying: {error}"))
                 return
             await self.broker.wait_until_ready()
+            if self._stopping.is_set():
+                return
+            await self._launch(queue)
 
     def _fail(self, exc: BaseException) -> None:
         log.critical("%s; stopping this process", exc)
@@ -239,6 +249,7 @@ class WorkerRuntime:
         )
         await self._heartbeat.beat()
         for q in self.queues:
+            await self._launch(q)
             self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
         self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))
         self._started.set()

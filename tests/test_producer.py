@@ -1,0 +1,251 @@
+"""The job registry, the typed helpers and the producer: every seed job type, validation that
+names the field and enqueues nothing, options apart from arguments, and the fallback policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ils.bootstrap import JobSystem
+from ils.jobs import build_registry, helpers
+from ils.queue.embedded import free_port
+from ils.queue.errors import (
+    BrokerUnavailable,
+    ConfigurationError,
+    InlineJobFailed,
+    InvalidJobPayload,
+    UnknownJobType,
+)
+from ils.queue.producer import EnqueueOptions
+from ils.queue.settings import QUEUE_NAMES
+from tests.conftest import make_settings, test_registry
+
+SEED_TYPES = {
+    "email": {"order-confirmation", "order-shipment", "purchase-order", "marketplace-connection",
+              "daily-briefing", "generic"},
+    "pdf": {"order-sheet", "invoice", "receipt", "lab-work-ticket", "examination-form"},
+    "notification": {"system", "order", "ai-insight", "marketplace"},
+    "ai": {"daily-briefing", "demand-forecast", "anomaly-detection", "insight-generation",
+           "chat-response"},
+}  # fmt: skip
+
+TODAY = dt.date(2026, 11, 28)
+# helper -> (queue, wire name, business arguments, expected data on the wire)
+HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
+    "queue_order_confirmation_email": (
+        "email", "order-confirmation", {"order_id": 1, "user_id": 2}, {"orderId": 1, "userId": 2}),
+    "queue_shipment_notification_email": (
+        "email", "order-shipment",
+        {"order_id": 1, "user_id": 2, "tracking_number": "1Z999", "carrier": "UPS"},
+        {"orderId": 1, "userId": 2, "trackingNumber": "1Z999", "carrier": "UPS"}),
+    "queue_purchase_order_email": (
+        "email", "purchase-order", {"purchase_order_id": 5, "supplier_id": 6},
+        {"purchaseOrderId": 5, "supplierId": 6}),
+    "queue_marketplace_connection_email": (
+        "email", "marketplace-connection", {"connection_id": 3, "target_company_id": 4},
+        {"connectionId": 3, "targetCompanyId": 4}),
+    "queue_daily_briefing_email": (
+        "email", "daily-briefing", {"company_id": 1, "user_ids": [2, 3], "date": TODAY},
+        {"companyId": 1, "userIds": [2, 3], "date": "2026-11-28"}),
+    "queue_generic_email": (
+        "email", "generic", {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"},
+        {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"}),
+    "queue_order_sheet_pdf": ("pdf", "order-sheet", {"order_id": 9}, {"orderId": 9}),
+    "queue_invoice_pdf": ("pdf", "invoice", {"invoice_id": 9}, {"invoiceId": 9}),
+    "queue_receipt_pdf": ("pdf", "receipt", {"payment_id": 9}, {"paymentId": 9}),
+    "queue_lab_work_ticket_pdf": ("pdf", "lab-work-ticket", {"order_id": 9}, {"orderId": 9}),
+    "queue_examination_form_pdf": (
+        "pdf", "examination-form", {"examination_id": 9}, {"examinationId": 9}),
+    "queue_system_notification": (
+        "notification", "system", {"user_id": 1, "title": "T", "message": "M"},
+        {"userId": 1, "title": "T", "message": "M", "priority": "medium"}),
+    "queue_order_notification": (
+        "notification", "order", {"user_id": 1, "order_id": 2, "status": "shipped"},
+        {"userId": 1, "orderId": 2, "status": "shipped"}),
+    "queue_ai_insight_notification": (
+        "notification", "ai-insight",
+        {"user_id": 1, "title": "T", "message": "M", "priority": "high"},
+        {"userId": 1, "title": "T", "message": "M", "priority": "high"}),
+    "queue_marketplace_notification": (
+        "notification", "marketplace", {"user_id": 1, "connection_id": 2, "event": "accepted"},
+        {"userId": 1, "connectionId": 2, "event": "accepted"}),
+    "queue_daily_briefing": (
+        "ai", "daily-briefing", {"company_id": 1, "date": TODAY},
+        {"companyId": 1, "date": "2026-11-28", "userIds": []}),
+    "queue_demand_forecast": (
+        "ai", "demand-forecast", {"company_id": 1, "horizon_days": 30},
+        {"companyId": 1, "horizonDays": 30}),
+    "queue_anomaly_detection": (
+        "ai", "anomaly-detection", {"company_id": 1},
+        {"companyId": 1, "metric": "all", "lookbackDays": 90}),
+    "queue_insight_generation": (
+        "ai", "insight-generation", {"company_id": 1, "topic": "sales"},
+        {"companyId": 1, "topic": "sales"}),
+    "queue_chat_response": (
+        "ai", "chat-response",
+        {"conversation_id": 1, "user_id": 2, "company_id": 3, "message": "Stock of SV lenses?"},
+        {"conversationId": 1, "userId": 2, "companyId": 3, "message": "Stock of SV lenses?"}),
+}  # fmt: skip
+
+
+def test_every_seed_job_type_is_registered_on_its_queue():
+    registry = build_registry()
+    for queue in QUEUE_NAMES:
+        assert {t.name for t in registry.for_queue(queue)} == SEED_TYPES.get(queue, set())
+    assert len(registry) == 20
+    for job_type in registry:
+        assert job_type.name == job_type.name.lower() and "_" not in job_type.name
+        assert job_type.handler is None  # handlers arrive with the worker issues
+
+
+def test_there_is_one_helper_per_job_type_and_it_is_typed():
+    public = {
+        name for name, fn in inspect.getmembers(helpers, inspect.iscoroutinefunction)
+        if name.startswith("queue_")
+    }  # fmt: skip
+    assert public == set(HELPER_CALLS)
+    covered = {(q, n) for q, n, _, _ in HELPER_CALLS.values()}
+    assert covered == {(q, n) for q, names in SEED_TYPES.items() for n in names}
+    for name in public:
+        sig = inspect.signature(getattr(helpers, name))
+        assert sig.parameters["options"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values())
+
+
+@pytest.mark.parametrize("helper", sorted(HELPER_CALLS))
+async def test_each_helper_enqueues_its_job_with_camel_case_data(system: JobSystem, helper: str):
+    queue, name, kwargs, wire = HELPER_CALLS[helper]
+    job = await getattr(helpers, helper)(**kwargs, producer=system.producer)
+    assert (job.queue, job.name, job.mode) == (queue, name, "queued")
+    view = await system.admin.get_job(queue, job.job_id)
+    assert view.name == name
+    assert view.data == wire
+    registered = system.registry.get(queue, name)
+    assert view.attempts == (registered.attempts or system.settings.queue(queue).attempts)
+
+
+async def test_helpers_use_the_installed_producer(system: JobSystem):
+    with pytest.raises(ConfigurationError, match="no producer installed"):
+        await helpers.queue_invoice_pdf(1)
+    system.install()
+    job = await helpers.queue_invoice_pdf(1)
+    assert job.mode == "queued"
+    stats = await helpers.get_queue_stats()
+    assert set(stats) == set(QUEUE_NAMES)
+    assert stats["pdf"]["prioritized"] == 1  # invoices carry priority 2
+
+
+@pytest.mark.parametrize(
+    ("helper", "kwargs", "field"),
+    [
+        ("queue_order_confirmation_email", {"order_id": -1, "user_id": 2}, "order_id"),
+        ("queue_order_confirmation_email", {"order_id": 1, "user_id": "bob"}, "user_id"),
+        ("queue_generic_email", {"to": ["not-an-address"], "subject": "s", "text": "t"}, "to.0"),
+        ("queue_generic_email", {"to": ["a@example.com"], "subject": "", "text": "t"}, "subject"),
+        ("queue_marketplace_notification", {"user_id": 1, "connection_id": 2, "event": "x"},
+         "event"),
+        ("queue_demand_forecast", {"company_id": 1, "horizon_days": 0}, "horizon_days"),
+    ],
+)  # fmt: skip
+async def test_invalid_arguments_raise_naming_the_field_and_enqueue_nothing(
+    system: JobSystem, helper: str, kwargs: dict[str, Any], field: str
+):
+    with pytest.raises(InvalidJobPayload) as err:
+        await getattr(helpers, helper)(**kwargs, producer=system.producer)
+    assert field in err.value.fields
+    assert field in str(err.value)
+    stats = await system.admin.stats()
+    assert all(n == 0 for counts in stats.values() for n in counts.values())
+
+
+async def test_unknown_fields_and_types_are_refused(system: JobSystem):
+    with pytest.raises(InvalidJobPayload) as err:
+        await system.producer.enqueue("pdf", "invoice", {"invoiceId": 1, "colour": "red"})
+    assert err.value.fields == ["colour"]
+    with pytest.raises(UnknownJobType, match="did you mean 'invoice'"):
+        await system.producer.enqueue("pdf", "invoices", {"invoiceId": 1})
+    with pytest.raises(ConfigurationError, match="did you mean 'pdf'"):
+        await system.producer.enqueue("pfd", "invoice", {"invoiceId": 1})
+
+
+async def test_options_set_priority_delay_attempts_job_id_and_dedup(system: JobSystem):
+    opts = EnqueueOptions(priority=7, delay_s=60, attempts=9, job_id="order-42-sheet")
+    job = await helpers.queue_order_sheet_pdf(42, options=opts, producer=system.producer)
+    assert job.job_id == "order-42-sheet"
+    again = await helpers.queue_order_sheet_pdf(42, options=opts, producer=system.producer)
+    assert again.job_id == "order-42-sheet"  # same id: BullMQ keeps one job
+    stored = await system.producer.queue("pdf").getJob("order-42-sheet")
+    assert stored.opts["priority"] == 7 and stored.opts["attempts"] == 9
+    assert stored.opts["delay"] == 60_000
+    assert (await system.admin.stats(["pdf"]))["pdf"]["delayed"] == 1
+
+    dedup = EnqueueOptions(dedup_key="briefing-1-2026-11-28")
+    a = await helpers.queue_daily_briefing(1, TODAY, options=dedup, producer=system.producer)
+    b = await helpers.queue_daily_briefing(1, TODAY, options=dedup, producer=system.producer)
+    assert a.job_id == b.job_id
+    counts = (await system.admin.stats(["ai"]))["ai"]
+    assert counts["prioritized"] + counts["waiting"] == 1
+
+
+def test_bad_options_are_refused_naming_the_option():
+    with pytest.raises(ValueError, match="priority"):
+        EnqueueOptions(priority=0)
+    with pytest.raises(ValueError, match="job_id"):
+        EnqueueOptions(job_id="has:colon")
+    with pytest.raises(ValueError, match="delay_s"):
+        EnqueueOptions(delay_s=-1)
+
+
+# ---- Redis unreachable: the fallback policies ------------------------------------------------
+
+
+@pytest.fixture
+async def offline(tmp_path: Path):
+    """A system whose Redis URL points at a port where nothing listens."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings = make_settings(url, "offline", tmp_path)
+    js = JobSystem(settings, test_registry(), {"prefix": "offline", "redis_url": url})
+    yield js
+    await js.close()
+
+
+async def test_inline_policy_runs_the_handler_now_when_redis_is_down(offline: JobSystem):
+    ran: list[int] = []
+
+    def handler(payload: Any, ctx: Any) -> str:
+        ran.append(payload.order_id)
+        assert ctx.inline
+        return "sent"
+
+    offline.registry.set_handler("email", "order-confirmation", handler)
+    job = await helpers.queue_order_confirmation_email(5, 6, producer=offline.producer)
+    assert job.mode == "inline"
+    assert job.result == "sent"
+    assert ran == [5]
+
+
+async def test_inline_policy_surfaces_a_failing_or_missing_handler(offline: JobSystem):
+    with pytest.raises(InlineJobFailed, match="no handler for email/generic"):
+        await helpers.queue_generic_email(["a@example.com"], "s", "t", producer=offline.producer)
+
+
+async def test_raise_policy_raises_broker_unavailable_fast(offline: JobSystem):
+    assert offline.settings.queue("ai").fallback == "raise"
+    with pytest.raises(BrokerUnavailable, match="unreachable"):
+        await helpers.queue_demand_forecast(1, producer=offline.producer)
+
+
+async def test_invalid_payload_is_refused_even_when_redis_is_down(offline: JobSystem):
+    with pytest.raises(InvalidJobPayload):
+        await helpers.queue_order_confirmation_email(0, 1, producer=offline.producer)
+
+
+def test_test_registry_adds_probe_types_without_touching_the_catalogue():
+    registry = test_registry()
+    assert registry.get("oma", "test-probe").handler is not None
+    with pytest.raises(ConfigurationError, match="registered twice"):
+        registry.add(registry.get("oma", "test-probe"))
