@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +15,7 @@ from rich.table import Table
 
 from ils.bootstrap import JobSystem, configure_logging
 from ils.queue.admin import STATES
+from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.errors import IlsJobsError
 from ils.queue.producer import EnqueueOptions
@@ -50,7 +49,7 @@ def _settings(config: Path | None, imports: list[str] | None = None) -> Settings
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
+    typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -91,16 +90,18 @@ def serve(
     except IlsJobsError as exc:
         _fail(str(exc))
     crashed: list[BaseException] = []
+    server: uvicorn.Server | None = None
 
     def on_fatal(exc: BaseException) -> None:
+        # A worker that keeps dying ends the process (non-zero) rather than serving without it.
         crashed.append(exc)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if server is not None:
+            server.should_exit = True
 
     web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
     where = "embedded Valkey" if settings.redis_url is None else "Redis"
-    console.print(
-        f"ILS Jobs listening on http://{host}:{port} (broker: {where}: {system.broker.url})"
-    )
+    at = redact(system.broker.url)
+    console.print(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
     server.run()
     if crashed:
