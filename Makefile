@@ -35,8 +35,8 @@ test: install-dev lint
 	$(BIN)/python -m pytest
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy
 
 ## bench: the benchmarks of bench/README.md (not part of the test suite)
