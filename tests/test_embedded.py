@@ -4,14 +4,16 @@ process on the machine, stopped by the last one out, and restarted with its data
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import redis
 
-from ils.queue.embedded import EmbeddedServer, server_binary
+from ils.queue.embedded import EmbeddedServer, free_port, server_binary
 from ils.queue.settings import load_settings
+from tests.support.processes import IlsProcess
 
 
 def test_the_binary_comes_from_the_wheel():
@@ -73,3 +75,31 @@ def test_settings_without_redis_url_mean_embedded_under_var(tmp_path: Path):
     s = load_settings({"ILS_VAR_DIR": str(tmp_path)})
     assert s.redis_url is None
     assert s.redis_dir == tmp_path / "redis"
+
+
+async def test_serve_on_the_embedded_default_is_shared_and_stopped_by_the_last_one_out(
+    tmp_path: Path, worker_env: dict[str, str]
+):
+    env = {k: v for k, v in worker_env.items() if k != "REDIS_URL"}
+    env["ILS_VAR_DIR"] = str(tmp_path / "var")
+    server = EmbeddedServer(tmp_path / "var" / "redis")
+    port = free_port()
+    serve = await IlsProcess(["serve", "--port", str(port)], env).start()
+    try:
+        line = await serve.wait_for_line("listening on")
+        assert "embedded Valkey at redis://127.0.0.1:" in line
+        await serve.wait_for_line("background job workers active")
+        state = server.status()
+        assert state is not None
+        # a second `ils` process reuses the same server and sees the first one's workers
+        health = await IlsProcess(["queue", "health", "--json"], env).start()
+        assert await health.wait() == 0, health.output
+        assert json.loads(health.output)["workers"]["email"] == 1
+        assert server.status() == state
+        serve.signal(signal.SIGINT)
+        await serve.wait()
+        assert "embedded Valkey stopped" in serve.output
+        assert server.status() is None
+    finally:
+        await serve.kill()
+        server.stop()

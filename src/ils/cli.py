@@ -101,7 +101,7 @@ def serve(
     web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
     where = "embedded Valkey" if settings.redis_url is None else "Redis"
     at = redact(system.broker.url)
-    console.print(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
+    typer.echo(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
     server.run()
     if crashed:
