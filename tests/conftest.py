@@ -19,6 +19,7 @@ import redis
 from ils.bootstrap import JobSystem
 from ils.jobs import build_registry
 from ils.queue.embedded import EmbeddedServer
+from ils.queue.registry import Registry
 from ils.queue.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,18 +106,16 @@ def worker_env(redis_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_registry(imports: tuple[str, ...] = ("tests.support.handlers",)) -> Any:
+def probe_registry(imports: tuple[str, ...] = ("tests.support.handlers",)) -> Registry:
+    """The ILS catalogue plus the tests' probe job types on every queue."""
     return build_registry(imports)
-
-
-test_registry.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 async def system(settings: Settings) -> AsyncIterator[JobSystem]:
     js = JobSystem(
         settings,
-        registry=test_registry(),
+        registry=probe_registry(),
         resources={"prefix": settings.prefix, "redis_url": settings.redis_url},
     )
     try:

@@ -19,7 +19,7 @@ from ils.queue.admin import STATES
 from ils.queue.embedded import free_port
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.settings import QUEUE_NAMES
-from tests.conftest import make_settings, test_registry
+from tests.conftest import make_settings, probe_registry
 from tests.support.processes import IlsProcess
 from tests.support.running import running
 
@@ -69,7 +69,7 @@ async def test_unknown_jobs_are_reported_as_such(system: JobSystem):
 
 async def test_health_says_redis_is_down_instead_of_failing(tmp_path: Path):
     url = f"redis://127.0.0.1:{free_port()}/0"
-    system = JobSystem(make_settings(url, "down", tmp_path), test_registry())
+    system = JobSystem(make_settings(url, "down", tmp_path), probe_registry())
     try:
         health = await system.admin.health()
         assert health["redis"] is False and health["error"]

@@ -20,7 +20,7 @@ from ils.bootstrap import JobSystem
 from ils.queue.backoff import JITTER_TYPE, bullmq_strategy, jittered_exponential_ms
 from ils.queue.broker import make_client
 from ils.queue.settings import QueueSpec
-from tests.conftest import REPO, make_settings, test_registry
+from tests.conftest import REPO, make_settings, probe_registry
 from tests.support.running import Records, running
 
 
@@ -33,7 +33,7 @@ async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
 
 def system_with(redis_url: str, prefix: str, tmp_path: Path, **env: str) -> JobSystem:
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
-    return JobSystem(settings, test_registry(), {"prefix": prefix, "redis_url": redis_url})
+    return JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
 
 
 # ---- guard 1: no read timeout on blocking waits -----------------------------------------------

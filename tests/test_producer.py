@@ -22,7 +22,7 @@ from ils.queue.errors import (
 )
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import QUEUE_NAMES
-from tests.conftest import make_settings, test_registry
+from tests.conftest import make_settings, probe_registry
 
 SEED_TYPES = {
     "email": {"order-confirmation", "order-shipment", "purchase-order", "marketplace-connection",
@@ -208,7 +208,7 @@ async def offline(tmp_path: Path):
     """A system whose Redis URL points at a port where nothing listens."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     settings = make_settings(url, "offline", tmp_path)
-    js = JobSystem(settings, test_registry(), {"prefix": "offline", "redis_url": url})
+    js = JobSystem(settings, probe_registry(), {"prefix": "offline", "redis_url": url})
     yield js
     await js.close()
 
@@ -245,7 +245,7 @@ async def test_invalid_payload_is_refused_even_when_redis_is_down(offline: JobSy
 
 
 def test_test_registry_adds_probe_types_without_touching_the_catalogue():
-    registry = test_registry()
+    registry = probe_registry()
     assert registry.get("oma", "test-probe").handler is not None
     with pytest.raises(ConfigurationError, match="registered twice"):
         registry.add(registry.get("oma", "test-probe"))

@@ -281,19 +281,14 @@ class WorkerRuntime:
             return
         self._stopping.set()
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
-        workers = list(self.workers.values())
-        closing = [asyncio.ensure_future(w.close()) for w in workers]
-        if closing:
-            _done, pending = await asyncio.wait(closing, timeout=grace)
-            if pending:
-                log.warning(
-                    "grace period of %ss over; abandoning active jobs to stall recovery", grace
-                )
-                for w in workers:
-                    w.cancelAllJobs("worker shutting down")
-                    w.forceClosing = True
-                    w.cancelProcessing()
-                await asyncio.wait(closing)
+        deadline = time.monotonic() + grace
+        drained = await asyncio.gather(*(_drain(w, deadline) for w in self.workers.values()))
+        if not all(drained):
+            log.warning("grace period of %ss over; abandoning active jobs to stall recovery", grace)
+        await asyncio.gather(
+            *(w.close(force=not ok) for w, ok in zip(self.workers.values(), drained, strict=True)),
+            return_exceptions=True,
+        )
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -307,3 +302,26 @@ class WorkerRuntime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
+
+
+async def _drain(worker: Worker, deadline: float) -> bool:
+    """Stop ``worker`` taking jobs and wait for the ones it holds; False if time ran out.
+
+    BullMQ's own ``close()`` waits only for the tasks it saw when called, so a job fetched just
+    then could be left active with its connection closed under it. Pausing first stops the
+    fetching; every task the loop then holds (``worker.processing`` is replaced as it runs, so it
+    is read afresh) is awaited before the worker is closed.
+    """
+    await worker.pause(do_not_wait_active=True)
+    while True:
+        pending = [t for t in worker.processing if not t.done()]
+        if not pending:
+            # Let the worker loop take in a fetch that has just completed, then look again.
+            await asyncio.sleep(0)
+            if not [t for t in worker.processing if not t.done()]:
+                return True
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
