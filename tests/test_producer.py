@@ -244,7 +244,7 @@ async def test_invalid_payload_is_refused_even_when_redis_is_down(offline: JobSy
         await helpers.queue_order_confirmation_email(0, 1, producer=offline.producer)
 
 
-def test_test_registry_adds_probe_types_without_touching_the_catalogue():
+def test_the_probe_registry_adds_probe_types_without_touching_the_catalogue():
     registry = probe_registry()
     assert registry.get("oma", "test-probe").handler is not None
     with pytest.raises(ConfigurationError, match="registered twice"):
