@@ -23,11 +23,11 @@ from bullmq.custom_errors import DelayedError, UnrecoverableError
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.context import JobContext
-from ils.queue.errors import ConfigurationError, GiveUp, JobCancelled, RetryLater, WorkerCrashed
+from ils.queue.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.registry import Registry
-from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings
+from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
 
 log = logging.getLogger("ils.worker")
 job_log = logging.getLogger("ils.jobs")
@@ -68,14 +68,8 @@ def parse_queues(value: str | None) -> tuple[str, ...]:
     if not value:
         return QUEUE_NAMES
     names = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
-    settings_probe = {q: None for q in QUEUE_NAMES}
     for q in names:
-        if q not in settings_probe:
-            import difflib
-
-            near = difflib.get_close_matches(q, QUEUE_NAMES, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(QUEUE_NAMES)}"
-            raise ConfigurationError(f"unknown queue '{q}'{hint}")
+        check_queue_name(q)
     return names
 
 

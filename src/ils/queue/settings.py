@@ -119,10 +119,8 @@ class Settings(BaseModel):
         return self
 
     def queue(self, name: str) -> QueueSpec:
-        try:
-            return self.queues[name]
-        except KeyError:
-            raise ConfigurationError(_unknown("queue", name, QUEUE_NAMES)) from None
+        check_queue_name(name)
+        return self.queues[name]
 
     @property
     def redis_dir(self) -> Path:
@@ -138,6 +136,12 @@ def _unknown(kind: str, name: str, choices: tuple[str, ...] | list[str], where: 
     hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(choices)}"
     at = f" in {where}" if where else ""
     return f"unknown {kind} '{name}'{at}{hint}"
+
+
+def check_queue_name(name: str) -> None:
+    """Raise :class:`ConfigurationError` with a suggestion unless ``name`` is one of the six."""
+    if name not in QUEUE_NAMES:
+        raise ConfigurationError(_unknown("queue", name, QUEUE_NAMES))
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str | None:
