@@ -4,6 +4,8 @@ One trial: pause the queue, pre-fill M identical no-op jobs (the data and job op
 producer builds), start P worker processes (spawned OS processes) and wait until each worker is
 idle, blocked on the paused queue; then resume the queue and time, by polling
 ``Queue.getJobCounts``, until nothing is waiting or active. Every job must have completed.
+Each worker process also reports the CPU time it spent meanwhile (it idles before and after),
+a per-job cost that other load on the machine disturbs less than wall time.
 
 Ours runs ``JobSystem(settings).runtime(("oma",))`` with the no-op handler registered; raw runs
 ``bullmq.Worker`` with a no-op processor, the same concurrency and retention (removeOnComplete,
@@ -17,6 +19,7 @@ import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable
+from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 from typing import Any
 
@@ -50,8 +53,23 @@ async def _until_idle(worker_of: Callable[[], Worker | None], limit_s: float) ->
         await asyncio.sleep(0.01)
 
 
+async def _serve(ready: Event, stop: Event, cpu_s: Synchronized[float], max_s: float) -> None:
+    """Say ready, then wait for ``stop``; ``cpu_s`` gets this process's CPU time meanwhile
+    (the worker is idle before the queue resumes and after it is drained)."""
+    started = time.process_time()
+    ready.set()
+    await asyncio.to_thread(stop.wait, max_s)
+    cpu_s.value = time.process_time() - started
+
+
 async def _run_ours(
-    url: str, prefix: str, concurrency: int, ready: Event, stop: Event, max_s: float
+    url: str,
+    prefix: str,
+    concurrency: int,
+    ready: Event,
+    stop: Event,
+    cpu_s: Synchronized[float],
+    max_s: float,
 ) -> None:
     system = JobSystem(ils_settings(url, prefix, concurrency))
     runtime = system.runtime((QUEUE,))
@@ -59,8 +77,7 @@ async def _run_ours(
         await runtime.start()
         await runtime.wait_started(READY_TIMEOUT_S)
         await _until_idle(lambda: runtime.workers.get(QUEUE), READY_TIMEOUT_S)
-        ready.set()
-        await asyncio.to_thread(stop.wait, max_s)
+        await _serve(ready, stop, cpu_s, max_s)
     finally:
         await runtime.stop(grace_s=5)
         await system.close()
@@ -76,6 +93,7 @@ async def _run_raw(
     options: dict[str, Any],
     ready: Event,
     stop: Event,
+    cpu_s: Synchronized[float],
     max_s: float,
 ) -> None:
     opts = {**options, "connection": make_client(url, "worker"), "prefix": prefix, "autorun": False}
@@ -83,8 +101,7 @@ async def _run_raw(
     run = asyncio.create_task(worker.run())
     try:
         await _until_idle(lambda: worker, READY_TIMEOUT_S)
-        ready.set()
-        await asyncio.to_thread(stop.wait, max_s)
+        await _serve(ready, stop, cpu_s, max_s)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(worker.close(), 10)
@@ -101,13 +118,14 @@ def worker_process(
     raw_options: dict[str, Any],
     ready: Event,
     stop: Event,
+    cpu_s: Synchronized[float],
     max_s: float,
 ) -> None:
     """Entry point of one spawned worker process; returns once ``stop`` is set (or ``max_s``)."""
     if side == "ours":
-        asyncio.run(_run_ours(url, prefix, concurrency, ready, stop, max_s))
+        asyncio.run(_run_ours(url, prefix, concurrency, ready, stop, cpu_s, max_s))
     else:
-        asyncio.run(_run_raw(url, prefix, raw_options, ready, stop, max_s))
+        asyncio.run(_run_raw(url, prefix, raw_options, ready, stop, cpu_s, max_s))
 
 
 # -- one trial, run by the parent ---------------------------------------------------------------
@@ -172,13 +190,14 @@ async def trial(
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
     ready = [ctx.Event() for _ in range(processes)]
+    cpu = [ctx.Value("d", 0.0) for _ in range(processes)]
     workers: list[Any] = []
     try:
         await queue.pause()
         await _prefill(queue, jobs, opts, filler(payload_bytes))
         raw_options = raw_worker_options(url, prefix, concurrency)
-        for event in ready:
-            args = (side, url, prefix, concurrency, raw_options, event, stop, limit_s + 120)
+        for event, cpu_s in zip(ready, cpu, strict=True):
+            args = (side, url, prefix, concurrency, raw_options, event, stop, cpu_s, limit_s + 120)
             p = ctx.Process(target=worker_process, args=args, daemon=True)
             p.start()
             workers.append(p)
@@ -213,5 +232,6 @@ async def trial(
         "concurrency": concurrency,
         "seconds": round(seconds, 4),
         "jobs_per_s": round(jobs / seconds, 1),
+        "worker_cpu_us_per_job": round(sum(c.value for c in cpu) / jobs * 1e6, 1),
         "polls": polls,
     }

@@ -37,34 +37,34 @@ def ratio(ours: float, raw: float) -> float | None:
 
 
 def summarize_throughput(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Median jobs/s per (processes, side) over the repeats, and ours / raw for each."""
+    """Per number of processes: median jobs/s and worker CPU per job of each side over the
+    repeats, ``ours / raw`` of those medians, and ``ours / raw`` of each repeat's pair."""
     out = []
     for processes in sorted({t["processes"] for t in trials}):
-        rates = {
-            side: [
-                t["jobs_per_s"] for t in trials if t["processes"] == processes and t["side"] == side
-            ]
+        runs = {
+            side: [t for t in trials if t["processes"] == processes and t["side"] == side]
             for side in ("ours", "raw")
         }
-        ours = statistics.median(rates["ours"])
-        raw = statistics.median(rates["raw"])
+        rate = {side: statistics.median(t["jobs_per_s"] for t in runs[side]) for side in runs}
+        cpu = {
+            side: statistics.median(t["worker_cpu_us_per_job"] for t in runs[side]) for side in runs
+        }
         pairs = [
             ratio(o["jobs_per_s"], r["jobs_per_s"])
-            for o, r in zip(
-                [t for t in trials if t["processes"] == processes and t["side"] == "ours"],
-                [t for t in trials if t["processes"] == processes and t["side"] == "raw"],
-                strict=True,
-            )
+            for o, r in zip(runs["ours"], runs["raw"], strict=True)
         ]
-        value = ratio(ours, raw)
+        value = ratio(rate["ours"], rate["raw"])
         out.append(
             {
                 "processes": processes,
-                "ours_jobs_per_s": round(ours, 1),
-                "raw_jobs_per_s": round(raw, 1),
+                "ours_jobs_per_s": round(rate["ours"], 1),
+                "raw_jobs_per_s": round(rate["raw"], 1),
                 "ratio": value,
                 "ratio_per_repeat": pairs,
                 "meets_goal": value is not None and value >= THROUGHPUT_GOAL,
+                "ours_cpu_us_per_job": round(cpu["ours"], 1),
+                "raw_cpu_us_per_job": round(cpu["raw"], 1),
+                "cpu_ratio": ratio(cpu["ours"], cpu["raw"]),
             }
         )
     return out
@@ -87,6 +87,13 @@ def markdown_table(results: dict[str, Any]) -> str:
         rows.append(
             f"| {label} | {row['ours_jobs_per_s']:.0f} | {row['raw_jobs_per_s']:.0f} "
             f"| {row['ratio']:.3f} |"
+        )
+    for row in results["throughput"]["summary"]:
+        procs = row["processes"]
+        label = f"worker CPU per job (µs), {procs} process{'es' if procs > 1 else ''}"
+        rows.append(
+            f"| {label} | {row['ours_cpu_us_per_job']:.1f} | {row['raw_cpu_us_per_job']:.1f} "
+            f"| {row['cpu_ratio']:.3f} |"
         )
     return "\n".join(rows)
 

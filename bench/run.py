@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
     parser.add_argument("--enqueues", type=int, help="timed enqueues per side (default 5000)")
     parser.add_argument("--jobs", type=int, help="no-op jobs per throughput trial (default 20000)")
-    parser.add_argument("--repeats", type=int, help="throughput trials per case (default 3)")
+    parser.add_argument("--repeats", type=int, help="throughput trials per case (default 5)")
     parser.add_argument(
         "--concurrency", type=int, default=50, help="worker concurrency, both sides"
     )
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     quick = {"enqueues": 1000, "jobs": 2000, "repeats": 1}
-    full = {"enqueues": 5000, "jobs": 20000, "repeats": 3}
+    full = {"enqueues": 5000, "jobs": 20000, "repeats": 5}
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -106,7 +106,10 @@ async def run_benchmarks(args: argparse.Namespace, prefix: str) -> dict[str, Any
                     limit_s=limit_s,
                 )
                 result["repeat"] = repeat
-                log(f"  {result['jobs_per_s']:.0f} jobs/s ({result['seconds']:.2f}s)")
+                log(
+                    f"  {result['jobs_per_s']:.0f} jobs/s ({result['seconds']:.2f}s), "
+                    f"worker CPU {result['worker_cpu_us_per_job']:.1f} µs/job"
+                )
                 trials.append(result)
     return {
         "enqueue_latency": latency,

@@ -1,0 +1,110 @@
+"""The database: an async engine and session factory from ``DATABASE_URL``.
+
+Default (zero setup): a SQLite file under ``<var>/ils.db``; production: PostgreSQL
+(``postgresql://...`` is taken to mean the asyncpg driver). One :class:`Database` per process,
+built by a factory; no module-level engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from ils.queue.errors import ConfigurationError
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every ILS domain model."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def database_url(env: Mapping[str, str], var_dir: Path) -> str:
+    """``DATABASE_URL`` with its async driver, or the default SQLite file under ``var_dir``."""
+    raw = env.get("DATABASE_URL")
+    if not raw:
+        return f"sqlite+aiosqlite:///{(var_dir / 'ils.db').resolve()}"
+    try:
+        url = make_url(raw)
+    except Exception as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    driver = {
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+psycopg": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+    }.get(url.drivername, url.drivername)
+    if driver not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+        raise ConfigurationError(
+            f"DATABASE_URL: unsupported database {url.drivername!r}; use postgresql:// or sqlite://"
+        )
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class Database:
+    """One database: its engine and the sessions made from it.
+
+    ``schema`` (PostgreSQL only) puts every table in that schema through the search path; the
+    tests use it to give each run a schema of its own.
+    """
+
+    def __init__(self, url: str, schema: str | None = None, echo: bool = False) -> None:
+        self.url = url
+        self.schema = schema
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            path = make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def sync_engine(self) -> Engine:
+        return self.engine.sync_engine
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,38 @@
+"""The outbox table: jobs written in the caller's database transaction, relayed to BullMQ later.
+
+Defined on its own metadata (``ils.queue`` knows nothing of the ILS domain); migrations create it
+beside the domain tables. A row's ``id`` becomes the BullMQ job id, so relaying twice adds once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+outbox_metadata = MetaData(
+    naming_convention={"ix": "ix_%(column_0_label)s", "pk": "pk_%(table_name)s"}
+)
+
+outbox = Table(
+    "job_outbox",
+    outbox_metadata,
+    Column("id", String(40), primary_key=True),
+    Column("queue", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("relayed_at", DateTime(timezone=True), nullable=True),
+    Column("relay_attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Index("ix_job_outbox_pending", "relayed_at", "created_at"),
+)
