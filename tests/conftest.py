@@ -17,10 +17,12 @@ import pytest
 import redis
 
 from ils.bootstrap import JobSystem
+from ils.domain.db import Database
 from ils.jobs import build_registry
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
 from ils.queue.settings import Settings, load_settings
+from tests.support.databases import BACKENDS, open_database
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
@@ -131,3 +133,10 @@ def own_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     yield server
     with contextlib.suppress(Exception):
         server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The contract suite's database: every test using it runs on SQLite and on PostgreSQL."""
+    async for database in open_database(request.param, tmp_path):
+        yield database

@@ -7,9 +7,11 @@ way a process gets its connections, and no hidden default ones.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from ils.domain.db import Database, database_url
 from ils.jobs import build_registry
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.queue.admin import QueueAdmin
@@ -27,17 +29,24 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 class JobSystem:
-    """The parts of the job system one process uses, built from one :class:`Settings`."""
+    """The parts of the job system one process uses, built from one :class:`Settings`.
+
+    ``database`` defaults to ``DATABASE_URL`` (or the SQLite file under the var directory); it is
+    connected lazily, so processes that never touch it pay nothing. Handlers find it in their
+    context's resources as ``db``.
+    """
 
     def __init__(
         self,
         settings: Settings,
         registry: Registry | None = None,
         resources: Mapping[str, Any] | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or build_registry(settings.imports)
-        self.resources = dict(resources or {})
+        self.database = database or Database(database_url(os.environ, settings.var_dir))
+        self.resources = {"db": self.database, **(resources or {})}
         self.broker = Broker(settings)
         self.producer = Producer(settings, self.registry, self.broker, self.resources)
         self.admin = QueueAdmin(settings, self.broker)
@@ -56,3 +65,4 @@ class JobSystem:
         await self.producer.close()
         await self.admin.close()
         await self.broker.close()
+        await self.database.dispose()

@@ -1,0 +1,75 @@
+"""Test databases: a fresh SQLite file, or a fresh schema in the machine's PostgreSQL.
+
+``ILS_TEST_PG_URL`` overrides where PostgreSQL is; locally a missing server skips the PostgreSQL
+variant, under ``CI=true`` it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ils.domain.db import Base, Database
+from ils.queue.outbox_table import outbox_metadata
+
+PG_URL = os.environ.get("ILS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+
+
+async def _pg_answers() -> bool:
+    engine = create_async_engine(PG_URL)
+    try:
+        async with asyncio.timeout(5), engine.connect() as conn:
+            await conn.execute(text("select 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+
+
+async def create_schema(db: Database) -> None:
+    """Every table, as the migrations would make them (tests of migrations use Alembic)."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(outbox_metadata.create_all)
+
+
+async def open_database(
+    backend: str, tmp_path: Path, create: bool = True
+) -> AsyncIterator[Database]:
+    """A database of this test's own on ``backend``; dropped afterwards."""
+    if backend == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        if create:
+            await create_schema(db)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+    if not await _pg_answers():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL does not answer at {PG_URL}")
+        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(PG_URL, schema=schema)
+    try:
+        if create:
+            await create_schema(db)
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
