@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ils.bootstrap import JobSystem, configure_logging
+from ils.domain.cli_db import db_app, demo_app
 from ils.queue.admin import STATES
 from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
@@ -27,6 +28,8 @@ queue_app = typer.Typer(help="Inspect the queues and add jobs.")
 embedded_app = typer.Typer(help="The embedded Redis-compatible server (when REDIS_URL is unset).")
 app.add_typer(queue_app, name="queue")
 app.add_typer(embedded_app, name="embedded")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
 
 console = Console()
 T = TypeVar("T")

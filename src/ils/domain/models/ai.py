@@ -1,0 +1,77 @@
+"""What the AI jobs keep: chat conversations with their messages, and the results of analyses
+(daily briefings, demand forecasts, anomalies, insights), each keyed by the job that made it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ils.domain.db import Base
+from ils.domain.models.columns import str_enum
+from ils.domain.models.types import UtcDateTime, utcnow
+
+
+class MessageRole(enum.StrEnum):
+    user = "user"
+    assistant = "assistant"
+
+
+class AiResultKind(enum.StrEnum):
+    daily_briefing = "daily-briefing"
+    demand_forecast = "demand-forecast"
+    anomaly = "anomaly"
+    insight = "insight"
+
+
+class AiConversation(Base):
+    __tablename__ = "ai_conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    messages: Mapped[list[AiMessage]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="AiMessage.id",
+        lazy="raise_on_sql",
+    )
+
+
+class AiMessage(Base):
+    """One turn of a conversation. An assistant's answer carries the id of the job that wrote it."""
+
+    __tablename__ = "ai_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("ai_conversations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[MessageRole] = mapped_column(str_enum(MessageRole, 10))
+    content: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    conversation: Mapped[AiConversation] = relationship(
+        back_populates="messages", lazy="raise_on_sql"
+    )
+
+
+class AiResult(Base):
+    __tablename__ = "ai_results"
+    __table_args__ = (Index("ix_ai_results_company_kind_date", "company_id", "kind", "for_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    kind: Mapped[AiResultKind] = mapped_column(str_enum(AiResultKind))
+    job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    for_date: Mapped[dt.date | None] = mapped_column(Date)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -1,0 +1,119 @@
+"""Invoices (with their lines) a company issues, usually for an order, and the payments that
+settle them. Tax rates are exact percentages; every amount is exact money."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ils.domain.db import Base
+from ils.domain.models.columns import Percent, str_enum
+from ils.domain.models.types import Money, UtcDateTime, utcnow
+
+
+class InvoiceStatus(enum.StrEnum):
+    draft = "draft"
+    issued = "issued"
+    paid = "paid"
+    void = "void"
+
+
+class PaymentMethod(enum.StrEnum):
+    card = "card"
+    cash = "cash"
+    bank_transfer = "bank_transfer"
+    insurance = "insurance"
+
+
+def invoice_number(sequence: int) -> str:
+    """The display number of a company's ``sequence``-th invoice, e.g. ``INV-000042``."""
+    return f"INV-{sequence:06d}"
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("company_id", "number", name="uq_invoices_company_number"),
+        CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
+        # Only sign checks on exact decimals: SQLite stores them as integer units, so a bound
+        # such as "<= 100" would mean different things on the two databases.
+        CheckConstraint("tax_rate >= 0", name="tax_rate_not_negative"),
+        CheckConstraint("tax >= 0", name="tax_not_negative"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("amount_paid >= 0", name="amount_paid_not_negative"),
+        Index("ix_invoices_company_status", "company_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(20))
+    status: Mapped[InvoiceStatus] = mapped_column(
+        str_enum(InvoiceStatus), default=InvoiceStatus.draft
+    )
+    issued_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    billing_name: Mapped[str] = mapped_column(String(200))
+    billing_address: Mapped[str | None] = mapped_column(Text)
+    subtotal: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    tax_rate: Mapped[Decimal] = mapped_column(Percent(), default=Decimal("0.000"))
+    tax: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    payment_terms: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="InvoiceLine.id",
+        lazy="selectin",
+    )
+
+    @property
+    def balance_due(self) -> Decimal:
+        return self.total - self.amount_paid
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint("line_total >= 0", name="line_total_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Money())
+    line_total: Mapped[Decimal] = mapped_column(Money())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod))
+    paid_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

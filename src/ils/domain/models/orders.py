@@ -1,0 +1,161 @@
+"""Spectacle orders and their lines: the patient's Rx and frame measurements, the order's way
+from pending to delivered (the allowed status transitions live here), shipping and totals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ils.domain.db import Base
+from ils.domain.models.columns import Millimeters, str_enum
+from ils.domain.models.rx import RxColumns, rx_checks
+from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
+from ils.queue.errors import IlsJobsError
+
+
+class OrderStatus(enum.StrEnum):
+    pending = "pending"
+    in_production = "in_production"
+    quality_check = "quality_check"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+
+
+# Where an order may go from each status. A failed quality check sends the job back to
+# production; once shipped an order can no longer be cancelled, only delivered.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.pending: frozenset({OrderStatus.in_production, OrderStatus.cancelled}),
+    OrderStatus.in_production: frozenset({OrderStatus.quality_check, OrderStatus.cancelled}),
+    OrderStatus.quality_check: frozenset(
+        {OrderStatus.shipped, OrderStatus.in_production, OrderStatus.cancelled}
+    ),
+    OrderStatus.shipped: frozenset({OrderStatus.delivered}),
+    OrderStatus.delivered: frozenset(),
+    OrderStatus.cancelled: frozenset(),
+}
+
+
+class LineKind(enum.StrEnum):
+    lens = "lens"
+    frame = "frame"
+    coating = "coating"
+    service = "service"
+
+
+class Eye(enum.StrEnum):
+    right = "right"
+    left = "left"
+    both = "both"
+
+
+class InvalidStatusTransition(IlsJobsError):
+    """An order was asked to move to a status its current one does not lead to."""
+
+    def __init__(self, current: OrderStatus, wanted: OrderStatus) -> None:
+        self.current = current
+        self.wanted = wanted
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        super().__init__(f"order cannot go from {current} to {wanted} (allowed: {allowed})")
+
+
+def order_number(sequence: int) -> str:
+    """The display number of a company's ``sequence``-th order, e.g. ``ORD-000123``."""
+    return f"ORD-{sequence:06d}"
+
+
+class Order(RxColumns, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        *rx_checks(),
+        UniqueConstraint("company_id", "number", name="uq_orders_company_number"),
+        CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
+        CheckConstraint("tax >= 0", name="tax_not_negative"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        Index("ix_orders_company_status", "company_id", "status"),
+        Index("ix_orders_company_created", "company_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="SET NULL"), index=True
+    )
+    customer_name: Mapped[str] = mapped_column(String(200))
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus), default=OrderStatus.pending)
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(60))
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    tray_number: Mapped[str | None] = mapped_column(String(20))
+    special_instructions: Mapped[str | None] = mapped_column(Text)
+    frame_a: Mapped[Decimal | None] = mapped_column(Millimeters())
+    frame_b: Mapped[Decimal | None] = mapped_column(Millimeters())
+    frame_dbl: Mapped[Decimal | None] = mapped_column(Millimeters())
+    frame_ed: Mapped[Decimal | None] = mapped_column(Millimeters())
+    subtotal: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    tax: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="OrderLine.id",
+        lazy="selectin",
+    )
+
+    def can_transition(self, to: OrderStatus) -> bool:
+        return to in TRANSITIONS[self.status or OrderStatus.pending]
+
+    def transition(self, to: OrderStatus, at: dt.datetime | None = None) -> None:
+        """Move to ``to``, stamping ``shipped_at``/``delivered_at``; refuses a move not allowed."""
+        current = self.status or OrderStatus.pending
+        if not self.can_transition(to):
+            raise InvalidStatusTransition(current, to)
+        moment = at or utcnow()
+        if to is OrderStatus.shipped:
+            self.shipped_at = moment
+        elif to is OrderStatus.delivered:
+            self.delivered_at = moment
+        self.status = to
+
+    def recompute_totals(self, tax_rate_percent: Decimal) -> None:
+        """Subtotal from the lines, tax at ``tax_rate_percent`` rounded to the cent, total."""
+        self.subtotal = to_money(sum((line.line_total for line in self.lines), Decimal(0)))
+        self.tax = to_money(self.subtotal * tax_rate_percent / 100)
+        self.total = self.subtotal + self.tax
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint("line_total >= 0", name="line_total_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Money())
+    line_total: Mapped[Decimal] = mapped_column(Money())
+    eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10))
+
+    order: Mapped[Order] = relationship(back_populates="lines", lazy="raise_on_sql")
