@@ -1,14 +1,19 @@
 """Typed helper functions, one per job type: the seed's helpers in snake_case.
 
 Each takes the business arguments, plus keyword-only ``options`` (priority, delay, attempts,
-dedup key, job id) and ``producer``. Without ``producer`` the one installed for this process by
-:func:`install_producer` is used (``ils serve`` and ``ils worker`` install theirs).
+dedup key, job id), ``session`` and ``producer``. With ``session`` (the caller's SQLAlchemy
+session, inside its transaction) the job goes through the transactional outbox: it reaches
+BullMQ once that transaction commits, and never if it rolls back. Without ``producer`` the one
+installed for this process by :func:`install_producer` is used (``ils serve`` and ``ils worker``
+install theirs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.jobs import payloads as p
 from ils.queue.admin import QueueAdmin
@@ -49,8 +54,11 @@ async def _enqueue(
     payload: dict[str, Any],
     options: EnqueueOptions | None,
     producer: Producer | None,
+    session: AsyncSession | None,
 ) -> Enqueued:
-    return await (producer or current_producer()).enqueue(queue, name, payload, options)
+    return await (producer or current_producer()).enqueue(
+        queue, name, payload, options, session=session
+    )
 
 
 # ---- email ----------------------------------------------------------------------------------
@@ -59,14 +67,16 @@ async def _enqueue(
 async def queue_order_confirmation_email(
     order_id: int, user_id: int, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(order_id=order_id, user_id=user_id)
-    return await _enqueue("email", "order-confirmation", payload, options, producer)
+    return await _enqueue("email", "order-confirmation", payload, options, producer, session)
 
 
 async def queue_shipment_notification_email(
     order_id: int, user_id: int, tracking_number: str, carrier: str | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         order_id=order_id,
@@ -74,79 +84,100 @@ async def queue_shipment_notification_email(
         tracking_number=tracking_number,
         carrier=carrier,
     )
-    return await _enqueue("email", "order-shipment", payload, options, producer)
+    return await _enqueue("email", "order-shipment", payload, options, producer, session)
 
 
 async def queue_purchase_order_email(
     purchase_order_id: int, supplier_id: int, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(purchase_order_id=purchase_order_id, supplier_id=supplier_id)
-    return await _enqueue("email", "purchase-order", payload, options, producer)
+    return await _enqueue("email", "purchase-order", payload, options, producer, session)
 
 
 async def queue_marketplace_connection_email(
     connection_id: int, target_company_id: int, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         connection_id=connection_id,
         target_company_id=target_company_id,
     )
-    return await _enqueue("email", "marketplace-connection", payload, options, producer)
+    return await _enqueue("email", "marketplace-connection", payload, options, producer, session)
 
 
 async def queue_daily_briefing_email(
     company_id: int, user_ids: list[int], date: dt.date, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(company_id=company_id, user_ids=user_ids, date=date)
-    return await _enqueue("email", "daily-briefing", payload, options, producer)
+    return await _enqueue("email", "daily-briefing", payload, options, producer, session)
 
 
 async def queue_generic_email(
     to: list[str], subject: str, text: str, html: str | None = None,
     template: str | None = None, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(to=to, subject=subject, text=text, html=html, template=template)
-    return await _enqueue("email", "generic", payload, options, producer)
+    return await _enqueue("email", "generic", payload, options, producer, session)
 
 
 # ---- pdf ------------------------------------------------------------------------------------
 
 
 async def queue_order_sheet_pdf(
-    order_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+    order_id: int,
+    *,
+    options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "order-sheet", dict(order_id=order_id), options, producer)
+    return await _enqueue("pdf", "order-sheet", dict(order_id=order_id), options, producer, session)
 
 
 async def queue_invoice_pdf(
-    invoice_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+    invoice_id: int,
+    *,
+    options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "invoice", dict(invoice_id=invoice_id), options, producer)
+    return await _enqueue("pdf", "invoice", dict(invoice_id=invoice_id), options, producer, session)
 
 
 async def queue_receipt_pdf(
-    payment_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+    payment_id: int,
+    *,
+    options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "receipt", dict(payment_id=payment_id), options, producer)
+    return await _enqueue("pdf", "receipt", dict(payment_id=payment_id), options, producer, session)
 
 
 async def queue_lab_work_ticket_pdf(
-    order_id: int, *, options: EnqueueOptions | None = None, producer: Producer | None = None
+    order_id: int,
+    *,
+    options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:
     payload = dict(order_id=order_id)
-    return await _enqueue("pdf", "lab-work-ticket", payload, options, producer)
+    return await _enqueue("pdf", "lab-work-ticket", payload, options, producer, session)
 
 
 async def queue_examination_form_pdf(
     examination_id: int, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(examination_id=examination_id)
-    return await _enqueue("pdf", "examination-form", payload, options, producer)
+    return await _enqueue("pdf", "examination-form", payload, options, producer, session)
 
 
 # ---- notification ---------------------------------------------------------------------------
@@ -156,6 +187,7 @@ async def queue_system_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
     action_url: str | None = None, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         user_id=user_id,
@@ -164,21 +196,23 @@ async def queue_system_notification(
         priority=priority,
         action_url=action_url,
     )
-    return await _enqueue("notification", "system", payload, options, producer)
+    return await _enqueue("notification", "system", payload, options, producer, session)
 
 
 async def queue_order_notification(
     user_id: int, order_id: int, status: str, message: str | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(user_id=user_id, order_id=order_id, status=status, message=message)
-    return await _enqueue("notification", "order", payload, options, producer)
+    return await _enqueue("notification", "order", payload, options, producer, session)
 
 
 async def queue_ai_insight_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
     insight_id: int | None = None, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         user_id=user_id,
@@ -187,15 +221,16 @@ async def queue_ai_insight_notification(
         priority=priority,
         insight_id=insight_id,
     )
-    return await _enqueue("notification", "ai-insight", payload, options, producer)
+    return await _enqueue("notification", "ai-insight", payload, options, producer, session)
 
 
 async def queue_marketplace_notification(
     user_id: int, connection_id: int, event: str, *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(user_id=user_id, connection_id=connection_id, event=event)
-    return await _enqueue("notification", "marketplace", payload, options, producer)
+    return await _enqueue("notification", "marketplace", payload, options, producer, session)
 
 
 # ---- ai -------------------------------------------------------------------------------------
@@ -204,46 +239,51 @@ async def queue_marketplace_notification(
 async def queue_daily_briefing(
     company_id: int, date: dt.date, user_ids: list[int] | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(company_id=company_id, date=date, user_ids=user_ids or [])
-    return await _enqueue("ai", "daily-briefing", payload, options, producer)
+    return await _enqueue("ai", "daily-briefing", payload, options, producer, session)
 
 
 async def queue_demand_forecast(
     company_id: int, horizon_days: int = 14, product_ids: list[int] | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         company_id=company_id,
         horizon_days=horizon_days,
         product_ids=product_ids,
     )
-    return await _enqueue("ai", "demand-forecast", payload, options, producer)
+    return await _enqueue("ai", "demand-forecast", payload, options, producer, session)
 
 
 async def queue_anomaly_detection(
     company_id: int, metric: str = "all", lookback_days: int = 90, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         company_id=company_id,
         metric=metric,
         lookback_days=lookback_days,
     )
-    return await _enqueue("ai", "anomaly-detection", payload, options, producer)
+    return await _enqueue("ai", "anomaly-detection", payload, options, producer, session)
 
 
 async def queue_insight_generation(
     company_id: int, topic: str = "all", *, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(company_id=company_id, topic=topic)
-    return await _enqueue("ai", "insight-generation", payload, options, producer)
+    return await _enqueue("ai", "insight-generation", payload, options, producer, session)
 
 
 async def queue_chat_response(
     conversation_id: int, user_id: int, company_id: int, message: str, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
         conversation_id=conversation_id,
@@ -251,7 +291,7 @@ async def queue_chat_response(
         company_id=company_id,
         message=message,
     )
-    return await _enqueue("ai", "chat-response", payload, options, producer)
+    return await _enqueue("ai", "chat-response", payload, options, producer, session)
 
 
 # ---- stats ----------------------------------------------------------------------------------

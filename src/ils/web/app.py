@@ -1,7 +1,8 @@
 """The FastAPI application factory, and the lifespan that runs the workers in-process.
 
-The domain API, auth and the admin routes arrive with later issues; this app already serves
-liveness and readiness, and ``ils serve`` runs the workers inside it unless ``--no-workers``.
+``create_app`` assembles the routers (auth, queue monitoring), the error mapping and liveness and
+readiness probes around one :class:`JobSystem`; ``ils serve`` runs the workers inside it unless
+``--no-workers``. Tables come from the migrations, never from here.
 """
 
 from __future__ import annotations
@@ -9,17 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from ils import __version__
 from ils.bootstrap import JobSystem
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
+from ils.web.auth.context import WebContext
+from ils.web.auth.routes import router as auth_router
+from ils.web.errors import install_error_handlers
+from ils.web.routes.queue import router as queue_router
+from ils.web.settings import WebSettings, load_web_settings
 
 log = logging.getLogger("ils.web")
+
+
+class LivenessOut(BaseModel):
+    status: str
+    version: str
+
+
+class ReadinessOut(BaseModel):
+    redis: bool
+    latency_ms: float | None
+    error: str | None
 
 
 def create_app(
@@ -27,8 +46,15 @@ def create_app(
     run_workers: bool = True,
     queues: tuple[str, ...] = QUEUE_NAMES,
     on_fatal: Callable[[BaseException], None] | None = None,
+    *,
+    web_settings: WebSettings | None = None,
 ) -> FastAPI:
-    """Build the app around ``system``. With ``run_workers`` the lifespan starts the workers."""
+    """Build the app around ``system``. With ``run_workers`` the lifespan starts the workers.
+
+    ``web_settings`` defaults to :func:`load_web_settings` on this process's environment; an
+    invalid value raises :class:`~ils.queue.errors.ConfigurationError` here, at start-up.
+    """
+    settings = web_settings or load_web_settings(os.environ, system.settings.var_dir)
     runtime: WorkerRuntime | None = (
         system.runtime(queues, on_fatal=on_fatal) if run_workers else None
     )
@@ -56,15 +82,32 @@ def create_app(
     app = FastAPI(title="ILS Jobs", version=__version__, lifespan=lifespan)
     app.state.system = system
     app.state.runtime = runtime
+    app.state.web = WebContext.build(system, settings)
+    install_error_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(queue_router)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        response_model=LivenessOut,
+        summary="Liveness: the process answers",
+    )
+    async def healthz() -> LivenessOut:
+        return LivenessOut(status="ok", version=__version__)
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: Redis answers")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=ReadinessOut,
+        summary="Readiness: Redis answers",
+        responses={503: {"model": ReadinessOut}},
+    )
     async def readyz() -> JSONResponse:
         health = await system.broker.health()
-        body = {"redis": health.reachable, "latency_ms": health.latency_ms, "error": health.error}
-        return JSONResponse(body, status_code=200 if health.reachable else 503)
+        body = ReadinessOut(
+            redis=health.reachable, latency_ms=health.latency_ms, error=health.error
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if health.reachable else 503)
 
     return app

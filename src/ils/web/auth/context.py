@@ -1,0 +1,44 @@
+"""What one app's routes share: the job system, the web settings, the session signer, the limiter.
+
+Built once by ``create_app`` and kept on ``app.state.web``; dependencies reach it through
+:func:`web_context`, so there is no module-level state and two apps never share anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from fastapi import Request
+
+from ils.bootstrap import JobSystem
+from ils.web.auth.ratelimit import LoginLimiter
+from ils.web.auth.sessions import SessionSigner
+from ils.web.settings import WebSettings
+
+
+@dataclass(frozen=True)
+class WebContext:
+    system: JobSystem
+    settings: WebSettings
+    sessions: SessionSigner
+    login_limiter: LoginLimiter
+
+    @classmethod
+    def build(cls, system: JobSystem, settings: WebSettings) -> WebContext:
+        return cls(
+            system=system,
+            settings=settings,
+            sessions=SessionSigner(settings),
+            login_limiter=LoginLimiter(
+                system.broker,
+                prefix=system.settings.prefix,
+                max_failures=settings.login_max_failures,
+                window_s=settings.login_window_s,
+            ),
+        )
+
+
+def web_context(request: Request) -> WebContext:
+    """The :class:`WebContext` of the app serving ``request``."""
+    return cast(WebContext, request.app.state.web)

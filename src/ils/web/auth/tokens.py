@@ -1,0 +1,71 @@
+"""API tokens: minting one (shown once), and finding the live token behind a bearer header.
+
+Only a token's SHA-256 and a short display prefix are stored; a revoked token, or one whose
+user is inactive, authenticates nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.models.accounts import ApiToken, User
+from ils.domain.models.types import utcnow
+
+TOKEN_PREFIX = "ils_"
+DISPLAY_LENGTH = 12
+# Writing last_used_at on every request would turn each read into a write; once a minute is
+# precise enough to tell a live token from a forgotten one.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    token: str
+    token_hash: str
+    prefix: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mint_token() -> MintedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return MintedToken(token=token, token_hash=hash_token(token), prefix=token[:DISPLAY_LENGTH])
+
+
+async def create_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
+    """Store a new token for ``user``; returns the row and the token (never stored)."""
+    minted = mint_token()
+    row = ApiToken(user_id=user.id, name=name, token_hash=minted.token_hash, prefix=minted.prefix)
+    session.add(row)
+    await session.flush()
+    return row, minted.token
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    """The active user behind a live (unrevoked) token, or None; notes when it was used."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = (
+        await session.execute(
+            select(ApiToken).where(
+                ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return user

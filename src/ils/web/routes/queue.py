@@ -1,0 +1,133 @@
+"""The seed's queue monitoring endpoints: ``/api/queue/stats``, ``/health`` and ``/info``.
+
+For the three admin roles only. They read through :class:`ils.queue.admin.QueueAdmin` and never
+talk to Redis themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ils.domain.models.accounts import ADMIN_ROLES, User
+from ils.queue.admin import QueueAdmin
+from ils.queue.errors import BrokerUnavailable
+from ils.queue.settings import QueueSpec
+from ils.web.auth.context import web_context
+from ils.web.auth.dependencies import require_roles
+from ils.web.errors import ErrorOut
+
+router = APIRouter(prefix="/api/queue", tags=["queue"])
+
+QueueMonitor = Annotated[User, Depends(require_roles(*sorted(ADMIN_ROLES)))]
+DENIED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+
+
+class QueueCounts(BaseModel):
+    waiting: int
+    active: int
+    completed: int
+    failed: int
+    delayed: int
+    prioritized: int
+    paused: int = Field(description="jobs waiting in a paused queue")
+
+
+class QueueStatsOut(BaseModel):
+    """The seed's shape: ``redis`` and one entry per queue."""
+
+    redis: bool
+    email: QueueCounts
+    pdf: QueueCounts
+    notification: QueueCounts
+    ai: QueueCounts
+    oma: QueueCounts
+    scheduled: QueueCounts
+
+
+class StatsUnavailableOut(BaseModel):
+    redis: bool = False
+    error: str
+
+
+class WorkerProcessOut(BaseModel):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    started: int
+    last_seen: int
+    processed: int
+    failed: int
+
+
+class QueueHealthOut(BaseModel):
+    redis: bool
+    healthy: bool = Field(description="Redis answers and at least one worker is alive")
+    latency_ms: float | None
+    version: str | None
+    memory_used_bytes: int | None
+    memory_used_human: str | None
+    connected_clients: int | None
+    error: str | None
+    workers: dict[str, int] = Field(description="live worker processes per queue")
+    worker_processes: list[WorkerProcessOut]
+    checked_at: int = Field(description="epoch milliseconds")
+
+
+class QueueInfoEntry(BaseModel):
+    settings: QueueSpec
+    counts: QueueCounts | None = Field(description="None while Redis is unreachable")
+    paused: bool | None
+    workers: int
+
+
+class QueueInfoOut(BaseModel):
+    prefix: str
+    queues: dict[str, QueueInfoEntry]
+    health: QueueHealthOut
+
+
+def queue_admin(request: Request) -> QueueAdmin:
+    return web_context(request).system.admin
+
+
+Admin = Annotated[QueueAdmin, Depends(queue_admin)]
+
+
+@router.get(
+    "/stats",
+    response_model=QueueStatsOut,
+    summary="Job counts per state for each of the six queues",
+    responses={**DENIED, 503: {"model": StatsUnavailableOut}},
+)
+async def queue_stats(_user: QueueMonitor, admin: Admin) -> QueueStatsOut | JSONResponse:
+    try:
+        stats = await admin.stats()
+    except BrokerUnavailable as exc:
+        body = StatsUnavailableOut(error=str(exc)).model_dump()
+        return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return QueueStatsOut.model_validate({"redis": True, **stats})
+
+
+@router.get(
+    "/health",
+    response_model=QueueHealthOut,
+    summary="Redis reachability, latency and memory, and the live workers per queue",
+    responses=DENIED,
+)
+async def queue_health(_user: QueueMonitor, admin: Admin) -> dict[str, Any]:
+    return await admin.health()
+
+
+@router.get(
+    "/info",
+    response_model=QueueInfoOut,
+    summary="Each queue's settings, counts and workers, with the broker's health",
+    responses=DENIED,
+)
+async def queue_info(_user: QueueMonitor, admin: Admin) -> dict[str, Any]:
+    return await admin.info()

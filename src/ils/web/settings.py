@@ -1,0 +1,143 @@
+"""Settings of the web app: secret key, public URL, cookie and session options, login limits.
+
+Read once from the environment by :func:`load_web_settings`; unknown or invalid values fail at
+start-up. Without ``ILS_SECRET_KEY`` a key is generated once and kept in ``<var>/secret_key``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from ils.queue.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_LENGTH = 32
+
+# Environment name -> field. Every ILS_ name starting with one of ``OWNED_PREFIXES`` belongs to
+# the web settings, so a misspelt one fails with a suggestion instead of being ignored.
+ENV_FIELDS: dict[str, str] = {
+    "ILS_SECRET_KEY": "secret_key",
+    "ILS_PUBLIC_URL": "public_url",
+    "ILS_COOKIE_SECURE": "cookie_secure",
+    "ILS_SESSION_MAX_AGE_S": "session_max_age_s",
+    "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
+    "ILS_LOGIN_WINDOW_S": "login_window_s",
+}
+OWNED_PREFIXES = ("ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN")
+
+
+class WebSettings(BaseModel):
+    """Everything the web layer needs beyond the job system's :class:`Settings`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret_key: SecretStr = Field(description="signs session cookies; keep it secret")
+    public_url: str = Field("http://127.0.0.1:8000", description="where users reach the app")
+    cookie_secure: bool = Field(False, description="send cookies over HTTPS only")
+    session_max_age_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    login_max_failures: int = Field(5, ge=1, le=1000, description="per email and IP, per window")
+    login_window_s: int = Field(15 * 60, ge=1, le=24 * 3600)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://localhost:8443")
+        return value.strip().rstrip("/")
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    for name in env:
+        if name in ENV_FIELDS or not name.startswith("ILS_"):
+            continue
+        # Names under our prefixes must be ours; elsewhere only a near miss of ours is flagged,
+        # since other ILS_ names belong to other settings (ILS_QUEUE_..., ILS_VAR_DIR...).
+        owned = name.startswith(OWNED_PREFIXES)
+        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6 if owned else 0.9)
+        if near:
+            raise ConfigurationError(f"unknown web setting {name}; did you mean {near[0]}?")
+        if owned:
+            raise ConfigurationError(f"unknown web setting {name}; valid: {', '.join(ENV_FIELDS)}")
+
+
+def _read_key_file(path: Path) -> str:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s was readable by others (mode %o): restricting it to 0600", path, mode)
+        path.chmod(0o600)
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"{path} holds no usable secret key: delete it to generate a new one, "
+            "or set ILS_SECRET_KEY"
+        )
+    return key
+
+
+def stored_secret_key(var_dir: Path) -> str:
+    """The key kept in ``<var_dir>/secret_key``, generated (mode 0600) on first use."""
+    path = var_dir / SECRET_KEY_FILE
+    if path.is_file():
+        return _read_key_file(path)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process started at the same moment and won the race: use its key.
+        return _read_key_file(path)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    log.info("generated a secret key in %s (set ILS_SECRET_KEY to choose one)", path)
+    return key
+
+
+def load_web_settings(
+    env: Mapping[str, str] | None = None, var_dir: Path = Path("var")
+) -> WebSettings:
+    """Build the one validated :class:`WebSettings` of this process from ``env``."""
+    env = os.environ if env is None else env
+    _check_names(env)
+    data: dict[str, Any] = {
+        field: env[name] for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
+    }
+    if "secret_key" not in data:
+        data["secret_key"] = stored_secret_key(var_dir)
+    try:
+        settings = WebSettings.model_validate(data)
+    except ValidationError as exc:
+        names = {field: name for name, field in ENV_FIELDS.items()}
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'web settings'}: "
+            f"{err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid web settings: {problems}") from exc
+    https = settings.public_url.startswith("https://")
+    if https != settings.cookie_secure:
+        log.warning(
+            "ILS_PUBLIC_URL is %s but ILS_COOKIE_SECURE is %s: usually both say HTTPS or neither",
+            settings.public_url,
+            str(settings.cookie_secure).lower(),
+        )
+    return settings
