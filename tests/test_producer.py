@@ -205,9 +205,10 @@ def test_bad_options_are_refused_naming_the_option():
 
 @pytest.fixture
 async def offline(tmp_path: Path):
-    """A system whose Redis URL points at a port where nothing listens."""
+    """A system whose Redis URL points at a port where nothing listens; email runs inline (its
+    default is ``spool``, tested in ``test_outbox.py``)."""
     url = f"redis://127.0.0.1:{free_port()}/0"
-    settings = make_settings(url, "offline", tmp_path)
+    settings = make_settings(url, "offline", tmp_path, env={"ILS_QUEUE_EMAIL_FALLBACK": "inline"})
     js = JobSystem(settings, probe_registry(), {"prefix": "offline", "redis_url": url})
     yield js
     await js.close()

@@ -1,4 +1,5 @@
-"""Assembles one process's job system from its settings: broker, registry, producer, admin.
+"""Assembles one process's job system from its settings: broker, registry, outbox and relay,
+producer, admin.
 
 The CLI, the web app and the tests all build through :class:`JobSystem`, so there is exactly one
 way a process gets its connections, and no hidden default ones.
@@ -16,8 +17,10 @@ from ils.jobs import build_registry
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
+from ils.queue.outbox import Outbox
 from ils.queue.producer import Producer
 from ils.queue.registry import Registry
+from ils.queue.relay import OutboxRelay
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES, Settings
 
@@ -33,7 +36,9 @@ class JobSystem:
 
     ``database`` defaults to ``DATABASE_URL`` (or the SQLite file under the var directory); it is
     connected lazily, so processes that never touch it pay nothing. Handlers find it in their
-    context's resources as ``db``.
+    context's resources as ``db``. The outbox lives in that database; its table is made by the
+    migrations (never here). :meth:`start_background` starts the outbox relay's sweep, which
+    every web and worker process runs.
     """
 
     def __init__(
@@ -48,7 +53,11 @@ class JobSystem:
         self.database = database or Database(database_url(os.environ, settings.var_dir))
         self.resources = {"db": self.database, **(resources or {})}
         self.broker = Broker(settings)
-        self.producer = Producer(settings, self.registry, self.broker, self.resources)
+        self.outbox = Outbox(self.database.engine, self.database.sessions)
+        self.relay = OutboxRelay(self.outbox, self.broker, settings)
+        self.producer = Producer(
+            settings, self.registry, self.broker, self.resources, relay=self.relay
+        )
         self.admin = QueueAdmin(settings, self.broker)
 
     def runtime(self, queues: tuple[str, ...] = QUEUE_NAMES, **kwargs: Any) -> WorkerRuntime:
@@ -60,8 +69,17 @@ class JobSystem:
         """Make this system's producer the one the typed helpers use."""
         install_producer(self.producer)
 
+    async def start_background(self) -> None:
+        """Start this process's background duties: the outbox relay's periodic sweep."""
+        self.relay.start()
+
+    async def stop_background(self) -> None:
+        """Stop the sweep; relays under way get a few seconds, the rest stays for a sweep."""
+        await self.relay.stop()
+
     async def close(self) -> None:
         uninstall_producer(self.producer)
+        await self.relay.close()
         await self.producer.close()
         await self.admin.close()
         await self.broker.close()

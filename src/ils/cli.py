@@ -130,6 +130,7 @@ def worker(
         system = JobSystem(settings)
         runtime = system.runtime(parse_queues(queues))
         system.install()
+        await system.start_background()  # the outbox relay's sweep
         runtime.install_signal_handlers()
         try:
             await runtime.start()

@@ -1,8 +1,12 @@
-"""Enqueueing: validate the payload, add the job to BullMQ, apply the fallback policy.
+"""Enqueueing: validate the payload, then write it to the outbox or add it to BullMQ, and apply
+the fallback policy.
 
 Business arguments (the payload) are kept apart from enqueue options (:class:`EnqueueOptions`).
-When Redis does not answer, the queue's fallback policy decides: ``inline`` runs the handler now,
-in this process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`.
+With the caller's database session the job is written to the outbox in the caller's transaction
+and relayed to BullMQ once that commits (:mod:`ils.queue.relay`); without one it is added to
+BullMQ directly. When Redis does not answer, the queue's fallback policy decides: ``spool`` writes
+the job to the outbox for the relay to deliver later, ``inline`` runs the handler now, in this
+process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from typing import Any, Literal
 import redis.asyncio as aredis
 from bullmq import Queue
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext
-from ils.queue.errors import BrokerUnavailable, IlsJobsError, InlineJobFailed
+from ils.queue.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.queue.executor import Executor, validate_payload
+from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
 from ils.queue.registry import JobType, Payload, Registry
+from ils.queue.relay import OutboxRelay
 from ils.queue.settings import QueueSpec, Settings
 
 log = logging.getLogger(__name__)
@@ -38,17 +46,20 @@ class EnqueueOptions(BaseModel):
     attempts: int | None = Field(None, ge=1, le=100)
     dedup_key: str | None = Field(None, min_length=1, max_length=200)
     dedup_ttl_s: float | None = Field(None, gt=0)
-    job_id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^:]+$")
+    # At most the outbox id's width: a job id must work with a session and when spooled too.
+    job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX, pattern=r"^[^:]+$")
 
 
 @dataclass(frozen=True)
 class Enqueued:
-    """What became of an enqueue: ``queued`` in BullMQ, or run ``inline`` by the fallback."""
+    """What became of an enqueue: ``queued`` in BullMQ; written to the ``outbox`` in the caller's
+    transaction (relayed after commit); ``spooled`` to the outbox by the fallback (relayed when
+    Redis returns); or run ``inline`` by the fallback. ``job_id`` is the BullMQ job id."""
 
     queue: str
     name: str
     job_id: str
-    mode: Literal["queued", "inline"]
+    mode: Literal["queued", "outbox", "spooled", "inline"]
     result: Any = None
 
 
@@ -79,7 +90,12 @@ def job_options(
 
 
 class Producer:
-    """Adds jobs of one registry's types to the queues of one broker."""
+    """Adds jobs of one registry's types to the queues of one broker.
+
+    ``relay`` (with its outbox) takes jobs enqueued with a database session, and those the
+    ``spool`` fallback keeps; without it, a queue whose policy is ``spool`` is a configuration
+    error, raised here, at start-up.
+    """
 
     def __init__(
         self,
@@ -87,11 +103,21 @@ class Producer:
         registry: Registry,
         broker: Broker,
         resources: Mapping[str, Any] | None = None,
+        relay: OutboxRelay | None = None,
     ) -> None:
+        spooling = [q for q, spec in settings.queues.items() if spec.fallback == "spool"]
+        if spooling and relay is None:
+            envs = ", ".join(f"ILS_QUEUE_{q.upper()}_FALLBACK" for q in spooling)
+            raise ConfigurationError(
+                f"queues {', '.join(spooling)} fall back to 'spool' when Redis is down, which "
+                f"needs the outbox, but no database is configured for it: give the producer an "
+                f"outbox relay (ils.bootstrap.JobSystem does), or set {envs} to inline or raise"
+            )
         self.settings = settings
         self.registry = registry
         self.broker = broker
         self.resources = dict(resources or {})
+        self.relay = relay
         self.executor = Executor(registry)
         self._client: aredis.Redis | None = None
         self._queues: dict[str, Queue] = {}
@@ -112,20 +138,61 @@ class Producer:
         name: str,
         payload: Mapping[str, Any] | Payload,
         options: EnqueueOptions | None = None,
+        session: AsyncSession | None = None,
     ) -> Enqueued:
-        """Validate and add one job. Raises :class:`InvalidJobPayload` (nothing enqueued),
-        :class:`UnknownJobType`, or :class:`BrokerUnavailable` under the ``raise`` policy."""
+        """Validate and enqueue one job.
+
+        With ``session`` (the caller's, in its transaction) the job is written to the outbox in
+        that transaction, without a Redis call, and reaches BullMQ once it commits; a rollback
+        enqueues nothing. Without, it is added to BullMQ now. Raises :class:`InvalidJobPayload`
+        (nothing enqueued), :class:`UnknownJobType`, or :class:`BrokerUnavailable` under the
+        ``raise`` policy.
+        """
         spec = self.settings.queue(queue)
         job_type = self.registry.get(queue, name)
         typed = validate_payload(job_type, payload)
         opts = job_options(job_type, spec, options)
+        if session is not None:
+            relay = self._relay(f"enqueueing {job_type.key} with a session")
+            row = OutboxRow.new(queue, name, typed.to_wire(), opts)
+            await relay.write(session, row)
+            return Enqueued(queue, name, row.id, "outbox")
         try:
             job = await self.queue(queue).add(name, typed.to_wire(), opts)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
+            if spec.fallback == "spool":
+                return await self._spool(job_type, typed, opts, exc)
             return await self._fallback(job_type, spec, typed, opts, exc)
         return Enqueued(queue, name, str(job.id), "queued")
+
+    def _relay(self, what: str) -> OutboxRelay:
+        if self.relay is None:
+            raise ConfigurationError(f"{what} needs the outbox, and this producer has none")
+        return self.relay
+
+    async def _spool(
+        self, job_type: JobType, payload: Payload, opts: dict[str, Any], exc: BaseException
+    ) -> Enqueued:
+        """The ``spool`` fallback: keep the job in the outbox; the relay's sweep adds it to
+        BullMQ when Redis answers again."""
+        relay = self._relay(f"spooling {job_type.key}")
+        where = redact(self.broker.url)
+        row = OutboxRow.new(job_type.queue, job_type.name, payload.to_wire(), opts)
+        try:
+            await relay.outbox.spool(row)
+        except Exception as err:
+            # Chained to the driver's error, not SQLAlchemy's: that one quotes the payload.
+            cause = err.orig if isinstance(err, StatementError) and err.orig else err
+            raise BrokerUnavailable(
+                f"could not enqueue {job_type.key}: Redis at {where} unreachable ({exc}), "
+                f"and spooling it to the outbox failed ({describe_error(err)})"
+            ) from cause
+        log.warning(
+            "Redis at %s unreachable; spooled %s %s to the outbox", where, job_type.key, row.id
+        )
+        return Enqueued(job_type.queue, job_type.name, row.id, "spooled")
 
     async def _fallback(
         self,

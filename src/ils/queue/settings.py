@@ -22,7 +22,9 @@ from ils.queue.errors import ConfigurationError
 QUEUE_NAMES: tuple[str, ...] = ("email", "pdf", "notification", "ai", "oma", "scheduled")
 
 BackoffKind = Literal["exponential", "fixed", "exponential_jitter"]
-FallbackPolicy = Literal["inline", "raise"]
+# What an enqueue does when Redis is unreachable: ``spool`` writes the job to the outbox (the
+# relay delivers it when Redis returns), ``inline`` runs it now in-process, ``raise`` raises.
+FallbackPolicy = Literal["spool", "inline", "raise"]
 
 DAY_S = 24 * 3600
 
@@ -65,7 +67,7 @@ class QueueSpec(BaseModel):
 
 DEFAULT_QUEUES: dict[str, QueueSpec] = {
     "email": QueueSpec(
-        concurrency=5, rate_max=100, rate_duration_ms=60_000, attempts=3, fallback="inline"
+        concurrency=5, rate_max=100, rate_duration_ms=60_000, attempts=3, fallback="spool"
     ),
     "pdf": QueueSpec(
         concurrency=3,
@@ -73,10 +75,10 @@ DEFAULT_QUEUES: dict[str, QueueSpec] = {
         rate_duration_ms=60_000,
         attempts=3,
         lock_duration_ms=60_000,
-        fallback="inline",
+        fallback="spool",
     ),
     "notification": QueueSpec(
-        concurrency=10, rate_max=200, rate_duration_ms=60_000, attempts=3, fallback="inline"
+        concurrency=10, rate_max=200, rate_duration_ms=60_000, attempts=3, fallback="spool"
     ),
     "ai": QueueSpec(
         concurrency=2,

@@ -62,6 +62,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         system.install()
+        await system.start_background()  # the outbox relay's sweep runs in every web process
         starting: asyncio.Task[None] | None = None
         if runtime is not None:
             # Started in the background: the app answers while it waits for Redis.
@@ -71,6 +72,7 @@ def create_app(
         try:
             yield
         finally:
+            await system.stop_background()
             if starting is not None:
                 starting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

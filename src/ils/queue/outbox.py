@@ -1,0 +1,223 @@
+"""The transactional outbox's storage: jobs written in a database transaction, waiting for BullMQ.
+
+:class:`Outbox` is the only code that reads or writes the ``job_outbox`` table; the relay
+(:mod:`ils.queue.relay`) decides when. A row's id is its BullMQ job id, so relaying twice adds once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ils.queue.errors import ConfigurationError
+from ils.queue.outbox_table import outbox
+
+# The width of ``job_outbox.id``: a job id given by the caller must fit in it.
+OUTBOX_ID_MAX = 40
+# ``last_error`` keeps the start of a message; a relay error is not a log.
+ERROR_MAX = 1_000
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error for a log line or an exception message, without the statement's parameters (a
+    failed INSERT of an outbox row would otherwise carry its payload, which may be patient data)."""
+    if isinstance(exc, StatementError):
+        return f"{type(exc).__name__}: {exc.orig if exc.orig is not None else 'statement failed'}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite keeps no time zone; every time written here is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One job in the outbox: what to add to BullMQ, and how relaying it has gone so far."""
+
+    id: str
+    queue: str
+    name: str
+    payload: dict[str, Any]
+    options: dict[str, Any]
+    created_at: dt.datetime
+    relayed_at: dt.datetime | None = None
+    relay_attempts: int = 0
+    last_error: str | None = None
+
+    @classmethod
+    def new(
+        cls, queue: str, name: str, payload: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> OutboxRow:
+        """A row for a job about to be written: its id is the caller's ``jobId`` or a uuid4 hex."""
+        job_id = str(options.get("jobId") or uuid.uuid4().hex)
+        if len(job_id) > OUTBOX_ID_MAX or ":" in job_id:
+            raise ConfigurationError(
+                f"job id {job_id!r} cannot be an outbox id: at most {OUTBOX_ID_MAX} characters, "
+                "no ':'"
+            )
+        return cls(
+            id=job_id,
+            queue=queue,
+            name=name,
+            payload=dict(payload),
+            options={**options, "jobId": job_id},
+            created_at=utcnow(),
+        )
+
+    def job_options(self, now: dt.datetime) -> dict[str, Any]:
+        """BullMQ options for adding this job at ``now``: its id, and what is left of its delay
+        (a job delayed by a minute and relayed after an hour-long outage is due at once)."""
+        opts = {**self.options, "jobId": self.id}
+        delay_ms = int(opts.pop("delay", 0) or 0)
+        waited_ms = int((now - _aware(self.created_at)).total_seconds() * 1000)
+        if delay_ms - waited_ms > 0:
+            opts["delay"] = delay_ms - waited_ms
+        return opts
+
+
+def _row(raw: Row[Any]) -> OutboxRow:
+    m = raw._mapping
+    relayed_at = m["relayed_at"]
+    return OutboxRow(
+        id=m["id"],
+        queue=m["queue"],
+        name=m["name"],
+        payload=dict(m["payload"]),
+        options=dict(m["options"]),
+        created_at=_aware(m["created_at"]),
+        relayed_at=_aware(relayed_at) if relayed_at is not None else None,
+        relay_attempts=int(m["relay_attempts"] or 0),
+        last_error=m["last_error"],
+    )
+
+
+class Outbox:
+    """The ``job_outbox`` table of one database.
+
+    ``sessions`` makes the outbox's own transactions (spooled jobs, relaying, purging); a caller's
+    transaction writes through :meth:`write`, and must be on the same database.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
+        self.engine = engine
+        self.sessions = sessions or async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def locks_rows(self) -> bool:
+        """Whether relays lock the rows they claim (PostgreSQL); elsewhere the job id keeps
+        concurrent relays from adding a job twice."""
+        return self.engine.dialect.name == "postgresql"
+
+    def _insert(self, row: OutboxRow) -> Insert:
+        values = {
+            "id": row.id,
+            "queue": row.queue,
+            "name": row.name,
+            "payload": row.payload,
+            "options": row.options,
+            "created_at": row.created_at,
+            "relay_attempts": 0,
+        }
+        # A job id already in the outbox is one job, as BullMQ keeps one job per id: the second
+        # write is dropped rather than breaking the caller's transaction.
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(outbox).values(values).on_conflict_do_nothing()
+        if dialect == "sqlite":
+            return sqlite.insert(outbox).values(values).on_conflict_do_nothing()
+        return outbox.insert().values(values)
+
+    async def write(self, session: AsyncSession, row: OutboxRow) -> None:
+        """Write ``row`` in ``session``'s transaction; it exists only once that commits."""
+        await session.execute(self._insert(row))
+
+    async def spool(self, row: OutboxRow) -> None:
+        """Write ``row`` in a transaction of its own, committed before this returns."""
+        async with self.sessions() as session, session.begin():
+            await self.write(session, row)
+
+    async def claim(
+        self,
+        session: AsyncSession,
+        limit: int,
+        ids: Sequence[str] | None = None,
+        after: tuple[dt.datetime, str] | None = None,
+    ) -> list[OutboxRow]:
+        """Up to ``limit`` pending rows, oldest first, locked for this transaction where the
+        database can (``FOR UPDATE SKIP LOCKED``: rows another relay holds are left to it).
+
+        ``ids`` narrows the claim to those rows; ``after`` (a row's ``(created_at, id)``) starts
+        after that row, so one pass over the outbox tries each row once.
+        """
+        c = outbox.c
+        stmt = select(outbox).where(c.relayed_at.is_(None))
+        if ids is not None:
+            stmt = stmt.where(c.id.in_(list(ids)))
+        if after is not None:
+            at, last_id = after
+            stmt = stmt.where(or_(c.created_at > at, and_(c.created_at == at, c.id > last_id)))
+        stmt = stmt.order_by(c.created_at, c.id).limit(limit)
+        if self.locks_rows:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [_row(r) for r in (await session.execute(stmt)).all()]
+
+    async def mark_relayed(
+        self, session: AsyncSession, ids: Sequence[str], now: dt.datetime
+    ) -> int:
+        """Mark rows relayed; how many this call marked (a concurrent relay may have been first)."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id.in_(list(ids)), outbox.c.relayed_at.is_(None))
+            .values(relayed_at=now, last_error=None)
+        )
+        result = await session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def record_failure(self, session: AsyncSession, ids: Sequence[str], error: str) -> None:
+        """Count a failed relay attempt on each row and keep the reason."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id.in_(list(ids)), outbox.c.relayed_at.is_(None))
+            .values(relay_attempts=outbox.c.relay_attempts + 1, last_error=error[:ERROR_MAX])
+        )
+        await session.execute(stmt)
+
+    async def purge(self, relayed_before: dt.datetime) -> int:
+        """Delete rows relayed before ``relayed_before``; how many. Pending rows are never
+        deleted."""
+        stmt = delete(outbox).where(
+            outbox.c.relayed_at.is_not(None), outbox.c.relayed_at < relayed_before
+        )
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(stmt)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get(self, row_id: str) -> OutboxRow | None:
+        async with self.sessions() as session:
+            raw = (await session.execute(select(outbox).where(outbox.c.id == row_id))).first()
+        return _row(raw) if raw is not None else None
+
+    async def count(self, pending: bool | None = None) -> int:
+        """Rows in the outbox: all, only pending (``True``) or only relayed (``False``)."""
+        stmt = select(func.count()).select_from(outbox)
+        if pending is not None:
+            col = outbox.c.relayed_at
+            stmt = stmt.where(col.is_(None) if pending else col.is_not(None))
+        async with self.sessions() as session:
+            return int((await session.execute(stmt)).scalar_one())
