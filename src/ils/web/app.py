@@ -24,6 +24,9 @@ from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.errors import install_error_handlers
+from ils.web.routes.domain_errors import install_domain_error_handlers
+from ils.web.routes.marketplace import router as marketplace_router
+from ils.web.routes.orders import router as orders_router
 from ils.web.routes.queue import router as queue_router
 from ils.web.settings import WebSettings, load_web_settings
 
@@ -86,8 +89,11 @@ def create_app(
     app.state.runtime = runtime
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
+    install_domain_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(queue_router)
+    app.include_router(orders_router)
+    app.include_router(marketplace_router)
 
     @app.get(
         "/healthz",

@@ -1,0 +1,137 @@
+"""The ILS domain services: business rules on an ``AsyncSession``, free of HTTP, for routes and CLI.
+
+This module holds what their inputs and results share: exact money amounts, bounded text and
+ids, a window and a page of rows, per-company document numbers, and a job handed to the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from ils.domain.models.types import to_money
+from ils.queue.producer import Enqueued
+
+T = TypeVar("T")
+
+# Primary keys are 32-bit integers on PostgreSQL: a larger id can name no row.
+MAX_ID = 2_147_483_647
+# The largest amount a NUMERIC(14, 2) column holds.
+MAX_MONEY = Decimal("999999999999.99")
+
+
+def _money_text(value: Decimal) -> str:
+    return str(to_money(value))
+
+
+Amount = Annotated[
+    Decimal,
+    Field(
+        max_digits=14,
+        decimal_places=2,
+        description='exact money: a string such as "129.99" or a number, at most 2 decimals',
+    ),
+    AfterValidator(to_money),
+    PlainSerializer(_money_text, return_type=str, when_used="json"),
+]
+NonNegativeAmount = Annotated[Amount, Field(ge=0)]
+PositiveAmount = Annotated[Amount, Field(gt=0)]
+
+RowId = Annotated[int, Field(gt=0, le=MAX_ID)]
+Quantity = Annotated[int, Field(gt=0, le=100_000)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL refuses NUL in text; refused here it is a 422, not a failed statement.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+
+
+def _width(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+
+
+# Stripped, non-empty text no wider than its column.
+Text12 = Annotated[str, _width(12), NoNul]
+Text40 = Annotated[str, _width(40), NoNul]
+Text60 = Annotated[str, _width(60), NoNul]
+Text100 = Annotated[str, _width(100), NoNul]
+Text200 = Annotated[str, _width(200), NoNul]
+Text300 = Annotated[str, _width(300), NoNul]
+LongText = Annotated[str, _width(10_000), NoNul]
+Email = Annotated[EmailStr, Field(max_length=254)]
+
+
+class QueuedJob(BaseModel):
+    """A job handed to the queue: it reaches BullMQ once the request's transaction commits."""
+
+    job_id: str = Field(description="the BullMQ job id")
+    queue: str
+    name: str
+
+    @classmethod
+    def of(cls, enqueued: Enqueued) -> QueuedJob:
+        return cls(job_id=enqueued.job_id, queue=enqueued.queue, name=enqueued.name)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a list: at most ``limit`` of them, after skipping ``offset``."""
+
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    """One window of a list and how many rows the whole list holds."""
+
+    items: Sequence[T]
+    total: int
+
+
+async def paged(session: AsyncSession, stmt: Select[T], window: Window) -> Paged[T]:
+    """Run ``stmt`` (already filtered and ordered) for ``window``, counting the whole list."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = int((await session.execute(counted)).scalar_one())
+    rows = (await session.scalars(stmt.limit(window.limit).offset(window.offset))).all()
+    return Paged(items=rows, total=total)
+
+
+async def next_sequence(
+    session: AsyncSession,
+    number: InstrumentedAttribute[str],
+    company_column: InstrumentedAttribute[int],
+    company_id: int,
+) -> int:
+    """The next sequence of a company's numbered documents (``PO-000042`` and the like): one past
+    the latest. Two requests racing for one number meet the unique constraint: a 409."""
+    latest = (
+        await session.execute(
+            select(number)
+            .where(company_column == company_id)
+            .order_by(func.length(number).desc(), number.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    digits = latest.rsplit("-", 1)[-1] if latest else ""
+    return int(digits) + 1 if digits.isdigit() else 1

@@ -1,0 +1,200 @@
+"""Orders: create one with its lines and Rx, move it through its statuses, ship it — and, in the
+same transaction, enqueue the jobs each step owes (the seed's integration points)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.models.accounts import User
+from ils.domain.models.catalog import Product
+from ils.domain.models.clinical import Patient
+from ils.domain.models.orders import (
+    Eye,
+    InvalidStatusTransition,
+    LineKind,
+    Order,
+    OrderLine,
+    OrderStatus,
+    order_number,
+)
+from ils.domain.models.types import to_money
+from ils.domain.services.errors import Conflict, Invalid
+from ils.jobs import helpers
+from ils.queue.producer import Enqueued
+
+RX_FIELDS = ("sphere", "cylinder", "axis", "add", "prism", "prism_base")
+ORDER_FIELDS = (
+    "due_date", "tray_number", "special_instructions",
+    "frame_a", "frame_b", "frame_dbl", "frame_ed",
+    "pd_binocular", "pd_right", "pd_left",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LineInput:
+    kind: LineKind
+    quantity: int
+    product_id: int | None = None
+    description: str | None = None
+    unit_price: Decimal | None = None
+    eye: Eye | None = None
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    customer_name: str
+    lines: list[LineInput]
+    patient_id: int | None = None
+    tax_rate_percent: Decimal = Decimal(0)
+    rx: dict[str, dict[str, Any]] = field(default_factory=dict)  # {"right": {...}, "left": {...}}
+    details: dict[str, Any] = field(default_factory=dict)  # ORDER_FIELDS
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    order: Order
+    jobs: list[Enqueued]
+
+
+async def _products(
+    session: AsyncSession, company_id: int, lines: list[LineInput]
+) -> dict[int, Product]:
+    ids = {line.product_id for line in lines if line.product_id is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Product).where(Product.id.in_(ids), Product.company_id == company_id)
+    )
+    return {p.id: p for p in rows.scalars()}
+
+
+def _line(index: int, line: LineInput, products: dict[int, Product]) -> OrderLine:
+    product = None
+    if line.product_id is not None:
+        product = products.get(line.product_id)
+        if product is None:
+            raise Invalid(("lines", index, "product_id"), "no such product in your company")
+    price = line.unit_price if line.unit_price is not None else (product.price if product else None)
+    if price is None:
+        raise Invalid(("lines", index, "unit_price"), "required when no product is given")
+    description = line.description or (product.name if product else None)
+    if not description:
+        raise Invalid(("lines", index, "description"), "required when no product is given")
+    unit_price = to_money(price)
+    return OrderLine(
+        product_id=line.product_id,
+        kind=line.kind,
+        description=description,
+        quantity=line.quantity,
+        unit_price=unit_price,
+        line_total=to_money(unit_price * line.quantity),
+        eye=line.eye,
+    )
+
+
+async def create_order(session: AsyncSession, user: User, data: OrderInput) -> OrderResult:
+    """The order, its lines and totals; then its confirmation email, order sheet, lab work
+    ticket and notification, enqueued in this transaction (nothing is sent if it rolls back)."""
+    if not data.lines:
+        raise Invalid("lines", "an order needs at least one line")
+    if data.patient_id is not None:
+        patient = await session.get(Patient, data.patient_id)
+        if patient is None or patient.company_id != user.company_id:
+            raise Invalid("patient_id", "no such patient in your company")
+    products = await _products(session, user.company_id, data.lines)
+    # The number is derived from the row id, unique across companies; a placeholder holds the
+    # NOT NULL column until the id is known.
+    order = Order(
+        company_id=user.company_id,
+        number=uuid.uuid4().hex[:20],
+        patient_id=data.patient_id,
+        customer_name=data.customer_name,
+        created_by_user_id=user.id,
+        status=OrderStatus.pending,
+        lines=[_line(i, line, products) for i, line in enumerate(data.lines)],
+        **{k: v for k, v in data.details.items() if k in ORDER_FIELDS},
+    )
+    for eye, values in data.rx.items():
+        for name, value in values.items():
+            if name in RX_FIELDS:
+                setattr(order, f"{eye}_{name}", value)
+    order.recompute_totals(data.tax_rate_percent)
+    session.add(order)
+    await session.flush()
+    order.number = order_number(order.id)
+    jobs = [
+        await helpers.queue_order_confirmation_email(order.id, user.id, session=session),
+        await helpers.queue_order_sheet_pdf(order.id, session=session),
+        await helpers.queue_lab_work_ticket_pdf(order.id, session=session),
+        await helpers.queue_order_notification(
+            user.id, order.id, order.status.value, f"Order {order.number} received",
+            session=session,
+        ),
+    ]  # fmt: skip
+    return OrderResult(order, jobs)
+
+
+def _transition(order: Order, to: OrderStatus) -> None:
+    try:
+        order.transition(to)
+    except InvalidStatusTransition as exc:
+        raise Conflict(str(exc)) from exc
+
+
+async def _notify_creator(session: AsyncSession, order: Order, message: str) -> list[Enqueued]:
+    if order.created_by_user_id is None:
+        return []
+    job = await helpers.queue_order_notification(
+        order.created_by_user_id, order.id, order.status.value, message, session=session
+    )
+    return [job]
+
+
+async def change_status(session: AsyncSession, order: Order, to: OrderStatus) -> OrderResult:
+    """Move the order (not to ``shipped``: that needs tracking, see :func:`ship_order`) and
+    notify whoever placed it."""
+    if to is OrderStatus.shipped:
+        raise Invalid("status", "shipping needs a tracking number: use the ship action")
+    _transition(order, to)
+    message = f"Order {order.number} is now {to.value.replace('_', ' ')}"
+    return OrderResult(order, await _notify_creator(session, order, message))
+
+
+async def ship_order(
+    session: AsyncSession, order: Order, tracking_number: str, carrier: str | None
+) -> OrderResult:
+    """Mark shipped with its tracking; the shipment email and a notification follow."""
+    _transition(order, OrderStatus.shipped)
+    order.tracking_number = tracking_number
+    order.carrier = carrier
+    jobs = await _notify_creator(session, order, f"Order {order.number} has shipped")
+    if order.created_by_user_id is not None:
+        jobs.insert(
+            0,
+            await helpers.queue_shipment_notification_email(
+                order.id, order.created_by_user_id, tracking_number, carrier, session=session
+            ),
+        )
+    return OrderResult(order, jobs)
+
+
+async def list_orders(
+    session: AsyncSession,
+    company_id: int | None,
+    status: OrderStatus | None,
+    limit: int,
+    offset: int,
+) -> list[Order]:
+    query = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
+    if company_id is not None:
+        query = query.where(Order.company_id == company_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    rows = await session.execute(query.limit(limit).offset(offset))
+    return list(rows.scalars())

@@ -1,0 +1,210 @@
+"""Order routes: create (with its four jobs), list, read, change status, ship.
+
+Every enqueue happens in the request's transaction through the outbox, so an order that is not
+committed sends nothing, and a committed one is never left without its jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ils.domain.models.orders import Eye, LineKind, Order, OrderStatus
+from ils.domain.models.rx import PrismBase
+from ils.domain.services import orders as service
+from ils.web.auth import CurrentUser, DbSession, get_owned, record_audit, sees_all_companies
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Mm = Annotated[Decimal, Field(gt=0, le=200, decimal_places=2)]
+
+
+class EyeRx(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sphere: Annotated[Decimal, Field(ge=-30, le=30, decimal_places=2)] | None = None
+    cylinder: Annotated[Decimal, Field(ge=-15, le=15, decimal_places=2)] | None = None
+    axis: Annotated[int, Field(ge=0, le=180)] | None = None
+    add: Annotated[Decimal, Field(ge=0, le=5, decimal_places=2)] | None = None
+    prism: Annotated[Decimal, Field(ge=0, le=20, decimal_places=2)] | None = None
+    prism_base: PrismBase | None = None
+
+
+class RxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    right: EyeRx = EyeRx()
+    left: EyeRx = EyeRx()
+    pd_binocular: Mm | None = None
+    pd_right: Mm | None = None
+    pd_left: Mm | None = None
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: LineKind
+    quantity: Annotated[int, Field(ge=1, le=1000)] = 1
+    product_id: Annotated[int, Field(gt=0)] | None = None
+    description: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    unit_price: MoneyIn | None = None
+    eye: Eye | None = None
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
+    patient_id: Annotated[int, Field(gt=0)] | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+    rx: RxIn = RxIn()
+    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=3)] = Decimal(0)
+    due_date: dt.date | None = None
+    tray_number: Annotated[str, Field(max_length=20)] | None = None
+    special_instructions: Annotated[str, Field(max_length=2000)] | None = None
+    frame_a: Mm | None = None
+    frame_b: Mm | None = None
+    frame_dbl: Mm | None = None
+    frame_ed: Mm | None = None
+
+
+class LineOut(BaseModel):
+    id: int
+    kind: LineKind
+    product_id: int | None
+    description: str
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+    eye: Eye | None
+
+
+class OrderOut(BaseModel):
+    id: int
+    number: str
+    company_id: int
+    patient_id: int | None
+    customer_name: str
+    status: OrderStatus
+    tracking_number: str | None
+    carrier: str | None
+    shipped_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    due_date: dt.date | None
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    created_at: dt.datetime
+    lines: list[LineOut]
+    rx: dict[str, dict[str, object]]
+
+
+class JobRef(BaseModel):
+    queue: str
+    name: str
+    job_id: str
+
+
+class OrderWithJobs(BaseModel):
+    order: OrderOut
+    jobs: list[JobRef]
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: OrderStatus
+
+
+class ShipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_number: Annotated[str, Field(min_length=1, max_length=100)]
+    carrier: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+
+
+def order_out(order: Order) -> OrderOut:
+    rx = {
+        eye: {name: getattr(order, f"{eye}_{name}") for name in service.RX_FIELDS}
+        for eye in ("right", "left")
+    }
+    rx["pd"] = {k: getattr(order, f"pd_{k}") for k in ("binocular", "right", "left")}
+    return OrderOut(
+        id=order.id, number=order.number, company_id=order.company_id,
+        patient_id=order.patient_id, customer_name=order.customer_name, status=order.status,
+        tracking_number=order.tracking_number, carrier=order.carrier,
+        shipped_at=order.shipped_at, delivered_at=order.delivered_at, due_date=order.due_date,
+        subtotal=order.subtotal, tax=order.tax, total=order.total, created_at=order.created_at,
+        lines=[LineOut.model_validate(line, from_attributes=True) for line in order.lines],
+        rx=rx,
+    )  # fmt: skip
+
+
+def with_jobs(result: service.OrderResult) -> OrderWithJobs:
+    return OrderWithJobs(
+        order=order_out(result.order),
+        jobs=[JobRef(queue=j.queue, name=j.name, job_id=j.job_id) for j in result.jobs],
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an order")
+async def create_order(body: OrderIn, user: CurrentUser, session: DbSession) -> OrderWithJobs:
+    rx = {eye: getattr(body.rx, eye).model_dump(exclude_none=True) for eye in ("right", "left")}
+    details = body.model_dump(
+        include=set(service.ORDER_FIELDS), exclude_none=True
+    ) | body.rx.model_dump(include={"pd_binocular", "pd_right", "pd_left"}, exclude_none=True)
+    data = service.OrderInput(
+        customer_name=body.customer_name,
+        patient_id=body.patient_id,
+        tax_rate_percent=body.tax_rate_percent,
+        lines=[service.LineInput(**line.model_dump()) for line in body.lines],
+        rx=rx,
+        details=details,
+    )
+    return with_jobs(await service.create_order(session, user, data))
+
+
+@router.get("", summary="List orders, newest first")
+async def list_orders(
+    user: CurrentUser,
+    session: DbSession,
+    status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[OrderOut]:
+    company = None if sees_all_companies(user) else user.company_id
+    rows = await service.list_orders(session, company, status_filter, limit, offset)
+    return [order_out(o) for o in rows]
+
+
+@router.get("/{order_id}", summary="One order with its lines")
+async def get_order(order_id: int, user: CurrentUser, session: DbSession) -> OrderOut:
+    return order_out(await get_owned(session, Order, order_id, user))
+
+
+@router.post("/{order_id}/status", summary="Move an order to another status")
+async def change_status(
+    order_id: int, body: StatusIn, request: Request, user: CurrentUser, session: DbSession
+) -> OrderWithJobs:
+    order = await get_owned(session, Order, order_id, user)
+    before = order.status
+    result = await service.change_status(session, order, body.status)
+    detail = {"from": before.value, "to": body.status.value}
+    await record_audit(session, user, "order.status", "order", order.id, detail, request)
+    return with_jobs(result)
+
+
+@router.post("/{order_id}/ship", summary="Ship an order with its tracking number")
+async def ship_order(
+    order_id: int, body: ShipIn, request: Request, user: CurrentUser, session: DbSession
+) -> OrderWithJobs:
+    order = await get_owned(session, Order, order_id, user)
+    result = await service.ship_order(session, order, body.tracking_number, body.carrier)
+    detail = {"carrier": body.carrier, "tracking_number": body.tracking_number}
+    await record_audit(session, user, "order.shipped", "order", order.id, detail, request)
+    return with_jobs(result)
