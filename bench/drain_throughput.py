@@ -7,7 +7,7 @@ idle, blocked on the paused queue; then resume the queue and time, by polling
 Each worker process also reports the CPU time it spent meanwhile (it idles before and after),
 a per-job cost that other load on the machine disturbs less than wall time.
 
-Ours runs ``JobSystem(settings).runtime(("oma",))`` with the no-op handler registered; raw runs
+Ours runs a ``WorkerRuntime`` for ``oma`` with the no-op handler registered; raw runs
 ``bullmq.Worker`` with a no-op processor, the same concurrency and retention (removeOnComplete,
 removeOnFail) and a worker client from ``make_client(url, "worker")`` (no read timeout), as ours.
 """
@@ -25,12 +25,11 @@ from typing import Any
 
 from bullmq import Queue, Worker
 
-from ils.bootstrap import JobSystem
 from ils.jobs import build_registry
 from ils.queue.broker import make_client
 from ils.queue.producer import job_options
 from noop_jobs import JOB_NAME, QUEUE, filler, payload_data
-from redis_scope import delete_prefix, ils_settings
+from redis_scope import OurSide, delete_prefix, ils_settings
 
 PENDING_STATES = ("wait", "paused", "prioritized", "delayed", "active", "waiting-children")
 READY_TIMEOUT_S = 60.0
@@ -71,8 +70,8 @@ async def _run_ours(
     cpu_s: Synchronized[float],
     max_s: float,
 ) -> None:
-    system = JobSystem(ils_settings(url, prefix, concurrency))
-    runtime = system.runtime((QUEUE,))
+    ours = OurSide(url, prefix, concurrency)
+    runtime = ours.runtime()
     try:
         await runtime.start()
         await runtime.wait_started(READY_TIMEOUT_S)
@@ -80,7 +79,7 @@ async def _run_ours(
         await _serve(ready, stop, cpu_s, max_s)
     finally:
         await runtime.stop(grace_s=5)
-        await system.close()
+        await ours.close()
 
 
 async def _noop_processor(job: Any, token: str) -> None:

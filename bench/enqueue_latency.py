@@ -14,11 +14,10 @@ from typing import Any
 
 from bullmq import Queue
 
-from ils.bootstrap import JobSystem
 from ils.queue.broker import make_client
 from ils.queue.producer import job_options
 from noop_jobs import JOB_NAME, QUEUE, filler, payload_data, wire_bytes
-from redis_scope import ils_settings
+from redis_scope import OurSide
 from reporting import latency_stats, ratio
 
 Enqueue = Callable[[int], Awaitable[Any]]
@@ -35,17 +34,17 @@ async def measure(
     url: str, prefix: str, enqueues: int, payload_bytes: int, warmup: int, blocks: int
 ) -> dict[str, Any]:
     """Time ``enqueues`` sequential enqueues per side; keys live under ``prefix``."""
-    settings = ils_settings(url, f"{prefix}:ils", concurrency=1)
-    system = JobSystem(settings)
+    our_side = OurSide(url, f"{prefix}:ils", concurrency=1)
+    settings = our_side.settings
     raw_queue = Queue(
         QUEUE, {"connection": make_client(url, "producer"), "prefix": f"{prefix}:raw"}
     )
-    job_type = system.registry.get(QUEUE, JOB_NAME)
+    job_type = our_side.registry.get(QUEUE, JOB_NAME)
     raw_opts = job_options(job_type, settings.queue(QUEUE), None)
     blob = filler(payload_bytes)
 
     async def ours(seq: int) -> Any:
-        return await system.producer.enqueue(QUEUE, JOB_NAME, payload_data(seq, blob))
+        return await our_side.producer.enqueue(QUEUE, JOB_NAME, payload_data(seq, blob))
 
     async def raw(seq: int) -> Any:
         return await raw_queue.add(JOB_NAME, payload_data(seq, blob), raw_opts)
@@ -65,7 +64,7 @@ async def measure(
             done += count
     finally:
         await raw_queue.close()
-        await system.close()
+        await our_side.close()
 
     stats = {name: latency_stats(values) for name, values in samples.items()}
     return {

@@ -2,7 +2,10 @@
 
 The bench only talks to a Redis on 127.0.0.1 (or localhost), uses a fresh key prefix per run
 (``ilsbench-<hex>``), and deletes every key under that prefix when it is done; it never flushes
-a database. This module also builds the ILS settings both sides derive their options from.
+a database. This module also builds the ILS settings both sides derive their options from, and
+our side's parts: the broker, the registry (with the no-op job), the producer and the runtime,
+the pieces ``ils.bootstrap.JobSystem`` assembles for a process. They are built here directly so
+the bench needs nothing else of a process (no admin, no database, no files).
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ from urllib.parse import urlsplit
 
 import redis
 
-from ils.queue.settings import Settings, load_settings
+from ils.jobs import build_registry
+from ils.queue.broker import Broker
+from ils.queue.producer import Producer
+from ils.queue.registry import Registry
+from ils.queue.runtime import WorkerRuntime
+from ils.queue.settings import QUEUE_NAMES, Settings, load_settings
 from noop_jobs import MODULE, QUEUE
 
 DEFAULT_URL = "redis://127.0.0.1:6379/9"
@@ -70,14 +78,41 @@ def server_version(url: str) -> str:
 
 def ils_settings(url: str, prefix: str, concurrency: int) -> Settings:
     """Our settings for a bench run: the no-op job module, ``oma`` at ``concurrency``, no rate
-    limit, everything else at the project's defaults (retention included)."""
-    queue = QUEUE.upper()
+    limit, everything else at the project's defaults (retention included), except that no queue
+    falls back when Redis is down: the fallbacks are not measured, and the ``spool`` one would
+    need a database the bench does not use."""
     env = {
         "REDIS_URL": url,
         "ILS_REDIS_PREFIX": prefix,
         "ILS_IMPORTS": MODULE,
         "ILS_SHUTDOWN_GRACE_S": "5",
-        f"ILS_QUEUE_{queue}_CONCURRENCY": str(concurrency),
-        f"ILS_QUEUE_{queue}_RATE_MAX": "none",
+        f"ILS_QUEUE_{QUEUE.upper()}_CONCURRENCY": str(concurrency),
+        f"ILS_QUEUE_{QUEUE.upper()}_RATE_MAX": "none",
     }
+    for name in QUEUE_NAMES:
+        env[f"ILS_QUEUE_{name.upper()}_FALLBACK"] = "raise"
     return load_settings(env=env, redis_wait_s=10.0)
+
+
+class OurSide:
+    """Our job system for one bench prefix: settings, registry, broker; producer and runtime."""
+
+    def __init__(self, url: str, prefix: str, concurrency: int) -> None:
+        self.settings = ils_settings(url, prefix, concurrency)
+        self.registry: Registry = build_registry(self.settings.imports)
+        self.broker = Broker(self.settings)
+        self._producer: Producer | None = None
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            self._producer = Producer(self.settings, self.registry, self.broker)
+        return self._producer
+
+    def runtime(self) -> WorkerRuntime:
+        return WorkerRuntime(self.settings, self.registry, self.broker, (QUEUE,))
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.close()
+        await self.broker.close()

@@ -124,6 +124,13 @@ async def run_benchmarks(args: argparse.Namespace, prefix: str) -> dict[str, Any
     }
 
 
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def command_line(argv: list[str]) -> str:
     return " ".join(["python", "bench/run.py", *(shlex.quote(a) for a in argv)])
 
@@ -133,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     prefix = new_prefix()
     started = datetime.now(UTC)
+    load_before = load_average()
+    if load_before is not None and load_before > 0.5:
+        log(f"note: load average {load_before:.2f} before the run; other load widens the spread")
     try:
         results = asyncio.run(run_benchmarks(args, prefix))
     finally:
@@ -156,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             "pydantic": version("pydantic"),
             "redis_server": server_version(args.redis_url),
             "cpus": os.cpu_count(),
+            # 1-minute load average: what else ran on the machine (the bench itself adds ~1-2).
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
         },
         **results,
     }

@@ -53,6 +53,8 @@ def validate_payload(job_type: JobType, data: Any) -> Payload:
 
 def normalize_result(value: Any) -> Any:
     """What BullMQ stores as the return value: JSON, or the value's text when it is not JSON."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, Payload):
         return value.to_wire()
     try:

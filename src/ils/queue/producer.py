@@ -50,6 +50,9 @@ class EnqueueOptions(BaseModel):
     job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX, pattern=r"^[^:]+$")
 
 
+DEFAULT_OPTIONS = EnqueueOptions()
+
+
 @dataclass(frozen=True)
 class Enqueued:
     """What became of an enqueue: ``queued`` in BullMQ; written to the ``outbox`` in the caller's
@@ -67,7 +70,7 @@ def job_options(
     job_type: JobType, spec: QueueSpec, options: EnqueueOptions | None
 ) -> dict[str, Any]:
     """The BullMQ job options: the queue's defaults, then the job type's, then the caller's."""
-    o = options or EnqueueOptions()
+    o = options or DEFAULT_OPTIONS
     opts: dict[str, Any] = {
         "attempts": o.attempts or job_type.attempts or spec.attempts,
         "backoff": backoff_option(spec.backoff, spec.backoff_delay_ms),

@@ -8,6 +8,7 @@ on the wire. A registry is built by a factory (``ils.jobs.build_registry``); the
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -54,8 +55,10 @@ class JobType:
     def key(self) -> str:
         return f"{self.queue}/{self.name}"
 
-    @property
+    @functools.cached_property
     def handler_is_async(self) -> bool:
+        # Asked for every job: worked out once per job type (the dataclass is replaced, not
+        # mutated, when a handler is attached, so the cache never goes stale).
         return self.handler is not None and inspect.iscoroutinefunction(self.handler)
 
 
