@@ -26,8 +26,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: set up, then serve the app with its workers on the embedded defaults
+## run: set up, migrate and seed the demo data on first start, then serve the app with its
+## workers on the embedded defaults
 run: install
+	$(BIN)/ils demo seed --if-empty
 	$(BIN)/ils serve --host $(HOST) --port $(PORT)
 
 ## test: set up with the dev extras, then lint, type-check and run the whole suite

@@ -156,3 +156,8 @@ def test_demo_seed_command_prints_the_logins_and_refuses_a_second_run(
     again = runner.invoke(app, ["demo", "seed", "--no-progress"], env=env)
     assert again.exit_code == 1
     assert "already in this database" in again.output
+    # what `make run` does on every start: seed once, afterwards only say how to log in
+    quiet = runner.invoke(app, ["demo", "seed", "--no-progress", "--if-empty"], env=env)
+    assert quiet.exit_code == 0, quiet.output
+    assert "demo data already there" in quiet.output
+    assert "admin@brightview.example" in quiet.output and "products" not in quiet.output

@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from ils.domain.db import Database, database_url
-from ils.domain.demo import DemoCredentials, seed_demo
+from ils.domain.demo import DemoCredentials, DemoDataExists, demo_logins, seed_demo
 from ils.domain.migrate import current, head, upgrade, upgrade_database
 from ils.queue.errors import IlsJobsError
 
@@ -73,14 +73,18 @@ def print_credentials(credentials: DemoCredentials) -> None:
     for login in credentials.logins:
         table.add_row(login.email, login.password, login.role.value, login.company)
     out.print(table)
-    made = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in credentials.counts.items())
-    out.print(f"made: {made}")
+    if credentials.counts:
+        made = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in credentials.counts.items())
+        out.print(f"made: {made}")
 
 
 @demo_app.command("seed")
 def demo_seed(
     seed: Annotated[int, typer.Option(help="random seed: the same seed, the same data")] = 42,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="when the demo is already there, just print logins")
+    ] = False,
 ) -> None:
     """Migrate the database, then fill it with the demo data and print the demo logins."""
     url = configured_url()
@@ -95,6 +99,11 @@ def demo_seed(
 
     try:
         credentials = asyncio.run(run())
+    except DemoDataExists as exc:
+        if not if_empty:
+            _fail(str(exc))
+        typer.echo("demo data already there; log in with one of:")
+        credentials = DemoCredentials(demo_logins(), {})
     except IlsJobsError as exc:
         _fail(str(exc))
     print_credentials(credentials)

@@ -322,8 +322,12 @@ async def seed_demo(
                 await run()
                 bar.advance(task)
             bar.update(task, description="done")
-    logins = tuple(
+    return DemoCredentials(demo_logins(), dict(seeding.counts))
+
+
+def demo_logins() -> tuple[DemoLogin, ...]:
+    """The demo users' logins (they do not depend on the seed)."""
+    return tuple(
         DemoLogin(demo_email(role, key), demo_password(role), role, COMPANIES[key][0])
         for key, role, _ in USERS
     )
-    return DemoCredentials(logins, dict(seeding.counts))
