@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
@@ -114,6 +114,36 @@ async def test_a_savepoint_rolled_back_inside_a_committed_transaction_enqueues_o
     assert await system.relay.relay_pending() == 0
     assert await waiting_ids(system) == [kept.job_id]
     assert await system.outbox.get(dropped.job_id) is None
+
+
+async def test_a_batch_writes_its_rows_in_one_statement_at_its_end_and_only_if_it_ends_well(
+    system: JobSystem, db: Database
+):
+    statements: list[str] = []
+
+    def count_outbox_inserts(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO JOB_OUTBOX"):
+            statements.append(statement)
+
+    event.listen(db.sync_engine, "before_cursor_execute", count_outbox_inserts)
+    try:
+        async with db.session() as session, system.producer.batch(session):
+            jobs = [
+                await system.producer.enqueue("oma", "test-probe", {"tag": str(i)},
+                                              session=session)
+                for i in range(4)
+            ]  # fmt: skip
+            assert await system.outbox.count() == 0  # held back until the block ends
+        with pytest.raises(RuntimeError):
+            async with db.session() as session, system.producer.batch(session):
+                await system.producer.enqueue("oma", "test-probe", {"tag": "no"}, session=session)
+                raise RuntimeError("refused")
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", count_outbox_inserts)
+    assert len(statements) == 1
+    await system.relay.wait_idle()
+    assert sorted(await waiting_ids(system)) == sorted(j.job_id for j in jobs)
+    assert await system.outbox.count() == 4
 
 
 async def test_a_commit_relays_the_job_at_once_with_the_outbox_id_and_a_worker_runs_it(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -77,6 +78,9 @@ def serve(
         bool, typer.Option("--workers/--no-workers", help="run workers here")
     ] = True,
     queues: Annotated[str | None, typer.Option(help="comma-separated queues to work")] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, max=64, help="web processes (each with its own workers)")
+    ] = 1,
     config: ConfigOpt = None,
     log_level: LogOpt = "INFO",
 ) -> None:
@@ -92,6 +96,12 @@ def serve(
         system = JobSystem(settings)
     except IlsJobsError as exc:
         _fail(str(exc))
+    where = "embedded Valkey" if settings.redis_url is None else "Redis"
+    at = redact(system.broker.url)  # starts (or reuses) the embedded server now
+    typer.echo(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
+    if processes > 1:
+        _serve_processes(system, host, port, processes, workers, chosen, config, log_level)
+        return
     crashed: list[BaseException] = []
     server: uvicorn.Server | None = None
 
@@ -102,13 +112,47 @@ def serve(
             server.should_exit = True
 
     web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
-    where = "embedded Valkey" if settings.redis_url is None else "Redis"
-    at = redact(system.broker.url)
-    typer.echo(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
     server.run()
     if crashed:
         raise typer.Exit(1)
+
+
+def _serve_processes(
+    system: JobSystem,
+    host: str,
+    port: int,
+    processes: int,
+    workers: bool,
+    queues: tuple[str, ...],
+    config: Path | None,
+    log_level: str,
+) -> None:
+    """Several web processes on one port (uvicorn's supervisor restarts any that dies); this
+    process keeps the embedded server, if any, in use until they are all gone."""
+    import uvicorn
+
+    from ils.web import factory
+
+    os.environ[factory.RUN_WORKERS_ENV] = "1" if workers else "0"
+    os.environ[factory.QUEUES_ENV] = ",".join(queues)
+    os.environ[factory.LOG_LEVEL_ENV] = log_level
+    if config is not None:
+        os.environ["ILS_CONFIG"] = str(config)
+    if system.settings.redis_url is None:
+        # The children must share the embedded server this process started, wherever it is.
+        os.environ["REDIS_URL"] = system.broker.url
+    try:
+        uvicorn.run(
+            "ils.web.factory:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level=log_level.lower(),
+        )
+    finally:
+        asyncio.run(system.close())
 
 
 @app.command()

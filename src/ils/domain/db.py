@@ -85,6 +85,10 @@ class Database:
             path = make_url(url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite has one writer at a time, and a writer kept waiting by another connection
+            # of this process polls with sleeps of up to 100 ms. One connection per process
+            # makes transactions queue in asyncio instead, woken the moment the last one ends.
+            kwargs |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

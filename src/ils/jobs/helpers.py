@@ -10,6 +10,7 @@ install theirs).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -46,6 +47,14 @@ def current_producer() -> Producer:
             "ils.jobs.helpers.install_producer() at start-up"
         )
     return _installed.producer
+
+
+def batch(
+    session: AsyncSession, *, producer: Producer | None = None
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Inside ``async with batch(session):`` the helpers called with that ``session`` write
+    their outbox rows together, in one statement, when the block ends."""
+    return (producer or current_producer()).batch(session)
 
 
 async def _enqueue(

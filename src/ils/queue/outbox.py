@@ -124,16 +124,19 @@ class Outbox:
         concurrent relays from adding a job twice."""
         return self.engine.dialect.name == "postgresql"
 
-    def _insert(self, row: OutboxRow) -> Insert:
-        values = {
-            "id": row.id,
-            "queue": row.queue,
-            "name": row.name,
-            "payload": row.payload,
-            "options": row.options,
-            "created_at": row.created_at,
-            "relay_attempts": 0,
-        }
+    def _insert(self, rows: Sequence[OutboxRow]) -> Insert:
+        values = [
+            {
+                "id": row.id,
+                "queue": row.queue,
+                "name": row.name,
+                "payload": row.payload,
+                "options": row.options,
+                "created_at": row.created_at,
+                "relay_attempts": 0,
+            }
+            for row in rows
+        ]
         # A job id already in the outbox is one job, as BullMQ keeps one job per id: the second
         # write is dropped rather than breaking the caller's transaction.
         dialect = self.engine.dialect.name
@@ -145,7 +148,12 @@ class Outbox:
 
     async def write(self, session: AsyncSession, row: OutboxRow) -> None:
         """Write ``row`` in ``session``'s transaction; it exists only once that commits."""
-        await session.execute(self._insert(row))
+        await self.write_many(session, [row])
+
+    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
+        """Write ``rows`` in ``session``'s transaction, in one statement."""
+        if rows:
+            await session.execute(self._insert(rows))
 
     async def spool(self, row: OutboxRow) -> None:
         """Write ``row`` in a transaction of its own, committed before this returns."""

@@ -11,6 +11,7 @@ process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -169,6 +170,11 @@ class Producer:
                 return await self._spool(job_type, typed, opts, exc)
             return await self._fallback(job_type, spec, typed, opts, exc)
         return Enqueued(queue, name, str(job.id), "queued")
+
+    def batch(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
+        """Enqueue several jobs with ``session`` and write them to the outbox in one statement
+        at the end of the block (see :meth:`OutboxRelay.batch`)."""
+        return self._relay("batching enqueues").batch(session)
 
     def _relay(self, what: str) -> OutboxRelay:
         if self.relay is None:

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aredis
@@ -72,6 +72,7 @@ class OutboxRelay:
         self._client: aredis.Redis | None = None
         self._queues: dict[str, Queue] = {}
         self._info_key = f"ils.outbox.pending.{id(self)}"
+        self._batch_key = f"ils.outbox.batch.{id(self)}"
         # Rows committed in this process and not relayed yet, in commit order (a set that keeps
         # order); the one drain task empties it.
         self._due: dict[str, None] = {}
@@ -101,9 +102,31 @@ class OutboxRelay:
         """Write ``row`` in ``session``'s transaction and relay it as soon as that commits.
 
         Nothing touches Redis here. A rollback leaves no row, so nothing is ever enqueued.
+        Inside :meth:`batch` the row is held back and written with the batch's others.
         """
+        held: list[OutboxRow] | None = session.info.get(self._batch_key)
+        if held is not None:
+            held.append(row)
+            return
         await self.outbox.write(session, row)
         self._pending_in(session).append(row.id)
+
+    @contextlib.asynccontextmanager
+    async def batch(self, session: AsyncSession) -> AsyncIterator[None]:
+        """Write the rows of every :meth:`write` in this block with one statement, at its end
+        (a request that enqueues several jobs makes one round trip to the database, not one
+        per job). Nothing is written if the block raises."""
+        if session.info.get(self._batch_key) is not None:
+            yield  # already batching: the outer block writes
+            return
+        held: list[OutboxRow] = []
+        session.info[self._batch_key] = held
+        try:
+            yield
+        finally:
+            session.info.pop(self._batch_key, None)
+        await self.outbox.write_many(session, held)
+        self._pending_in(session).extend(row.id for row in held)
 
     def _pending_in(self, session: AsyncSession) -> list[str]:
         pending: list[str] | None = session.info.get(self._info_key)

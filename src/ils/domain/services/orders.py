@@ -128,15 +128,16 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
     session.add(order)
     await session.flush()
     order.number = order_number(order.id)
-    jobs = [
-        await helpers.queue_order_confirmation_email(order.id, user.id, session=session),
-        await helpers.queue_order_sheet_pdf(order.id, session=session),
-        await helpers.queue_lab_work_ticket_pdf(order.id, session=session),
-        await helpers.queue_order_notification(
-            user.id, order.id, order.status.value, f"Order {order.number} received",
-            session=session,
-        ),
-    ]  # fmt: skip
+    async with helpers.batch(session):
+        jobs = [
+            await helpers.queue_order_confirmation_email(order.id, user.id, session=session),
+            await helpers.queue_order_sheet_pdf(order.id, session=session),
+            await helpers.queue_lab_work_ticket_pdf(order.id, session=session),
+            await helpers.queue_order_notification(
+                user.id, order.id, order.status.value, f"Order {order.number} received",
+                session=session,
+            ),
+        ]  # fmt: skip
     return OrderResult(order, jobs)
 
 

@@ -53,17 +53,18 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     """The active user behind a live (unrevoked) token, or None; notes when it was used."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = (
+    # One round trip for the token and its user: this runs on every API request.
+    found = (
         await session.execute(
-            select(ApiToken).where(
-                ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-            )
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
         )
-    ).scalar_one_or_none()
-    if row is None:
+    ).one_or_none()
+    if found is None:
         return None
-    user = await session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    row, user = found
+    if not user.is_active:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
