@@ -171,3 +171,19 @@ async def test_serve_without_workers_runs_none(system: JobSystem, worker_env: di
         assert "Application shutdown complete" in serve.output
     finally:
         await serve.kill()
+
+
+async def test_serve_with_several_processes_answers_from_each(worker_env: dict[str, str]):
+    port = free_port()
+    args = ["serve", "--port", str(port), "--processes", "2", "--no-workers"]
+    serve = await IlsProcess(args, worker_env).start()
+    try:
+        await serve.wait_for_line("listening on")
+        await serve.wait_for_line("Application startup complete")
+        await serve.wait_for_line("Application startup complete")  # the second process
+        assert (await get_json(f"http://127.0.0.1:{port}/healthz"))["status"] == "ok"
+        serve.signal(signal.SIGTERM)
+        assert await serve.wait() in (0, -signal.SIGTERM)
+        assert serve.output.count("Application shutdown complete") == 2
+    finally:
+        await serve.kill()
