@@ -172,3 +172,24 @@ async def test_validation_errors_are_422s_with_field_locations(probe: httpx.Asyn
     model_error = await probe.get("/probe/model")
     assert model_error.status_code == 422
     assert model_error.json()["detail"][0]["loc"] == ["password"]
+
+
+async def test_a_value_the_database_cannot_hold_is_a_422_not_a_500():
+    from fastapi import FastAPI
+    from httpx import ASGITransport, AsyncClient
+    from sqlalchemy.exc import DataError
+
+    from ils.web.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/overflow")
+    async def overflow() -> None:
+        raise DataError("UPDATE products SET stock = ...", {}, Exception("out of range"))
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://localhost") as c:
+        response = await c.get("/overflow")
+    assert response.status_code == 422
+    assert "out of the range" in response.json()["detail"]
+    assert "UPDATE" not in response.text

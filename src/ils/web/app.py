@@ -24,9 +24,13 @@ from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.errors import install_error_handlers
+from ils.web.routes.billing import router as billing_router
+from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.domain_errors import install_domain_error_handlers
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.orders import router as orders_router
+from ils.web.routes.patients import router as patients_router
+from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
 from ils.web.settings import WebSettings, load_web_settings
 
@@ -94,6 +98,10 @@ def create_app(
     app.include_router(queue_router)
     app.include_router(orders_router)
     app.include_router(marketplace_router)
+    app.include_router(patients_router)
+    app.include_router(catalog_router)
+    app.include_router(purchasing_router)
+    app.include_router(billing_router)
 
     @app.get(
         "/healthz",

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
 from ils.queue.errors import (
     BrokerUnavailable,
@@ -106,6 +106,14 @@ def _missing_table(exc: Exception) -> bool:
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot hold (a number out of its column's range, say): the input's
+    # fault, so a 422; the database's wording may quote values, so it is not passed on.
+    return error_response(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, "a value is out of the range the database can hold"
+    )
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # Not the caller's fault and not a bug in the route: the database is down, locked, or was
     # never migrated. The cause goes to the log only (it may hold SQL and values).
@@ -141,6 +149,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(ConfigurationError, _simple(status.HTTP_400_BAD_REQUEST))
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(ProgrammingError, _database_unavailable)
     app.add_exception_handler(ValidationError, _pydantic)

@@ -38,18 +38,19 @@ def _money_text(value: Decimal) -> str:
     return str(to_money(value))
 
 
+MONEY_DOC = 'exact money: a string such as "129.99" or a number, at most 2 decimals'
+ToMoney = AfterValidator(to_money)
+AsText = PlainSerializer(_money_text, return_type=str, when_used="json")
+
 Amount = Annotated[
-    Decimal,
-    Field(
-        max_digits=14,
-        decimal_places=2,
-        description='exact money: a string such as "129.99" or a number, at most 2 decimals',
-    ),
-    AfterValidator(to_money),
-    PlainSerializer(_money_text, return_type=str, when_used="json"),
+    Decimal, Field(max_digits=14, decimal_places=2, description=MONEY_DOC), ToMoney, AsText
 ]
-NonNegativeAmount = Annotated[Amount, Field(ge=0)]
-PositiveAmount = Annotated[Amount, Field(gt=0)]
+NonNegativeAmount = Annotated[
+    Decimal, Field(ge=0, max_digits=14, decimal_places=2, description=MONEY_DOC), ToMoney, AsText
+]
+PositiveAmount = Annotated[
+    Decimal, Field(gt=0, max_digits=14, decimal_places=2, description=MONEY_DOC), ToMoney, AsText
+]
 
 RowId = Annotated[int, Field(gt=0, le=MAX_ID)]
 Quantity = Annotated[int, Field(gt=0, le=100_000)]

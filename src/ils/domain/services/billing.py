@@ -1,0 +1,299 @@
+"""Invoices and the payments that settle them: drafting an invoice from lines or from an order,
+issuing it (its PDF goes to the queue), recording payments (each with a receipt PDF).
+
+Amounts are exact: a line's total is quantity times unit price, tax is rounded half-up to the
+cent, and a payment may never take the amount paid past the total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.models.billing import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    invoice_number,
+)
+from ils.domain.models.orders import Order, OrderStatus
+from ils.domain.models.types import to_money, utcnow
+from ils.domain.services import (
+    MAX_MONEY,
+    LongText,
+    NonNegativeAmount,
+    Paged,
+    PositiveAmount,
+    Quantity,
+    QueuedJob,
+    RowId,
+    Text100,
+    Text200,
+    Text300,
+    Window,
+    next_sequence,
+    paged,
+)
+from ils.domain.services.catalog import company_products
+from ils.domain.services.errors import Conflict, Invalid
+from ils.jobs.helpers import queue_invoice_pdf, queue_receipt_pdf
+
+RATE_QUANTUM = Decimal("0.001")
+TaxRate = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=3, description="percent, e.g. 20 or 8.875"),
+    AfterValidator(lambda value: value.quantize(RATE_QUANTUM)),
+]
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class InvoiceLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: RowId | None = None
+    description: Text300 | None = Field(None, description="defaults to the product's name")
+    quantity: Quantity = 1
+    unit_price: NonNegativeAmount | None = Field(
+        None, description="defaults to the product's price"
+    )
+
+
+class InvoiceCreate(BaseModel):
+    """An invoice of ``lines``, or of the order ``order_id`` (whose lines are copied)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: RowId | None = None
+    lines: list[InvoiceLineIn] | None = Field(None, min_length=1, max_length=200)
+    billing_name: Text200 | None = Field(None, description="defaults to the order's customer")
+    billing_address: LongText | None = None
+    due_date: dt.date | None = None
+    tax_rate: TaxRate | None = Field(
+        None, description="defaults to 0 for lines; for an order, to the order's own tax"
+    )
+    payment_terms: LongText | None = None
+
+
+class PaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: PositiveAmount = Field(description="more than 0, at most the balance due")
+    method: PaymentMethod
+    reference: Text100 | None = None
+    paid_at: AwareDatetime | None = Field(None, description="defaults to now")
+
+
+async def _lines_given(
+    session: AsyncSession, company_id: int, given: list[InvoiceLineIn]
+) -> list[InvoiceLine]:
+    products = await company_products(
+        session, company_id, (ln.product_id for ln in given if ln.product_id is not None)
+    )
+    lines: list[InvoiceLine] = []
+    for i, line in enumerate(given):
+        product = products.get(line.product_id) if line.product_id is not None else None
+        if line.product_id is not None and product is None:
+            raise Invalid(("lines", i, "product_id"), f"no product {line.product_id} here")
+        description = line.description or (product.name if product else None)
+        if description is None:
+            raise Invalid(("lines", i, "description"), "required for a line without a product")
+        unit_price = line.unit_price
+        if unit_price is None:
+            if product is None:
+                raise Invalid(("lines", i, "unit_price"), "required for a line without a product")
+            unit_price = product.price
+        line_total = to_money(unit_price * line.quantity)
+        if line_total > MAX_MONEY:
+            raise Invalid(("lines", i, "quantity"), f"the line's total exceeds {MAX_MONEY}")
+        lines.append(
+            InvoiceLine(
+                product_id=line.product_id,
+                description=description,
+                quantity=line.quantity,
+                unit_price=unit_price,
+                line_total=line_total,
+            )
+        )
+    return lines
+
+
+async def _order_to_invoice(session: AsyncSession, company_id: int, order_id: int) -> Order:
+    order = await session.get(Order, order_id)
+    if order is None or order.company_id != company_id:
+        raise Invalid("order_id", f"no order {order_id} in this company")
+    if order.status is OrderStatus.cancelled:
+        raise Conflict(f"order {order.number} is cancelled: it cannot be invoiced")
+    if not order.lines:
+        raise Invalid("order_id", f"order {order.number} has no lines to invoice")
+    existing = await session.scalar(
+        select(Invoice.number).where(
+            Invoice.order_id == order.id, Invoice.status != InvoiceStatus.void
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"order {order.number} is already invoiced ({existing})")
+    return order
+
+
+def _order_lines(order: Order) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            product_id=line.product_id,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            line_total=line.line_total,
+        )
+        for line in order.lines
+    ]
+
+
+def _tax(subtotal: Decimal, rate: Decimal | None, order: Order | None) -> tuple[Decimal, Decimal]:
+    """(tax rate, tax): at ``rate`` rounded half-up to the cent; else the order's own tax."""
+    if rate is not None:
+        return rate, to_money(subtotal * rate / 100)
+    if order is None or not order.tax:
+        return Decimal("0.000"), Decimal("0.00")
+    implied = (order.tax * 100 / subtotal).quantize(RATE_QUANTUM) if subtotal else None
+    if implied is None or implied > 100:
+        raise Invalid("tax_rate", f"order {order.number}'s tax implies no rate: give tax_rate")
+    return implied, order.tax
+
+
+async def create_invoice(session: AsyncSession, company_id: int, data: InvoiceCreate) -> Invoice:
+    """A draft invoice of the company's ``data.lines`` or of its order ``data.order_id``."""
+    if data.order_id is not None and data.lines is not None:
+        raise Invalid("lines", "give either lines or order_id, not both")
+    order: Order | None = None
+    if data.order_id is not None:
+        order = await _order_to_invoice(session, company_id, data.order_id)
+        lines = _order_lines(order)
+    elif data.lines is not None:
+        lines = await _lines_given(session, company_id, data.lines)
+    else:
+        raise Invalid("lines", "give the invoice's lines, or the order_id to invoice")
+    billing_name = data.billing_name or (order.customer_name if order else None)
+    if billing_name is None:
+        raise Invalid("billing_name", "required for an invoice of lines")
+    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+    rate, tax = _tax(subtotal, data.tax_rate, order)
+    if subtotal + tax > MAX_MONEY:
+        raise Invalid("lines", f"the invoice's total exceeds {MAX_MONEY}")
+    sequence = await next_sequence(session, Invoice.number, Invoice.company_id, company_id)
+    invoice = Invoice(
+        company_id=company_id,
+        order_id=order.id if order else None,
+        number=invoice_number(sequence),
+        status=InvoiceStatus.draft,
+        due_date=data.due_date,
+        billing_name=billing_name,
+        billing_address=data.billing_address,
+        subtotal=subtotal,
+        tax_rate=rate,
+        tax=tax,
+        total=subtotal + tax,
+        amount_paid=Decimal("0.00"),
+        payment_terms=data.payment_terms,
+        lines=lines,
+    )
+    session.add(invoice)
+    await session.flush()
+    return invoice
+
+
+async def list_invoices(
+    session: AsyncSession,
+    company_id: int,
+    window: Window,
+    *,
+    status: InvoiceStatus | None = None,
+    order_id: int | None = None,
+) -> Paged[Invoice]:
+    """A company's invoices, newest first."""
+    stmt = select(Invoice).where(Invoice.company_id == company_id)
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status)
+    if order_id is not None:
+        stmt = stmt.where(Invoice.order_id == order_id)
+    stmt = stmt.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    return await paged(session, stmt, window)
+
+
+async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
+    """Issue a draft and queue its PDF (relayed once the transaction commits)."""
+    if invoice.status is not InvoiceStatus.draft:
+        raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
+    stmt = (
+        update(Invoice)
+        .where(Invoice.id == invoice.id, Invoice.status == InvoiceStatus.draft)
+        .values(status=InvoiceStatus.issued, issued_at=utcnow())
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    )
+    issued = (await session.execute(stmt)).scalar_one_or_none()
+    await session.refresh(invoice)
+    if issued is None:
+        raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
+    return QueuedJob.of(await queue_invoice_pdf(invoice.id, session=session))
+
+
+def _check_payable(invoice: Invoice, amount: Decimal) -> None:
+    if invoice.status is InvoiceStatus.draft:
+        raise Conflict(f"invoice {invoice.number} is a draft: issue it before recording payments")
+    if invoice.status is not InvoiceStatus.issued:
+        raise Conflict(f"invoice {invoice.number} is {invoice.status.value}: it takes no payments")
+    if amount > invoice.balance_due:
+        raise Invalid("amount", f"{amount} exceeds the balance due of {invoice.balance_due}")
+
+
+async def record_payment(
+    session: AsyncSession, invoice: Invoice, data: PaymentCreate
+) -> tuple[Payment, QueuedJob]:
+    """Record a payment on an issued invoice, mark it paid once settled, and queue a receipt."""
+    paid_at = data.paid_at or utcnow()
+    if paid_at > utcnow() + CLOCK_SKEW:
+        raise Invalid("paid_at", "must not be in the future")
+    _check_payable(invoice, data.amount)
+    # One conditional UPDATE: two payments racing can never take the amount paid past the total.
+    stmt = (
+        update(Invoice)
+        .where(
+            Invoice.id == invoice.id,
+            Invoice.status == InvoiceStatus.issued,
+            Invoice.amount_paid + data.amount <= Invoice.total,
+        )
+        .values(amount_paid=Invoice.amount_paid + data.amount)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    )
+    applied = (await session.execute(stmt)).scalar_one_or_none()
+    await session.refresh(invoice)
+    if applied is None:
+        _check_payable(invoice, data.amount)  # says what changed meanwhile
+        raise Conflict(f"invoice {invoice.number} changed meanwhile: try again")
+    if invoice.amount_paid == invoice.total:
+        invoice.status = InvoiceStatus.paid
+    payment = Payment(
+        company_id=invoice.company_id,
+        invoice_id=invoice.id,
+        amount=data.amount,
+        method=data.method,
+        reference=data.reference,
+        paid_at=paid_at,
+    )
+    session.add(payment)
+    await session.flush()
+    return payment, QueuedJob.of(await queue_receipt_pdf(payment.id, session=session))
+
+
+async def list_payments(session: AsyncSession, invoice: Invoice) -> list[Payment]:
+    """The payments on ``invoice``, oldest first."""
+    stmt = select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id)
+    return list((await session.scalars(stmt)).all())
