@@ -73,9 +73,10 @@ class OutboxRelay:
         self._queues: dict[str, Queue] = {}
         self._info_key = f"ils.outbox.pending.{id(self)}"
         self._batch_key = f"ils.outbox.batch.{id(self)}"
+        self._savepoint_key = f"ils.outbox.savepoint_rolled_back.{id(self)}"
         # Rows committed in this process and not relayed yet, in commit order (a set that keeps
         # order); the one drain task empties it.
-        self._due: dict[str, None] = {}
+        self._due: dict[str, OutboxRow | None] = {}
         self._drain_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -109,7 +110,7 @@ class OutboxRelay:
             held.append(row)
             return
         await self.outbox.write(session, row)
-        self._pending_in(session).append(row.id)
+        self._pending_in(session).append(row)
 
     @contextlib.asynccontextmanager
     async def batch(self, session: AsyncSession) -> AsyncIterator[None]:
@@ -126,10 +127,10 @@ class OutboxRelay:
         finally:
             session.info.pop(self._batch_key, None)
         await self.outbox.write_many(session, held)
-        self._pending_in(session).extend(row.id for row in held)
+        self._pending_in(session).extend(held)
 
-    def _pending_in(self, session: AsyncSession) -> list[str]:
-        pending: list[str] | None = session.info.get(self._info_key)
+    def _pending_in(self, session: AsyncSession) -> list[OutboxRow]:
+        pending: list[OutboxRow] | None = session.info.get(self._info_key)
         if pending is None:
             pending = session.info[self._info_key] = []
             # AsyncSession has no events of its own; its sync Session has.
@@ -140,22 +141,35 @@ class OutboxRelay:
     def _committed(self, session: Session) -> None:
         if session.get_nested_transaction() is not None:
             return  # a savepoint was released; the transaction itself may still roll back
-        pending: list[str] = session.info.get(self._info_key, [])
-        ids, pending[:] = list(pending), []
-        if ids:
-            self.relay_soon(ids)
+        pending: list[OutboxRow] = session.info.get(self._info_key, [])
+        rows, pending[:] = list(pending), []
+        if session.info.pop(self._savepoint_key, False):
+            # A savepoint rolled back took some rows with it, and which is not known here:
+            # read back what is really there (the claim path) instead of trusting the list.
+            self._schedule(dict.fromkeys(row.id for row in rows))
+        elif rows:
+            self._schedule({row.id: row for row in rows})
 
     def _rolled_back(self, session: Session, previous: SessionTransaction) -> None:
         if previous.parent is None:
             session.info.get(self._info_key, []).clear()
+            session.info.pop(self._savepoint_key, None)
+        else:
+            session.info[self._savepoint_key] = True
 
     # -- relaying --------------------------------------------------------------------------
 
     def relay_soon(self, ids: Sequence[str]) -> None:
         """Relay these committed rows from a task of this relay's own (the caller goes on)."""
+        self._schedule(dict.fromkeys(ids))
+
+    def _schedule(self, due: dict[str, OutboxRow | None]) -> None:
+        """``due``: row id -> the row, when this process wrote it (then the relay need not read
+        it back), else None."""
         if self._stopping.is_set():
             return  # shutting down: the rows wait for a sweep
-        self._due.update(dict.fromkeys(ids))
+        ids = list(due)
+        self._due.update(due)
         if self._drain_task is not None and not self._drain_task.done():
             return
         try:
@@ -174,10 +188,14 @@ class OutboxRelay:
                 self._due.clear()
                 return
             ids = list(self._due)[: self.batch_size]
-            for row_id in ids:
-                del self._due[row_id]
+            known = [row for row in (self._due.pop(row_id) for row_id in ids) if row is not None]
+            known_ids = {row.id for row in known}
+            unknown = [row_id for row_id in ids if row_id not in known_ids]
             try:
-                await self._relay_batch(ids=ids)
+                if known:
+                    await self._relay_known(known)
+                if unknown:
+                    await self._relay_batch(ids=unknown)
             except Exception:
                 log.exception("relaying %d outbox rows failed; the sweep will retry", len(ids))
 
@@ -210,15 +228,48 @@ class OutboxRelay:
             if not rows:
                 return _Batch(0, 0, None, None)
             added, failed, broker_error = await self._add(rows, now)
-            relayed = 0
-            if added:
-                await self.after_add(added)
-                relayed = await self.outbox.mark_relayed(session, [r.id for r in added], now)
-            by_error: dict[str, list[str]] = {}
-            for row, exc in failed:
-                by_error.setdefault(describe_error(exc), []).append(row.id)
-            for error, failed_ids in by_error.items():
-                await self.outbox.record_failure(session, failed_ids, error)
+            relayed = await self._settle(session, added, failed, now)
+        self._report(added, failed, broker_error)
+        log.debug("outbox relay: %d of %d claimed rows relayed", relayed, len(rows))
+        return _Batch(len(rows), relayed, (rows[-1].created_at, rows[-1].id), broker_error)
+
+    async def _relay_known(self, rows: Sequence[OutboxRow]) -> int:
+        """Relay rows this process has just written and committed: no need to read them back,
+        and the database is not held while BullMQ adds them; one short transaction marks them.
+        A sweep elsewhere may add one of them too: the job id makes that one job."""
+        now = utcnow()
+        added, failed, broker_error = await self._add(rows, now)
+        async with self.outbox.sessions() as session, session.begin():
+            relayed = await self._settle(session, added, failed, now)
+        self._report(added, failed, broker_error)
+        return relayed
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        added: Sequence[OutboxRow],
+        failed: Sequence[tuple[OutboxRow, BaseException]],
+        now: dt.datetime,
+    ) -> int:
+        """Mark the added rows relayed and count a failed attempt on the others; how many this
+        call marked."""
+        relayed = 0
+        if added:
+            await self.after_add(added)
+            relayed = await self.outbox.mark_relayed(session, [r.id for r in added], now)
+        by_error: dict[str, list[str]] = {}
+        for row, exc in failed:
+            by_error.setdefault(describe_error(exc), []).append(row.id)
+        for error, failed_ids in by_error.items():
+            await self.outbox.record_failure(session, failed_ids, error)
+        return relayed
+
+    def _report(
+        self,
+        added: Sequence[OutboxRow],
+        failed: Sequence[tuple[OutboxRow, BaseException]],
+        broker_error: BaseException | None,
+    ) -> None:
         if broker_error is not None:
             self._note_broker_down(broker_error, len(failed))
         elif added:
@@ -232,8 +283,6 @@ class OutboxRelay:
                     "outbox row %s (%s/%s) not relayed (attempt %d): %s",
                     row.id, row.queue, row.name, attempt, exc,
                 )  # fmt: skip
-        log.debug("outbox relay: %d of %d claimed rows relayed", relayed, len(rows))
-        return _Batch(len(rows), relayed, (rows[-1].created_at, rows[-1].id), broker_error)
 
     async def _add(
         self, rows: Sequence[OutboxRow], now: dt.datetime
