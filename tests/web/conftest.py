@@ -147,3 +147,9 @@ async def logged_in(
 
 def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-CSRF-Token": client.cookies["ils_csrf"]}
+
+
+@pytest.fixture
+def api(app: FastAPI, accounts: Accounts) -> FastAPI:
+    """The app, with company A and B's users in its database."""
+    return app

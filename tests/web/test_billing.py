@@ -6,8 +6,6 @@ body). Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,48 +16,21 @@ from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
 from ils.domain.models.billing import Invoice, Payment, PaymentMethod
 from ils.domain.models.catalog import Product, ProductKind
 from ils.domain.models.orders import LineKind, Order, OrderLine, OrderStatus
 from ils.domain.services import billing
 from ils.domain.services.billing import PaymentCreate
-from ils.domain.services.errors import Conflict
 from ils.queue.errors import JobNotFound
-from ils.queue.outbox_table import outbox
-from ils.web.routes.billing import router
-from ils.web.routes.domain_errors import install_domain_error_handlers
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, login, make_client
+from tests.web.helpers import fields, outbox_rows, relayed, signed_in
 
 THREE_LENSES: dict[str, Any] = {
     "billing_name": "Dana Whitfield",
     "lines": [{"description": "SV 1.60 lens", "quantity": 3, "unit_price": "33.33"}],
     "tax_rate": "20",
 }
-
-
-@pytest.fixture
-def api(app: FastAPI, accounts: Accounts) -> FastAPI:
-    """The app with the billing routes and domain error handlers (until create_app has them)."""
-    if not any(getattr(route, "path", None) == "/api/invoices" for route in app.routes):
-        app.include_router(router)
-    if Conflict not in app.exception_handlers:
-        install_domain_error_handlers(app)
-    return app
-
-
-@contextlib.asynccontextmanager
-async def signed_in(app: FastAPI, role: Role = Role.dispenser) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, role) as client:
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-def fields(response: httpx.Response) -> set[str]:
-    """The fields a 422 names, as dotted paths without their ``body``/``query`` root."""
-    assert response.status_code == 422, response.text
-    return {".".join(str(p) for p in error["loc"][1:]) for error in response.json()["detail"]}
 
 
 async def add_order(db: Database, company_id: int, number: str = "ORD-000001") -> int:
@@ -94,18 +65,6 @@ async def create(client: httpx.AsyncClient, body: dict[str, Any]) -> Any:
     response = await client.post("/api/invoices", json=body)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-async def relayed(system: JobSystem) -> None:
-    """Relay every committed outbox row to BullMQ now (no sleeping)."""
-    assert system.producer.relay is not None
-    await system.producer.relay.wait_idle()
-    await system.producer.relay.relay_pending()
-
-
-async def outbox_rows(system: JobSystem) -> int:
-    async with system.database.session() as session:
-        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
 
 
 def amounts(invoice: dict[str, Any]) -> tuple[str, ...]:

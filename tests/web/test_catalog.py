@@ -4,8 +4,6 @@ Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,12 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services.errors import Conflict
-from ils.web.routes.catalog import router
-from ils.web.routes.domain_errors import install_domain_error_handlers
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import Accounts
+from tests.web.helpers import fields, outsider, signed_in
 
 LENS: dict[str, Any] = {
     "sku": "SV-160-AR",
@@ -32,38 +27,6 @@ LENS: dict[str, Any] = {
     "material": "MR-8",
     "lens_index": "1.6",
 }
-
-
-@pytest.fixture
-def api(app: FastAPI, accounts: Accounts) -> FastAPI:
-    """The app with the catalogue routes and domain error handlers (until create_app has them)."""
-    if not any(getattr(route, "path", None) == "/api/products" for route in app.routes):
-        app.include_router(router)
-    if Conflict not in app.exception_handlers:
-        install_domain_error_handlers(app)
-    return app
-
-
-@contextlib.asynccontextmanager
-async def signed_in(app: FastAPI, role: Role = Role.dispenser) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, role) as client:
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-@contextlib.asynccontextmanager
-async def outsider(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client signed in as company B's user."""
-    async with make_client(app) as client:
-        assert (await login(client, OUTSIDER_EMAIL)).status_code == 200
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-def fields(response: httpx.Response) -> set[str]:
-    """The fields a 422 names, as dotted paths without their ``body``/``query`` root."""
-    assert response.status_code == 422, response.text
-    return {".".join(str(p) for p in error["loc"][1:]) for error in response.json()["detail"]}
 
 
 async def create(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:

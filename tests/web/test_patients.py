@@ -4,23 +4,23 @@ the field. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
-from ils.domain.services.errors import Conflict
 from ils.queue.errors import JobNotFound
-from ils.queue.outbox_table import outbox
-from ils.web.routes.domain_errors import install_domain_error_handlers
-from ils.web.routes.patients import router
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import Accounts, logged_in, make_client
+from tests.web.helpers import fields, outbox_rows, outsider
+from tests.web.helpers import signed_in as _signed_in
+
+
+def signed_in(app: FastAPI, role: Role = Role.optometrist) -> Any:
+    return _signed_in(app, role)
+
 
 EXAM: dict[str, Any] = {
     "right": {"sphere": "-2.25", "cylinder": "-0.50", "axis": 180, "acuity": "6/6"},
@@ -29,45 +29,6 @@ EXAM: dict[str, Any] = {
     "notes": "Mild asthenopia.",
     "recall_due": "2099-01-01",
 }
-
-
-@pytest.fixture
-def api(app: FastAPI, accounts: Accounts) -> FastAPI:
-    """The app with the patient routes and domain error handlers (until create_app has them)."""
-    if not any(getattr(route, "path", None) == "/api/patients" for route in app.routes):
-        app.include_router(router)
-    if Conflict not in app.exception_handlers:
-        install_domain_error_handlers(app)
-    return app
-
-
-@contextlib.asynccontextmanager
-async def signed_in(
-    app: FastAPI, role: Role = Role.optometrist
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, role) as client:
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-@contextlib.asynccontextmanager
-async def outsider(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client signed in as company B's user."""
-    async with make_client(app) as client:
-        assert (await login(client, OUTSIDER_EMAIL)).status_code == 200
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-def fields(response: httpx.Response) -> set[str]:
-    """The fields a 422 names, as dotted paths without their ``body``/``query``/``path`` root."""
-    assert response.status_code == 422, response.text
-    return {".".join(str(p) for p in error["loc"][1:]) for error in response.json()["detail"]}
-
-
-async def outbox_rows(system: JobSystem) -> int:
-    async with system.database.session() as session:
-        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
 
 
 async def new_patient(client: httpx.AsyncClient, first: str, last: str = "Okafor") -> Any:

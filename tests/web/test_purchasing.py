@@ -4,8 +4,6 @@ companies' ids 404 (422 inside a body). Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,19 +11,21 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services.errors import Conflict
 from ils.queue.errors import JobNotFound
-from ils.queue.outbox_table import outbox
-from ils.web.routes.domain_errors import install_domain_error_handlers
-from ils.web.routes.purchasing import router
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, login, make_client
+from tests.web.helpers import fields, outbox_rows, relayed
+from tests.web.helpers import signed_in as _signed_in
+
+
+def signed_in(app: FastAPI, role: Role = Role.staff) -> Any:
+    return _signed_in(app, role)
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,6 @@ class Catalogue:
     supplier: int
     lens: int
     frame: int
-
-
-@pytest.fixture
-def api(app: FastAPI, accounts: Accounts) -> FastAPI:
-    """The app with the purchasing routes and domain error handlers (until create_app has them)."""
-    if not any(getattr(route, "path", None) == "/api/purchase-orders" for route in app.routes):
-        app.include_router(router)
-    if Conflict not in app.exception_handlers:
-        install_domain_error_handlers(app)
-    return app
 
 
 async def add_catalogue(
@@ -76,19 +66,6 @@ async def theirs(db: Database, accounts: Accounts) -> Catalogue:
     return await add_catalogue(db, accounts.company_b)
 
 
-@contextlib.asynccontextmanager
-async def signed_in(app: FastAPI, role: Role = Role.staff) -> AsyncIterator[httpx.AsyncClient]:
-    async with logged_in(app, role) as client:
-        client.headers.update(csrf_headers(client))
-        yield client
-
-
-def fields(response: httpx.Response) -> set[str]:
-    """The fields a 422 names, as dotted paths without their ``body``/``query`` root."""
-    assert response.status_code == 422, response.text
-    return {".".join(str(p) for p in error["loc"][1:]) for error in response.json()["detail"]}
-
-
 def order_of(c: Catalogue, **change: Any) -> dict[str, Any]:
     return {
         "supplier_id": c.supplier,
@@ -104,18 +81,6 @@ async def create(client: httpx.AsyncClient, body: dict[str, Any]) -> Any:
     response = await client.post("/api/purchase-orders", json=body)
     assert response.status_code == 201, response.text
     return response.json()
-
-
-async def relayed(system: JobSystem) -> None:
-    """Relay every committed outbox row to BullMQ now (no sleeping)."""
-    assert system.producer.relay is not None
-    await system.producer.relay.wait_idle()
-    await system.producer.relay.relay_pending()
-
-
-async def outbox_rows(system: JobSystem) -> int:
-    async with system.database.session() as session:
-        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
 
 
 async def test_purchase_orders_total_exactly_on_the_server(api: FastAPI, mine: Catalogue):

@@ -108,7 +108,7 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
         if patient is None or patient.company_id != user.company_id:
             raise Invalid("patient_id", "no such patient in your company")
     products = await _products(session, user.company_id, data.lines)
-    # The number is derived from the row id, unique across companies; a placeholder holds the
+    # The number is derived from the row id, unique across companies; a throwaway value holds the
     # NOT NULL column until the id is known.
     order = Order(
         company_id=user.company_id,
