@@ -187,3 +187,11 @@ async def test_serve_with_several_processes_answers_from_each(worker_env: dict[s
         assert serve.output.count("Application shutdown complete") == 2
     finally:
         await serve.kill()
+
+
+def test_serve_with_a_bad_web_setting_says_so_in_one_line(worker_env: dict[str, str]):
+    env = cli_env(worker_env) | {"ILS_SECRET_KEY": "too short"}
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port())], env=env)
+    assert result.exit_code == 2, result.output
+    assert "ILS_SECRET_KEY" in result.output
+    assert "Traceback" not in result.output

@@ -111,7 +111,11 @@ def serve(
         if server is not None:
             server.should_exit = True
 
-    web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
+    try:
+        web = create_app(system, run_workers=workers, queues=chosen, on_fatal=on_fatal)
+    except IlsJobsError as exc:  # e.g. a bad web setting: a clear line, not a traceback
+        asyncio.run(system.close())
+        _fail(str(exc))
     server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
     server.run()
     if crashed:
