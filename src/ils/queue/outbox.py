@@ -124,27 +124,16 @@ class Outbox:
         concurrent relays from adding a job twice."""
         return self.engine.dialect.name == "postgresql"
 
-    def _insert(self, rows: Sequence[OutboxRow]) -> Insert:
-        values = [
-            {
-                "id": row.id,
-                "queue": row.queue,
-                "name": row.name,
-                "payload": row.payload,
-                "options": row.options,
-                "created_at": row.created_at,
-                "relay_attempts": 0,
-            }
-            for row in rows
-        ]
+    def _insert(self) -> Insert:
         # A job id already in the outbox is one job, as BullMQ keeps one job per id: the second
-        # write is dropped rather than breaking the caller's transaction.
+        # write is dropped rather than breaking the caller's transaction. One statement object,
+        # executed with many rows: compiled once, then taken from SQLAlchemy's cache.
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            return postgresql.insert(outbox).values(values).on_conflict_do_nothing()
+            return postgresql.insert(outbox).on_conflict_do_nothing()
         if dialect == "sqlite":
-            return sqlite.insert(outbox).values(values).on_conflict_do_nothing()
-        return outbox.insert().values(values)
+            return sqlite.insert(outbox).on_conflict_do_nothing()
+        return outbox.insert()
 
     async def write(self, session: AsyncSession, row: OutboxRow) -> None:
         """Write ``row`` in ``session``'s transaction; it exists only once that commits."""
@@ -153,7 +142,19 @@ class Outbox:
     async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
         """Write ``rows`` in ``session``'s transaction, in one statement."""
         if rows:
-            await session.execute(self._insert(rows))
+            values = [
+                {
+                    "id": row.id,
+                    "queue": row.queue,
+                    "name": row.name,
+                    "payload": row.payload,
+                    "options": row.options,
+                    "created_at": row.created_at,
+                    "relay_attempts": 0,
+                }
+                for row in rows
+            ]
+            await session.execute(self._insert(), values)
 
     async def spool(self, row: OutboxRow) -> None:
         """Write ``row`` in a transaction of its own, committed before this returns."""
