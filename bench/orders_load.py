@@ -93,6 +93,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-workers", action="store_true", help="serve without workers")
     parser.add_argument("--processes", type=int, default=1, help="`ils serve --processes`")
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve with --no-workers and run the workers in an `ils worker` process beside it",
+    )
     args = parser.parse_args()
     if shutil.which("hey") is None:
         sys.exit("hey is not installed: apt-get install hey")
@@ -106,14 +111,22 @@ def main() -> None:
     token = asyncio.run(_make_token(database_url))
     server = subprocess.Popen(
         [*ils, "serve", "--port", str(args.port), "--log-level", "WARNING",
-         "--processes", str(args.processes), *(["--no-workers"] if args.no_workers else [])],
+         "--processes", str(args.processes),
+         *(["--no-workers"] if args.no_workers or args.worker_process else [])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    worker = None
     try:
         assert server.stdout is not None
         for line in server.stdout:
             if "listening on" in line:
                 break
+        if args.worker_process:
+            # Beside the server, on the embedded server it started (found through var/redis).
+            worker = subprocess.Popen(
+                [*ils, "worker", "--log-level", "WARNING"], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
         hey(f"{base}/healthz", args.rate, 2, [])  # warm-up
         baseline = hey(f"{base}/healthz", args.rate, args.duration, [])
@@ -121,6 +134,9 @@ def main() -> None:
                 "-H", f"Authorization: Bearer {token}"]  # fmt: skip
         orders = hey(f"{base}/api/orders", args.rate, args.duration, body)
     finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
@@ -131,6 +147,9 @@ def main() -> None:
         "duration_s": args.duration,
         "cpus": os.cpu_count(),
         "processes": args.processes,
+        "workers": "none"
+        if args.no_workers
+        else ("process" if args.worker_process else "in-process"),
         "baseline_healthz": baseline,
         "post_orders": orders,
         "ratio_p50": round(orders["p50_ms"] / baseline["p50_ms"], 2),

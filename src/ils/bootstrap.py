@@ -7,6 +7,7 @@ way a process gets its connections, and no hidden default ones.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Mapping
@@ -29,6 +30,17 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+
+
+def tune_gc_for_serving() -> None:
+    """Collect the youngest generation every 20,000 allocations instead of every 700.
+
+    A request allocates thousands of short-lived objects (ORM state, pydantic models), so
+    with Python's default a collection ran every few requests and paused the event loop under
+    everyone in flight; measured in bench/README.md (POST /api/orders p99 ~30% lower). The
+    objects still die young and are reclaimed by reference counting; memory stays flat.
+    """
+    gc.set_threshold(20_000, 50, 100)
 
 
 class JobSystem:

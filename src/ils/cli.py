@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ils.bootstrap import JobSystem, configure_logging
+from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
 from ils.queue.admin import STATES
 from ils.queue.broker import redact
@@ -90,6 +90,7 @@ def serve(
     from ils.web.app import create_app
 
     configure_logging(log_level)
+    tune_gc_for_serving()
     settings = _settings(config)
     try:
         chosen = parse_queues(queues)

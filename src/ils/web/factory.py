@@ -8,7 +8,7 @@ import signal
 
 from fastapi import FastAPI
 
-from ils.bootstrap import JobSystem, configure_logging
+from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import load_settings
 from ils.web.app import create_app
@@ -21,6 +21,7 @@ LOG_LEVEL_ENV = "ILS_SERVE_LOG_LEVEL"
 
 def app_from_env() -> FastAPI:
     configure_logging(os.environ.get(LOG_LEVEL_ENV, "INFO"))
+    tune_gc_for_serving()
     system = JobSystem(load_settings())
 
     def on_fatal(_exc: BaseException) -> None:
