@@ -1,4 +1,4 @@
-"""Load on ``POST /api/orders`` (an order and its four enqueues) at a fixed rate, with ``hey``.
+"""Load on ``POST /api/orders`` (an order and its four enqueues) at a fixed rate.
 
     python bench/orders_load.py [--rate 100] [--duration 30] [--port 8765]
 
@@ -6,8 +6,8 @@ Starts ``ils serve`` on the embedded defaults (its own embedded Valkey, SQLite, 
 process) in a fresh directory, creates a company, a user and an API token, then drives
 ``GET /healthz`` (the baseline: the HTTP stack alone) and ``POST /api/orders`` at the same
 fixed rate, one after the other, and reports p50/p99/max latency and errors of each, with the
-ratio of orders to the baseline. ``hey`` comes from Debian (``apt-get install hey``). Results
-go to ``bench/results/orders_load.json``.
+ratio of orders to the baseline. The load comes from ``pacer.py``: open loop, requests evenly
+spaced, latency counted from when each was due. Results go to ``bench/results/orders_load.json``.
 """
 
 from __future__ import annotations
@@ -16,19 +16,19 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from pacer import pace
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "orders_load.json"
-WORKERS = 10  # hey workers; each sends rate / WORKERS requests per second
 
 ORDER = {
     "customer_name": "Load Test",
@@ -66,26 +66,6 @@ async def _make_token(database_url: str) -> str:
         await db.dispose()
 
 
-def hey(url: str, rate: int, duration: int, extra: list[str]) -> dict[str, Any]:
-    """Run hey at ``rate`` requests/s for ``duration`` s; its latency summary in ms."""
-    per_worker = max(1, rate // WORKERS)
-    args = ["hey", "-z", f"{duration}s", "-c", str(WORKERS), "-q", str(per_worker), *extra, url]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    pct = {int(p): float(s) * 1000 for p, s in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
-    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
-    total = sum(codes.values())
-    errors = re.search(r"Error distribution:(.*)", out, re.S)
-    return {
-        "requests": total,
-        "rate_achieved": round(total / duration, 1),
-        "p50_ms": pct.get(50),
-        "p99_ms": pct.get(99),
-        "max_ms": float(re.search(r"Slowest:\s+([\d.]+)", out).group(1)) * 1000,  # type: ignore[union-attr]
-        "status_codes": codes,
-        "errors": errors.group(1).strip() if errors else "",
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=100, help="requests per second")
@@ -99,8 +79,6 @@ def main() -> None:
         help="serve with --no-workers and run the workers in an `ils worker` process beside it",
     )
     args = parser.parse_args()
-    if shutil.which("hey") is None:
-        sys.exit("hey is not installed: apt-get install hey")
 
     work = Path(tempfile.mkdtemp(prefix="ils-orders-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_", "DATABASE"))}
@@ -116,11 +94,22 @@ def main() -> None:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     worker = None
-    try:
+    listening = threading.Event()
+
+    def drain() -> None:
+        # Read the server's output to the end, into a file: a pipe nobody reads fills up, and
+        # then every log line the server writes blocks its event loop.
         assert server.stdout is not None
-        for line in server.stdout:
-            if "listening on" in line:
-                break
+        with (work / "server.log").open("w") as log:
+            for line in server.stdout:
+                log.write(line)
+                if "listening on" in line:
+                    listening.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        if not listening.wait(timeout=60):
+            sys.exit("the server did not start; see its log")
         if args.worker_process:
             # Beside the server, on the embedded server it started (found through var/redis).
             worker = subprocess.Popen(
@@ -128,11 +117,14 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         base = f"http://127.0.0.1:{args.port}"
-        hey(f"{base}/healthz", args.rate, 2, [])  # warm-up
-        baseline = hey(f"{base}/healthz", args.rate, args.duration, [])
-        body = ["-m", "POST", "-T", "application/json", "-d", json.dumps(ORDER),
-                "-H", f"Authorization: Bearer {token}"]  # fmt: skip
-        orders = hey(f"{base}/api/orders", args.rate, args.duration, body)
+        asyncio.run(pace(f"{base}/healthz", args.rate, 2))  # warm-up
+        baseline = asyncio.run(pace(f"{base}/healthz", args.rate, args.duration))
+        orders = asyncio.run(
+            pace(
+                f"{base}/api/orders", args.rate, args.duration, method="POST", json_body=ORDER,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )  # fmt: skip
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)

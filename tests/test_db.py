@@ -43,3 +43,36 @@ def test_database_url_defaults_to_sqlite_under_var_and_takes_postgres(tmp_path: 
     assert pg == "postgresql+asyncpg://u:p@db:5432/ils"
     with pytest.raises(ConfigurationError, match="unsupported database 'mysql'"):
         database_url({"DATABASE_URL": "mysql://x/y"}, tmp_path)
+
+
+async def test_sqlite_checkpoints_move_to_the_background_while_a_process_runs(tmp_path: Path):
+    from sqlalchemy import text
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    try:
+
+        async def autocheckpoint() -> int:
+            async with db.session() as s:
+                return int((await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one())
+
+        assert await autocheckpoint() == 1000  # SQLite's own, for one-shot commands
+        await db.start_background()
+        assert db.checkpointer is not None and db.checkpointer.running
+        assert await autocheckpoint() == 0  # left to the checkpointer
+        async with db.session() as s:
+            await s.execute(text("CREATE TABLE t (x INTEGER)"))
+            for i in range(200):
+                await s.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
+        busy, frames, copied = db.checkpointer.checkpoint()
+        assert busy == 0 and frames > 0 and copied == frames  # all of the log copied back
+        await db.stop_background()
+        assert not db.checkpointer.running
+        assert await autocheckpoint() == 1000
+    finally:
+        await db.dispose()
+
+
+async def test_postgresql_needs_no_checkpointer(db: Database):
+    await db.start_background()  # a no-op there; on SQLite it starts one
+    assert (db.checkpointer is None) == (not db.is_sqlite)
+    await db.stop_background()

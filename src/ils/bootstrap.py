@@ -82,12 +82,16 @@ class JobSystem:
         install_producer(self.producer)
 
     async def start_background(self) -> None:
-        """Start this process's background duties: the outbox relay's periodic sweep."""
+        """Start this process's background duties: the outbox relay's periodic sweep, and
+        (SQLite) the WAL checkpoints."""
+        await self.database.start_background()
         self.relay.start()
 
     async def stop_background(self) -> None:
-        """Stop the sweep; relays under way get a few seconds, the rest stays for a sweep."""
+        """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and
+        the checkpoints."""
         await self.relay.stop()
+        await self.database.stop_background()
 
     async def close(self) -> None:
         uninstall_producer(self.producer)

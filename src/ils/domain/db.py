@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from ils.domain.checkpoints import Checkpointer
 from ils.queue.errors import ConfigurationError
 
 NAMING = {
@@ -61,15 +62,6 @@ def database_url(env: Mapping[str, str], var_dir: Path) -> str:
     return url.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
-
-
 class Database:
     """One database: its engine and the sessions made from it.
 
@@ -92,9 +84,36 @@ class Database:
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.checkpointer: Checkpointer | None = None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            path = make_url(url).database
+            if path and path != ":memory:":
+                self.checkpointer = Checkpointer(Path(path))
+            event.listen(self.engine.sync_engine, "connect", self._sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        if self.checkpointer is not None and self.checkpointer.running:
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job meanwhile
+        cur.close()
+
+    async def start_background(self) -> None:
+        """Start the SQLite checkpointer (long-running processes); nothing on PostgreSQL."""
+        if self.checkpointer is None or self.checkpointer.running:
+            return
+        self.checkpointer.start()
+        # Connections opened from now on leave checkpoints to it: open them anew.
+        await self.engine.dispose()
+
+    async def stop_background(self) -> None:
+        if self.checkpointer is not None and self.checkpointer.running:
+            await self.checkpointer.stop()
+            await self.engine.dispose()  # back to SQLite's own checkpoints
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,4 +130,5 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.stop_background()
         await self.engine.dispose()

@@ -1,0 +1,74 @@
+"""Background WAL checkpoints for a SQLite database.
+
+SQLite copies its write-ahead log back into the database file (a checkpoint) every 1,000 pages,
+inside whichever commit crosses the line, with an fsync: the request behind that commit, and
+every request queued on the process's one connection, waited for it (measured: p99 of
+``POST /api/orders`` 125 ms with, 40 ms without, bench/README.md). While a long-running process
+(``ils serve``, ``ils worker``) runs, its connections leave checkpoints to this task, which runs
+them from a connection of its own in a thread, where they hold up nobody; other processes (the
+one-shot commands) keep SQLite's automatic checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 1.0
+
+
+class Checkpointer:
+    """Checkpoints one SQLite file every ``interval_s`` while running."""
+
+    def __init__(self, path: Path, interval_s: float = INTERVAL_S) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
+        """One checkpoint now (blocking; call it from a thread): SQLite's (busy, frames in the
+        log, frames copied back)."""
+        if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
+            raise ValueError(f"unknown checkpoint mode {mode!r}")
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        busy, frames, copied = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return int(busy), int(frames), int(copied)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.to_thread(self.checkpoint)
+            except sqlite3.Error as exc:  # a busy or vanished file: try again next time
+                log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="ils-sqlite-checkpoints"
+            )
+
+    async def stop(self) -> None:
+        """Stop the task, then checkpoint what is left so the log does not outgrow the file."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await asyncio.to_thread(self.checkpoint)
+            self._conn.close()
+            self._conn = None
