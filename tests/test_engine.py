@@ -36,14 +36,14 @@ async def test_every_queue_processes_a_job_to_completion(system: JobSystem, reco
 
 
 async def test_job_without_handler_fails_with_reason_and_is_kept(system: JobSystem):
-    job = await system.producer.enqueue("email", "order-confirmation", {"orderId": 7, "userId": 3})
-    async with running(system, "email"):
-        view = await system.admin.wait_for_job("email", job.job_id, timeout_s=15)
+    job = await system.producer.enqueue("pdf", "invoice", {"invoiceId": 7})
+    async with running(system, "pdf"):
+        view = await system.admin.wait_for_job("pdf", job.job_id, timeout_s=15)
     assert view.state == "failed"
-    assert view.failed_reason == "no handler for email/order-confirmation"
+    assert view.failed_reason == "no handler for pdf/invoice"
     assert view.attempts_made == 1  # not retried: it can never succeed
-    assert view.data == {"orderId": 7, "userId": 3}
-    counts = (await system.admin.stats(["email"]))["email"]
+    assert view.data == {"invoiceId": 7}
+    counts = (await system.admin.stats(["pdf"]))["pdf"]
     assert counts["failed"] == 1 and counts["active"] == 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ils.domain.db import Database, database_url
 from ils.jobs import build_registry
+from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
@@ -48,7 +49,9 @@ class JobSystem:
 
     ``database`` defaults to ``DATABASE_URL`` (or the SQLite file under the var directory); it is
     connected lazily, so processes that never touch it pay nothing. Handlers find it in their
-    context's resources as ``db``. The outbox lives in that database; its table is made by the
+    context's resources as ``db``, and the email handlers find the process's ``mailer`` there,
+    built from the ``ILS_MAIL_*``/``ILS_SMTP_*`` settings (validated here, at start-up) unless
+    ``resources`` brings one. The outbox lives in that database; its table is made by the
     migrations (never here). :meth:`start_background` starts the outbox relay's sweep, which
     every web and worker process runs.
     """
@@ -63,7 +66,12 @@ class JobSystem:
         self.settings = settings
         self.registry = registry or build_registry(settings.imports)
         self.database = database or Database(database_url(os.environ, settings.var_dir))
-        self.resources = {"db": self.database, **(resources or {})}
+        given = dict(resources or {})
+        self._owns_mailer = "mailer" not in given
+        if self._owns_mailer:
+            given["mailer"] = Mailer(load_mail_settings(os.environ, settings.var_dir))
+        self.mailer: Mailer = given["mailer"]
+        self.resources = {"db": self.database, **given}
         self.broker = Broker(settings)
         self.outbox = Outbox(self.database.engine, self.database.sessions)
         self.relay = OutboxRelay(self.outbox, self.broker, settings)
@@ -99,4 +107,6 @@ class JobSystem:
         await self.producer.close()
         await self.admin.close()
         await self.broker.close()
+        if self._owns_mailer:
+            await self.mailer.close()
         await self.database.dispose()

@@ -24,6 +24,7 @@ from ils.domain.models.billing import (
 )
 from ils.domain.models.catalog import Product, ProductKind, Supplier
 from ils.domain.models.clinical import Examination, Patient
+from ils.domain.models.email_log import EmailLog, EmailStatus
 from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
 from ils.domain.models.notifications import Notification, NotificationType, Priority
 from ils.domain.models.orders import (
@@ -57,6 +58,8 @@ __all__ = [
     "Company",
     "CompanyKind",
     "ConnectionStatus",
+    "EmailLog",
+    "EmailStatus",
     "Examination",
     "Eye",
     "InvalidStatusTransition",

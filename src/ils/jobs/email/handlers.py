@@ -1,0 +1,287 @@
+"""The six email handlers. Each loads what it needs by id at send time, gives up with a clear
+reason when something is gone, and hands the email to the process's :class:`Mailer`.
+
+They find the database and the mailer in the job's resources (``db``, ``mailer``), both built
+once per process by :class:`ils.bootstrap.JobSystem`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.db import Base, Database
+from ils.domain.models import (
+    ADMIN_ROLES,
+    AiResult,
+    AiResultKind,
+    Company,
+    MarketplaceConnection,
+    Order,
+    OrderStatus,
+    Product,
+    PurchaseOrder,
+    Supplier,
+    User,
+)
+from ils.jobs import payloads as p
+from ils.jobs.email.mailer import Mailer
+from ils.jobs.email.render import sanitize
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp
+from ils.queue.registry import Handler
+
+M = TypeVar("M", bound=Base)
+
+
+def _tools(ctx: JobContext) -> tuple[Database, Mailer]:
+    db, mailer = ctx.resources.get("db"), ctx.resources.get("mailer")
+    if not isinstance(db, Database) or not isinstance(mailer, Mailer):
+        raise GiveUp("this process has no database or mailer for email jobs")
+    return db, mailer
+
+
+async def _need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
+    found = await session.get(model, ident)
+    if found is None:
+        raise GiveUp(f"{what} {ident} no longer exists")
+    return found
+
+
+def rx_summary(order: Order) -> list[str]:
+    """One line per eye with the values the order carries, e.g. ``R: SPH -2.25 CYL -0.50 AX 90``."""
+    rows = []
+    for eye, label in (("right", "R"), ("left", "L")):
+        parts = []
+        for name, short in (
+            ("sphere", "SPH"),
+            ("cylinder", "CYL"),
+            ("axis", "AX"),
+            ("add", "ADD"),
+            ("prism", "PRISM"),
+        ):
+            value = getattr(order, f"{eye}_{name}")
+            if value is not None:
+                parts.append(
+                    f"{short} {value:+.2f}"
+                    if isinstance(value, Decimal) and name in ("sphere", "cylinder")
+                    else f"{short} {value}"
+                )
+        if parts:
+            rows.append(f"{label}: {' '.join(parts)}")
+    if order.pd_binocular is not None:
+        rows.append(f"PD: {order.pd_binocular}")
+    return rows
+
+
+async def order_confirmation(payload: p.OrderConfirmationEmail, ctx: JobContext) -> Any:
+    db, mailer = _tools(ctx)
+    async with db.session() as session:
+        order = await _need(session, Order, payload.order_id, "order")
+        user = await _need(session, User, payload.user_id, "user")
+        company = await _need(session, Company, order.company_id, "company")
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=(user.email,),
+        template="order_confirmation",
+        subject=f"{company.name}: order {order.number} confirmed",
+        company_id=company.id,
+        context={"order": order, "company": company, "user": user, "rx": rx_summary(order)},
+    )
+    return delivery.as_result()
+
+
+async def order_shipment(payload: p.OrderShipmentEmail, ctx: JobContext) -> Any:
+    db, mailer = _tools(ctx)
+    async with db.session() as session:
+        order = await _need(session, Order, payload.order_id, "order")
+        user = await _need(session, User, payload.user_id, "user")
+        company = await _need(session, Company, order.company_id, "company")
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=(user.email,),
+        template="order_shipment",
+        subject=f"{company.name}: order {order.number} has shipped",
+        company_id=company.id,
+        context={
+            "order": order,
+            "company": company,
+            "user": user,
+            "tracking_number": payload.tracking_number,
+            "carrier": payload.carrier or order.carrier,
+        },
+    )
+    return delivery.as_result()
+
+
+async def purchase_order(payload: p.PurchaseOrderEmail, ctx: JobContext) -> Any:
+    db, mailer = _tools(ctx)
+    async with db.session() as session:
+        po = await _need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
+        supplier = await _need(session, Supplier, payload.supplier_id, "supplier")
+        company = await _need(session, Company, po.company_id, "company")
+        ids = [line.product_id for line in po.lines]
+        products = {
+            x.id: x for x in await session.scalars(select(Product).where(Product.id.in_(ids)))
+        }
+    if not supplier.email:
+        raise GiveUp(f"supplier {supplier.id} ({supplier.name}) has no email address")
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=(supplier.email,),
+        template="purchase_order",
+        subject=f"Purchase order {po.number} from {company.name}",
+        company_id=company.id,
+        context={
+            "po": po,
+            "supplier": supplier,
+            "company": company,
+            "lines": [(line, products[line.product_id]) for line in po.lines],
+        },
+    )
+    return delivery.as_result()
+
+
+async def marketplace_connection(payload: p.MarketplaceConnectionEmail, ctx: JobContext) -> Any:
+    db, mailer = _tools(ctx)
+    async with db.session() as session:
+        connection = await _need(
+            session, MarketplaceConnection, payload.connection_id, "connection"
+        )
+        target = await _need(session, Company, payload.target_company_id, "company")
+        requester = await _need(session, Company, connection.requester_company_id, "company")
+        admins = await session.scalars(
+            select(User.email)
+            .where(User.company_id == target.id, User.is_active, User.role.in_(ADMIN_ROLES))
+            .order_by(User.id)
+        )
+        to = tuple(admins) or ((target.email,) if target.email else ())
+    if not to:
+        raise GiveUp(f"company {target.id} ({target.name}) has no admin or email to write to")
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=to,
+        template="marketplace_connection",
+        company_id=target.id,
+        subject=f"{requester.name} wants to connect with {target.name}",
+        context={"connection": connection, "company": target, "requester": requester},
+    )
+    return delivery.as_result()
+
+
+async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) -> dict[str, Any]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    of_day = (
+        Order.company_id == company_id,
+        Order.created_at >= start,
+        Order.created_at < start + dt.timedelta(days=1),
+    )
+    count, revenue = (
+        await session.execute(
+            select(func.count(Order.id), func.coalesce(func.sum(Order.total), 0)).where(*of_day)
+        )
+    ).one()
+    in_production = await session.scalar(
+        select(func.count(Order.id)).where(
+            Order.company_id == company_id, Order.status == OrderStatus.in_production
+        )
+    )
+    low = await session.scalar(
+        select(func.count(Product.id)).where(
+            Product.company_id == company_id,
+            Product.active,
+            Product.stock <= Product.reorder_threshold,
+        )
+    )
+    # sum() and coalesce() take Order.total's type, so SQLite's integer cents come back as Decimal.
+    total = revenue
+    return {
+        "orders": count,
+        "revenue": total or Decimal("0.00"),
+        "in_production": in_production or 0,
+        "low_stock": low or 0,
+    }
+
+
+async def daily_briefing(payload: p.DailyBriefingEmail, ctx: JobContext) -> Any:
+    """One email per user (each logged under ``<job id>:<user id>``); users gone are skipped."""
+    db, mailer = _tools(ctx)
+    async with db.session() as session:
+        company = await _need(session, Company, payload.company_id, "company")
+        found = await session.scalars(
+            select(User).where(
+                User.id.in_(payload.user_ids), User.company_id == company.id, User.is_active
+            )
+        )
+        users = sorted(found, key=lambda u: u.id)
+        stats = await _briefing_stats(session, company.id, payload.date)
+        result = await session.scalar(
+            select(AiResult)
+            .where(
+                AiResult.company_id == company.id,
+                AiResult.kind == AiResultKind.daily_briefing,
+                AiResult.for_date == payload.date,
+            )
+            .order_by(AiResult.id.desc())
+            .limit(1)
+        )
+    if not users:
+        raise GiveUp(f"none of users {payload.user_ids} is an active user of company {company.id}")
+    summary = result.data.get("summary") if result is not None else None
+    deliveries = []
+    for user in users:
+        delivery = await mailer.deliver(
+            db,
+            f"{ctx.job_id}:{user.id}",
+            to=(user.email,),
+            template="daily_briefing",
+            subject=f"{company.name}: your briefing for {payload.date:%d %b %Y}",
+            company_id=company.id,
+            context={
+                "company": company,
+                "user": user,
+                "day": payload.date,
+                "stats": stats,
+                "summary": summary if isinstance(summary, str) else None,
+            },
+        )
+        deliveries.append(delivery.as_result())
+    return {"emails": deliveries}
+
+
+async def generic(payload: p.GenericEmail, ctx: JobContext) -> Any:
+    db, mailer = _tools(ctx)
+    paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=tuple(str(a) for a in payload.to),
+        subject=payload.subject,
+        template="generic",
+        company_id=None,
+        context={
+            "company": None,
+            "text": payload.text,
+            "paragraphs": paragraphs,
+            "body_html": sanitize(payload.html) if payload.html else None,
+        },
+    )
+    return delivery.as_result()
+
+
+HANDLERS: dict[str, Handler] = {
+    "order-confirmation": order_confirmation,
+    "order-shipment": order_shipment,
+    "purchase-order": purchase_order,
+    "marketplace-connection": marketplace_connection,
+    "daily-briefing": daily_briefing,
+    "generic": generic,
+}

@@ -1,0 +1,119 @@
+"""Settings of the email worker: which transport, the SMTP server and sender, the app's public URL.
+
+Read once from the environment by :func:`load_mail_settings`; a wrong or misspelt value fails at
+start-up with the variable's name, never at the first email.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ils.queue.errors import ConfigurationError
+
+ENV_FIELDS: dict[str, str] = {
+    "ILS_MAIL_TRANSPORT": "transport",
+    "ILS_MAIL_FROM": "sender",
+    "ILS_SMTP_HOST": "smtp_host",
+    "ILS_SMTP_PORT": "smtp_port",
+    "ILS_SMTP_USER": "smtp_user",
+    "ILS_SMTP_PASSWORD": "smtp_password",
+    "ILS_SMTP_TLS": "smtp_tls",
+    "ILS_SMTP_TIMEOUT_S": "smtp_timeout_s",
+    "ILS_PUBLIC_URL": "public_url",
+}
+OWNED_PREFIXES = ("ILS_MAIL", "ILS_SMTP")
+DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
+
+
+class MailSettings(BaseModel):
+    """Everything the email handlers need; ``mail_dir`` is where the file transport writes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transport: Literal["file", "smtp"] = "file"
+    sender: str = Field("ILS <no-reply@example.com>", description="the From header")
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(None, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    smtp_timeout_s: float = Field(30.0, gt=0, le=600)
+    public_url: str = "http://127.0.0.1:8000"
+    mail_dir: Path = Path("var/mail")
+
+    @field_validator("sender")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+        try:
+            validate_email(address, check_deliverability=False, test_environment=True)
+        except EmailNotValidError as exc:
+            raise ValueError(f"not an email address: {exc}") from exc
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> MailSettings:
+        if self.transport == "smtp" and not self.smtp_host:
+            raise ValueError("ILS_MAIL_TRANSPORT=smtp needs ILS_SMTP_HOST")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("ILS_SMTP_USER and ILS_SMTP_PASSWORD go together")
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or DEFAULT_PORTS[self.smtp_tls]
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    for name in env:
+        if name in ENV_FIELDS or not name.startswith(OWNED_PREFIXES):
+            continue
+        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else f"valid: {', '.join(ENV_FIELDS)}"
+        raise ConfigurationError(f"unknown mail setting {name}; {hint}")
+
+
+def load_mail_settings(
+    env: Mapping[str, str] | None = None, var_dir: Path = Path("var")
+) -> MailSettings:
+    """Build the one validated :class:`MailSettings` of this process from ``env``."""
+    env = os.environ if env is None else env
+    _check_names(env)
+    data: dict[str, Any] = {
+        field: env[name].strip() for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
+    }
+    data["mail_dir"] = var_dir / "mail"
+    try:
+        return MailSettings.model_validate(data)
+    except ValidationError as exc:
+        names = {field: name for name, field in ENV_FIELDS.items()}
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'mail'}: "
+            f"{err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid mail settings: {problems}") from exc

@@ -1,0 +1,198 @@
+"""How an email leaves the process: the ``file`` transport (``.eml`` files under ``<var>/mail``)
+or the ``smtp`` transport (aiosmtplib, one connection per worker process, reopened when dropped).
+
+Delivery failures are classified here: a temporary one (timeout, lost connection, SMTP 4xx)
+raises :class:`MailTemporaryError`, which the queue retries with backoff; a permanent one (SMTP
+5xx, an invalid address) raises :class:`GiveUp` with the server's reply as the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
+
+from ils.jobs.email.settings import MailSettings
+from ils.queue.errors import GiveUp, IlsJobsError
+
+log = logging.getLogger(__name__)
+
+
+class MailTemporaryError(IlsJobsError):
+    """The email could not be handed over now (timeout, connection, SMTP 4xx): retry later."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One email: recipients, subject, an HTML and a plain-text part, extra headers."""
+
+    to: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_addresses(addresses: tuple[str, ...]) -> None:
+    """Raise :class:`GiveUp` naming the first address no server could ever accept."""
+    if not addresses:
+        raise GiveUp("no recipients")
+    for address in addresses:
+        try:
+            validate_email(address, check_deliverability=False, test_environment=True)
+        except EmailNotValidError as exc:
+            raise GiveUp(f"invalid address {address!r}: {exc}") from exc
+
+
+def build_mime(message: Message, sender: str) -> EmailMessage:
+    """The multipart/alternative MIME message (text first, HTML preferred), with a Message-ID."""
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = ", ".join(message.to)
+    mime["Subject"] = message.subject
+    mime["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    mime["Message-ID"] = make_msgid(domain=domain)
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime.set_content(message.text)
+    mime.add_alternative(message.html, subtype="html")
+    return mime
+
+
+class Transport(Protocol):
+    async def send(self, mime: EmailMessage, key: str) -> None:
+        """Hand ``mime`` over for delivery; ``key`` (the job id) names it where useful."""
+
+    async def close(self) -> None: ...
+
+
+class FileTransport:
+    """Writes each email as ``<mail_dir>/<key>.eml``: the zero-setup default (no mail server)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, key: str) -> Path:
+        return self.directory / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}.eml"
+
+    def _write(self, mime: EmailMessage, key: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(key)
+        partial = path.with_suffix(".eml.part")
+        partial.write_bytes(mime.as_bytes())
+        partial.replace(path)  # readers never see half a file
+
+    async def send(self, mime: EmailMessage, key: str) -> None:
+        await asyncio.to_thread(self._write, mime, key)
+
+    async def close(self) -> None:
+        return None
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"SMTP {exc.code} {exc.message}".strip()
+
+
+def classify(exc: BaseException) -> BaseException:
+    """The outcome a delivery error means: :class:`GiveUp` (permanent) or a retryable error."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{r.recipient}: {_reply(r)}" for r in exc.recipients)
+        if exc.recipients and all(r.code >= 500 for r in exc.recipients):
+            return GiveUp(replies)
+        return MailTemporaryError(replies or str(exc))
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if exc.code >= 500:
+            return GiveUp(_reply(exc))
+        return MailTemporaryError(_reply(exc))
+    if isinstance(exc, (aiosmtplib.SMTPException, OSError, TimeoutError)):
+        return MailTemporaryError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+class SmtpTransport:
+    """One SMTP connection for the whole worker process, shared by its concurrent jobs (the
+    lock keeps one transaction at a time on it) and reopened when the server dropped it."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+        self.connections_opened = 0
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.port,
+            username=s.smtp_user,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_tls == "implicit",
+            start_tls=s.smtp_tls == "starttls",
+            timeout=s.smtp_timeout_s,
+        )
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        client = self._new_client()
+        await client.connect()
+        self._client = client
+        self.connections_opened += 1
+        return client
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            client.close()
+
+    async def send(self, mime: EmailMessage, key: str) -> None:
+        async with self._lock:
+            try:
+                try:
+                    client = await self._connected()
+                    refused, _ = await client.send_message(mime)
+                except aiosmtplib.SMTPServerDisconnected:
+                    # An idle connection the server closed: open a new one and try once more.
+                    await self._drop()
+                    client = await self._connected()
+                    refused, _ = await client.send_message(mime)
+            except Exception as exc:
+                outcome = classify(exc)
+                # After a refusal the server is still talking to us (aiosmtplib sent RSET): keep
+                # the connection. After anything else its state is unknown: open a new one.
+                if not isinstance(
+                    exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused
+                ):
+                    await self._drop()
+                if outcome is exc:
+                    raise
+                raise outcome from exc
+        if refused:
+            # Accepted for the other recipients, so it is sent and not retried (a retry would
+            # send it to them twice). Codes only: addresses are personal data, kept out of logs.
+            codes = ", ".join(str(reply.code) for reply in refused.values())
+            log.warning("email %s refused for %d of its recipients (%s)", key, len(refused), codes)
+
+    async def close(self) -> None:
+        async with self._lock:
+            client, self._client = self._client, None
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+
+
+def build_transport(settings: MailSettings) -> Transport:
+    if settings.transport == "smtp":
+        return SmtpTransport(settings)
+    return FileTransport(settings.mail_dir)
