@@ -247,6 +247,16 @@ def load_settings(
     return _validated(Settings, data, "")
 
 
+def env_errors(exc: ValidationError, env_fields: Mapping[str, str], fallback: str) -> str:
+    """Pydantic's errors named by the environment variable each field came from
+    (``env_fields`` maps variable -> field), for settings read from the environment."""
+    names = {field: name for name, field in env_fields.items()}
+    return "; ".join(
+        f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else fallback}: {err['msg']}"
+        for err in exc.errors()
+    )
+
+
 def _validated(model: type[_M], data: Any, where: str) -> _M:
     try:
         return model.model_validate(data)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ils.queue.errors import ConfigurationError
+from ils.queue.settings import env_errors
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +127,7 @@ def load_web_settings(
     try:
         settings = WebSettings.model_validate(data)
     except ValidationError as exc:
-        names = {field: name for name, field in ENV_FIELDS.items()}
-        problems = "; ".join(
-            f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'web settings'}: "
-            f"{err['msg']}"
-            for err in exc.errors()
-        )
+        problems = env_errors(exc, ENV_FIELDS, "web settings")
         raise ConfigurationError(f"invalid web settings: {problems}") from exc
     https = settings.public_url.startswith("https://")
     if https != settings.cookie_secure:

@@ -78,12 +78,20 @@ def rx_summary(order: Order) -> list[str]:
     return rows
 
 
+async def _order_user_company(
+    db: Database, order_id: int, user_id: int
+) -> tuple[Order, User, Company]:
+    """What an order's emails need, loaded at send time; a missing one gives up."""
+    async with db.session() as session:
+        order = await _need(session, Order, order_id, "order")
+        user = await _need(session, User, user_id, "user")
+        company = await _need(session, Company, order.company_id, "company")
+    return order, user, company
+
+
 async def order_confirmation(payload: p.OrderConfirmationEmail, ctx: JobContext) -> Any:
     db, mailer = _tools(ctx)
-    async with db.session() as session:
-        order = await _need(session, Order, payload.order_id, "order")
-        user = await _need(session, User, payload.user_id, "user")
-        company = await _need(session, Company, order.company_id, "company")
+    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
@@ -98,10 +106,7 @@ async def order_confirmation(payload: p.OrderConfirmationEmail, ctx: JobContext)
 
 async def order_shipment(payload: p.OrderShipmentEmail, ctx: JobContext) -> Any:
     db, mailer = _tools(ctx)
-    async with db.session() as session:
-        order = await _need(session, Order, payload.order_id, "order")
-        user = await _need(session, User, payload.user_id, "user")
-        company = await _need(session, Company, order.company_id, "company")
+    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
     delivery = await mailer.deliver(
         db,
         ctx.job_id,

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from ils.queue.errors import ConfigurationError
+from ils.queue.settings import env_errors
 
 ENV_FIELDS: dict[str, str] = {
     "ILS_MAIL_TRANSPORT": "transport",
@@ -110,10 +111,5 @@ def load_mail_settings(
     try:
         return MailSettings.model_validate(data)
     except ValidationError as exc:
-        names = {field: name for name, field in ENV_FIELDS.items()}
-        problems = "; ".join(
-            f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'mail'}: "
-            f"{err['msg']}"
-            for err in exc.errors()
-        )
+        problems = env_errors(exc, ENV_FIELDS, "mail")
         raise ConfigurationError(f"invalid mail settings: {problems}") from exc
