@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
@@ -19,10 +20,13 @@ from ils.domain.db import Database
 from ils.domain.models import (
     EmailLog,
     EmailStatus,
+    Role,
     Supplier,
+    User,
 )
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.queue.admin import JobView
+from ils.queue.errors import InvalidJobPayload
 from ils.queue.producer import EnqueueOptions
 from tests.conftest import make_settings
 from tests.support.email_world import make_world
@@ -259,3 +263,60 @@ async def test_the_rate_limit_holds_in_every_window(
     spans = [started[i + limit] - started[i] for i in range(len(started) - limit)]
     assert min(spans) >= window_ms, spans
     assert len(handler.messages) == 8
+
+
+async def test_the_generic_email_layouts_and_company_branding(
+    db: Database, redis_url: str, prefix: str, tmp_path: Path
+):
+    w = await make_world(db)
+    handler = RecordingHandler()
+    base = {"to": ["someone@example.com"], "text": "The lab closes at noon."}
+    with smtp_server(handler) as port:
+        async with email_system(redis_url, prefix, tmp_path, db, smtp_env(port)) as system:
+            with pytest.raises(InvalidJobPayload, match="template"):
+                bad = {**base, "subject": "x", "template": "fancy"}
+                await system.producer.enqueue("email", "generic", bad)
+            views = await run_jobs(system, [
+                ("generic", {**base, "subject": "Closing early", "template": "alert",
+                             "companyId": w.lab.id}),
+                ("generic", {**base, "subject": "Holiday hours", "template": "notice"}),
+                ("generic", {**base, "subject": "Plain"}),
+                ("generic", {**base, "subject": "Nobody", "companyId": 99999}),
+            ])  # fmt: skip
+    assert [v.state for v in views] == ["completed"] * 3 + ["failed"]
+    assert views[3].failed_reason == "company 99999 no longer exists"
+    by_subject = {str(m["Subject"]): parts(m) for m in handler.messages}
+    html, text = by_subject["Closing early"]
+    assert "Action needed:" in html and "#b3261e" in html
+    assert "Clearview Lab" in html and "#aa3300" in html  # the company's name and colour
+    assert text.startswith("ACTION NEEDED: Closing early") and "closes at noon" in text
+    html, text = by_subject["Holiday hours"]
+    assert "Action needed" not in html and "<strong>Holiday hours</strong>" in html
+    assert text.startswith("NOTICE: Holiday hours")
+    html, text = by_subject["Plain"]
+    assert "Plain" not in html.split("<body", 1)[1].split("The lab", 1)[0]  # no banner
+    assert text.strip() == "The lab closes at noon."
+
+
+async def test_a_briefing_refused_for_one_user_still_reaches_the_others(
+    db: Database, redis_url: str, prefix: str, tmp_path: Path
+):
+    w = await make_world(db)
+    async with db.session() as s:
+        bad = User(company_id=w.lab.id, email="not an address", name="Bad", password_hash="x",
+                   role=Role.staff)  # fmt: skip
+        s.add(bad)
+    handler = RecordingHandler()
+    day = {"companyId": w.lab.id, "date": "2026-11-27"}
+    with smtp_server(handler) as port:
+        async with email_system(redis_url, prefix, tmp_path, db, smtp_env(port)) as system:
+            mixed, only_bad = await run_jobs(system, [
+                ("daily-briefing", {**day, "userIds": [bad.id, w.user.id]}),
+                ("daily-briefing", {**day, "userIds": [bad.id]}),
+            ])  # fmt: skip
+    assert mixed.state == "completed" and [m["To"] for m in handler.messages] == [w.user.email]
+    [refusal] = mixed.return_value["refused"]
+    assert refusal.startswith(f"user {bad.id}: invalid address 'not an address'")
+    assert [e["sent"] for e in mixed.return_value["emails"]] == [True]
+    assert only_bad.state == "failed" and only_bad.attempts_made == 1
+    assert f"user {bad.id}: invalid address" in (only_bad.failed_reason or "")

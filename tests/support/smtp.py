@@ -55,10 +55,13 @@ class RecordingHandler:
 
 
 @contextlib.contextmanager
-def smtp_server(handler: RecordingHandler, port: int | None = None) -> Iterator[int]:
-    """Serve ``handler`` for the block on ``port`` (default: a free one); yields the port."""
+def smtp_server(
+    handler: RecordingHandler, port: int | None = None, **server_options: Any
+) -> Iterator[int]:
+    """Serve ``handler`` for the block on ``port`` (default: a free one); yields the port.
+    ``server_options`` go to aiosmtpd (TLS contexts, ``require_starttls``, an authenticator)."""
     port = port or free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **server_options)
     controller.start()
     try:
         yield port

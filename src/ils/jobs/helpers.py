@@ -128,11 +128,12 @@ async def queue_daily_briefing_email(
 
 async def queue_generic_email(
     to: list[str], subject: str, text: str, html: str | None = None,
-    template: str | None = None, *, options: EnqueueOptions | None = None,
-    producer: Producer | None = None,
+    template: p.GenericLayout = "standard", company_id: int | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
-    payload = dict(to=to, subject=subject, text=text, html=html, template=template)
+    payload = dict(to=to, subject=subject, text=text, html=html, template=template,
+                   company_id=company_id)  # fmt: skip
     return await _enqueue("email", "generic", payload, options, producer, session)
 
 

@@ -17,6 +17,7 @@ Id = Annotated[int, Field(gt=0)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 NotificationPriority = Literal["urgent", "high", "medium", "low"]
+GenericLayout = Literal["standard", "notice", "alert"]
 
 # ---- email ----------------------------------------------------------------------------------
 
@@ -54,7 +55,10 @@ class GenericEmail(Payload):
     subject: ShortText
     text: Text
     html: Text | None = None
-    template: ShortText | None = None
+    template: GenericLayout = Field(
+        "standard", description="standard, notice (a highlighted panel) or alert (action needed)"
+    )
+    company_id: Id | None = Field(None, description="brand the email with this company")
 
 
 # ---- pdf ------------------------------------------------------------------------------------

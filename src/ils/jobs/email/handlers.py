@@ -207,17 +207,18 @@ async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) 
         )
     )
     # sum() and coalesce() take Order.total's type, so SQLite's integer cents come back as Decimal.
-    total = revenue
     return {
         "orders": count,
-        "revenue": total or Decimal("0.00"),
+        "revenue": revenue or Decimal("0.00"),
         "in_production": in_production or 0,
         "low_stock": low or 0,
     }
 
 
 async def daily_briefing(payload: p.DailyBriefingEmail, ctx: JobContext) -> Any:
-    """One email per user (each logged under ``<job id>:<user id>``); users gone are skipped."""
+    """One email per user (each logged under ``<job id>:<user id>``, so a retry sends only the
+    ones not yet accepted); users gone are skipped. A user whose address is refused for good does
+    not stop the others; the job gives up only when nobody could be written to."""
     db, mailer = _tools(ctx)
     async with db.session() as session:
         company = await _need(session, Company, payload.company_id, "company")
@@ -241,29 +242,40 @@ async def daily_briefing(payload: p.DailyBriefingEmail, ctx: JobContext) -> Any:
     if not users:
         raise GiveUp(f"none of users {payload.user_ids} is an active user of company {company.id}")
     summary = result.data.get("summary") if result is not None else None
-    deliveries = []
+    deliveries: list[dict[str, Any]] = []
+    refused: list[str] = []
     for user in users:
-        delivery = await mailer.deliver(
-            db,
-            f"{ctx.job_id}:{user.id}",
-            to=(user.email,),
-            template="daily_briefing",
-            subject=f"{company.name}: your briefing for {payload.date:%d %b %Y}",
-            company_id=company.id,
-            context={
-                "company": company,
-                "user": user,
-                "day": payload.date,
-                "stats": stats,
-                "summary": summary if isinstance(summary, str) else None,
-            },
-        )
+        try:
+            delivery = await mailer.deliver(
+                db,
+                f"{ctx.job_id}:{user.id}",
+                to=(user.email,),
+                template="daily_briefing",
+                subject=f"{company.name}: your briefing for {payload.date:%d %b %Y}",
+                company_id=company.id,
+                context={
+                    "company": company,
+                    "user": user,
+                    "day": payload.date,
+                    "stats": stats,
+                    "summary": summary if isinstance(summary, str) else None,
+                },
+            )
+        except GiveUp as exc:
+            refused.append(f"user {user.id}: {exc}")
+            continue
         deliveries.append(delivery.as_result())
-    return {"emails": deliveries}
+    if not deliveries:
+        raise GiveUp("; ".join(refused))
+    return {"emails": deliveries, "refused": refused}
 
 
 async def generic(payload: p.GenericEmail, ctx: JobContext) -> Any:
     db, mailer = _tools(ctx)
+    company = None
+    if payload.company_id is not None:
+        async with db.session() as session:
+            company = await _need(session, Company, payload.company_id, "company")
     paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
     delivery = await mailer.deliver(
         db,
@@ -271,9 +283,10 @@ async def generic(payload: p.GenericEmail, ctx: JobContext) -> Any:
         to=tuple(str(a) for a in payload.to),
         subject=payload.subject,
         template="generic",
-        company_id=None,
+        company_id=payload.company_id,
         context={
-            "company": None,
+            "company": company,
+            "layout": payload.template,
             "text": payload.text,
             "paragraphs": paragraphs,
             "body_html": sanitize(payload.html) if payload.html else None,

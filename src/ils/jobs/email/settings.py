@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,7 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_SMTP_USER": "smtp_user",
     "ILS_SMTP_PASSWORD": "smtp_password",
     "ILS_SMTP_TLS": "smtp_tls",
+    "ILS_SMTP_CA_FILE": "smtp_ca_file",
     "ILS_SMTP_TIMEOUT_S": "smtp_timeout_s",
     "ILS_PUBLIC_URL": "public_url",
 }
@@ -54,6 +56,9 @@ class MailSettings(BaseModel):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM bundle of the CAs to trust instead of the system's (a private CA)"
+    )
     smtp_timeout_s: float = Field(30.0, gt=0, le=600)
     public_url: str = "http://127.0.0.1:8000"
     mail_dir: Path = Path("var/mail")
@@ -76,13 +81,33 @@ class MailSettings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value.strip().rstrip("/")
 
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _loadable_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load CA bundle {str(value)!r}: {exc}") from exc
+        return value
+
     @model_validator(mode="after")
     def _smtp_complete(self) -> MailSettings:
         if self.transport == "smtp" and not self.smtp_host:
             raise ValueError("ILS_MAIL_TRANSPORT=smtp needs ILS_SMTP_HOST")
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("ILS_SMTP_USER and ILS_SMTP_PASSWORD go together")
+        if self.smtp_ca_file is not None and self.smtp_tls == "none":
+            raise ValueError("ILS_SMTP_CA_FILE needs ILS_SMTP_TLS=starttls or implicit")
         return self
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The context that verifies the server: the system's CAs, or only ``smtp_ca_file``'s."""
+        if self.smtp_tls == "none":
+            return None
+        cafile = str(self.smtp_ca_file) if self.smtp_ca_file else None
+        return ssl.create_default_context(cafile=cafile)
 
     @property
     def port(self) -> int:

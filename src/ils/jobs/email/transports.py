@@ -126,6 +126,7 @@ class SmtpTransport:
         self.settings = settings
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
+        self._tls_context = settings.tls_context()
         self.connections_opened = 0
 
     def _new_client(self) -> aiosmtplib.SMTP:
@@ -137,6 +138,7 @@ class SmtpTransport:
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             use_tls=s.smtp_tls == "implicit",
             start_tls=s.smtp_tls == "starttls",
+            tls_context=self._tls_context,
             timeout=s.smtp_timeout_s,
         )
 
