@@ -53,7 +53,7 @@ HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"companyId": 1, "userIds": [2, 3], "date": "2026-11-28"}),
     "queue_generic_email": (
         "email", "generic", {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"},
-        {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"}),
+        {"to": ["a@example.com"], "subject": "Hi", "text": "Hello", "template": "standard"}),
     "queue_order_sheet_pdf": ("pdf", "order-sheet", {"order_id": 9}, {"orderId": 9}),
     "queue_invoice_pdf": ("pdf", "invoice", {"invoice_id": 9}, {"invoiceId": 9}),
     "queue_receipt_pdf": ("pdf", "receipt", {"payment_id": 9}, {"paymentId": 9}),
