@@ -105,9 +105,11 @@ async def test_a_worker_that_keeps_dying_stops_the_process_non_zero(
 # ---- guard 4: a limiter needs a short drain delay ----------------------------------------------
 
 
-def test_rate_limited_queues_get_a_one_second_drain_delay():
+def test_every_queue_gets_a_one_second_drain_delay():
+    # A limiter or a global concurrency can be set at run time on any queue (admin overrides).
     assert QueueSpec(rate_max=10, rate_duration_ms=1000).effective_drain_delay_s == 1.0
-    assert QueueSpec().effective_drain_delay_s == 5.0
+    assert QueueSpec().effective_drain_delay_s == 1.0
+    assert QueueSpec(drain_delay_s=2.5).effective_drain_delay_s == 2.5
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import redis
 import redis.asyncio as aredis
 
 from ils.queue.context import JobContext
-from ils.queue.errors import GiveUp, RetryLater
+from ils.queue.errors import GiveUp, JobCancelled, RetryLater
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.settings import QUEUE_NAMES
 
@@ -27,6 +27,7 @@ class Probe(Payload):
     retry_later_s: float = 0
     give_up: bool = False
     wait_release: bool = False
+    until_cancelled: bool = False
 
 
 def _prefix(ctx: JobContext) -> str:
@@ -53,6 +54,7 @@ async def _probe(
     runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
     await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")
     await client.rpush(record_key(prefix, f"times:{ctx.job_id}"), f"{time.time()}")
+    await ctx.log(f"run {runs} of {payload.tag}")
     if payload.give_up:
         raise GiveUp("permanent problem")
     if payload.retry_later_s and runs == 1:
@@ -63,6 +65,10 @@ async def _probe(
         # Hold the job until the test releases it (or the process is killed).
         await client.rpush(record_key(prefix, "started"), ctx.job_id)
         await client.blpop([record_key(prefix, f"release:{ctx.job_id}")], timeout=60)
+    if payload.until_cancelled:
+        await client.rpush(record_key(prefix, "started"), ctx.job_id)
+        if await ctx.wait_cancelled(60):
+            raise JobCancelled("stopped on request")
     if payload.block_s:
         await ctx.run_sync(threading.Event().wait, payload.block_s)
     # The idempotent side effect: keyed by job id, it happens once however often we run.

@@ -1,7 +1,10 @@
 """THE data-access module for queue state: counts, health, info, workers, single jobs.
 
-The API, the dashboard and the CLI read queue state only through :class:`QueueAdmin`; none of
-them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
+The API, the dashboard and the CLI read and change queue state only through :class:`QueueAdmin`;
+none of them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
+Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
+``actions`` (:mod:`ils.queue.actions`) and ``metrics`` (throughput and totals,
+:mod:`ils.queue.metrics`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
 from ils.queue import keys
+from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
+from ils.queue.browse import JobBrowser
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.heartbeat import now_ms
+from ils.queue.metrics import MetricsReader
 from ils.queue.settings import QUEUE_NAMES, Settings
 
 STATES: tuple[str, ...] = (
@@ -43,6 +49,7 @@ class WorkerInfo:
     last_seen: int
     processed: int
     failed: int
+    active: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"queues": list(self.queues)}
@@ -69,12 +76,15 @@ class JobView:
 
 
 class QueueAdmin:
-    """Reads (and, in later issues, acts on) the state of the queues of one prefix."""
+    """Reads and acts on the state of the queues of one prefix."""
 
     def __init__(self, settings: Settings, broker: Broker) -> None:
         self.settings = settings
         self.broker = broker
         self._queues: dict[str, Queue] = {}
+        self.browse = JobBrowser(self.queue, settings.prefix)
+        self.actions = QueueActions(self.queue, settings.prefix)
+        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
 
     def queue(self, name: str) -> Queue:
         self.settings.queue(name)
@@ -129,6 +139,7 @@ class QueueAdmin:
                     last_seen=int(rec["last_seen"]),
                     processed=int(rec.get("processed", 0)),
                     failed=int(rec.get("failed", 0)),
+                    active=int(rec.get("active", 0)),
                 )
             )
         return sorted(out, key=lambda w: w.started)

@@ -29,6 +29,7 @@ class JobContext:
     _progress: Callable[[Any], Awaitable[Any]] | None = None
     _log: Callable[[str], Awaitable[Any]] | None = None
     _cancelled: Callable[[], bool] | None = None
+    _cancel_wait: Callable[[], Awaitable[Any]] | None = None
 
     @property
     def is_last_attempt(self) -> bool:
@@ -38,6 +39,20 @@ class JobContext:
     def cancelled(self) -> bool:
         """True once an admin (or shutdown) asked this job to stop; check it in long loops."""
         return self._cancelled() if self._cancelled else False
+
+    async def wait_cancelled(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a cancel request; True if one came. For handlers that
+        wait on something else meanwhile, race this against it."""
+        if self.cancelled:
+            return True
+        if self._cancel_wait is None:
+            await asyncio.sleep(timeout_s)
+            return False
+        try:
+            await asyncio.wait_for(self._cancel_wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def progress(self, value: int | float | dict[str, Any]) -> None:
         """Report progress (a percentage or a dict); shown by the admin views."""

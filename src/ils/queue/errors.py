@@ -45,6 +45,10 @@ class JobNotFound(IlsJobsError):
     """No job with that id exists in that queue (it may have been cleaned)."""
 
 
+class JobStateConflict(IlsJobsError):
+    """The action does not apply to the job in its current state (e.g. promoting an active job)."""
+
+
 class PermissionDenied(IlsJobsError):
     """The caller's role does not allow this action."""
 

@@ -1,6 +1,7 @@
 """Worker heartbeats: each worker process says who it is and that it is alive.
 
-The admin layer lists live workers (host, pid, queues, started, last seen) from these records.
+The admin layer lists live workers (host, pid, queues, jobs in progress, started, last seen)
+from these records.
 A record expires after three missed beats, so a killed process drops off on its own.
 """
 
@@ -13,6 +14,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aredis
@@ -41,6 +43,7 @@ class Heartbeat:
     started_ms: int = field(default_factory=now_ms)
     processed: int = 0
     failed: int = 0
+    active: Callable[[], int] = lambda: 0
 
     @property
     def ttl_s(self) -> int:
@@ -61,6 +64,7 @@ class Heartbeat:
                     "last_seen": now,
                     "processed": self.processed,
                     "failed": self.failed,
+                    "active": self.active(),
                 },
             )
             pipe.expire(record, self.ttl_s)

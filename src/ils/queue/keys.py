@@ -2,10 +2,14 @@
 
 All live under the configured prefix, so one prefix isolates one deployment (or one test):
 
-| key | type | what |
-|---|---|---|
-| ``<prefix>:ils:workers`` | sorted set | worker id -> last heartbeat (ms) |
-| ``<prefix>:ils:worker:<id>`` | hash | host, pid, queues, started, last_seen, counts; expires |
+- ``<prefix>:ils:workers`` (sorted set): worker id -> last heartbeat (ms);
+- ``<prefix>:ils:worker:<id>`` (hash): host, pid, queues, started, last_seen, counts; expires;
+- ``<prefix>:ils:tp:<queue>:<hour>`` (hash): ``<minute>:<outcome>`` -> jobs that minute
+  (completed, failed, retried); expires after 25 h;
+- ``<prefix>:ils:metrics:jobs`` (hash): ``<queue>|<name>|<outcome>`` -> jobs so far;
+- ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
+  (seconds) and ``|count`` (runs): the run-time histogram;
+- ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms).
 """
 
 from __future__ import annotations
@@ -17,6 +21,23 @@ def workers_index(prefix: str) -> str:
 
 def worker_record(prefix: str, worker_id: str) -> str:
     return f"{prefix}:ils:worker:{worker_id}"
+
+
+def throughput(prefix: str, queue: str, hour: int) -> str:
+    """Per-minute outcome counts of one queue for one hour (``hour`` = epoch seconds // 3600)."""
+    return f"{prefix}:ils:tp:{queue}:{hour}"
+
+
+def job_totals(prefix: str) -> str:
+    return f"{prefix}:ils:metrics:jobs"
+
+
+def job_durations(prefix: str) -> str:
+    return f"{prefix}:ils:metrics:duration"
+
+
+def cancel_requests(prefix: str) -> str:
+    return f"{prefix}:ils:cancel"
 
 
 def all_keys_pattern(prefix: str) -> str:

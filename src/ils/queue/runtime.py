@@ -22,10 +22,12 @@ from bullmq.custom_errors import DelayedError, UnrecoverableError
 
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
+from ils.queue.cancel import CancelWatcher
 from ils.queue.context import JobContext
 from ils.queue.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
 
@@ -107,6 +109,9 @@ class WorkerRuntime:
         self._stopped = asyncio.Event()
         self._started = asyncio.Event()
         self._heartbeat: Heartbeat | None = None
+        self.metrics: MetricsRecorder | None = None
+        self.cancels: CancelWatcher | None = None
+        self.active = 0
 
     # -- the job pipeline, adapted to BullMQ ------------------------------------------------
 
@@ -123,22 +128,40 @@ class WorkerRuntime:
             _progress=job.updateProgress,
             _log=job.log,
             _cancelled=(lambda: bool(sig.aborted)) if sig is not None else None,
+            _cancel_wait=sig.wait if sig is not None else None,
         )
 
     def _processor(self, queue: str) -> Callable[..., Any]:
         # BullMQ passes the abort signal only while its lock manager is open: default it.
         async def process(job: Any, token: str, sig: Any = None) -> Any:
             ctx = self._context(queue, job, sig)
+            started = time.perf_counter()
+            outcome: Outcome | None = "failed" if ctx.is_last_attempt else "retried"
+            self.active += 1
             try:
-                return await self.executor.execute(queue, job.name, job.data, ctx)
+                result = await self.executor.execute(queue, job.name, job.data, ctx)
+                outcome = "completed"
+                return result
             except RetryLater as exc:
+                outcome = None  # snoozed, not failed
                 due = int(time.time() * 1000 + exc.delay_s * 1000)
                 await job.moveToDelayed(due, token)
                 raise DelayedError(str(exc)) from exc
             except (GiveUp, JobCancelled) as exc:
+                outcome = "failed"
                 raise UnrecoverableError(str(exc)) from exc
+            finally:
+                self.active -= 1
+                if outcome is not None and self.metrics is not None:
+                    self.metrics.record(queue, job.name, outcome, time.perf_counter() - started)
+                if self.cancels is not None:
+                    await self.cancels.finished(queue, ctx.job_id)
 
         return process
+
+    def _cancel_job(self, queue: str, job_id: str) -> bool:
+        worker = self.workers.get(queue)
+        return bool(worker is not None and worker.cancelJob(job_id, "cancelled by an admin"))
 
     def _on_completed(self, queue: str) -> Callable[..., None]:
         def completed(job: Any, _result: Any) -> None:
@@ -240,12 +263,22 @@ class WorkerRuntime:
             self.worker_id,
             self.queues,
             self.settings.heartbeat_interval_s,
+            active=lambda: self.active,
         )
         await self._heartbeat.beat()
+        self.metrics = MetricsRecorder(self._heartbeat.client, self.settings.prefix)
+        self.cancels = CancelWatcher(
+            self._heartbeat.client, self.settings.prefix, self.workers, self._cancel_job
+        )
         for q in self.queues:
             await self._launch(q)
             self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
         self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))
+        for name, loop in (
+            ("ils-metrics", self.metrics.run()),
+            ("ils-cancels", self.cancels.run()),
+        ):
+            self._tasks.append(asyncio.create_task(loop, name=name))
         self._started.set()
         log.info("background job workers active (%s):", self.worker_id)
         for q in self.queues:
@@ -286,6 +319,9 @@ class WorkerRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.metrics is not None:
+            with contextlib.suppress(Exception):
+                await self.metrics.flush()
         if self._heartbeat is not None:
             await self._heartbeat.clear()
             await self._heartbeat.client.aclose()

@@ -45,7 +45,8 @@ class QueueSpec(BaseModel):
     lock_duration_ms: int = Field(30_000, ge=1_000)
     stalled_interval_ms: int = Field(30_000, ge=500)
     max_stalled_count: int = Field(1, ge=0)
-    # BullMQ blocks this long on an empty queue; with a limiter it must be short (guard 4).
+    # BullMQ blocks this long on an empty queue; with a limiter or a global concurrency it must
+    # be short (guard 4). Both can be set at run time by an admin, so the default is short always.
     drain_delay_s: float | None = Field(None, gt=0, le=10)
     keep_completed_age_s: int = Field(DAY_S, ge=0)
     keep_completed_count: int = Field(10_000, ge=0)
@@ -57,7 +58,7 @@ class QueueSpec(BaseModel):
     def effective_drain_delay_s(self) -> float:
         if self.drain_delay_s is not None:
             return self.drain_delay_s
-        return 1.0 if self.rate_max is not None else 5.0
+        return 1.0
 
     @property
     def stall_recovery_bound_s(self) -> float:

@@ -1,0 +1,164 @@
+"""What an operator can do to jobs and queues: retry, remove, promote, cancel, clean, pause,
+resume, and override a queue's rate limit or concurrency at run time.
+
+Reached through :class:`ils.queue.admin.QueueAdmin` (``admin.actions``). Each action checks the
+job's state first and raises :class:`JobStateConflict` when it does not apply, so a caller gets
+"job 7 is active, not failed" rather than a silent no-op.
+
+Run-time overrides use BullMQ's global settings in the queue's meta hash, which every worker's
+fetch script reads: a global rate limit replaces the configured one while set; a global
+concurrency caps the jobs running at once across all workers (each worker still runs at most
+its configured concurrency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bullmq import Job, Queue
+from redis.exceptions import RedisError
+
+from ils.queue.cancel import request_cancel
+from ils.queue.errors import BrokerUnavailable, JobNotFound, JobStateConflict
+
+CleanState = Literal["completed", "failed"]
+CLEAN_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """A queue's run-time overrides; ``None`` where the configured value applies."""
+
+    rate_max: int | None
+    rate_duration_ms: int | None
+    concurrency: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rate_max": self.rate_max, "rate_duration_ms": self.rate_duration_ms,
+                "concurrency": self.concurrency}  # fmt: skip
+
+
+class QueueActions:
+    """The actions on the queues that ``queue(name)`` returns (the admin's own Queue objects)."""
+
+    def __init__(self, queue: Callable[[str], Queue], prefix: str) -> None:
+        self.queue = queue
+        self.prefix = prefix
+
+    async def _job(self, queue: str, job_id: str, *states: str) -> tuple[Queue, Job, str]:
+        q = self.queue(queue)
+        job = await Job.fromId(q, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id} in queue {queue}")
+        state = str(await q.getJobState(job_id))
+        if states and state not in states:
+            raise JobStateConflict(f"job {job_id} is {state}, not {' or '.join(states)}")
+        return q, job, state
+
+    async def retry(self, queue: str, job_id: str) -> str:
+        """Send a failed job back to waiting, its attempts starting afresh."""
+        async with _broker_errors():
+            _, job, _ = await self._job(queue, job_id, "failed")
+            await job.retry("failed")
+            return "waiting"
+
+    async def retry_all_failed(self, queue: str) -> int:
+        """Every failed job of ``queue`` back to waiting; how many there were."""
+        async with _broker_errors():
+            q = self.queue(queue)
+            count = int(await q.getJobCountByTypes("failed"))
+            if count:
+                await q.retryJobs({"state": "failed", "count": CLEAN_BATCH})
+            return count
+
+    async def remove(self, queue: str, job_id: str) -> None:
+        """Delete a job that is not running (an active one holds a lock: cancel it instead)."""
+        async with _broker_errors():
+            _, job, state = await self._job(queue, job_id)
+            if state == "active":
+                raise JobStateConflict(f"job {job_id} is active: cancel it, then remove it")
+            await job.remove()
+
+    async def promote(self, queue: str, job_id: str) -> None:
+        """Run a delayed job now."""
+        async with _broker_errors():
+            _, job, _ = await self._job(queue, job_id, "delayed")
+            await job.promote()
+
+    async def cancel(self, queue: str, job_id: str) -> None:
+        """Ask the worker running an active job to stop it (cooperative: the handler sees
+        ``ctx.cancelled``; the job then fails with the reason "cancelled")."""
+        async with _broker_errors():
+            q, _, _ = await self._job(queue, job_id, "active")
+            await request_cancel(q.client, self.prefix, queue, job_id)
+
+    async def clean(self, queue: str, state: CleanState, older_than_s: int) -> int:
+        """Delete ``state`` jobs finished more than ``older_than_s`` ago; how many went."""
+        if state not in ("completed", "failed"):
+            raise ValueError("state must be completed or failed")
+        if older_than_s < 0:
+            raise ValueError("older_than_s must be >= 0")
+        removed = 0
+        async with _broker_errors():
+            q = self.queue(queue)
+            while True:
+                ids = await q.clean(older_than_s * 1000, CLEAN_BATCH, state)
+                removed += len(ids)
+                if len(ids) < CLEAN_BATCH:
+                    return removed
+
+    async def pause(self, queue: str) -> None:
+        async with _broker_errors():
+            await self.queue(queue).pause()
+
+    async def resume(self, queue: str) -> None:
+        async with _broker_errors():
+            await self.queue(queue).resume()
+
+    async def set_rate_limit(
+        self, queue: str, max_jobs: int | None, duration_ms: int = 1000
+    ) -> None:
+        """At most ``max_jobs`` per ``duration_ms`` across all workers; ``None`` goes back to the
+        configured limit."""
+        async with _broker_errors():
+            q = self.queue(queue)
+            if max_jobs is None:
+                await q.removeGlobalRateLimit()
+                return
+            if max_jobs < 1 or duration_ms < 1:
+                raise ValueError("max_jobs and duration_ms must be >= 1")
+            await q.setGlobalRateLimit(max_jobs, duration_ms)
+
+    async def set_concurrency(self, queue: str, concurrency: int | None) -> None:
+        """At most ``concurrency`` jobs at once across all workers; ``None`` lifts the cap."""
+        async with _broker_errors():
+            q = self.queue(queue)
+            if concurrency is None:
+                await q.removeGlobalConcurrency()
+                return
+            if concurrency < 1:
+                raise ValueError("concurrency must be >= 1")
+            await q.setGlobalConcurrency(concurrency)
+
+    async def overrides(self, queue: str) -> Overrides:
+        async with _broker_errors():
+            q = self.queue(queue)
+            limit = await q.getGlobalRateLimit()
+            concurrency = await q.getGlobalConcurrency()
+        return Overrides(
+            rate_max=int(limit["max"]) if limit else None,
+            rate_duration_ms=int(limit["duration"]) if limit else None,
+            concurrency=int(concurrency) if concurrency is not None else None,
+        )
+
+
+@contextlib.asynccontextmanager
+async def _broker_errors() -> AsyncIterator[None]:
+    """Turns a Redis error into :class:`BrokerUnavailable`."""
+    try:
+        yield
+    except RedisError as exc:
+        raise BrokerUnavailable(f"queue action failed: {exc}") from exc

@@ -1,0 +1,200 @@
+"""Listing and inspecting jobs for the admin API and dashboard: a queue's jobs in one state,
+paged, newest first; one job in full (payload, options, attempts, progress, logs, return value,
+failure reason and stack traces, timestamps, and for flows its parent and children).
+
+Reached through :class:`ils.queue.admin.QueueAdmin` (``admin.browse``), never from routes directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bullmq import Job, Queue
+from redis.exceptions import RedisError
+
+from ils.queue.errors import BrokerUnavailable, JobNotFound
+
+#: States a job list can show (BullMQ's names); ``paused`` jobs are the waiting ones of a paused
+#: queue and show under ``waiting``.
+LIST_STATES: tuple[str, ...] = (
+    "waiting",
+    "active",
+    "delayed",
+    "prioritized",
+    "completed",
+    "failed",
+    "waiting-children",
+)
+MAX_PAGE_SIZE = 200
+MAX_LOG_LINES = 1_000
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One row of a job list."""
+
+    id: str
+    name: str
+    state: str
+    attempts_made: int
+    attempts: int
+    priority: int
+    progress: Any
+    failed_reason: str | None
+    timestamp: int
+    processed_on: int | None
+    finished_on: int | None
+    delay: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    queue: str
+    state: str
+    page: int
+    page_size: int
+    total: int
+    jobs: list[JobSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "jobs": [j.to_dict() for j in self.jobs]}
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """Everything kept of one job."""
+
+    id: str
+    queue: str
+    name: str
+    state: str
+    data: Any
+    options: dict[str, Any]
+    attempts_made: int
+    attempts: int
+    progress: Any
+    return_value: Any
+    failed_reason: str | None
+    stacktrace: list[str]
+    logs: list[str]
+    log_count: int
+    timestamp: int
+    processed_on: int | None
+    finished_on: int | None
+    delay: int
+    parent: dict[str, str] | None
+    children: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ms(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def check_state(state: str) -> str:
+    if state not in LIST_STATES:
+        raise ValueError(f"unknown job state {state!r}; valid: {', '.join(LIST_STATES)}")
+    return state
+
+
+def _summary(job: Job, state: str) -> JobSummary:
+    opts = job.opts or {}
+    return JobSummary(
+        id=str(job.id),
+        name=job.name,
+        state=state,
+        attempts_made=int(job.attemptsMade or 0),
+        attempts=int(opts.get("attempts") or 1),
+        priority=int(opts.get("priority") or 0),
+        progress=job.progress,
+        failed_reason=job.failedReason,
+        timestamp=int(job.timestamp or 0),
+        processed_on=_ms(job.processedOn),
+        finished_on=_ms(job.finishedOn),
+        delay=int(opts.get("delay") or 0),
+    )
+
+
+class JobBrowser:
+    """Reads jobs of the queues that ``queue(name)`` returns (the admin's own Queue objects)."""
+
+    def __init__(self, queue: Callable[[str], Queue], prefix: str) -> None:
+        self.queue = queue
+        self.prefix = prefix
+
+    async def jobs(self, queue: str, state: str, page: int = 1, page_size: int = 50) -> JobPage:
+        """Jobs of ``queue`` in ``state``, newest first; ``page`` counts from 1."""
+        check_state(state)
+        if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
+        q = self.queue(queue)
+        start = (page - 1) * page_size
+        try:
+            total, jobs = await asyncio.gather(
+                q.getJobCountByTypes(state),
+                q.getJobs([state], start, start + page_size - 1, False),
+            )
+        except RedisError as exc:
+            raise BrokerUnavailable(f"cannot list jobs: {exc}") from exc
+        summaries = [_summary(job, state) for job in jobs if job is not None]
+        return JobPage(queue, state, page, page_size, int(total), summaries)
+
+    async def detail(self, queue: str, job_id: str, log_lines: int = 200) -> JobDetail:
+        q = self.queue(queue)
+        try:
+            job = await Job.fromId(q, job_id)
+            if job is None:
+                raise JobNotFound(f"no job {job_id} in queue {queue}")
+            state, logs = await asyncio.gather(
+                q.getJobState(job_id),
+                q.getJobLogs(job_id, -min(log_lines, MAX_LOG_LINES), -1, True),
+            )
+            children = await self._children(q, job_id)
+        except RedisError as exc:
+            raise BrokerUnavailable(f"cannot read job {queue}/{job_id}: {exc}") from exc
+        opts = dict(job.opts or {})
+        parent = None
+        if job.parent:
+            parent = {"id": str(job.parent.get("id")), "queue": str(job.parent.get("queueKey"))}
+        return JobDetail(
+            id=str(job.id),
+            queue=queue,
+            name=job.name,
+            state=str(state),
+            data=job.data,
+            options=opts,
+            attempts_made=int(job.attemptsMade or 0),
+            attempts=int(opts.get("attempts") or 1),
+            progress=job.progress,
+            return_value=job.returnvalue,
+            failed_reason=job.failedReason,
+            stacktrace=[str(s) for s in (job.stacktrace or [])],
+            logs=[str(line) for line in logs.get("logs", [])],
+            log_count=int(logs.get("count", 0)),
+            timestamp=int(job.timestamp or 0),
+            processed_on=_ms(job.processedOn),
+            finished_on=_ms(job.finishedOn),
+            delay=int(opts.get("delay") or 0),
+            parent=parent,
+            children=children,
+        )
+
+    async def _children(self, q: Queue, job_id: str) -> list[dict[str, Any]]:
+        """A flow parent's children: pending ones (``dependencies``) and finished ones
+        (``processed``, with their return values), as BullMQ keeps them beside the job."""
+        client = q.client
+        base = f"{q.keys['']}{job_id}"
+        pending, processed = await asyncio.gather(
+            client.smembers(f"{base}:dependencies"), client.hgetall(f"{base}:processed")
+        )
+        out = [{"key": str(k), "done": False} for k in sorted(pending)]
+        out += [{"key": str(k), "done": True, "return_value": v} for k, v in processed.items()]
+        return out

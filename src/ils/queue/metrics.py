@@ -1,0 +1,207 @@
+"""Job outcome counters and duration histograms, kept in Redis so every process reads the same.
+
+Each worker process records what its jobs did in memory (:class:`MetricsRecorder`) and adds it
+to Redis once a second in one pipeline, so the cost per job is a dictionary update, not a round
+trip. What is kept (key names in :mod:`ils.queue.keys`):
+
+- per queue and minute, jobs completed, failed for good and failed-to-be-retried (the
+  dashboard's charts and the admin API's throughput), for 25 hours;
+- per queue and job name, totals of the same and a histogram of run times (``/metrics``).
+
+:class:`MetricsReader` is the admin side: throughput series and the totals for Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import redis.asyncio as aredis
+from redis.exceptions import RedisError
+
+from ils.queue import keys
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["completed", "failed", "retried"]
+OUTCOMES: tuple[Outcome, ...] = ("completed", "failed", "retried")
+#: Upper bounds (seconds) of the run-time histogram's buckets; ``+Inf`` is implied.
+DURATION_BUCKETS_S: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
+THROUGHPUT_TTL_S = 25 * 3600
+
+
+def bucket_label(seconds: float) -> str:
+    """The histogram bucket a run of ``seconds`` falls in (``"+Inf"`` past the last bound)."""
+    for bound in DURATION_BUCKETS_S:
+        if seconds <= bound:
+            return repr(bound)
+    return "+Inf"
+
+
+@dataclass
+class _Pending:
+    minutes: Counter[tuple[str, int, str]] = field(default_factory=Counter)
+    totals: Counter[str] = field(default_factory=Counter)
+    buckets: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def __bool__(self) -> bool:
+        return bool(self.minutes or self.totals)
+
+    def merge(self, other: _Pending) -> None:
+        self.minutes.update(other.minutes)
+        self.totals.update(other.totals)
+        self.buckets.update(other.buckets)
+        for name, total in other.seconds.items():
+            self.seconds[name] += total
+
+
+class MetricsRecorder:
+    """The counters of one process, added to Redis by :meth:`flush` (run by :meth:`run`)."""
+
+    def __init__(self, client: aredis.Redis, prefix: str, interval_s: float = 1.0) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.interval_s = interval_s
+        self._pending = _Pending()
+
+    def record(
+        self, queue: str, name: str, outcome: Outcome, duration_s: float, at: float | None = None
+    ) -> None:
+        """One run of a job: how it ended and how long the handler took."""
+        minute = int((time.time() if at is None else at) // 60)
+        p = self._pending
+        p.minutes[(queue, minute, outcome)] += 1
+        series = f"{queue}|{name}"
+        p.totals[f"{series}|{outcome}"] += 1
+        p.buckets[f"{series}|{bucket_label(duration_s)}"] += 1
+        p.buckets[f"{series}|count"] += 1
+        p.seconds[f"{series}|sum"] += max(duration_s, 0.0)
+
+    async def flush(self) -> None:
+        """Add what was recorded since the last flush; on a Redis error it is kept for the next."""
+        pending, self._pending = self._pending, _Pending()
+        if not pending:
+            return
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                touched: set[str] = set()
+                for (queue, minute, outcome), n in pending.minutes.items():
+                    key = keys.throughput(self.prefix, queue, minute // 60)
+                    pipe.hincrby(key, f"{minute}:{outcome}", n)
+                    touched.add(key)
+                for key in touched:
+                    pipe.expire(key, THROUGHPUT_TTL_S)
+                for name, n in pending.totals.items():
+                    pipe.hincrby(keys.job_totals(self.prefix), name, n)
+                durations = keys.job_durations(self.prefix)
+                for name, n in pending.buckets.items():
+                    pipe.hincrby(durations, name, n)
+                for name, total in pending.seconds.items():
+                    pipe.hincrbyfloat(durations, name, total)
+                await pipe.execute()
+        except RedisError as exc:
+            log.debug("job metrics not written, kept for the next flush: %s", exc)
+            pending.merge(self._pending)
+            self._pending = pending
+
+    async def run(self) -> None:
+        """Flush every ``interval_s`` until cancelled; the owner flushes once more on stop."""
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.flush()
+
+
+@dataclass(frozen=True)
+class MinutePoint:
+    """Outcomes of one queue during one minute (``minute`` is epoch seconds at its start)."""
+
+    minute: int
+    completed: int
+    failed: int
+    retried: int
+
+
+@dataclass(frozen=True)
+class SeriesTotals:
+    """Everything ``/metrics`` shows of one queue and job name."""
+
+    queue: str
+    name: str
+    outcomes: dict[str, int]
+    buckets: list[tuple[str, int]]  # cumulative, in bucket order, ending with "+Inf"
+    count: int
+    seconds: float
+
+
+class MetricsReader:
+    """Reads the counters of one prefix: throughput series and totals per job type.
+    ``client`` is called at each read (the broker connects on first use)."""
+
+    def __init__(self, client: Callable[[], aredis.Redis], prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def throughput(
+        self, queue: str, minutes: int = 60, now: float | None = None
+    ) -> list[MinutePoint]:
+        """One point per minute, oldest first, ending with the current (partial) minute."""
+        last = int((time.time() if now is None else now) // 60)
+        first = last - minutes + 1
+        hours = range(first // 60, last // 60 + 1)
+        async with self.client().pipeline(transaction=False) as pipe:
+            for hour in hours:
+                pipe.hgetall(keys.throughput(self.prefix, queue, hour))
+            results = await pipe.execute()
+        counts: Counter[tuple[int, str]] = Counter()
+        for raw in results:
+            for fieldname, value in raw.items():
+                minute, _, outcome = str(fieldname).partition(":")
+                counts[(int(minute), outcome)] += int(value)
+        return [
+            MinutePoint(m * 60, counts[(m, "completed")], counts[(m, "failed")],
+                        counts[(m, "retried")])
+            for m in range(first, last + 1)
+        ]  # fmt: skip
+
+    async def totals(self) -> list[SeriesTotals]:
+        """Per queue and job name: outcome totals and the run-time histogram."""
+        async with self.client().pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.job_totals(self.prefix))
+            pipe.hgetall(keys.job_durations(self.prefix))
+            jobs, durations = await pipe.execute()
+        outcomes: dict[tuple[str, str], dict[str, int]] = {}
+        for fieldname, value in jobs.items():
+            queue, name, outcome = str(fieldname).split("|", 2)
+            outcomes.setdefault((queue, name), dict.fromkeys(OUTCOMES, 0))[outcome] = int(value)
+        raw: dict[tuple[str, str], dict[str, str]] = {}
+        for fieldname, value in durations.items():
+            queue, name, part = str(fieldname).split("|", 2)
+            raw.setdefault((queue, name), {})[part] = str(value)
+        out = []
+        for series in sorted(set(outcomes) | set(raw)):
+            parts = raw.get(series, {})
+            running, buckets = 0, []
+            for label in [*(repr(b) for b in DURATION_BUCKETS_S), "+Inf"]:
+                running += int(parts.get(label, 0))
+                buckets.append((label, running))
+            seconds = float(parts.get("sum", 0.0))
+            out.append(
+                SeriesTotals(
+                    queue=series[0],
+                    name=series[1],
+                    outcomes=outcomes.get(series, dict.fromkeys(OUTCOMES, 0)),
+                    buckets=buckets,
+                    count=int(parts.get("count", 0)),
+                    seconds=seconds if math.isfinite(seconds) else 0.0,
+                )
+            )
+        return out
