@@ -11,11 +11,15 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from ils.queue.registry import Payload
+from ils.queue.registry import Payload, Personal
 
 Id = Annotated[int, Field(gt=0)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Free text or addresses that may name a patient or customer: masked in admin views for roles
+# that watch the queues without reading the data (ils.queue.registry.Personal).
+PersonalText = Annotated[Text, Personal()]
+PersonalShortText = Annotated[ShortText, Personal()]
 NotificationPriority = Literal["urgent", "high", "medium", "low"]
 GenericLayout = Literal["standard", "notice", "alert"]
 
@@ -51,10 +55,10 @@ class DailyBriefingEmail(Payload):
 
 
 class GenericEmail(Payload):
-    to: list[EmailStr] = Field(min_length=1, max_length=100)
-    subject: ShortText
-    text: Text
-    html: Text | None = None
+    to: Annotated[list[EmailStr], Personal()] = Field(min_length=1, max_length=100)
+    subject: PersonalShortText
+    text: PersonalText
+    html: PersonalText | None = None
     template: GenericLayout = Field(
         "standard", description="standard, notice (a highlighted panel) or alert (action needed)"
     )
@@ -89,8 +93,8 @@ class ExaminationFormPdf(Payload):
 
 class SystemNotification(Payload):
     user_id: Id
-    title: ShortText
-    message: Text
+    title: PersonalShortText
+    message: PersonalText
     priority: NotificationPriority = "medium"
     action_url: ShortText | None = None
 
@@ -99,13 +103,13 @@ class OrderNotification(Payload):
     user_id: Id
     order_id: Id
     status: ShortText
-    message: Text | None = None
+    message: PersonalText | None = None
 
 
 class AiInsightNotification(Payload):
     user_id: Id
-    title: ShortText
-    message: Text
+    title: PersonalShortText
+    message: PersonalText
     priority: NotificationPriority = "medium"
     insight_id: Id | None = None
 
@@ -146,4 +150,4 @@ class ChatResponseTask(Payload):
     conversation_id: Id
     user_id: Id
     company_id: Id
-    message: Text
+    message: PersonalText

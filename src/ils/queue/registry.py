@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
 Handler = Callable[[Any, "JobContext"], Awaitable[Any] | Any]
 
 
+class Personal:
+    """Marks a payload field as personal data (a name, an address, free text about a patient):
+    ``Annotated[str, Personal()]``. Admin views mask such fields for roles that may watch the
+    queues but not read the data."""
+
+    def __repr__(self) -> str:
+        return "Personal()"
+
+
+MASK = "[personal data hidden]"
+
+
 class Payload(BaseModel):
     """Base of every job payload: strict fields, camelCase on the wire, snake_case in Python."""
 
@@ -37,6 +50,24 @@ class Payload(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def personal_fields(cls) -> frozenset[str]:
+        """The names of the fields marked :class:`Personal`, in both spellings (wire and Python)."""
+        names: set[str] = set()
+        for name, info in cls.model_fields.items():
+            if any(isinstance(m, Personal) for m in info.metadata) or _marked(info.annotation):
+                names.update({name, info.alias or name})
+        return frozenset(names)
+
+
+def _marked(annotation: Any) -> bool:
+    """Whether :class:`Personal` is inside ``annotation`` (e.g. ``Annotated[..] | None``)."""
+    if typing.get_origin(annotation) is typing.Annotated and any(
+        isinstance(m, Personal) for m in annotation.__metadata__
+    ):
+        return True
+    return any(_marked(arg) for arg in typing.get_args(annotation))
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,17 @@ class JobType:
         # Asked for every job: worked out once per job type (the dataclass is replaced, not
         # mutated, when a handler is attached, so the cache never goes stale).
         return self.handler is not None and inspect.iscoroutinefunction(self.handler)
+
+
+def mask_personal(job_type: JobType | None, data: Any) -> Any:
+    """``data`` with the job type's personal fields replaced by :data:`MASK`; all of it masked
+    when the job type is unknown (nothing says which of its fields are safe)."""
+    if not isinstance(data, dict):
+        return data if data is None else MASK
+    if job_type is None:
+        return dict.fromkeys(data, MASK)
+    personal = job_type.payload.personal_fields()
+    return {k: (MASK if k in personal and v is not None else v) for k, v in data.items()}
 
 
 class Registry:

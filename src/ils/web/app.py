@@ -24,14 +24,17 @@ from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.errors import install_error_handlers
+from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.domain_errors import install_domain_error_handlers
 from ils.web.routes.marketplace import router as marketplace_router
+from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.orders import router as orders_router
 from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
+from ils.web.routes.queue_admin import router as queue_admin_router
 from ils.web.settings import WebSettings, load_web_settings
 
 log = logging.getLogger("ils.web")
@@ -96,6 +99,9 @@ def create_app(
     install_domain_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(queue_router)
+    app.include_router(queue_admin_router)
+    app.include_router(audit_router)
+    app.include_router(metrics_router)
     app.include_router(orders_router)
     app.include_router(marketplace_router)
     app.include_router(patients_router)

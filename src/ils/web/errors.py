@@ -23,6 +23,7 @@ from ils.queue.errors import (
     IlsJobsError,
     InvalidJobPayload,
     JobNotFound,
+    JobStateConflict,
     PermissionDenied,
     UnknownJobType,
 )
@@ -144,6 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app`` (the most specific class wins, as in FastAPI)."""
     app.add_exception_handler(InvalidJobPayload, _invalid_payload)
     app.add_exception_handler(JobNotFound, _simple(status.HTTP_404_NOT_FOUND))
+    app.add_exception_handler(JobStateConflict, _simple(status.HTTP_409_CONFLICT))
     app.add_exception_handler(UnknownJobType, _simple(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(PermissionDenied, _simple(status.HTTP_403_FORBIDDEN))
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)

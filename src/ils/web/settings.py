@@ -12,6 +12,7 @@ import os
 import secrets
 import stat
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +36,12 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_SESSION_MAX_AGE_S": "session_max_age_s",
     "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
     "ILS_LOGIN_WINDOW_S": "login_window_s",
+    "ILS_METRICS_TOKEN": "metrics_token",
+    "ILS_METRICS_ALLOW": "metrics_allow",
 }
-OWNED_PREFIXES = ("ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN")
+OWNED_PREFIXES = (
+    "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN", "ILS_METRICS",
+)  # fmt: skip
 
 
 class WebSettings(BaseModel):
@@ -50,6 +55,31 @@ class WebSettings(BaseModel):
     session_max_age_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
     login_max_failures: int = Field(5, ge=1, le=1000, description="per email and IP, per window")
     login_window_s: int = Field(15 * 60, ge=1, le=24 * 3600)
+    metrics_token: SecretStr | None = Field(
+        None, description="when set, GET /metrics needs 'Authorization: Bearer <token>'"
+    )
+    metrics_allow: tuple[IPv4Network | IPv6Network, ...] = Field(
+        (IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")),
+        description="without a token, the networks GET /metrics answers (comma-separated CIDRs)",
+    )
+
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return tuple(ip_network(p, strict=False) for p in parts)
+            except ValueError as exc:
+                raise ValueError(f"comma-separated networks like 10.0.0.0/8: {exc}") from exc
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @field_validator("secret_key")
     @classmethod

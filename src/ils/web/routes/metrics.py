@@ -1,0 +1,131 @@
+"""``GET /metrics``: the job system in the Prometheus text format, for the whole deployment.
+
+Everything is read at scrape time from Redis (and the outbox table), where every worker process
+keeps its counters (:mod:`ils.queue.metrics`), so one scrape of any web process shows all
+workers; prometheus_client does the exposition format.
+
+Access: with ``ILS_METRICS_TOKEN`` set, a scrape sends ``Authorization: Bearer <token>``;
+without it, only clients from ``ILS_METRICS_ALLOW`` (default: loopback) get an answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from ipaddress import ip_address
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from ils.queue.admin import STATES
+from ils.queue.errors import BrokerUnavailable
+from ils.queue.settings import QUEUE_NAMES
+from ils.web.auth.context import web_context
+
+router = APIRouter(tags=["metrics"])
+
+
+class _Snapshot(Collector):
+    """Metric families computed before the scrape is rendered (collect() must be sync)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+def _check_access(request: Request) -> None:
+    settings = web_context(request).settings
+    token = settings.metrics_token
+    if token is not None:
+        sent = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="GET /metrics needs the ILS_METRICS_TOKEN as a bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return
+    host = request.client.host if request.client else None
+    try:
+        allowed = host is not None and any(ip_address(host) in n for n in settings.metrics_allow)
+    except ValueError:
+        allowed = False
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="GET /metrics answers only ILS_METRICS_ALLOW networks (or set a token)",
+        )
+
+
+async def _families(request: Request) -> list[Metric]:
+    system = web_context(request).system
+    admin = system.admin
+    health = await admin.health()
+    up = GaugeMetricFamily("ils_redis_up", "1 when Redis answers a ping")
+    up.add_metric([], 1.0 if health["redis"] else 0.0)
+    rtt = GaugeMetricFamily("ils_redis_roundtrip_seconds", "one PING round trip")
+    if health["latency_ms"] is not None:
+        rtt.add_metric([], health["latency_ms"] / 1000)
+    live = GaugeMetricFamily(
+        "ils_workers_live", "worker processes alive, per queue", labels=["queue"]
+    )
+    for queue, n in health["workers"].items():
+        live.add_metric([queue], n)
+    families: list[Metric] = [up, rtt, live]
+    outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
+    outbox.add_metric([], await system.outbox.count(pending=True))
+    families.append(outbox)
+    if not health["redis"]:
+        return families
+    try:
+        stats = await admin.stats()
+        totals = await admin.metrics.totals()
+        paused = {q: await admin.queue(q).isPaused() for q in QUEUE_NAMES}
+    except (BrokerUnavailable, RedisError):
+        return families
+    jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
+    pause = GaugeMetricFamily("ils_queue_paused", "1 while the queue is paused", labels=["queue"])
+    for queue, counts in stats.items():
+        for state in STATES:
+            if state != "paused":
+                jobs.add_metric([queue, state], counts[state])
+        pause.add_metric([queue], 1.0 if paused[queue] else 0.0)
+    processed = CounterMetricFamily(
+        "ils_jobs_processed", "job runs by outcome (completed, failed for good, retried)",
+        labels=["queue", "name", "outcome"],
+    )  # fmt: skip
+    duration = HistogramMetricFamily(
+        "ils_job_duration_seconds", "handler run time", labels=["queue", "name"]
+    )
+    for series in totals:
+        for outcome, n in series.outcomes.items():
+            processed.add_metric([series.queue, series.name, outcome], n)
+        duration.add_metric(
+            [series.queue, series.name], buckets=series.buckets, sum_value=series.seconds
+        )
+    return [*families, jobs, pause, processed, duration]
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of the job system (token or allowed networks only)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 401: {}, 403: {}},
+)
+async def metrics(request: Request) -> Response:
+    _check_access(request)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(await _families(request)))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,382 @@
+"""The queue admin API beyond the seed's three reads: job lists and details, the actions on jobs
+and queues, live workers and throughput.
+
+Reads are for the three admin roles; actions for ``platform_admin`` and ``admin`` only, and
+each one is written to the audit log (who, what, which queue and job, from where) in the
+request's transaction before it is carried out, so an action that fails leaves no entry and an
+entry that cannot be written stops the action. ``company_admin`` sees the personal fields of
+payloads masked. Everything goes through :class:`ils.queue.admin.QueueAdmin`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.queue.browse import LIST_STATES, MAX_PAGE_SIZE
+from ils.queue.errors import UnknownJobType
+from ils.queue.registry import JobType, mask_personal
+from ils.queue.settings import QUEUE_NAMES
+from ils.web.auth.audit import record_audit
+from ils.web.auth.context import web_context
+from ils.web.auth.dependencies import DbSession, require_roles
+from ils.web.errors import ErrorOut
+from ils.web.routes.queue import DENIED, Admin, WorkerProcessOut
+
+router = APIRouter(prefix="/api/queue", tags=["queue admin"])
+
+OPERATOR_ROLES = (Role.platform_admin, Role.admin)
+QueueMonitor = Annotated[User, Depends(require_roles(*sorted(ADMIN_ROLES)))]
+QueueOperator = Annotated[User, Depends(require_roles(*OPERATOR_ROLES))]
+QueueName = Annotated[
+    Literal["email", "pdf", "notification", "ai", "oma", "scheduled"],
+    Path(description="one of the six queues"),
+]
+JobId = Annotated[str, Path(min_length=1, max_length=100)]
+ListState = Literal[
+    "waiting", "active", "delayed", "prioritized", "completed", "failed", "waiting-children"
+]
+ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **DENIED,
+    404: {"model": ErrorOut, "description": "no such job"},
+    409: {"model": ErrorOut, "description": "the action does not apply to the job's state"},
+    503: {"model": ErrorOut, "description": "Redis is unreachable"},
+}
+assert set(QueueName.__origin__.__args__) == set(QUEUE_NAMES)  # type: ignore[attr-defined]
+assert set(ListState.__args__) == set(LIST_STATES)  # type: ignore[attr-defined]
+
+
+class JobSummaryOut(BaseModel):
+    id: str
+    name: str
+    state: str
+    attempts_made: int
+    attempts: int
+    priority: int
+    progress: Any
+    failed_reason: str | None
+    timestamp: int = Field(description="created, epoch ms")
+    processed_on: int | None
+    finished_on: int | None
+    delay: int = Field(description="ms")
+
+
+class JobPageOut(BaseModel):
+    queue: str
+    state: str
+    page: int
+    page_size: int
+    total: int
+    jobs: list[JobSummaryOut]
+
+
+class JobDetailOut(JobSummaryOut):
+    queue: str
+    data: Any = Field(description="the payload; personal fields masked for company_admin")
+    options: dict[str, Any]
+    return_value: Any
+    stacktrace: list[str]
+    logs: list[str] = Field(description="the newest lines, oldest first")
+    log_count: int
+    parent: dict[str, str] | None
+    children: list[dict[str, Any]]
+
+
+class ActionOut(BaseModel):
+    ok: bool = True
+    action: str
+    queue: str
+    job_id: str | None = None
+    count: int | None = Field(None, description="jobs affected, where it is a bulk action")
+
+
+class CleanIn(BaseModel):
+    state: Literal["completed", "failed"]
+    older_than_s: int = Field(ge=0, le=365 * 86_400, description="finished longer ago than this")
+
+
+class RateLimitIn(BaseModel):
+    max: int = Field(ge=1, le=1_000_000, description="jobs per window, across all workers")
+    duration_ms: int = Field(1000, ge=1, le=86_400_000)
+
+
+class ConcurrencyIn(BaseModel):
+    concurrency: int = Field(ge=1, le=10_000, description="jobs at once, across all workers")
+
+
+class OverridesOut(BaseModel):
+    queue: str
+    rate_max: int | None
+    rate_duration_ms: int | None
+    concurrency: int | None
+
+
+class ThroughputPointOut(BaseModel):
+    minute: int = Field(description="start of the minute, epoch seconds")
+    completed: int
+    failed: int
+    retried: int
+
+
+class ThroughputOut(BaseModel):
+    minutes: int
+    queues: dict[str, list[ThroughputPointOut]]
+
+
+def _masked(user: User, request: Request, queue: str, name: str, data: Any) -> Any:
+    if user.role in OPERATOR_ROLES:
+        return data
+    try:
+        job_type: JobType | None = web_context(request).system.registry.get(queue, name)
+    except UnknownJobType:
+        job_type = None
+    return mask_personal(job_type, data)
+
+
+@router.get(
+    "/workers",
+    response_model=list[WorkerProcessOut],
+    responses=DENIED,
+    summary="Live worker processes: host, pid, queues, jobs in progress",
+)
+async def list_workers(_user: QueueMonitor, admin: Admin) -> list[dict[str, Any]]:
+    return [w.to_dict() for w in await admin.workers()]
+
+
+@router.get(
+    "/throughput",
+    response_model=ThroughputOut,
+    responses=DENIED,
+    summary="Completed, failed and retried jobs per minute per queue",
+)
+async def throughput(
+    _user: QueueMonitor,
+    admin: Admin,
+    minutes: Annotated[
+        int, Query(ge=1, le=1440, description="60: the last hour; 1440: a day")
+    ] = 60,
+) -> dict[str, Any]:
+    series = {q: [vars(p) for p in await admin.metrics.throughput(q, minutes)] for q in QUEUE_NAMES}
+    return {"minutes": minutes, "queues": series}
+
+
+@router.get(
+    "/{queue}/jobs",
+    response_model=JobPageOut,
+    responses=ACTION_ERRORS,
+    summary="A queue's jobs in one state, newest first",
+)
+async def list_jobs(
+    user: QueueMonitor,
+    admin: Admin,
+    queue: QueueName,
+    state: Annotated[ListState, Query()] = "failed",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> dict[str, Any]:
+    return (await admin.browse.jobs(queue, state, page, page_size)).to_dict()
+
+
+@router.get(
+    "/{queue}/jobs/{job_id}",
+    response_model=JobDetailOut,
+    responses=ACTION_ERRORS,
+    summary="One job in full: payload, options, logs, result or failure",
+)
+async def job_detail(
+    user: QueueMonitor, admin: Admin, request: Request, queue: QueueName, job_id: JobId
+) -> dict[str, Any]:
+    detail = (await admin.browse.detail(queue, job_id)).to_dict()
+    detail["data"] = _masked(user, request, queue, detail["name"], detail["data"])
+    detail["priority"] = int(detail["options"].get("priority") or 0)
+    return detail
+
+
+async def _audit(
+    session: DbSession,
+    user: User,
+    request: Request,
+    action: str,
+    queue: str,
+    job_id: str | None = None,
+    **detail: Any,
+) -> None:
+    await record_audit(
+        session,
+        user,
+        f"queue.{action}",
+        "job" if job_id else "queue",
+        f"{queue}/{job_id}" if job_id else queue,
+        {"queue": queue, **detail},
+        request,
+    )
+
+
+@router.post(
+    "/{queue}/jobs/{job_id}/{action}",
+    response_model=ActionOut,
+    responses=ACTION_ERRORS,
+    summary="Retry a failed job, promote a delayed one, or "
+    "ask the worker running an active one to cancel it",
+)
+async def job_action(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    job_id: JobId,
+    action: Literal["retry", "promote", "cancel"],
+) -> ActionOut:
+    await _audit(session, user, request, f"job_{action}", queue, job_id)
+    if action == "retry":
+        await admin.actions.retry(queue, job_id)
+    elif action == "promote":
+        await admin.actions.promote(queue, job_id)
+    else:
+        await admin.actions.cancel(queue, job_id)
+    return ActionOut(action=action, queue=queue, job_id=job_id)
+
+
+@router.delete(
+    "/{queue}/jobs/{job_id}",
+    response_model=ActionOut,
+    responses=ACTION_ERRORS,
+    summary="Remove a job that is not running",
+)
+async def remove_job(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    job_id: JobId,
+) -> ActionOut:
+    await _audit(session, user, request, "job_remove", queue, job_id)
+    await admin.actions.remove(queue, job_id)
+    return ActionOut(action="remove", queue=queue, job_id=job_id)
+
+
+@router.post(
+    "/{queue}/retry-failed",
+    response_model=ActionOut,
+    responses=ACTION_ERRORS,
+    summary="Send every failed job of the queue back to waiting",
+)
+async def retry_failed(
+    user: QueueOperator, admin: Admin, session: DbSession, request: Request, queue: QueueName
+) -> ActionOut:
+    await _audit(session, user, request, "retry_all_failed", queue)
+    count = await admin.actions.retry_all_failed(queue)
+    return ActionOut(action="retry-failed", queue=queue, count=count)
+
+
+@router.post(
+    "/{queue}/clean",
+    response_model=ActionOut,
+    responses=ACTION_ERRORS,
+    summary="Delete completed or failed jobs older than an age",
+)
+async def clean(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    body: CleanIn,
+) -> ActionOut:
+    await _audit(session, user, request, "clean", queue, **body.model_dump())
+    count = await admin.actions.clean(queue, body.state, body.older_than_s)
+    return ActionOut(action="clean", queue=queue, count=count)
+
+
+@router.post(
+    "/{queue}/{action}",
+    response_model=ActionOut,
+    responses=ACTION_ERRORS,
+    summary="Pause (workers stop taking its jobs) or resume a queue",
+)
+async def pause_or_resume(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    action: Literal["pause", "resume"],
+) -> ActionOut:
+    await _audit(session, user, request, action, queue)
+    await (admin.actions.pause(queue) if action == "pause" else admin.actions.resume(queue))
+    return ActionOut(action=action, queue=queue)
+
+
+@router.get(
+    "/{queue}/overrides",
+    response_model=OverridesOut,
+    responses=ACTION_ERRORS,
+    summary="The queue's run-time rate limit and concurrency, where set",
+)
+async def overrides(_user: QueueMonitor, admin: Admin, queue: QueueName) -> dict[str, Any]:
+    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+
+
+@router.put(
+    "/{queue}/rate-limit",
+    response_model=OverridesOut,
+    responses=ACTION_ERRORS,
+    summary="Override the queue's rate limit across all workers",
+)
+async def set_rate_limit(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    body: RateLimitIn,
+) -> dict[str, Any]:
+    await _audit(session, user, request, "rate_limit_set", queue, **body.model_dump())
+    await admin.actions.set_rate_limit(queue, body.max, body.duration_ms)
+    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+
+
+@router.put(
+    "/{queue}/concurrency",
+    response_model=OverridesOut,
+    responses=ACTION_ERRORS,
+    summary="Cap the jobs the queue runs at once across all workers",
+)
+async def set_concurrency(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    body: ConcurrencyIn,
+) -> dict[str, Any]:
+    await _audit(session, user, request, "concurrency_set", queue, **body.model_dump())
+    await admin.actions.set_concurrency(queue, body.concurrency)
+    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+
+
+@router.delete(
+    "/{queue}/{setting}",
+    response_model=OverridesOut,
+    responses=ACTION_ERRORS,
+    summary="Drop a run-time override: the configured value applies again",
+)
+async def clear_override(
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    setting: Literal["rate-limit", "concurrency"],
+) -> dict[str, Any]:
+    await _audit(session, user, request, f"{setting.replace('-', '_')}_cleared", queue)
+    if setting == "rate-limit":
+        await admin.actions.set_rate_limit(queue, None)
+    else:
+        await admin.actions.set_concurrency(queue, None)
+    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
