@@ -26,6 +26,7 @@ from ils.web.auth.routes import router as auth_router
 from ils.web.errors import install_error_handlers
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
+from ils.web.routes.documents import router as documents_router
 from ils.web.routes.domain_errors import install_domain_error_handlers
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.orders import router as orders_router
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(purchasing_router)
     app.include_router(billing_router)
+    app.include_router(documents_router)
 
     @app.get(
         "/healthz",
