@@ -70,8 +70,9 @@ def order_sheet(doc: OrderSheet) -> bytes:
         line_table(doc.lines, color),
         Spacer(1, 3 * mm),
         totals_table(doc.totals),
-        KeepTogether([section("Prescription"), *_rx(doc.rx, color)]),
     ]
+    if doc.rx != Rx():
+        story.append(KeepTogether([section("Prescription"), *_rx(doc.rx, color)]))
     if any((doc.frame.a, doc.frame.b, doc.frame.dbl, doc.frame.ed)):
         story.append(KeepTogether([section("Frame"), frame_table(doc.frame, color)]))
     story += notes("Special instructions", doc.instructions)
@@ -114,8 +115,8 @@ def receipt(doc: ReceiptDoc) -> bytes:
     ]
     story: list[Flowable] = [
         two_columns(party_block("Received from", doc.received_from), []),
-        section("Payment"),
-        grid(["", ""], rows, [0.3, 0.35], doc.brand.color, right=frozenset({1})),
+        Spacer(1, 4 * mm),
+        grid(["Payment", ""], rows, [0.3, 0.35], doc.brand.color, right=frozenset({1})),
         Spacer(1, 6 * mm),
         text("Thank you for your payment.", BIG),
     ]
