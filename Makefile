@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders clean install install-dev
+.PHONY: run test lint bench bench-orders bench-pdf clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -48,6 +48,10 @@ bench: install-dev
 ## bench-orders: POST /api/orders at 100 requests/s for 30 s (needs Debian's `hey`)
 bench-orders: install-dev
 	$(BIN)/python bench/orders_load.py
+
+## bench-pdf: PDFs/s per document type, the full job path next to bare reportlab rendering
+bench-pdf: install-dev
+	$(BIN)/python bench/pdf_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

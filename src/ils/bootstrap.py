@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ils.domain.db import Database, database_url
+from ils.files import FileStorage, LocalFileStorage, files_root
 from ils.jobs import build_registry
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
+from ils.jobs.pdf import RenderPool
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
 from ils.queue.outbox import Outbox
@@ -51,9 +53,11 @@ class JobSystem:
     connected lazily, so processes that never touch it pay nothing. Handlers find it in their
     context's resources as ``db``, and the email handlers find the process's ``mailer`` there,
     built from the ``ILS_MAIL_*``/``ILS_SMTP_*`` settings (validated here, at start-up) unless
-    ``resources`` brings one. The outbox lives in that database; its table is made by the
-    migrations (never here). :meth:`start_background` starts the outbox relay's sweep, which
-    every web and worker process runs.
+    ``resources`` brings one. The PDF handlers find ``pdf_renderer`` (a process pool sized from
+    the pdf queue's concurrency; its processes start at the first render and stop at
+    :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``). The outbox lives in
+    that database; its table is made by the migrations (never here). :meth:`start_background`
+    starts the outbox relay's sweep, which every web and worker process runs.
     """
 
     def __init__(
@@ -71,6 +75,13 @@ class JobSystem:
         if self._owns_mailer:
             given["mailer"] = Mailer(load_mail_settings(os.environ, settings.var_dir))
         self.mailer: Mailer = given["mailer"]
+        self._owns_renderer = "pdf_renderer" not in given
+        if self._owns_renderer:
+            given["pdf_renderer"] = RenderPool(settings.queue("pdf").concurrency)
+        self.renderer: RenderPool = given["pdf_renderer"]
+        if "files" not in given:
+            given["files"] = LocalFileStorage(files_root(os.environ, settings.var_dir))
+        self.files: FileStorage = given["files"]
         self.resources = {"db": self.database, **given}
         self.broker = Broker(settings)
         self.outbox = Outbox(self.database.engine, self.database.sessions)
@@ -109,4 +120,6 @@ class JobSystem:
         await self.broker.close()
         if self._owns_mailer:
             await self.mailer.close()
+        if self._owns_renderer:
+            await self.renderer.close()
         await self.database.dispose()

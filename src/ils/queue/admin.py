@@ -193,10 +193,12 @@ class QueueAdmin:
 
     async def get_job(self, queue: str, job_id: str) -> JobView:
         q = self.queue(queue)
+        # State first: a job seen finished has its result in its hash already (one Lua script
+        # writes both), while a hash read first may predate a finish that the state then shows.
+        state = await q.getJobState(job_id)
         job = await Job.fromId(q, job_id)
         if job is None:
             raise JobNotFound(f"no job {job_id} in queue {queue}")
-        state = await q.getJobState(job_id)
         return JobView(
             id=str(job.id),
             queue=queue,

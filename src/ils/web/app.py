@@ -27,6 +27,7 @@ from ils.web.errors import install_error_handlers
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
+from ils.web.routes.documents import router as documents_router
 from ils.web.routes.domain_errors import install_domain_error_handlers
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
@@ -108,6 +109,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(purchasing_router)
     app.include_router(billing_router)
+    app.include_router(documents_router)
 
     @app.get(
         "/healthz",

@@ -24,6 +24,7 @@ from ils.domain.models.billing import (
 )
 from ils.domain.models.catalog import Product, ProductKind, Supplier
 from ils.domain.models.clinical import Examination, Patient
+from ils.domain.models.documents import ENTITY_OF, Document, DocumentEntity, DocumentType
 from ils.domain.models.email_log import EmailLog, EmailStatus
 from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
 from ils.domain.models.notifications import Notification, NotificationType, Priority
@@ -47,6 +48,7 @@ from ils.domain.models.rx import PrismBase
 
 __all__ = [
     "ADMIN_ROLES",
+    "ENTITY_OF",
     "STAFF_ROLES",
     "TRANSITIONS",
     "AiConversation",
@@ -58,6 +60,9 @@ __all__ = [
     "Company",
     "CompanyKind",
     "ConnectionStatus",
+    "Document",
+    "DocumentEntity",
+    "DocumentType",
     "EmailLog",
     "EmailStatus",
     "Examination",

@@ -1,0 +1,63 @@
+"""Generated documents (PDFs): which company owns each, what it shows, where its file lies.
+
+One row per job (the job id is unique): a job that runs again replaces its file and row, so
+retries and redeliveries never add a second document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ils.domain.db import Base
+from ils.domain.models.columns import str_enum
+from ils.domain.models.types import UtcDateTime, utcnow
+
+
+class DocumentType(enum.StrEnum):
+    """The kinds of document, named like the PDF jobs that make them."""
+
+    order_sheet = "order-sheet"
+    invoice = "invoice"
+    receipt = "receipt"
+    lab_work_ticket = "lab-work-ticket"
+    examination_form = "examination-form"
+
+
+class DocumentEntity(enum.StrEnum):
+    """The kind of row a document shows."""
+
+    order = "order"
+    invoice = "invoice"
+    payment = "payment"
+    examination = "examination"
+
+
+ENTITY_OF: dict[DocumentType, DocumentEntity] = {
+    DocumentType.order_sheet: DocumentEntity.order,
+    DocumentType.lab_work_ticket: DocumentEntity.order,
+    DocumentType.invoice: DocumentEntity.invoice,
+    DocumentType.receipt: DocumentEntity.payment,
+    DocumentType.examination_form: DocumentEntity.examination,
+}
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_entity", "company_id", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    type: Mapped[DocumentType] = mapped_column(str_enum(DocumentType, 30))
+    entity: Mapped[DocumentEntity] = mapped_column(str_enum(DocumentEntity, 20))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    # Relative to the file storage's root, e.g. ``3/invoice/INV-000042-<job id>.pdf``.
+    path: Mapped[str] = mapped_column(String(500))
+    filename: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

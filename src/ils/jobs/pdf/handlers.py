@@ -1,0 +1,117 @@
+"""The five PDF handlers: load the entity (async, on the loop), render it in the render pool,
+store the file, record the document row. Each is a short pipeline of named steps.
+
+They find the database, the render pool and the file storage in the job's resources (``db``,
+``pdf_renderer``, ``files``), built once per process by :class:`ils.bootstrap.JobSystem`. A job
+that runs again (a retry, a redelivery) writes the same file and updates the same row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ils.domain.db import Database
+from ils.domain.models import ENTITY_OF, Document, DocumentType
+from ils.domain.models.types import utcnow
+from ils.files import FileStorage, StoredFile, safe_name
+from ils.jobs import payloads as p
+from ils.jobs.pdf.load import LOADERS, Loaded
+from ils.jobs.pdf.pool import RenderPool
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp
+from ils.queue.registry import Handler
+
+
+@dataclass(frozen=True)
+class Tools:
+    db: Database
+    renderer: RenderPool
+    files: FileStorage
+
+
+def tools(ctx: JobContext) -> Tools:
+    db, renderer = ctx.resources.get("db"), ctx.resources.get("pdf_renderer")
+    files = ctx.resources.get("files")
+    if not isinstance(db, Database) or not isinstance(renderer, RenderPool) or files is None:
+        raise GiveUp("this process has no database, render pool or file storage for PDF jobs")
+    return Tools(db, renderer, files)
+
+
+def storage_key(doc_type: DocumentType, loaded: Loaded, job_id: str) -> str:
+    name = f"{safe_name(loaded.reference)}-{safe_name(job_id)}.pdf"
+    return f"{loaded.company_id}/{doc_type.value}/{name}"
+
+
+def download_name(doc_type: DocumentType, reference: str) -> str:
+    """What a browser saves the file as, e.g. ``invoice-INV-000042.pdf``."""
+    return f"{doc_type.value}-{safe_name(reference)}.pdf"
+
+
+async def record(
+    db: Database, doc_type: DocumentType, loaded: Loaded, stored: StoredFile, job_id: str
+) -> Document:
+    """The job's document row, inserted or (when the job ran before) brought up to date."""
+    fields = {
+        "company_id": loaded.company_id,
+        "type": doc_type,
+        "entity": ENTITY_OF[doc_type],
+        "entity_id": loaded.entity_id,
+        "path": stored.key,
+        "filename": download_name(doc_type, loaded.reference),
+        "size": stored.size,
+        "sha256": stored.sha256,
+        "created_at": utcnow(),
+    }
+    async with db.session() as session:
+        row = await session.scalar(select(Document).where(Document.job_id == job_id))
+        if row is None:
+            row = Document(job_id=job_id, **fields)
+            session.add(row)
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+        await session.flush()
+    return row
+
+
+async def produce(doc_type: DocumentType, entity_id: int, ctx: JobContext) -> dict[str, Any]:
+    """load -> render (pool) -> store (thread) -> record."""
+    t = tools(ctx)
+    async with t.db.session() as session:
+        loaded = await LOADERS[doc_type](session, entity_id)
+    pdf = await t.renderer.render(loaded.doc)
+    stored = await ctx.run_sync(t.files.put, storage_key(doc_type, loaded, ctx.job_id), pdf)
+    row = await record(t.db, doc_type, loaded, stored, ctx.job_id)
+    return {"documentId": row.id, "path": stored.key, "size": stored.size, "sha256": stored.sha256}
+
+
+async def order_sheet(payload: p.OrderSheetPdf, ctx: JobContext) -> Any:
+    return await produce(DocumentType.order_sheet, payload.order_id, ctx)
+
+
+async def invoice(payload: p.InvoicePdf, ctx: JobContext) -> Any:
+    return await produce(DocumentType.invoice, payload.invoice_id, ctx)
+
+
+async def receipt(payload: p.ReceiptPdf, ctx: JobContext) -> Any:
+    return await produce(DocumentType.receipt, payload.payment_id, ctx)
+
+
+async def lab_work_ticket(payload: p.LabWorkTicketPdf, ctx: JobContext) -> Any:
+    return await produce(DocumentType.lab_work_ticket, payload.order_id, ctx)
+
+
+async def examination_form(payload: p.ExaminationFormPdf, ctx: JobContext) -> Any:
+    return await produce(DocumentType.examination_form, payload.examination_id, ctx)
+
+
+HANDLERS: dict[str, Handler] = {
+    "order-sheet": order_sheet,
+    "invoice": invoice,
+    "receipt": receipt,
+    "lab-work-ticket": lab_work_ticket,
+    "examination-form": examination_form,
+}

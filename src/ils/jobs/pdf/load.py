@@ -1,0 +1,235 @@
+"""Loading each document's data from the database into its plain-data model, on the worker's
+event loop; a row that no longer exists gives up the job with a clear reason (no retry)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.db import Base
+from ils.domain.models import (
+    Company,
+    DocumentType,
+    Examination,
+    Invoice,
+    LineKind,
+    Order,
+    Patient,
+    Payment,
+    Product,
+    User,
+)
+from ils.domain.models.rx import RxColumns
+from ils.jobs.pdf import model as m
+from ils.queue.errors import GiveUp
+
+M = TypeVar("M", bound=Base)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A document ready to render, with what its stored file and row need."""
+
+    doc: m.Document
+    company_id: int
+    entity_id: int
+    reference: str
+
+
+async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
+    found = await session.get(model, ident)
+    if found is None:
+        raise GiveUp(f"{what} {ident} no longer exists")
+    return found
+
+
+async def brand(session: AsyncSession, company_id: int) -> m.Brand:
+    company = await need(session, Company, company_id, "company")
+    lines = tuple(x for x in (company.address, company.email, company.phone) if x)
+    return m.Brand(m.Party(company.name, lines), company.brand_color or "#1f5f8b")
+
+
+def rx_of(row: RxColumns, acuity: tuple[str | None, str | None] = (None, None)) -> m.Rx:
+    def eye(side: str, va: str | None) -> m.EyeRx:
+        base = getattr(row, f"{side}_prism_base")
+        return m.EyeRx(
+            sphere=getattr(row, f"{side}_sphere"),
+            cylinder=getattr(row, f"{side}_cylinder"),
+            axis=getattr(row, f"{side}_axis"),
+            add=getattr(row, f"{side}_add"),
+            prism=getattr(row, f"{side}_prism"),
+            prism_base=base.value if base is not None else None,
+            acuity=va,
+            pd=getattr(row, f"pd_{side}"),
+        )
+
+    return m.Rx(eye("right", acuity[0]), eye("left", acuity[1]), row.pd_binocular)
+
+
+def _frame(order: Order) -> m.Frame:
+    return m.Frame(order.frame_a, order.frame_b, order.frame_dbl, order.frame_ed)
+
+
+def _lines(order: Order) -> tuple[m.Line, ...]:
+    return tuple(
+        m.Line(x.description, x.quantity, x.unit_price, x.line_total, x.kind.value,
+               x.eye.value if x.eye else "")
+        for x in order.lines
+    )  # fmt: skip
+
+
+async def _customer(session: AsyncSession, order: Order) -> m.Party:
+    if order.patient_id is None:
+        return m.Party(order.customer_name)
+    patient = await session.get(Patient, order.patient_id)
+    if patient is None or patient.full_name == order.customer_name:
+        return m.Party(order.customer_name)
+    return m.Party(order.customer_name, (f"Patient: {patient.full_name}",))
+
+
+async def order_sheet(session: AsyncSession, order_id: int) -> Loaded:
+    order = await need(session, Order, order_id, "order")
+    doc = m.OrderSheet(
+        brand=await brand(session, order.company_id),
+        number=order.number,
+        customer=await _customer(session, order),
+        created=order.created_at.date(),
+        due=order.due_date,
+        status=order.status.value,
+        lines=_lines(order),
+        rx=rx_of(order),
+        frame=_frame(order),
+        totals=m.Totals(order.subtotal, order.tax, order.total),
+        instructions=order.special_instructions,
+    )
+    return Loaded(doc, order.company_id, order.id, order.number)
+
+
+async def lab_work_ticket(session: AsyncSession, order_id: int) -> Loaded:
+    order = await need(session, Order, order_id, "order")
+    ids = [x.product_id for x in order.lines if x.product_id is not None]
+    products = {p.id: p for p in await session.scalars(select(Product).where(Product.id.in_(ids)))}
+    lenses = []
+    for line in order.lines:
+        if line.kind is not LineKind.lens:
+            continue
+        product = products.get(line.product_id) if line.product_id is not None else None
+        lenses.append(
+            m.LensSpec(
+                description=line.description,
+                eye=line.eye.value if line.eye else "",
+                material=product.material if product else None,
+                design=product.design if product else None,
+                lens_index=product.lens_index if product else None,
+            )
+        )
+
+    def described(kind: LineKind) -> tuple[str, ...]:
+        return tuple(x.description for x in order.lines if x.kind is kind)
+
+    doc = m.LabTicket(
+        brand=await brand(session, order.company_id),
+        number=order.number,
+        tray=order.tray_number,
+        customer=order.customer_name,
+        created=order.created_at.date(),
+        due=order.due_date,
+        rx=rx_of(order),
+        frame=_frame(order),
+        lenses=tuple(lenses),
+        coatings=described(LineKind.coating),
+        frame_lines=described(LineKind.frame),
+        instructions=order.special_instructions,
+    )
+    return Loaded(doc, order.company_id, order.id, order.number)
+
+
+async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
+    row = await need(session, Invoice, invoice_id, "invoice")
+    order = await session.get(Order, row.order_id) if row.order_id is not None else None
+    address = tuple(x.strip() for x in (row.billing_address or "").splitlines() if x.strip())
+    doc = m.InvoiceDoc(
+        brand=await brand(session, row.company_id),
+        number=row.number,
+        bill_to=m.Party(row.billing_name, address),
+        issued=row.issued_at.date() if row.issued_at else None,
+        due=row.due_date,
+        order_number=order.number if order else None,
+        lines=tuple(
+            m.Line(x.description, x.quantity, x.unit_price, x.line_total) for x in row.lines
+        ),
+        totals=m.Totals(row.subtotal, row.tax, row.total, row.tax_rate),
+        amount_paid=row.amount_paid,
+        balance_due=row.balance_due,
+        payment_terms=row.payment_terms,
+        status=row.status.value,
+    )
+    return Loaded(doc, row.company_id, row.id, row.number)
+
+
+def receipt_number(payment_id: int) -> str:
+    return f"RCT-{payment_id:06d}"
+
+
+async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
+    payment = await need(session, Payment, payment_id, "payment")
+    row = await need(session, Invoice, payment.invoice_id, "invoice")
+    # The balance as this payment left it, whatever was paid after it.
+    paid = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.invoice_id == row.id, Payment.id <= payment.id
+        )
+    )
+    paid_to_date = paid if isinstance(paid, Decimal) else Decimal(paid or 0)
+    number = receipt_number(payment.id)
+    doc = m.ReceiptDoc(
+        brand=await brand(session, payment.company_id),
+        number=number,
+        invoice_number=row.number,
+        received_from=m.Party(row.billing_name),
+        paid_at=payment.paid_at,
+        method=payment.method.value,
+        reference=payment.reference,
+        amount=payment.amount,
+        invoice_total=row.total,
+        paid_to_date=paid_to_date,
+        balance_remaining=row.total - paid_to_date,
+    )
+    return Loaded(doc, payment.company_id, payment.id, number)
+
+
+def examination_reference(examination_id: int) -> str:
+    return f"EXM-{examination_id:06d}"
+
+
+async def examination_form(session: AsyncSession, examination_id: int) -> Loaded:
+    exam = await need(session, Examination, examination_id, "examination")
+    patient = await need(session, Patient, exam.patient_id, "patient")
+    examiner = await session.get(User, exam.examiner_user_id) if exam.examiner_user_id else None
+    born = f"Born {patient.date_of_birth:%d %b %Y}" if patient.date_of_birth else None
+    reference = examination_reference(exam.id)
+    doc = m.ExaminationDoc(
+        brand=await brand(session, exam.company_id),
+        reference=reference,
+        patient=m.Party(patient.full_name, tuple(x for x in (born, patient.phone) if x)),
+        examined=exam.examined_at,
+        examiner=examiner.name if examiner else None,
+        rx=rx_of(exam, (exam.right_va, exam.left_va)),
+        notes=exam.notes,
+        recall_due=exam.recall_due,
+    )
+    return Loaded(doc, exam.company_id, exam.id, reference)
+
+
+LOADERS: dict[DocumentType, Callable[[AsyncSession, int], Awaitable[Loaded]]] = {
+    DocumentType.order_sheet: order_sheet,
+    DocumentType.invoice: invoice,
+    DocumentType.receipt: receipt,
+    DocumentType.lab_work_ticket: lab_work_ticket,
+    DocumentType.examination_form: examination_form,
+}

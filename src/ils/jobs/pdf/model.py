@@ -1,0 +1,166 @@
+"""The plain-data documents the renderers draw: frozen dataclasses of text, Decimal and dates.
+
+The worker loads them from the database on its event loop, then hands them to the render pool;
+they hold no ORM objects, so they pickle into another process as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Party:
+    """A company or customer block: a name and the lines under it (address, email, phone)."""
+
+    name: str
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Brand:
+    """The issuing company: its block and the colour its documents are drawn in."""
+
+    party: Party
+    color: str = "#1f5f8b"
+
+
+@dataclass(frozen=True)
+class EyeRx:
+    """One eye's prescription; ``None`` where the Rx says nothing (plano, no prism)."""
+
+    sphere: Decimal | None = None
+    cylinder: Decimal | None = None
+    axis: int | None = None
+    add: Decimal | None = None
+    prism: Decimal | None = None
+    prism_base: str | None = None
+    acuity: str | None = None
+    pd: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Rx:
+    right: EyeRx = field(default_factory=EyeRx)
+    left: EyeRx = field(default_factory=EyeRx)
+    pd_binocular: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One priced line; ``kind`` and ``eye`` are empty where the document has none."""
+
+    description: str
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+    kind: str = ""
+    eye: str = ""
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+    tax_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Frame measurements in millimetres (boxing system)."""
+
+    a: Decimal | None = None
+    b: Decimal | None = None
+    dbl: Decimal | None = None
+    ed: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LensSpec:
+    """A lens line as the lab needs it: what to make, from what, with which coatings."""
+
+    description: str
+    eye: str = ""
+    material: str | None = None
+    design: str | None = None
+    lens_index: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OrderSheet:
+    brand: Brand
+    number: str
+    customer: Party
+    created: dt.date
+    due: dt.date | None
+    status: str
+    lines: tuple[Line, ...]
+    rx: Rx
+    frame: Frame
+    totals: Totals
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceDoc:
+    brand: Brand
+    number: str
+    bill_to: Party
+    issued: dt.date | None
+    due: dt.date | None
+    order_number: str | None
+    lines: tuple[Line, ...]
+    totals: Totals
+    amount_paid: Decimal
+    balance_due: Decimal
+    payment_terms: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ReceiptDoc:
+    brand: Brand
+    number: str
+    invoice_number: str
+    received_from: Party
+    paid_at: dt.datetime
+    method: str
+    reference: str | None
+    amount: Decimal
+    invoice_total: Decimal
+    paid_to_date: Decimal
+    balance_remaining: Decimal
+
+
+@dataclass(frozen=True)
+class LabTicket:
+    brand: Brand
+    number: str
+    tray: str | None
+    customer: str
+    created: dt.date
+    due: dt.date | None
+    rx: Rx
+    frame: Frame
+    lenses: tuple[LensSpec, ...]
+    coatings: tuple[str, ...]
+    frame_lines: tuple[str, ...]
+    instructions: str | None
+
+
+@dataclass(frozen=True)
+class ExaminationDoc:
+    brand: Brand
+    reference: str
+    patient: Party
+    examined: dt.datetime
+    examiner: str | None
+    rx: Rx
+    notes: str | None
+    recall_due: dt.date | None
+
+
+Document = OrderSheet | InvoiceDoc | ReceiptDoc | LabTicket | ExaminationDoc

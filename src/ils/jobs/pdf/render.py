@@ -1,0 +1,201 @@
+"""The five documents drawn with reportlab: order sheet, invoice, receipt, lab work ticket,
+examination form; :func:`render_document` picks the one for a document model.
+
+Pure functions of plain data to PDF bytes, with no database or event loop: they run in the
+render pool's processes (and in the benchmark's bare runs).
+"""
+
+from __future__ import annotations
+
+from reportlab.graphics.barcode.code128 import Code128
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
+
+from ils.jobs.pdf.layout import (
+    BIG,
+    LABEL,
+    WIDTH,
+    Header,
+    build,
+    day,
+    facts,
+    frame_table,
+    grid,
+    line_table,
+    moment,
+    money,
+    notes,
+    party_block,
+    pd_line,
+    plain,
+    rx_table,
+    section,
+    text,
+    totals_table,
+    two_columns,
+)
+from ils.jobs.pdf.model import (
+    Document,
+    ExaminationDoc,
+    InvoiceDoc,
+    LabTicket,
+    OrderSheet,
+    ReceiptDoc,
+    Rx,
+)
+
+
+def _rx(rx: Rx, color: str, with_acuity: bool = False) -> list[Flowable]:
+    out: list[Flowable] = [rx_table(rx, color, with_acuity)]
+    pd = pd_line(rx)
+    if pd is not None:
+        out += [Spacer(1, 1.5 * mm), pd]
+    return out
+
+
+def order_sheet(doc: OrderSheet) -> bytes:
+    color = doc.brand.color
+    story: list[Flowable] = [
+        two_columns(
+            party_block("Customer", doc.customer),
+            facts(
+                [
+                    ("Order date", day(doc.created)),
+                    ("Due", day(doc.due)),
+                    ("Status", doc.status.replace("_", " ")),
+                ]
+            ),
+        ),
+        section("Lines"),
+        line_table(doc.lines, color),
+        Spacer(1, 3 * mm),
+        totals_table(doc.totals),
+    ]
+    if doc.rx != Rx():
+        story.append(KeepTogether([section("Prescription"), *_rx(doc.rx, color)]))
+    if any((doc.frame.a, doc.frame.b, doc.frame.dbl, doc.frame.ed)):
+        story.append(KeepTogether([section("Frame"), frame_table(doc.frame, color)]))
+    story += notes("Special instructions", doc.instructions)
+    return build(Header(doc.brand, "Order sheet", doc.number), story)
+
+
+def invoice(doc: InvoiceDoc) -> bytes:
+    extra = [("Paid", money(doc.amount_paid)), ("Balance due", money(doc.balance_due))]
+    story: list[Flowable] = [
+        two_columns(
+            party_block("Bill to", doc.bill_to),
+            facts(
+                [
+                    ("Invoice date", day(doc.issued)),
+                    ("Due", day(doc.due)),
+                    ("Order", doc.order_number or ""),
+                    ("Status", doc.status),
+                ]
+            ),
+        ),
+        section("Lines"),
+        line_table(doc.lines, doc.brand.color, with_kind=False),
+        Spacer(1, 3 * mm),
+        totals_table(doc.totals, extra),
+    ]
+    story += notes("Payment terms", doc.payment_terms)
+    return build(Header(doc.brand, "Invoice", doc.number), story)
+
+
+def receipt(doc: ReceiptDoc) -> bytes:
+    rows = [
+        ["Invoice", doc.invoice_number],
+        ["Paid on", moment(doc.paid_at)],
+        ["Method", doc.method.replace("_", " ")],
+        ["Reference", doc.reference or ""],
+        ["Amount received", money(doc.amount)],
+        ["Invoice total", money(doc.invoice_total)],
+        ["Paid to date", money(doc.paid_to_date)],
+        ["Balance remaining", money(doc.balance_remaining)],
+    ]
+    story: list[Flowable] = [
+        two_columns(party_block("Received from", doc.received_from), []),
+        Spacer(1, 4 * mm),
+        grid(["Payment", ""], rows, [0.3, 0.35], doc.brand.color, right=frozenset({1})),
+        Spacer(1, 6 * mm),
+        text("Thank you for your payment.", BIG),
+    ]
+    return build(Header(doc.brand, "Receipt", doc.number), story)
+
+
+def _barcode(value: str) -> Table:
+    """The order number as Code128, wide enough for a hand scanner, with the text beneath."""
+    code = Code128(value, barWidth=0.42 * mm, barHeight=16 * mm, quiet=False)
+    table = Table([[code], [text(value, BIG)]], colWidths=[WIDTH * 0.45], hAlign="LEFT")
+    table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    return table
+
+
+def lab_work_ticket(doc: LabTicket) -> bytes:
+    color = doc.brand.color
+    lens_rows = [
+        [x.eye, x.description, x.material or "", x.design or "", plain(x.lens_index)]
+        for x in doc.lenses
+    ]
+    story: list[Flowable] = [
+        two_columns(
+            [
+                _barcode(doc.number),
+                Spacer(1, 2 * mm),
+                text("CUSTOMER", LABEL),
+                text(doc.customer, BIG),
+            ],
+            facts(
+                [("Tray", doc.tray or "—"), ("Received", day(doc.created)), ("Due", day(doc.due))]
+            ),
+        ),
+        KeepTogether([section("Prescription"), *_rx(doc.rx, color)]),
+        KeepTogether([section("Frame measurements"), frame_table(doc.frame, color)]),
+        section("Lenses"),
+        grid(
+            ["Eye", "Lens", "Material", "Design", "Index"],
+            lens_rows or [["", "—", "", "", ""]],
+            [0.08, 0.42, 0.18, 0.2, 0.12],
+            color,
+            right=frozenset({4}),
+        ),
+        section("Coatings"),
+        text(", ".join(doc.coatings) or "None"),
+    ]
+    if doc.frame_lines:
+        story += [section("Frame"), text(", ".join(doc.frame_lines))]
+    story += notes("Special instructions", doc.instructions)
+    return build(Header(doc.brand, "Lab work ticket", doc.number), story)
+
+
+def examination_form(doc: ExaminationDoc) -> bytes:
+    story: list[Flowable] = [
+        two_columns(
+            party_block("Patient", doc.patient),
+            facts(
+                [
+                    ("Examined", moment(doc.examined)),
+                    ("Examiner", doc.examiner or ""),
+                    ("Recall due", day(doc.recall_due)),
+                ]
+            ),
+        ),
+        KeepTogether([section("Refraction"), *_rx(doc.rx, doc.brand.color, with_acuity=True)]),
+    ]
+    story += notes("Notes", doc.notes)
+    return build(Header(doc.brand, "Examination form", doc.reference), story)
+
+
+def render_document(doc: Document) -> bytes:
+    """The PDF of any document model."""
+    match doc:
+        case OrderSheet():
+            return order_sheet(doc)
+        case InvoiceDoc():
+            return invoice(doc)
+        case ReceiptDoc():
+            return receipt(doc)
+        case LabTicket():
+            return lab_work_ticket(doc)
+        case ExaminationDoc():
+            return examination_form(doc)
