@@ -1,5 +1,5 @@
 """The five PDF handlers: load the entity (async, on the loop), render it in the render pool,
-store the file, record the document row. Each is a short pipeline of named steps.
+store the file (both in the pool), record the document row (one upsert).
 
 They find the database, the render pool and the file storage in the job's resources (``db``,
 ``pdf_renderer``, ``files``), built once per process by :class:`ils.bootstrap.JobSystem`. A job
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ils.domain.db import Database
 from ils.domain.models import ENTITY_OF, Document, DocumentType
@@ -52,7 +53,7 @@ def download_name(doc_type: DocumentType, reference: str) -> str:
 
 async def record(
     db: Database, doc_type: DocumentType, loaded: Loaded, stored: StoredFile, job_id: str
-) -> Document:
+) -> int:
     """The job's document row, inserted or (when the job ran before) brought up to date."""
     fields = {
         "company_id": loaded.company_id,
@@ -65,27 +66,29 @@ async def record(
         "sha256": stored.sha256,
         "created_at": utcnow(),
     }
+    # One statement either way: insert, or update the row an earlier run of the job left.
+    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
+    upsert = (
+        insert(Document)
+        .values(job_id=job_id, **fields)
+        .on_conflict_do_update(index_elements=[Document.job_id], set_=fields)
+        .returning(Document.id)
+    )
     async with db.session() as session:
-        row = await session.scalar(select(Document).where(Document.job_id == job_id))
-        if row is None:
-            row = Document(job_id=job_id, **fields)
-            session.add(row)
-        else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-        await session.flush()
-    return row
+        document_id: int = (await session.execute(upsert)).scalar_one()
+    return document_id
 
 
 async def produce(doc_type: DocumentType, entity_id: int, ctx: JobContext) -> dict[str, Any]:
-    """load -> render (pool) -> store (thread) -> record."""
+    """load -> render and store (in the pool) -> record."""
     t = tools(ctx)
     async with t.db.session() as session:
         loaded = await LOADERS[doc_type](session, entity_id)
-    pdf = await t.renderer.render(loaded.doc)
-    stored = await ctx.run_sync(t.files.put, storage_key(doc_type, loaded, ctx.job_id), pdf)
-    row = await record(t.db, doc_type, loaded, stored, ctx.job_id)
-    return {"documentId": row.id, "path": stored.key, "size": stored.size, "sha256": stored.sha256}
+    key = storage_key(doc_type, loaded, ctx.job_id)
+    stored = await t.renderer.render_and_store(loaded.doc, t.files, key)
+    document_id = await record(t.db, doc_type, loaded, stored, ctx.job_id)
+    return {"documentId": document_id, "path": stored.key, "size": stored.size,
+            "sha256": stored.sha256}  # fmt: skip
 
 
 async def order_sheet(payload: p.OrderSheetPdf, ctx: JobContext) -> Any:

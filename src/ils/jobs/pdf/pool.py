@@ -2,7 +2,8 @@
 
 One per process, sized from the pdf queue's concurrency (a job never waits for a free renderer),
 built by :class:`ils.bootstrap.JobSystem`; its processes start at the first render and stop at
-close. Documents go in as plain data, PDF bytes come back.
+close. Documents go in as plain data; :meth:`RenderPool.render_and_store` also writes the file
+from the pool process, so the PDF's bytes never cross back to the event loop's process.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
+from ils.files import FileStorage, StoredFile
 from ils.jobs.pdf.model import Document
 from ils.jobs.pdf.render import render_document
 from ils.queue.errors import IlsJobsError
 
 Renderer = Callable[[Document], bytes]
+R = TypeVar("R")
 
 
 class RenderPoolBroken(IlsJobsError):
@@ -27,6 +31,12 @@ class RenderPoolBroken(IlsJobsError):
 def _warm() -> None:
     # Runs first in each new process: fonts and reportlab are loaded before the first job.
     import ils.jobs.pdf.render  # noqa: F401
+
+
+def _render_and_store(
+    renderer: Renderer, storage: FileStorage, key: str, doc: Document
+) -> StoredFile:
+    return storage.put(key, renderer(doc))
 
 
 class RenderPool:
@@ -55,9 +65,17 @@ class RenderPool:
 
     async def render(self, doc: Document) -> bytes:
         """The PDF of ``doc``, rendered in a pool process; the renderer's own error if it raises."""
+        return await self._run(self.renderer, doc)
+
+    async def render_and_store(self, doc: Document, storage: FileStorage, key: str) -> StoredFile:
+        """Render ``doc`` and put it in ``storage`` (picklable, e.g. a local directory) under
+        ``key``, both in a pool process."""
+        return await self._run(_render_and_store, self.renderer, storage, key, doc)
+
+    async def _run(self, fn: Callable[..., R], *args: object) -> R:
         pool = self._pool()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, self.renderer, doc)
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         except BrokenProcessPool as exc:
             if self._executor is pool:
                 self._executor = None
