@@ -17,6 +17,7 @@ from ils.domain.db import Database, database_url
 from ils.jobs import build_registry
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
+from ils.jobs.notification import NotificationPublisher
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
 from ils.queue.outbox import Outbox
@@ -51,9 +52,10 @@ class JobSystem:
     connected lazily, so processes that never touch it pay nothing. Handlers find it in their
     context's resources as ``db``, and the email handlers find the process's ``mailer`` there,
     built from the ``ILS_MAIL_*``/``ILS_SMTP_*`` settings (validated here, at start-up) unless
-    ``resources`` brings one. The outbox lives in that database; its table is made by the
-    migrations (never here). :meth:`start_background` starts the outbox relay's sweep, which
-    every web and worker process runs.
+    ``resources`` brings one; the notification handlers announce with its ``notifier``. The
+    outbox lives in that database; its table is made by the migrations (never here).
+    :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
+    runs.
     """
 
     def __init__(
@@ -71,8 +73,12 @@ class JobSystem:
         if self._owns_mailer:
             given["mailer"] = Mailer(load_mail_settings(os.environ, settings.var_dir))
         self.mailer: Mailer = given["mailer"]
-        self.resources = {"db": self.database, **given}
         self.broker = Broker(settings)
+        self._owns_notifier = "notifier" not in given
+        if self._owns_notifier:
+            given["notifier"] = NotificationPublisher(self.broker)
+        self.notifier: NotificationPublisher = given["notifier"]
+        self.resources = {"db": self.database, **given}
         self.outbox = Outbox(self.database.engine, self.database.sessions)
         self.relay = OutboxRelay(self.outbox, self.broker, settings)
         self.producer = Producer(
@@ -109,4 +115,6 @@ class JobSystem:
         await self.broker.close()
         if self._owns_mailer:
             await self.mailer.close()
+        if self._owns_notifier:
+            await self.notifier.close()
         await self.database.dispose()
