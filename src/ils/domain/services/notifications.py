@@ -122,15 +122,15 @@ async def page(
 async def since(
     session: AsyncSession, user_id: int, after_id: int, limit: int
 ) -> list[Notification]:
-    """The user's notifications with an id above ``after_id``, oldest first (a reconnect's
-    replay)."""
+    """The newest ``limit`` of the user's notifications with an id above ``after_id``, oldest
+    first (a reconnect's replay)."""
     rows = await session.scalars(
         select(Notification)
         .where(Notification.user_id == user_id, Notification.id > after_id)
-        .order_by(Notification.id)
+        .order_by(Notification.id.desc())
         .limit(limit)
     )
-    return list(rows)
+    return list(reversed(list(rows)))
 
 
 async def latest_id(session: AsyncSession, user_id: int) -> int:
