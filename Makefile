@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders clean install install-dev
+.PHONY: run test lint bench bench-orders bench-notify clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -48,6 +48,10 @@ bench: install-dev
 ## bench-orders: POST /api/orders at 100 requests/s for 30 s (needs Debian's `hey`)
 bench-orders: install-dev
 	$(BIN)/python bench/orders_load.py
+
+## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
+bench-notify: install-dev
+	$(BIN)/python bench/notify_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
