@@ -18,9 +18,6 @@ Id = Annotated[int, Field(gt=0)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 NotificationPriority = Literal["urgent", "high", "medium", "low"]
-# The seed's mapping of a notification's priority to its job's BullMQ priority (1 is highest).
-QUEUE_PRIORITY: dict[str, int] = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
-NotificationKind = Literal["system", "order", "ai-insight", "marketplace"]
 
 # ---- email ----------------------------------------------------------------------------------
 
@@ -85,6 +82,10 @@ class ExaminationFormPdf(Payload):
 
 
 # ---- notification ---------------------------------------------------------------------------
+
+# The seed's mapping of a notification's priority to its job's BullMQ priority (1 is highest).
+QUEUE_PRIORITY: dict[str, int] = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
+NotificationKind = Literal["system", "order", "ai-insight", "marketplace"]
 
 
 class SystemNotification(Payload):

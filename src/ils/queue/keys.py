@@ -6,7 +6,6 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 |---|---|---|
 | ``<prefix>:ils:workers`` | sorted set | worker id -> last heartbeat (ms) |
 | ``<prefix>:ils:worker:<id>`` | hash | host, pid, queues, started, last_seen, counts; expires |
-| ``<prefix>:ils:notifications`` | pub/sub channel | live notifications (jobs.notification.live) |
 """
 
 from __future__ import annotations
