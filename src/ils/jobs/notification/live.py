@@ -2,10 +2,10 @@
 sent over it, and the publisher that worker and web processes announce with.
 
 One channel per deployment, ``<prefix>:ils:notifications`` (under the key prefix, beside the
-keys of :mod:`ils.queue.keys`); every event names its user, and each
-web process keeps one subscription to it and hands each event to that user's open sockets (see
-:mod:`ils.web.live`). Events are hints, never the record: the database is, and a client that
-missed one (a dropped connection, a Redis outage) gets it again from there on reconnect.
+keys of :mod:`ils.queue.keys`); every event names its user, and each web process keeps one
+subscription to it and hands each event to that user's open sockets (see :mod:`ils.web.live`).
+Events are hints, never the record: the database is, and a client that missed one (a dropped
+connection, a Redis outage) gets it again from there on reconnect.
 
 | event | fields (besides ``user_id``, ``unread_count``) | sent when |
 |---|---|---|
