@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders bench-pdf clean install install-dev
+.PHONY: run test lint bench bench-orders bench-pdf bench-notify clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -52,6 +52,9 @@ bench-orders: install-dev
 ## bench-pdf: PDFs/s per document type, the full job path next to bare reportlab rendering
 bench-pdf: install-dev
 	$(BIN)/python bench/pdf_throughput.py
+## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
+bench-notify: install-dev
+	$(BIN)/python bench/notify_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

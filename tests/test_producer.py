@@ -32,6 +32,8 @@ SEED_TYPES = {
     "ai": {"daily-briefing", "demand-forecast", "anomaly-detection", "insight-generation",
            "chat-response"},
 }  # fmt: skip
+# Job types beside the seed's: the company fan-out of notifications (issue 6).
+ADDED_TYPES = {"notification": {"fan-out"}}
 
 TODAY = dt.date(2026, 11, 28)
 # helper -> (queue, wire name, business arguments, expected data on the wire)
@@ -95,12 +97,14 @@ HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
 def test_every_seed_job_type_is_registered_on_its_queue():
     registry = build_registry()
     for queue in QUEUE_NAMES:
-        assert {t.name for t in registry.for_queue(queue)} == SEED_TYPES.get(queue, set())
-    assert len(registry) == 20
+        expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
+        assert {t.name for t in registry.for_queue(queue)} == expected
+    assert len(registry) == 21
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
-        # The email worker is written (issue 4); the other queues' handlers arrive later.
-        assert (job_type.handler is not None) == (job_type.queue == "email"), job_type.key
+        # The email (issue 4) and notification (issue 6) workers are written; others come later.
+        has_handler = job_type.queue in ("email", "notification")
+        assert (job_type.handler is not None) == has_handler, job_type.key
 
 
 def test_there_is_one_helper_per_job_type_and_it_is_typed():

@@ -18,6 +18,7 @@ from ils.files import FileStorage, LocalFileStorage, files_root
 from ils.jobs import build_registry
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
+from ils.jobs.notification import NotificationPublisher
 from ils.jobs.pdf import RenderPool
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
@@ -55,9 +56,10 @@ class JobSystem:
     built from the ``ILS_MAIL_*``/``ILS_SMTP_*`` settings (validated here, at start-up) unless
     ``resources`` brings one. The PDF handlers find ``pdf_renderer`` (a process pool sized from
     the pdf queue's concurrency; its processes start at the first render and stop at
-    :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``). The outbox lives in
-    that database; its table is made by the migrations (never here). :meth:`start_background`
-    starts the outbox relay's sweep, which every web and worker process runs.
+    :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``); the notification
+    handlers announce with its ``notifier``. The outbox lives in that database; its table is
+    made by the migrations (never here). :meth:`start_background` starts the outbox relay's
+    sweep, which every web and worker process runs.
     """
 
     def __init__(
@@ -82,8 +84,12 @@ class JobSystem:
         if "files" not in given:
             given["files"] = LocalFileStorage(files_root(os.environ, settings.var_dir))
         self.files: FileStorage = given["files"]
-        self.resources = {"db": self.database, **given}
         self.broker = Broker(settings)
+        self._owns_notifier = "notifier" not in given
+        if self._owns_notifier:
+            given["notifier"] = NotificationPublisher(self.broker)
+        self.notifier: NotificationPublisher = given["notifier"]
+        self.resources = {"db": self.database, **given}
         self.outbox = Outbox(self.database.engine, self.database.sessions)
         self.relay = OutboxRelay(self.outbox, self.broker, settings)
         self.producer = Producer(
@@ -122,4 +128,6 @@ class JobSystem:
             await self.mailer.close()
         if self._owns_renderer:
             await self.renderer.close()
+        if self._owns_notifier:
+            await self.notifier.close()
         await self.database.dispose()

@@ -1,8 +1,8 @@
 """The ILS job types and their handlers; :func:`build_registry` assembles them for a process.
 
-Handlers live in one package per queue (``ils.jobs.email`` ...); the email and pdf handlers are
-attached here, the other queues' arrive with later issues. Until a job type has one, its jobs
-fail with "no handler for <queue>/<name>" and are kept.
+Handlers live in one package per queue (``ils.jobs.email`` ...); the email, pdf and
+notification handlers are attached here, the other queues' arrive with later issues. Until a
+job type has one, its jobs fail with "no handler for <queue>/<name>" and are kept.
 Extra modules named in ``Settings.imports`` may register more types or handlers: each exposes
 ``register(registry)``.
 """
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from ils.jobs.catalog import JOB_TYPES
 from ils.jobs.email import register_email_handlers
+from ils.jobs.notification import register_notification_handlers
 from ils.jobs.pdf import register_pdf_handlers
 from ils.queue.errors import ConfigurationError
 from ils.queue.registry import Registry
@@ -27,6 +28,7 @@ def build_registry(imports: Iterable[str] = ()) -> Registry:
         registry.add(job_type)
     register_email_handlers(registry)
     register_pdf_handlers(registry)
+    register_notification_handlers(registry)
     for name in imports:
         try:
             module = importlib.import_module(name)

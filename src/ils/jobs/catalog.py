@@ -37,6 +37,9 @@ JOB_TYPES: tuple[JobType, ...] = (
             attempts=3),
     JobType("notification", "marketplace", p.MarketplaceNotification,
             "marketplace connection event", priority=3, attempts=3),
+    JobType("notification", "fan-out", p.FanOutNotification,
+            "one notice to a company's admins, or to its users of one role", priority=3,
+            attempts=5),
     # ai
     JobType("ai", "daily-briefing", p.DailyBriefingTask, "daily briefing", priority=5),
     JobType("ai", "demand-forecast", p.DemandForecastTask, "demand forecast", priority=5),

@@ -193,6 +193,16 @@ async def queue_examination_form_pdf(
 # ---- notification ---------------------------------------------------------------------------
 
 
+def _with_priority(options: EnqueueOptions | None, priority: str) -> EnqueueOptions | None:
+    """The options with the job priority the seed mapped from the notification's priority
+    (urgent 1, high 2, medium 3, low 4), unless the caller chose one. An unknown priority is
+    left for the payload's validation to name."""
+    queue_priority = p.QUEUE_PRIORITY.get(priority)
+    if queue_priority is None or (options is not None and options.priority is not None):
+        return options
+    return (options or EnqueueOptions()).model_copy(update={"priority": queue_priority})
+
+
 async def queue_system_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
     action_url: str | None = None, *, options: EnqueueOptions | None = None,
@@ -206,6 +216,7 @@ async def queue_system_notification(
         priority=priority,
         action_url=action_url,
     )
+    options = _with_priority(options, priority)
     return await _enqueue("notification", "system", payload, options, producer, session)
 
 
@@ -231,6 +242,7 @@ async def queue_ai_insight_notification(
         priority=priority,
         insight_id=insight_id,
     )
+    options = _with_priority(options, priority)
     return await _enqueue("notification", "ai-insight", payload, options, producer, session)
 
 
@@ -241,6 +253,51 @@ async def queue_marketplace_notification(
 ) -> Enqueued:  # fmt: skip
     payload = dict(user_id=user_id, connection_id=connection_id, event=event)
     return await _enqueue("notification", "marketplace", payload, options, producer, session)
+
+
+async def notify_user(
+    user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
+    action_url: str | None = None, *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
+) -> Enqueued:  # fmt: skip
+    """One user's notification (a ``system`` one)."""
+    return await queue_system_notification(
+        user_id, title, message, priority, action_url,
+        options=options, producer=producer, session=session,
+    )  # fmt: skip
+
+
+async def notify_company_admins(
+    company_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
+    action_url: str | None = None, kind: p.NotificationKind = "system", *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
+    session: AsyncSession | None = None,
+) -> Enqueued:  # fmt: skip
+    """A notification for every active admin of the company, found when the job runs."""
+    payload = dict(
+        company_id=company_id, audience="admins", kind=kind, title=title, message=message,
+        priority=priority, action_url=action_url,
+    )  # fmt: skip
+    options = _with_priority(options, priority)
+    return await _enqueue("notification", "fan-out", payload, options, producer, session)
+
+
+async def notify_company_role(
+    company_id: int, role: str, title: str, message: str,
+    priority: p.NotificationPriority = "medium", action_url: str | None = None,
+    kind: p.NotificationKind = "system", *, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
+    session: AsyncSession | None = None,
+) -> Enqueued:  # fmt: skip
+    """A notification for every active user of the company with ``role``, found when the job
+    runs (a user who gets the role before then is included)."""
+    payload = dict(
+        company_id=company_id, audience="role", role=role, kind=kind, title=title,
+        message=message, priority=priority, action_url=action_url,
+    )  # fmt: skip
+    options = _with_priority(options, priority)
+    return await _enqueue("notification", "fan-out", payload, options, producer, session)
 
 
 # ---- ai -------------------------------------------------------------------------------------

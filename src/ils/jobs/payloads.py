@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import EmailStr, Field, StringConstraints, ValidationInfo, field_validator
 
+from ils.domain.models.accounts import Role
 from ils.queue.registry import Payload, Personal
 
 Id = Annotated[int, Field(gt=0)]
@@ -90,6 +91,10 @@ class ExaminationFormPdf(Payload):
 
 # ---- notification ---------------------------------------------------------------------------
 
+# The seed's mapping of a notification's priority to its job's BullMQ priority (1 is highest).
+QUEUE_PRIORITY: dict[str, int] = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
+NotificationKind = Literal["system", "order", "ai-insight", "marketplace"]
+
 
 class SystemNotification(Payload):
     user_id: Id
@@ -118,6 +123,30 @@ class MarketplaceNotification(Payload):
     user_id: Id
     connection_id: Id
     event: Literal["requested", "accepted", "rejected"]
+
+
+class FanOutNotification(Payload):
+    """One notification for every active user of a company who is an admin (``audience``
+    ``admins``) or has ``role`` (``audience`` ``role``); the users are resolved when it runs."""
+
+    company_id: Id
+    audience: Literal["admins", "role"]
+    role: Role | None = Field(None, validate_default=True)
+    kind: NotificationKind = "system"
+    title: PersonalShortText
+    message: PersonalText
+    priority: NotificationPriority = "medium"
+    action_url: ShortText | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _role_for_role_audience(cls, role: Role | None, info: ValidationInfo) -> Role | None:
+        audience = info.data.get("audience")
+        if audience == "role" and role is None:
+            raise ValueError("needed when audience is 'role'")
+        if audience == "admins" and role is not None:
+            raise ValueError("only with audience 'role'")
+        return role
 
 
 # ---- ai -------------------------------------------------------------------------------------

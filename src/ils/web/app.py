@@ -1,8 +1,9 @@
 """The FastAPI application factory, and the lifespan that runs the workers in-process.
 
-``create_app`` assembles the routers (auth, queue monitoring), the error mapping and liveness and
-readiness probes around one :class:`JobSystem`; ``ils serve`` runs the workers inside it unless
-``--no-workers``. Tables come from the migrations, never from here.
+``create_app`` assembles the routers (auth, queue monitoring, notifications and their ``/ws``),
+the error mapping and liveness and readiness probes around one :class:`JobSystem`; the lifespan
+keeps the process's one live-notification subscription (:class:`LiveHub`); ``ils serve`` runs the
+workers inside it unless ``--no-workers``. Tables come from the migrations, never from here.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.errors import install_error_handlers
+from ils.web.live import LiveHub
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.documents import router as documents_router
 from ils.web.routes.domain_errors import install_domain_error_handlers
+from ils.web.routes.live import router as live_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
+from ils.web.routes.notifications import router as notifications_router
 from ils.web.routes.orders import router as orders_router
 from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
@@ -69,11 +73,13 @@ def create_app(
     runtime: WorkerRuntime | None = (
         system.runtime(queues, on_fatal=on_fatal) if run_workers else None
     )
+    hub = LiveHub(system.broker)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         system.install()
         await system.start_background()  # the outbox relay's sweep runs in every web process
+        hub.start()  # subscribes in the background: the app answers while Redis is away
         starting: asyncio.Task[None] | None = None
         if runtime is not None:
             # Started in the background: the app answers while it waits for Redis.
@@ -83,6 +89,7 @@ def create_app(
         try:
             yield
         finally:
+            await hub.stop()
             await system.stop_background()
             if starting is not None:
                 starting.cancel()
@@ -95,6 +102,7 @@ def create_app(
     app = FastAPI(title="ILS Jobs", version=__version__, lifespan=lifespan)
     app.state.system = system
     app.state.runtime = runtime
+    app.state.live = hub
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
     install_domain_error_handlers(app)
@@ -110,6 +118,8 @@ def create_app(
     app.include_router(purchasing_router)
     app.include_router(billing_router)
     app.include_router(documents_router)
+    app.include_router(notifications_router)
+    app.include_router(live_router)
 
     @app.get(
         "/healthz",

@@ -1,0 +1,172 @@
+"""The live hub of one web process: its one Redis subscription to the notification channel, and
+the in-process fan-out of each event to the open sockets of the event's user.
+
+Sockets register an :class:`Inbox` for their user; the hub drops events into it without ever
+waiting on a socket. An inbox that overflows (a client too slow to read) is marked so its
+socket closes and the client reconnects and catches up from the database. When the
+subscription drops and comes back, every inbox gets :data:`RESYNC`: events published meanwhile
+were lost to this process, so each socket re-reads what it may have missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Final
+
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from ils.jobs.notification.live import LiveEvent, channel
+from ils.queue.broker import Broker, redact
+
+log = logging.getLogger(__name__)
+
+INBOX_SIZE = 256
+# Seconds between a failed subscription and the next try, doubling up to the cap.
+RETRY_FIRST_S, RETRY_CAP_S = 0.5, 5.0
+# How long one read waits before the loop goes round (and the client's health check pings).
+READ_WAIT_S = 5.0
+
+
+class _Resync:
+    def __repr__(self) -> str:
+        return "RESYNC"
+
+
+RESYNC: Final = _Resync()
+
+
+class Inbox:
+    """What the hub has for one socket: a bounded queue of events (or :data:`RESYNC`)."""
+
+    def __init__(self, user_id: int, size: int = INBOX_SIZE) -> None:
+        self.user_id = user_id
+        self.overflowed = False
+        self._queue: asyncio.Queue[LiveEvent | _Resync] = asyncio.Queue(size)
+
+    def offer(self, item: LiveEvent | _Resync) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> LiveEvent | _Resync:
+        return await self._queue.get()
+
+
+class LiveHub:
+    """One subscription per web process, fanned out to the registered inboxes."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.channel = channel(broker.settings.prefix)
+        self._inboxes: dict[int, set[Inbox]] = defaultdict(set)
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._delay, self._lost = RETRY_FIRST_S, False
+
+    @property
+    def connected(self) -> int:
+        """How many sockets are registered."""
+        return sum(len(boxes) for boxes in self._inboxes.values())
+
+    def register(self, user_id: int) -> Inbox:
+        inbox = Inbox(user_id)
+        self._inboxes[user_id].add(inbox)
+        return inbox
+
+    def unregister(self, inbox: Inbox) -> None:
+        boxes = self._inboxes.get(inbox.user_id)
+        if boxes is not None:
+            boxes.discard(inbox)
+            if not boxes:
+                del self._inboxes[inbox.user_id]
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """True once the subscription is live (False if it is not within ``timeout_s``)."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def dispatch(self, event: LiveEvent) -> None:
+        for inbox in self._inboxes.get(event.user_id, ()):
+            inbox.offer(event)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ils-live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._ready.clear()
+
+    def _client(self) -> aredis.Redis:
+        # No retries inside redis-py: a reconnect it made silently would hide the events lost
+        # meanwhile; this loop reconnects instead, and tells every socket to resync.
+        return aredis.from_url(
+            self.broker.url,
+            decode_responses=True,
+            socket_timeout=None,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            health_check_interval=15,
+            retry=Retry(NoBackoff(), 0),
+            client_name="ils-live-hub",
+        )
+
+    async def _run(self) -> None:
+        self._delay, self._lost = RETRY_FIRST_S, False
+        while True:
+            try:
+                await self._listen()
+            except (RedisError, OSError) as exc:
+                self._ready.clear()
+                if not self._lost:
+                    log.warning(
+                        "live notifications: subscription to Redis at %s lost (%s); retrying",
+                        redact(self.broker.url),
+                        exc,
+                    )
+                self._lost = True
+                await asyncio.sleep(self._delay)
+                self._delay = min(self._delay * 2, RETRY_CAP_S)
+
+    async def _listen(self) -> None:
+        client = self._client()
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            while True:  # the subscription counts once Redis confirms it
+                message = await pubsub.get_message(timeout=READ_WAIT_S)
+                if message is not None and message["type"] == "subscribe":
+                    break
+            self._ready.set()
+            log.info("live notifications: subscribed to %s", self.channel)
+            if self._lost:
+                for boxes in self._inboxes.values():
+                    for inbox in boxes:
+                        inbox.offer(RESYNC)
+            self._delay, self._lost = RETRY_FIRST_S, False
+            while True:
+                message = await pubsub.get_message(timeout=READ_WAIT_S)
+                if message is None or message["type"] != "message":
+                    continue
+                event = LiveEvent.decode(message["data"])
+                if event is not None:
+                    self.dispatch(event)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()

@@ -1,0 +1,219 @@
+"""Live notifications across processes: an ``ils worker`` and an ``ils serve --no-workers`` started
+separately on one Redis and one database, real WebSocket clients connected to the web process,
+and notifications enqueued here through the helpers.
+
+No sleeping: each step waits for a message (or a log line) with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from ils.bootstrap import JobSystem
+from ils.domain.db import Database, database_url
+from ils.domain.migrate import upgrade_database
+from ils.domain.models import Company, CompanyKind, Role, User
+from ils.jobs import helpers
+from ils.queue.embedded import free_port
+from ils.web.auth.tokens import create_token
+from tests.conftest import make_settings
+from tests.support.processes import IlsProcess
+from tests.web.conftest import PASSWORD
+
+WAIT_S = 15
+
+
+@dataclass
+class LiveWorld:
+    base: str
+    system: JobSystem
+    users: dict[str, int]
+    company_a: int
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http://", "ws://") + "/ws"
+
+    async def cookie_for(self, name: str) -> str:
+        """A fresh session cookie header for user ``name`` (logging in over HTTP)."""
+        async with httpx.AsyncClient(base_url=self.base) as client:
+            answer = await client.post(
+                "/api/auth/login", json={"email": f"{name}@a.localhost", "password": PASSWORD}
+            )
+            assert answer.status_code == 200, answer.text
+            return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+class Tab:
+    """One open socket: the messages it received, read one at a time with a timeout."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def next(self) -> dict[str, Any]:
+        return dict(json.loads(await asyncio.wait_for(self.ws.recv(), WAIT_S)))
+
+    async def ready(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The replayed notifications, then the ``ready`` message."""
+        replayed = []
+        while (message := await self.next())["type"] != "ready":
+            replayed.append(message)
+        return replayed, message
+
+    async def notification(self) -> dict[str, Any]:
+        while (message := await self.next())["type"] != "notification":
+            pass
+        return message
+
+
+@contextlib.asynccontextmanager
+async def tab(
+    world: LiveWorld, headers: dict[str, str], last_id: int | None = None
+) -> AsyncIterator[Tab]:
+    url = world.ws_url + (f"?last_id={last_id}" if last_id is not None else "")
+    async with connect(url, additional_headers=headers, open_timeout=WAIT_S) as ws:
+        yield Tab(ws)
+
+
+async def refused(world: LiveWorld, headers: dict[str, str], query: str = "") -> int:
+    """The HTTP status a refused handshake got."""
+    with pytest.raises(InvalidStatus) as refusal:
+        async with connect(world.ws_url + query, additional_headers=headers, open_timeout=WAIT_S):
+            pass
+    return int(refusal.value.response.status_code)
+
+
+async def seed(db: Database, password_hash: str) -> tuple[int, dict[str, int]]:
+    async with db.session() as s:
+        a = Company(name="Clear Sight", slug="clear", kind=CompanyKind.practice)
+        b = Company(name="Prism Lab", slug="prism", kind=CompanyKind.lab)
+        s.add_all([a, b])
+        await s.flush()
+        people = {
+            "ann": (a, Role.dispenser), "bob": (a, Role.optometrist),
+            "boss": (a, Role.company_admin), "eve": (b, Role.staff),
+        }  # fmt: skip
+        users = {
+            name: User(company_id=c.id, email=f"{name}@a.localhost", name=name,
+                       password_hash=password_hash, role=role)
+            for name, (c, role) in people.items()
+        }  # fmt: skip
+        s.add_all(users.values())
+        await s.flush()
+        return a.id, {name: u.id for name, u in users.items()}
+
+
+@pytest.fixture
+async def world(
+    redis_url: str, prefix: str, tmp_path: Path, worker_env: dict[str, str], password_hash: str
+) -> AsyncIterator[LiveWorld]:
+    """A migrated SQLite database with two companies' users, a worker process and a web process
+    (without workers) on it, and a job system here to enqueue with."""
+    settings = make_settings(redis_url, prefix, tmp_path)
+    db = Database(database_url({}, settings.var_dir))
+    await upgrade_database(db)
+    company_a, users = await seed(db, password_hash)
+    port = free_port()
+    worker = await IlsProcess(["worker", "--queues", "notification"], worker_env).start()
+    web = await IlsProcess(["serve", "--port", str(port), "--no-workers"], worker_env).start()
+    system = JobSystem(settings, database=db)
+    try:
+        await worker.wait_for_line("background job workers active")
+        await web.wait_for_line("live notifications: subscribed")
+        await web.wait_for_line("Application startup complete")
+        yield LiveWorld(f"http://127.0.0.1:{port}", system, users, company_a)
+    finally:
+        await system.close()
+        for process in (web, worker):
+            if process.proc is not None and process.proc.returncode is None:
+                process.signal(signal.SIGTERM)
+                with contextlib.suppress(Exception):
+                    await process.wait(20)
+            await process.kill()
+
+
+async def test_every_tab_of_the_user_gets_it_live_and_no_one_else_does(world: LiveWorld):
+    ann, eve = world.users["ann"], world.users["eve"]
+    prod = world.system.producer
+    async with contextlib.AsyncExitStack() as stack:
+        ann_cookie = await world.cookie_for("ann")
+        first = await stack.enter_async_context(tab(world, {"Cookie": ann_cookie}))
+        async with world.system.database.session() as s:
+            user = await s.get(User, ann)
+            assert user is not None
+            _, token = await create_token(s, user, "script")
+        second = await stack.enter_async_context(tab(world, {"Authorization": f"Bearer {token}"}))
+        eves = await stack.enter_async_context(
+            tab(world, {"Cookie": await world.cookie_for("eve")})
+        )
+        for t in (first, second, eves):
+            assert (await t.ready()) == ([], {"type": "ready", "unread_count": 0,
+                                              "last_id": 0, "truncated": False})  # fmt: skip
+
+        await helpers.notify_user(ann, "Lens ready", "Order 42 is ready.", "high", producer=prod)
+        got = [await first.notification(), await second.notification()]
+        assert got[0] == got[1]
+        assert got[0]["notification"]["title"] == "Lens ready"
+        assert got[0]["unread_count"] == 1 and got[0]["replayed"] is False
+
+        # Positive control: Eve's socket works, and the first thing it gets is her own.
+        await helpers.notify_user(eve, "For Eve", "Only yours.", producer=prod)
+        theirs = await eves.notification()
+        assert theirs["notification"]["title"] == "For Eve" and theirs["unread_count"] == 1
+
+
+async def test_strangers_and_other_sites_are_refused(world: LiveWorld):
+    assert await refused(world, {}) == 403
+    assert await refused(world, {"Cookie": "ils_session=forged"}) == 403
+    assert await refused(world, {"Authorization": "Bearer ils_not-a-token"}) == 403
+    cookie = await world.cookie_for("ann")
+    evil = {"Cookie": cookie, "Origin": "https://evil.example"}
+    assert await refused(world, evil) == 403
+    assert await refused(world, {"Cookie": cookie}, "?last_id=abc") == 403
+    # The app's own page (same origin) is welcome.
+    async with tab(world, {"Cookie": cookie, "Origin": world.base}) as own:
+        assert (await own.ready())[1]["type"] == "ready"
+
+
+async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: LiveWorld):
+    ann, bob = world.users["ann"], world.users["bob"]
+    prod = world.system.producer
+    cookie = {"Cookie": await world.cookie_for("ann")}
+    async with tab(world, cookie) as before:
+        await before.ready()
+        await helpers.notify_user(ann, "one", "1", producer=prod)
+        seen = (await before.notification())["notification"]["id"]
+    # Offline: two more arrive, and one for a colleague that must not be replayed to Ann.
+    async with tab(world, {"Cookie": await world.cookie_for("bob")}) as watcher:
+        await watcher.ready()
+        await helpers.notify_user(ann, "two", "2", producer=prod)
+        await helpers.notify_user(ann, "three", "3", producer=prod)
+        await helpers.notify_user(bob, "bob's", "b", producer=prod)
+        assert (await watcher.notification())["notification"]["title"] == "bob's"
+    async with tab(world, cookie, last_id=seen) as after:
+        replayed, ready = await after.ready()
+        assert [m["notification"]["title"] for m in replayed] == ["two", "three"]
+        assert all(m["replayed"] and m["unread_count"] == 3 for m in replayed)
+        assert ready["unread_count"] == 3 and ready["last_id"] > seen
+        # Then live, once each: a fan-out to the company's admins reaches the boss, not Ann ...
+        async with tab(world, {"Cookie": await world.cookie_for("boss")}) as boss_tab:
+            await boss_tab.ready()
+            await helpers.notify_company_admins(world.company_a, "Audit", "Now.", producer=prod)
+            assert (await boss_tab.notification())["notification"]["title"] == "Audit"
+        # ... and Ann's next one arrives after her replay, with nothing repeated in between.
+        await helpers.notify_user(ann, "four", "4", producer=prod)
+        live = await after.notification()
+        assert live["notification"]["title"] == "four" and live["replayed"] is False
+        assert live["unread_count"] == 4
