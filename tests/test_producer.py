@@ -102,8 +102,8 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     assert len(registry) == 21
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
-        # The email (issue 4) and notification (issue 6) workers are written; others come later.
-        has_handler = job_type.queue in ("email", "notification")
+        # The email (4), pdf (5) and notification (6) workers are written; others come later.
+        has_handler = job_type.queue in ("email", "pdf", "notification")
         assert (job_type.handler is not None) == has_handler, job_type.key
 
 
@@ -236,9 +236,8 @@ async def test_inline_policy_runs_the_handler_now_when_redis_is_down(offline: Jo
 
 
 async def test_inline_policy_surfaces_a_failing_or_missing_handler(offline: JobSystem):
-    # pdf has no handlers yet (email has since issue 4).
-    with pytest.raises(InlineJobFailed, match="no handler for pdf/invoice"):
-        await helpers.queue_invoice_pdf(7, producer=offline.producer)
+    with pytest.raises(InlineJobFailed, match="no handler for pdf/test-unhandled"):
+        await offline.producer.enqueue("pdf", "test-unhandled", {})
 
 
 async def test_raise_policy_raises_broker_unavailable_fast(offline: JobSystem):

@@ -93,3 +93,4 @@ def register(registry: Registry) -> None:
     for queue in QUEUE_NAMES:
         registry.add(JobType(queue, "test-probe", Probe, handler=probe))
         registry.add(JobType(queue, "test-blocking", Probe, handler=blocking_probe))
+        registry.add(JobType(queue, "test-unhandled", Probe))  # a type with no handler
