@@ -20,6 +20,7 @@ READS: list[tuple[str, str]] = [
     ("GET", "/api/queue/oma/jobs?state=failed"),
     ("GET", "/api/queue/oma/jobs/none"),
     ("GET", "/api/queue/oma/overrides"),
+    ("GET", "/api/queue/outbox"),
 ]
 ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/queue/oma/jobs/none/retry", None),
@@ -34,6 +35,8 @@ ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/api/queue/oma/rate-limit", None),
     ("PUT", "/api/queue/oma/concurrency", {"concurrency": 1}),
     ("DELETE", "/api/queue/oma/concurrency", None),
+    ("POST", "/api/queue/outbox/relay", None),
+    ("DELETE", "/api/queue/outbox/none", None),
 ]
 READERS = {Role.platform_admin, Role.admin, Role.company_admin}
 OPERATORS = {Role.platform_admin, Role.admin}

@@ -222,11 +222,40 @@ class Outbox:
             raw = (await session.execute(select(outbox).where(outbox.c.id == row_id))).first()
         return _row(raw) if raw is not None else None
 
-    async def count(self, pending: bool | None = None) -> int:
-        """Rows in the outbox: all, only pending (``True``) or only relayed (``False``)."""
+    async def pending_rows(
+        self, session: AsyncSession, limit: int = 50, offset: int = 0
+    ) -> list[OutboxRow]:
+        """Rows not yet in Redis, the longest-waiting first (the admin's view of the outbox), read
+        in the caller's session (a request's, which holds SQLite's one connection)."""
+        stmt = (
+            select(outbox)
+            .where(outbox.c.relayed_at.is_(None))
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_row(raw) for raw in (await session.execute(stmt)).all()]
+
+    async def pending_row(self, session: AsyncSession, row_id: str) -> OutboxRow | None:
+        stmt = select(outbox).where(outbox.c.id == row_id, outbox.c.relayed_at.is_(None))
+        raw = (await session.execute(stmt)).first()
+        return _row(raw) if raw is not None else None
+
+    async def discard(self, session: AsyncSession, row_id: str) -> bool:
+        """Delete a row that was never relayed, in the caller's transaction (an admin giving up
+        on a job the relay cannot add); False when there is no such pending row."""
+        stmt = delete(outbox).where(outbox.c.id == row_id, outbox.c.relayed_at.is_(None))
+        result = await session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count(self, pending: bool | None = None, session: AsyncSession | None = None) -> int:
+        """Rows in the outbox: all, only pending (``True``) or only relayed (``False``); in
+        ``session`` when given (a request's), else in a session of its own."""
         stmt = select(func.count()).select_from(outbox)
         if pending is not None:
             col = outbox.c.relayed_at
             stmt = stmt.where(col.is_(None) if pending else col.is_not(None))
-        async with self.sessions() as session:
+        if session is not None:
             return int((await session.execute(stmt)).scalar_one())
+        async with self.sessions() as own:
+            return int((await own.execute(stmt)).scalar_one())

@@ -36,6 +36,7 @@ from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
 from ils.web.routes.orders import router as orders_router
+from ils.web.routes.outbox import router as outbox_router
 from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
@@ -108,6 +109,8 @@ def create_app(
     install_domain_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(queue_router)
+    # Before the queue admin's routes: /api/queue/outbox/... would match /api/queue/{queue}/...
+    app.include_router(outbox_router)
     app.include_router(queue_admin_router)
     app.include_router(audit_router)
     app.include_router(metrics_router)

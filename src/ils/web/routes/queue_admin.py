@@ -126,7 +126,8 @@ class ThroughputOut(BaseModel):
     queues: dict[str, list[ThroughputPointOut]]
 
 
-def _masked(user: User, request: Request, queue: str, name: str, data: Any) -> Any:
+def masked_payload(user: User, request: Request, queue: str, name: str, data: Any) -> Any:
+    """``data`` as ``user`` may see it: personal fields masked unless they may act on jobs."""
     if user.role in OPERATOR_ROLES:
         return data
     try:
@@ -190,7 +191,7 @@ async def job_detail(
     user: QueueMonitor, admin: Admin, request: Request, queue: QueueName, job_id: JobId
 ) -> dict[str, Any]:
     detail = (await admin.browse.detail(queue, job_id)).to_dict()
-    detail["data"] = _masked(user, request, queue, detail["name"], detail["data"])
+    detail["data"] = masked_payload(user, request, queue, detail["name"], detail["data"])
     detail["priority"] = int(detail["options"].get("priority") or 0)
     return detail
 
