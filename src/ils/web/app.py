@@ -1,8 +1,8 @@
 """The FastAPI application factory, and the lifespan that runs the workers in-process.
 
-``create_app`` assembles the routers (auth, queue monitoring), the error mapping and liveness and
-readiness probes around one :class:`JobSystem`; ``ils serve`` runs the workers inside it unless
-``--no-workers``. Tables come from the migrations, never from here.
+``create_app`` assembles the routers (auth, queue monitoring, the dashboard), the error mapping
+and liveness and readiness probes around one :class:`JobSystem`; ``ils serve`` runs the workers
+inside it unless ``--no-workers``. Tables come from the migrations, never from here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
+from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
@@ -35,7 +36,9 @@ from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
 from ils.web.routes.queue_admin import router as queue_admin_router
+from ils.web.routes.queue_events import router as queue_events_router
 from ils.web.settings import WebSettings, load_web_settings
+from ils.web.shutdown import ShutdownFlag
 
 log = logging.getLogger("ils.web")
 
@@ -69,9 +72,12 @@ def create_app(
         system.runtime(queues, on_fatal=on_fatal) if run_workers else None
     )
 
+    shutdown = ShutdownFlag()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         system.install()
+        shutdown.chain_signals()  # event streams end on SIGINT/SIGTERM, not after the server
         await system.start_background()  # the outbox relay's sweep runs in every web process
         starting: asyncio.Task[None] | None = None
         if runtime is not None:
@@ -82,6 +88,8 @@ def create_app(
         try:
             yield
         finally:
+            shutdown.raise_flag()
+            shutdown.restore_signals()
             await system.stop_background()
             if starting is not None:
                 starting.cancel()
@@ -94,12 +102,14 @@ def create_app(
     app = FastAPI(title="ILS Jobs", version=__version__, lifespan=lifespan)
     app.state.system = system
     app.state.runtime = runtime
+    app.state.shutdown = shutdown
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
     install_domain_error_handlers(app)
     app.include_router(auth_router)
     app.include_router(queue_router)
     app.include_router(queue_admin_router)
+    app.include_router(queue_events_router)
     app.include_router(audit_router)
     app.include_router(metrics_router)
     app.include_router(orders_router)
@@ -108,6 +118,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(purchasing_router)
     app.include_router(billing_router)
+    install_dashboard(app)
 
     @app.get(
         "/healthz",
