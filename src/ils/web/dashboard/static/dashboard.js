@@ -119,9 +119,9 @@ function buildCards() {
       counts,
       limits,
       workers,
-      h("div", { class: "actions" }, view),
-      actions ? actions.box : null,
+      actions ? actions.box : h("div", { class: "actions" }),
     );
+    card.querySelector(".actions").prepend(view); // "Jobs" first, then the queue's actions
     holder.append(card);
     cards[queue] = { values, dot, dotText, paused, limits, workers, actions };
   }
@@ -215,6 +215,27 @@ function renderThroughput() {
   throughputChart(document.getElementById("chart-throughput"), points);
 }
 
+// The per-minute series moves when jobs finish: refetch then, at most every few seconds.
+function finishedChanged(previous, snap) {
+  if (!previous || !previous.redis) return false;
+  return QUEUES.some((q) => {
+    const a = previous.queues[q].counts;
+    const b = snap.queues[q].counts;
+    return a.completed !== b.completed || a.failed !== b.failed;
+  });
+}
+
+let throughputTimer = null;
+function loadThroughputSoon() {
+  if (throughputTimer === null) {
+    // The runtime flushes its counters about once a second: wait a little longer than that.
+    throughputTimer = setTimeout(() => {
+      throughputTimer = null;
+      loadThroughput();
+    }, 3000);
+  }
+}
+
 async function loadThroughput() {
   try {
     throughput = await api("GET", "/api/queue/throughput?minutes=60");
@@ -248,11 +269,18 @@ function onSnapshot(snap) {
     if (depth.length > DEPTH_SAMPLES) depth.shift();
   }
   renderDepth();
+  if (snap.redis && finishedChanged(previous, snap)) loadThroughputSoon();
   const counts = snap.queues[jobs.queue].counts;
   jobs.showCounts(counts);
   // Reload the visible job page when its queue's counts moved (or Redis came back).
   const before = previous && previous.queues[jobs.queue].counts;
   if (JSON.stringify(before) !== JSON.stringify(counts)) jobs.load();
+  // An open job panel follows its job while its queue moves.
+  const shown = jobs.detailJob;
+  if (shown && jobs.panel.open) {
+    const was = previous && previous.queues[shown.queue].counts;
+    if (JSON.stringify(was) !== JSON.stringify(snap.queues[shown.queue].counts)) jobs.refreshDetail();
+  }
 }
 
 function connect() {

@@ -137,6 +137,7 @@ export class JobsView {
     } catch (exc) {
       body.replaceChildren(h("p", { class: "form-error" }, exc.message));
       document.getElementById("detail-actions").replaceChildren();
+      this.actionsFor = null;
       return;
     }
     document.getElementById("detail-title").textContent = `${queue} · job ${job.id}`;
@@ -169,7 +170,12 @@ export class JobsView {
       blocks.push(h("h3", {}, "Children"), h("ul", {}, job.children.map((c) => h("li", {}, `${c.key} ${c.done ? "done" : "pending"}`))));
     }
     body.replaceChildren(...blocks);
-    document.getElementById("detail-actions").replaceChildren(...this.jobActions(queue, job));
+    // Live refreshes keep the buttons (and the keyboard focus on them) unless the state moved.
+    const key = `${queue}/${job.id}/${job.state}`;
+    if (this.actionsFor !== key) {
+      this.actionsFor = key;
+      document.getElementById("detail-actions").replaceChildren(...this.jobActions(queue, job));
+    }
   }
 
   jobActions(queue, job) {
