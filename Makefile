@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders clean install install-dev
+.PHONY: run test lint bench bench-orders bench-admin browser clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -32,9 +32,13 @@ run: install
 	$(BIN)/ils demo seed --if-empty
 	$(BIN)/ils serve --host $(HOST) --port $(PORT)
 
-## test: set up with the dev extras, then lint, type-check and run the whole suite
-test: install-dev lint
+## test: set up with the dev extras and the browser, then lint, type-check and run the whole suite
+test: install-dev browser lint
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 lint: install-dev
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -48,6 +52,10 @@ bench: install-dev
 ## bench-orders: POST /api/orders at 100 requests/s for 30 s (needs Debian's `hey`)
 bench-orders: install-dev
 	$(BIN)/python bench/orders_load.py
+
+## bench-admin: latency of the queue admin API with 100,000 jobs in the queues
+bench-admin: install-dev
+	$(BIN)/python bench/admin_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
