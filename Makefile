@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders bench-pdf bench-notify clean install install-dev
+.PHONY: run test lint bench bench-orders bench-pdf bench-notify bench-admin browser clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
@@ -32,9 +32,13 @@ run: install
 	$(BIN)/ils demo seed --if-empty
 	$(BIN)/ils serve --host $(HOST) --port $(PORT)
 
-## test: set up with the dev extras, then lint, type-check and run the whole suite
-test: install-dev lint
+## test: set up with the dev extras and the browser, then lint, type-check and run the whole suite
+test: install-dev browser lint
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 lint: install-dev
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -55,6 +59,9 @@ bench-pdf: install-dev
 ## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
 bench-notify: install-dev
 	$(BIN)/python bench/notify_latency.py
+## bench-admin: latency of the queue admin API with 100,000 jobs in the queues
+bench-admin: install-dev
+	$(BIN)/python bench/admin_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -95,24 +95,30 @@ class QueueAdmin:
 
     # -- counts ----------------------------------------------------------------------------
 
-    async def counts(self, queue: str) -> dict[str, int]:
+    async def _counts_and_paused(self, queue: str) -> tuple[dict[str, int], bool]:
         q = self.queue(queue)
-        raw = await q.getJobCounts(
-            "waiting", "active", "delayed", "prioritized", "completed", "failed"
+        raw, paused = await asyncio.gather(
+            q.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed"),
+            q.isPaused(),
         )
-        paused = await q.isPaused()
         counts = {state: int(raw.get(state, 0)) for state in STATES if state != "paused"}
         counts["paused"] = counts["waiting"] + counts["prioritized"] if paused else 0
-        return counts
+        return counts, bool(paused)
+
+    async def counts(self, queue: str) -> dict[str, int]:
+        return (await self._counts_and_paused(queue))[0]
+
+    async def _read_all(self, names: list[str]) -> list[tuple[dict[str, int], bool]]:
+        try:
+            return await asyncio.gather(*(self._counts_and_paused(q) for q in names))
+        except RedisError as exc:
+            raise BrokerUnavailable(f"cannot read queue stats: {exc}") from exc
 
     async def stats(self, queues: Iterable[str] = QUEUE_NAMES) -> dict[str, dict[str, int]]:
         """Counts per state for each queue. Raises :class:`BrokerUnavailable`."""
         names = list(queues)
-        try:
-            results = await asyncio.gather(*(self.counts(q) for q in names))
-        except RedisError as exc:
-            raise BrokerUnavailable(f"cannot read queue stats: {exc}") from exc
-        return dict(zip(names, results, strict=True))
+        results = await self._read_all(names)
+        return {name: counts for name, (counts, _paused) in zip(names, results, strict=True)}
 
     # -- workers and health ----------------------------------------------------------------
 
@@ -188,6 +194,47 @@ class QueueAdmin:
                 "workers": health["workers"][q],
             }
         return {"prefix": self.settings.prefix, "queues": queues, "health": health}
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What the live dashboard shows, in one read: health, live workers, and per queue its
+        counts, paused flag, configured limits and run-time overrides.
+
+        While Redis is unreachable ``counts`` and ``overrides`` are ``None`` (never zeros) and
+        ``error`` says why, so a viewer can tell "empty" from "unknown".
+        """
+        health = await self.health()
+        states: dict[str, tuple[dict[str, int], bool]] = {}
+        overrides: dict[str, dict[str, Any]] = {}
+        error = health["error"]
+        if health["redis"]:
+            names = list(QUEUE_NAMES)
+            try:
+                states = dict(zip(names, await self._read_all(names), strict=True))
+                found = await asyncio.gather(*(self.actions.overrides(q) for q in names))
+                overrides = {q: o.to_dict() for q, o in zip(names, found, strict=True)}
+            except BrokerUnavailable as exc:
+                states, overrides, error = {}, {}, str(exc)
+        queues: dict[str, Any] = {}
+        for q in QUEUE_NAMES:
+            spec = self.settings.queue(q)
+            counts, paused = states.get(q, (None, None))
+            queues[q] = {
+                "counts": counts,
+                "paused": paused,
+                "workers": health["workers"][q],
+                "configured": {
+                    "concurrency": spec.concurrency,
+                    "rate_max": spec.rate_max,
+                    "rate_duration_ms": spec.rate_duration_ms,
+                },
+                "overrides": overrides.get(q),
+            }
+        return {
+            "redis": bool(health["redis"]) and bool(states),
+            "error": error,
+            "health": health,
+            "queues": queues,
+        }
 
     # -- single jobs -----------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """The FastAPI application factory, and the lifespan that runs the workers in-process.
 
-``create_app`` assembles the routers (auth, queue monitoring, notifications and their ``/ws``),
-the error mapping and liveness and readiness probes around one :class:`JobSystem`; the lifespan
-keeps the process's one live-notification subscription (:class:`LiveHub`); ``ils serve`` runs the
-workers inside it unless ``--no-workers``. Tables come from the migrations, never from here.
+``create_app`` assembles the routers (auth, queue monitoring and administration, the dashboard,
+notifications and their ``/ws``), the error mapping and liveness and readiness probes around one
+:class:`JobSystem`; the lifespan keeps the process's one live-notification subscription
+(:class:`LiveHub`); ``ils serve`` runs the workers inside it unless ``--no-workers``. Tables come
+from the migrations, never from here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
+from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
 from ils.web.live import LiveHub
 from ils.web.routes.audit import router as audit_router
@@ -41,7 +43,9 @@ from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
 from ils.web.routes.queue_admin import router as queue_admin_router
+from ils.web.routes.queue_events import router as queue_events_router
 from ils.web.settings import WebSettings, load_web_settings
+from ils.web.shutdown import ShutdownFlag
 
 log = logging.getLogger("ils.web")
 
@@ -76,9 +80,12 @@ def create_app(
     )
     hub = LiveHub(system.broker)
 
+    shutdown = ShutdownFlag()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         system.install()
+        shutdown.chain_signals()  # event streams end on SIGINT/SIGTERM, not after the server
         await system.start_background()  # the outbox relay's sweep runs in every web process
         hub.start()  # subscribes in the background: the app answers while Redis is away
         starting: asyncio.Task[None] | None = None
@@ -91,6 +98,8 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            shutdown.raise_flag()
+            shutdown.restore_signals()
             await system.stop_background()
             if starting is not None:
                 starting.cancel()
@@ -104,6 +113,7 @@ def create_app(
     app.state.system = system
     app.state.runtime = runtime
     app.state.live = hub
+    app.state.shutdown = shutdown
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
     install_domain_error_handlers(app)
@@ -112,6 +122,7 @@ def create_app(
     # Before the queue admin's routes: /api/queue/outbox/... would match /api/queue/{queue}/...
     app.include_router(outbox_router)
     app.include_router(queue_admin_router)
+    app.include_router(queue_events_router)
     app.include_router(audit_router)
     app.include_router(metrics_router)
     app.include_router(orders_router)
@@ -123,6 +134,7 @@ def create_app(
     app.include_router(documents_router)
     app.include_router(notifications_router)
     app.include_router(live_router)
+    install_dashboard(app)
 
     @app.get(
         "/healthz",

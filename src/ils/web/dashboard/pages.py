@@ -1,0 +1,110 @@
+"""The dashboard's HTML pages: the dashboard itself, its login form and the "not allowed" page.
+
+Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
+``company_admin`` gets the dashboard read-only; ``platform_admin`` and ``admin`` get its action
+buttons too (the API enforces the same rules whatever the page shows).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.queue.browse import LIST_STATES
+from ils.queue.settings import QUEUE_NAMES
+from ils.web.auth.dependencies import DbSession, cookie_scheme, current_user
+
+HERE = Path(__file__).resolve().parent
+DASHBOARD_PATH = "/admin/queues"
+LOGIN_PATH = "/admin/login"
+STATIC_PATH = "/admin/static"
+OPERATOR_ROLES = frozenset({Role.platform_admin, Role.admin})
+
+# The pages load only their own scripts and styles; nothing inline, nothing from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+async def page_user(
+    request: Request,
+    session: DbSession,
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> User | None:
+    """The user of the request's session cookie, or None (no cookie, expired, forged)."""
+    if not cookie:
+        return None
+    try:
+        return await current_user(request, session, None, cookie)
+    except HTTPException:
+        return None
+
+
+PageUser = Annotated[User | None, Depends(page_user)]
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: object) -> Response:
+    response = templates.TemplateResponse(
+        request, name, {"static": STATIC_PATH, **context}, status_code=status_code
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _local_next(target: str | None) -> str:
+    """Where to go after logging in: only a path of the dashboard, never another site."""
+    if target and target.startswith("/admin/") and not target.startswith("//"):
+        return target
+    return DASHBOARD_PATH
+
+
+@router.get(DASHBOARD_PATH, response_class=HTMLResponse)
+async def dashboard(request: Request, user: PageUser) -> Response:
+    if user is None:
+        return RedirectResponse(
+            f"{LOGIN_PATH}?next={quote(DASHBOARD_PATH)}", status.HTTP_303_SEE_OTHER
+        )
+    if user.role not in ADMIN_ROLES:
+        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user)
+    return _page(
+        request,
+        "dashboard.html",
+        user=user,
+        can_act=user.role in OPERATOR_ROLES,
+        queues=QUEUE_NAMES,
+        states=LIST_STATES,
+    )
+
+
+@router.get(LOGIN_PATH, response_class=HTMLResponse)
+async def login_page(
+    request: Request,
+    user: PageUser,
+    next_: Annotated[str | None, Query(alias="next", max_length=200)] = None,
+) -> Response:
+    target = _local_next(next_)
+    if user is not None:
+        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    return _page(request, "login.html", next=target)
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """Add the dashboard's pages and its static files to ``app``."""
+    app.include_router(router)
+    app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="dashboard-static")

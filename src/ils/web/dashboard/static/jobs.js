@@ -1,0 +1,221 @@
+// The job tables (one queue, one state, paged, newest first) and the job detail panel with
+// the actions that apply to the job's state.
+import { api } from "./api.js";
+import { confirmAction, h, wireClose } from "./dialogs.js";
+
+const PAGE_SIZE = 20;
+
+export function when(ms) {
+  return ms ? new Date(ms).toLocaleString() : "—";
+}
+
+function pretty(value) {
+  return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);
+}
+
+export class JobsView {
+  constructor({ canAct, notify, onChanged }) {
+    this.canAct = canAct;
+    this.notify = notify;
+    this.onChanged = onChanged; // an action changed something: refresh what depends on it
+    this.queue = document.getElementById("jobs-queue").value;
+    this.state = "failed";
+    this.page = 1;
+    this.total = 0;
+    this.loading = null;
+    this.body = document.getElementById("jobs-body");
+    this.panel = document.getElementById("detail");
+    wireClose(this.panel);
+    this.detailJob = null;
+    document.getElementById("jobs-queue").addEventListener("change", (e) => {
+      this.select(e.target.value, this.state);
+    });
+    for (const tab of document.querySelectorAll("#state-tabs .tab")) {
+      tab.addEventListener("click", () => this.select(this.queue, tab.dataset.state));
+    }
+    document.getElementById("page-prev").addEventListener("click", () => this.goTo(this.page - 1));
+    document.getElementById("page-next").addEventListener("click", () => this.goTo(this.page + 1));
+    this.markTabs();
+  }
+
+  select(queue, state) {
+    this.queue = queue;
+    this.state = state;
+    this.page = 1;
+    document.getElementById("jobs-queue").value = queue;
+    this.markTabs();
+    return this.load();
+  }
+
+  goTo(page) {
+    const pages = Math.max(1, Math.ceil(this.total / PAGE_SIZE));
+    this.page = Math.min(Math.max(1, page), pages);
+    return this.load();
+  }
+
+  markTabs() {
+    for (const tab of document.querySelectorAll("#state-tabs .tab")) {
+      tab.setAttribute("aria-pressed", String(tab.dataset.state === this.state));
+    }
+  }
+
+  // The tabs show the selected queue's counts, from the live snapshot.
+  showCounts(counts) {
+    for (const badge of document.querySelectorAll("[data-tab-count]")) {
+      const n = counts ? counts[badge.dataset.tabCount] : undefined;
+      badge.textContent = n === undefined ? "" : `(${n})`;
+    }
+  }
+
+  async load() {
+    // One request at a time; a newer request replaces the one in flight.
+    const url = `/api/queue/${this.queue}/jobs?state=${this.state}&page=${this.page}&page_size=${PAGE_SIZE}`;
+    this.loading = url;
+    let data;
+    try {
+      data = await api("GET", url);
+    } catch (exc) {
+      if (this.loading === url) this.renderMessage(`Cannot list jobs: ${exc.message}`);
+      return;
+    }
+    if (this.loading !== url) return;
+    this.total = data.total;
+    this.render(data);
+  }
+
+  renderMessage(text) {
+    this.body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "muted" }, text)));
+  }
+
+  render(data) {
+    const caption = `${data.state} jobs of ${data.queue}`;
+    document.getElementById("jobs-caption").textContent = caption;
+    if (!data.jobs.length) {
+      this.renderMessage(`No ${data.state} jobs in ${data.queue}.`);
+    } else {
+      this.body.replaceChildren(
+        ...data.jobs.map((job) =>
+          h(
+            "tr",
+            { dataset: { jobId: job.id } },
+            h("td", {}, h("button", {
+              type: "button",
+              class: "link",
+              "aria-label": `Open job ${job.id}`,
+              onclick: () => this.open(data.queue, job.id),
+            }, job.id)),
+            h("td", {}, job.name),
+            h("td", { class: "num" }, `${job.attempts_made}/${job.attempts}`),
+            h("td", {}, when(job.timestamp)),
+            h("td", {}, when(job.finished_on)),
+            h("td", { class: "reason" }, job.failed_reason || ""),
+          ),
+        ),
+      );
+    }
+    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    document.getElementById("page-info").textContent = `page ${data.page} of ${pages} · ${data.total} jobs`;
+    document.getElementById("page-prev").disabled = data.page <= 1;
+    document.getElementById("page-next").disabled = data.page >= pages;
+  }
+
+  // -- the detail panel ------------------------------------------------------------------
+
+  async open(queue, id) {
+    this.detailJob = { queue, id };
+    await this.refreshDetail();
+    if (!this.panel.open) this.panel.showModal();
+  }
+
+  async refreshDetail() {
+    if (!this.detailJob) return;
+    const { queue, id } = this.detailJob;
+    const body = document.getElementById("detail-body");
+    let job;
+    try {
+      job = await api("GET", `/api/queue/${queue}/jobs/${encodeURIComponent(id)}`);
+    } catch (exc) {
+      body.replaceChildren(h("p", { class: "form-error" }, exc.message));
+      document.getElementById("detail-actions").replaceChildren();
+      this.actionsFor = null;
+      return;
+    }
+    document.getElementById("detail-title").textContent = `${queue} · job ${job.id}`;
+    const facts = [
+      ["Name", job.name],
+      ["State", h("span", { class: `state state-${job.state}`, id: "detail-state" }, job.state)],
+      ["Attempts", `${job.attempts_made} of ${job.attempts}`],
+      ["Progress", pretty(job.progress)],
+      ["Created", when(job.timestamp)],
+      ["Started", when(job.processed_on)],
+      ["Finished", when(job.finished_on)],
+    ];
+    if (job.delay) facts.push(["Delay", `${job.delay} ms`]);
+    if (job.parent) facts.push(["Parent", `${job.parent.queue} ${job.parent.id}`]);
+    const blocks = [h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
+    if (job.failed_reason) {
+      blocks.push(h("h3", {}, "Failure"), h("p", { class: "reason", id: "detail-reason" }, job.failed_reason));
+    }
+    if (job.stacktrace.length) {
+      blocks.push(h("h3", {}, "Stack trace"), h("pre", { class: "code" }, job.stacktrace.join("\n\n")));
+    }
+    blocks.push(h("h3", {}, "Payload"), h("pre", { class: "code", id: "detail-payload" }, pretty(job.data)));
+    blocks.push(h("h3", {}, "Options"), h("pre", { class: "code" }, pretty(job.options)));
+    if (job.return_value !== null) {
+      blocks.push(h("h3", {}, "Return value"), h("pre", { class: "code" }, pretty(job.return_value)));
+    }
+    const logTitle = job.log_count > job.logs.length ? `Logs (newest ${job.logs.length} of ${job.log_count})` : "Logs";
+    blocks.push(h("h3", {}, logTitle), h("pre", { class: "code" }, job.logs.join("\n") || "—"));
+    if (job.children.length) {
+      blocks.push(h("h3", {}, "Children"), h("ul", {}, job.children.map((c) => h("li", {}, `${c.key} ${c.done ? "done" : "pending"}`))));
+    }
+    body.replaceChildren(...blocks);
+    // Live refreshes keep the buttons (and the keyboard focus on them) unless the state moved.
+    const key = `${queue}/${job.id}/${job.state}`;
+    if (this.actionsFor !== key) {
+      this.actionsFor = key;
+      document.getElementById("detail-actions").replaceChildren(...this.jobActions(queue, job));
+    }
+  }
+
+  jobActions(queue, job) {
+    if (!this.canAct) return [];
+    const path = `/api/queue/${queue}/jobs/${encodeURIComponent(job.id)}`;
+    const act = (label, text, method, url, danger = false) =>
+      h("button", {
+        type: "button",
+        class: `btn ${danger ? "btn-danger" : ""}`,
+        onclick: () =>
+          confirmAction({
+            title: `${label} job ${job.id}?`,
+            text,
+            confirmLabel: label,
+            danger,
+            run: async () => {
+              await api(method, url);
+              this.notify(`${label}: job ${job.id} of ${queue}`);
+              if (method === "DELETE") {
+                this.detailJob = null;
+                this.panel.close();
+              } else {
+                await this.refreshDetail();
+              }
+              this.onChanged();
+            },
+          }),
+      }, label);
+    const buttons = [];
+    if (job.state === "failed") {
+      buttons.push(act("Retry", "The job goes back to waiting and runs again.", "POST", `${path}/retry`));
+    }
+    if (job.state === "delayed") {
+      buttons.push(act("Promote", "The job runs now instead of at its due time.", "POST", `${path}/promote`));
+    }
+    if (job.state === "active") {
+      buttons.push(act("Cancel", "The worker running it is asked to stop it.", "POST", `${path}/cancel`, true));
+    } else {
+      buttons.push(act("Remove", "The job and its logs are deleted for good.", "DELETE", path, true));
+    }
+    return buttons;
+  }
+}

@@ -1,0 +1,120 @@
+"""Fixtures of the dashboard's end-to-end tests: ``ils serve`` as a real server (with the test
+probes and workers for the ``oma`` queue) on its own SQLite database, and Debian's Chromium.
+
+Chromium comes from the system (``make test`` installs Debian's package when it is missing). The
+tests skip without it locally; under ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from ils.domain.db import Database
+from ils.domain.models.accounts import Company, CompanyKind, Role
+from ils.queue.embedded import free_port
+from tests.conftest import REPO
+from tests.support.databases import open_database
+from tests.support.processes import IlsProcess
+from tests.web.conftest import PASSWORD, add_user
+
+SCREENSHOTS = REPO / "test-output"
+ROLES = (Role.admin, Role.company_admin, Role.staff)
+
+
+def email(role: Role) -> str:
+    return f"{role.value}@dash.localhost"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A running ``ils serve`` and how to reach it."""
+
+    url: str
+    process: IlsProcess
+
+
+async def _users(db: Database, password_hash: str) -> None:
+    async with db.session() as s:
+        company = Company(name="Clear Sight Opticians", slug="clear", kind=CompanyKind.practice)
+        s.add(company)
+        await s.flush()
+        company_id = company.id
+    for role in ROLES:
+        await add_user(db, company_id, email(role), role, password_hash)
+
+
+@pytest.fixture
+async def site_db(tmp_path: Path, password_hash: str) -> AsyncIterator[str]:
+    """A SQLite database with one user per role of :data:`ROLES`; its URL."""
+    async for db in open_database("sqlite", tmp_path):
+        await _users(db, password_hash)
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+async def start_site(env: dict[str, str], database_url: str) -> Site:
+    port = free_port()
+    env = env | {
+        "DATABASE_URL": database_url,
+        "ILS_IMPORTS": "tests.support.handlers",
+        "ILS_SECRET_KEY": "dashboard-tests-" + "k" * 32,
+    }
+    process = await IlsProcess(["serve", "--port", str(port), "--queues", "oma"], env).start()
+    try:
+        await process.wait_for_line("Application startup complete")
+    except BaseException:
+        await process.kill()
+        raise
+    return Site(f"http://127.0.0.1:{port}", process)
+
+
+@pytest.fixture
+async def site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
+    """The app with workers for ``oma``, sharing this test's Redis prefix."""
+    served = await start_site(worker_env, site_db)
+    try:
+        yield served
+    finally:
+        await served.process.kill()
+
+
+@pytest.fixture
+async def dead_redis_site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
+    """The app with nothing listening where its Redis should be."""
+    env = worker_env | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    served = await start_site(env, site_db)
+    try:
+        yield served
+    finally:
+        await served.process.kill()
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        message = "Debian's chromium is not installed (make test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    path = chromium_path()
+    async with async_playwright() as pw:
+        # --no-sandbox: the tests may run as root (CI does), where Chromium's sandbox refuses.
+        launched = await pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+__all__ = ["PASSWORD", "SCREENSHOTS", "Site", "email"]

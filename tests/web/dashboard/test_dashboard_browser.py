@@ -1,0 +1,147 @@
+"""The dashboard in a real browser (Debian's Chromium via Playwright) against ``ils serve``:
+live counts, a failed job retried from its panel, pause and resume, who may see and do what, and
+the Redis-down banner. Waits are Playwright's auto-waiting expectations, never sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from ils.bootstrap import JobSystem
+from ils.domain.models.accounts import Role
+from ils.queue.producer import EnqueueOptions
+from tests.web.dashboard.conftest import PASSWORD, SCREENSHOTS, Site, email
+
+WAIT_MS = 20_000  # generous: the server and Chromium share two cores with other work
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+async def log_in(page: Page, site: Site, role: Role) -> None:
+    await page.goto(f"{site.url}/admin/queues")
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await page.get_by_label("Email").fill(email(role))
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+
+
+def count(page: Page, queue: str, state: str):  # type: ignore[no-untyped-def]
+    return page.locator(f"#card-{queue} [data-count={state}]")
+
+
+async def confirm(page: Page, label: str) -> None:
+    dialog = page.locator("#confirm")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name=label, exact=True).click()
+    await expect(dialog).to_be_hidden()
+
+
+async def test_counts_follow_jobs_as_they_are_enqueued_and_processed(
+    page: Page, site: Site, system: JobSystem
+):
+    await system.admin.actions.pause("oma")  # the jobs wait until the test resumes the queue
+    await log_in(page, site, Role.admin)
+    await expect(page.locator("#live")).to_have_text("live", timeout=WAIT_MS)
+    await expect(count(page, "oma", "waiting")).to_have_text("0", timeout=WAIT_MS)
+    for i in range(3):
+        await system.producer.enqueue("oma", "test-probe", {"tag": f"job-{i}"})
+    await expect(count(page, "oma", "waiting")).to_have_text("3", timeout=WAIT_MS)
+    await expect(count(page, "oma", "paused")).to_have_text("3")
+    await expect(page.locator("#card-oma .badge-paused")).to_be_visible()
+    await system.admin.actions.resume("oma")
+    await expect(count(page, "oma", "completed")).to_have_text("3", timeout=WAIT_MS)
+    await expect(count(page, "oma", "waiting")).to_have_text("0")
+    await expect(page.locator("#card-oma .dot")).to_have_attribute("data-health", "ok")
+    await expect(page.locator("#workers-body")).to_contain_text("oma", timeout=WAIT_MS)
+    legend = page.locator("#chart-throughput .legend")
+    await expect(legend).to_contain_text("completed (3)", timeout=WAIT_MS)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+
+async def test_a_failed_job_is_retried_from_its_panel_and_completes(
+    page: Page, site: Site, system: JobSystem
+):
+    job = await system.producer.enqueue(
+        "oma", "test-probe", {"tag": "flaky", "fail_times": 1}, EnqueueOptions(attempts=1)
+    )
+    await system.admin.wait_for_job("oma", job.job_id, timeout_s=30)
+    await log_in(page, site, Role.admin)
+    await page.locator("#jobs-queue").select_option("oma")
+    await page.locator("#state-tabs").get_by_role("button", name="failed").click()
+    await page.get_by_role("button", name=f"Open job {job.job_id}").click()
+    panel = page.locator("#detail")
+    await expect(panel).to_be_visible()
+    await expect(panel.locator("#detail-state")).to_have_text("failed")
+    await expect(panel.locator("#detail-reason")).to_contain_text("transient failure 1")
+    await expect(panel.locator("#detail-payload")).to_contain_text('"tag": "flaky"')
+    await panel.get_by_role("button", name="Retry").click()
+    await confirm(page, "Retry")
+    await expect(panel.locator("#detail-state")).to_have_text("completed", timeout=WAIT_MS)
+    await page.keyboard.press("Escape")
+    await expect(panel).to_be_hidden()
+
+
+async def test_a_queue_is_paused_and_resumed_from_its_card(
+    page: Page, site: Site, system: JobSystem
+):
+    await log_in(page, site, Role.admin)
+    card = page.locator("#card-oma")
+    await card.get_by_role("button", name="Pause", exact=True).click()
+    await confirm(page, "Pause")
+    await expect(card.locator(".badge-paused")).to_be_visible(timeout=WAIT_MS)
+    assert await system.admin.queue("oma").isPaused()
+    # Escape closes the confirmation without acting.
+    await card.get_by_role("button", name="Resume", exact=True).click()
+    await expect(page.locator("#confirm")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#confirm")).to_be_hidden()
+    assert await system.admin.queue("oma").isPaused()
+    await card.get_by_role("button", name="Resume", exact=True).click()
+    await confirm(page, "Resume")
+    await expect(card.locator(".badge-paused")).to_be_hidden(timeout=WAIT_MS)
+    assert not await system.admin.queue("oma").isPaused()
+
+
+async def test_a_staff_user_gets_the_not_allowed_page(page: Page, site: Site):
+    await log_in(page, site, Role.staff)
+    await expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    await expect(page.locator("#cards")).to_have_count(0)
+
+
+async def test_a_company_admin_sees_the_dashboard_without_action_buttons(
+    page: Page, site: Site, system: JobSystem
+):
+    job = await system.producer.enqueue(
+        "oma", "test-probe", {"tag": "gone", "give_up": True}, EnqueueOptions(attempts=1)
+    )
+    await system.admin.wait_for_job("oma", job.job_id, timeout_s=30)
+    await log_in(page, site, Role.company_admin)
+    await expect(count(page, "oma", "failed")).to_have_text("1", timeout=WAIT_MS)
+    await expect(page.get_by_text("(read-only)")).to_be_visible()
+    await expect(page.locator("#cards [data-action]")).to_have_count(0)
+    await expect(page.locator("#card-oma").get_by_role("button", name="Jobs")).to_be_visible()
+    await page.locator("#jobs-queue").select_option("oma")
+    await page.get_by_role("button", name=f"Open job {job.job_id}").click()
+    await expect(page.locator("#detail-state")).to_have_text("failed")
+    await expect(page.locator("#detail-actions button")).to_have_count(0)
+
+
+async def test_with_redis_down_a_banner_says_so_and_no_zeros_are_shown(
+    page: Page, dead_redis_site: Site
+):
+    await log_in(page, dead_redis_site, Role.admin)
+    banner = page.locator("#redis-banner")
+    await expect(banner).to_be_visible(timeout=WAIT_MS)
+    await expect(banner).to_contain_text("Redis is unreachable")
+    await expect(count(page, "oma", "waiting")).to_have_text("—")
+    await expect(page.locator("#card-oma .dot")).to_have_attribute("data-health", "down")

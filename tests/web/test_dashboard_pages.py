@@ -1,0 +1,68 @@
+"""The dashboard's pages: who is sent to the login form, who gets the "not allowed" page, who sees
+it read-only, and that its assets are served by the app itself."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+
+from ils.domain.models.accounts import Role
+from tests.web.conftest import logged_in, make_client
+
+
+async def test_without_a_session_the_dashboard_sends_to_the_login_form(api: FastAPI):
+    async with make_client(api) as client:
+        response = await client.get("/admin/queues")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/admin/login?next=/admin/queues"
+        form = await client.get("/admin/login?next=/admin/queues")
+        assert form.status_code == 200
+        assert 'id="login-form"' in form.text and 'data-next="/admin/queues"' in form.text
+
+
+async def test_the_login_form_sends_only_to_the_dashboard_never_elsewhere(api: FastAPI):
+    async with make_client(api) as client:
+        for target in ("https://example.com/", "//example.com/admin/", "/api/queue/stats"):
+            form = await client.get("/admin/login", params={"next": target})
+            assert 'data-next="/admin/queues"' in form.text, target
+
+
+@pytest.mark.parametrize("role", [Role.staff, Role.optometrist, Role.lab_technician])
+async def test_a_user_without_an_admin_role_gets_the_not_allowed_page(api: FastAPI, role: Role):
+    async with logged_in(api, role) as client:
+        response = await client.get("/admin/queues")
+        assert response.status_code == 403
+        assert "Not allowed" in response.text
+        assert "dashboard.js" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("role", "can_act"),
+    [(Role.platform_admin, "true"), (Role.admin, "true"), (Role.company_admin, "false")],
+)
+async def test_admin_roles_get_the_dashboard_company_admins_read_only(
+    api: FastAPI, role: Role, can_act: str
+):
+    async with logged_in(api, role) as client:
+        response = await client.get("/admin/queues")
+        assert response.status_code == 200
+        assert f'data-can-act="{can_act}"' in response.text
+        assert 'data-queues="email,pdf,notification,ai,oma,scheduled"' in response.text
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        # Logged in already: the login form sends straight on.
+        again = await client.get("/admin/login")
+        assert again.status_code == 303 and again.headers["location"] == "/admin/queues"
+
+
+@pytest.mark.parametrize(
+    "asset", ["dashboard.js", "jobs.js", "dialogs.js", "charts.js", "api.js", "dashboard.css"]
+)
+async def test_the_assets_are_served_by_the_app(api: FastAPI, asset: str):
+    async with make_client(api) as client:
+        response = await client.get(f"/admin/static/{asset}")
+        assert response.status_code == 200
+        kind = "css" if asset.endswith(".css") else "javascript"
+        assert kind in response.headers["content-type"]
+        # Nothing loaded from elsewhere (the SVG namespace is a name, not a download).
+        text = response.text.replace("http://www.w3.org/2000/svg", "")
+        assert "http://" not in text and "https://" not in text
