@@ -1,0 +1,13 @@
+"""The ai queue's handlers by job name. Each module owns one job's steps; the numeric ones import
+statsmodels only inside the model pool, so importing this module needs no ai extra."""
+
+from __future__ import annotations
+
+from ils.jobs.ai.alerts import anomaly_detection
+from ils.jobs.ai.demand import demand_forecast
+from ils.queue.registry import Handler
+
+HANDLERS: dict[str, Handler] = {
+    "demand-forecast": demand_forecast,
+    "anomaly-detection": anomaly_detection,
+}
