@@ -17,6 +17,7 @@ from ils.domain.db import Database, database_url
 from ils.files import FileStorage, LocalFileStorage, files_root
 from ils.jobs import build_registry
 from ils.jobs.ai import ModelPool, require_ai_extra
+from ils.jobs.ai.schedule import install_briefing_schedules
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.jobs.notification import NotificationPublisher
@@ -123,6 +124,15 @@ class JobSystem:
         (SQLite) the WAL checkpoints."""
         await self.database.start_background()
         self.relay.start()
+
+    async def install_schedules(self) -> list[str]:
+        """Upsert the job schedulers of this system's recurring jobs (the daily briefing of each
+        company, 08:00 local); an outage or a missing table is logged, never fatal."""
+        try:
+            return await install_briefing_schedules(self.database, self.producer)
+        except Exception as exc:
+            logging.getLogger("ils.jobs.ai").warning("could not install the schedules: %s", exc)
+            return []
 
     async def stop_background(self) -> None:
         """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and
