@@ -8,19 +8,20 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders bench-pdf bench-notify bench-admin browser clean install install-dev
+.PHONY: run test lint bench bench-orders bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Both install the ai extra (numpy, pandas, statsmodels: the AI worker's models).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[ai]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ai]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -56,12 +57,18 @@ bench-orders: install-dev
 ## bench-pdf: PDFs/s per document type, the full job path next to bare reportlab rendering
 bench-pdf: install-dev
 	$(BIN)/python bench/pdf_throughput.py
+
 ## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
 bench-notify: install-dev
 	$(BIN)/python bench/notify_latency.py
+
 ## bench-admin: latency of the queue admin API with 100,000 jobs in the queues
 bench-admin: install-dev
 	$(BIN)/python bench/admin_latency.py
+
+## bench-ai: demand forecasts per second and holdout MAPE against seasonal naive, demo data
+bench-ai: install-dev
+	$(BIN)/python bench/ai_forecast.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

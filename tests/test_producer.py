@@ -12,6 +12,7 @@ import pytest
 
 from ils.bootstrap import JobSystem
 from ils.jobs import build_registry, helpers
+from ils.jobs.ai.handlers import HANDLERS as AI_HANDLERS
 from ils.queue.embedded import free_port
 from ils.queue.errors import (
     BrokerUnavailable,
@@ -83,10 +84,10 @@ HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         {"companyId": 1, "horizonDays": 30}),
     "queue_anomaly_detection": (
         "ai", "anomaly-detection", {"company_id": 1},
-        {"companyId": 1, "metric": "all", "lookbackDays": 90}),
+        {"companyId": 1, "metric": "all", "range": "daily", "lookbackDays": 90}),
     "queue_insight_generation": (
-        "ai", "insight-generation", {"company_id": 1, "topic": "sales"},
-        {"companyId": 1, "topic": "sales"}),
+        "ai", "insight-generation", {"company_id": 1, "type": "patient-care", "period": "week"},
+        {"companyId": 1, "type": "patient-care", "period": "week"}),
     "queue_chat_response": (
         "ai", "chat-response",
         {"conversation_id": 1, "user_id": 2, "company_id": 3, "message": "Stock of SV lenses?"},
@@ -102,8 +103,10 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     assert len(registry) == 21
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
-        # The email (4), pdf (5) and notification (6) workers are written; others come later.
-        has_handler = job_type.queue in ("email", "pdf", "notification")
+        # The email (4), pdf (5), notification (6) and ai (8) workers are written; others later.
+        has_handler = job_type.queue in ("email", "pdf", "notification") or (
+            job_type.queue == "ai" and job_type.name in AI_HANDLERS
+        )
         assert (job_type.handler is not None) == has_handler, job_type.key
 
 

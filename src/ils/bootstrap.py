@@ -16,6 +16,8 @@ from typing import Any
 from ils.domain.db import Database, database_url
 from ils.files import FileStorage, LocalFileStorage, files_root
 from ils.jobs import build_registry
+from ils.jobs.ai import ModelPool, require_ai_extra
+from ils.jobs.ai.schedule import install_briefing_schedules
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.jobs.notification import NotificationPublisher
@@ -57,7 +59,9 @@ class JobSystem:
     ``resources`` brings one. The PDF handlers find ``pdf_renderer`` (a process pool sized from
     the pdf queue's concurrency; its processes start at the first render and stop at
     :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``); the notification
-    handlers announce with its ``notifier``. The outbox lives in that database; its table is
+    handlers announce with its ``notifier``. The AI handlers fit their models in ``ai_models`` (a
+    process pool sized from the ai queue's concurrency, started at the first fit) and enqueue
+    their follow-up jobs with ``producer``. The outbox lives in that database; its table is
     made by the migrations (never here). :meth:`start_background` starts the outbox relay's
     sweep, which every web and worker process runs.
     """
@@ -84,6 +88,10 @@ class JobSystem:
         if "files" not in given:
             given["files"] = LocalFileStorage(files_root(os.environ, settings.var_dir))
         self.files: FileStorage = given["files"]
+        self._owns_models = "ai_models" not in given
+        if self._owns_models:
+            given["ai_models"] = ModelPool(settings.queue("ai").concurrency)
+        self.models: ModelPool = given["ai_models"]
         self.broker = Broker(settings)
         self._owns_notifier = "notifier" not in given
         if self._owns_notifier:
@@ -95,9 +103,14 @@ class JobSystem:
         self.producer = Producer(
             settings, self.registry, self.broker, self.resources, relay=self.relay
         )
+        self.resources.setdefault("producer", self.producer)
         self.admin = QueueAdmin(settings, self.broker)
 
     def runtime(self, queues: tuple[str, ...] = QUEUE_NAMES, **kwargs: Any) -> WorkerRuntime:
+        """The workers of ``queues``; an ai worker without the ai extra is refused here
+        (:class:`ConfigurationError`), not at its first job."""
+        if "ai" in queues:
+            require_ai_extra()
         return WorkerRuntime(
             self.settings, self.registry, self.broker, queues, self.resources, **kwargs
         )
@@ -111,6 +124,15 @@ class JobSystem:
         (SQLite) the WAL checkpoints."""
         await self.database.start_background()
         self.relay.start()
+
+    async def install_schedules(self) -> list[str]:
+        """Upsert the job schedulers of this system's recurring jobs (the daily briefing of each
+        company, 08:00 local); an outage or a missing table is logged, never fatal."""
+        try:
+            return await install_briefing_schedules(self.database, self.producer)
+        except Exception as exc:
+            logging.getLogger("ils.jobs.ai").warning("could not install the schedules: %s", exc)
+            return []
 
     async def stop_background(self) -> None:
         """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and
@@ -128,6 +150,8 @@ class JobSystem:
             await self.mailer.close()
         if self._owns_renderer:
             await self.renderer.close()
+        if self._owns_models:
+            await self.models.close()
         if self._owns_notifier:
             await self.notifier.close()
         await self.database.dispose()

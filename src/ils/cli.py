@@ -180,6 +180,8 @@ def worker(
         runtime = system.runtime(parse_queues(queues))
         system.install()
         await system.start_background()  # the outbox relay's sweep
+        if "ai" in runtime.queues:
+            await system.install_schedules()  # the daily briefings, 08:00 per company
         runtime.install_signal_handlers()
         try:
             await runtime.start()

@@ -21,6 +21,7 @@ READS: list[tuple[str, str]] = [
     ("GET", "/api/queue/oma/jobs/none"),
     ("GET", "/api/queue/oma/overrides"),
     ("GET", "/api/queue/outbox"),
+    ("GET", "/api/queue/schedules"),
 ]
 ACTIONS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/queue/oma/jobs/none/retry", None),

@@ -1,5 +1,7 @@
 """A year of the demo practice's trading, made from a seeded ``random.Random``: daily orders
-(weekly seasonality, an upward trend, noise) with lines and statuses that fit their age,
+(weekly seasonality, an upward trend, noise) with lines and statuses that fit their age, the
+popular lenses and frames ordered far more often than the rest (so demand forecasts have best
+sellers to work on),
 invoices and payments for most finished orders, and restocking purchase orders.
 
 Pure functions returning plans of rows; :mod:`ils.domain.demo` inserts them and links the ids.
@@ -27,6 +29,8 @@ BASE_ORDERS_PER_DAY = 10.0
 TREND = 0.6  # the last day sees 60 % more orders than the first, all else equal
 # Monday .. Sunday: the practice is quiet on Saturdays and nearly shut on Sundays.
 WEEKDAY_FACTORS = (1.0, 1.05, 1.0, 1.1, 1.2, 0.45, 0.15)
+# How much the best-selling lenses and frames outsell the rest (see popular()).
+POPULARITY_SKEW = 0.9
 CARRIERS = (("Royal Mail", "RM"), ("DPD", "15"), ("DHL", "JD"), ("UPS", "1Z"))
 INSTRUCTIONS = (
     "Minimum fitting height 18 mm.",
@@ -100,14 +104,21 @@ def _line(product: Row, kind: LineKind, quantity: int, eye: Eye | None) -> Row:
     }  # fmt: skip
 
 
+def popular(rng: random.Random, products: list[Row]) -> Row:
+    """One of ``products``, the earlier ones in the catalogue more often (weights 1/rank^0.9):
+    a few best sellers, a long tail, as a practice's sales go."""
+    weights = [1 / (rank + 1) ** POPULARITY_SKEW for rank in range(len(products))]
+    return rng.choices(products, weights)[0]
+
+
 def _order_lines(rng: random.Random, shop: Shop) -> list[Row]:
-    lens = rng.choice(shop.of_kind(ProductKind.lens))
+    lens = popular(rng, shop.of_kind(ProductKind.lens))
     if rng.random() < 0.6:
         lines = [_line(lens, LineKind.lens, 2, Eye.both)]
     else:
         lines = [_line(lens, LineKind.lens, 1, Eye.right), _line(lens, LineKind.lens, 1, Eye.left)]
     if rng.random() < 0.75:
-        lines.append(_line(rng.choice(shop.of_kind(ProductKind.frame)), LineKind.frame, 1, None))
+        lines.append(_line(popular(rng, shop.of_kind(ProductKind.frame)), LineKind.frame, 1, None))
     for coating in rng.sample(shop.of_kind(ProductKind.coating), rng.choice((0, 1, 1, 2))):
         lines.append(_line(coating, LineKind.coating, 1, Eye.both))
     if rng.random() < 0.3:

@@ -1,7 +1,7 @@
 """The ILS job types and their handlers; :func:`build_registry` assembles them for a process.
 
-Handlers live in one package per queue (``ils.jobs.email`` ...); the email, pdf and
-notification handlers are attached here, the other queues' arrive with later issues. Until a
+Handlers live in one package per queue (``ils.jobs.email`` ...); the email, pdf, notification
+and ai handlers are attached here, the other queues' arrive with later issues. Until a
 job type has one, its jobs fail with "no handler for <queue>/<name>" and are kept.
 Extra modules named in ``Settings.imports`` may register more types or handlers: each exposes
 ``register(registry)``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
+from ils.jobs.ai import register_ai_handlers
 from ils.jobs.catalog import JOB_TYPES
 from ils.jobs.email import register_email_handlers
 from ils.jobs.notification import register_notification_handlers
@@ -29,6 +30,7 @@ def build_registry(imports: Iterable[str] = ()) -> Registry:
     register_email_handlers(registry)
     register_pdf_handlers(registry)
     register_notification_handlers(registry)
+    register_ai_handlers(registry)
     for name in imports:
         try:
             module = importlib.import_module(name)

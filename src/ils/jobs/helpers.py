@@ -304,10 +304,12 @@ async def notify_company_role(
 
 
 async def queue_daily_briefing(
-    company_id: int, date: dt.date, user_ids: list[int] | None = None, *,
+    company_id: int, date: dt.date | None = None, user_ids: list[int] | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
+    """The briefing of ``date`` (default: today in the company's time zone) about the day
+    before, to ``user_ids`` (default: the company's admins)."""
     payload = dict(company_id=company_id, date=date, user_ids=user_ids or [])
     return await _enqueue("ai", "daily-briefing", payload, options, producer, session)
 
@@ -326,24 +328,29 @@ async def queue_demand_forecast(
 
 
 async def queue_anomaly_detection(
-    company_id: int, metric: str = "all", lookback_days: int = 90, *,
+    company_id: int, metric: str = "all", range: str = "daily", lookback_days: int = 90, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
+    """``metric`` revenue, orders, inventory, patients or all; ``range`` daily, weekly or
+    monthly buckets."""
     payload = dict(
         company_id=company_id,
         metric=metric,
+        range=range,
         lookback_days=lookback_days,
     )
     return await _enqueue("ai", "anomaly-detection", payload, options, producer, session)
 
 
 async def queue_insight_generation(
-    company_id: int, topic: str = "all", *, options: EnqueueOptions | None = None,
-    producer: Producer | None = None,
+    company_id: int, type: str = "all", period: str = "month", *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
-    payload = dict(company_id=company_id, topic=topic)
+    """``type`` revenue, inventory, patient-care, operations or all; ``period`` week, month or
+    quarter (ending yesterday, against the one before)."""
+    payload = dict(company_id=company_id, type=type, period=period)
     return await _enqueue("ai", "insight-generation", payload, options, producer, session)
 
 

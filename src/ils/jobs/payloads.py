@@ -153,8 +153,11 @@ class FanOutNotification(Payload):
 
 
 class DailyBriefingTask(Payload):
+    """The briefing of ``date`` (default: today in the company's time zone, as the 08:00 job
+    scheduler sends it) about the day before; ``user_ids`` default to the company's admins."""
+
     company_id: Id
-    date: dt.date
+    date: dt.date | None = None
     user_ids: list[Id] = Field(default_factory=list, max_length=500)
 
 
@@ -164,15 +167,28 @@ class DemandForecastTask(Payload):
     product_ids: list[Id] | None = Field(None, max_length=1_000)
 
 
+AnomalyMetric = Literal["revenue", "orders", "inventory", "patients", "all"]
+AnomalyRange = Literal["daily", "weekly", "monthly"]
+InsightType = Literal["revenue", "inventory", "patient-care", "operations", "all"]
+InsightPeriod = Literal["week", "month", "quarter"]
+
+
 class AnomalyDetectionTask(Payload):
+    """Scores a year of the metric, bucketed by ``range``; reports what falls in the last
+    ``lookback_days``."""
+
     company_id: Id
-    metric: Literal["revenue", "orders", "inventory", "all"] = "all"
+    metric: AnomalyMetric = "all"
+    range: AnomalyRange = "daily"
     lookback_days: int = Field(90, ge=7, le=730)
 
 
 class InsightGenerationTask(Payload):
+    """Facts about the last ``period`` (ending yesterday) against the one before it."""
+
     company_id: Id
-    topic: Literal["sales", "inventory", "operations", "all"] = "all"
+    type: InsightType = "all"
+    period: InsightPeriod = "month"
 
 
 class ChatResponseTask(Payload):

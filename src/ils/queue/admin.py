@@ -236,6 +236,26 @@ class QueueAdmin:
             "queues": queues,
         }
 
+    # -- job schedulers --------------------------------------------------------------------
+
+    async def schedulers(self, queue: str) -> list[dict[str, Any]]:
+        """The queue's job schedulers (recurring jobs): id, job name, cron pattern or interval,
+        time zone, next run (epoch ms), their jobs' data. Raises :class:`BrokerUnavailable`."""
+        try:
+            raw = await self.queue(queue).getJobSchedulers(0, -1, True)
+        except RedisError as exc:
+            raise BrokerUnavailable(f"cannot read the job schedulers: {exc}") from exc
+        out = []
+        for s in raw or []:
+            template = s.get("template") or {}
+            out.append({
+                "id": str(s.get("key") or s.get("id")), "queue": queue, "name": s.get("name"),
+                "pattern": s.get("pattern"), "every": s.get("every"), "tz": s.get("tz"),
+                "next": int(s["next"]) if s.get("next") is not None else None,
+                "data": template.get("data"),
+            })  # fmt: skip
+        return out
+
     # -- single jobs -----------------------------------------------------------------------
 
     async def get_job(self, queue: str, job_id: str) -> JobView:

@@ -89,9 +89,12 @@ def create_app(
         await system.start_background()  # the outbox relay's sweep runs in every web process
         hub.start()  # subscribes in the background: the app answers while Redis is away
         starting: asyncio.Task[None] | None = None
+        scheduling: asyncio.Task[list[str]] | None = None
         if runtime is not None:
             # Started in the background: the app answers while it waits for Redis.
             starting = asyncio.create_task(runtime.start(), name="ils-workers-start")
+            if "ai" in runtime.queues:  # the daily briefings' schedulers, 08:00 per company
+                scheduling = asyncio.create_task(system.install_schedules(), name="ils-schedules")
         else:
             log.info("workers not started here (--no-workers): run `ils worker`")
         try:
@@ -101,6 +104,10 @@ def create_app(
             shutdown.raise_flag()
             shutdown.restore_signals()
             await system.stop_background()
+            if scheduling is not None:
+                scheduling.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await scheduling
             if starting is not None:
                 starting.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

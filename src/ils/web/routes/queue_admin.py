@@ -164,6 +164,27 @@ async def throughput(
     return {"minutes": minutes, "queues": series}
 
 
+class SchedulerOut(BaseModel):
+    id: str
+    queue: str
+    name: str | None
+    pattern: str | None = Field(description="cron pattern, in ``tz``")
+    every: int | None = Field(description="interval in ms, for schedulers without a pattern")
+    tz: str | None
+    next: int | None = Field(description="next run, epoch ms")
+    data: Any = Field(description="the payload of the jobs it adds")
+
+
+@router.get(
+    "/schedules",
+    response_model=list[SchedulerOut],
+    responses={**DENIED, 503: {"model": ErrorOut, "description": "Redis is unreachable"}},
+    summary="Recurring jobs (BullMQ job schedulers) of every queue, e.g. the 08:00 briefings",
+)
+async def list_schedules(_user: QueueMonitor, admin: Admin) -> list[dict[str, Any]]:
+    return [s for q in QUEUE_NAMES for s in await admin.schedulers(q)]
+
+
 @router.get(
     "/{queue}/jobs",
     response_model=JobPageOut,

@@ -1,0 +1,128 @@
+"""The daily-briefing job: yesterday's orders and revenue against the usual for that weekday
+(the median of the eight same weekdays before), orders at risk, low stock, and the anomalies and
+insights found since the day before; stored as structured data with a short narrative made from
+those numbers, then sent as the daily-briefing email and an ai-insight notification to each
+recipient (follow-up jobs keyed on this job, so a retry sends nothing twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.models import ADMIN_ROLES, AiResultKind, Company, Order, OrderStatus, Product, User
+from ils.jobs import payloads as p
+from ils.jobs.ai import data
+from ils.jobs.ai.insights import OPEN
+from ils.jobs.ai.results import follow_up, latest, store, tools
+from ils.jobs.helpers import queue_ai_insight_notification, queue_daily_briefing_email
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp
+
+SAME_WEEKDAYS = 8
+
+
+async def _day_totals(s: AsyncSession, c: Company, day: dt.date) -> tuple[int, float]:
+    start, end = data.utc_bounds(c, day, day)
+    count, revenue = (await s.execute(
+        select(func.count(Order.id), func.coalesce(func.sum(Order.total), 0)).where(
+            Order.company_id == c.id, Order.status != OrderStatus.cancelled,
+            Order.created_at >= start, Order.created_at < end,
+        )
+    )).one()  # fmt: skip
+    return int(count), float(revenue)
+
+
+async def figures(s: AsyncSession, c: Company, day: dt.date) -> dict[str, Any]:
+    """The numbers of ``day`` and of the days before it that the briefing compares."""
+    orders, revenue = await _day_totals(s, c, day)
+    before = [await _day_totals(s, c, day - dt.timedelta(weeks=k))
+              for k in range(1, SAME_WEEKDAYS + 1)]  # fmt: skip
+    usual_orders = statistics.median(n for n, _ in before)
+    usual_revenue = statistics.median(r for _, r in before)
+    at_risk = (await s.execute(
+        select(Order.number, Order.due_date).where(
+            Order.company_id == c.id, Order.status.in_(OPEN),
+            Order.due_date <= day + dt.timedelta(days=1),
+        ).order_by(Order.due_date).limit(20)
+    )).all()  # fmt: skip
+    low = (await s.execute(
+        select(Product.sku, Product.stock, Product.reorder_threshold).where(
+            Product.company_id == c.id, Product.active,
+            Product.stock <= Product.reorder_threshold,
+        ).order_by(Product.stock, Product.sku)
+    )).all()  # fmt: skip
+    return {
+        "day": day.isoformat(), "weekday": f"{day:%A}", "orders": orders,
+        "revenue": round(revenue, 2), "usual_orders": usual_orders,
+        "usual_revenue": round(usual_revenue, 2),
+        "orders_at_risk": [{"number": n, "due_date": d.isoformat() if d else None}
+                           for n, d in at_risk],
+        "low_stock": [{"sku": k, "stock": st, "reorder_threshold": t} for k, st, t in low],
+    }  # fmt: skip
+
+
+def narrative(f: dict[str, Any], anomalies: list[Any], insights: list[Any]) -> str:
+    """A few sentences, each from the figures above."""
+
+    def versus(value: float, usual: float) -> str:
+        if not usual:
+            return "no usual figure to compare with"
+        return f"{(value - usual) / usual * 100:+.0f}% against a usual {f['weekday']} of {usual:g}"
+
+    orders = versus(f["orders"], f["usual_orders"])
+    lines = [
+        f"{f['weekday']} {f['day']}: {f['orders']} orders ({orders})"
+        f" and revenue of {f['revenue']:,.2f} ({versus(f['revenue'], f['usual_revenue'])}).",
+        f"{len(f['orders_at_risk'])} open orders are due by tomorrow or overdue; "
+        f"{len(f['low_stock'])} products are at or below their reorder level.",
+    ]
+    if anomalies:
+        lines.append(f"{len(anomalies)} anomalies found since yesterday; the largest: "
+                     f"{anomalies[0]['text']}")  # fmt: skip
+    if insights:
+        lines.append(f"Top insight: {insights[0]['text']}")
+    return " ".join(lines)
+
+
+async def recipients(s: AsyncSession, company_id: int, user_ids: list[int]) -> list[int]:
+    """The named active users of the company, else its active admins."""
+    query = select(User.id).where(User.company_id == company_id, User.is_active)
+    query = query.where(User.id.in_(user_ids)) if user_ids else query.where(
+        User.role.in_(sorted(ADMIN_ROLES)))  # fmt: skip
+    return list(await s.scalars(query.order_by(User.id)))
+
+
+async def daily_briefing(payload: p.DailyBriefingTask, ctx: JobContext) -> dict[str, Any]:
+    """figures -> fresh anomalies and insights -> narrative -> store -> email and notify."""
+    t = tools(ctx)
+    async with t.db.session() as s:
+        company = await data.company(s, payload.company_id)
+        today = payload.date or data.local_today(company)
+        day = today - dt.timedelta(days=1)
+        f = await figures(s, company, day)
+        users = await recipients(s, company.id, payload.user_ids)
+    if not users:
+        raise GiveUp(f"company {payload.company_id} has no active recipient for its briefing")
+    since = dt.datetime.combine(day, dt.time(), data.zone(company))
+    found = await latest(t.db, company.id, AiResultKind.anomaly, since)
+    facts = await latest(t.db, company.id, AiResultKind.insight, since)
+    anomalies = found.data.get("anomalies", [])[:5] if found else []
+    insights = facts.data.get("insights", [])[:3] if facts else []
+    summary = narrative(f, anomalies, insights)
+    result = {**f, "anomalies": anomalies, "insights": insights, "summary": summary,
+              "recipients": users}  # fmt: skip
+    result_id = await store(t.db, company.id, AiResultKind.daily_briefing, ctx.job_id, result,
+                            for_date=day)  # fmt: skip
+    await queue_daily_briefing_email(company.id, users, day, options=follow_up(ctx, "email"),
+                                     producer=t.producer)  # fmt: skip
+    for user_id in users:
+        await queue_ai_insight_notification(
+            user_id, f"Your briefing for {day:%d %b %Y}", summary, "low", insight_id=result_id,
+            options=follow_up(ctx, f"notify:{user_id}"), producer=t.producer,
+        )  # fmt: skip
+    return {"resultId": result_id, "day": day.isoformat(), "recipients": users}

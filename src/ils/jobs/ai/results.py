@@ -1,0 +1,81 @@
+"""Where the AI jobs keep what they found: one ``ai_results`` row per job (upserted on its job
+id, so a retried job updates its row instead of adding one), and the follow-up jobs they enqueue
+(notifications, emails) with ids derived from their own, so a retry enqueues nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ils.domain.db import Database
+from ils.domain.models import AiResult, AiResultKind
+from ils.domain.models.types import utcnow
+from ils.jobs.ai.pool import ModelPool
+from ils.jobs.helpers import current_producer
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp
+from ils.queue.producer import EnqueueOptions, Producer
+
+
+@dataclass(frozen=True)
+class AiTools:
+    db: Database
+    pool: ModelPool
+    producer: Producer
+
+
+def tools(ctx: JobContext) -> AiTools:
+    """The process's database, model pool and producer, from the job's resources."""
+    db, pool = ctx.resources.get("db"), ctx.resources.get("ai_models")
+    if not isinstance(db, Database) or not isinstance(pool, ModelPool):
+        raise GiveUp("this process has no database or model pool for AI jobs")
+    producer = ctx.resources.get("producer")
+    return AiTools(db, pool, producer if isinstance(producer, Producer) else current_producer())
+
+
+def follow_up(ctx: JobContext, what: str) -> EnqueueOptions:
+    """Options giving a follow-up job an id made from this job's id and ``what``: a retry of
+    this job adds the same id, which BullMQ (and the outbox) take only once."""
+    digest = hashlib.sha256(f"{ctx.job_id}|{what}".encode()).hexdigest()[:32]
+    return EnqueueOptions(job_id=f"ai-{digest}")
+
+
+async def store(
+    db: Database,
+    company_id: int,
+    kind: AiResultKind,
+    job_id: str,
+    data: dict[str, Any],
+    for_date: dt.date | None = None,
+) -> int:
+    """The job's result row, inserted or (when the job ran before) replaced; its id."""
+    fields = {"company_id": company_id, "kind": kind, "for_date": for_date, "data": data,
+              "created_at": utcnow()}  # fmt: skip
+    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
+    upsert = (
+        insert(AiResult)
+        .values(job_id=job_id, **fields)
+        .on_conflict_do_update(index_elements=[AiResult.job_id], set_=fields)
+        .returning(AiResult.id)
+    )
+    async with db.session() as session:
+        result_id: int = (await session.execute(upsert)).scalar_one()
+    return result_id
+
+
+async def latest(
+    db: Database, company_id: int, kind: AiResultKind, since: dt.datetime | None = None
+) -> AiResult | None:
+    """The company's newest result of ``kind`` (made after ``since``, if given)."""
+    query = select(AiResult).where(AiResult.company_id == company_id, AiResult.kind == kind)
+    if since is not None:
+        query = query.where(AiResult.created_at >= since)
+    async with db.session() as session:
+        return await session.scalar(query.order_by(AiResult.id.desc()).limit(1))

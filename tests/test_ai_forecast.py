@@ -1,0 +1,143 @@
+"""Demand forecasts: Holt-Winters beats the seasonal-naive baseline on series with a known weekly
+season, falls back to it on short histories; the job stores a forecast per product with its model,
+holdout error, intervals and reorder suggestions, only for the company's own products; and a
+200-product forecast leaves the other queues of the same worker process running."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from ils.bootstrap import JobSystem
+from ils.domain.db import Database
+from ils.domain.models import AiResult, AiResultKind
+from ils.jobs import helpers
+from ils.jobs.ai.demand import summarise_holdout
+from ils.jobs.ai.forecast import (
+    HOLT_WINTERS,
+    SEASONAL_NAIVE,
+    forecast_series,
+    mape,
+    seasonal_naive,
+)
+from tests.conftest import make_settings, probe_registry
+from tests.support.ai_world import WEEKDAY, make_shop
+from tests.support.databases import open_database
+from tests.support.running import running
+
+
+def seasonal_series(seed: int, level: float, days: int = 240) -> list[float]:
+    """Poisson demand: ``level`` times the weekday factor, growing 40 % over the span."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    return [float(v) for v in rng.poisson(level * (1 + 0.4 * t / days) * WEEKDAY[t % 7])]
+
+
+def test_holt_winters_beats_seasonal_naive_on_a_weekly_season():
+    results = [forecast_series(seasonal_series(seed, 5 + seed), 14) for seed in range(20)]
+    assert {r["model"] for r in results} == {HOLT_WINTERS}
+    summary = summarise_holdout(results)
+    assert summary["series"] == 20
+    assert summary["mape"] < summary["mape_naive"], summary
+    assert summary["wape"] < summary["wape_naive"], summary
+    for r in results:
+        assert len(r["mean"]) == 14 and r["holdout"]["days"] == 30
+        for i in range(14):
+            assert r["lower95"][i] <= r["lower80"][i] <= r["mean"][i] <= r["upper80"][i]
+            assert r["upper80"][i] <= r["upper95"][i]
+        # The season is learnt: Fridays forecast well above Sundays.
+        assert max(r["mean"][:7]) > 3 * min(r["mean"][:7])
+
+
+def test_short_or_empty_histories_fall_back_to_seasonal_naive():
+    short = forecast_series([3, 4, 5, 6, 7, 1, 0] * 4, 10)
+    assert short["model"] == SEASONAL_NAIVE and short["fallback_reason"] == "short history"
+    assert short["mean"] == [3, 4, 5, 6, 7, 1, 0, 3, 4, 5]
+    assert short["holdout"] is None
+    empty = forecast_series([0.0] * 200, 7)
+    assert empty["model"] == SEASONAL_NAIVE and empty["mean"] == [0.0] * 7
+    assert empty["fallback_reason"] == "no demand in the history"
+    assert seasonal_naive([1, 2], 3).tolist() == [1.5, 1.5, 1.5]
+    assert mape([0, 0], [1, 1]) is None and mape([2, 4], [1, 4]) == 25.0
+
+
+async def wait_done(system: JobSystem, queue: str, job_id: str, timeout_s: float = 90):
+    return await system.admin.wait_for_job(queue, job_id, timeout_s=timeout_s)
+
+
+async def test_the_job_stores_a_forecast_per_product_with_reorders(
+    db: Database, redis_url: str, prefix: str, tmp_path: Path
+):
+    shop = await make_shop(db, "alpha", products=3, days=120, rates=[2, 6, 12],
+                           stocks=[500, 500, 3])  # fmt: skip
+    other = await make_shop(db, "bravo", products=1, days=30, seed=2)
+    system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
+    try:
+        async with running(system, "ai"):
+            ok = await helpers.queue_demand_forecast(shop.company_id, 14, producer=system.producer)
+            foreign = await helpers.queue_demand_forecast(
+                shop.company_id, 7, [shop.product_ids[0], other.product_ids[0]],
+                producer=system.producer,
+            )  # fmt: skip
+            view = await wait_done(system, "ai", ok.job_id)
+            refused = await wait_done(system, "ai", foreign.job_id)
+    finally:
+        await system.close()
+    assert view.state == "completed", view.failed_reason
+    assert view.return_value["products"] == 3
+    assert view.return_value["models"] == {HOLT_WINTERS: 3}
+    assert refused.state == "failed"
+    assert f"products [{other.product_ids[0]}] are not products of company" in (
+        refused.failed_reason or ""
+    )
+    async with db.session() as s:
+        row = await s.scalar(select(AiResult).where(AiResult.job_id == ok.job_id))
+    assert row is not None and row.kind is AiResultKind.demand_forecast
+    assert row.company_id == shop.company_id
+    assert row.for_date == dt.datetime.now(dt.UTC).date()
+    by_sku = {f["sku"]: f for f in row.data["forecasts"]}
+    assert set(by_sku) == set(shop.skus)
+    low, high = by_sku[shop.skus[0]], by_sku[shop.skus[2]]
+    assert len(high["mean"]) == 14 and high["model"] == HOLT_WINTERS
+    assert high["holdout"]["mape"] is not None and high["holdout"]["mape_naive"] is not None
+    # About 12 a day on weekdays: the 5-day lead time needs far more than the 3 in stock.
+    assert high["reorder"]["stock"] == 3 and high["reorder"]["lead_time_days"] == 5
+    assert high["reorder"]["expected_demand"] > 20
+    assert high["reorder"]["quantity"] >= high["reorder"]["expected_demand"] - 3
+    assert low["reorder"] is None
+    assert sum(high["mean"][:7]) > 3 * sum(low["mean"][:7])
+
+
+@pytest.mark.slow
+async def test_a_200_product_forecast_does_not_stall_the_other_queues(
+    redis_url: str, prefix: str, tmp_path: Path
+):
+    async for db in open_database("sqlite", tmp_path):
+        shop = await make_shop(db, "large", products=200, days=150,
+                               rates=[1.0 + (i % 20) for i in range(200)])  # fmt: skip
+        settings = make_settings(redis_url, prefix, tmp_path)
+        system = JobSystem(settings, registry=probe_registry(), database=db,
+                           resources={"prefix": prefix, "redis_url": redis_url})  # fmt: skip
+        try:
+            async with running(system, "ai", "oma"):
+                big = await helpers.queue_demand_forecast(
+                    shop.company_id, 14, producer=system.producer
+                )
+                await system.admin.wait_for_job("ai", big.job_id, 60, frozenset({"active"}))
+                probe = await system.producer.enqueue("oma", "test-probe", {"tag": "meanwhile"})
+                quick = await system.admin.wait_for_job("oma", probe.job_id, timeout_s=60)
+                during = await system.admin.get_job("ai", big.job_id)
+                done = await wait_done(system, "ai", big.job_id, timeout_s=300)
+        finally:
+            await system.close()
+        assert quick.state == "completed"
+        # The probe on the other queue finished while the forecast was still being fitted.
+        assert during.state == "active"
+        assert done.state == "completed", done.failed_reason
+        assert done.return_value["products"] == 200
+        assert done.finished_on is not None and quick.finished_on is not None
+        assert quick.finished_on < done.finished_on
