@@ -168,9 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
-    worst = min(r["job_c1_ratio"] for r in result["rows"])
+    # The goal is judged at the concurrency the pdf queue runs with (the seed's 3, the default
+    # here); concurrency 1 shows the per-job overhead on its own.
+    c = result["concurrency"]
+    worst = min(r[f"job_c{c}_ratio"] for r in result["rows"])
     verdict = "meets" if worst >= GOAL else "misses"
-    print(f"\nconcurrency 1, worst ratio {worst}: {verdict} the goal of {GOAL} (information only)")
+    print(f"\nconcurrency {c}, worst ratio {worst}: {verdict} the goal of {GOAL} (information)")
     return 0
 
 

@@ -132,7 +132,7 @@ async def world(
     try:
         await worker.wait_for_line("background job workers active")
         await web.wait_for_line("live notifications: subscribed")
-        await web.wait_for_line("Application startup complete")
+        await web.wait_for_line("Uvicorn running on")  # the socket is bound
         yield LiveWorld(f"http://127.0.0.1:{port}", system, users, company_a)
     finally:
         await system.close()

@@ -67,7 +67,8 @@ async def start_site(env: dict[str, str], database_url: str) -> Site:
     }
     process = await IlsProcess(["serve", "--port", str(port), "--queues", "oma"], env).start()
     try:
-        await process.wait_for_line("Application startup complete")
+        # uvicorn says "Uvicorn running on" once its socket is bound, after the app started.
+        await process.wait_for_line("Uvicorn running on")
     except BaseException:
         await process.kill()
         raise

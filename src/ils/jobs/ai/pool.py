@@ -1,27 +1,22 @@
 """The model pool: forecasting and anomaly scoring in worker processes, off the event loop
 (guard 7).
 
-One per process, sized from the ai queue's concurrency, built by :class:`ils.bootstrap.JobSystem`;
-its processes start at the first fit and stop at close. Series go in as plain lists and results
-come back as plain dicts, so nothing but numbers crosses between the processes.
+One per process, sized from the ai queue's concurrency, built by :class:`ils.bootstrap.JobSystem`
+on :class:`ils.queue.pool.ProcessPool`; its processes start at the first fit and stop at close.
+Series go in as plain lists and results come back as plain dicts, so nothing but numbers
+crosses between the processes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ils.jobs.ai.extra import extra_problem
-from ils.queue.errors import GiveUp, IlsJobsError
+from ils.queue.errors import GiveUp
+from ils.queue.pool import ProcessPool, ProcessPoolBroken
 
-
-class ModelPoolBroken(IlsJobsError):
-    """A model process died (killed, out of memory); the pool is rebuilt for the next job."""
-
+ModelPoolBroken = ProcessPoolBroken
 
 # What the pool runs, by name: the parent never imports these modules (nor numpy, pandas,
 # statsmodels), so a process without the ai extra still imports ils.jobs.ai.
@@ -45,47 +40,22 @@ def _call(name: str, *args: Any) -> Any:
 
 class ModelPool:
     """Runs the functions of :mod:`ils.jobs.ai.forecast` and :mod:`ils.jobs.ai.anomaly` named in
-    :data:`MODELS` in up to ``workers`` processes."""
+    :data:`MODELS` in up to ``workers`` processes (an :class:`ils.queue.pool.ProcessPool`)."""
 
     def __init__(self, workers: int) -> None:
-        if workers < 1:
-            raise ValueError("workers must be >= 1")
+        self.pool = ProcessPool(workers, "model", initializer=_warm)
         self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
-        self._closed = False
-
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._closed:
-            raise IlsJobsError("the model pool is closed")
-        problem = extra_problem()
-        if problem is not None:
-            raise GiveUp(problem)
-        if self._executor is None:
-            # spawn, not fork: the parent runs an event loop and threads that a fork would copy.
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_warm,
-            )
-        return self._executor
 
     async def run(self, name: str, *args: object) -> Any:
         """The model function ``name`` (a key of :data:`MODELS`) called with ``args`` in a pool
-        process; its own error if it raises."""
+        process; its own error if it raises. Gives up when the ai extra is not installed."""
         if name not in MODELS:
             raise ValueError(f"unknown model function {name!r}; one of {', '.join(MODELS)}")
-        pool = self._pool()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _call, name, *args)
-        except BrokenProcessPool as exc:
-            if self._executor is pool:
-                self._executor = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise ModelPoolBroken(f"a model process died: {exc}") from exc
+        problem = extra_problem()
+        if problem is not None:
+            raise GiveUp(problem)
+        return await self.pool.run(_call, name, *args)
 
     async def close(self) -> None:
         """Stop the processes (fits under way finish first)."""
-        self._closed = True
-        pool, self._executor = self._executor, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        await self.pool.close()

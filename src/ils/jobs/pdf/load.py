@@ -151,7 +151,12 @@ async def lab_work_ticket(session: AsyncSession, order_id: int) -> Loaded:
 
 async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
     row = await need(session, Invoice, invoice_id, "invoice")
-    order = await session.get(Order, row.order_id) if row.order_id is not None else None
+    # Only the number: loading the order would load its lines too.
+    order_number = (
+        await session.scalar(select(Order.number).where(Order.id == row.order_id))
+        if row.order_id is not None
+        else None
+    )
     address = tuple(x.strip() for x in (row.billing_address or "").splitlines() if x.strip())
     doc = m.InvoiceDoc(
         brand=await brand(session, row.company_id),
@@ -159,7 +164,7 @@ async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
         bill_to=m.Party(row.billing_name, address),
         issued=row.issued_at.date() if row.issued_at else None,
         due=row.due_date,
-        order_number=order.number if order else None,
+        order_number=order_number,
         lines=tuple(
             m.Line(x.description, x.quantity, x.unit_price, x.line_total) for x in row.lines
         ),

@@ -1,0 +1,70 @@
+"""A process pool for a handler's CPU-bound work (guard 7: never block the event loop).
+
+One per kind of work per process (the PDF renderers, the AI models), sized from its queue's
+concurrency so a job never waits for a free process. Processes are spawned, not forked (the
+parent runs an event loop and threads a fork would copy), at the first use, each running
+``initializer`` first; :meth:`ProcessPool.close` stops them. A process that dies (killed, out of
+memory) breaks the whole executor: it is dropped, the job's attempt fails with
+:class:`ProcessPoolBroken` (and is retried), and the next use starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from ils.queue.errors import IlsJobsError
+
+R = TypeVar("R")
+
+
+class ProcessPoolBroken(IlsJobsError):
+    """A pool process died while working; the pool is rebuilt for the next job."""
+
+
+class ProcessPool:
+    """Runs picklable functions in up to ``workers`` spawned processes."""
+
+    def __init__(
+        self, workers: int, what: str, initializer: Callable[[], None] | None = None
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self.what = what
+        self.initializer = initializer
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise IlsJobsError(f"the {self.what} pool is closed")
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=self.initializer,
+            )
+        return self._executor
+
+    async def run(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(*args)`` in a pool process; its own error if it raises."""
+        pool = self._pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool as exc:
+            if self._executor is pool:
+                self._executor = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise ProcessPoolBroken(f"a {self.what} process died: {exc}") from exc
+
+    async def close(self) -> None:
+        """Stop the processes (work under way finishes first)."""
+        self._closed = True
+        pool, self._executor = self._executor, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
