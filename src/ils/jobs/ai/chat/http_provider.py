@@ -96,7 +96,7 @@ class OpenAIProvider:
                 text = (reply.get("content") or "").strip()
                 if not text:
                     raise GiveUp("the AI provider answered with no text")
-                return Answer(text, list(tools.used), self.name)
+                return Answer(text, list(dict.fromkeys(tools.used)), self.name)
             messages.append({"role": "assistant", "content": reply.get("content"),
                              "tool_calls": calls})  # fmt: skip
             for call in calls:

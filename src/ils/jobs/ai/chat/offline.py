@@ -30,7 +30,9 @@ PERIODS = (  # first match wins: the longer phrases before the words inside them
 PERIOD_WORDS = {"today": "today", "yesterday": "yesterday", "last_7_days": "in the last 7 days",
                 "last_30_days": "in the last 30 days", "this_month": "this month",
                 "last_month": "last month"}  # fmt: skip
-SKU_AFTER = re.compile(r"\b(?:sku|for|of|product)\s+#?([A-Za-z0-9][A-Za-z0-9._/-]*)", re.I)
+# A lookahead, so "for SKU ABC-1" yields both "SKU" and "ABC-1"; the words below are skipped.
+SKU_AFTER = re.compile(r"(?=\b(?:sku|for|of|product)\s+#?([A-Za-z0-9][A-Za-z0-9._/-]*))", re.I)
+NOT_SKUS = frozenset({"sku", "the", "a", "an", "product", "for", "of", "my", "our", "next"})
 
 
 def _has(text: str, pattern: str) -> bool:
@@ -78,7 +80,7 @@ class OfflineProvider:
         if reply is None:
             reply = (f"I can't answer that here: the built-in assistant only knows a few kinds "
                      f"of question. I can tell you {CAN_ANSWER}.")  # fmt: skip
-        return Answer(reply, list(tools.used), self.name)
+        return Answer(reply, list(dict.fromkeys(tools.used)), self.name)
 
     async def _orders(self, text: str, tools: ToolSet) -> str | None:
         period, status = _period(text), _status(text)
@@ -117,7 +119,8 @@ class OfflineProvider:
             f"{more}.")  # fmt: skip
 
     async def _forecast(self, message: str, tools: ToolSet) -> str:
-        candidates = [m.rstrip(".?!,;:") for m in SKU_AFTER.findall(message)]
+        found = [m.rstrip(".?!,;:") for m in SKU_AFTER.findall(message)]
+        candidates = [c for c in found if c and c.lower() not in NOT_SKUS]
         for sku in candidates:
             result = await tools.call("demand_forecast", {"sku": sku})
             if "error" in result:
