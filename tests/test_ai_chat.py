@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,16 @@ from ils.jobs.ai.chat import (
     ChatSettings,
     OfflineProvider,
     OpenAIProvider,
+    ProviderUnavailable,
+    Scope,
+    ToolSet,
     load_chat_settings,
 )
 from ils.jobs.ai.chat.handler import chat_response
 from ils.jobs.ai.results import follow_up
 from ils.jobs.payloads import ChatResponseTask
-from ils.queue.errors import ConfigurationError
+from ils.queue.embedded import free_port
+from ils.queue.errors import ConfigurationError, GiveUp
 from tests.conftest import make_settings
 from tests.support.ai_world import Shop, make_shop
 from tests.support.chat_server import chat_server, final, tool_call
@@ -38,9 +43,9 @@ KEY = "sk-test-5ecret-never-logged"
 QUICK_RETRY = {"ILS_QUEUE_AI_BACKOFF_DELAY_MS": "0"}
 
 
-def provider(url: str, **extra: object) -> OpenAIProvider:
+def provider(url: str, timeout_s: float = 10) -> OpenAIProvider:
     return OpenAIProvider(ChatSettings(provider="openai", base_url=url, model="lens-7b",
-                                       api_key=KEY, timeout_s=10, **extra))  # fmt: skip
+                                       api_key=KEY, timeout_s=timeout_s))  # fmt: skip
 
 
 async def two_shops(db: Database) -> tuple[Shop, Shop]:
@@ -238,3 +243,41 @@ def test_the_settings_are_checked_at_start_up():
     loaded = load_chat_settings({"ILS_AI_PROVIDER": "openai", "ILS_AI_BASE_URL": "http://h:1/v1/",
                                  "ILS_AI_MODEL": "m", "ILS_AI_API_KEY": KEY})  # fmt: skip
     assert loaded.base_url == "http://h:1/v1" and KEY not in repr(loaded)
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_busy_or_broken_servers_are_temporary(db: Database, status: int):
+    alpha, _ = await two_shops(db)
+    tools = ToolSet(Scope(db, alpha.company_id))
+    async with chat_server((status, {"error": {"message": "busy"}})) as server:
+        chat = provider(server.url)
+        try:
+            with pytest.raises(ProviderUnavailable, match=f"HTTP {status}"):
+                await chat.answer([], "hi", tools)
+        finally:
+            await chat.close()
+
+
+async def test_unreachable_or_silent_servers_are_temporary_and_a_bad_reply_permanent(db: Database):
+    alpha, _ = await two_shops(db)
+    tools = ToolSet(Scope(db, alpha.company_id))
+    closed = provider(f"http://127.0.0.1:{free_port()}/v1")
+    try:
+        with pytest.raises(ProviderUnavailable, match="unreachable"):
+            await closed.answer([], "hi", tools)
+    finally:
+        await closed.close()
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        slow = provider(f"http://127.0.0.1:{silent.getsockname()[1]}/v1", timeout_s=0.2)
+        try:
+            with pytest.raises(ProviderUnavailable, match="timed out"):
+                await slow.answer([], "hi", tools)
+        finally:
+            await slow.close()
+    async with chat_server((200, {"unexpected": True})) as server:
+        chat = provider(server.url)
+        try:
+            with pytest.raises(GiveUp, match="no chat completion"):
+                await chat.answer([], "hi", tools)
+        finally:
+            await chat.close()
