@@ -33,6 +33,7 @@ from ils.jobs.ai.results import follow_up
 from ils.jobs.payloads import ChatResponseTask
 from ils.queue.embedded import free_port
 from ils.queue.errors import ConfigurationError, GiveUp
+from ils.queue.settings import Settings
 from tests.conftest import make_settings
 from tests.support.ai_world import Shop, make_shop
 from tests.support.chat_server import chat_server, final, tool_call
@@ -281,3 +282,11 @@ async def test_unreachable_or_silent_servers_are_temporary_and_a_bad_reply_perma
                 await chat.answer([], "hi", tools)
         finally:
             await chat.close()
+
+
+def test_a_process_with_a_misspelt_ai_setting_does_not_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ILS_AI_MODLE", "llama3")
+    with pytest.raises(ConfigurationError, match="did you mean ILS_AI_MODEL"):
+        JobSystem(settings)
