@@ -17,6 +17,7 @@ from ils.domain.db import Database, database_url
 from ils.files import FileStorage, LocalFileStorage, files_root
 from ils.jobs import build_registry
 from ils.jobs.ai import ModelPool, require_ai_extra
+from ils.jobs.ai.chat import ChatProvider, build_provider, load_chat_settings
 from ils.jobs.ai.schedule import install_briefing_schedules
 from ils.jobs.email import Mailer, load_mail_settings
 from ils.jobs.helpers import install_producer, uninstall_producer
@@ -61,9 +62,11 @@ class JobSystem:
     :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``); the notification
     handlers announce with its ``notifier``. The AI handlers fit their models in ``ai_models`` (a
     process pool sized from the ai queue's concurrency, started at the first fit) and enqueue
-    their follow-up jobs with ``producer``. The outbox lives in that database; its table is
-    made by the migrations (never here). :meth:`start_background` starts the outbox relay's
-    sweep, which every web and worker process runs.
+    their follow-up jobs with ``producer``; the chat-response job answers with ``chat_provider``
+    (offline, or the OpenAI-compatible API the ``ILS_AI_*`` settings name, validated here).
+    The outbox lives in that database; its table is made by the migrations (never here).
+    :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
+    runs.
     """
 
     def __init__(
@@ -92,6 +95,10 @@ class JobSystem:
         if self._owns_models:
             given["ai_models"] = ModelPool(settings.queue("ai").concurrency)
         self.models: ModelPool = given["ai_models"]
+        self._owns_chat = "chat_provider" not in given
+        if self._owns_chat:
+            given["chat_provider"] = build_provider(load_chat_settings(os.environ))
+        self.chat: ChatProvider = given["chat_provider"]
         self.broker = Broker(settings)
         self._owns_notifier = "notifier" not in given
         if self._owns_notifier:
@@ -152,6 +159,8 @@ class JobSystem:
             await self.renderer.close()
         if self._owns_models:
             await self.models.close()
+        if self._owns_chat:
+            await self.chat.close()
         if self._owns_notifier:
             await self.notifier.close()
         await self.database.dispose()

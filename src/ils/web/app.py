@@ -1,8 +1,8 @@
 """The FastAPI application factory, and the lifespan that runs the workers in-process.
 
 ``create_app`` assembles the routers (auth, queue monitoring and administration, the dashboard,
-notifications and their ``/ws``), the error mapping and liveness and readiness probes around one
-:class:`JobSystem`; the lifespan keeps the process's one live-notification subscription
+notifications and their ``/ws``, AI chat), the error mapping and liveness and readiness probes
+around one :class:`JobSystem`; the lifespan keeps the process's one live-notification subscription
 (:class:`LiveHub`); ``ils serve`` runs the workers inside it unless ``--no-workers``. Tables come
 from the migrations, never from here.
 """
@@ -28,6 +28,7 @@ from ils.web.auth.routes import router as auth_router
 from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
 from ils.web.live import LiveHub
+from ils.web.routes.ai_chat import router as ai_chat_router
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(billing_router)
     app.include_router(documents_router)
     app.include_router(notifications_router)
+    app.include_router(ai_chat_router)
     app.include_router(live_router)
     install_dashboard(app)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ils.jobs.ai.alerts import anomaly_detection
 from ils.jobs.ai.briefing import daily_briefing
+from ils.jobs.ai.chat.handler import chat_response
 from ils.jobs.ai.demand import demand_forecast
 from ils.jobs.ai.insights import insight_generation
 from ils.queue.registry import Handler
@@ -14,4 +15,5 @@ HANDLERS: dict[str, Handler] = {
     "anomaly-detection": anomaly_detection,
     "insight-generation": insight_generation,
     "daily-briefing": daily_briefing,
+    "chat-response": chat_response,
 }

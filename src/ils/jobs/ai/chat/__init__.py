@@ -1,0 +1,37 @@
+"""Chat answers (issue 8 point 5): a provider interface, the built-in offline provider (the
+default), an OpenAI-compatible HTTP provider, the company-scoped read-only tools both use, and
+the chat-response job that stores the answer and pushes it to the user.
+
+:func:`build_provider` makes the process's provider from its :class:`ChatSettings`;
+:class:`ils.bootstrap.JobSystem` keeps it in the job resources as ``chat_provider``.
+"""
+
+from __future__ import annotations
+
+from ils.jobs.ai.chat.http_provider import OpenAIProvider
+from ils.jobs.ai.chat.offline import OfflineProvider
+from ils.jobs.ai.chat.provider import Answer, ChatProvider, ProviderUnavailable, Turn
+from ils.jobs.ai.chat.settings import ChatSettings, load_chat_settings
+from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
+
+__all__ = [
+    "TOOLS",
+    "Answer",
+    "ChatProvider",
+    "ChatSettings",
+    "OfflineProvider",
+    "OpenAIProvider",
+    "ProviderUnavailable",
+    "Scope",
+    "ToolSet",
+    "Turn",
+    "build_provider",
+    "load_chat_settings",
+]
+
+
+def build_provider(settings: ChatSettings) -> ChatProvider:
+    """The provider ``settings`` choose: offline (no network) or the OpenAI-compatible API."""
+    if settings.provider == "openai":
+        return OpenAIProvider(settings)
+    return OfflineProvider()

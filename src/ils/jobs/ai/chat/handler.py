@@ -1,0 +1,97 @@
+"""The chat-response job: load the conversation (the user's own, in their company), answer the
+message with the process's provider over the company-bound tools, store the answer once (keyed
+by the job id), and push it to the user as an ai-insight notification (keyed on this job).
+
+A retry after the answer was stored does not ask the provider again: it only makes sure the
+notification went out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ils.domain.db import Database
+from ils.domain.models import AiConversation, AiMessage, MessageRole, User
+from ils.domain.models.types import utcnow
+from ils.jobs import payloads as p
+from ils.jobs.ai.chat.provider import ChatProvider, Turn
+from ils.jobs.ai.chat.tools import Scope, ToolSet
+from ils.jobs.ai.results import follow_up, tools
+from ils.jobs.helpers import queue_ai_insight_notification
+from ils.queue.context import JobContext
+from ils.queue.errors import GiveUp
+
+HISTORY_TURNS = 20
+MAX_TEXT = 10_000
+
+
+def provider_of(ctx: JobContext) -> ChatProvider:
+    provider = ctx.resources.get("chat_provider")
+    if not isinstance(provider, ChatProvider):
+        raise GiveUp("this process has no chat provider")
+    return provider
+
+
+async def load(
+    db: Database, payload: p.ChatResponseTask, job_id: str
+) -> tuple[AiConversation, list[Turn], AiMessage | None]:
+    """The conversation, the turns before the message, and this job's answer if it has one."""
+    async with db.session() as s:
+        conversation = await s.get(AiConversation, payload.conversation_id)
+        if conversation is None:
+            raise GiveUp(f"conversation {payload.conversation_id} no longer exists")
+        if (conversation.user_id, conversation.company_id) != (payload.user_id, payload.company_id):
+            raise GiveUp(f"conversation {conversation.id} is not user {payload.user_id}'s "
+                         f"in company {payload.company_id}")  # fmt: skip
+        user = await s.get(User, payload.user_id)
+        if user is None or not user.is_active or user.company_id != payload.company_id:
+            raise GiveUp(f"user {payload.user_id} is not an active user of the company")
+        rows = list(await s.scalars(
+            select(AiMessage).where(AiMessage.conversation_id == conversation.id)
+            .order_by(AiMessage.id)
+        ))  # fmt: skip
+    done = next((m for m in rows if m.job_id == job_id), None)
+    # The message was stored before this job was enqueued: the turns before it are its history.
+    asked = [i for i, m in enumerate(rows) if m.role is MessageRole.user
+             and m.content == payload.message]  # fmt: skip
+    before = rows[: asked[-1]] if asked else rows
+    history = [Turn(m.role.value, m.content) for m in before[-HISTORY_TURNS:]]
+    return conversation, history, done
+
+
+async def store_answer(db: Database, conversation_id: int, job_id: str, text: str) -> int:
+    """The answer's message row, inserted once per job (a second run finds the first's)."""
+    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
+    statement = insert(AiMessage).values(
+        conversation_id=conversation_id, role=MessageRole.assistant, content=text,
+        job_id=job_id, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=[AiMessage.job_id])  # fmt: skip
+    async with db.session() as s:
+        await s.execute(statement)
+        message_id: int = (
+            await s.scalars(select(AiMessage.id).where(AiMessage.job_id == job_id))
+        ).one()
+    return message_id
+
+
+async def chat_response(payload: p.ChatResponseTask, ctx: JobContext) -> dict[str, Any]:
+    """load -> answer (unless this job already did) -> store -> notify the user."""
+    t, provider = tools(ctx), provider_of(ctx)
+    conversation, history, done = await load(t.db, payload, ctx.job_id)
+    if done is not None:
+        message_id, text, used, by = done.id, done.content, [], "stored"
+    else:
+        toolset = ToolSet(Scope(t.db, payload.company_id))
+        answer = await provider.answer(history, payload.message, toolset)
+        text, used, by = answer.text[:MAX_TEXT], answer.tools_used, answer.provider
+        message_id = await store_answer(t.db, conversation.id, ctx.job_id, text)
+    await queue_ai_insight_notification(
+        payload.user_id, f"Answer: {conversation.title}"[:200], text, "medium",
+        options=follow_up(ctx, "chat-answer"), producer=t.producer,
+    )  # fmt: skip
+    return {"conversationId": conversation.id, "messageId": message_id, "provider": by,
+            "toolsUsed": used}  # fmt: skip

@@ -1,0 +1,90 @@
+"""Settings of the chat-response job: which provider answers (the built-in offline one, or an
+OpenAI-compatible HTTP API), where that API is, its key, model, timeout and tool rounds.
+
+Read once from the environment by :func:`load_chat_settings`; a wrong or misspelt value fails at
+start-up with the variable's name, never at the first question.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ils.queue.errors import ConfigurationError
+from ils.queue.settings import env_errors
+
+ENV_FIELDS: dict[str, str] = {
+    "ILS_AI_PROVIDER": "provider",
+    "ILS_AI_BASE_URL": "base_url",
+    "ILS_AI_API_KEY": "api_key",
+    "ILS_AI_MODEL": "model",
+    "ILS_AI_TIMEOUT_S": "timeout_s",
+    "ILS_AI_MAX_TOOL_ROUNDS": "max_tool_rounds",
+}
+OWNED_PREFIX = "ILS_AI_"
+
+
+class ChatSettings(BaseModel):
+    """Everything the chat providers need. ``base_url`` ends where ``/chat/completions`` is
+    appended, usually with ``/v1``; local servers (Ollama, llama.cpp) need no ``api_key``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["offline", "openai"] = "offline"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = Field(None, min_length=1, max_length=200)
+    timeout_s: float = Field(60.0, gt=0, le=600)
+    max_tool_rounds: int = Field(4, ge=1, le=20)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _openai_complete(self) -> ChatSettings:
+        if self.provider == "openai" and not (self.base_url and self.model):
+            raise ValueError("ILS_AI_PROVIDER=openai needs ILS_AI_BASE_URL and ILS_AI_MODEL")
+        return self
+
+
+def _check_names(env: Mapping[str, str]) -> None:
+    for name in env:
+        if name in ENV_FIELDS or not name.startswith(OWNED_PREFIX):
+            continue
+        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else f"valid: {', '.join(ENV_FIELDS)}"
+        raise ConfigurationError(f"unknown AI setting {name}; {hint}")
+
+
+def load_chat_settings(env: Mapping[str, str] | None = None) -> ChatSettings:
+    """Build the one validated :class:`ChatSettings` of this process from ``env``."""
+    env = os.environ if env is None else env
+    _check_names(env)
+    data: dict[str, Any] = {
+        field: env[name].strip() for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
+    }
+    try:
+        return ChatSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = env_errors(exc, ENV_FIELDS, "AI")
+        raise ConfigurationError(f"invalid AI settings: {problems}") from exc
