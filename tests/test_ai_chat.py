@@ -28,7 +28,7 @@ from ils.jobs.ai.chat import (
     ToolSet,
     load_chat_settings,
 )
-from ils.jobs.ai.chat.handler import chat_response
+from ils.jobs.ai.chat.handler import chat_response, load
 from ils.jobs.ai.results import follow_up
 from ils.jobs.payloads import ChatResponseTask
 from ils.queue.embedded import free_port
@@ -127,6 +127,7 @@ async def test_the_model_calls_a_tool_and_its_answer_is_stored_and_pushed(
         notes = list(await s.scalars(select(Notification)))
     assert [(n.user_id, n.type, n.message) for n in notes] == [
         (alpha.staff_id, NotificationType.ai_insight, "ALP-000 and ALP-002 are low.")]  # fmt: skip
+    assert notes[0].action_url == f"/ai/conversations/{conversation}"
     assert KEY not in json.dumps(view.to_dict(), default=str) and KEY not in caplog.text
 
 
@@ -290,3 +291,21 @@ def test_a_process_with_a_misspelt_ai_setting_does_not_start(
     monkeypatch.setenv("ILS_AI_MODLE", "llama3")
     with pytest.raises(ConfigurationError, match="did you mean ILS_AI_MODEL"):
         JobSystem(settings)
+
+
+async def test_the_history_ends_before_the_question_the_job_was_asked(db: Database):
+    alpha, _ = await two_shops(db)
+    # The same question sent twice before the first is answered: each job's history ends before
+    # its own message, found by id (the text alone would pick the second for both).
+    conversation = await start_conversation(
+        db, alpha.company_id, alpha.staff_id, "Again?", before=[("user", "hi"), ("user", "Again?")]
+    )
+    async with db.session() as s:
+        ids = list(await s.scalars(select(AiMessage.id).where(
+            AiMessage.conversation_id == conversation).order_by(AiMessage.id)))  # fmt: skip
+    for message_id, expected in ((ids[1], ["hi"]), (ids[2], ["hi", "Again?"])):
+        payload = ChatResponseTask(conversation_id=conversation, user_id=alpha.staff_id,
+                                   company_id=alpha.company_id, message="Again?",
+                                   message_id=message_id)  # fmt: skip
+        _, history, _ = await load(db, payload, f"job-{message_id}")
+        assert [turn.content for turn in history] == expected

@@ -30,6 +30,7 @@ async def test_a_user_asks_and_reads_the_answer(api: FastAPI, accounts: Accounts
         assert queued.data == {
             "conversationId": conversation["id"], "userId": accounts.by_role[Role.dispenser],
             "companyId": accounts.company_a, "message": "What is low on stock?",
+            "messageId": asked.json()["message"]["id"],
         }  # fmt: skip
         async with running(system, "ai"):
             view = await system.admin.wait_for_job("ai", job["job_id"], timeout_s=60)

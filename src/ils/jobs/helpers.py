@@ -231,8 +231,8 @@ async def queue_order_notification(
 
 async def queue_ai_insight_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
-    insight_id: int | None = None, *, options: EnqueueOptions | None = None,
-    producer: Producer | None = None,
+    insight_id: int | None = None, action_url: str | None = None, *,
+    options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
@@ -241,6 +241,7 @@ async def queue_ai_insight_notification(
         message=message,
         priority=priority,
         insight_id=insight_id,
+        action_url=action_url,
     )
     options = _with_priority(options, priority)
     return await _enqueue("notification", "ai-insight", payload, options, producer, session)
@@ -355,7 +356,8 @@ async def queue_insight_generation(
 
 
 async def queue_chat_response(
-    conversation_id: int, user_id: int, company_id: int, message: str, *,
+    conversation_id: int, user_id: int, company_id: int, message: str,
+    message_id: int | None = None, *,
     options: EnqueueOptions | None = None, producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
@@ -364,6 +366,7 @@ async def queue_chat_response(
         user_id=user_id,
         company_id=company_id,
         message=message,
+        message_id=message_id,
     )
     return await _enqueue("ai", "chat-response", payload, options, producer, session)
 

@@ -117,6 +117,7 @@ class AiInsightNotification(Payload):
     message: PersonalText
     priority: NotificationPriority = "medium"
     insight_id: Id | None = None
+    action_url: ShortText | None = Field(None, description="where the notification leads")
 
 
 class MarketplaceNotification(Payload):
@@ -196,3 +197,4 @@ class ChatResponseTask(Payload):
     user_id: Id
     company_id: Id
     message: PersonalText
+    message_id: Id | None = Field(None, description="the stored question; history ends before it")

@@ -137,7 +137,9 @@ async def order(payload: p.OrderNotification, ctx: JobContext) -> Any:
 
 
 async def ai_insight(payload: p.AiInsightNotification, ctx: JobContext) -> Any:
-    url = f"/ai/insights/{payload.insight_id}" if payload.insight_id else None
+    url = payload.action_url or (
+        f"/ai/insights/{payload.insight_id}" if payload.insight_id else None
+    )
     return await _one(
         ctx,
         payload.user_id,

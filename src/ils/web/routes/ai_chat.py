@@ -125,7 +125,7 @@ async def ask(
     session.add(message)
     await session.flush()
     job = await helpers.queue_chat_response(
-        row.id, user.id, user.company_id, body.content, session=session
+        row.id, user.id, user.company_id, body.content, message.id, session=session
     )
     return Asked(message=_message(message), job=JobRef(queue=job.queue, name=job.name,
                                                        job_id=job.job_id))  # fmt: skip

@@ -55,9 +55,11 @@ async def load(
             .order_by(AiMessage.id)
         ))  # fmt: skip
     done = next((m for m in rows if m.job_id == job_id), None)
-    # The message was stored before this job was enqueued: the turns before it are its history.
-    asked = [i for i, m in enumerate(rows) if m.role is MessageRole.user
-             and m.content == payload.message]  # fmt: skip
+    # The message was stored before this job was enqueued: the turns before it are its history
+    # (found by its id; producers that send none are matched on the text, the latest such turn).
+    asked = [i for i, m in enumerate(rows) if m.role is MessageRole.user and (
+        m.id == payload.message_id if payload.message_id is not None
+        else m.content == payload.message)]  # fmt: skip
     before = rows[: asked[-1]] if asked else rows
     history = [Turn(m.role.value, m.content) for m in before[-HISTORY_TURNS:]]
     return conversation, history, done
@@ -91,6 +93,7 @@ async def chat_response(payload: p.ChatResponseTask, ctx: JobContext) -> dict[st
         message_id = await store_answer(t.db, conversation.id, ctx.job_id, text)
     await queue_ai_insight_notification(
         payload.user_id, f"Answer: {conversation.title}"[:200], text, "medium",
+        action_url=f"/ai/conversations/{conversation.id}",
         options=follow_up(ctx, "chat-answer"), producer=t.producer,
     )  # fmt: skip
     return {"conversationId": conversation.id, "messageId": message_id, "provider": by,
