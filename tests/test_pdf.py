@@ -179,8 +179,10 @@ async def test_a_missing_entity_fails_at_once_with_the_reason(
         views = await run_jobs(system, [
             ("invoice", {"invoiceId": 999_999}),
             ("examination-form", {"examinationId": 999_998}),
+            ("receipt", {"paymentId": 999_997}),
         ])  # fmt: skip
-    for view, reason in zip(views, ("invoice 999999", "examination 999998"), strict=True):
+    reasons = ("invoice 999999", "examination 999998", "payment 999997")
+    for view, reason in zip(views, reasons, strict=True):
         assert view.state == "failed" and view.attempts_made == 1 and view.attempts == 3
         assert view.failed_reason == f"{reason} no longer exists"
     assert await documents(db) == []

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ils.domain.db import Base
 from ils.domain.models import (
@@ -181,29 +182,55 @@ def receipt_number(payment_id: int) -> str:
     return f"RCT-{payment_id:06d}"
 
 
+BRAND_COLUMNS = (Company.name, Company.address, Company.email, Company.phone, Company.brand_color)
+
+
+def brand_of(name: str, *details: str | None) -> m.Brand:
+    """The letterhead from a company's name, address, email, phone and colour columns."""
+    *lines, color = details
+    return m.Brand(m.Party(name, tuple(x for x in lines if x)), color or "#1f5f8b")
+
+
 async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
-    payment = await need(session, Payment, payment_id, "payment")
-    row = await need(session, Invoice, payment.invoice_id, "invoice")
-    # The balance as this payment left it, whatever was paid after it.
-    paid = await session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.invoice_id == row.id, Payment.id <= payment.id
-        )
+    # One round trip for the payment, its invoice, the letterhead and the balance as this payment
+    # left it (whatever was paid after it): receipts are small, the load is most of the job.
+    earlier = aliased(Payment)
+    paid = (
+        select(func.coalesce(func.sum(earlier.amount), 0))
+        .where(earlier.invoice_id == Payment.invoice_id, earlier.id <= Payment.id)
+        .scalar_subquery()
     )
-    paid_to_date = paid if isinstance(paid, Decimal) else Decimal(paid or 0)
+    found = (
+        await session.execute(
+            select(
+                Payment, Invoice.number, Invoice.billing_name, Invoice.total, paid, *BRAND_COLUMNS
+            )
+            .join(Invoice, Invoice.id == Payment.invoice_id)
+            .join(Company, Company.id == Payment.company_id)
+            .where(Payment.id == payment_id)
+        )
+    ).first()
+    if found is None:
+        # Which one is gone, for the job's failure reason.
+        payment = await need(session, Payment, payment_id, "payment")
+        await need(session, Invoice, payment.invoice_id, "invoice")
+        await need(session, Company, payment.company_id, "company")
+        raise GiveUp(f"payment {payment_id} no longer exists")
+    payment, invoice_number, billing_name, invoice_total, paid_sum, *brand = found
+    paid_to_date = paid_sum if isinstance(paid_sum, Decimal) else Decimal(paid_sum or 0)
     number = receipt_number(payment.id)
     doc = m.ReceiptDoc(
-        brand=await brand(session, payment.company_id),
+        brand=brand_of(*brand),
         number=number,
-        invoice_number=row.number,
-        received_from=m.Party(row.billing_name),
+        invoice_number=invoice_number,
+        received_from=m.Party(billing_name),
         paid_at=payment.paid_at,
         method=payment.method.value,
         reference=payment.reference,
         amount=payment.amount,
-        invoice_total=row.total,
+        invoice_total=invoice_total,
         paid_to_date=paid_to_date,
-        balance_remaining=row.total - paid_to_date,
+        balance_remaining=invoice_total - paid_to_date,
     )
     return Loaded(doc, payment.company_id, payment.id, number)
 
