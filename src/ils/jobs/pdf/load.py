@@ -49,6 +49,15 @@ async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> 
     return found
 
 
+BRAND_COLUMNS = (Company.name, Company.address, Company.email, Company.phone, Company.brand_color)
+
+
+def brand_of(name: str, *details: str | None) -> m.Brand:
+    """The letterhead from a company's name, address, email, phone and colour columns."""
+    *lines, color = details
+    return m.Brand(m.Party(name, tuple(x for x in lines if x)), color or "#1f5f8b")
+
+
 async def brand(session: AsyncSession, company_id: int) -> m.Brand:
     company = await need(session, Company, company_id, "company")
     lines = tuple(x for x in (company.address, company.email, company.phone) if x)
@@ -151,21 +160,29 @@ async def lab_work_ticket(session: AsyncSession, order_id: int) -> Loaded:
 
 
 async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
-    row = await need(session, Invoice, invoice_id, "invoice")
-    # Only the number: loading the order would load its lines too.
-    order_number = (
-        await session.scalar(select(Order.number).where(Order.id == row.order_id))
-        if row.order_id is not None
-        else None
-    )
+    # The invoice (its lines come in a second, eager query), its order's number and the
+    # letterhead in one round trip.
+    order_number = select(Order.number).where(Order.id == Invoice.order_id).scalar_subquery()
+    found = (
+        await session.execute(
+            select(Invoice, order_number, *BRAND_COLUMNS)
+            .join(Company, Company.id == Invoice.company_id)
+            .where(Invoice.id == invoice_id)
+        )
+    ).first()
+    if found is None:
+        row = await need(session, Invoice, invoice_id, "invoice")
+        await need(session, Company, row.company_id, "company")
+        raise GiveUp(f"invoice {invoice_id} no longer exists")
+    row, number_of_order, *brand = found
     address = tuple(x.strip() for x in (row.billing_address or "").splitlines() if x.strip())
     doc = m.InvoiceDoc(
-        brand=await brand(session, row.company_id),
+        brand=brand_of(*brand),
         number=row.number,
         bill_to=m.Party(row.billing_name, address),
         issued=row.issued_at.date() if row.issued_at else None,
         due=row.due_date,
-        order_number=order_number,
+        order_number=number_of_order,
         lines=tuple(
             m.Line(x.description, x.quantity, x.unit_price, x.line_total) for x in row.lines
         ),
@@ -180,15 +197,6 @@ async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
 
 def receipt_number(payment_id: int) -> str:
     return f"RCT-{payment_id:06d}"
-
-
-BRAND_COLUMNS = (Company.name, Company.address, Company.email, Company.phone, Company.brand_color)
-
-
-def brand_of(name: str, *details: str | None) -> m.Brand:
-    """The letterhead from a company's name, address, email, phone and colour columns."""
-    *lines, color = details
-    return m.Brand(m.Party(name, tuple(x for x in lines if x)), color or "#1f5f8b")
 
 
 async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
@@ -240,17 +248,30 @@ def examination_reference(examination_id: int) -> str:
 
 
 async def examination_form(session: AsyncSession, examination_id: int) -> Loaded:
-    exam = await need(session, Examination, examination_id, "examination")
-    patient = await need(session, Patient, exam.patient_id, "patient")
-    examiner = await session.get(User, exam.examiner_user_id) if exam.examiner_user_id else None
+    # The examination, its patient, the examiner's name and the letterhead in one round trip.
+    found = (
+        await session.execute(
+            select(Examination, Patient, User.name, *BRAND_COLUMNS)
+            .join(Patient, Patient.id == Examination.patient_id)
+            .join(Company, Company.id == Examination.company_id)
+            .outerjoin(User, User.id == Examination.examiner_user_id)
+            .where(Examination.id == examination_id)
+        )
+    ).first()
+    if found is None:
+        exam = await need(session, Examination, examination_id, "examination")
+        await need(session, Patient, exam.patient_id, "patient")
+        await need(session, Company, exam.company_id, "company")
+        raise GiveUp(f"examination {examination_id} no longer exists")
+    exam, patient, examiner, *brand = found
     born = f"Born {patient.date_of_birth:%d %b %Y}" if patient.date_of_birth else None
     reference = examination_reference(exam.id)
     doc = m.ExaminationDoc(
-        brand=await brand(session, exam.company_id),
+        brand=brand_of(str(brand[0]), *brand[1:]),
         reference=reference,
         patient=m.Party(patient.full_name, tuple(x for x in (born, patient.phone) if x)),
         examined=exam.examined_at,
-        examiner=examiner.name if examiner else None,
+        examiner=examiner,
         rx=rx_of(exam, (exam.right_va, exam.left_va)),
         notes=exam.notes,
         recall_due=exam.recall_due,
