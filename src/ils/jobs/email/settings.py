@@ -6,27 +6,16 @@ start-up with the variable's name, never at the first email.
 
 from __future__ import annotations
 
-import difflib
 import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ils.queue.errors import ConfigurationError
-from ils.queue.settings import env_errors
+from ils.env_settings import http_url, load_env_model
 
 ENV_FIELDS: dict[str, str] = {
     "ILS_MAIL_TRANSPORT": "transport",
@@ -76,10 +65,7 @@ class MailSettings(BaseModel):
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.strip().rstrip("/")
+        return http_url(value)
 
     @field_validator("smtp_ca_file")
     @classmethod
@@ -114,27 +100,10 @@ class MailSettings(BaseModel):
         return self.smtp_port or DEFAULT_PORTS[self.smtp_tls]
 
 
-def _check_names(env: Mapping[str, str]) -> None:
-    for name in env:
-        if name in ENV_FIELDS or not name.startswith(OWNED_PREFIXES):
-            continue
-        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6)
-        hint = f"did you mean {near[0]}?" if near else f"valid: {', '.join(ENV_FIELDS)}"
-        raise ConfigurationError(f"unknown mail setting {name}; {hint}")
-
-
 def load_mail_settings(
     env: Mapping[str, str] | None = None, var_dir: Path = Path("var")
 ) -> MailSettings:
     """Build the one validated :class:`MailSettings` of this process from ``env``."""
     env = os.environ if env is None else env
-    _check_names(env)
-    data: dict[str, Any] = {
-        field: env[name].strip() for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
-    }
-    data["mail_dir"] = var_dir / "mail"
-    try:
-        return MailSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = env_errors(exc, ENV_FIELDS, "mail")
-        raise ConfigurationError(f"invalid mail settings: {problems}") from exc
+    extra = {"mail_dir": var_dir / "mail"}
+    return load_env_model(MailSettings, env, ENV_FIELDS, OWNED_PREFIXES, "mail", extra)

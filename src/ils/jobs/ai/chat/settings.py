@@ -7,24 +7,13 @@ start-up with the variable's name, never at the first question.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ils.queue.errors import ConfigurationError
-from ils.queue.settings import env_errors
+from ils.env_settings import http_url, load_env_model
 
 ENV_FIELDS: dict[str, str] = {
     "ILS_AI_PROVIDER": "provider",
@@ -53,12 +42,7 @@ class ChatSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.strip().rstrip("/")
+        return None if value is None else http_url(value)
 
     @model_validator(mode="after")
     def _openai_complete(self) -> ChatSettings:
@@ -67,24 +51,7 @@ class ChatSettings(BaseModel):
         return self
 
 
-def _check_names(env: Mapping[str, str]) -> None:
-    for name in env:
-        if name in ENV_FIELDS or not name.startswith(OWNED_PREFIX):
-            continue
-        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6)
-        hint = f"did you mean {near[0]}?" if near else f"valid: {', '.join(ENV_FIELDS)}"
-        raise ConfigurationError(f"unknown AI setting {name}; {hint}")
-
-
 def load_chat_settings(env: Mapping[str, str] | None = None) -> ChatSettings:
     """Build the one validated :class:`ChatSettings` of this process from ``env``."""
     env = os.environ if env is None else env
-    _check_names(env)
-    data: dict[str, Any] = {
-        field: env[name].strip() for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
-    }
-    try:
-        return ChatSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = env_errors(exc, ENV_FIELDS, "AI")
-        raise ConfigurationError(f"invalid AI settings: {problems}") from exc
+    return load_env_model(ChatSettings, env, ENV_FIELDS, (OWNED_PREFIX,), "AI")
