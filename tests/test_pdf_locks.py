@@ -1,8 +1,9 @@
 """A render far longer than the pdf queue's lock: the worker keeps renewing the job's lock while
 the render process is busy, so the job is neither stalled nor run twice (guard 7).
 
-The render blocks on a named pipe until the test releases it; the test waits for renewals it
-sees in Redis (the lock's time to live rising again), not for a length of time.
+The render blocks on a named pipe until the test releases it; the test counts the renewals as
+Redis announces them (keyspace notifications, switched on in a server of the test's own), not a
+length of time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import redis.asyncio as aredis
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.jobs.pdf import RenderPool
+from ils.queue.embedded import EmbeddedServer
 from tests.conftest import make_settings
 from tests.support.pdf_renderers import blocking
 from tests.support.pdf_world import make_pdf_world
@@ -26,22 +28,32 @@ RENEWALS = 6  # with a 2 s lock renewed every 1 s: past lock + 2 x stalled inter
 
 
 async def renewals_seen(client: aredis.Redis, key: str, wanted: int, timeout_s: float) -> int:
-    """Watch ``key``'s time to live until it has gone up ``wanted`` times (each a renewal)."""
-    seen, last = 0, None
-    async with asyncio.timeout(timeout_s):
-        while seen < wanted:
-            ttl = await client.pttl(key)
-            assert ttl > 0, f"the lock {key} expired (ttl {ttl})"
-            if last is not None and ttl > last:
+    """Count the writes Redis announces on ``key`` (each renewal sets the lock again with a new
+    expiry) until there have been ``wanted``; the lock must be alive after each one."""
+    seen = 0
+    pubsub = client.pubsub()
+    await pubsub.subscribe(f"__keyspace@0__:{key}")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for message in pubsub.listen():
+                if message["type"] != "message" or message["data"] != b"set":
+                    continue
+                ttl = await client.pttl(key)
+                assert ttl > 0, f"the lock {key} expired (ttl {ttl})"
                 seen += 1
-            last = ttl
-            await asyncio.sleep(0.05)
+                if seen == wanted:
+                    break
+    finally:
+        await pubsub.aclose()
     return seen
 
 
 async def test_a_long_render_keeps_its_lock_and_runs_once(
-    db: Database, redis_url: str, prefix: str, tmp_path: Path
+    db: Database, own_server: EmbeddedServer, prefix: str, tmp_path: Path
 ):
+    redis_url = own_server.ensure()
+    client = aredis.from_url(redis_url)
+    await client.config_set("notify-keyspace-events", "K$")  # announce string writes per key
     w = await make_pdf_world(db)
     gate = tmp_path / "gate"
     gate.mkdir()
@@ -52,7 +64,6 @@ async def test_a_long_render_keeps_its_lock_and_runs_once(
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
     pool = RenderPool(1, renderer=partial(blocking, gate))
     system = JobSystem(settings, database=db, resources={"pdf_renderer": pool})
-    client = aredis.from_url(redis_url)
     try:
         job = await system.producer.enqueue("pdf", "order-sheet", {"orderId": w.order_id})
         async with running(system, "pdf"):
