@@ -72,7 +72,7 @@ class Database:
     def __init__(self, url: str, schema: str | None = None, echo: bool = False) -> None:
         self.url = url
         self.schema = schema
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not url.startswith("sqlite")}
         if url.startswith("sqlite"):
             path = make_url(url).database
             if path and path != ":memory:":
@@ -80,6 +80,8 @@ class Database:
             # SQLite has one writer at a time, and a writer kept waiting by another connection
             # of this process polls with sleeps of up to 100 ms. One connection per process
             # makes transactions queue in asyncio instead, woken the moment the last one ends.
+            # No ping before each use: a file's connection does not drop (each ping was a round
+            # trip through the driver's thread, twice per job).
             kwargs |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
