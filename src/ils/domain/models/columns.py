@@ -56,12 +56,16 @@ class Fixed(TypeDecorator[Decimal]):
 class Diopter(Fixed):
     """Refraction powers (sphere, cylinder, add) and prism: two places, e.g. ``-2.25``."""
 
+    cache_ok = True  # each subclass must say so, or its statements are never cached
+
     def __init__(self) -> None:
         super().__init__(5, 2)
 
 
 class Millimeters(Fixed):
     """Lengths in millimetres (pupillary distance, frame A/B/DBL/ED): two places, e.g. ``31.5``."""
+
+    cache_ok = True  # each subclass must say so, or its statements are never cached
 
     def __init__(self) -> None:
         super().__init__(5, 2)
@@ -70,12 +74,16 @@ class Millimeters(Fixed):
 class Percent(Fixed):
     """A rate in percent with three places, e.g. ``8.875`` for a sales tax of 8.875 %."""
 
+    cache_ok = True  # each subclass must say so, or its statements are never cached
+
     def __init__(self) -> None:
         super().__init__(6, 3)
 
 
 class RefractiveIndex(Fixed):
     """A lens material's refractive index, e.g. ``1.67``."""
+
+    cache_ok = True  # each subclass must say so, or its statements are never cached
 
     def __init__(self) -> None:
         super().__init__(4, 2)

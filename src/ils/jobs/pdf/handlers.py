@@ -8,9 +8,11 @@ that runs again (a retry, a redelivery) writes the same file and updates the sam
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -51,11 +53,31 @@ def download_name(doc_type: DocumentType, reference: str) -> str:
     return f"{doc_type.value}-{safe_name(reference)}.pdf"
 
 
+RECORDED = ("company_id", "type", "entity", "entity_id", "path", "filename", "size", "sha256",
+            "created_at")  # fmt: skip
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The document row's upsert for ``dialect``, built once: insert, or bring up to date the row
+    an earlier run of the job left (one statement either way)."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(Document).values(
+        job_id=bindparam("job_id"), **{name: bindparam(name) for name in RECORDED}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[Document.job_id],
+        set_={name: statement.excluded[name] for name in RECORDED},
+    ).returning(Document.id)
+
+
 async def record(
     db: Database, doc_type: DocumentType, loaded: Loaded, stored: StoredFile, job_id: str
 ) -> int:
-    """The job's document row, inserted or (when the job ran before) brought up to date."""
-    fields = {
+    """The job's document row, inserted or (when the job ran before) brought up to date. Core on
+    a plain connection: the ORM session's machinery cost more than the statement itself."""
+    params = {
+        "job_id": job_id,
         "company_id": loaded.company_id,
         "type": doc_type,
         "entity": ENTITY_OF[doc_type],
@@ -66,16 +88,10 @@ async def record(
         "sha256": stored.sha256,
         "created_at": utcnow(),
     }
-    # One statement either way: insert, or update the row an earlier run of the job left.
-    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
-    upsert = (
-        insert(Document)
-        .values(job_id=job_id, **fields)
-        .on_conflict_do_update(index_elements=[Document.job_id], set_=fields)
-        .returning(Document.id)
-    )
-    async with db.session() as session:
-        document_id: int = (await session.execute(upsert)).scalar_one()
+    async with db.engine.begin() as conn:
+        document_id: int = (
+            await conn.execute(_upsert(db.engine.dialect.name), params)
+        ).scalar_one()
     return document_id
 
 

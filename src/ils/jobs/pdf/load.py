@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,6 +18,7 @@ from ils.domain.models import (
     DocumentType,
     Examination,
     Invoice,
+    InvoiceLine,
     LineKind,
     Order,
     Patient,
@@ -159,39 +160,50 @@ async def lab_work_ticket(session: AsyncSession, order_id: int) -> Loaded:
     return Loaded(doc, order.company_id, order.id, order.number)
 
 
+# An invoice with its order's number and the letterhead, and its lines: plain columns, built
+# once, run on the session's connection (see _RECEIPT).
+_INVOICE = (
+    select(
+        *Invoice.__table__.c,
+        select(Order.number).where(Order.id == Invoice.order_id).scalar_subquery()
+        .label("order_number"),
+        *(column.label(f"brand_{column.key}") for column in BRAND_COLUMNS),
+    )
+    .join(Company, Company.id == Invoice.company_id)
+    .where(Invoice.id == bindparam("invoice_id"))
+)  # fmt: skip
+_INVOICE_LINES = (
+    select(InvoiceLine.description, InvoiceLine.quantity, InvoiceLine.unit_price,
+           InvoiceLine.line_total)
+    .where(InvoiceLine.invoice_id == bindparam("invoice_id"))
+    .order_by(InvoiceLine.id)
+)  # fmt: skip
+
+
 async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
-    # The invoice (its lines come in a second, eager query), its order's number and the
-    # letterhead in one round trip.
-    order_number = select(Order.number).where(Order.id == Invoice.order_id).scalar_subquery()
-    found = (
-        await session.execute(
-            select(Invoice, order_number, *BRAND_COLUMNS)
-            .join(Company, Company.id == Invoice.company_id)
-            .where(Invoice.id == invoice_id)
-        )
-    ).first()
-    if found is None:
-        row = await need(session, Invoice, invoice_id, "invoice")
-        await need(session, Company, row.company_id, "company")
+    conn = await session.connection()
+    row = (await conn.execute(_INVOICE, {"invoice_id": invoice_id})).first()
+    if row is None:
+        found = await need(session, Invoice, invoice_id, "invoice")
+        await need(session, Company, found.company_id, "company")
         raise GiveUp(f"invoice {invoice_id} no longer exists")
-    row, number_of_order, *brand = found
+    lines = (await conn.execute(_INVOICE_LINES, {"invoice_id": invoice_id})).all()
     address = tuple(x.strip() for x in (row.billing_address or "").splitlines() if x.strip())
     doc = m.InvoiceDoc(
-        brand=brand_of(*brand),
+        brand=brand_of(row.brand_name, row.brand_address, row.brand_email, row.brand_phone,
+                       row.brand_brand_color),
         number=row.number,
         bill_to=m.Party(row.billing_name, address),
         issued=row.issued_at.date() if row.issued_at else None,
         due=row.due_date,
-        order_number=number_of_order,
-        lines=tuple(
-            m.Line(x.description, x.quantity, x.unit_price, x.line_total) for x in row.lines
-        ),
+        order_number=row.order_number,
+        lines=tuple(m.Line(*line) for line in lines),
         totals=m.Totals(row.subtotal, row.tax, row.total, row.tax_rate),
         amount_paid=row.amount_paid,
-        balance_due=row.balance_due,
+        balance_due=row.total - row.amount_paid,
         payment_terms=row.payment_terms,
         status=row.status.value,
-    )
+    )  # fmt: skip
     return Loaded(doc, row.company_id, row.id, row.number)
 
 
@@ -199,24 +211,30 @@ def receipt_number(payment_id: int) -> str:
     return f"RCT-{payment_id:06d}"
 
 
+_EARLIER = aliased(Payment)
+# A receipt's payment, invoice, letterhead and the balance as this payment left it (whatever was
+# paid after it), as plain columns: built once, run on the session's connection (Core rows cost
+# far less than ORM entities, and receipts are small: the load is most of the job).
+_RECEIPT = (
+    select(
+        Payment.id, Payment.company_id, Payment.amount, Payment.method, Payment.paid_at,
+        Payment.reference, Invoice.number, Invoice.billing_name, Invoice.total,
+        select(func.coalesce(func.sum(_EARLIER.amount), 0))
+        .where(_EARLIER.invoice_id == Payment.invoice_id, _EARLIER.id <= Payment.id)
+        .scalar_subquery(),
+        *BRAND_COLUMNS,
+    )
+    .join(Invoice, Invoice.id == Payment.invoice_id)
+    .join(Company, Company.id == Payment.company_id)
+    .where(Payment.id == bindparam("payment_id"))
+)  # fmt: skip
+
+
 async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
     # One round trip for the payment, its invoice, the letterhead and the balance as this payment
     # left it (whatever was paid after it): receipts are small, the load is most of the job.
-    earlier = aliased(Payment)
-    paid = (
-        select(func.coalesce(func.sum(earlier.amount), 0))
-        .where(earlier.invoice_id == Payment.invoice_id, earlier.id <= Payment.id)
-        .scalar_subquery()
-    )
     found = (
-        await session.execute(
-            select(
-                Payment, Invoice.number, Invoice.billing_name, Invoice.total, paid, *BRAND_COLUMNS
-            )
-            .join(Invoice, Invoice.id == Payment.invoice_id)
-            .join(Company, Company.id == Payment.company_id)
-            .where(Payment.id == payment_id)
-        )
+        await (await session.connection()).execute(_RECEIPT, {"payment_id": payment_id})
     ).first()
     if found is None:
         # Which one is gone, for the job's failure reason.
@@ -224,23 +242,24 @@ async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
         await need(session, Invoice, payment.invoice_id, "invoice")
         await need(session, Company, payment.company_id, "company")
         raise GiveUp(f"payment {payment_id} no longer exists")
-    payment, invoice_number, billing_name, invoice_total, paid_sum, *brand = found
+    (pay_id, company_id, amount, method, paid_at, reference, invoice_number, billing_name,
+     invoice_total, paid_sum, *brand) = found  # fmt: skip
     paid_to_date = paid_sum if isinstance(paid_sum, Decimal) else Decimal(paid_sum or 0)
-    number = receipt_number(payment.id)
+    number = receipt_number(pay_id)
     doc = m.ReceiptDoc(
         brand=brand_of(*brand),
         number=number,
         invoice_number=invoice_number,
         received_from=m.Party(billing_name),
-        paid_at=payment.paid_at,
-        method=payment.method.value,
-        reference=payment.reference,
-        amount=payment.amount,
+        paid_at=paid_at,
+        method=method.value,
+        reference=reference,
+        amount=amount,
         invoice_total=invoice_total,
         paid_to_date=paid_to_date,
         balance_remaining=invoice_total - paid_to_date,
     )
-    return Loaded(doc, payment.company_id, payment.id, number)
+    return Loaded(doc, company_id, pay_id, number)
 
 
 def examination_reference(examination_id: int) -> str:
