@@ -108,17 +108,21 @@ class QueueAdmin:
     async def counts(self, queue: str) -> dict[str, int]:
         return (await self._counts_and_paused(queue))[0]
 
-    async def _read_all(self, names: list[str]) -> list[tuple[dict[str, int], bool]]:
+    async def states(
+        self, queues: Iterable[str] = QUEUE_NAMES
+    ) -> dict[str, tuple[dict[str, int], bool]]:
+        """Each queue's counts per state and whether it is paused, read together. Raises
+        :class:`BrokerUnavailable`."""
+        names = list(queues)
         try:
-            return await asyncio.gather(*(self._counts_and_paused(q) for q in names))
+            results = await asyncio.gather(*(self._counts_and_paused(q) for q in names))
         except RedisError as exc:
             raise BrokerUnavailable(f"cannot read queue stats: {exc}") from exc
+        return dict(zip(names, results, strict=True))
 
     async def stats(self, queues: Iterable[str] = QUEUE_NAMES) -> dict[str, dict[str, int]]:
         """Counts per state for each queue. Raises :class:`BrokerUnavailable`."""
-        names = list(queues)
-        results = await self._read_all(names)
-        return {name: counts for name, (counts, _paused) in zip(names, results, strict=True)}
+        return {name: counts for name, (counts, _paused) in (await self.states(queues)).items()}
 
     # -- workers and health ----------------------------------------------------------------
 
@@ -209,7 +213,7 @@ class QueueAdmin:
         if health["redis"]:
             names = list(QUEUE_NAMES)
             try:
-                states = dict(zip(names, await self._read_all(names), strict=True))
+                states = await self.states(names)
                 found = await asyncio.gather(*(self.actions.overrides(q) for q in names))
                 overrides = {q: o.to_dict() for q, o in zip(names, found, strict=True)}
             except BrokerUnavailable as exc:

@@ -60,9 +60,8 @@ def brand_of(name: str, *details: str | None) -> m.Brand:
 
 
 async def brand(session: AsyncSession, company_id: int) -> m.Brand:
-    company = await need(session, Company, company_id, "company")
-    lines = tuple(x for x in (company.address, company.email, company.phone) if x)
-    return m.Brand(m.Party(company.name, lines), company.brand_color or "#1f5f8b")
+    c = await need(session, Company, company_id, "company")
+    return brand_of(c.name, c.address, c.email, c.phone, c.brand_color)
 
 
 def rx_of(row: RxColumns, acuity: tuple[str | None, str | None] = (None, None)) -> m.Rx:

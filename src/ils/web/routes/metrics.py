@@ -28,7 +28,6 @@ from redis.exceptions import RedisError
 
 from ils.queue.admin import STATES
 from ils.queue.errors import BrokerUnavailable
-from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import web_context
 
 router = APIRouter(tags=["metrics"])
@@ -90,18 +89,17 @@ async def _families(request: Request) -> list[Metric]:
     if not health["redis"]:
         return families
     try:
-        stats = await admin.stats()
+        states = await admin.states()
         totals = await admin.metrics.totals()
-        paused = {q: await admin.queue(q).isPaused() for q in QUEUE_NAMES}
     except (BrokerUnavailable, RedisError):
         return families
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
     pause = GaugeMetricFamily("ils_queue_paused", "1 while the queue is paused", labels=["queue"])
-    for queue, counts in stats.items():
+    for queue, (counts, paused) in states.items():
         for state in STATES:
             if state != "paused":
                 jobs.add_metric([queue, state], counts[state])
-        pause.add_metric([queue], 1.0 if paused[queue] else 0.0)
+        pause.add_metric([queue], 1.0 if paused else 0.0)
     processed = CounterMetricFamily(
         "ils_jobs_processed", "job runs by outcome (completed, failed for good, retried)",
         labels=["queue", "name", "outcome"],

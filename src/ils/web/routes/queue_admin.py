@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.queue.admin import QueueAdmin
 from ils.queue.browse import LIST_STATES, MAX_PAGE_SIZE
 from ils.queue.errors import UnknownJobType
 from ils.queue.registry import JobType, mask_personal
@@ -334,6 +335,10 @@ async def pause_or_resume(
     return ActionOut(action=action, queue=queue)
 
 
+async def _overrides_out(admin: QueueAdmin, queue: str) -> dict[str, Any]:
+    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+
+
 @router.get(
     "/{queue}/overrides",
     response_model=OverridesOut,
@@ -341,7 +346,7 @@ async def pause_or_resume(
     summary="The queue's run-time rate limit and concurrency, where set",
 )
 async def overrides(_user: QueueMonitor, admin: Admin, queue: QueueName) -> dict[str, Any]:
-    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+    return await _overrides_out(admin, queue)
 
 
 @router.put(
@@ -360,7 +365,7 @@ async def set_rate_limit(
 ) -> dict[str, Any]:
     await _audit(session, user, request, "rate_limit_set", queue, **body.model_dump())
     await admin.actions.set_rate_limit(queue, body.max, body.duration_ms)
-    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+    return await _overrides_out(admin, queue)
 
 
 @router.put(
@@ -379,7 +384,7 @@ async def set_concurrency(
 ) -> dict[str, Any]:
     await _audit(session, user, request, "concurrency_set", queue, **body.model_dump())
     await admin.actions.set_concurrency(queue, body.concurrency)
-    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+    return await _overrides_out(admin, queue)
 
 
 @router.delete(
@@ -401,4 +406,4 @@ async def clear_override(
         await admin.actions.set_rate_limit(queue, None)
     else:
         await admin.actions.set_concurrency(queue, None)
-    return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
+    return await _overrides_out(admin, queue)
