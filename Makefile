@@ -8,21 +8,42 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-orders bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
+.PHONY: run test lock lint bench bench-orders bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
+
+# The whole dependency tree is locked (requirements/*.lock: every transitive package pinned,
+# with hashes). `make run`, `make test` and CI install only from the locks; pyproject.toml keeps
+# the ranges for people who install the package. `make lock` refreshes both locks on purpose.
+RUN_LOCK := requirements/run.lock
+DEV_LOCK := requirements/dev.lock
+# The resolver that writes the locks, itself pinned (only `make lock` needs it).
+UV_VERSION := 0.13.9
+PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --no-deps --only-binary :all:
+# The project itself, editable, built with the locked setuptools (no isolated build env).
+PIP_SELF := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Both install the ai extra (numpy, pandas, statsmodels: the AI worker's models).
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[ai]'
+$(VENV)/.installed: $(RUN_LOCK) pyproject.toml | $(BIN)/python
+	$(PIP_LOCKED) -r $(RUN_LOCK)
+	$(PIP_SELF)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,ai]'
+$(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml | $(BIN)/python
+	$(PIP_LOCKED) -r $(DEV_LOCK)
+	$(PIP_SELF)
 	touch $@ $(VENV)/.installed
+
+## lock: re-resolve the whole tree from pyproject.toml's ranges into the two lock files (run it
+## on purpose, commit the result on its own, with the suite green)
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --extra ai --extra dev pyproject.toml requirements/build.in -o $(DEV_LOCK)
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --extra ai -c $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUN_LOCK)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

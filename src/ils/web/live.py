@@ -167,6 +167,6 @@ class LiveHub:
                     self.dispatch(event)
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
