@@ -12,9 +12,10 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from ils.domain.models.accounts import ApiToken, AuthSession, User
+from ils.domain.models.accounts import ApiToken, AuthSession
 from ils.domain.passwords import hash_password, verify_password
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import WebContext, web_context
@@ -69,7 +70,7 @@ async def change_password(
     response: Response,
     user: CurrentUser,
     session: DbSession,
-) -> PasswordChanged:
+) -> PasswordChanged | JSONResponse:
     ctx = web_context(request)
     limiter = ctx.login_limiter
     ip = client_ip(request) or "unknown"
@@ -82,8 +83,11 @@ async def change_password(
     if not ok:
         await limiter.failed(user.email, ip)
         log.info("wrong old password in a password change from %s", ip)
-        await _audit_refused(ctx, user, request)
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=WRONG_PASSWORD)
+        # Answered, not raised: a raise would roll back the transaction and the audit entry.
+        await record_audit(
+            session, user, "auth.password_change_refused", "user", user.id, {}, request
+        )
+        return JSONResponse({"detail": WRONG_PASSWORD}, status.HTTP_403_FORBIDDEN)
     await limiter.succeeded(user.email, ip)
     user.password_hash = await asyncio.to_thread(hash_password, body.new_password)
     now = ctx.clock()
@@ -100,14 +104,6 @@ async def change_password(
     detail = {"sessions_revoked": revoked.sessions, "tokens_revoked": revoked.tokens}
     await record_audit(session, user, "auth.password_changed", "user", user.id, detail, request)
     return PasswordChanged(**detail, csrf_token=csrf)
-
-
-async def _audit_refused(ctx: WebContext, user: User, request: Request) -> None:
-    # The request's transaction rolls back with the 403, so the refusal is written apart.
-    async with ctx.system.database.session() as session:
-        await record_audit(
-            session, user, "auth.password_change_refused", "user", user.id, {}, request
-        )
 
 
 def _token_out(ctx: WebContext, row: ApiToken) -> TokenOut:

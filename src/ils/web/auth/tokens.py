@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.accounts import ApiToken, User
+from ils.domain.models.types import utcnow
 from ils.web.auth.lifetimes import Lifetime, needs_touch
 
 TOKEN_PREFIX = "ils_"
@@ -38,16 +39,17 @@ def mint_token() -> MintedToken:
 
 
 async def create_token(
-    session: AsyncSession, user: User, name: str, now: dt.datetime
+    session: AsyncSession, user: User, name: str, now: dt.datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Store a new token for ``user``; returns the row and the token (never stored)."""
+    """Store a new token for ``user`` created at ``now`` (default: the current time); returns
+    the row and the token (never stored)."""
     minted = mint_token()
     row = ApiToken(
         user_id=user.id,
         name=name,
         token_hash=minted.token_hash,
         prefix=minted.prefix,
-        created_at=now,
+        created_at=now or utcnow(),
     )
     session.add(row)
     await session.flush()
