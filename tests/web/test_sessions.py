@@ -165,3 +165,23 @@ async def test_another_users_session_cannot_be_seen_or_ended(api: FastAPI, accou
             )
             assert answer.status_code == 404
         assert await me(victim) == 200
+
+
+async def test_a_login_deletes_the_users_revoked_and_expired_sessions_only(
+    api: FastAPI, accounts: Accounts, db: Database, clock: ManualClock
+):
+    async with logged_in(api, Role.staff) as ended:
+        await ended.post("/api/auth/logout", headers=csrf_headers(ended))
+    async with logged_in(api, Role.admin) as someone_else:
+        await someone_else.post("/api/auth/logout", headers=csrf_headers(someone_else))
+    async with logged_in(api, Role.staff) as idle:
+        clock.advance(hours=12)
+        assert await me(idle) == 401
+        async with logged_in(api, Role.staff) as fresh:
+            assert await me(fresh) == 200
+    async with db.session() as s:
+        rows = (await s.execute(select(AuthSession.user_id, AuthSession.revoked_at))).all()
+    staff, admin = accounts.by_role[Role.staff], accounts.by_role[Role.admin]
+    assert sorted((user_id, revoked is None) for user_id, revoked in rows) == sorted(
+        [(staff, True), (admin, False)]
+    )

@@ -25,7 +25,7 @@ from ils.web.auth.dependencies import (
 )
 from ils.web.auth.ratelimit import LimitState
 from ils.web.auth.schemas import LoginOut, LoginRequest, MeOut, UserOut
-from ils.web.auth.session_store import revoke_session, start_session
+from ils.web.auth.session_store import prune_sessions, revoke_session, start_session
 from ils.web.auth.sessions import CSRF_HEADER, csrf_matches
 from ils.web.errors import ErrorOut
 
@@ -86,6 +86,7 @@ async def login(
         user.password_hash = await asyncio.to_thread(hash_password, body.password)
     now = ctx.clock()
     user.last_login_at = now
+    await prune_sessions(session, user.id, ctx.session_lifetime, now)
     row, issued = await start_session(
         session, ctx.sessions, user, now, ip, request.headers.get("user-agent")
     )

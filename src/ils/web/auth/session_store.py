@@ -1,5 +1,6 @@
-"""Browser sessions in the database: starting one at login, finding the live one behind a cookie,
-revoking one (logout) or all of a user's sessions and API tokens (password change).
+"""Browser sessions in the database: starting one at login (and pruning the user's dead ones),
+finding the live one behind a cookie, revoking one (logout) or all of a user's sessions and API
+tokens (password change).
 
 A session is live while its row is unrevoked, younger than the absolute lifetime, seen within
 the idle lifetime, and its user is active with the password the cookie was issued under.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.accounts import ApiToken, AuthSession, User
@@ -47,6 +48,28 @@ async def start_session(
     db.add(row)
     await db.flush()
     return row, issued
+
+
+async def prune_sessions(
+    db: AsyncSession, user_id: int, lifetime: Lifetime, now: dt.datetime
+) -> None:
+    """Delete a user's revoked and expired sessions, so rows do not pile up one per login.
+
+    A deleted row authenticates nobody, exactly like a revoked one; logins and logouts stay in
+    the audit log.
+    """
+    await db.execute(
+        delete(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            or_(
+                AuthSession.revoked_at.is_not(None),
+                AuthSession.created_at <= now - lifetime.absolute,
+                AuthSession.last_seen_at <= now - lifetime.idle,
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def live_session(
