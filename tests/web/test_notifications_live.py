@@ -187,6 +187,21 @@ async def test_strangers_and_other_sites_are_refused(world: LiveWorld):
         assert (await own.ready())[1]["type"] == "ready"
 
 
+async def test_a_logged_out_or_revoked_credential_opens_no_socket(world: LiveWorld):
+    cookie = await world.cookie_for("ann")
+    csrf = dict(part.split("=", 1) for part in cookie.split("; "))["ils_csrf"]
+    async with httpx.AsyncClient(base_url=world.base) as client:
+        headers = {"Cookie": cookie, "X-CSRF-Token": csrf}
+        assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+    assert await refused(world, {"Cookie": cookie}) == 403  # the copy of the cookie is dead
+    async with world.system.database.session() as s:
+        user = await s.get(User, world.users["ann"])
+        assert user is not None
+        row, token = await create_token(s, user, "script")
+        row.revoked_at = row.created_at
+    assert await refused(world, {"Authorization": f"Bearer {token}"}) == 403
+
+
 async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: LiveWorld):
     ann, bob = world.users["ann"], world.users["bob"]
     prod = world.system.producer
