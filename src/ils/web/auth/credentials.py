@@ -97,7 +97,7 @@ async def change_password(
         # The caller just proved the password: keep them logged in, but on a new session id,
         # so whoever holds a copy of the old cookie (the reason to change it) is out.
         _, issued = await start_session(
-            session, ctx.sessions, user, now, ip, request.headers.get("user-agent")
+            session, ctx.sessions, user, now, client_ip(request), request.headers.get("user-agent")
         )
         ctx.sessions.set_cookies(response, issued)
         csrf = issued.csrf

@@ -88,7 +88,7 @@ async def login(
     user.last_login_at = now
     await prune_sessions(session, user.id, ctx.session_lifetime, now)
     row, issued = await start_session(
-        session, ctx.sessions, user, now, ip, request.headers.get("user-agent")
+        session, ctx.sessions, user, now, client_ip(request), request.headers.get("user-agent")
     )
     ctx.sessions.set_cookies(response, issued)
     await record_audit(
