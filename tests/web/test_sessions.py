@@ -5,17 +5,22 @@ of sessions. On SQLite and PostgreSQL; time moves by an injected clock, never by
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models.accounts import AuthSession, Role
 from ils.domain.models.audit import AuditEntry
+from ils.queue.settings import Settings
+from ils.web.settings import load_web_settings
+from tests.conftest import probe_registry
 from tests.web.clock import ManualClock, install_clock
-from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client
+from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client, serve
 
 
 @pytest.fixture
@@ -185,3 +190,30 @@ async def test_a_login_deletes_the_users_revoked_and_expired_sessions_only(
     assert sorted((user_id, revoked is None) for user_id, revoked in rows) == sorted(
         [(staff, True), (admin, False)]
     )
+
+
+async def test_the_lifetimes_come_from_the_settings(
+    settings: Settings, db: Database, accounts: Accounts, tmp_path: Path
+):
+    env = {
+        "ILS_SESSION_IDLE_S": "600",
+        "ILS_SESSION_ABSOLUTE_S": "3600",
+        "ILS_TOKEN_IDLE_S": "120",
+        "ILS_TOKEN_ABSOLUTE_S": "86400",
+    }
+    system = JobSystem(settings, registry=probe_registry(), database=db)
+    async for app in serve(system, load_web_settings(env, tmp_path / "var")):
+        clock = install_clock(app)
+        auth = await new_token(app)
+        async with logged_in(app, Role.staff) as browser, make_client(app) as script:
+            clock.advance(minutes=9)
+            assert await me(browser) == 200
+            assert await me(script, headers=auth) == 401  # 2 minutes idle was the limit
+            clock.advance(minutes=10)
+            assert await me(browser) == 401  # 10 minutes idle
+        async with logged_in(app, Role.staff) as browser:
+            for _ in range(6):
+                clock.advance(minutes=9)
+                assert await me(browser) == 200
+            clock.advance(minutes=6)  # an hour after login
+            assert await me(browser) == 401
