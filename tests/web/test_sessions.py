@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
@@ -17,6 +17,7 @@ from ils.domain.db import Database
 from ils.domain.models.accounts import AuthSession, Role
 from ils.domain.models.audit import AuditEntry
 from ils.queue.settings import Settings
+from ils.web.auth.sockets import authenticate_socket
 from ils.web.settings import load_web_settings
 from tests.conftest import probe_registry
 from tests.web.clock import ManualClock, install_clock
@@ -217,3 +218,22 @@ async def test_the_lifetimes_come_from_the_settings(
                 assert await me(browser) == 200
             clock.advance(minutes=6)  # an hour after login
             assert await me(browser) == 401
+
+
+async def test_the_checks_of_an_open_socket_do_not_keep_a_session_from_idling(
+    api: FastAPI, accounts: Accounts, clock: ManualClock
+):
+    async with logged_in(api, Role.dispenser) as browser:
+        cookie = f"ils_session={browser.cookies['ils_session']}".encode()
+        scope = {"type": "websocket", "path": "/ws", "headers": [(b"cookie", cookie)]}
+        socket = WebSocket(scope, receive=_never, send=_never)
+        for _ in range(2):
+            clock.advance(hours=5)
+            assert await authenticate_socket(socket, api.state.web, touch=False) is not None
+        clock.advance(hours=3)  # 13 hours without the user doing anything
+        assert await authenticate_socket(socket, api.state.web, touch=False) is None
+        assert await me(browser) == 401
+
+
+async def _never(*_: object) -> None:
+    raise AssertionError("the check must not talk to the client")

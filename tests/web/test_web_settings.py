@@ -35,6 +35,7 @@ def test_defaults_and_values_from_the_environment(tmp_path: Path):
     assert defaults.public_url == "http://127.0.0.1:8000" and defaults.cookie_secure is False
     assert (defaults.session_idle_s, defaults.session_absolute_s) == (12 * 3600, 7 * 24 * 3600)
     assert (defaults.token_idle_s, defaults.token_absolute_s) == (12 * 3600, 7 * 24 * 3600)
+    assert defaults.session_recheck_s == 60
     assert (defaults.login_max_failures, defaults.login_window_s) == (5, 900)
     chosen = load_web_settings(
         {
@@ -66,6 +67,7 @@ def test_defaults_and_values_from_the_environment(tmp_path: Path):
         ({"ILS_SESSION_IDLE_S": "12h"}, "ILS_SESSION_IDLE_S"),
         ({"ILS_SESSION_ABSOLUTE_S": "59"}, "ILS_SESSION_ABSOLUTE_S: .*greater than or equal to 60"),
         ({"ILS_TOKEN_IDLE_S": "-1"}, "ILS_TOKEN_IDLE_S"),
+        ({"ILS_SESSION_RECHECK_S": "0"}, "ILS_SESSION_RECHECK_S"),
         ({"ILS_TOKEN_ABSOLUTE_S": str(400 * 86400)}, "ILS_TOKEN_ABSOLUTE_S"),
         (
             {"ILS_SESSION_IDLE_S": "7200", "ILS_SESSION_ABSOLUTE_S": "3600"},

@@ -43,6 +43,7 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_COOKIE_SECURE": "cookie_secure",
     "ILS_SESSION_IDLE_S": "session_idle_s",
     "ILS_SESSION_ABSOLUTE_S": "session_absolute_s",
+    "ILS_SESSION_RECHECK_S": "session_recheck_s",
     "ILS_TOKEN_IDLE_S": "token_idle_s",
     "ILS_TOKEN_ABSOLUTE_S": "token_absolute_s",
     "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
@@ -76,6 +77,9 @@ class WebSettings(BaseModel):
     )
     session_absolute_s: int = Field(
         7 * DAY, ge=60, le=365 * DAY, description="a session older than this is over, used or not"
+    )
+    session_recheck_s: int = Field(
+        60, ge=1, le=3600, description="how often an open WebSocket re-checks its credential"
     )
     token_idle_s: int = Field(
         12 * HOUR, ge=60, le=365 * DAY, description="an API token unused this long stops working"

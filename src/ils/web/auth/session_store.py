@@ -78,8 +78,10 @@ async def live_session(
     data: SessionData,
     lifetime: Lifetime,
     now: dt.datetime,
+    touch: bool = True,
 ) -> tuple[AuthSession, User] | None:
-    """The live session a valid cookie names and its active user, or None; notes it was seen."""
+    """The live session a valid cookie names and its active user, or None; notes it was seen
+    unless ``touch`` is false (a check that is not the user's activity)."""
     # One round trip for the session and its user: this runs on every cookie request.
     found = (
         await db.execute(
@@ -95,7 +97,7 @@ async def live_session(
         return None
     if lifetime.expired(row.created_at, row.last_seen_at, now):
         return None
-    if needs_touch(row.last_seen_at, now):
+    if touch and needs_touch(row.last_seen_at, now):
         row.last_seen_at = now
     return row, user
 

@@ -57,9 +57,10 @@ async def create_token(
 
 
 async def user_for_token(
-    session: AsyncSession, token: str, lifetime: Lifetime, now: dt.datetime
+    session: AsyncSession, token: str, lifetime: Lifetime, now: dt.datetime, touch: bool = True
 ) -> User | None:
-    """The active user behind a live (unrevoked, unexpired) token, or None; notes its use."""
+    """The active user behind a live (unrevoked, unexpired) token, or None; notes its use unless
+    ``touch`` is false."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     # One round trip for the token and its user: this runs on every API request.
@@ -75,6 +76,6 @@ async def user_for_token(
     row, user = found
     if not user.is_active or lifetime.expired(row.created_at, row.last_used_at, now):
         return None
-    if needs_touch(row.last_used_at, now):
+    if touch and needs_touch(row.last_used_at, now):
         row.last_used_at = now
     return user
