@@ -65,7 +65,8 @@ def new_order(company_id: int, sequence: int = 1, **fields: object) -> Order:
 
 def test_every_model_module_is_in_the_metadata():
     expected = {
-        "companies", "users", "api_tokens", "audit_log", "patients", "examinations",
+        "companies", "users", "api_tokens", "auth_sessions", "audit_log", "patients",
+        "examinations",
         "suppliers", "products", "orders", "order_lines", "purchase_orders",
         "purchase_order_lines", "invoices", "invoice_lines", "payments",
         "marketplace_connections", "notifications", "ai_conversations", "ai_messages",

@@ -24,7 +24,7 @@ from websockets.exceptions import InvalidStatus
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database, database_url
 from ils.domain.migrate import upgrade_database
-from ils.domain.models import Company, CompanyKind, Role, User
+from ils.domain.models import ApiToken, Company, CompanyKind, Role, User
 from ils.jobs import helpers
 from ils.queue.embedded import free_port
 from ils.web.auth.tokens import create_token
@@ -127,7 +127,9 @@ async def world(
     company_a, users = await seed(db, password_hash)
     port = free_port()
     worker = await IlsProcess(["worker", "--queues", "notification"], worker_env).start()
-    web = await IlsProcess(["serve", "--port", str(port), "--no-workers"], worker_env).start()
+    # Open sockets re-check their credential every second here (60 s by default).
+    web_env = worker_env | {"ILS_SESSION_RECHECK_S": "1"}
+    web = await IlsProcess(["serve", "--port", str(port), "--no-workers"], web_env).start()
     system = JobSystem(settings, database=db)
     try:
         await worker.wait_for_line("background job workers active")
@@ -185,6 +187,48 @@ async def test_strangers_and_other_sites_are_refused(world: LiveWorld):
     # The app's own page (same origin) is welcome.
     async with tab(world, {"Cookie": cookie, "Origin": world.base}) as own:
         assert (await own.ready())[1]["type"] == "ready"
+
+
+async def test_a_logged_out_or_revoked_credential_opens_no_socket(world: LiveWorld):
+    cookie = await world.cookie_for("ann")
+    csrf = dict(part.split("=", 1) for part in cookie.split("; "))["ils_csrf"]
+    async with httpx.AsyncClient(base_url=world.base) as client:
+        headers = {"Cookie": cookie, "X-CSRF-Token": csrf}
+        assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+    assert await refused(world, {"Cookie": cookie}) == 403  # the copy of the cookie is dead
+    async with world.system.database.session() as s:
+        user = await s.get(User, world.users["ann"])
+        assert user is not None
+        row, token = await create_token(s, user, "script")
+        row.revoked_at = row.created_at
+    assert await refused(world, {"Authorization": f"Bearer {token}"}) == 403
+
+
+async def test_an_open_socket_closes_when_its_session_or_token_ends(world: LiveWorld):
+    cookie = await world.cookie_for("bob")
+    csrf = dict(part.split("=", 1) for part in cookie.split("; "))["ils_csrf"]
+    async with world.system.database.session() as s:
+        user = await s.get(User, world.users["bob"])
+        assert user is not None
+        row, token = await create_token(s, user, "script")
+        token_id = row.id
+    async with (
+        tab(world, {"Cookie": cookie}) as browser,
+        tab(world, {"Authorization": f"Bearer {token}"}) as script,
+    ):
+        await browser.ready()
+        await script.ready()
+        async with httpx.AsyncClient(base_url=world.base) as client:
+            headers = {"Cookie": cookie, "X-CSRF-Token": csrf}
+            assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+        await asyncio.wait_for(browser.ws.wait_closed(), WAIT_S)
+        assert browser.ws.close_code == 1008 and script.ws.close_code is None
+        async with world.system.database.session() as s:
+            revoked = await s.get(ApiToken, token_id)
+            assert revoked is not None
+            revoked.revoked_at = revoked.created_at
+        await asyncio.wait_for(script.ws.wait_closed(), WAIT_S)
+        assert script.ws.close_code == 1008
 
 
 async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: LiveWorld):

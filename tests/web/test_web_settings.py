@@ -33,14 +33,19 @@ def test_without_a_key_one_is_generated_once_and_kept_private(tmp_path: Path):
 def test_defaults_and_values_from_the_environment(tmp_path: Path):
     defaults = load_web_settings({}, tmp_path)
     assert defaults.public_url == "http://127.0.0.1:8000" and defaults.cookie_secure is False
-    assert defaults.session_max_age_s == 12 * 3600
+    assert (defaults.session_idle_s, defaults.session_absolute_s) == (12 * 3600, 7 * 24 * 3600)
+    assert (defaults.token_idle_s, defaults.token_absolute_s) == (12 * 3600, 7 * 24 * 3600)
+    assert defaults.session_recheck_s == 60
     assert (defaults.login_max_failures, defaults.login_window_s) == (5, 900)
     chosen = load_web_settings(
         {
             "ILS_SECRET_KEY": KEY,
             "ILS_PUBLIC_URL": "https://localhost:8443/",
             "ILS_COOKIE_SECURE": "true",
-            "ILS_SESSION_MAX_AGE_S": "3600",
+            "ILS_SESSION_IDLE_S": "600",
+            "ILS_SESSION_ABSOLUTE_S": "3600",
+            "ILS_TOKEN_IDLE_S": "86400",
+            "ILS_TOKEN_ABSOLUTE_S": "2592000",
             "ILS_LOGIN_MAX_FAILURES": "3",
             "ILS_LOGIN_WINDOW_S": "60",
         },
@@ -48,11 +53,9 @@ def test_defaults_and_values_from_the_environment(tmp_path: Path):
     )
     assert chosen.secret_key.get_secret_value() == KEY
     assert chosen.public_url == "https://localhost:8443" and chosen.cookie_secure is True
-    assert (chosen.session_max_age_s, chosen.login_max_failures, chosen.login_window_s) == (
-        3600,
-        3,
-        60,
-    )
+    assert (chosen.session_idle_s, chosen.session_absolute_s) == (600, 3600)
+    assert (chosen.token_idle_s, chosen.token_absolute_s) == (86400, 30 * 86400)
+    assert (chosen.login_max_failures, chosen.login_window_s) == (3, 60)
     assert not (tmp_path / "unused").exists()  # a key from the environment writes no file
 
 
@@ -61,11 +64,25 @@ def test_defaults_and_values_from_the_environment(tmp_path: Path):
     [
         ({"ILS_SECRET_KEY": "short"}, "ILS_SECRET_KEY: .*at least 32"),
         ({"ILS_COOKIE_SECURE": "sometimes"}, "ILS_COOKIE_SECURE"),
-        ({"ILS_SESSION_MAX_AGE_S": "12h"}, "ILS_SESSION_MAX_AGE_S"),
+        ({"ILS_SESSION_IDLE_S": "12h"}, "ILS_SESSION_IDLE_S"),
+        ({"ILS_SESSION_ABSOLUTE_S": "59"}, "ILS_SESSION_ABSOLUTE_S: .*greater than or equal to 60"),
+        ({"ILS_TOKEN_IDLE_S": "-1"}, "ILS_TOKEN_IDLE_S"),
+        ({"ILS_SESSION_RECHECK_S": "0"}, "ILS_SESSION_RECHECK_S"),
+        ({"ILS_TOKEN_ABSOLUTE_S": str(400 * 86400)}, "ILS_TOKEN_ABSOLUTE_S"),
+        (
+            {"ILS_SESSION_IDLE_S": "7200", "ILS_SESSION_ABSOLUTE_S": "3600"},
+            r"ILS_SESSION_IDLE_S \(7200\) must not exceed ILS_SESSION_ABSOLUTE_S \(3600\)",
+        ),
+        (
+            {"ILS_TOKEN_IDLE_S": "700000"},  # above the 7-day default absolute lifetime
+            r"ILS_TOKEN_IDLE_S \(700000\) must not exceed ILS_TOKEN_ABSOLUTE_S",
+        ),
+        ({"ILS_SESSION_MAX_AGE_S": "3600"}, "no longer read; use ILS_SESSION_ABSOLUTE_S"),
+        ({"ILS_TOKEN_IDEL_S": "60"}, "did you mean ILS_TOKEN_IDLE_S"),
         ({"ILS_LOGIN_MAX_FAILURES": "0"}, "ILS_LOGIN_MAX_FAILURES"),
         ({"ILS_PUBLIC_URL": "ftp://localhost"}, "ILS_PUBLIC_URL: .*http"),
-        ({"ILS_SESSION_MAXAGE": "60"}, "did you mean ILS_SESSION_MAX_AGE_S"),
-        ({"ILS_SESION_MAX_AGE_S": "60"}, "did you mean ILS_SESSION_MAX_AGE_S"),
+        ({"ILS_SESSION_IDLE": "60"}, "did you mean ILS_SESSION_IDLE_S"),
+        ({"ILS_SESION_ABSOLUTE_S": "60"}, "did you mean ILS_SESSION_ABSOLUTE_S"),
         ({"ILS_COOKIE_DOMAIN": "x"}, "unknown web setting ILS_COOKIE_DOMAIN"),
     ],
 )

@@ -5,6 +5,11 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+# Length rules for passwords people choose (not for logging in with an existing one): long
+# passphrases beat composition rules; the upper bound keeps Argon2's input sane.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+
 _hasher = PasswordHasher()
 
 

@@ -1,4 +1,4 @@
-"""Settings of the web app: secret key, public URL, cookie and session options, login limits.
+"""Settings of the web app: secret key, public URL, cookies, session and token lifetimes, logins.
 
 Read once from the environment by :func:`load_web_settings`; unknown or invalid values fail at
 start-up. Without ``ILS_SECRET_KEY`` a key is generated once and kept in ``<var>/secret_key``.
@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import env_errors
@@ -33,15 +41,27 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_SECRET_KEY": "secret_key",
     "ILS_PUBLIC_URL": "public_url",
     "ILS_COOKIE_SECURE": "cookie_secure",
-    "ILS_SESSION_MAX_AGE_S": "session_max_age_s",
+    "ILS_SESSION_IDLE_S": "session_idle_s",
+    "ILS_SESSION_ABSOLUTE_S": "session_absolute_s",
+    "ILS_SESSION_RECHECK_S": "session_recheck_s",
+    "ILS_TOKEN_IDLE_S": "token_idle_s",
+    "ILS_TOKEN_ABSOLUTE_S": "token_absolute_s",
     "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
     "ILS_LOGIN_WINDOW_S": "login_window_s",
     "ILS_METRICS_TOKEN": "metrics_token",
     "ILS_METRICS_ALLOW": "metrics_allow",
 }
 OWNED_PREFIXES = (
-    "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN", "ILS_METRICS",
+    "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_TOKEN", "ILS_LOGIN",
+    "ILS_METRICS",
 )  # fmt: skip
+# Names that once meant something: refused with what replaced them, never silently ignored.
+REPLACED: dict[str, str] = {
+    "ILS_SESSION_MAX_AGE_S": "ILS_SESSION_ABSOLUTE_S (and ILS_SESSION_IDLE_S)",
+}
+
+HOUR = 3600
+DAY = 24 * HOUR
 
 
 class WebSettings(BaseModel):
@@ -52,7 +72,21 @@ class WebSettings(BaseModel):
     secret_key: SecretStr = Field(description="signs session cookies; keep it secret")
     public_url: str = Field("http://127.0.0.1:8000", description="where users reach the app")
     cookie_secure: bool = Field(False, description="send cookies over HTTPS only")
-    session_max_age_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    session_idle_s: int = Field(
+        12 * HOUR, ge=60, le=30 * DAY, description="a session unused this long is over"
+    )
+    session_absolute_s: int = Field(
+        7 * DAY, ge=60, le=365 * DAY, description="a session older than this is over, used or not"
+    )
+    session_recheck_s: int = Field(
+        60, ge=1, le=3600, description="how often an open WebSocket re-checks its credential"
+    )
+    token_idle_s: int = Field(
+        12 * HOUR, ge=60, le=365 * DAY, description="an API token unused this long stops working"
+    )
+    token_absolute_s: int = Field(
+        7 * DAY, ge=60, le=365 * DAY, description="an API token older than this stops working"
+    )
     login_max_failures: int = Field(5, ge=1, le=1000, description="per email and IP, per window")
     login_window_s: int = Field(15 * 60, ge=1, le=24 * 3600)
     metrics_token: SecretStr | None = Field(
@@ -62,6 +96,19 @@ class WebSettings(BaseModel):
         (IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")),
         description="without a token, the networks GET /metrics answers (comma-separated CIDRs)",
     )
+
+    @model_validator(mode="after")
+    def _idle_within_absolute(self) -> WebSettings:
+        # An idle limit beyond the absolute one would never apply: a sign of a mixed-up value.
+        for kind in ("session", "token"):
+            idle, absolute = getattr(self, f"{kind}_idle_s"), getattr(self, f"{kind}_absolute_s")
+            if idle > absolute:
+                upper = kind.upper()
+                raise ValueError(
+                    f"ILS_{upper}_IDLE_S ({idle}) must not exceed "
+                    f"ILS_{upper}_ABSOLUTE_S ({absolute})"
+                )
+        return self
 
     @field_validator("metrics_allow", mode="before")
     @classmethod
@@ -101,6 +148,8 @@ def _check_names(env: Mapping[str, str]) -> None:
     for name in env:
         if name in ENV_FIELDS or not name.startswith("ILS_"):
             continue
+        if name in REPLACED:
+            raise ConfigurationError(f"{name} is no longer read; use {REPLACED[name]}")
         # Names under our prefixes must be ours; elsewhere only a near miss of ours is flagged,
         # since other ILS_ names belong to other settings (ILS_QUEUE_..., ILS_VAR_DIR...).
         owned = name.startswith(OWNED_PREFIXES)

@@ -1,4 +1,4 @@
-"""Companies, users and their roles, API tokens: who may see and do what."""
+"""Companies, users and their roles, browser sessions and API tokens: who may see and do what."""
 
 from __future__ import annotations
 
@@ -83,5 +83,27 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class AuthSession(Base):
+    """A browser session: the cookie carries a secret, only its SHA-256 is stored here.
+
+    A row per session lets logout revoke it server-side, lets its owner see and end it, and
+    outlives restarts; idle and absolute expiry are measured from ``last_seen_at`` and
+    ``created_at`` against the current settings, so shortening them applies at once.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()

@@ -15,6 +15,11 @@ Route authors use these (all importable from ``ils.web.auth``)::
     cookie; 401 otherwise. A cookie-authenticated POST/PUT/PATCH/DELETE must carry the
     ``X-CSRF-Token`` header (the ``ils_csrf`` cookie's value), else 403; bearer requests are
     exempt. The route needs no CSRF code of its own: depending on ``CurrentUser`` is enough.
+    Sessions live in the database (logout revokes them); sessions and tokens past their idle
+    or absolute lifetime (``ILS_SESSION_*`` / ``ILS_TOKEN_*``) are a 401.
+``session_user(...) -> User`` (alias ``SessionUser``)
+    Like ``CurrentUser``, but only for a browser session: a request authenticated by an API
+    token is a 403. For actions a leaked token must not take, such as minting tokens.
 ``require_roles(*roles: Role) -> dependency returning User``
     ``user: Annotated[User, Depends(require_roles(Role.admin, Role.platform_admin))]``;
     401 without credentials, 403 when the user's role is not one of ``roles``.
@@ -38,16 +43,19 @@ from ils.web.auth.context import WebContext, web_context
 from ils.web.auth.dependencies import (
     CurrentUser,
     DbSession,
+    SessionUser,
     auth_method,
     current_user,
     db_session,
     require_roles,
+    session_user,
 )
 from ils.web.auth.ownership import get_owned, sees_all_companies
 
 __all__ = [
     "CurrentUser",
     "DbSession",
+    "SessionUser",
     "WebContext",
     "auth_method",
     "client_ip",
@@ -57,5 +65,6 @@ __all__ = [
     "record_audit",
     "require_roles",
     "sees_all_companies",
+    "session_user",
     "web_context",
 ]

@@ -1,4 +1,5 @@
-"""What one app's routes share: the job system, the web settings, the session signer, the limiter.
+"""What one app's routes share: the job system, the web settings, the session signer, the limiter,
+the lifetimes of sessions and tokens and the clock they are measured by.
 
 Built once by ``create_app`` and kept on ``app.state.web``; dependencies reach it through
 :func:`web_context`, so there is no module-level state and two apps never share anything.
@@ -6,12 +7,14 @@ Built once by ``create_app`` and kept on ``app.state.web``; dependencies reach i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from fastapi import Request
 
 from ils.bootstrap import JobSystem
+from ils.domain.models.types import utcnow
+from ils.web.auth.lifetimes import Clock, Lifetime
 from ils.web.auth.ratelimit import LoginLimiter
 from ils.web.auth.sessions import SessionSigner
 from ils.web.settings import WebSettings
@@ -23,6 +26,10 @@ class WebContext:
     settings: WebSettings
     sessions: SessionSigner
     login_limiter: LoginLimiter
+    session_lifetime: Lifetime
+    token_lifetime: Lifetime
+    # Replaced by tests that move time (``dataclasses.replace``), never patched globally.
+    clock: Clock = field(default=utcnow)
 
     @classmethod
     def build(cls, system: JobSystem, settings: WebSettings) -> WebContext:
@@ -30,6 +37,8 @@ class WebContext:
             system=system,
             settings=settings,
             sessions=SessionSigner(settings),
+            session_lifetime=Lifetime.of_sessions(settings),
+            token_lifetime=Lifetime.of_tokens(settings),
             login_limiter=LoginLimiter(
                 system.broker,
                 prefix=system.settings.prefix,

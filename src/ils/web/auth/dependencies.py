@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.accounts import Role, User
 from ils.web.auth.context import web_context
+from ils.web.auth.session_store import live_session
 from ils.web.auth.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from ils.web.auth.tokens import user_for_token
 
@@ -54,32 +55,41 @@ async def current_user(
 ) -> User:
     """The active user the request authenticates as (bearer token, else session cookie); 401."""
     ctx = web_context(request)
+    now = ctx.clock()
     if bearer is not None:
-        user = await user_for_token(session, bearer.credentials)
+        user = await user_for_token(session, bearer.credentials, ctx.token_lifetime, now)
         if user is None:
-            raise _unauthorized("invalid or revoked API token")
+            raise _unauthorized("invalid, expired or revoked API token")
         _remember(request, user, "token", csrf=None)
         return user
     data = ctx.sessions.read(cookie) if cookie else None
     if data is None:
         raise _unauthorized("not authenticated: log in or send an API token")
-    found = await session.get(User, data.user_id)
-    if found is None or not found.is_active or not ctx.sessions.is_current(data, found):
-        raise _unauthorized("session expired: log in again")
+    live = await live_session(session, ctx.sessions, data, ctx.session_lifetime, now)
+    if live is None:
+        raise _unauthorized("session expired or ended: log in again")
+    row, found = live
     echoed = request.headers.get(CSRF_HEADER)
     if request.method in UNSAFE_METHODS and not csrf_matches(data, echoed):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"CSRF check failed: send the {CSRF_HEADER} header with the ils_csrf cookie",
         )
-    _remember(request, found, "session", csrf=data.csrf)
+    _remember(request, found, "session", csrf=data.csrf, session_id=row.id)
     return found
 
 
-def _remember(request: Request, user: User, method: AuthMethod, csrf: str | None) -> None:
+def _remember(
+    request: Request,
+    user: User,
+    method: AuthMethod,
+    csrf: str | None,
+    session_id: int | None = None,
+) -> None:
     request.state.user_id = user.id
     request.state.auth_method = method
     request.state.csrf_token = csrf
+    request.state.auth_session_id = session_id
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -89,6 +99,26 @@ def auth_method(request: Request) -> AuthMethod | None:
     """How :func:`current_user` authenticated this request (None before it ran)."""
     method: AuthMethod | None = getattr(request.state, "auth_method", None)
     return method
+
+
+async def session_user(request: Request, user: CurrentUser) -> User:
+    """The current user when the request came with a browser session (cookie and CSRF token);
+    403 for an API token, so a leaked token cannot mint more tokens or outlive its revocation."""
+    if auth_method(request) != "session":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="this needs a browser session (log in), not an API token",
+        )
+    return user
+
+
+SessionUser = Annotated[User, Depends(session_user)]
+
+
+def current_session_id(request: Request) -> int | None:
+    """The id of the session row :func:`current_user` found (None for token requests)."""
+    session_id: int | None = getattr(request.state, "auth_session_id", None)
+    return session_id
 
 
 def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:

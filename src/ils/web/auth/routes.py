@@ -1,4 +1,5 @@
-"""The auth routes under ``/api/auth``: password login and logout, who am I, API tokens."""
+"""The auth routes under ``/api/auth``: password login and logout, who am I; the routes of a
+user's own credentials (password, API tokens, sessions) are added from :mod:`.credentials`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import func, select
 
-from ils.domain.models.accounts import ApiToken, User
-from ils.domain.models.types import utcnow
+from ils.domain.models.accounts import User
 from ils.domain.passwords import hash_password, needs_rehash, verify_password
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import web_context
+from ils.web.auth.credentials import router as credentials_router
 from ils.web.auth.dependencies import (
     CurrentUser,
     DbSession,
@@ -23,17 +24,9 @@ from ils.web.auth.dependencies import (
     cookie_scheme,
 )
 from ils.web.auth.ratelimit import LimitState
-from ils.web.auth.schemas import (
-    LoginOut,
-    LoginRequest,
-    MeOut,
-    TokenCreate,
-    TokenCreated,
-    TokenOut,
-    UserOut,
-)
+from ils.web.auth.schemas import LoginOut, LoginRequest, MeOut, UserOut
+from ils.web.auth.session_store import prune_sessions, revoke_session, start_session
 from ils.web.auth.sessions import CSRF_HEADER, csrf_matches
-from ils.web.auth.tokens import create_token
 from ils.web.errors import ErrorOut
 
 log = logging.getLogger(__name__)
@@ -91,18 +84,24 @@ async def login(
     await limiter.succeeded(email, ip)
     if needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(hash_password, body.password)
-    user.last_login_at = utcnow()
-    value, csrf = ctx.sessions.issue(user)
-    ctx.sessions.set_cookies(response, value, csrf)
-    await record_audit(session, user, "auth.login", "user", user.id, {}, request)
-    return LoginOut(user=UserOut.model_validate(user), csrf_token=csrf)
+    now = ctx.clock()
+    user.last_login_at = now
+    await prune_sessions(session, user.id, ctx.session_lifetime, now)
+    row, issued = await start_session(
+        session, ctx.sessions, user, now, client_ip(request), request.headers.get("user-agent")
+    )
+    ctx.sessions.set_cookies(response, issued)
+    await record_audit(
+        session, user, "auth.login", "user", user.id, {"session_id": row.id}, request
+    )
+    return LoginOut(user=UserOut.model_validate(user), csrf_token=issued.csrf)
 
 
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    summary="End the cookie session (needs the X-CSRF-Token header)",
+    summary="End the cookie session for good, server-side (needs the X-CSRF-Token header)",
     responses={403: {"model": ErrorOut}},
 )
 async def logout(
@@ -117,7 +116,9 @@ async def logout(
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, detail=f"CSRF check failed: send {CSRF_HEADER}"
             )
-        user = await session.get(User, data.user_id)
+        # Revoked in the database: a copy of the cookie is worthless from now on.
+        user_id = await revoke_session(session, data, ctx.clock())
+        user = await session.get(User, user_id) if user_id is not None else None
         if user is not None:
             await record_audit(session, user, "auth.logout", "user", user.id, {}, request)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -134,52 +135,4 @@ async def me(request: Request, user: CurrentUser) -> MeOut:
     )
 
 
-@router.post(
-    "/tokens",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TokenCreated,
-    summary="Create an API token for the current user; the token is shown only in this answer",
-    responses=UNAUTHORIZED,
-)
-async def create_api_token(
-    body: TokenCreate, request: Request, user: CurrentUser, session: DbSession
-) -> TokenCreated:
-    row, token = await create_token(session, user, body.name)
-    detail = {"name": row.name, "prefix": row.prefix}
-    await record_audit(session, user, "auth.token_created", "api_token", row.id, detail, request)
-    return TokenCreated.model_validate(TokenOut.model_validate(row).model_dump() | {"token": token})
-
-
-@router.get(
-    "/tokens",
-    response_model=list[TokenOut],
-    summary="The current user's API tokens (without the tokens themselves)",
-    responses=UNAUTHORIZED,
-)
-async def list_api_tokens(user: CurrentUser, session: DbSession) -> list[TokenOut]:
-    rows = await session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
-    )
-    return [TokenOut.model_validate(row) for row in rows]
-
-
-@router.delete(
-    "/tokens/{token_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    summary="Revoke one of the current user's API tokens",
-    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
-)
-async def revoke_api_token(
-    token_id: int, request: Request, user: CurrentUser, session: DbSession
-) -> Response:
-    row = await session.get(ApiToken, token_id)
-    if row is None or row.user_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"API token {token_id} not found")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        detail = {"name": row.name, "prefix": row.prefix}
-        await record_audit(
-            session, user, "auth.token_revoked", "api_token", row.id, detail, request
-        )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+router.include_router(credentials_router)

@@ -17,6 +17,7 @@ from fastapi import WebSocket
 from ils.domain.models.accounts import User
 from ils.web.auth.context import WebContext
 from ils.web.auth.dependencies import AuthMethod
+from ils.web.auth.session_store import live_session
 from ils.web.auth.sessions import SESSION_COOKIE
 from ils.web.auth.tokens import user_for_token
 
@@ -35,24 +36,26 @@ def _bearer(websocket: WebSocket) -> str | None:
     return credentials.strip()
 
 
-async def authenticate_socket(websocket: WebSocket, ctx: WebContext) -> SocketUser | None:
-    """The active user the handshake authenticates as, or None."""
+async def authenticate_socket(
+    websocket: WebSocket, ctx: WebContext, touch: bool = True
+) -> SocketUser | None:
+    """The active user the handshake authenticates as, or None. ``touch=False`` for the checks
+    of an open socket: an open tab is not activity, so it must not keep a session from idling."""
     token = _bearer(websocket)
     cookie = websocket.cookies.get(SESSION_COOKIE)
+    now = ctx.clock()
     async with ctx.system.database.session() as session:
-        user: User | None
+        user: User | None = None
         if token is not None:
-            user = await user_for_token(session, token)
+            user = await user_for_token(session, token, ctx.token_lifetime, now, touch)
             method: AuthMethod = "token"
         elif cookie:
             data = ctx.sessions.read(cookie)
-            user = await session.get(User, data.user_id) if data else None
-            if (
-                user is not None
-                and data is not None
-                and (not user.is_active or not ctx.sessions.is_current(data, user))
-            ):
-                user = None
+            if data is not None:
+                live = await live_session(
+                    session, ctx.sessions, data, ctx.session_lifetime, now, touch
+                )
+                user = live[1] if live is not None else None
             method = "session"
         else:
             return None

@@ -1,7 +1,7 @@
 """API tokens: minting one (shown once), and finding the live token behind a bearer header.
 
-Only a token's SHA-256 and a short display prefix are stored; a revoked token, or one whose
-user is inactive, authenticates nobody.
+Only a token's SHA-256 and a short display prefix are stored; a revoked or expired token (see
+:mod:`ils.web.auth.lifetimes`), or one whose user is inactive, authenticates nobody.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.accounts import ApiToken, User
 from ils.domain.models.types import utcnow
+from ils.web.auth.lifetimes import Lifetime, needs_touch
 
 TOKEN_PREFIX = "ils_"
 DISPLAY_LENGTH = 12
-# Writing last_used_at on every request would turn each read into a write; once a minute is
-# precise enough to tell a live token from a forgotten one.
-LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -40,17 +38,29 @@ def mint_token() -> MintedToken:
     return MintedToken(token=token, token_hash=hash_token(token), prefix=token[:DISPLAY_LENGTH])
 
 
-async def create_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
-    """Store a new token for ``user``; returns the row and the token (never stored)."""
+async def create_token(
+    session: AsyncSession, user: User, name: str, now: dt.datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Store a new token for ``user`` created at ``now`` (default: the current time); returns
+    the row and the token (never stored)."""
     minted = mint_token()
-    row = ApiToken(user_id=user.id, name=name, token_hash=minted.token_hash, prefix=minted.prefix)
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=minted.token_hash,
+        prefix=minted.prefix,
+        created_at=now or utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row, minted.token
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
-    """The active user behind a live (unrevoked) token, or None; notes when it was used."""
+async def user_for_token(
+    session: AsyncSession, token: str, lifetime: Lifetime, now: dt.datetime, touch: bool = True
+) -> User | None:
+    """The active user behind a live (unrevoked, unexpired) token, or None; notes its use unless
+    ``touch`` is false."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     # One round trip for the token and its user: this runs on every API request.
@@ -64,9 +74,8 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     if found is None:
         return None
     row, user = found
-    if not user.is_active:
+    if not user.is_active or lifetime.expired(row.created_at, row.last_used_at, now):
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+    if touch and needs_touch(row.last_used_at, now):
         row.last_used_at = now
     return user

@@ -13,7 +13,9 @@ once (by id). The server sends JSON messages:
 | ``read`` | ``ids`` (a list, or ``"all"``), ``unread_count`` | marked read, in any tab |
 
 What the client sends is ignored. The server closes with 1013 (try again later) when live
-notifications are unavailable (Redis down) or the client reads too slowly to keep up.
+notifications are unavailable (Redis down) or the client reads too slowly to keep up, and with
+1008 once the session or token the socket opened with is over (logout, password change,
+expiry, revocation; checked every ``ILS_SESSION_RECHECK_S``).
 """
 
 from __future__ import annotations
@@ -115,6 +117,16 @@ class LiveSocket:
                 else:
                     await self.websocket.send_json(item.to_client())
 
+    async def watch_credential(self) -> None:
+        """Close the socket once its session or token no longer authenticates anyone."""
+        while True:
+            await asyncio.sleep(self.ctx.settings.session_recheck_s)
+            if await authenticate_socket(self.websocket, self.ctx, touch=False) is None:
+                await self.websocket.close(
+                    status.WS_1008_POLICY_VIOLATION, "session ended: log in again"
+                )
+                return
+
     async def drain_client(self) -> None:
         """Read (and ignore) what the client sends, to notice when it goes."""
         with contextlib.suppress(WebSocketDisconnect):
@@ -124,7 +136,11 @@ class LiveSocket:
 
 async def _serve(socket: LiveSocket, last_id: int | None) -> None:
     await socket.replay(last_id)
-    tasks = [asyncio.create_task(socket.pump()), asyncio.create_task(socket.drain_client())]
+    tasks = [
+        asyncio.create_task(socket.pump()),
+        asyncio.create_task(socket.drain_client()),
+        asyncio.create_task(socket.watch_credential()),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -1,0 +1,227 @@
+"""The routes of a user's own credentials under ``/api/auth``: changing the password, creating,
+listing and revoking API tokens, listing and ending browser sessions.
+
+A password change ends every session and token of the user; the browser that made it gets a
+fresh session. Tokens are minted only from a browser session, never by another token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from ils.domain.models.accounts import ApiToken, AuthSession
+from ils.domain.passwords import hash_password, verify_password
+from ils.web.auth.audit import client_ip, record_audit
+from ils.web.auth.context import WebContext, web_context
+from ils.web.auth.dependencies import (
+    CurrentUser,
+    DbSession,
+    SessionUser,
+    auth_method,
+    current_session_id,
+)
+from ils.web.auth.ratelimit import LimitState
+from ils.web.auth.schemas import (
+    PasswordChange,
+    PasswordChanged,
+    SessionOut,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+)
+from ils.web.auth.session_store import revoke_credentials, start_session
+from ils.web.auth.tokens import create_token
+from ils.web.errors import ErrorOut
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}}
+WRONG_PASSWORD = "the old password is wrong"
+
+
+def _too_many(state: LimitState) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"too many wrong passwords: try again in {state.retry_after_s} s",
+        headers={"Retry-After": str(state.retry_after_s)},
+    )
+
+
+@router.post(
+    "/password",
+    response_model=PasswordChanged,
+    summary="Change your password (old and new); ends every session and API token of yours",
+    description="A wrong old password is a 403 and counts as a failed login (same limit, "
+    "429 when reached). The browser session making the change is replaced by a new one "
+    "(new cookies in this answer); every other session and every API token stops working.",
+    responses={**UNAUTHORIZED, 403: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)
+async def change_password(
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: DbSession,
+) -> PasswordChanged | JSONResponse:
+    ctx = web_context(request)
+    limiter = ctx.login_limiter
+    ip = client_ip(request) or "unknown"
+    # Counted as logins of this account, so a stolen session cannot guess the password faster
+    # here than at /login.
+    state = await limiter.check(user.email, ip)
+    if state.blocked(limiter.max_failures):
+        raise _too_many(state)
+    ok = await asyncio.to_thread(verify_password, user.password_hash, body.old_password)
+    if not ok:
+        await limiter.failed(user.email, ip)
+        log.info("wrong old password in a password change from %s", ip)
+        # Answered, not raised: a raise would roll back the transaction and the audit entry.
+        await record_audit(
+            session, user, "auth.password_change_refused", "user", user.id, {}, request
+        )
+        return JSONResponse({"detail": WRONG_PASSWORD}, status.HTTP_403_FORBIDDEN)
+    await limiter.succeeded(user.email, ip)
+    user.password_hash = await asyncio.to_thread(hash_password, body.new_password)
+    now = ctx.clock()
+    revoked = await revoke_credentials(session, user.id, now)
+    csrf: str | None = None
+    if auth_method(request) == "session":
+        # The caller just proved the password: keep them logged in, but on a new session id,
+        # so whoever holds a copy of the old cookie (the reason to change it) is out.
+        _, issued = await start_session(
+            session, ctx.sessions, user, now, client_ip(request), request.headers.get("user-agent")
+        )
+        ctx.sessions.set_cookies(response, issued)
+        csrf = issued.csrf
+    detail = {"sessions_revoked": revoked.sessions, "tokens_revoked": revoked.tokens}
+    await record_audit(session, user, "auth.password_changed", "user", user.id, detail, request)
+    return PasswordChanged(**detail, csrf_token=csrf)
+
+
+def _token_out(ctx: WebContext, row: ApiToken) -> TokenOut:
+    expires_at = ctx.token_lifetime.expires_at(row.created_at, row.last_used_at)
+    return TokenOut(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=expires_at,
+        revoked_at=row.revoked_at,
+        active=row.revoked_at is None and ctx.clock() < expires_at,
+    )
+
+
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenCreated,
+    summary="Create an API token for the current user; the token is shown only in this answer",
+    description="Needs a browser session (cookie and X-CSRF-Token): a request authenticated "
+    "by an API token gets 403, so a token cannot mint tokens.",
+    responses={**UNAUTHORIZED, 403: {"model": ErrorOut}},
+)
+async def create_api_token(
+    body: TokenCreate, request: Request, user: SessionUser, session: DbSession
+) -> TokenCreated:
+    ctx = web_context(request)
+    row, token = await create_token(session, user, body.name, ctx.clock())
+    detail = {"name": row.name, "prefix": row.prefix}
+    await record_audit(session, user, "auth.token_created", "api_token", row.id, detail, request)
+    return TokenCreated(**_token_out(ctx, row).model_dump(), token=token)
+
+
+@router.get(
+    "/tokens",
+    response_model=list[TokenOut],
+    summary="The current user's API tokens (without the tokens themselves)",
+    responses=UNAUTHORIZED,
+)
+async def list_api_tokens(
+    request: Request, user: CurrentUser, session: DbSession
+) -> list[TokenOut]:
+    ctx = web_context(request)
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    )
+    return [_token_out(ctx, row) for row in rows]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke one of the current user's API tokens (another user's is a 404)",
+    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+)
+async def revoke_api_token(
+    token_id: int, request: Request, user: CurrentUser, session: DbSession
+) -> Response:
+    row = await session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"API token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = web_context(request).clock()
+        detail = {"name": row.name, "prefix": row.prefix}
+        await record_audit(
+            session, user, "auth.token_revoked", "api_token", row.id, detail, request
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sessions",
+    response_model=list[SessionOut],
+    summary="The current user's live browser sessions, newest first",
+    responses=UNAUTHORIZED,
+)
+async def list_sessions(
+    request: Request, user: CurrentUser, session: DbSession
+) -> list[SessionOut]:
+    ctx = web_context(request)
+    now, lifetime, current = ctx.clock(), ctx.session_lifetime, current_session_id(request)
+    rows = await session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .order_by(AuthSession.id.desc())
+    )
+    return [
+        SessionOut(
+            id=row.id,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=lifetime.expires_at(row.created_at, row.last_seen_at),
+            ip=row.ip,
+            user_agent=row.user_agent,
+            current=row.id == current,
+        )
+        for row in rows
+        if not lifetime.expired(row.created_at, row.last_seen_at, now)
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="End one of the current user's browser sessions (another user's is a 404)",
+    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+)
+async def end_session(
+    session_id: int, request: Request, user: CurrentUser, session: DbSession
+) -> Response:
+    row = await session.get(AuthSession, session_id)
+    if row is None or row.user_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"session {session_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = web_context(request).clock()
+        await record_audit(session, user, "auth.session_ended", "session", row.id, {}, request)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
