@@ -17,7 +17,7 @@ WAIT_S = 20
 
 
 def note(user_id: int, ident: int) -> LiveEvent:
-    return LiveEvent("notification", user_id, 1, {"id": ident, "title": f"n{ident}"})
+    return LiveEvent("notification", user_id, notification_id=ident)
 
 
 async def test_the_hub_fans_out_by_user_and_resyncs_after_redis_restarts(

@@ -147,6 +147,22 @@ async def owned(session: AsyncSession, user_id: int, notification_id: int) -> No
     return row if row is not None and row.user_id == user_id else None
 
 
+async def read_among(session: AsyncSession, user_id: int, ids: Sequence[int]) -> list[int]:
+    """Which of ``ids`` are the user's own notifications, read (checks a live "read" event)."""
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Notification.id)
+        .where(
+            Notification.user_id == user_id,
+            Notification.id.in_(ids),
+            Notification.read_at.is_not(None),
+        )
+        .order_by(Notification.id)
+    )
+    return list(rows)
+
+
 async def mark_read(
     session: AsyncSession, row: Notification, when: dt.datetime | None = None
 ) -> None:
