@@ -259,10 +259,15 @@ async def test_a_forged_channel_message_never_reaches_a_socket(
             assert first["type"] == "notification", first
             assert first["notification"]["title"] == "Real" and first["unread_count"] == 1
             # The real "read" event still passes, checked against the database.
+            async with world.system.database.session() as s:
+                user = await s.get(User, ann)
+                assert user is not None
+                _, token = await create_token(s, user, "script")
+            ident = first["notification"]["id"]
             async with httpx.AsyncClient(base_url=world.base) as client:
-                client.headers["Cookie"] = await world.cookie_for("ann")
-                ident = first["notification"]["id"]
-                marked = await client.post(f"/api/notifications/{ident}/read")
+                marked = await client.post(
+                    f"/api/notifications/{ident}/read", headers={"Authorization": f"Bearer {token}"}
+                )
                 assert marked.status_code == 200, marked.text
             assert await ann_tab.next() == {"type": "read", "ids": [ident], "unread_count": 0}
     finally:
