@@ -109,7 +109,8 @@ def worker_env(
     var directory holds a migrated SQLite database (``serve`` and ``worker`` refuse others)."""
     var = tmp_path / "var"
     var.mkdir(mode=0o700, exist_ok=True)
-    if not (var / "ils.db").exists():
+    db_file = var / "ils.db"
+    if not db_file.exists() or db_file.stat().st_size == 0:  # none, or made empty by a Database
         shutil.copyfile(migrated_sqlite, var / "ils.db")
         (var / "ils.db").chmod(0o600)  # as ILS makes it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
