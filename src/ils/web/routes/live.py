@@ -12,9 +12,9 @@ once (by id). The server sends JSON messages:
 | ``ready`` | ``unread_count``, ``last_id``, ``truncated`` | the replay is done; live from here |
 | ``read`` | ``ids`` (a list, or ``"all"``), ``unread_count`` | marked read, in any tab |
 
-What a live event names is read from the database as this user's before it is sent: the
-channel carries ids only, and a forged one finds nothing to send. What the client sends is
-ignored. The server closes with 1013 (try again later) when live
+What a live event names is read from the database (by the hub) as this user's before it is
+sent: the channel carries ids only, and a forged one finds nothing to send. What the client
+sends is ignored. The server closes with 1013 (try again later) when live
 notifications are unavailable (Redis down) or the client reads too slowly to keep up.
 """
 
@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from ils.domain.services import notifications as service
-from ils.jobs.notification.live import LiveEvent
 from ils.web.auth.context import WebContext
 from ils.web.auth.sockets import SocketUser, authenticate_socket, origin_allowed
-from ils.web.live import RESYNC, Inbox, LiveHub
+from ils.web.live import Delivery, Inbox, LiveHub
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["notifications"])
 
 # Most notifications one reconnect replays (the newest of the missed); older ones are in REST.
@@ -111,39 +108,13 @@ class LiveSocket:
             if self.inbox.overflowed:
                 await self.websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_id")
                 return
-            if item is RESYNC:
+            if isinstance(item, Delivery) and item.notification is not None:
+                await self._send_notification(item.notification, item.unread_count, False)
+            elif isinstance(item, Delivery):
+                message = {"type": "read", "ids": item.ids, "unread_count": item.unread_count}
+                await self.websocket.send_json(message)
+            else:
                 await self._resync()
-            elif isinstance(item, LiveEvent) and item.kind == "notification":
-                await self._announced(item)
-            elif isinstance(item, LiveEvent):
-                await self._read(item)
-
-    async def _announced(self, event: LiveEvent) -> None:
-        """Send the notification an event names, as read from the database: the channel is
-        not trusted, so an id that is not this user's (or none at all) sends nothing."""
-        ident = event.notification_id
-        if ident is None or ident in self.sent:
-            return
-        async with self.ctx.system.database.session() as session:
-            row = await service.owned(session, self.user.user_id, ident)
-            unread = await service.unread_count(session, self.user.user_id) if row else 0
-        if row is None:
-            log.warning("live event for notification %s dropped: not this user's", ident)
-            return
-        await self._send_notification(service.as_json(row), unread, replayed=False)
-
-    async def _read(self, event: LiveEvent) -> None:
-        """Pass on which notifications were read, keeping only ids the database confirms, with
-        the unread count from the database."""
-        async with self.ctx.system.database.session() as session:
-            ids: list[int] | Literal["all"] = "all"
-            if event.ids != "all":
-                ids = await service.read_among(session, self.user.user_id, event.ids)
-            unread = await service.unread_count(session, self.user.user_id)
-        if not ids:
-            log.warning("live read event dropped: none of its ids are this user's and read")
-            return
-        await self.websocket.send_json({"type": "read", "ids": ids, "unread_count": unread})
 
     async def drain_client(self) -> None:
         """Read (and ignore) what the client sends, to notice when it goes."""
