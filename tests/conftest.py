@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import redis
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
@@ -91,9 +93,26 @@ def settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
     return make_settings(redis_url, prefix, tmp_path)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the newest revision, once per session, to copy from."""
+    path = tmp_path_factory.mktemp("migrated") / "ils.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def worker_env(redis_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
-    """Environment for an ``ils`` subprocess that shares this test's Redis and prefix."""
+def worker_env(
+    redis_url: str, prefix: str, tmp_path: Path, migrated_sqlite: Path
+) -> dict[str, str]:
+    """Environment for an ``ils`` subprocess that shares this test's Redis and prefix; its
+    var directory holds a migrated SQLite database (``serve`` and ``worker`` refuse others)."""
+    var = tmp_path / "var"
+    var.mkdir(mode=0o700, exist_ok=True)
+    db_file = var / "ils.db"
+    if not db_file.exists() or db_file.stat().st_size == 0:  # none, or made empty by a Database
+        shutil.copyfile(migrated_sqlite, var / "ils.db")
+        (var / "ils.db").chmod(0o600)  # as ILS makes it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
     env.update(
         {

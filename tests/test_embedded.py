@@ -63,7 +63,8 @@ def test_it_restarts_with_its_data(tmp_path: Path):
         client.close()
         assert server.stop() is True
         state = json.loads((tmp_path / "redis" / "server.json").read_text())
-        assert server.ensure() == url == f"redis://127.0.0.1:{state['port']}/0"
+        password = (tmp_path / "redis" / "password").read_text().strip()
+        assert server.ensure() == url == f"redis://:{password}@127.0.0.1:{state['port']}/0"
         client = redis.Redis.from_url(url)
         assert client.get("kept") == b"yes"
         client.close()
@@ -87,7 +88,7 @@ async def test_serve_on_the_embedded_default_is_shared_and_stopped_by_the_last_o
     serve = await IlsProcess(["serve", "--port", str(port)], env).start()
     try:
         line = await serve.wait_for_line("listening on")
-        assert "embedded Valkey at redis://127.0.0.1:" in line
+        assert "embedded Valkey at redis://***@127.0.0.1:" in line  # no password shown
         await serve.wait_for_line("background job workers active")
         state = server.status()
         assert state is not None

@@ -144,7 +144,8 @@ async def test_redis_restarted_while_a_worker_idles(own_server: EmbeddedServer, 
 
 async def test_a_worker_started_while_redis_is_down_works_once_it_is_back(tmp_path: Path):
     server = EmbeddedServer(tmp_path / "late-redis", port=free_port())
-    url = f"redis://127.0.0.1:{server.requested_port}/0"
+    # The server asks the password it will be started with (generated now, kept in its file).
+    url = f"redis://:{server.password()}@127.0.0.1:{server.requested_port}/0"
     system = _system_on(url, "late", tmp_path)
     runtime = system.runtime(("oma",))
     starting = asyncio.create_task(runtime.start())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ from rich.table import Table
 
 from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
+from ils.domain.db import database_url
+from ils.domain.migrate import current, schema_problem
 from ils.queue.admin import STATES
 from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
@@ -23,6 +26,7 @@ from ils.queue.errors import IlsJobsError
 from ils.queue.producer import EnqueueOptions
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import Settings, load_settings
+from ils.queue.vardir import restrict_umask, tighten
 
 app = typer.Typer(help="ILS Jobs: background jobs of the Integrated Lens System.")
 queue_app = typer.Typer(help="Inspect the queues and add jobs.")
@@ -34,6 +38,14 @@ app.add_typer(demo_app, name="demo")
 
 console = Console()
 T = TypeVar("T")
+
+
+@app.callback()
+def _private_files() -> None:
+    """Whatever any command creates (database, PDFs, mail, the embedded server's files) is
+    private to this user; the writers set modes explicitly too, this catches the rest."""
+    restrict_umask()
+
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -55,6 +67,28 @@ def _settings(config: Path | None, imports: list[str] | None = None) -> Settings
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _ready_to_run(settings: Settings) -> None:
+    """Start-up checks of ``serve`` and ``worker``: the var directory is private, and the
+    database is at the newest migration (else every job would fail on a missing table)."""
+    tighten(settings.var_dir)
+    chatty = logging.getLogger("alembic.runtime.migration")  # its INFO lines say nothing here
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        url = database_url(os.environ, settings.var_dir)
+        revision = current(url)
+    except IlsJobsError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # the driver's own errors: unreachable, refused, bad database
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _fail(f"cannot read the database's migration revision: {reason}", 1)
+    finally:
+        chatty.setLevel(level)
+    problem = schema_problem(revision)
+    if problem is not None:
+        _fail(problem, 1)
 
 
 def _run(coro: Callable[[], Awaitable[T]]) -> T:
@@ -92,6 +126,7 @@ def serve(
     configure_logging(log_level)
     tune_gc_for_serving()
     settings = _settings(config)
+    _ready_to_run(settings)
     try:
         chosen = parse_queues(queues)
         system = JobSystem(settings)
@@ -174,6 +209,7 @@ def worker(
     """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
     configure_logging(log_level)
     settings = _settings(config, imports)
+    _ready_to_run(settings)
 
     async def main() -> int:
         system = JobSystem(settings)
@@ -308,7 +344,7 @@ def embedded_status(config: ConfigOpt = None) -> None:
     if state is None:
         typer.echo("embedded server: not running")
         raise typer.Exit(1)
-    typer.echo(f"embedded server: running, pid {state.pid}, {state.url}")
+    typer.echo(f"embedded server: running, pid {state.pid}, {state.shown_url}")
 
 
 @embedded_app.command("stop")

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from ils.queue.errors import ConfigurationError, IlsJobsError
+from ils.queue.vardir import private_dir
 
 FILES_DIR_ENV = "ILS_FILES_DIR"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -68,8 +69,8 @@ class LocalFileStorage:
 
     def put(self, key: str, data: bytes) -> StoredFile:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        private_dir(target.parent)  # the files hold patient data: 0700 folders, 0600 files
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")  # made 0600
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

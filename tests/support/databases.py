@@ -13,17 +13,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ils.domain.db import Base, Database
+from ils.domain.migrate import alembic_config
 from ils.queue.outbox_table import outbox_metadata
 
 PG_URL = os.environ.get("ILS_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
 
 
-async def _pg_answers() -> bool:
+async def pg_answers() -> bool:
     engine = create_async_engine(PG_URL)
     try:
         async with asyncio.timeout(5), engine.connect() as conn:
@@ -35,11 +39,18 @@ async def _pg_answers() -> bool:
         await engine.dispose()
 
 
+def _stamp_head(connection: Connection) -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    MigrationContext.configure(connection).stamp(scripts, "head")
+
+
 async def create_schema(db: Database) -> None:
-    """Every table, as the migrations would make them (tests of migrations use Alembic)."""
+    """Every table, as the migrations would make them (tests of migrations use Alembic), and
+    the newest revision recorded, as ``ils serve`` and ``ils worker`` check it."""
     async with db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
         await conn.run_sync(outbox_metadata.create_all)
+        await conn.run_sync(_stamp_head)
 
 
 async def open_database(
@@ -55,7 +66,7 @@ async def open_database(
         finally:
             await db.dispose()
         return
-    if not await _pg_answers():
+    if not await pg_answers():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL does not answer at {PG_URL}")
         pytest.skip(f"PostgreSQL does not answer at {PG_URL}")

@@ -97,9 +97,9 @@ async def test_marking_read_changes_only_my_own_and_tells_my_sockets(
         await listener.aclose()
     me = accounts.by_role[Role.dispenser]
     assert events == [
-        {"event": "read", "user_id": me, "unread_count": 2, "ids": [mine[0]]},
-        {"event": "read", "user_id": me, "unread_count": 2, "ids": [mine[0]]},
-        {"event": "read", "user_id": me, "unread_count": 0, "ids": "all"},
+        {"event": "read", "user_id": me, "ids": [mine[0]]},
+        {"event": "read", "user_id": me, "ids": [mine[0]]},
+        {"event": "read", "user_id": me, "ids": "all"},
     ]
     async with outsider(api) as client:
         theirs = (await client.get("/api/notifications")).json()

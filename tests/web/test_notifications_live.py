@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -25,7 +26,11 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database, database_url
 from ils.domain.migrate import upgrade_database
 from ils.domain.models import ApiToken, Company, CompanyKind, Role, User
+from ils.domain.models.notifications import NotificationType, Priority
+from ils.domain.services import notifications as store
+from ils.domain.services.notifications import NewNotification
 from ils.jobs import helpers
+from ils.jobs.notification import channel
 from ils.queue.embedded import free_port
 from ils.web.auth.tokens import create_token
 from tests.conftest import make_settings
@@ -261,3 +266,53 @@ async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: Live
         live = await after.notification()
         assert live["notification"]["title"] == "four" and live["replayed"] is False
         assert live["unread_count"] == 4
+
+
+async def test_a_forged_channel_message_never_reaches_a_socket(
+    world: LiveWorld, redis_url: str, prefix: str
+):
+    """Anyone who can PUBLISH on the Redis sends what a worker would: text, another user's
+    notification id, an id that does not exist, a "read" of another's. None reaches Ann's
+    socket; the real notification published after them is the first thing it receives."""
+    ann, eve = world.users["ann"], world.users["eve"]
+    prod = world.system.producer
+    rows = await store.store_once(world.system.database, [NewNotification(
+        job_key="eve-own", user_id=eve, company_id=world.company_a + 1,
+        type=NotificationType.system, title="Eve's secret", message="Only Eve's.",
+        priority=Priority.medium,
+    )])  # fmt: skip
+    eves_id = rows[0].id
+    forged = [
+        {"event": "notification", "user_id": ann, "unread_count": 9,
+         "notification": {"id": 999, "title": "Your password expired: log in at evil.example"}},
+        {"event": "notification", "user_id": ann, "id": eves_id},
+        {"event": "notification", "user_id": ann, "id": eves_id + 1000},
+        {"event": "notification", "user_id": ann, "id": True},
+        {"event": "read", "user_id": ann, "ids": [eves_id]},
+        "not json",
+    ]  # fmt: skip
+    publisher = aredis.from_url(redis_url, decode_responses=True)
+    try:
+        async with tab(world, {"Cookie": await world.cookie_for("ann")}) as ann_tab:
+            await ann_tab.ready()
+            for message in forged:
+                body = message if isinstance(message, str) else json.dumps(message)
+                assert await publisher.publish(channel(prefix), body) >= 1  # the web heard it
+            await helpers.notify_user(ann, "Real", "From the worker.", producer=prod)
+            first = await ann_tab.next()
+            assert first["type"] == "notification", first
+            assert first["notification"]["title"] == "Real" and first["unread_count"] == 1
+            # The real "read" event still passes, checked against the database.
+            async with world.system.database.session() as s:
+                user = await s.get(User, ann)
+                assert user is not None
+                _, token = await create_token(s, user, "script")
+            ident = first["notification"]["id"]
+            async with httpx.AsyncClient(base_url=world.base) as client:
+                marked = await client.post(
+                    f"/api/notifications/{ident}/read", headers={"Authorization": f"Bearer {token}"}
+                )
+                assert marked.status_code == 200, marked.text
+            assert await ann_tab.next() == {"type": "read", "ids": [ident], "unread_count": 0}
+    finally:
+        await publisher.aclose()

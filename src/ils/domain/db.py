@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from ils.domain.checkpoints import Checkpointer
 from ils.queue.errors import ConfigurationError
+from ils.queue.vardir import create_private_file
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,7 +77,9 @@ class Database:
         if url.startswith("sqlite"):
             path = make_url(url).database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Patient data: made 0600 before SQLite opens it (its -wal and -shm files take
+                # the database file's mode), in a 0700 folder.
+                create_private_file(Path(path))
             # SQLite has one writer at a time, and a writer kept waiting by another connection
             # of this process polls with sleeps of up to 100 ms. One connection per process
             # makes transactions queue in asyncio instead, woken the moment the last one ends.

@@ -68,6 +68,29 @@ async def current_revision(db: Database) -> str | None:
         return await connection.run_sync(_current_on)
 
 
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises its own errors for ids it has never seen
+        return False
+
+
+def schema_problem(revision: str | None) -> str | None:
+    """Why a process may not run on a database at ``revision`` (None: it may): a worker on an
+    unmigrated or older schema would fail every job that touches a missing table or column."""
+    newest = head()
+    if revision == newest:
+        return None
+    if revision is None:
+        return f"the database is not migrated (the code needs {newest}): run `ils db upgrade`"
+    if not _known(revision):
+        return (
+            f"the database is at revision {revision}, which this version of ILS does not know "
+            "(a newer version migrated it): run that version, or downgrade the database"
+        )
+    return f"the database is at revision {revision}, the code needs {newest}: run `ils db upgrade`"
+
+
 def _with_database(
     database_url: str, schema: str | None, action: Callable[[Database], Awaitable[T]]
 ) -> T:

@@ -7,6 +7,11 @@ last released in 2023. We only take the binary: the lifecycle below is ours, bec
 ``ils`` processes must share one server. It listens on 127.0.0.1 only, keeps an append-only file
 under ``<var>/redis``, is reused by every ``ils`` process on the machine that points at the same
 directory, and is shut down (with its data saved) when the last process using it leaves.
+
+It asks for a password (any local user could otherwise read every job's payload): one random
+password per directory, generated once into ``<var>/redis/password`` (0600) and given to the
+server in a 0600 config file rather than on its command line, where ``ps`` would show it.
+Every process reusing the server reads it from there.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -29,10 +36,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ils.queue.errors import ConfigurationError
+from ils.queue.vardir import FILE_MODE, private_dir, tighten, write_private
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 15.0
+PASSWORD_FILE = "password"
+CONFIG_FILE = "valkey.conf"
 
 
 def server_binary() -> str:
@@ -75,10 +85,18 @@ def _alive(pid: int) -> bool:
 class ServerState:
     port: int
     pid: int
+    password: str = field(default="", repr=False)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL clients connect with (the password in it: never log or print it)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, to print."""
+        return f"redis://{':***@' if self.password else ''}127.0.0.1:{self.port}/0"
 
 
 class EmbeddedServer:
@@ -98,10 +116,39 @@ class EmbeddedServer:
     def _users_dir(self) -> Path:
         return self.directory / "users"
 
+    @property
+    def _password_file(self) -> Path:
+        return self.directory / PASSWORD_FILE
+
+    def password(self) -> str:
+        """The server's password: read from its 0600 file, generated there the first time."""
+        path = self._password_file
+        private_dir(self.directory)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            return self._read_password()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        log.info("generated the embedded server's password in %s", path)
+        return self._read_password()
+
+    def _read_password(self) -> str:
+        path = self._password_file
+        if stat.S_IMODE(path.stat().st_mode) & ~FILE_MODE:
+            path.chmod(FILE_MODE)
+        password = path.read_text(encoding="utf-8").strip()
+        if not password or any(c.isspace() or c in "\"'@:/" for c in password):
+            raise ConfigurationError(
+                f"{path} holds no usable password: stop the embedded server and delete the file"
+            )
+        return password
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / "lock").open("w") as fh:
+        private_dir(self.directory)
+        fd = os.open(self.directory / "lock", os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        with os.fdopen(fd, "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -111,16 +158,19 @@ class EmbeddedServer:
     def _read_state(self) -> ServerState | None:
         try:
             raw = json.loads(self._state_file.read_text())
-            return ServerState(port=int(raw["port"]), pid=int(raw["pid"]))
+            port, pid = int(raw["port"]), int(raw["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        return ServerState(port=port, pid=pid, password=self.password())
 
     def _answers(self, state: ServerState) -> bool:
         if not _alive(state.pid):
             return False
-        client = _client(state.port, timeout_s=2)
+        client = _client(state.port, timeout_s=2, password=state.password)
         try:
-            return bool(client.ping())
+            # A server without a password lets any password in: it must be asking for ours.
+            asked = client.config_get("requirepass").get("requirepass")
+            return bool(state.password) and asked == state.password
         except redis.RedisError:
             return False
         finally:
@@ -153,8 +203,9 @@ class EmbeddedServer:
             state = self._read_state()
             if state is None or not self._answers(state):
                 state = self._start(state)
-            self._users_dir.mkdir(exist_ok=True)
-            (self._users_dir / str(user_pid or os.getpid())).touch()
+            private_dir(self._users_dir)
+            user = self._users_dir / str(user_pid or os.getpid())
+            os.close(os.open(user, os.O_WRONLY | os.O_CREAT, FILE_MODE))
             return state.url
 
     def release(self, user_pid: int | None = None) -> bool:
@@ -171,13 +222,20 @@ class EmbeddedServer:
             return self._shutdown()
 
     def _start(self, previous: ServerState | None) -> ServerState:
+        if previous is not None and _alive(previous.pid):
+            _stop_without_password(previous, self.directory)
         port = self.requested_port or (previous.port if previous else 0)
         if not port or not _port_free(port):
             port = free_port()
         pidfile = self.directory / "valkey.pid"
         pidfile.unlink(missing_ok=True)
+        password = self.password()
+        tighten(self.directory)  # data files an older version left readable
+        config = self.directory / CONFIG_FILE
+        write_private(config, f"requirepass {password}\n".encode())
         args = [
             server_binary(),
+            str(config),  # first, as the server expects a config file; options below add to it
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--protected-mode", "yes",
@@ -191,14 +249,18 @@ class EmbeddedServer:
             "--logfile", str(self.directory / "valkey.log"),
         ]  # fmt: skip
         log.info("starting embedded Valkey on 127.0.0.1:%s (data in %s)", port, self.directory)
-        subprocess.run(args, check=True, capture_output=True, timeout=START_TIMEOUT_S)
+        # The server creates its data, log and pid files under this umask: 0600, and 0700 for
+        # the append-only folder, whatever the umask of the process that starts it.
+        subprocess.run(args, check=True, capture_output=True, timeout=START_TIMEOUT_S, umask=0o077)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if pidfile.exists():
                 with contextlib.suppress(ValueError):
-                    state = ServerState(port=port, pid=int(pidfile.read_text().strip()))
+                    pid = int(pidfile.read_text().strip())
+                    state = ServerState(port=port, pid=pid, password=password)
                     if self._answers(state):
-                        self._state_file.write_text(json.dumps({"port": port, "pid": state.pid}))
+                        body = json.dumps({"port": port, "pid": state.pid}).encode()
+                        write_private(self._state_file, body)
                         return state
             time.sleep(0.05)
         raise ConfigurationError(
@@ -210,7 +272,7 @@ class EmbeddedServer:
         state = self._read_state()
         if state is None or not _alive(state.pid):
             return False
-        client = _client(state.port, timeout_s=10)
+        client = _client(state.port, timeout_s=10, password=state.password)
         try:
             client.shutdown(save=True)
         except redis.ConnectionError:
@@ -227,14 +289,36 @@ class EmbeddedServer:
         return True
 
 
-def _client(port: int, timeout_s: float) -> redis.Redis:
+def _client(port: int, timeout_s: float, password: str | None) -> redis.Redis:
     # No retries: a refused connection is an answer here (not running, or just shut down).
     return redis.Redis(
         port=port,
+        password=password or None,
         socket_timeout=timeout_s,
         socket_connect_timeout=2,
         retry=Retry(NoBackoff(), 0),
     )
+
+
+def _stop_without_password(state: ServerState, directory: Path) -> None:
+    """Shut down a server of ours that is alive but refuses our password: one an older version
+    started without any. It would otherwise keep its port and its data unprotected. Only a
+    server whose data directory is ours is touched (the port may be another's by now)."""
+    client = _client(state.port, timeout_s=10, password=None)
+    try:
+        if client.config_get("dir").get("dir") != str(directory):
+            return
+        client.shutdown(save=True)
+    except redis.ConnectionError:
+        pass  # closed as it exits
+    except redis.RedisError as exc:
+        log.warning("could not stop the embedded server (pid %s): %s", state.pid, exc)
+        return
+    finally:
+        client.close()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while _alive(state.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _port_free(port: int) -> bool:

@@ -79,7 +79,7 @@ def create_app(
     runtime: WorkerRuntime | None = (
         system.runtime(queues, on_fatal=on_fatal) if run_workers else None
     )
-    hub = LiveHub(system.broker)
+    hub = LiveHub(system.broker, system.database)
 
     shutdown = ShutdownFlag()
 

@@ -1,11 +1,15 @@
 """The live hub of one web process: its one Redis subscription to the notification channel, and
 the in-process fan-out of each event to the open sockets of the event's user.
 
-Sockets register an :class:`Inbox` for their user; the hub drops events into it without ever
-waiting on a socket. An inbox that overflows (a client too slow to read) is marked so its
-socket closes and the client reconnects and catches up from the database. When the
-subscription drops and comes back, every inbox gets :data:`RESYNC`: events published meanwhile
-were lost to this process, so each socket re-reads what it may have missed.
+The channel is not trusted (anyone able to PUBLISH on the Redis could write on it), so what
+reaches a socket is read from the database: the hub takes the events that arrived together, reads
+the notifications they name and their users' unread counts in one query each, and drops an event
+whose notification is not its user's. Sockets register an :class:`Inbox` for their user; the hub
+drops :class:`Delivery` items into it without ever waiting on a socket. An inbox that overflows
+(a client too slow to read) is marked so its socket closes and the client reconnects and catches
+up from the database. When the subscription drops and comes back, every inbox gets
+:data:`RESYNC`: events published meanwhile were lost to this process, so each socket re-reads
+what it may have missed.
 """
 
 from __future__ import annotations
@@ -14,13 +18,18 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from typing import Final
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
+from ils.domain.db import Database
+from ils.domain.services import notifications as service
 from ils.jobs.notification.live import LiveEvent, channel
 from ils.queue.broker import Broker, redact
 
@@ -31,6 +40,8 @@ INBOX_SIZE = 256
 RETRY_FIRST_S, RETRY_CAP_S = 0.5, 5.0
 # How long one read waits before the loop goes round (and the client's health check pings).
 READ_WAIT_S = 5.0
+# Most events read from the database together (a fan-out to a company arrives as a burst).
+BATCH_MAX = 500
 
 
 class _Resync:
@@ -41,29 +52,40 @@ class _Resync:
 RESYNC: Final = _Resync()
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What one socket is sent for one event, as the database has it for the socket's user."""
+
+    kind: Literal["notification", "read"]
+    unread_count: int
+    notification: dict[str, Any] | None = None
+    ids: list[int] | Literal["all"] = field(default_factory=list)
+
+
 class Inbox:
-    """What the hub has for one socket: a bounded queue of events (or :data:`RESYNC`)."""
+    """What the hub has for one socket: a bounded queue of deliveries (or :data:`RESYNC`)."""
 
     def __init__(self, user_id: int, size: int = INBOX_SIZE) -> None:
         self.user_id = user_id
         self.overflowed = False
-        self._queue: asyncio.Queue[LiveEvent | _Resync] = asyncio.Queue(size)
+        self._queue: asyncio.Queue[Delivery | _Resync] = asyncio.Queue(size)
 
-    def offer(self, item: LiveEvent | _Resync) -> None:
+    def offer(self, item: Delivery | _Resync) -> None:
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def get(self) -> LiveEvent | _Resync:
+    async def get(self) -> Delivery | _Resync:
         return await self._queue.get()
 
 
 class LiveHub:
     """One subscription per web process, fanned out to the registered inboxes."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, database: Database) -> None:
         self.broker = broker
+        self.database = database
         self.channel = channel(broker.settings.prefix)
         self._inboxes: dict[int, set[Inbox]] = defaultdict(set)
         self._ready = asyncio.Event()
@@ -95,9 +117,52 @@ class LiveHub:
             return False
         return True
 
-    def dispatch(self, event: LiveEvent) -> None:
-        for inbox in self._inboxes.get(event.user_id, ()):
-            inbox.offer(event)
+    async def dispatch(self, events: Sequence[LiveEvent]) -> None:
+        """Hand what ``events`` announce, read from the database, to their users' inboxes."""
+        wanted = [e for e in events if self._inboxes.get(e.user_id)]
+        if not wanted:
+            return
+        try:
+            deliveries = await self._resolve(wanted)
+        except (SQLAlchemyError, OSError) as exc:
+            # The sockets catch up from the database when they reconnect or resync.
+            log.warning("live notifications: %d events not delivered: %s", len(wanted), exc)
+            return
+        for event, delivery in zip(wanted, deliveries, strict=True):
+            if delivery is None:
+                log.warning(
+                    "live notifications: dropped a %s event for user %s: the database does not "
+                    "confirm it (forged or stale)",
+                    event.kind,
+                    event.user_id,
+                )
+                continue
+            for inbox in self._inboxes.get(event.user_id, ()):
+                inbox.offer(delivery)
+
+    async def _resolve(self, events: Sequence[LiveEvent]) -> list[Delivery | None]:
+        """Each event as its user's socket sees it, or None where the database disagrees."""
+        note_ids = {e.notification_id for e in events if e.notification_id is not None}
+        read_ids = {i for e in events if isinstance(e.ids, list) for i in e.ids}
+        async with self.database.session() as session:
+            notes = await service.by_ids(session, sorted(note_ids))
+            read = await service.read_owners(session, sorted(read_ids))
+            unread = await service.unread_counts(session, sorted({e.user_id for e in events}))
+        out: list[Delivery | None] = []
+        for event in events:
+            count = unread[event.user_id]
+            if event.kind == "notification":
+                row = notes.get(event.notification_id or 0)
+                if row is None or row.user_id != event.user_id:
+                    out.append(None)
+                else:
+                    out.append(Delivery("notification", count, service.as_json(row)))
+            elif event.ids == "all":
+                out.append(Delivery("read", count, ids="all"))
+            else:
+                ids = sorted(i for i in set(event.ids) if read.get(i) == event.user_id)
+                out.append(Delivery("read", count, ids=ids) if ids else None)
+        return out
 
     def start(self) -> None:
         if self._task is None:
@@ -160,11 +225,17 @@ class LiveHub:
             self._delay, self._lost = RETRY_FIRST_S, False
             while True:
                 message = await pubsub.get_message(timeout=READ_WAIT_S)
-                if message is None or message["type"] != "message":
-                    continue
-                event = LiveEvent.decode(message["data"])
-                if event is not None:
-                    self.dispatch(event)
+                batch: list[LiveEvent] = []
+                # What has already arrived goes with it: one read of the database for a burst.
+                while message is not None:
+                    if message["type"] == "message":
+                        event = LiveEvent.decode(message["data"])
+                        if event is not None:
+                            batch.append(event)
+                    if len(batch) >= BATCH_MAX:
+                        break
+                    message = await pubsub.get_message(timeout=0)
+                await self.dispatch(batch)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()

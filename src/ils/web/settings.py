@@ -29,6 +29,7 @@ from pydantic import (
 
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import env_errors
+from ils.queue.vardir import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def stored_secret_key(var_dir: Path) -> str:
     path = var_dir / SECRET_KEY_FILE
     if path.is_file():
         return _read_key_file(path)
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -147,6 +147,27 @@ async def owned(session: AsyncSession, user_id: int, notification_id: int) -> No
     return row if row is not None and row.user_id == user_id else None
 
 
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Notification]:
+    """The notifications with these ids, by id (missing ones are absent)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Notification).where(Notification.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def read_owners(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
+    """Of these ids, the notifications that are read: id -> their user's id (to check a live
+    "read" event against)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Notification.id, Notification.user_id).where(
+            Notification.id.in_(ids), Notification.read_at.is_not(None)
+        )
+    )
+    return {int(ident): int(user) for ident, user in rows.all()}
+
+
 async def mark_read(
     session: AsyncSession, row: Notification, when: dt.datetime | None = None
 ) -> None:

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ils.jobs.email.settings import MailSettings
 from ils.queue.errors import GiveUp, IlsJobsError
+from ils.queue.vardir import write_private
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,8 @@ class FileTransport:
         return self.directory / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', key)}.eml"
 
     def _write(self, mime: EmailMessage, key: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path_for(key)
-        partial = path.with_suffix(".eml.part")
-        partial.write_bytes(mime.as_bytes())
-        partial.replace(path)  # readers never see half a file
+        # Readers never see half a file; the mail holds patient data, so it is made 0600.
+        write_private(self.path_for(key), mime.as_bytes())
 
     async def send(self, mime: EmailMessage, key: str) -> None:
         await asyncio.to_thread(self._write, mime, key)

@@ -54,19 +54,14 @@ async def _recipient(db: Database, user_id: int) -> User | None:
 async def deliver(
     db: Database, notifier: NotificationPublisher, ctx: JobContext, items: Sequence[NewNotification]
 ) -> list[Notification]:
-    """Store ``items`` once, then announce them with each user's unread count.
+    """Store ``items`` once, then announce their ids (the web process reads them back).
 
     When the announcement fails the job is retried (and stores nothing twice), except inline,
     where Redis is down by definition: the notification waits in the database for the user's
     next reconnect or reload.
     """
     rows = await store.store_once(db, items)
-    async with db.session() as session:
-        counts = await store.unread_counts(session, sorted({row.user_id for row in rows}))
-    events = [
-        LiveEvent("notification", row.user_id, counts[row.user_id], store.as_json(row))
-        for row in rows
-    ]
+    events = [LiveEvent("notification", row.user_id, notification_id=row.id) for row in rows]
     try:
         await notifier.publish(events)
     except (RedisError, OSError) as exc:

@@ -7,9 +7,13 @@ subscription to it and hands each event to that user's open sockets (see :mod:`i
 Events are hints, never the record: the database is, and a client that missed one (a dropped
 connection, a Redis outage) gets it again from there on reconnect.
 
-| event | fields (besides ``user_id``, ``unread_count``) | sent when |
+Events carry ids, never text: anyone able to PUBLISH on the Redis could otherwise push any
+words to any user's screen. The web process reads what it sends from the database, as that
+user's (an id that is not the user's is dropped), so a forged event delivers nothing.
+
+| event | fields (besides ``user_id``) | sent when |
 |---|---|---|
-| ``notification`` | ``notification`` (as REST shows it) | a job stored it |
+| ``notification`` | ``id`` (the notification's) | a job stored it |
 | ``read`` | ``ids`` (a list, or ``"all"``) | the user marked some read |
 """
 
@@ -37,22 +41,17 @@ def channel(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """One announcement for one user's sockets."""
+    """One announcement for one user's sockets: which notification is new, or which are read."""
 
     kind: EventKind
     user_id: int
-    unread_count: int
-    notification: dict[str, Any] | None = None
+    notification_id: int | None = None
     ids: list[int] | Literal["all"] = field(default_factory=list)
 
     def encode(self) -> str:
-        body: dict[str, Any] = {
-            "event": self.kind,
-            "user_id": self.user_id,
-            "unread_count": self.unread_count,
-        }
+        body: dict[str, Any] = {"event": self.kind, "user_id": self.user_id}
         if self.kind == "notification":
-            body["notification"] = self.notification
+            body["id"] = self.notification_id
         else:
             body["ids"] = self.ids
         return json.dumps(body, separators=(",", ":"))
@@ -63,28 +62,27 @@ class LiveEvent:
         try:
             body = json.loads(raw)
             kind = body["event"]
-            if kind not in ("notification", "read"):
-                raise ValueError(f"unknown event {kind!r}")
-            return cls(
-                kind=kind,
-                user_id=int(body["user_id"]),
-                unread_count=int(body["unread_count"]),
-                notification=body.get("notification"),
-                ids=body.get("ids", []),
-            )
+            user_id = _whole(body["user_id"])
+            if kind == "notification":
+                return cls(kind="notification", user_id=user_id, notification_id=_whole(body["id"]))
+            if kind == "read":
+                ids = body["ids"]
+                if ids != "all":
+                    if not isinstance(ids, list):
+                        raise ValueError("ids: not a list")
+                    ids = [_whole(i) for i in ids]
+                return cls(kind="read", user_id=user_id, ids=ids)
+            raise ValueError(f"unknown event {kind!r}")
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring a malformed notification event: %s", exc)
             return None
 
-    def to_client(self) -> dict[str, Any]:
-        """What the user's socket is sent (the user id is implied by the socket)."""
-        if self.kind == "notification":
-            return {
-                "type": "notification",
-                "notification": self.notification,
-                "unread_count": self.unread_count,
-            }
-        return {"type": "read", "ids": self.ids, "unread_count": self.unread_count}
+
+def _whole(value: Any) -> int:
+    # bool is an int to Python, and a float would be truncated: neither is an id.
+    if type(value) is not int or value < 1:
+        raise ValueError(f"not an id: {value!r}")
+    return value
 
 
 class NotificationPublisher:

@@ -12,10 +12,12 @@ once (by id). The server sends JSON messages:
 | ``ready`` | ``unread_count``, ``last_id``, ``truncated`` | the replay is done; live from here |
 | ``read`` | ``ids`` (a list, or ``"all"``), ``unread_count`` | marked read, in any tab |
 
-What the client sends is ignored. The server closes with 1013 (try again later) when live
-notifications are unavailable (Redis down) or the client reads too slowly to keep up, and with
-1008 once the session or token the socket opened with is over (logout, password change,
-expiry, revocation; checked every ``ILS_SESSION_RECHECK_S``).
+What a live event names is read from the database (by the hub) as this user's before it is
+sent: the channel carries ids only, and a forged one finds nothing to send. What the client
+sends is ignored. The server closes with 1013 (try again later) when live notifications are
+unavailable (Redis down) or the client reads too slowly to keep up, and with 1008 once the
+session or token the socket opened with is over (logout, password change, expiry, revocation;
+checked every ``ILS_SESSION_RECHECK_S``).
 """
 
 from __future__ import annotations
@@ -27,10 +29,9 @@ from typing import Any, cast
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from ils.domain.services import notifications as service
-from ils.jobs.notification.live import LiveEvent
 from ils.web.auth.context import WebContext
 from ils.web.auth.sockets import SocketUser, authenticate_socket, origin_allowed
-from ils.web.live import RESYNC, Inbox, LiveHub
+from ils.web.live import Delivery, Inbox, LiveHub
 
 router = APIRouter(tags=["notifications"])
 
@@ -109,13 +110,13 @@ class LiveSocket:
             if self.inbox.overflowed:
                 await self.websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_id")
                 return
-            if item is RESYNC:
+            if isinstance(item, Delivery) and item.notification is not None:
+                await self._send_notification(item.notification, item.unread_count, False)
+            elif isinstance(item, Delivery):
+                message = {"type": "read", "ids": item.ids, "unread_count": item.unread_count}
+                await self.websocket.send_json(message)
+            else:
                 await self._resync()
-            elif isinstance(item, LiveEvent):
-                if item.kind == "notification" and item.notification is not None:
-                    await self._send_notification(item.notification, item.unread_count, False)
-                else:
-                    await self.websocket.send_json(item.to_client())
 
     async def watch_credential(self) -> None:
         """Close the socket once its session or token no longer authenticates anyone."""

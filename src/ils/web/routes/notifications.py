@@ -101,8 +101,7 @@ async def mark_read(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"notification {notification_id} not found")
     await service.mark_read(session, row)
-    unread = await service.unread_count(session, user.id)
-    background.add_task(_announce, request, LiveEvent("read", user.id, unread, ids=[row.id]))
+    background.add_task(_announce, request, LiveEvent("read", user.id, ids=[row.id]))
     return NotificationOut.model_validate(row, from_attributes=True)
 
 
@@ -112,5 +111,5 @@ async def mark_all_read(
 ) -> MarkedOut:
     marked = await service.mark_all_read(session, user.id)
     ids: Literal["all"] = "all"
-    background.add_task(_announce, request, LiveEvent("read", user.id, 0, ids=ids))
+    background.add_task(_announce, request, LiveEvent("read", user.id, ids=ids))
     return MarkedOut(marked=marked, unread_count=0)
