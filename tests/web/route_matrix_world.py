@@ -240,22 +240,29 @@ async def connection(w: World, owner: Owner, role: Role) -> Params:
         return {"connection_id": row.id}
 
 
-async def document(w: World, owner: Owner, role: Role) -> Params:
-    """An order sheet (every role may read orders) with its file in storage."""
-    entity = await order(w, owner, role)
+async def add_document(
+    w: World, owner: Owner, doc_type: DocumentType, entity: DocumentEntity, entity_id: int
+) -> int:
+    """A generated document of ``owner``'s company with its file in storage."""
     n = w.next()
-    key = f"{w.company[owner]}/order-sheet/matrix-{n}.pdf"
+    key = f"{w.company[owner]}/{doc_type.value}/matrix-{n}.pdf"
     stored = w.system.files.put(key, PDF)
     async with w.db.session() as s:
         row = Document(
-            company_id=w.company[owner], type=DocumentType.order_sheet,
-            entity=DocumentEntity.order, entity_id=entity["order_id"], path=key,
-            filename=f"matrix-{n}.pdf", size=len(PDF), sha256=stored.sha256,
+            company_id=w.company[owner], type=doc_type, entity=entity, entity_id=entity_id,
+            path=key, filename=f"matrix-{n}.pdf", size=len(PDF), sha256=stored.sha256,
             job_id=f"matrix-doc-{n}",
         )  # fmt: skip
         s.add(row)
         await s.flush()
-        return {"document_id": row.id}
+        return row.id
+
+
+async def document(w: World, owner: Owner, role: Role) -> Params:
+    """An order sheet (every role may read orders)."""
+    order_id = (await order(w, owner, role))["order_id"]
+    doc_id = await add_document(w, owner, DocumentType.order_sheet, DocumentEntity.order, order_id)
+    return {"document_id": doc_id}
 
 
 async def notification(w: World, owner: Owner, role: Role) -> Params:

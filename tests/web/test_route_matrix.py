@@ -24,7 +24,7 @@ from fastapi.routing import APIWebSocketRoute
 from starlette.routing import WebSocketRoute
 
 from ils.bootstrap import JobSystem
-from ils.domain.models import Role
+from ils.domain.models import DocumentEntity, DocumentType, Role
 from ils.web.app import create_app
 from ils.web.settings import load_web_settings
 from tests.conftest import delete_prefix, make_settings, probe_registry
@@ -38,8 +38,12 @@ from tests.web.route_matrix_world import (
     Owner,
     Params,
     World,
+    add_document,
     build_world,
     email,
+    examination,
+    invoice,
+    issued_invoice,
     new_company,
     product_body,
     purchase_order_body,
@@ -414,3 +418,33 @@ async def test_the_table_has_a_row_for_every_route_and_no_row_for_a_route_gone(w
 async def test_the_pending_marks_name_rows_of_the_table():
     rows = {(row.method, row.path) for row in ROWS}
     assert {(m, p) for m, p, _, _ in TENANT_ISOLATION_PENDING} <= rows
+
+
+# What each kind of document needs, written out here as the reviewer reads the rule.
+DOCUMENT_READERS = {
+    DocumentType.order_sheet: EVERYONE,
+    DocumentType.invoice: ADMINS | {DISP, STAFF},
+    DocumentType.receipt: ADMINS | {DISP, STAFF},
+    DocumentType.examination_form: ADMINS | {OPT, DISP},
+}
+
+
+@pytest.mark.parametrize("doc_type", list(DOCUMENT_READERS), ids=lambda t: t.value)
+async def test_a_document_is_as_private_as_the_row_it_shows(world: World, doc_type: DocumentType):
+    if doc_type is DocumentType.examination_form:
+        row = DocumentEntity.examination, (await examination(world, "own", OPT))["examination_id"]
+    elif doc_type is DocumentType.order_sheet:
+        row = DocumentEntity.order, (await FACTORIES["order"](world, "own", OPT))["order_id"]
+    elif doc_type is DocumentType.invoice:
+        row = DocumentEntity.invoice, (await invoice(world, "own", CA))["invoice_id"]
+    else:
+        paid = (await issued_invoice(world, "own", CA))["invoice_id"]
+        url = f"/api/invoices/{paid}/payments"
+        payment = await world.clients[CA].post(url, json={"amount": "1.00", "method": "cash"})
+        row = DocumentEntity.payment, payment.json()["payment"]["id"]
+    doc_id = await add_document(world, "own", doc_type, *row)
+    got = {
+        role: (await world.clients[role].get(f"/api/documents/{doc_id}")).status_code
+        for role in Role
+    }
+    assert got == {role: 200 if role in DOCUMENT_READERS[doc_type] else 403 for role in Role}
