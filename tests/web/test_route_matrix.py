@@ -277,6 +277,8 @@ async def world(
             system = JobSystem(
                 settings, registry=probe_registry(), database=db, resources=resources
             )
+            # the outbox rows the matrix spools wait for its requests, not for the 2 s sweep
+            system.relay.interval_s = 3600.0
             web = load_web_settings({}, tmp / "var")
             app = create_app(system, run_workers=False, web_settings=web)
             async with app.router.lifespan_context(app), build_world(app, db, password_hash) as w:
