@@ -49,6 +49,9 @@ INVOICE: dict[str, Any] = {
     "lines": [{"description": "SV 1.60 lens", "quantity": 3, "unit_price": "33.33"}],
 }
 PDF = b"%PDF-1.4 route matrix\n%%EOF\n"
+# Where a job's company is stamped in its data (the tenant isolation of the queue admin layer
+# reads it); a row spooled here skips the producer that stamps it.
+COMPANY_STAMP = "_ilsCompany"
 
 
 def email(company: str, role: Role) -> str:
@@ -301,7 +304,8 @@ async def job(w: World, owner: Owner, role: Role) -> Params:
 
 async def outbox_row(w: World, owner: Owner, role: Role) -> Params:
     """A job of ``owner``'s company still waiting in the outbox."""
-    payload = {"company_id": w.company[owner], "horizon_days": 14, "product_ids": None}
+    company = w.company[owner]
+    payload = {"companyId": company, "horizonDays": 14, "productIds": None, COMPANY_STAMP: company}
     row = OutboxRow.new("ai", "demand-forecast", payload, {})
     await w.system.outbox.spool(row)
     return {"row_id": row.id}

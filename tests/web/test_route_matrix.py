@@ -192,7 +192,7 @@ ROWS: tuple[Row, ...] = (
     Row("DELETE", "/api/queue/{queue}/{setting}", ONLY_PLATFORM,
         fixed={"queue": "ai", "setting": "rate-limit"}),
     Row("GET", "/api/queue/outbox", ADMINS),
-    Row("POST", "/api/queue/outbox/relay", ADMINS),
+    Row("POST", "/api/queue/outbox/relay", ONLY_PLATFORM),  # relays every company's rows
     Row("DELETE", "/api/queue/outbox/{row_id}", ADMINS, target="outbox_row"),
     Row("GET", "/api/audit", ONLY_PLATFORM),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
@@ -222,7 +222,6 @@ TENANT_ISOLATION_PENDING: frozenset[tuple[str, str, Role, Owner]] = frozenset(
             ("DELETE", "/api/queue/{queue}/jobs/{job_id}"),
             ("POST", "/api/queue/{queue}/jobs/{job_id}/{action}"),
             ("POST", "/api/queue/{queue}/retry-failed"),
-            ("POST", "/api/queue/outbox/relay"),
             ("DELETE", "/api/queue/outbox/{row_id}"),
         )),
         *((m, p, A, "own") for m, p in (
@@ -231,6 +230,7 @@ TENANT_ISOLATION_PENDING: frozenset[tuple[str, str, Role, Owner]] = frozenset(
             ("PUT", "/api/queue/{queue}/rate-limit"),
             ("PUT", "/api/queue/{queue}/concurrency"),
             ("DELETE", "/api/queue/{queue}/{setting}"),
+            ("POST", "/api/queue/outbox/relay"),
         )),
     }
 )  # fmt: skip

@@ -78,7 +78,9 @@ POLICY: dict[str, Rule] = {
     "ai.chat": _rule(EVERYONE, "one's own AI conversations"),
     "queue.monitor": _rule(ADMINS, "queue stats, health, jobs, outbox, event stream (own company)"),
     "queue.jobs": _rule(ADMINS, "retry, promote, cancel, remove jobs (own company's)"),
-    "queue.operate": _rule({P}, "pause, resume, clean, rate-limit and concurrency overrides"),
+    "queue.operate": _rule(
+        {P}, "pause, resume, clean, rate-limit and concurrency overrides, relay the outbox"
+    ),
     "audit.read": _rule({P}, "the audit log"),
 }
 
