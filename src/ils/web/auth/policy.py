@@ -77,7 +77,9 @@ POLICY: dict[str, Rule] = {
     "notifications.own": _rule(EVERYONE, "one's own notifications and the live socket"),
     "ai.chat": _rule(EVERYONE, "one's own AI conversations"),
     "queue.monitor": _rule(ADMINS, "queue stats, health, jobs, outbox, event stream (own company)"),
-    "queue.jobs": _rule(ADMINS, "retry, promote, cancel, remove jobs (own company's)"),
+    "queue.jobs": _rule(
+        ADMINS, "retry, promote, cancel, remove jobs, retry all failed (own company's)"
+    ),
     "queue.operate": _rule(
         {P}, "pause, resume, clean, rate-limit and concurrency overrides, relay the outbox"
     ),
