@@ -10,9 +10,19 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.models.accounts import Role, User
+from ils.domain.passwords import hash_password
 from ils.queue.outbox_table import outbox
-from tests.web.conftest import OUTSIDER_EMAIL, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import (
+    OUTSIDER_EMAIL,
+    PASSWORD,
+    csrf_headers,
+    logged_in,
+    login,
+    make_client,
+)
+
+OUTSIDER_ADMIN_EMAIL = "admin@b.localhost"
 
 
 @contextlib.asynccontextmanager
@@ -28,6 +38,29 @@ async def outsider(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client signed in as company B's user."""
     async with make_client(app) as client:
         assert (await login(client, OUTSIDER_EMAIL)).status_code == 200
+        client.headers.update(csrf_headers(client))
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def outsider_admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as a company_admin of company B (made on first use): a role that may
+    do everything in its company, so what it meets on company A's ids is the company rule (404),
+    never the role rule (403)."""
+    system: JobSystem = app.state.system
+    async with system.database.session() as session:
+        known = await session.scalar(select(User).where(User.email == OUTSIDER_ADMIN_EMAIL))
+        if known is None:
+            company_id = await session.scalar(
+                select(User.company_id).where(User.email == OUTSIDER_EMAIL)
+            )
+            assert company_id is not None, "the accounts fixture makes company B first"
+            session.add(
+                User(company_id=company_id, email=OUTSIDER_ADMIN_EMAIL, name="admin b",
+                     password_hash=hash_password(PASSWORD), role=Role.company_admin)
+            )  # fmt: skip
+    async with make_client(app) as client:
+        assert (await login(client, OUTSIDER_ADMIN_EMAIL)).status_code == 200
         client.headers.update(csrf_headers(client))
         yield client
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
 from ils.domain.models.billing import Invoice, Payment, PaymentMethod
 from ils.domain.models.catalog import Product, ProductKind
@@ -23,8 +24,8 @@ from ils.domain.models.orders import LineKind, Order, OrderLine, OrderStatus
 from ils.domain.services import billing
 from ils.domain.services.billing import PaymentCreate
 from ils.queue.errors import JobNotFound
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, login, make_client
-from tests.web.helpers import fields, outbox_rows, relayed, signed_in
+from tests.web.conftest import Accounts
+from tests.web.helpers import fields, outbox_rows, outsider_admin, relayed, signed_in
 
 THREE_LENSES: dict[str, Any] = {
     "billing_name": "Dana Whitfield",
@@ -76,7 +77,7 @@ async def test_invoice_totals_are_exact_and_tax_rounds_half_up(
     api: FastAPI, db: Database, accounts: Accounts
 ):
     case = await add_product(db, accounts.company_a)
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         assert (invoice["number"], invoice["status"], invoice["tax_rate"]) == (
             "INV-000001", "draft", "20.000",
@@ -105,7 +106,7 @@ async def test_an_invoice_of_an_order_copies_its_lines_and_tax(
 ):
     order_id = await add_order(db, accounts.company_a)
     other_order = await add_order(db, accounts.company_a, "ORD-000002")
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, {"order_id": order_id})
         assert invoice["order_id"] == order_id and invoice["billing_name"] == "Femi Okafor"
         assert [(ln["quantity"], ln["line_total"]) for ln in invoice["lines"]] == [
@@ -123,7 +124,7 @@ async def test_an_invoice_of_an_order_copies_its_lines_and_tax(
 
 async def test_issuing_queues_the_pdf_once_and_is_audited(api: FastAPI, db: Database):
     system: JobSystem = api.state.system
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         url = f"/api/invoices/{invoice['id']}/issue"
         issued = await client.post(url)
@@ -146,7 +147,7 @@ async def test_issuing_queues_the_pdf_once_and_is_audited(api: FastAPI, db: Data
 
 async def test_payments_settle_the_invoice_and_queue_receipts(api: FastAPI, db: Database):
     system: JobSystem = api.state.system
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         url = f"/api/invoices/{invoice['id']}/payments"
         early = await client.post(url, json={"amount": "10", "method": "cash"})
@@ -179,7 +180,7 @@ async def test_payments_settle_the_invoice_and_queue_receipts(api: FastAPI, db: 
 
 async def test_a_payment_over_the_balance_is_422_and_queues_nothing(api: FastAPI, db: Database):
     system: JobSystem = api.state.system
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         assert (await client.post(f"/api/invoices/{invoice['id']}/issue")).status_code == 200
         await relayed(system)
@@ -216,7 +217,7 @@ async def test_a_payment_over_the_balance_is_422_and_queues_nothing(api: FastAPI
 async def test_bad_payments_are_422_naming_the_field(
     api: FastAPI, body: dict[str, Any], field: str
 ):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         assert (await client.post(f"/api/invoices/{invoice['id']}/issue")).status_code == 200
         response = await client.post(f"/api/invoices/{invoice['id']}/payments", json=body)
@@ -242,7 +243,7 @@ async def test_bad_payments_are_422_naming_the_field(
 async def test_bad_invoices_are_422_naming_the_field(
     api: FastAPI, change: dict[str, Any], field: str
 ):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         response = await client.post("/api/invoices", json=THREE_LENSES | change)
         assert field in fields(response)
         assert (await client.get("/api/invoices")).json()["total"] == 0
@@ -254,15 +255,13 @@ async def test_another_companys_invoices_are_404_and_its_ids_422_in_bodies(
     system: JobSystem = api.state.system
     their_order = await add_order(db, accounts.company_b)
     their_product = await add_product(db, accounts.company_b)
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         by_order = await client.post("/api/invoices", json={"order_id": their_order})
         assert fields(by_order) == {"order_id"}
         lines = {"billing_name": "X", "lines": [{"product_id": their_product}]}
         assert fields(await client.post("/api/invoices", json=lines)) == {"lines.0.product_id"}
-    async with make_client(api) as other:
-        assert (await login(other, OUTSIDER_EMAIL)).status_code == 200
-        other.headers.update(csrf_headers(other))
+    async with outsider_admin(api) as other:
         url = f"/api/invoices/{invoice['id']}"
         assert (await other.get(url)).status_code == 404
         assert (await other.post(f"{url}/issue")).status_code == 404
@@ -270,13 +269,13 @@ async def test_another_companys_invoices_are_404_and_its_ids_422_in_bodies(
         paying = await other.post(f"{url}/payments", json={"amount": "1", "method": "cash"})
         assert paying.status_code == 404
         assert (await other.get("/api/invoices")).json()["total"] == 0
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         assert (await client.get(url)).json()["status"] == "draft"
     assert await outbox_rows(system) == 0
 
 
 async def test_two_payments_racing_never_take_more_than_the_total(api: FastAPI, db: Database):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         assert (await client.post(f"/api/invoices/{invoice['id']}/issue")).status_code == 200
         url = f"/api/invoices/{invoice['id']}/payments"
@@ -294,7 +293,7 @@ async def test_two_payments_racing_never_take_more_than_the_total(api: FastAPI, 
 
 async def test_a_payment_rolled_back_after_its_enqueue_leaves_no_job(api: FastAPI, db: Database):
     system: JobSystem = api.state.system
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         invoice = await create(client, THREE_LENSES)
         assert (await client.post(f"/api/invoices/{invoice['id']}/issue")).status_code == 200
     await relayed(system)

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from ils.domain.db import Database
+from ils.domain.models.accounts import Role
 from ils.domain.models.catalog import Product, ProductKind, Supplier
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, outsider, signed_in
@@ -36,7 +37,7 @@ async def create(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> A
 
 
 async def test_suppliers_are_created_listed_and_updated(api: FastAPI):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         hoya = await create(client, "/api/suppliers", {"name": "Hoya", "phone": "01"})
         assert hoya["lead_time_days"] == 7
         await create(client, "/api/suppliers", {"name": "Essilor", "lead_time_days": 3})
@@ -57,7 +58,7 @@ async def test_suppliers_are_created_listed_and_updated(api: FastAPI):
 
 
 async def test_products_keep_money_exact_in_and_out(api: FastAPI, db: Database):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         supplier = await create(client, "/api/suppliers", {"name": "Hoya"})
         product = await create(client, "/api/products", LENS | {"supplier_id": supplier["id"]})
         assert (product["price"], product["cost"]) == ("129.99", "41.50")
@@ -76,7 +77,7 @@ async def test_products_keep_money_exact_in_and_out(api: FastAPI, db: Database):
 
 
 async def test_products_filter_by_kind_search_and_low_stock(api: FastAPI):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         await create(client, "/api/products", LENS)
         frame = await create(
             client, "/api/products",
@@ -109,7 +110,7 @@ async def test_a_duplicate_sku_is_a_409(api: FastAPI, accounts: Accounts, db: Da
     async with db.session() as session:  # the same SKU in another company is no conflict
         session.add(Product(company_id=accounts.company_b, sku="FR-1", name="B's frame",
                             kind=ProductKind.frame, price=Decimal("10.00")))  # fmt: skip
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         await create(client, "/api/products", LENS)
         other = await create(client, "/api/products", LENS | {"sku": "FR-1", "kind": "frame"})
         duplicate = await client.post("/api/products", json=LENS | {"name": "Another"})
@@ -144,7 +145,7 @@ async def test_a_duplicate_sku_is_a_409(api: FastAPI, accounts: Accounts, db: Da
 async def test_bad_products_are_422_naming_the_field(
     api: FastAPI, change: dict[str, Any], field: str
 ):
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         assert field in fields(await client.post("/api/products", json=LENS | change))
         assert (await client.get("/api/products")).json()["total"] == 0
 
@@ -163,7 +164,7 @@ async def test_another_companys_catalogue_is_404_and_its_ids_422_in_bodies(
         session.add(product)
         await session.flush()
         ids = (theirs.id, product.id)
-    async with signed_in(api) as client:
+    async with signed_in(api, Role.company_admin) as client:
         for url in (f"/api/suppliers/{ids[0]}", f"/api/products/{ids[1]}"):
             assert (await client.get(url)).status_code == 404
             assert (await client.patch(url, json={"name": "mine"})).status_code == 404

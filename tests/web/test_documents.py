@@ -17,7 +17,7 @@ from ils.jobs.pdf.handlers import produce
 from ils.queue.context import JobContext
 from tests.support.pdf_world import PdfWorld, make_pdf_world
 from tests.web.conftest import Accounts
-from tests.web.helpers import outsider, signed_in
+from tests.web.helpers import outsider_admin, signed_in
 
 
 async def make_documents(
@@ -70,7 +70,7 @@ async def test_the_owner_downloads_and_lists_others_get_404(
         assert (await client.get("/api/documents/999999")).status_code == 404
         assert (await client.get("/api/documents/0")).status_code == 422
 
-    async with outsider(api) as client:
+    async with outsider_admin(api) as client:
         for doc_id in ids.values():
             assert (await client.get(f"/api/documents/{doc_id}")).status_code == 404
         for path in (f"/api/orders/{world.order_id}/documents",

@@ -18,7 +18,8 @@ from ils.domain.models.audit import AuditEntry
 from ils.domain.models.orders import LineKind
 from ils.domain.services import orders as service
 from ils.queue.outbox_table import outbox
-from tests.web.conftest import OUTSIDER_EMAIL, Accounts, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client
+from tests.web.helpers import outsider_admin
 
 ORDER: dict[str, Any] = {
     "customer_name": "Dana Whitfield",
@@ -107,14 +108,10 @@ async def test_orders_of_another_company_are_404(app: FastAPI, accounts: Account
         assert (await client.get(f"/api/orders/{order_id}")).status_code == 200
         listed = (await client.get("/api/orders")).json()
         assert [o["id"] for o in listed] == [order_id]
-    async with make_client(app) as outsider:
-        assert (await login(outsider, OUTSIDER_EMAIL)).status_code == 200
+    async with outsider_admin(app) as outsider:
         assert (await outsider.get(f"/api/orders/{order_id}")).status_code == 404
         assert (await outsider.get("/api/orders")).json() == []
-        moved = await outsider.post(
-            f"/api/orders/{order_id}/status", json={"status": "cancelled"},
-            headers=csrf_headers(outsider),
-        )  # fmt: skip
+        moved = await outsider.post(f"/api/orders/{order_id}/status", json={"status": "cancelled"})
         assert moved.status_code == 404
 
 

@@ -28,6 +28,10 @@ Route authors use these (all importable from ``ils.web.auth``)::
     route returns (before the response is sent, so a failed commit is the answer, e.g. 409),
     rolled back when it raises. Do not commit yourself; ``flush()`` when you need ids. A yield
     dependency of your own that takes ``DbSession`` must also be ``scope="function"``.
+``permit(action) -> Depends``
+    The route's entry in the role-by-action table (:mod:`ils.web.auth.policy`):
+    ``@router.post(..., dependencies=[permit("invoices.issue")])``; 403 for a role not allowed.
+    ``ensure(user, action)`` is the same check where it needs a row first (documents).
 ``get_owned(session, Model, id, user) -> Model``
     The row if ``row.company_id == user.company_id`` (``platform_admin`` sees every company);
     404 for missing rows and for other companies' rows alike (never 403).
@@ -51,17 +55,21 @@ from ils.web.auth.dependencies import (
     session_user,
 )
 from ils.web.auth.ownership import get_owned, sees_all_companies
+from ils.web.auth.policy import allows, ensure, permit
 
 __all__ = [
     "CurrentUser",
     "DbSession",
     "SessionUser",
     "WebContext",
+    "allows",
     "auth_method",
     "client_ip",
     "current_user",
     "db_session",
+    "ensure",
     "get_owned",
+    "permit",
     "record_audit",
     "require_roles",
     "sees_all_companies",

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ils.domain.models import AiConversation, AiMessage, MessageRole, User
 from ils.domain.services import MAX_ID
 from ils.jobs import helpers
-from ils.web.auth import CurrentUser, DbSession
+from ils.web.auth import CurrentUser, DbSession, permit
 
-router = APIRouter(prefix="/api/ai/conversations", tags=["ai"])
+router = APIRouter(prefix="/api/ai/conversations", tags=["ai"], dependencies=[permit("ai.chat")])
 
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -8,18 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from ils.domain.models.accounts import Role, User
+from ils.domain.models.accounts import User
 from ils.domain.models.audit import AuditEntry
-from ils.web.auth.dependencies import DbSession, require_roles
+from ils.web.auth.dependencies import DbSession
+from ils.web.auth.policy import permit
 from ils.web.routes.queue import DENIED
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
-PlatformAdmin = Annotated[User, Depends(require_roles(Role.platform_admin))]
+PlatformAdmin = Annotated[User, permit("audit.read")]
 
 
 class AuditEntryOut(BaseModel):

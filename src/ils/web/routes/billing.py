@@ -18,7 +18,7 @@ from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMe
 from ils.domain.services import MAX_ID, Amount, QueuedJob, Window
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
-from ils.web.auth import CurrentUser, DbSession, get_owned, record_audit
+from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["billing"])
@@ -94,7 +94,10 @@ class PaymentRecordedOut(BaseModel):
 
 
 @router.get(
-    "/api/invoices", response_model=InvoicePage, summary="The company's invoices, newest first"
+    "/api/invoices",
+    response_model=InvoicePage,
+    summary="The company's invoices, newest first",
+    dependencies=[permit("invoices.read")],
 )
 async def list_invoices(
     user: CurrentUser,
@@ -117,6 +120,7 @@ async def list_invoices(
     status_code=status.HTTP_201_CREATED,
     responses=CONFLICT,
     summary="Draft an invoice from lines, or from an order (its lines are copied)",
+    dependencies=[permit("invoices.draft")],
 )
 async def create_invoice(body: InvoiceCreate, user: CurrentUser, session: DbSession) -> Invoice:
     return await service.create_invoice(session, user.company_id, body)
@@ -127,6 +131,7 @@ async def create_invoice(body: InvoiceCreate, user: CurrentUser, session: DbSess
     response_model=InvoiceOut,
     responses=NOT_FOUND,
     summary="An invoice with its lines",
+    dependencies=[permit("invoices.read")],
 )
 async def get_invoice(invoice_id: InvoiceId, user: CurrentUser, session: DbSession) -> Invoice:
     return await get_owned(session, Invoice, invoice_id, user)
@@ -137,6 +142,7 @@ async def get_invoice(invoice_id: InvoiceId, user: CurrentUser, session: DbSessi
     response_model=InvoiceIssuedOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Issue a draft invoice: its PDF is queued",
+    dependencies=[permit("invoices.issue")],
 )
 async def issue_invoice(
     invoice_id: InvoiceId, request: Request, user: CurrentUser, session: DbSession
@@ -153,6 +159,7 @@ async def issue_invoice(
     response_model=list[PaymentOut],
     responses=NOT_FOUND,
     summary="The payments on an invoice, oldest first",
+    dependencies=[permit("invoices.read")],
 )
 async def list_payments(
     invoice_id: InvoiceId, user: CurrentUser, session: DbSession
@@ -167,6 +174,7 @@ async def list_payments(
     status_code=status.HTTP_201_CREATED,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Record a payment: the invoice is paid once settled; a receipt is queued",
+    dependencies=[permit("payments.record")],
 )
 async def record_payment(
     invoice_id: InvoiceId,

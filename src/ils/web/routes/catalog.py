@@ -22,7 +22,7 @@ from ils.domain.services.catalog import (
     SupplierCreate,
     SupplierUpdate,
 )
-from ils.web.auth import CurrentUser, DbSession, get_owned
+from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["catalog"])
@@ -83,7 +83,12 @@ class ProductPage(BaseModel):
 # ---- suppliers ------------------------------------------------------------------------------
 
 
-@router.get("/api/suppliers", response_model=SupplierPage, summary="The company's suppliers")
+@router.get(
+    "/api/suppliers",
+    response_model=SupplierPage,
+    summary="The company's suppliers",
+    dependencies=[permit("catalog.read")],
+)
 async def list_suppliers(
     user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
 ) -> SupplierPage:
@@ -99,6 +104,7 @@ async def list_suppliers(
     status_code=status.HTTP_201_CREATED,
     responses=CONFLICT,
     summary="Add a supplier",
+    dependencies=[permit("suppliers.write")],
 )
 async def create_supplier(body: SupplierCreate, user: CurrentUser, session: DbSession) -> Supplier:
     return await service.create_supplier(session, user.company_id, body)
@@ -109,6 +115,7 @@ async def create_supplier(body: SupplierCreate, user: CurrentUser, session: DbSe
     response_model=SupplierOut,
     responses=NOT_FOUND,
     summary="A supplier",
+    dependencies=[permit("catalog.read")],
 )
 async def get_supplier(supplier_id: RowIdPath, user: CurrentUser, session: DbSession) -> Supplier:
     return await get_owned(session, Supplier, supplier_id, user)
@@ -119,6 +126,7 @@ async def get_supplier(supplier_id: RowIdPath, user: CurrentUser, session: DbSes
     response_model=SupplierOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Change a supplier (only the fields sent)",
+    dependencies=[permit("suppliers.write")],
 )
 async def update_supplier(
     supplier_id: RowIdPath, body: SupplierUpdate, user: CurrentUser, session: DbSession
@@ -130,7 +138,12 @@ async def update_supplier(
 # ---- products -------------------------------------------------------------------------------
 
 
-@router.get("/api/products", response_model=ProductPage, summary="The company's products")
+@router.get(
+    "/api/products",
+    response_model=ProductPage,
+    summary="The company's products",
+    dependencies=[permit("catalog.read")],
+)
 async def list_products(
     user: CurrentUser,
     session: DbSession,
@@ -161,6 +174,7 @@ async def list_products(
     status_code=status.HTTP_201_CREATED,
     responses=CONFLICT,
     summary="Add a product (its SKU is unique in the company)",
+    dependencies=[permit("products.write")],
 )
 async def create_product(body: ProductCreate, user: CurrentUser, session: DbSession) -> Product:
     return await service.create_product(session, user.company_id, body)
@@ -171,6 +185,7 @@ async def create_product(body: ProductCreate, user: CurrentUser, session: DbSess
     response_model=ProductOut,
     responses=NOT_FOUND,
     summary="A product",
+    dependencies=[permit("catalog.read")],
 )
 async def get_product(product_id: RowIdPath, user: CurrentUser, session: DbSession) -> Product:
     return await get_owned(session, Product, product_id, user)
@@ -181,6 +196,7 @@ async def get_product(product_id: RowIdPath, user: CurrentUser, session: DbSessi
     response_model=ProductOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Change a product (only the fields sent)",
+    dependencies=[permit("products.write")],
 )
 async def update_product(
     product_id: RowIdPath, body: ProductUpdate, user: CurrentUser, session: DbSession

@@ -28,7 +28,8 @@ from ils.domain.models import (
 )
 from ils.domain.services import MAX_ID
 from ils.files import FileStorage, StoredFileMissing
-from ils.web.auth import CurrentUser, DbSession, get_owned
+from ils.web.auth import CurrentUser, DbSession, ensure, get_owned, permit
+from ils.web.auth.policy import DOCUMENT_READ
 from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["documents"])
@@ -76,6 +77,7 @@ async def download(
     document_id: RowId, request: Request, user: CurrentUser, session: DbSession
 ) -> StreamingResponse:
     row = await get_owned(session, Document, document_id, user)
+    ensure(user, DOCUMENT_READ[row.entity])  # a PDF is as private as the row it shows
     try:
         fh = _files(request).open(row.path)
     except StoredFileMissing as exc:
@@ -99,6 +101,7 @@ async def download(
     response_model=list[DocumentOut],
     responses=NOT_FOUND,
     summary="An order's documents (order sheets, lab work tickets), newest first",
+    dependencies=[permit("orders.read")],
 )
 async def order_documents(
     order_id: RowId, user: CurrentUser, session: DbSession
@@ -113,6 +116,7 @@ async def order_documents(
     response_model=list[DocumentOut],
     responses=NOT_FOUND,
     summary="An invoice's documents and the receipts of its payments, newest first",
+    dependencies=[permit("invoices.read")],
 )
 async def invoice_documents(
     invoice_id: RowId, user: CurrentUser, session: DbSession
@@ -132,6 +136,7 @@ async def invoice_documents(
     response_model=list[DocumentOut],
     responses=NOT_FOUND,
     summary="An examination's documents (examination forms), newest first",
+    dependencies=[permit("examinations.read")],
 )
 async def examination_documents(
     examination_id: RowId, user: CurrentUser, session: DbSession

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ils.domain.models.accounts import ADMIN_ROLES, CompanyKind, User
+from ils.domain.models.accounts import CompanyKind, User
 from ils.domain.models.marketplace import ConnectionStatus
 from ils.domain.services import marketplace as service
-from ils.web.auth import CurrentUser, DbSession, record_audit, require_roles, sees_all_companies
+from ils.web.auth import CurrentUser, DbSession, permit, record_audit, sees_all_companies
 from ils.web.routes.orders import JobRef
 
 router = APIRouter(prefix="/api/marketplace", tags=["marketplace"])
-CompanyAdmin = Annotated[User, Depends(require_roles(*ADMIN_ROLES))]
+CompanyAdmin = Annotated[User, permit("marketplace.connect")]
 
 
 class CompanyOut(BaseModel):
@@ -53,13 +53,19 @@ def with_jobs(result: service.ConnectionResult) -> ConnectionWithJobs:
     )
 
 
-@router.get("/companies", summary="Companies one can connect to")
+@router.get(
+    "/companies", summary="Companies one can connect to", dependencies=[permit("marketplace.read")]
+)
 async def directory(user: CurrentUser, session: DbSession) -> list[CompanyOut]:
     rows = await service.directory(session, user.company_id)
     return [CompanyOut.model_validate(c, from_attributes=True) for c in rows]
 
 
-@router.get("/connections", summary="This company's connections and requests, newest first")
+@router.get(
+    "/connections",
+    summary="This company's connections and requests, newest first",
+    dependencies=[permit("marketplace.read")],
+)
 async def list_connections(user: CurrentUser, session: DbSession) -> list[ConnectionOut]:
     rows = await service.connections_of(session, user.company_id)
     return [ConnectionOut.model_validate(c, from_attributes=True) for c in rows]

@@ -19,11 +19,13 @@ from ils.domain.models.notifications import NotificationType, Priority
 from ils.domain.services import MAX_ID
 from ils.domain.services import notifications as service
 from ils.jobs.notification.live import LiveEvent
-from ils.web.auth import CurrentUser, DbSession, web_context
+from ils.web.auth import CurrentUser, DbSession, permit, web_context
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/notifications", tags=["notifications"], dependencies=[permit("notifications.own")]
+)
 
 NotificationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ils.domain.models.orders import Eye, LineKind, Order, OrderStatus
 from ils.domain.models.rx import PrismBase
 from ils.domain.services import orders as service
-from ils.web.auth import CurrentUser, DbSession, get_owned, record_audit, sees_all_companies
+from ils.web.auth import (
+    CurrentUser,
+    DbSession,
+    get_owned,
+    permit,
+    record_audit,
+    sees_all_companies,
+)
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 
@@ -152,7 +159,12 @@ def with_jobs(result: service.OrderResult) -> OrderWithJobs:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an order")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an order",
+    dependencies=[permit("orders.create")],
+)
 async def create_order(body: OrderIn, user: CurrentUser, session: DbSession) -> OrderWithJobs:
     rx = {eye: getattr(body.rx, eye).model_dump(exclude_none=True) for eye in ("right", "left")}
     details = body.model_dump(
@@ -169,7 +181,7 @@ async def create_order(body: OrderIn, user: CurrentUser, session: DbSession) -> 
     return with_jobs(await service.create_order(session, user, data))
 
 
-@router.get("", summary="List orders, newest first")
+@router.get("", summary="List orders, newest first", dependencies=[permit("orders.read")])
 async def list_orders(
     user: CurrentUser,
     session: DbSession,
@@ -182,12 +194,16 @@ async def list_orders(
     return [order_out(o) for o in rows]
 
 
-@router.get("/{order_id}", summary="One order with its lines")
+@router.get("/{order_id}", summary="One order with its lines", dependencies=[permit("orders.read")])
 async def get_order(order_id: int, user: CurrentUser, session: DbSession) -> OrderOut:
     return order_out(await get_owned(session, Order, order_id, user))
 
 
-@router.post("/{order_id}/status", summary="Move an order to another status")
+@router.post(
+    "/{order_id}/status",
+    summary="Move an order to another status",
+    dependencies=[permit("orders.status")],
+)
 async def change_status(
     order_id: int, body: StatusIn, request: Request, user: CurrentUser, session: DbSession
 ) -> OrderWithJobs:
@@ -199,7 +215,11 @@ async def change_status(
     return with_jobs(result)
 
 
-@router.post("/{order_id}/ship", summary="Ship an order with its tracking number")
+@router.post(
+    "/{order_id}/ship",
+    summary="Ship an order with its tracking number",
+    dependencies=[permit("orders.ship")],
+)
 async def ship_order(
     order_id: int, body: ShipIn, request: Request, user: CurrentUser, session: DbSession
 ) -> OrderWithJobs:

@@ -18,7 +18,7 @@ from ils.domain.models.rx import PrismBase
 from ils.domain.services import MAX_ID, QueuedJob, Window
 from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
-from ils.web.auth import CurrentUser, DbSession, get_owned
+from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["patients"])
@@ -111,7 +111,12 @@ class ExaminationPage(BaseModel):
     offset: int
 
 
-@router.get("/api/patients", response_model=PatientPage, summary="The company's patients")
+@router.get(
+    "/api/patients",
+    response_model=PatientPage,
+    summary="The company's patients",
+    dependencies=[permit("patients.read")],
+)
 async def list_patients(
     user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
 ) -> PatientPage:
@@ -126,6 +131,7 @@ async def list_patients(
     response_model=PatientOut,
     status_code=status.HTTP_201_CREATED,
     summary="Register a patient",
+    dependencies=[permit("patients.write")],
 )
 async def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -> Patient:
     return await service.create_patient(session, user.company_id, body)
@@ -136,6 +142,7 @@ async def create_patient(body: PatientCreate, user: CurrentUser, session: DbSess
     response_model=PatientOut,
     responses=NOT_FOUND,
     summary="A patient",
+    dependencies=[permit("patients.read")],
 )
 async def get_patient(patient_id: PatientId, user: CurrentUser, session: DbSession) -> Patient:
     return await get_owned(session, Patient, patient_id, user)
@@ -146,6 +153,7 @@ async def get_patient(patient_id: PatientId, user: CurrentUser, session: DbSessi
     response_model=PatientOut,
     responses=NOT_FOUND,
     summary="Change a patient's details (only the fields sent)",
+    dependencies=[permit("patients.write")],
 )
 async def update_patient(
     patient_id: PatientId, body: PatientUpdate, user: CurrentUser, session: DbSession
@@ -159,6 +167,7 @@ async def update_patient(
     response_model=ExaminationPage,
     responses=NOT_FOUND,
     summary="A patient's examinations, the latest first",
+    dependencies=[permit("examinations.read")],
 )
 async def list_examinations(
     patient_id: PatientId,
@@ -179,6 +188,7 @@ async def list_examinations(
     status_code=status.HTTP_201_CREATED,
     responses=NOT_FOUND,
     summary="Record an examination of a patient",
+    dependencies=[permit("examinations.record")],
 )
 async def create_examination(
     patient_id: PatientId, body: ExaminationCreate, user: CurrentUser, session: DbSession
@@ -193,6 +203,7 @@ async def create_examination(
     response_model=ExaminationOut,
     responses=NOT_FOUND,
     summary="An examination",
+    dependencies=[permit("examinations.read")],
 )
 async def get_examination(
     examination_id: ExaminationId, user: CurrentUser, session: DbSession
@@ -206,6 +217,7 @@ async def get_examination(
     status_code=status.HTTP_202_ACCEPTED,
     responses=NOT_FOUND,
     summary="Render the examination form as a PDF, in the background",
+    dependencies=[permit("examinations.pdf")],
 )
 async def examination_pdf(
     examination_id: ExaminationId, user: CurrentUser, session: DbSession

@@ -17,7 +17,7 @@ from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
 from ils.domain.services import MAX_ID, Amount, QueuedJob, Window
 from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate
-from ils.web.auth import CurrentUser, DbSession, get_owned, record_audit
+from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["purchasing"])
@@ -71,6 +71,7 @@ class PurchaseOrderSentOut(BaseModel):
     "/api/purchase-orders",
     response_model=PurchaseOrderPage,
     summary="The company's purchase orders, newest first",
+    dependencies=[permit("purchasing.read")],
 )
 async def list_purchase_orders(
     user: CurrentUser,
@@ -92,6 +93,7 @@ async def list_purchase_orders(
     response_model=PurchaseOrderOut,
     status_code=status.HTTP_201_CREATED,
     summary="Draft a purchase order; totals are computed here",
+    dependencies=[permit("purchasing.draft")],
 )
 async def create_purchase_order(
     body: PurchaseOrderCreate, user: CurrentUser, session: DbSession
@@ -104,6 +106,7 @@ async def create_purchase_order(
     response_model=PurchaseOrderOut,
     responses=NOT_FOUND,
     summary="A purchase order with its lines",
+    dependencies=[permit("purchasing.read")],
 )
 async def get_purchase_order(
     purchase_order_id: PurchaseOrderId, user: CurrentUser, session: DbSession
@@ -116,6 +119,7 @@ async def get_purchase_order(
     response_model=PurchaseOrderSentOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Send a draft to its supplier: the email is queued",
+    dependencies=[permit("purchasing.send")],
 )
 async def send_purchase_order(
     purchase_order_id: PurchaseOrderId, request: Request, user: CurrentUser, session: DbSession
@@ -135,6 +139,7 @@ async def send_purchase_order(
     response_model=PurchaseOrderOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Receive a sent order: its quantities are added to stock",
+    dependencies=[permit("purchasing.receive")],
 )
 async def receive_purchase_order(
     purchase_order_id: PurchaseOrderId, request: Request, user: CurrentUser, session: DbSession
