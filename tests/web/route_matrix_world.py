@@ -69,6 +69,7 @@ class World:
     # company B's users that make B's objects: an admin, an optometrist, a plain staff member
     other_clients: dict[Role, httpx.AsyncClient]
     anonymous: httpx.AsyncClient
+    password_hash: str
     serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # objects reused by calls that must fail anyway, by (factory, company, role)
     objects: dict[tuple[str, Owner, Role], Params] = field(default_factory=dict)
@@ -128,6 +129,7 @@ async def build_world(app: FastAPI, db: Database, password_hash: str) -> AsyncIt
         clients=dict(zip(Role, mine, strict=True)),
         other_clients=dict(zip(others, theirs, strict=True)),
         anonymous=make_client(app),
+        password_hash=password_hash,
     )
     try:
         yield world
@@ -294,6 +296,15 @@ async def api_token(w: World, owner: Owner, role: Role) -> Params:
     return {"token_id": made["id"]}
 
 
+async def auth_session(w: World, owner: Owner, role: Role) -> Params:
+    """Another browser session of the acting user, or one of company B's user."""
+    address = email("a", role) if owner == "own" else email("b", Role.staff)
+    async with make_client(w.app) as client:
+        assert (await login(client, address, PASSWORD)).status_code == 200
+        listed = (await client.get("/api/auth/sessions")).json()
+    return {"session_id": next(s["id"] for s in listed if s["current"])}
+
+
 async def job(w: World, owner: Owner, role: Role) -> Params:
     """A delayed job of ``owner``'s company (its payload names the company)."""
     enqueued = await helpers.queue_demand_forecast(
@@ -327,6 +338,7 @@ FACTORIES: dict[str, Factory] = {
     "notification": notification,
     "conversation": conversation,
     "api_token": api_token,
+    "auth_session": auth_session,
     "job": job,
     "outbox_row": outbox_row,
 }

@@ -29,7 +29,7 @@ from ils.web.app import create_app
 from ils.web.settings import load_web_settings
 from tests.conftest import delete_prefix, make_settings, probe_registry
 from tests.support.databases import open_database
-from tests.web.conftest import PASSWORD, login, make_client
+from tests.web.conftest import PASSWORD, add_user, login, make_client
 from tests.web.route_matrix_world import (
     EXAM,
     FACTORIES,
@@ -82,6 +82,10 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/auth/login", EVERYONE, via="login"),
     Row("POST", "/api/auth/logout", EVERYONE, 204, anonymous=204, via="logout"),
     Row("GET", "/api/auth/me", EVERYONE),
+    Row("POST", "/api/auth/password", EVERYONE, via="password"),
+    Row("GET", "/api/auth/sessions", EVERYONE),
+    Row("DELETE", "/api/auth/sessions/{session_id}", EVERYONE, 204, target="auth_session",
+        platform_sees_all=False),
     Row("GET", "/api/auth/tokens", EVERYONE),
     Row("POST", "/api/auth/tokens", EVERYONE, 201, body={"name": "matrix"}),
     Row("DELETE", "/api/auth/tokens/{token_id}", EVERYONE, 204, target="api_token",
@@ -373,6 +377,16 @@ async def _call(world: World, row: Row, role: Role | None, owner: Owner, fresh: 
             assert (await login(session, email("a", role))).status_code == 200
             token = {"X-CSRF-Token": session.cookies["ils_csrf"]}
             return (await session.post(path, headers=token)).status_code
+    if row.via == "password":
+        # a user of its own: a password change ends every other session of the user
+        async with make_client(world.app) as session:
+            if role is not None:
+                address = f"pw{world.next()}-{role.value}@a.matrix.localhost"
+                await add_user(world.db, world.company["own"], address, role, world.password_hash)
+                assert (await login(session, address)).status_code == 200
+                session.headers["X-CSRF-Token"] = session.cookies["ils_csrf"]
+            change = {"old_password": PASSWORD, "new_password": "a brand new horse battery"}
+            return (await session.post(path, json=change)).status_code
     if row.via == "asgi":
         return await _asgi_status(world.app, row, path, client.cookies if role else None)
     body = await _body(world, row)
