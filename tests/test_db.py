@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import sqlite3
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from ils.domain.checkpoints import Checkpointer
 from ils.domain.db import Database, database_url
 from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.models.types import to_money
@@ -70,6 +74,35 @@ async def test_sqlite_checkpoints_move_to_the_background_while_a_process_runs(tm
         assert await autocheckpoint() == 1000
     finally:
         await db.dispose()
+
+
+async def test_stopping_waits_for_a_checkpoint_still_running_in_its_thread(tmp_path: Path):
+    """Cancelling the task leaves a checkpoint running in its thread; the final checkpoint and
+    the close must wait for it (two threads in one connection crashed the process)."""
+    path = tmp_path / "wal.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+    checkpointer = Checkpointer(path)
+    checkpointer.checkpoint()
+    checkpointer.start()
+    in_flight = threading.Event()
+    release = threading.Event()
+
+    def a_checkpoint_in_flight() -> None:
+        with checkpointer._lock:  # what a running checkpoint holds
+            in_flight.set()
+            release.wait(10)
+
+    holder = asyncio.get_running_loop().run_in_executor(None, a_checkpoint_in_flight)
+    assert await asyncio.to_thread(in_flight.wait, 10)
+    stopping = asyncio.create_task(checkpointer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=0.2)
+    assert not done and checkpointer._conn is not None  # waiting, the connection still open
+    release.set()
+    await holder
+    await asyncio.wait_for(stopping, 10)
+    assert checkpointer._conn is None and not checkpointer.running
 
 
 async def test_postgresql_needs_no_checkpointer(db: Database):

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class Checkpointer:
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
         self._conn: sqlite3.Connection | None = None
+        # Cancelling the task does not stop a checkpoint already running in its thread: every
+        # use of the connection, closing included, holds this lock (two threads in one
+        # sqlite3 connection, or a close under a running statement, crash the process).
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -40,11 +45,22 @@ class Checkpointer:
         log, frames copied back)."""
         if mode not in ("PASSIVE", "FULL", "RESTART", "TRUNCATE"):
             raise ValueError(f"unknown checkpoint mode {mode!r}")
-        if self._conn is None:
-            self._conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        busy, frames, copied = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            row = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        busy, frames, copied = row
         return int(busy), int(frames), int(copied)
+
+    def _final_checkpoint_and_close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._conn.close()
+            self._conn = None
 
     async def _run(self) -> None:
         while True:
@@ -67,8 +83,5 @@ class Checkpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                await asyncio.to_thread(self.checkpoint)
-            self._conn.close()
-            self._conn = None
+        # In a thread: it may wait for the lock while a cancelled checkpoint finishes.
+        await asyncio.to_thread(self._final_checkpoint_and_close)
