@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import env_errors
+from ils.web.quota_settings import DEFAULT_QUOTAS, ENV_PREFIX, QuotaRule, load_quotas
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,12 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_LOGIN_WINDOW_S": "login_window_s",
     "ILS_METRICS_TOKEN": "metrics_token",
     "ILS_METRICS_ALLOW": "metrics_allow",
+    "ILS_TRUSTED_PROXIES": "trusted_proxies",
+    "ILS_MAX_BODY_BYTES": "max_body_bytes",
 }
 OWNED_PREFIXES = (
     "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN", "ILS_METRICS",
+    "ILS_TRUSTED", "ILS_MAX_BODY",
 )  # fmt: skip
 
 
@@ -62,8 +66,18 @@ class WebSettings(BaseModel):
         (IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")),
         description="without a token, the networks GET /metrics answers (comma-separated CIDRs)",
     )
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        (), description="peers whose X-Forwarded-For names the client (comma-separated CIDRs)"
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=1024**3, description="larger request bodies answer 413"
+    )
+    quotas: dict[str, QuotaRule] = Field(
+        default_factory=lambda: dict(DEFAULT_QUOTAS),
+        description="per kind of enqueued work: requests per user and company per window",
+    )
 
-    @field_validator("metrics_allow", mode="before")
+    @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -99,8 +113,8 @@ class WebSettings(BaseModel):
 
 def _check_names(env: Mapping[str, str]) -> None:
     for name in env:
-        if name in ENV_FIELDS or not name.startswith("ILS_"):
-            continue
+        if name in ENV_FIELDS or not name.startswith("ILS_") or name.startswith(ENV_PREFIX):
+            continue  # ILS_QUOTA_* names are checked by load_quotas
         # Names under our prefixes must be ours; elsewhere only a near miss of ours is flagged,
         # since other ILS_ names belong to other settings (ILS_QUEUE_..., ILS_VAR_DIR...).
         owned = name.startswith(OWNED_PREFIXES)
@@ -154,6 +168,7 @@ def load_web_settings(
     }
     if "secret_key" not in data:
         data["secret_key"] = stored_secret_key(var_dir)
+    data["quotas"] = load_quotas(env)
     try:
         settings = WebSettings.model_validate(data)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ from fastapi import Request
 from ils.bootstrap import JobSystem
 from ils.web.auth.ratelimit import LoginLimiter
 from ils.web.auth.sessions import SessionSigner
+from ils.web.quotas import QuotaLimiter
 from ils.web.settings import WebSettings
 
 
@@ -23,6 +24,7 @@ class WebContext:
     settings: WebSettings
     sessions: SessionSigner
     login_limiter: LoginLimiter
+    quotas: QuotaLimiter
 
     @classmethod
     def build(cls, system: JobSystem, settings: WebSettings) -> WebContext:
@@ -36,6 +38,7 @@ class WebContext:
                 max_failures=settings.login_max_failures,
                 window_s=settings.login_window_s,
             ),
+            quotas=QuotaLimiter(system.broker, system.settings.prefix, settings.quotas),
         )
 
 

@@ -11,12 +11,12 @@ import datetime as dt
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from ils.domain.models.notifications import NotificationType, Priority
-from ils.domain.services import MAX_ID
+from ils.domain.services import MAX_ID, Id
 from ils.domain.services import notifications as service
 from ils.jobs.notification.live import LiveEvent
 from ils.web.auth import CurrentUser, DbSession, web_context
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
-NotificationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+NotificationId = Id
 
 
 class NotificationOut(BaseModel):
