@@ -37,6 +37,7 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_SESSION_MAX_AGE_S": "session_max_age_s",
     "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
     "ILS_LOGIN_WINDOW_S": "login_window_s",
+    "ILS_LOGIN_IP_MAX_FAILURES": "login_ip_max_failures",
     "ILS_METRICS_TOKEN": "metrics_token",
     "ILS_METRICS_ALLOW": "metrics_allow",
     "ILS_TRUSTED_PROXIES": "trusted_proxies",
@@ -59,6 +60,9 @@ class WebSettings(BaseModel):
     session_max_age_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
     login_max_failures: int = Field(5, ge=1, le=1000, description="per email and IP, per window")
     login_window_s: int = Field(15 * 60, ge=1, le=24 * 3600)
+    login_ip_max_failures: int = Field(
+        50, ge=1, le=100_000, description="per IP whatever the email, per window"
+    )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs 'Authorization: Bearer <token>'"
     )

@@ -37,6 +37,7 @@ class WebContext:
                 prefix=system.settings.prefix,
                 max_failures=settings.login_max_failures,
                 window_s=settings.login_window_s,
+                ip_max_failures=settings.login_ip_max_failures,
             ),
             quotas=QuotaLimiter(system.broker, system.settings.prefix, settings.quotas),
         )
