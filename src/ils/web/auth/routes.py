@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from ils.domain.models.accounts import ApiToken, User
 from ils.domain.models.types import utcnow
 from ils.domain.passwords import hash_password, needs_rehash, verify_password
+from ils.domain.services import Id
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import (
@@ -175,7 +176,7 @@ async def list_api_tokens(user: CurrentUser, session: DbSession) -> list[TokenOu
     responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
 )
 async def revoke_api_token(
-    token_id: int, request: Request, user: CurrentUser, session: DbSession
+    token_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
