@@ -178,3 +178,5 @@ def test_quota_settings_are_validated_at_start_up(tmp_path: Path):
         load_web_settings({"ILS_QUOTA_AI_USER": "0"}, var)
     with pytest.raises(ConfigurationError, match="ILS_QUOTA_BULK_WINDOW_S"):
         load_web_settings({"ILS_QUOTA_BULK_WINDOW_S": "soon"}, var)
+    with pytest.raises(ConfigurationError, match="unknown web setting ILS_QUOTAS_AI_USER"):
+        load_web_settings({"ILS_QUOTAS_AI_USER": "3"}, var)

@@ -45,7 +45,7 @@ ENV_FIELDS: dict[str, str] = {
 }
 OWNED_PREFIXES = (
     "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_LOGIN", "ILS_METRICS",
-    "ILS_TRUSTED", "ILS_MAX_BODY",
+    "ILS_TRUSTED", "ILS_MAX_BODY", "ILS_QUOTA",
 )  # fmt: skip
 
 
