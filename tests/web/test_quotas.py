@@ -13,13 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aredis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from ils.domain.models.accounts import Role
 from ils.queue.errors import ConfigurationError
+from ils.queue.settings import Settings
 from ils.web.settings import WebSettings, load_web_settings
-from tests.web.conftest import Accounts
+from tests.web.conftest import Accounts, serve
 from tests.web.helpers import outsider, signed_in
 
 WINDOW_S = 3
@@ -101,6 +103,28 @@ async def test_per_company_quota_spans_its_users_not_other_companies(
             return response.status_code == 202
 
         await eventually(passes, timeout_s=WINDOW_S + 10)
+
+
+async def test_web_processes_share_the_count_in_redis(
+    api: FastAPI, accounts: Accounts, settings: Settings, web_settings: WebSettings
+):
+    """A second app (another process's limiter object) over the same Redis sees the count."""
+    async with signed_in(api, Role.dispenser) as client:
+        conversation = await _conversation(client)
+        assert (await _ask(client, conversation)).status_code == 202
+    async for other in serve(api.state.system, web_settings):
+        assert other.state.web.quotas is not api.state.web.quotas
+        async with signed_in(other, Role.dispenser) as client:
+            assert (await _ask(client, conversation)).status_code == 202
+            assert_quota_refusal(await _ask(client, conversation), "user", 2)
+    store = aredis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        keys = [k async for k in store.scan_iter(match=f"{settings.prefix}:ils:quota*")]
+        user = accounts.by_role[Role.dispenser]
+        assert any(f"/ai/user/{user}/" in k for k in keys), keys
+        assert any(f"/ai/company/{accounts.company_a}/" in k for k in keys), keys
+    finally:
+        await store.aclose()
 
 
 async def test_with_redis_down_requests_pass_uncounted_with_one_warning(
