@@ -122,6 +122,27 @@ def test_bad_input_on_the_command_line_is_a_clear_error(worker_env: dict[str, st
     assert "Traceback" not in bad.output
 
 
+@pytest.mark.parametrize(
+    "job_id", ["../../etc/passwd", "a/b", "a\\b", "..", "x..y", "has:colon", "x" * 41]
+)
+def test_queue_add_refuses_a_job_id_that_could_name_a_path(worker_env: dict[str, str], job_id: str):
+    env = cli_env(worker_env)
+    args = ["queue", "add", "pdf", "invoice", '{"invoiceId": 5}', "--job-id", job_id]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code != 0
+    assert "--job-id" in result.output
+    assert "Traceback" not in result.output
+    stats = json.loads(CliRunner().invoke(app, ["queue", "stats", "--json"], env=env).output)
+    assert sum(stats["pdf"].values()) == 0  # nothing enqueued
+
+
+def test_queue_add_keeps_an_ordinary_job_id(worker_env: dict[str, str]):
+    args = ["queue", "add", "pdf", "invoice", '{"invoiceId": 5}', "--job-id", "inv-5.v2_x"]
+    result = CliRunner().invoke(app, args, env=cli_env(worker_env))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["id"] == "inv-5.v2_x"
+
+
 def test_health_command_exits_non_zero_when_redis_is_down(worker_env: dict[str, str]):
     env = cli_env(worker_env) | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     result = CliRunner().invoke(app, ["queue", "health"], env=env)

@@ -206,6 +206,9 @@ def test_bad_options_are_refused_naming_the_option():
         EnqueueOptions(job_id="has:colon")
     with pytest.raises(ValueError, match="delay_s"):
         EnqueueOptions(delay_s=-1)
+    for unsafe in ("../x", "a/b", "a\\b", ".."):
+        with pytest.raises(ValueError, match="job_id"):
+            EnqueueOptions(job_id=unsafe)
 
 
 # ---- Redis unreachable: the fallback policies ------------------------------------------------

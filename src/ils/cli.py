@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -27,6 +28,7 @@ from ils.queue.producer import EnqueueOptions
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import Settings, load_settings
 from ils.queue.vardir import restrict_umask, tighten
+from ils.web.serving import UVICORN_OPTIONS, quiet_access_log
 
 app = typer.Typer(help="ILS Jobs: background jobs of the Integrated Lens System.")
 queue_app = typer.Typer(help="Inspect the queues and add jobs.")
@@ -152,7 +154,10 @@ def serve(
     except IlsJobsError as exc:  # e.g. a bad web setting: a clear line, not a traceback
         asyncio.run(system.close())
         _fail(str(exc))
-    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level=log_level.lower()))
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=port, log_level=log_level.lower(), **UVICORN_OPTIONS)
+    )
+    quiet_access_log()
     server.run()
     if crashed:
         raise typer.Exit(1)
@@ -190,6 +195,7 @@ def _serve_processes(
             port=port,
             workers=processes,
             log_level=log_level.lower(),
+            **UVICORN_OPTIONS,
         )
     finally:
         asyncio.run(system.close())
@@ -316,8 +322,10 @@ def queue_add(
         _fail(f"payload is not JSON: {exc}")
     try:
         options = EnqueueOptions(priority=priority, delay_s=delay, job_id=job_id)
-    except ValueError as exc:
-        _fail(str(exc))
+    except ValidationError as exc:
+        flags = {"priority": "--priority", "delay_s": "--delay", "job_id": "--job-id"}
+        _fail("; ".join(f"{flags.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}"
+                        for e in exc.errors()))  # fmt: skip
 
     async def add(system: JobSystem) -> Any:
         return await system.producer.enqueue(queue, name, data, options)

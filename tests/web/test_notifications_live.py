@@ -189,6 +189,7 @@ async def test_strangers_and_other_sites_are_refused(world: LiveWorld):
     evil = {"Cookie": cookie, "Origin": "https://evil.example"}
     assert await refused(world, evil) == 403
     assert await refused(world, {"Cookie": cookie}, "?last_id=abc") == 403
+    assert await refused(world, {"Cookie": cookie}, "?last_id=4294967296") == 403  # past int32
     # The app's own page (same origin) is welcome.
     async with tab(world, {"Cookie": cookie, "Origin": world.base}) as own:
         assert (await own.ready())[1]["type"] == "ready"

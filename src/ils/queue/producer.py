@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import redis.asyncio as aredis
 from bullmq import Queue
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +48,20 @@ class EnqueueOptions(BaseModel):
     dedup_key: str | None = Field(None, min_length=1, max_length=200)
     dedup_ttl_s: float | None = Field(None, gt=0)
     # At most the outbox id's width: a job id must work with a session and when spooled too.
-    job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX, pattern=r"^[^:]+$")
+    job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX)
+
+    @field_validator("job_id")
+    @classmethod
+    def _safe_job_id(cls, value: str | None) -> str | None:
+        # Job ids name files (.eml, PDFs) and Redis keys: no key separator, no path out of a
+        # directory.
+        if value is None:
+            return value
+        if ":" in value:
+            raise ValueError("must not contain ':' (BullMQ's key separator)")
+        if "/" in value or "\\" in value or ".." in value:
+            raise ValueError("must not contain '/', '\\' or '..' (it names files)")
+        return value
 
 
 DEFAULT_OPTIONS = EnqueueOptions()

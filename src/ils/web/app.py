@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -27,7 +28,9 @@ from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
+from ils.web.hostile import JsonGuard, validation_error
 from ils.web.live import LiveHub
+from ils.web.proxies import ClientAddress
 from ils.web.routes.ai_chat import router as ai_chat_router
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
@@ -117,7 +120,16 @@ def create_app(
                 await runtime.stop()
             await system.close()
 
-    app = FastAPI(title="ILS Jobs", version=__version__, lifespan=lifespan)
+    # max_body_size: larger bodies answer 413 before anything reads them (Content-Length or,
+    # for chunked bodies, as the bytes arrive); a route that takes uploads may set its own.
+    app = FastAPI(
+        title="ILS Jobs",
+        version=__version__,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.add_middleware(JsonGuard)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # outermost: all see it
     app.state.system = system
     app.state.runtime = runtime
     app.state.live = hub
@@ -125,6 +137,7 @@ def create_app(
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
     install_domain_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(auth_router)
     app.include_router(queue_router)
     # Before the queue admin's routes: /api/queue/outbox/... would match /api/queue/{queue}/...

@@ -27,6 +27,7 @@ from ils.queue.errors import (
     PermissionDenied,
     UnknownJobType,
 )
+from ils.web.quotas import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,17 @@ def integrity_message(exc: IntegrityError) -> str:
     return "conflict: the change violates a database constraint"
 
 
+async def _quota_exceeded(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QuotaExceeded)
+    quota = {"kind": exc.kind, "scope": exc.scope, "limit": exc.limit, "window_s": exc.window_s}
+    return error_response(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        str(exc),
+        {"Retry-After": str(exc.retry_after_s)},
+        quota=quota,
+    )
+
+
 async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntegrityError)
     return error_response(status.HTTP_409_CONFLICT, integrity_message(exc))
@@ -150,6 +162,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PermissionDenied, _simple(status.HTTP_403_FORBIDDEN))
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(ConfigurationError, _simple(status.HTTP_400_BAD_REQUEST))
+    app.add_exception_handler(QuotaExceeded, _quota_exceeded)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

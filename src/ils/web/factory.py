@@ -12,6 +12,7 @@ from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import load_settings
 from ils.web.app import create_app
+from ils.web.serving import quiet_access_log
 
 # What `ils serve` hands to its web processes (beside the usual ILS_* settings).
 RUN_WORKERS_ENV = "ILS_SERVE_RUN_WORKERS"
@@ -21,6 +22,7 @@ LOG_LEVEL_ENV = "ILS_SERVE_LOG_LEVEL"
 
 def app_from_env() -> FastAPI:
     configure_logging(os.environ.get(LOG_LEVEL_ENV, "INFO"))
+    quiet_access_log()
     tune_gc_for_serving()
     system = JobSystem(load_settings())
 

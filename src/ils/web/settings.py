@@ -30,6 +30,7 @@ from pydantic import (
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import env_errors
 from ils.queue.vardir import private_dir
+from ils.web.quota_settings import DEFAULT_QUOTAS, ENV_PREFIX, QuotaRule, load_quotas
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,15 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_TOKEN_ABSOLUTE_S": "token_absolute_s",
     "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
     "ILS_LOGIN_WINDOW_S": "login_window_s",
+    "ILS_LOGIN_IP_MAX_FAILURES": "login_ip_max_failures",
     "ILS_METRICS_TOKEN": "metrics_token",
     "ILS_METRICS_ALLOW": "metrics_allow",
+    "ILS_TRUSTED_PROXIES": "trusted_proxies",
+    "ILS_MAX_BODY_BYTES": "max_body_bytes",
 }
 OWNED_PREFIXES = (
     "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_TOKEN", "ILS_LOGIN",
-    "ILS_METRICS",
+    "ILS_METRICS", "ILS_TRUSTED", "ILS_MAX_BODY", "ILS_QUOTA",
 )  # fmt: skip
 # Names that once meant something: refused with what replaced them, never silently ignored.
 REPLACED: dict[str, str] = {
@@ -90,12 +94,25 @@ class WebSettings(BaseModel):
     )
     login_max_failures: int = Field(5, ge=1, le=1000, description="per email and IP, per window")
     login_window_s: int = Field(15 * 60, ge=1, le=24 * 3600)
+    login_ip_max_failures: int = Field(
+        50, ge=1, le=100_000, description="per IP whatever the email, per window"
+    )
     metrics_token: SecretStr | None = Field(
         None, description="when set, GET /metrics needs 'Authorization: Bearer <token>'"
     )
     metrics_allow: tuple[IPv4Network | IPv6Network, ...] = Field(
         (IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")),
         description="without a token, the networks GET /metrics answers (comma-separated CIDRs)",
+    )
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        (), description="peers whose X-Forwarded-For names the client (comma-separated CIDRs)"
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=1024**3, description="larger request bodies answer 413"
+    )
+    quotas: dict[str, QuotaRule] = Field(
+        default_factory=lambda: dict(DEFAULT_QUOTAS),
+        description="per kind of enqueued work: requests per user and company per window",
     )
 
     @model_validator(mode="after")
@@ -111,7 +128,7 @@ class WebSettings(BaseModel):
                 )
         return self
 
-    @field_validator("metrics_allow", mode="before")
+    @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -147,8 +164,8 @@ class WebSettings(BaseModel):
 
 def _check_names(env: Mapping[str, str]) -> None:
     for name in env:
-        if name in ENV_FIELDS or not name.startswith("ILS_"):
-            continue
+        if name in ENV_FIELDS or not name.startswith("ILS_") or name.startswith(ENV_PREFIX):
+            continue  # ILS_QUOTA_* names are checked by load_quotas
         if name in REPLACED:
             raise ConfigurationError(f"{name} is no longer read; use {REPLACED[name]}")
         # Names under our prefixes must be ours; elsewhere only a near miss of ours is flagged,
@@ -204,6 +221,7 @@ def load_web_settings(
     }
     if "secret_key" not in data:
         data["secret_key"] = stored_secret_key(var_dir)
+    data["quotas"] = load_quotas(env)
     try:
         settings = WebSettings.model_validate(data)
     except ValidationError as exc:

@@ -52,7 +52,10 @@ PositiveAmount = Annotated[
     Decimal, Field(gt=0, max_digits=14, decimal_places=2, description=MONEY_DOC), ToMoney, AsText
 ]
 
-RowId = Annotated[int, Field(gt=0, le=MAX_ID)]
+# The one type of a database id wherever one enters: a path, a query or a body field. Bounded by
+# the column's range, so 2**64 or -1 is a 422 naming the field, never a driver's overflow (500).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+RowId = Id  # the name the services' input models use
 Quantity = Annotated[int, Field(gt=0, le=100_000)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 

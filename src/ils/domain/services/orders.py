@@ -28,6 +28,11 @@ from ils.domain.services.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
 
+# Sane maxima for one order of lenses and frames: far below what the money columns hold, so a
+# typo or a hostile request is a 422 naming the field, not an absurd invoice downstream.
+MAX_UNIT_PRICE = Decimal("1000000.00")
+MAX_ORDER_TOTAL = Decimal("10000000.00")
+
 RX_FIELDS = ("sphere", "cylinder", "axis", "add", "prism", "prism_base")
 ORDER_FIELDS = (
     "due_date", "tray_number", "special_instructions",
@@ -125,6 +130,8 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
             if name in RX_FIELDS:
                 setattr(order, f"{eye}_{name}", value)
     order.recompute_totals(data.tax_rate_percent)
+    if order.total > MAX_ORDER_TOTAL:
+        raise Invalid("lines", f"the order's total may be at most {MAX_ORDER_TOTAL}")
     session.add(order)
     await session.flush()
     order.number = order_number(order.id)

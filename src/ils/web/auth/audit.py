@@ -16,7 +16,7 @@ from ils.domain.models.audit import AuditEntry
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as the server sees it (behind a proxy: uvicorn's --proxy-headers)."""
+    """The client's address: the peer, or X-Forwarded-For from a trusted proxy (ils.web.proxies)."""
     return request.client.host if request.client else None
 
 

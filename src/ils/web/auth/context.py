@@ -17,6 +17,7 @@ from ils.domain.models.types import utcnow
 from ils.web.auth.lifetimes import Clock, Lifetime
 from ils.web.auth.ratelimit import LoginLimiter
 from ils.web.auth.sessions import SessionSigner
+from ils.web.quotas import QuotaLimiter
 from ils.web.settings import WebSettings
 
 
@@ -28,6 +29,7 @@ class WebContext:
     login_limiter: LoginLimiter
     session_lifetime: Lifetime
     token_lifetime: Lifetime
+    quotas: QuotaLimiter
     # Replaced by tests that move time (``dataclasses.replace``), never patched globally.
     clock: Clock = field(default=utcnow)
 
@@ -44,7 +46,9 @@ class WebContext:
                 prefix=system.settings.prefix,
                 max_failures=settings.login_max_failures,
                 window_s=settings.login_window_s,
+                ip_max_failures=settings.login_ip_max_failures,
             ),
+            quotas=QuotaLimiter(system.broker, system.settings.prefix, settings.quotas),
         )
 
 

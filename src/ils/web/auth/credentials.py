@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ils.domain.models.accounts import ApiToken, AuthSession
 from ils.domain.passwords import hash_password, verify_password
+from ils.domain.services import Id
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import WebContext, web_context
 from ils.web.auth.dependencies import (
@@ -163,7 +164,7 @@ async def list_api_tokens(
     responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
 )
 async def revoke_api_token(
-    token_id: int, request: Request, user: CurrentUser, session: DbSession
+    token_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
@@ -216,7 +217,7 @@ async def list_sessions(
     responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
 )
 async def end_session(
-    session_id: int, request: Request, user: CurrentUser, session: DbSession
+    session_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(AuthSession, session_id)
     if row is None or row.user_id != user.id:

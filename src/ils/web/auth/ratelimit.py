@@ -1,4 +1,6 @@
-"""The login limiter: failed logins counted per email and client IP, in a fixed window.
+"""The login limiter: failed logins counted per email and client IP, and per IP alone, in a
+fixed window. The per-IP count is checked before any password is hashed, so random emails from
+one address cannot burn the server's CPU on Argon2.
 
 Counters live in Redis (``<prefix>:ils:login:<digest>``, expiring with the window) so every web
 process shares them. When Redis does not answer, each process counts on its own until it does:
@@ -38,10 +40,18 @@ class LimitState:
 class LoginLimiter:
     """Counts failed logins per (email, IP); :meth:`check` says whether to refuse the next one."""
 
-    def __init__(self, broker: Broker, prefix: str, max_failures: int, window_s: int) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        prefix: str,
+        max_failures: int,
+        window_s: int,
+        ip_max_failures: int = 50,
+    ) -> None:
         self.broker = broker
         self.prefix = prefix
         self.max_failures = max_failures
+        self.ip_max_failures = ip_max_failures
         self.window_s = window_s
         self._local: dict[str, tuple[int, float]] = {}
         self._degraded = False
@@ -51,9 +61,19 @@ class LoginLimiter:
         digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()[:40]
         return f"{self.prefix}:ils:login:{digest}"
 
+    def ip_key(self, ip: str) -> str:
+        digest = hashlib.sha256(f"ip|{ip}".encode()).hexdigest()[:40]
+        return f"{self.prefix}:ils:login-ip:{digest}"
+
+    async def check_ip(self, ip: str) -> LimitState:
+        """The failures from ``ip`` (any email) in the current window, and when it ends."""
+        return await self._state(self.ip_key(ip))
+
     async def check(self, email: str, ip: str) -> LimitState:
         """The failures counted so far in the current window, and when the window ends."""
-        key = self.key(email, ip)
+        return await self._state(self.key(email, ip))
+
+    async def _state(self, key: str) -> LimitState:
         try:
             async with self.broker.admin_client.pipeline(transaction=False) as pipe:
                 pipe.get(key)
@@ -66,8 +86,12 @@ class LoginLimiter:
         return LimitState(int(raw or 0), max(int(ttl), 1) if raw else 0)
 
     async def failed(self, email: str, ip: str) -> LimitState:
-        """Count one more failure; the window starts with the first failure."""
-        key = self.key(email, ip)
+        """Count one more failure for the email and IP, and for the IP alone; the window starts
+        with the first failure. A correct login later clears only the first count."""
+        await self._count(self.ip_key(ip))
+        return await self._count(self.key(email, ip))
+
+    async def _count(self, key: str) -> LimitState:
         try:
             async with self.broker.admin_client.pipeline(transaction=True) as pipe:
                 pipe.set(key, 0, ex=self.window_s, nx=True)

@@ -68,6 +68,10 @@ async def login(
     limiter = ctx.login_limiter
     email = body.email.strip().lower()
     ip = client_ip(request) or "unknown"
+    # Per IP first, before the user lookup and the password hash: cheap refusals for a spray.
+    by_ip = await limiter.check_ip(ip)
+    if by_ip.blocked(limiter.ip_max_failures):
+        raise _too_many(by_ip)
     state = await limiter.check(email, ip)
     if state.blocked(limiter.max_failures):
         raise _too_many(state)

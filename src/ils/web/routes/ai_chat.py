@@ -8,19 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models import AiConversation, AiMessage, MessageRole, User
-from ils.domain.services import MAX_ID
+from ils.domain.services import Id
 from ils.jobs import helpers
 from ils.web.auth import CurrentUser, DbSession, permit
+from ils.web.quota_deps import AiQuota
 
 router = APIRouter(prefix="/api/ai/conversations", tags=["ai"], dependencies=[permit("ai.chat")])
 
-ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ConversationId = Id
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
@@ -118,7 +119,11 @@ async def get_conversation(
     summary="Ask in a conversation; the answer arrives as a message and a notification",
 )
 async def ask(
-    conversation_id: ConversationId, body: MessageIn, user: CurrentUser, session: DbSession
+    conversation_id: ConversationId,
+    body: MessageIn,
+    user: CurrentUser,
+    _quota: AiQuota,
+    session: DbSession,
 ) -> Asked:
     row = await _own(session, conversation_id, user)
     message = AiMessage(conversation_id=row.id, role=MessageRole.user, content=body.content)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ils.domain.models.accounts import User
 from ils.domain.models.audit import AuditEntry
+from ils.domain.services import Id
 from ils.web.auth.dependencies import DbSession
 from ils.web.auth.policy import permit
 from ils.web.routes.queue import DENIED
@@ -48,8 +49,8 @@ async def audit_log(
     _user: PlatformAdmin,
     session: DbSession,
     action: Annotated[str | None, Query(max_length=100, description="prefix, e.g. queue.")] = None,
-    user_id: Annotated[int | None, Query(gt=0)] = None,
-    company_id: Annotated[int | None, Query(gt=0)] = None,
+    user_id: Id | None = None,
+    company_id: Id | None = None,
     since: Annotated[dt.datetime | None, Query(description="ISO 8601, inclusive")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,

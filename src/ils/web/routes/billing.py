@@ -11,19 +11,20 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import MAX_ID, Amount, QueuedJob, Window
+from ils.domain.services import MAX_ID, Amount, Id, QueuedJob, Window
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
+from ils.web.quota_deps import PdfQuota
 
 router = APIRouter(tags=["billing"])
 
-InvoiceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+InvoiceId = Id
 Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
@@ -105,7 +106,7 @@ async def list_invoices(
     limit: Limit = 50,
     offset: Offset = 0,
     status: InvoiceStatus | None = None,
-    order_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    order_id: Id | None = None,
 ) -> InvoicePage:
     found = await service.list_invoices(
         session, user.company_id, Window(limit, offset), status=status, order_id=order_id
@@ -145,7 +146,11 @@ async def get_invoice(invoice_id: InvoiceId, user: CurrentUser, session: DbSessi
     dependencies=[permit("invoices.issue")],
 )
 async def issue_invoice(
-    invoice_id: InvoiceId, request: Request, user: CurrentUser, session: DbSession
+    invoice_id: InvoiceId,
+    request: Request,
+    user: CurrentUser,
+    _quota: PdfQuota,
+    session: DbSession,
 ) -> InvoiceIssuedOut:
     invoice = await get_owned(session, Invoice, invoice_id, user)
     job = await service.issue_invoice(session, invoice)
@@ -181,6 +186,7 @@ async def record_payment(
     body: PaymentCreate,
     request: Request,
     user: CurrentUser,
+    _quota: PdfQuota,
     session: DbSession,
 ) -> PaymentRecordedOut:
     """More than the balance due is a 422 on ``amount``; a draft, paid or void invoice a 409."""

@@ -10,11 +10,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services import MAX_ID, Amount, Window
+from ils.domain.services import MAX_ID, Amount, Id, Window
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (
     ProductCreate,
@@ -27,7 +27,7 @@ from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["catalog"])
 
-RowIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+RowIdPath = Id
 Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
 Search = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
@@ -152,7 +152,7 @@ async def list_products(
     kind: ProductKind | None = None,
     q: Search = None,
     low_stock: Annotated[bool, Query(description="only stock <= reorder threshold")] = False,
-    supplier_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    supplier_id: Id | None = None,
 ) -> ProductPage:
     """By SKU, filtered by kind, supplier, a search on SKU or name, and low stock."""
     found = await service.list_products(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, or_, select
@@ -26,7 +26,7 @@ from ils.domain.models import (
     Order,
     Payment,
 )
-from ils.domain.services import MAX_ID
+from ils.domain.services import Id
 from ils.files import FileStorage, StoredFileMissing
 from ils.web.auth import CurrentUser, DbSession, ensure, get_owned, permit
 from ils.web.auth.policy import DOCUMENT_READ
@@ -34,7 +34,7 @@ from ils.web.errors import ErrorOut
 
 router = APIRouter(tags=["documents"])
 
-RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RowId = Id
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 CHUNK = 64 * 1024
 

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
+from ils.domain.services import MAX_ID
 from ils.domain.services import notifications as service
 from ils.web.auth.context import WebContext
 from ils.web.auth.sockets import SocketUser, authenticate_socket, origin_allowed
@@ -48,7 +49,7 @@ def _last_id(websocket: WebSocket) -> int | str | None:
     raw = websocket.query_params.get("last_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID:  # past the id column's range
         return "last_id: must be a whole number >= 0 (the id of the last notification seen)"
     return int(raw)
 

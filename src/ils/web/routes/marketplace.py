@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.accounts import CompanyKind, User
 from ils.domain.models.marketplace import ConnectionStatus
+from ils.domain.services import Id
 from ils.domain.services import marketplace as service
 from ils.web.auth import CurrentUser, DbSession, permit, record_audit, sees_all_companies
+from ils.web.quota_deps import EmailQuota
 from ils.web.routes.orders import JobRef
 
 router = APIRouter(prefix="/api/marketplace", tags=["marketplace"])
@@ -27,7 +29,7 @@ class CompanyOut(BaseModel):
 class ConnectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target_company_id: Annotated[int, Field(gt=0)]
+    target_company_id: Id
     message: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -75,7 +77,11 @@ async def list_connections(user: CurrentUser, session: DbSession) -> list[Connec
     "/connections", status_code=status.HTTP_201_CREATED, summary="Ask a company to connect"
 )
 async def request_connection(
-    body: ConnectionIn, request: Request, user: CompanyAdmin, session: DbSession
+    body: ConnectionIn,
+    request: Request,
+    user: CompanyAdmin,
+    _quota: EmailQuota,
+    session: DbSession,
 ) -> ConnectionWithJobs:
     result = await service.request_connection(session, user, body.target_company_id, body.message)
     detail = {"target_company_id": body.target_company_id}
@@ -100,13 +106,21 @@ async def _answer(
 
 @router.post("/connections/{connection_id}/accept", summary="Accept a connection request")
 async def accept(
-    connection_id: int, request: Request, user: CompanyAdmin, session: DbSession
+    connection_id: Id,
+    request: Request,
+    user: CompanyAdmin,
+    _quota: EmailQuota,
+    session: DbSession,
 ) -> ConnectionWithJobs:
     return await _answer(connection_id, True, request, user, session)
 
 
 @router.post("/connections/{connection_id}/reject", summary="Reject a connection request")
 async def reject(
-    connection_id: int, request: Request, user: CompanyAdmin, session: DbSession
+    connection_id: Id,
+    request: Request,
+    user: CompanyAdmin,
+    _quota: EmailQuota,
+    session: DbSession,
 ) -> ConnectionWithJobs:
     return await _answer(connection_id, False, request, user, session)

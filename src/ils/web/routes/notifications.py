@@ -11,12 +11,12 @@ import datetime as dt
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from ils.domain.models.notifications import NotificationType, Priority
-from ils.domain.services import MAX_ID
+from ils.domain.services import MAX_ID, Id
 from ils.domain.services import notifications as service
 from ils.jobs.notification.live import LiveEvent
 from ils.web.auth import CurrentUser, DbSession, permit, web_context
@@ -27,7 +27,7 @@ router = APIRouter(
     prefix="/api/notifications", tags=["notifications"], dependencies=[permit("notifications.own")]
 )
 
-NotificationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+NotificationId = Id
 
 
 class NotificationOut(BaseModel):

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.orders import Eye, LineKind, Order, OrderStatus
 from ils.domain.models.rx import PrismBase
+from ils.domain.services import Id
 from ils.domain.services import orders as service
+from ils.domain.services.orders import MAX_UNIT_PRICE
 from ils.web.auth import (
     CurrentUser,
     DbSession,
@@ -24,10 +26,12 @@ from ils.web.auth import (
     record_audit,
     sees_all_companies,
 )
+from ils.web.quota_deps import OrderQuota
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 
-MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+# A line's price stays far below what the totals' columns hold (the total is checked as well).
+MoneyIn = Annotated[Decimal, Field(ge=0, le=MAX_UNIT_PRICE, max_digits=12, decimal_places=2)]
 Mm = Annotated[Decimal, Field(gt=0, le=200, decimal_places=2)]
 
 
@@ -57,7 +61,7 @@ class LineIn(BaseModel):
 
     kind: LineKind
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
-    product_id: Annotated[int, Field(gt=0)] | None = None
+    product_id: Id | None = None
     description: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     unit_price: MoneyIn | None = None
     eye: Eye | None = None
@@ -67,7 +71,7 @@ class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_name: Annotated[str, Field(min_length=1, max_length=200)]
-    patient_id: Annotated[int, Field(gt=0)] | None = None
+    patient_id: Id | None = None
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
     rx: RxIn = RxIn()
     tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=3)] = Decimal(0)
@@ -165,7 +169,9 @@ def with_jobs(result: service.OrderResult) -> OrderWithJobs:
     summary="Create an order",
     dependencies=[permit("orders.create")],
 )
-async def create_order(body: OrderIn, user: CurrentUser, session: DbSession) -> OrderWithJobs:
+async def create_order(
+    body: OrderIn, user: CurrentUser, _quota: OrderQuota, session: DbSession
+) -> OrderWithJobs:
     rx = {eye: getattr(body.rx, eye).model_dump(exclude_none=True) for eye in ("right", "left")}
     details = body.model_dump(
         include=set(service.ORDER_FIELDS), exclude_none=True
@@ -195,7 +201,7 @@ async def list_orders(
 
 
 @router.get("/{order_id}", summary="One order with its lines", dependencies=[permit("orders.read")])
-async def get_order(order_id: int, user: CurrentUser, session: DbSession) -> OrderOut:
+async def get_order(order_id: Id, user: CurrentUser, session: DbSession) -> OrderOut:
     return order_out(await get_owned(session, Order, order_id, user))
 
 
@@ -205,7 +211,12 @@ async def get_order(order_id: int, user: CurrentUser, session: DbSession) -> Ord
     dependencies=[permit("orders.status")],
 )
 async def change_status(
-    order_id: int, body: StatusIn, request: Request, user: CurrentUser, session: DbSession
+    order_id: Id,
+    body: StatusIn,
+    request: Request,
+    user: CurrentUser,
+    _quota: OrderQuota,
+    session: DbSession,
 ) -> OrderWithJobs:
     order = await get_owned(session, Order, order_id, user)
     before = order.status
@@ -221,7 +232,12 @@ async def change_status(
     dependencies=[permit("orders.ship")],
 )
 async def ship_order(
-    order_id: int, body: ShipIn, request: Request, user: CurrentUser, session: DbSession
+    order_id: Id,
+    body: ShipIn,
+    request: Request,
+    user: CurrentUser,
+    _quota: OrderQuota,
+    session: DbSession,
 ) -> OrderWithJobs:
     order = await get_owned(session, Order, order_id, user)
     result = await service.ship_order(session, order, body.tracking_number, body.carrier)

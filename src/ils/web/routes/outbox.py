@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ils.web.auth.audit import record_audit
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import DbSession
+from ils.web.quota_deps import BulkQuota
 from ils.web.routes.queue_admin import ACTION_ERRORS, QueueMonitor, QueueOperator, masked_payload
 
 router = APIRouter(prefix="/api/queue/outbox", tags=["queue admin"])
@@ -61,7 +62,9 @@ async def pending_jobs(
 
 @router.post("/relay", response_model=RelayOut, responses=ACTION_ERRORS,
              summary="Relay every pending job now instead of at the next sweep")  # fmt: skip
-async def relay_now(user: QueueOperator, session: DbSession, request: Request) -> dict[str, int]:
+async def relay_now(
+    user: QueueOperator, session: DbSession, request: Request, _quota: BulkQuota
+) -> dict[str, int]:
     system = web_context(request).system
     await record_audit(session, user, "queue.outbox_relay", "outbox", None, {}, request)
     # The relay works in sessions of its own: let go of this request's connection first (SQLite

@@ -10,21 +10,22 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.rx import PrismBase
-from ils.domain.services import MAX_ID, QueuedJob, Window
+from ils.domain.services import MAX_ID, Id, QueuedJob, Window
 from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.errors import ErrorOut
+from ils.web.quota_deps import PdfQuota
 
 router = APIRouter(tags=["patients"])
 
-PatientId = Annotated[int, Path(ge=1, le=MAX_ID)]
-ExaminationId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PatientId = Id
+ExaminationId = Id
 Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
 Search = Annotated[
@@ -220,7 +221,7 @@ async def get_examination(
     dependencies=[permit("examinations.pdf")],
 )
 async def examination_pdf(
-    examination_id: ExaminationId, user: CurrentUser, session: DbSession
+    examination_id: ExaminationId, user: CurrentUser, _quota: PdfQuota, session: DbSession
 ) -> QueuedJob:
     """Answers at once with the job's id; the job reaches the PDF queue when this commits."""
     examination = await get_owned(session, Examination, examination_id, user)

@@ -10,19 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
-from ils.domain.services import MAX_ID, Amount, QueuedJob, Window
+from ils.domain.services import MAX_ID, Amount, Id, QueuedJob, Window
 from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
+from ils.web.quota_deps import EmailQuota
 
 router = APIRouter(tags=["purchasing"])
 
-PurchaseOrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PurchaseOrderId = Id
 Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
@@ -79,7 +80,7 @@ async def list_purchase_orders(
     limit: Limit = 50,
     offset: Offset = 0,
     status: PurchaseOrderStatus | None = None,
-    supplier_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    supplier_id: Id | None = None,
 ) -> PurchaseOrderPage:
     found = await service.list_purchase_orders(
         session, user.company_id, Window(limit, offset), status=status, supplier_id=supplier_id
@@ -122,7 +123,11 @@ async def get_purchase_order(
     dependencies=[permit("purchasing.send")],
 )
 async def send_purchase_order(
-    purchase_order_id: PurchaseOrderId, request: Request, user: CurrentUser, session: DbSession
+    purchase_order_id: PurchaseOrderId,
+    request: Request,
+    user: CurrentUser,
+    _quota: EmailQuota,
+    session: DbSession,
 ) -> PurchaseOrderSentOut:
     """Sending twice, or to a supplier without an email address, is a 409."""
     order = await get_owned(session, PurchaseOrder, purchase_order_id, user)

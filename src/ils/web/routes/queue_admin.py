@@ -25,6 +25,7 @@ from ils.web.auth.audit import record_audit
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import DbSession, require_roles
 from ils.web.errors import ErrorOut
+from ils.web.quota_deps import BulkQuota
 from ils.web.routes.queue import DENIED, Admin, WorkerProcessOut
 
 router = APIRouter(prefix="/api/queue", tags=["queue admin"])
@@ -253,6 +254,7 @@ async def job_action(
     queue: QueueName,
     job_id: JobId,
     action: Literal["retry", "promote", "cancel"],
+    _quota: BulkQuota,
 ) -> ActionOut:
     await _audit(session, user, request, f"job_{action}", queue, job_id)
     if action == "retry":
@@ -290,7 +292,12 @@ async def remove_job(
     summary="Send every failed job of the queue back to waiting",
 )
 async def retry_failed(
-    user: QueueOperator, admin: Admin, session: DbSession, request: Request, queue: QueueName
+    user: QueueOperator,
+    admin: Admin,
+    session: DbSession,
+    request: Request,
+    queue: QueueName,
+    _quota: BulkQuota,
 ) -> ActionOut:
     await _audit(session, user, request, "retry_all_failed", queue)
     count = await admin.actions.retry_all_failed(queue)

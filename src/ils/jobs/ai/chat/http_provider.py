@@ -5,7 +5,8 @@ tools, for its answer). Hosted APIs and local servers (Ollama, llama.cpp) speak 
 
 HTTP 408, 429, 5xx, timeouts and connection errors are temporary (:class:`ProviderUnavailable`,
 retried by the queue); other 4xx are permanent (:class:`GiveUp`) with the reply kept in the
-reason. The API key goes only in the ``Authorization`` header, never in a reason or a log line.
+reason. The API key goes only in the ``Authorization`` header, never in a reason or a log line,
+not even in part (:func:`redact_secret`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,34 @@ SYSTEM_PROMPT = (
 )
 TEMPORARY = frozenset({408, 409, 425, 429})
 EXCERPT = 500
+
+
+# Providers echo keys in part ("Incorrect API key provided: sk-abc1...wxyz"): any run of the
+# key this long or longer is cut out of what we keep, not only the whole key.
+SECRET_SLICE = 6
+
+
+def redact_secret(text: str, secret: str, slice_len: int = SECRET_SLICE) -> str:
+    """``text`` with every run of ``secret``'s characters at least ``slice_len`` long (the whole
+    key, its prefix, its tail, any part) replaced by ``[redacted]``."""
+    if not secret or not text:
+        return text
+    if len(secret) < slice_len:
+        return text.replace(secret, "[redacted]")
+    grams = {secret[i : i + slice_len] for i in range(len(secret) - slice_len + 1)}
+    hidden = bytearray(len(text))
+    for i in range(len(text) - slice_len + 1):
+        if text[i : i + slice_len] in grams:
+            hidden[i : i + slice_len] = b"\x01" * slice_len
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif i == 0 or not hidden[i - 1]:
+            out.append("[redacted]")
+    return "".join(out)
 
 
 class OpenAIProvider:
@@ -56,7 +85,7 @@ class OpenAIProvider:
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
-        return text.replace(key, "[redacted]") if key else text
+        return redact_secret(text, key)
 
     async def _complete(
         self, messages: list[dict[str, Any]], tools: ToolSet | None
