@@ -98,7 +98,7 @@ async def test_a_fresh_database_migrates_to_exactly_the_models(
 ) -> None:
     assert await current_revision(empty) is None
     await upgrade_database(empty)
-    assert await current_revision(empty) == head() == "0003"
+    assert await current_revision(empty) == head() == "0005"
     async with empty.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         migrated = await conn.run_sync(fingerprint)
@@ -163,7 +163,7 @@ def test_db_commands_upgrade_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     assert "not migrated" in before.output
     done = runner.invoke(app, ["db", "upgrade"], env=env)
     assert done.exit_code == 0, done.output
-    assert "ils.db: at revision 0003" in done.output
+    assert "ils.db: at revision 0005" in done.output
     after = runner.invoke(app, ["db", "current", "--check"], env=env)
     assert after.exit_code == 0
     assert "0003 (head)" in after.output
