@@ -46,45 +46,83 @@ end
 return 1
 """
 
-# KEYS[1] the company's index of one queue; ARGV[1] the queue's key base, ARGV[2] prune entries
-# added before this (ms) whose job is gone, ARGV[3] the state wanted ("" for counts of every
-# state), ARGV[4] offset, ARGV[5] page size. A job's state is looked up as BullMQ's getState does
-# (its zsets, then the active list); a job in none of them waits (in ``wait`` or ``paused``).
-# Returns {state, count, ...} for counts, else {total, id, id, ...}: newest first.
+# KEYS[1] the company's index of one queue; ARGV[1] the queue's key base ("<prefix>:<queue>:"),
+# ARGV[2] prune entries added before this (ms) whose job is gone, ARGV[3] the state wanted ("" for
+# counts of every state), ARGV[4] offset, ARGV[5] page size. Returns {state, count, ...} for
+# counts, else {total, id, id, ...}, newest first. Never reads a job's data; each state costs:
+# - BullMQ's sorted sets (completed, failed, delayed, prioritized, waiting-children): ZINTERCARD
+#   or ZINTER with the index, bounded by the smaller of the two;
+# - active (a short list, bounded by the workers' concurrency): each id looked up in the index;
+# - waiting (the wait and paused lists): the smaller side is walked, the lists (ids only, each
+#   looked up in the index) or the index (each job's state looked up as BullMQ's getState does).
 COMPANY_JOBS_LUA = """
+local index = KEYS[1]
 local base = ARGV[1]
 local before = tonumber(ARGV[2])
 local wanted = ARGV[3]
 local offset = tonumber(ARGV[4])
 local limit = tonumber(ARGV[5])
-local entries = redis.call("ZREVRANGE", KEYS[1], 0, -1, "WITHSCORES")
-local sets = {"completed", "failed", "delayed", "prioritized", "waiting-children"}
-local counts = {}
+local ZSETS = {"completed", "failed", "delayed", "prioritized", "waiting-children"}
 local total = 0
 local page = {}
-for i = 1, #entries, 2 do
-  local id = entries[i]
-  if redis.call("EXISTS", base .. id) == 0 then
-    if tonumber(entries[i + 1]) < before then redis.call("ZREM", KEYS[1], id) end
+local function take(id)
+  if total >= offset and #page < limit then page[#page + 1] = id end
+  total = total + 1
+end
+local function walk_list(key)
+  for _, id in ipairs(redis.call("LRANGE", base .. key, 0, -1)) do
+    if redis.call("ZSCORE", index, id) then take(id) end
+  end
+end
+local function waits(id)
+  if redis.call("EXISTS", base .. id) == 0 then return false end
+  for _, set in ipairs(ZSETS) do
+    if redis.call("ZSCORE", base .. set, id) then return false end
+  end
+  return not redis.call("LPOS", base .. "active", id)
+end
+local function walk_waiting()
+  local queued = redis.call("LLEN", base .. "wait") + redis.call("LLEN", base .. "paused")
+  if queued <= redis.call("ZCARD", index) then
+    walk_list("wait")
+    walk_list("paused")
   else
-    local state = nil
-    for _, set in ipairs(sets) do
-      if redis.call("ZSCORE", base .. set, id) then state = set break end
+    for _, id in ipairs(redis.call("ZREVRANGE", index, 0, -1)) do
+      if waits(id) then take(id) end
     end
-    if not state then
-      if redis.call("LPOS", base .. "active", id) then state = "active" else state = "waiting" end
-    end
-    counts[state] = (counts[state] or 0) + 1
-    if state == wanted then
-      if total >= offset and #page < limit then page[#page + 1] = id end
-      total = total + 1
-    end
+  end
+end
+-- Prune a bounded number of the oldest entries (BullMQ removes the oldest jobs first).
+local oldest = redis.call("ZRANGE", index, 0, 99, "WITHSCORES")
+for i = 1, #oldest, 2 do
+  if tonumber(oldest[i + 1]) < before and redis.call("EXISTS", base .. oldest[i]) == 0 then
+    redis.call("ZREM", index, oldest[i])
   end
 end
 if wanted == "" then
   local out = {}
-  for state, n in pairs(counts) do out[#out + 1] = state; out[#out + 1] = n end
+  for _, set in ipairs(ZSETS) do
+    out[#out + 1] = set
+    out[#out + 1] = redis.call("ZINTERCARD", 2, index, base .. set)
+  end
+  walk_list("active")
+  out[#out + 1] = "active"
+  out[#out + 1] = total
+  total = 0
+  offset = 0
+  limit = 0
+  walk_waiting()
+  out[#out + 1] = "waiting"
+  out[#out + 1] = total
   return out
+end
+if wanted == "active" then
+  walk_list("active")
+elseif wanted == "waiting" then
+  walk_waiting()
+else
+  local ids = redis.call("ZINTER", 2, index, base .. wanted, "WEIGHTS", 0, 1)
+  for i = #ids, 1, -1 do take(ids[i]) end
 end
 table.insert(page, 1, total)
 return page
@@ -186,7 +224,7 @@ async def unindex_job(queue: Queue, job_id: str, company_id: int | None) -> None
 
 
 async def company_counts(queue: Queue, company_id: int) -> dict[str, int]:
-    """The company's jobs in ``queue`` per state (only the states it has jobs in)."""
+    """The company's jobs in ``queue`` per state (waiting, active and BullMQ's sorted sets)."""
     script = queue.client.register_script(COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(keys=[key], args=[_base(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0])
