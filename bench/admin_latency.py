@@ -1,9 +1,9 @@
 """Latency of the queue admin API with many jobs in the queues (see bench/README.md).
 
 Fills the six queues with jobs under a fresh key prefix (each queue paused, so they stay
-waiting; all of them one company's, stamped and indexed as the producer does), starts
-``ils serve --no-workers`` on that prefix with a throw-away SQLite database and one user of that
-company (``--role admin``: its company's view, or ``platform_admin``: every company's), logs in,
+waiting; spread over ``--companies``, stamped and indexed as the producer does), starts
+``ils serve --no-workers`` on that prefix with a throw-away SQLite database and one user of the
+first company (``--role admin``: its company's view; ``platform_admin``: every company's), logs in,
 and times sequential requests to ``GET /api/queue/stats`` and to pages of
 ``GET /api/queue/{queue}/jobs?state=waiting``. Deletes every key of the prefix afterwards.
 """
@@ -42,9 +42,10 @@ CHUNK = 2_000
 PAGE_SIZE = 50
 
 
-async def fill(url: str, prefix: str, total: int, company_id: int) -> float:
-    """``total`` small jobs of ``company_id`` spread over the six queues, each queue paused,
-    stamped and indexed as the producer does (``ils.queue.tenancy``); seconds taken."""
+async def fill(url: str, prefix: str, total: int, company_id: int, companies: int) -> float:
+    """``total`` small jobs spread over the six queues, each queue paused, and over
+    ``companies`` companies (``company_id`` and the ids after it, in turn), stamped and indexed
+    as the producer does (``ils.queue.tenancy``); seconds taken."""
     client = make_client(url, "producer")
     started = time.perf_counter()
     try:
@@ -55,15 +56,17 @@ async def fill(url: str, prefix: str, total: int, company_id: int) -> float:
             for start in range(0, per_queue, CHUNK):
                 size = min(CHUNK, per_queue - start)
                 ids = [f"bench-{start + i}" for i in range(size)]
+                owner = [company_id + (start + i) % companies for i in range(size)]
                 now = int(time.time() * 1000)
-                await client.zadd(
-                    keys.company_jobs(prefix, name, company_id), dict.fromkeys(ids, now)
-                )
-                data = {COMPANY_FIELD: company_id}
+                for company in set(owner):
+                    mine = [j for j, c in zip(ids, owner, strict=True) if c == company]
+                    index = keys.company_jobs(prefix, name, company)
+                    await client.zadd(index, dict.fromkeys(mine, now))
                 jobs = [
-                    {"name": "bench-noop", "data": data | {"n": start + i}, "opts": {"jobId": j}}
+                    {"name": "bench-noop", "data": {"n": start + i, COMPANY_FIELD: owner[i]},
+                     "opts": {"jobId": j}}
                     for i, j in enumerate(ids)
-                ]
+                ]  # fmt: skip
                 await queue.addBulk(jobs)
     finally:
         await client.aclose()
@@ -138,8 +141,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             database, company_id = await make_database(Path(tmp) / "bench.db", Role(args.role))
-            results["fill_s"] = round(await fill(url, prefix, args.jobs, company_id), 1)
-            results["role"] = args.role
+            filled = await fill(url, prefix, args.jobs, company_id, args.companies)
+            results["fill_s"] = round(filled, 1)
+            results["role"], results["companies"] = args.role, args.companies
             env = dict(os.environ) | {
                 "REDIS_URL": url,
                 "ILS_REDIS_PREFIX": prefix,
@@ -185,8 +189,9 @@ def main() -> None:
         "--role",
         choices=["admin", "platform_admin"],
         default="admin",
-        help="admin: the jobs' company's view (its index); platform_admin: every company's",
+        help="admin: the first company's view (its index); platform_admin: every company's",
     )
+    parser.add_argument("--companies", type=int, default=1, help="companies owning the jobs")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(json.dumps(results, indent=2))

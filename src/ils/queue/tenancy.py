@@ -53,8 +53,8 @@ return 1
 # - BullMQ's sorted sets (completed, failed, delayed, prioritized, waiting-children): ZINTERCARD
 #   or ZINTER with the index, bounded by the smaller of the two;
 # - active (a short list, bounded by the workers' concurrency): each id looked up in the index;
-# - waiting (the wait and paused lists): the smaller side is walked, the lists (ids only, each
-#   looked up in the index) or the index (each job's state looked up as BullMQ's getState does).
+# - waiting (the wait and paused lists): the smaller side is walked, the lists (ids only, looked
+#   up in the index) or the index (its ids looked up in the other states), with ZMSCORE in chunks.
 COMPANY_JOBS_LUA = """
 local index = KEYS[1]
 local base = ARGV[1]
@@ -69,27 +69,42 @@ local function take(id)
   if total >= offset and #page < limit then page[#page + 1] = id end
   total = total + 1
 end
-local function walk_list(key)
-  for _, id in ipairs(redis.call("LRANGE", base .. key, 0, -1)) do
-    if redis.call("ZSCORE", index, id) then take(id) end
+-- The members of ``ids`` found in sorted set ``key``, as a table id -> true, asked in chunks
+-- (one ZMSCORE per thousand ids rather than one ZSCORE each).
+local function members(key, ids)
+  local found = {}
+  for first = 1, #ids, 1000 do
+    local last = math.min(first + 999, #ids)
+    local scores = redis.call("ZMSCORE", key, unpack(ids, first, last))
+    for i = 1, last - first + 1 do
+      if scores[i] then found[ids[first + i - 1]] = true end
+    end
   end
+  return found
 end
-local function waits(id)
-  if redis.call("EXISTS", base .. id) == 0 then return false end
-  for _, set in ipairs(ZSETS) do
-    if redis.call("ZSCORE", base .. set, id) then return false end
+local function walk_list(key)
+  local ids = redis.call("LRANGE", base .. key, 0, -1)
+  local mine = members(index, ids)
+  for _, id in ipairs(ids) do
+    if mine[id] then take(id) end
   end
-  return not redis.call("LPOS", base .. "active", id)
 end
 local function walk_waiting()
   local queued = redis.call("LLEN", base .. "wait") + redis.call("LLEN", base .. "paused")
   if queued <= redis.call("ZCARD", index) then
     walk_list("wait")
     walk_list("paused")
-  else
-    for _, id in ipairs(redis.call("ZREVRANGE", index, 0, -1)) do
-      if waits(id) then take(id) end
-    end
+    return
+  end
+  -- The index is shorter: its jobs in no other state wait (or are gone: no job hash).
+  local ids = redis.call("ZREVRANGE", index, 0, -1)
+  local elsewhere = {}
+  for _, set in ipairs(ZSETS) do
+    for id in pairs(members(base .. set, ids)) do elsewhere[id] = true end
+  end
+  for _, id in ipairs(redis.call("LRANGE", base .. "active", 0, -1)) do elsewhere[id] = true end
+  for _, id in ipairs(ids) do
+    if not elsewhere[id] and redis.call("EXISTS", base .. id) == 1 then take(id) end
   end
 end
 -- Prune a bounded number of the oldest entries (BullMQ removes the oldest jobs first).
