@@ -12,11 +12,13 @@ import pytest
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
+from ils.domain.db import Database
 from ils.domain.models.accounts import Role
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
 from tests.support.running import running
-from tests.web.conftest import Accounts, csrf_headers, logged_in
+from tests.web.conftest import Accounts, add_user, csrf_headers, logged_in, login, make_client
+from tests.web.test_orders import ORDER
 
 COMPANY_ROLES = (Role.admin, Role.company_admin)
 ONCE = EnqueueOptions(attempts=1)
@@ -242,3 +244,27 @@ async def test_every_field_a_job_exposes_is_masked_for_a_company_admin(
     assert any(SECRET in line for line in f["logs"]) and f["progress"]["patient"] == SECRET
     assert d["return_value"] == {"runs": 1, "tag": SECRET}
     assert "_ilsCompany" not in str(f) and f["company_id"] == a
+
+
+async def test_the_jobs_a_request_enqueues_are_its_users_companys(
+    api: FastAPI, accounts: Accounts, db: Database, password_hash: str
+):
+    system: JobSystem = api.state.system
+    async with logged_in(api, Role.dispenser) as client:
+        response = await call(client, "POST", "/api/orders", ORDER)
+    assert response.status_code == 201, response.text
+    jobs = response.json()["jobs"]
+    assert system.producer.relay is not None
+    await system.producer.relay.wait_idle()
+    async with logged_in(api, Role.admin) as admin:
+        for job in jobs:
+            detail = await admin.get(f"/api/queue/{job['queue']}/jobs/{job['job_id']}")
+            assert detail.status_code == 200 and detail.json()["company_id"] == accounts.company_a
+    await add_user(db, accounts.company_b, "admin@b.localhost", Role.admin, password_hash)
+    async with make_client(api) as other:
+        assert (await login(other, "admin@b.localhost")).status_code == 200
+        for job in jobs:
+            detail = await other.get(f"/api/queue/{job['queue']}/jobs/{job['job_id']}")
+            assert detail.status_code == 404
+        stats = (await other.get("/api/queue/stats")).json()
+        assert sum(stats["pdf"].values()) == sum(stats["email"].values()) == 0
