@@ -60,8 +60,12 @@ async def test_the_stream_sends_snapshots_that_follow_the_queues(site: Site, sys
         await system.producer.enqueue("oma", "test-probe", {"tag": "no"}, company_id=company)
     async with client_as(site, Role.admin) as client:
         snap = await first_snapshot(client)
+    async with client_as(site, Role.company_admin) as client:
+        masked = await first_snapshot(client)
     async with client_as(site, Role.platform_admin) as client:
         everything = await first_snapshot(client)
+    assert masked["queues"]["oma"]["counts"]["waiting"] == 1
+    assert all(w["processed"] is None for w in masked["health"]["worker_processes"])
     assert snap["redis"] is True and snap["error"] is None
     oma = snap["queues"]["oma"]
     assert oma["paused"] is True and oma["counts"]["waiting"] == 1  # its own company's only
