@@ -166,5 +166,5 @@ def test_db_commands_upgrade_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     assert "ils.db: at revision 0005" in done.output
     after = runner.invoke(app, ["db", "current", "--check"], env=env)
     assert after.exit_code == 0
-    assert "0003 (head)" in after.output
+    assert "0005 (head)" in after.output
     assert (tmp_path / "var" / "ils.db").exists()
