@@ -1,8 +1,10 @@
 """Latency of the queue admin API with many jobs in the queues (see bench/README.md).
 
 Fills the six queues with jobs under a fresh key prefix (each queue paused, so they stay
-waiting), starts ``ils serve --no-workers`` on that prefix with a throw-away SQLite database and
-one admin, logs in, and times sequential requests to ``GET /api/queue/stats`` and to pages of
+waiting; spread over ``--companies``, stamped and indexed as the producer does), starts
+``ils serve --no-workers`` on that prefix with a throw-away SQLite database and one user of the
+first company (``--role admin``: its company's view; ``platform_admin``: every company's), logs in,
+and times sequential requests to ``GET /api/queue/stats`` and to pages of
 ``GET /api/queue/{queue}/jobs?state=waiting``. Deletes every key of the prefix afterwards.
 """
 
@@ -25,10 +27,12 @@ from bullmq import Queue
 from ils.domain.db import Base, Database
 from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.passwords import hash_password
+from ils.queue import keys
 from ils.queue.broker import make_client
 from ils.queue.embedded import free_port
 from ils.queue.outbox_table import outbox_metadata
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.tenancy import COMPANY_FIELD
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix, redacted
 from reporting import percentile
 
@@ -38,8 +42,10 @@ CHUNK = 2_000
 PAGE_SIZE = 50
 
 
-async def fill(url: str, prefix: str, total: int) -> float:
-    """``total`` small jobs spread over the six queues, each queue paused; seconds taken."""
+async def fill(url: str, prefix: str, total: int, company_id: int, companies: int) -> float:
+    """``total`` small jobs spread over the six queues, each queue paused, and over
+    ``companies`` companies (``company_id`` and the ids after it, in turn), stamped and indexed
+    as the producer does (``ils.queue.tenancy``); seconds taken."""
     client = make_client(url, "producer")
     started = time.perf_counter()
     try:
@@ -49,17 +55,25 @@ async def fill(url: str, prefix: str, total: int) -> float:
             await queue.pause()
             for start in range(0, per_queue, CHUNK):
                 size = min(CHUNK, per_queue - start)
+                ids = [f"bench-{start + i}" for i in range(size)]
+                owner = [company_id + (start + i) % companies for i in range(size)]
+                now = int(time.time() * 1000)
+                for company in set(owner):
+                    mine = [j for j, c in zip(ids, owner, strict=True) if c == company]
+                    index = keys.company_jobs(prefix, name, company)
+                    await client.zadd(index, dict.fromkeys(mine, now))
                 jobs = [
-                    {"name": "bench-noop", "data": {"n": start + i}, "opts": {}}
-                    for i in range(size)
-                ]
+                    {"name": "bench-noop", "data": {"n": start + i, COMPANY_FIELD: owner[i]},
+                     "opts": {"jobId": j}}
+                    for i, j in enumerate(ids)
+                ]  # fmt: skip
                 await queue.addBulk(jobs)
     finally:
         await client.aclose()
     return time.perf_counter() - started
 
 
-async def make_database(path: Path) -> str:
+async def make_database(path: Path, role: Role) -> tuple[str, int]:
     url = f"sqlite+aiosqlite:///{path}"
     db = Database(url)
     try:
@@ -76,12 +90,13 @@ async def make_database(path: Path) -> str:
                     email=EMAIL,
                     name="bench",
                     password_hash=hash_password(PASSWORD),
-                    role=Role.admin,
+                    role=role,
                 )
             )
+            company_id = company.id
     finally:
         await db.dispose()
-    return url
+    return url, company_id
 
 
 async def start_server(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
@@ -125,12 +140,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     proc = None
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            results["fill_s"] = round(await fill(url, prefix, args.jobs), 1)
+            database, company_id = await make_database(Path(tmp) / "bench.db", Role(args.role))
+            filled = await fill(url, prefix, args.jobs, company_id, args.companies)
+            results["fill_s"] = round(filled, 1)
+            results["role"], results["companies"] = args.role, args.companies
             env = dict(os.environ) | {
                 "REDIS_URL": url,
                 "ILS_REDIS_PREFIX": prefix,
                 "ILS_VAR_DIR": str(Path(tmp) / "var"),
-                "DATABASE_URL": await make_database(Path(tmp) / "bench.db"),
+                "DATABASE_URL": database,
             }
             port = free_port()
             proc = await start_server(env, port)
@@ -167,6 +185,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--role",
+        choices=["admin", "platform_admin"],
+        default="admin",
+        help="admin: the first company's view (its index); platform_admin: every company's",
+    )
+    parser.add_argument("--companies", type=int, default=1, help="companies owning the jobs")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(json.dumps(results, indent=2))

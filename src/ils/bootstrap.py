@@ -26,6 +26,7 @@ from ils.jobs.pdf import RenderPool
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
 from ils.queue.outbox import Outbox
+from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.producer import Producer
 from ils.queue.registry import Registry
 from ils.queue.relay import OutboxRelay
@@ -111,7 +112,8 @@ class JobSystem:
             settings, self.registry, self.broker, self.resources, relay=self.relay
         )
         self.resources.setdefault("producer", self.producer)
-        self.admin = QueueAdmin(settings, self.broker)
+        self.admin = QueueAdmin(settings, self.broker, self.registry)
+        self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
 
     def runtime(self, queues: tuple[str, ...] = QUEUE_NAMES, **kwargs: Any) -> WorkerRuntime:
         """The workers of ``queues``; an ai worker without the ai extra is refused here

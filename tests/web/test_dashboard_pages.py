@@ -1,5 +1,5 @@
-"""The dashboard's pages: who is sent to the login form, who gets the "not allowed" page, who sees
-it read-only, and that its assets are served by the app itself."""
+"""The dashboard's pages: who is sent to the login form, who gets the "not allowed" page, who gets
+the queue-wide actions, and that its assets are served by the app itself."""
 
 from __future__ import annotations
 
@@ -37,16 +37,17 @@ async def test_a_user_without_an_admin_role_gets_the_not_allowed_page(api: FastA
 
 
 @pytest.mark.parametrize(
-    ("role", "can_act"),
-    [(Role.platform_admin, "true"), (Role.admin, "true"), (Role.company_admin, "false")],
+    ("role", "can_operate"),
+    [(Role.platform_admin, "true"), (Role.admin, "false"), (Role.company_admin, "false")],
 )
-async def test_admin_roles_get_the_dashboard_company_admins_read_only(
-    api: FastAPI, role: Role, can_act: str
+async def test_admin_roles_get_the_dashboard_queue_actions_for_the_platform_admin(
+    api: FastAPI, role: Role, can_operate: str
 ):
     async with logged_in(api, role) as client:
         response = await client.get("/admin/queues")
         assert response.status_code == 200
-        assert f'data-can-act="{can_act}"' in response.text
+        assert 'data-can-act="true"' in response.text  # its own company's jobs
+        assert f'data-can-operate="{can_operate}"' in response.text  # whole queues
         assert 'data-queues="email,pdf,notification,ai,oma,scheduled"' in response.text
         assert "default-src 'self'" in response.headers["content-security-policy"]
         # Logged in already: the login form sends straight on.

@@ -1,5 +1,6 @@
 """The outbox in the queue admin: jobs waiting for Redis listed with their relay attempts,
-relayed on demand, or discarded — each action audited; personal fields masked as elsewhere."""
+relayed on demand, or discarded — each action audited; personal fields masked as elsewhere; a
+company's admin sees and discards only its company's rows, and relaying is the operator's."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from fastapi import FastAPI
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.queue.outbox import OutboxRow
+from ils.queue.tenancy import with_company
 from tests.web.conftest import Accounts, csrf_headers, logged_in
 
 EMAIL = {"to": ["patient@example.com"], "subject": "Results", "text": "Dear Jane"}
 
 
-async def spool(system: JobSystem, queue: str, name: str, payload: dict) -> str:
-    row = OutboxRow.new(queue, name, payload, {})
+async def spool(
+    system: JobSystem, queue: str, name: str, payload: dict, company_id: int | None = None
+) -> str:
+    row = OutboxRow.new(queue, name, with_company(payload, company_id), {})
     await system.outbox.spool(row)
     return row.id
 
@@ -23,25 +27,40 @@ async def test_pending_jobs_are_listed_relayed_on_demand_or_discarded(
     api: FastAPI, accounts: Accounts
 ):
     system: JobSystem = api.state.system
-    keep = await spool(system, "email", "generic", EMAIL)
-    drop = await spool(system, "pdf", "invoice", {"invoiceId": 4})
+    await system.relay.stop()  # no periodic sweep: the rows stay pending until relayed here
+    keep = await spool(system, "email", "generic", EMAIL, accounts.company_a)
+    drop = await spool(system, "pdf", "invoice", {"invoiceId": 4}, accounts.company_a)
+    other = await spool(system, "pdf", "invoice", {"invoiceId": 5}, accounts.company_b)
     async with logged_in(api, Role.company_admin) as reader:
         page = (await reader.get("/api/queue/outbox")).json()
         assert page["pending"] == 2 and [r["id"] for r in page["rows"]] == [keep, drop]
         assert page["rows"][0]["payload"]["to"] == "[personal data hidden]"
+        assert page["rows"][0]["company_id"] == accounts.company_a
         refused = await reader.post("/api/queue/outbox/relay", headers=csrf_headers(reader))
         assert refused.status_code == 403
     async with logged_in(api, Role.admin) as admin:
         page = (await admin.get("/api/queue/outbox")).json()
-        assert page["rows"][0]["payload"]["to"] == ["patient@example.com"]
+        assert page["rows"][0]["payload"] == EMAIL  # unmasked, and without the company stamp
+        theirs = await admin.delete(f"/api/queue/outbox/{other}", headers=csrf_headers(admin))
+        missing = await admin.delete("/api/queue/outbox/nosuchrow", headers=csrf_headers(admin))
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.json()["detail"] == missing.json()["detail"].replace("nosuchrow", other)
         gone = await admin.delete(f"/api/queue/outbox/{drop}", headers=csrf_headers(admin))
         assert gone.status_code == 200 and gone.json()["pending"] == 1
         again = await admin.delete(f"/api/queue/outbox/{drop}", headers=csrf_headers(admin))
         assert again.status_code == 404 and drop in again.json()["detail"]
-        relayed = await admin.post("/api/queue/outbox/relay", headers=csrf_headers(admin))
-        assert relayed.json() == {"relayed": 1, "pending": 0}
+        refused = await admin.post("/api/queue/outbox/relay", headers=csrf_headers(admin))
+        assert refused.status_code == 403  # every company's rows: the operator's to relay
+    async with logged_in(api, Role.platform_admin) as operator:
+        page = (await operator.get("/api/queue/outbox")).json()
+        assert [r["id"] for r in page["rows"]] == [keep, other]
+        relayed = await operator.post("/api/queue/outbox/relay", headers=csrf_headers(operator))
+        assert relayed.json() == {"relayed": 2, "pending": 0}
     view = await system.admin.get_job("email", keep)
     assert view.data["subject"] == "Results"
+    async with logged_in(api, Role.admin) as admin:  # relayed: now in its company's job list
+        listed = (await admin.get("/api/queue/email/jobs?state=waiting")).json()
+        assert [j["id"] for j in listed["jobs"]] == [keep]
     async with logged_in(api, Role.platform_admin) as auditor:
         actions = [
             e["action"] for e in (await auditor.get("/api/audit?action=queue.")).json()["entries"]
@@ -54,7 +73,7 @@ async def test_with_redis_down_a_relay_now_keeps_the_rows(
 ):
     system: JobSystem = app_without_redis.state.system
     row_id = await spool(system, "email", "generic", EMAIL)
-    async with logged_in(app_without_redis, Role.admin) as admin:
+    async with logged_in(app_without_redis, Role.platform_admin) as admin:
         relayed = await admin.post("/api/queue/outbox/relay", headers=csrf_headers(admin))
         assert relayed.json() == {"relayed": 0, "pending": 1}
         [row] = (await admin.get("/api/queue/outbox")).json()["rows"]

@@ -33,7 +33,9 @@ async def test_staff_roles_get_403(app: FastAPI, accounts: Accounts, role: Role)
 @pytest.mark.parametrize("role", sorted(ADMIN_ROLES))
 async def test_admin_roles_read_stats_health_and_info(app: FastAPI, accounts: Accounts, role: Role):
     system: JobSystem = app.state.system
-    await system.producer.enqueue("pdf", "invoice", {"invoiceId": 3})
+    await system.producer.enqueue("pdf", "invoice", {"invoiceId": 3}, company_id=accounts.company_a)
+    await system.producer.enqueue("pdf", "invoice", {"invoiceId": 4}, company_id=accounts.company_b)
+    own = 2 if role is Role.platform_admin else 1  # a company's admin counts its own jobs only
     async with logged_in(app, role) as client:
         stats = await client.get("/api/queue/stats")
         assert stats.status_code == 200
@@ -43,7 +45,7 @@ async def test_admin_roles_read_stats_health_and_info(app: FastAPI, accounts: Ac
         for queue in QUEUES:
             assert list(body[queue]) == SEED_COUNTS
             assert set(body[queue]) == set(STATES)
-        assert body["pdf"]["prioritized"] == 1 and body["email"]["waiting"] == 0
+        assert body["pdf"]["prioritized"] == own and body["email"]["waiting"] == 0
 
         health = (await client.get("/api/queue/health")).json()
         assert health["redis"] is True and health["workers"] == dict.fromkeys(QUEUES, 0)
@@ -51,7 +53,7 @@ async def test_admin_roles_read_stats_health_and_info(app: FastAPI, accounts: Ac
 
         info = (await client.get("/api/queue/info")).json()
         assert info["prefix"] == system.settings.prefix
-        assert info["queues"]["pdf"]["counts"]["prioritized"] == 1
+        assert info["queues"]["pdf"]["counts"]["prioritized"] == own
         assert info["queues"]["pdf"]["settings"]["concurrency"] == 3
 
 

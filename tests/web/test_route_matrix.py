@@ -210,41 +210,6 @@ async def _target_body(w: World) -> dict[str, Any]:
     return {"target_company_id": await new_company(w)}
 
 
-# Rows the tenant isolation of the queue admin layer (its own branch) makes pass: another
-# company's job or outbox row is a 404 for admin and company_admin, company_admin acts on its
-# own company's jobs, and queue-wide actions are the platform admin's alone. Each is marked with
-# ``pending_tenant_isolation`` (a strict xfail: a row that passes early fails the run).
-TENANT_ISOLATION_ROWS: frozenset[tuple[str, str, Role, Owner]] = frozenset(
-    {
-        *((m, p, r, "other") for m, p in (
-            ("GET", "/api/queue/{queue}/jobs/{job_id}"),
-            ("DELETE", "/api/queue/{queue}/jobs/{job_id}"),
-            ("POST", "/api/queue/{queue}/jobs/{job_id}/{action}"),
-            ("DELETE", "/api/queue/outbox/{row_id}"),
-        ) for r in (A, CA)),
-        *((m, p, CA, "own") for m, p in (
-            ("DELETE", "/api/queue/{queue}/jobs/{job_id}"),
-            ("POST", "/api/queue/{queue}/jobs/{job_id}/{action}"),
-            ("POST", "/api/queue/{queue}/retry-failed"),
-            ("DELETE", "/api/queue/outbox/{row_id}"),
-        )),
-        *((m, p, A, "own") for m, p in (
-            ("POST", "/api/queue/{queue}/clean"),
-            ("POST", "/api/queue/{queue}/{action}"),
-            ("PUT", "/api/queue/{queue}/rate-limit"),
-            ("PUT", "/api/queue/{queue}/concurrency"),
-            ("DELETE", "/api/queue/{queue}/{setting}"),
-            ("POST", "/api/queue/outbox/relay"),
-        )),
-    }
-)  # fmt: skip
-# The one line to change when the tenant branch is merged: TENANT_ISOLATION_PENDING = frozenset()
-TENANT_ISOLATION_PENDING = TENANT_ISOLATION_ROWS
-pending_tenant_isolation = pytest.mark.xfail(
-    strict=True, reason="queue admin tenant isolation lands with its own branch"
-)
-
-
 def expected(row: Row, role: Role | None, owner: Owner) -> int:
     if role is None:
         return row.anonymous
@@ -264,9 +229,7 @@ def _cases() -> list[Any]:
         for role in (*Role, None):
             for owner in owners:
                 name = f"{row.method} {row.path} {role.value if role else 'anonymous'} {owner}"
-                pending = (row.method, row.path, role, owner) in TENANT_ISOLATION_PENDING
-                marks = [pending_tenant_isolation] if pending else []
-                cases.append(pytest.param(row, role, owner, id=name, marks=marks))
+                cases.append(pytest.param(row, role, owner, id=name))
     return cases
 
 
@@ -399,10 +362,9 @@ async def test_every_route_answers_each_role_and_company_as_declared(
     world: World, row: Row, role: Role | None, owner: Owner
 ):
     want = expected(row, role, owner)
-    # a call that succeeds (or may, before the tenant branch) gets an object of its own: an
-    # earlier call may have moved or removed the shared one
-    pending = (row.method, row.path, role, owner) in TENANT_ISOLATION_PENDING
-    got = await _call(world, row, role, owner, fresh=want < 300 or pending)
+    # a call that succeeds gets an object of its own: an earlier call may have moved or removed
+    # the shared one
+    got = await _call(world, row, role, owner, fresh=want < 300)
     assert got == want, f"{row.method} {row.path} as {role} ({owner} company): {got}, want {want}"
 
 
@@ -431,11 +393,6 @@ async def test_the_table_has_a_row_for_every_route_and_no_row_for_a_route_gone(w
     served = _served(world.app)
     assert sorted(served - set(declared)) == [], "routes without a row in ROWS"
     assert sorted(set(declared) - served) == [], "rows for routes the app no longer serves"
-
-
-async def test_the_pending_marks_name_rows_of_the_table():
-    rows = {(row.method, row.path) for row in ROWS}
-    assert {(m, p) for m, p, _, _ in TENANT_ISOLATION_ROWS} <= rows
 
 
 # What each kind of document needs, written out here as the reviewer reads the rule.

@@ -1,11 +1,13 @@
 """Typed helper functions, one per job type: the seed's helpers in snake_case.
 
 Each takes the business arguments, plus keyword-only ``options`` (priority, delay, attempts,
-dedup key, job id), ``session`` and ``producer``. With ``session`` (the caller's SQLAlchemy
-session, inside its transaction) the job goes through the transactional outbox: it reaches
-BullMQ once that transaction commits, and never if it rolls back. Without ``producer`` the one
-installed for this process by :func:`install_producer` is used (``ils serve`` and ``ils worker``
-install theirs).
+dedup key, job id), ``session`` and ``producer``, and ``company_id`` where the payload has none:
+the company the job belongs to, whose admins see it (see :mod:`ils.queue.tenancy`); without it
+the job is system work, seen by the platform operator only. With ``session`` (the caller's
+SQLAlchemy session, inside its transaction) the job goes through the transactional outbox: it
+reaches BullMQ once that transaction commits, and never if it rolls back. Without ``producer``
+the one installed for this process by :func:`install_producer` is used (``ils serve`` and
+``ils worker`` install theirs).
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ async def _enqueue(
     options: EnqueueOptions | None,
     producer: Producer | None,
     session: AsyncSession | None,
+    company_id: int | None = None,
 ) -> Enqueued:
     return await (producer or current_producer()).enqueue(
-        queue, name, payload, options, session=session
+        queue, name, payload, options, session=session, company_id=company_id
     )
 
 
@@ -74,17 +77,21 @@ async def _enqueue(
 
 
 async def queue_order_confirmation_email(
-    order_id: int, user_id: int, *, options: EnqueueOptions | None = None,
+    order_id: int, user_id: int, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(order_id=order_id, user_id=user_id)
-    return await _enqueue("email", "order-confirmation", payload, options, producer, session)
+    return await _enqueue(
+        "email", "order-confirmation", payload, options, producer, session, company_id
+    )
 
 
 async def queue_shipment_notification_email(
     order_id: int, user_id: int, tracking_number: str, carrier: str | None = None, *,
-    options: EnqueueOptions | None = None, producer: Producer | None = None,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
@@ -93,20 +100,26 @@ async def queue_shipment_notification_email(
         tracking_number=tracking_number,
         carrier=carrier,
     )
-    return await _enqueue("email", "order-shipment", payload, options, producer, session)
+    return await _enqueue(
+        "email", "order-shipment", payload, options, producer, session, company_id
+    )
 
 
 async def queue_purchase_order_email(
-    purchase_order_id: int, supplier_id: int, *, options: EnqueueOptions | None = None,
+    purchase_order_id: int, supplier_id: int, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(purchase_order_id=purchase_order_id, supplier_id=supplier_id)
-    return await _enqueue("email", "purchase-order", payload, options, producer, session)
+    return await _enqueue(
+        "email", "purchase-order", payload, options, producer, session, company_id
+    )
 
 
 async def queue_marketplace_connection_email(
-    connection_id: int, target_company_id: int, *, options: EnqueueOptions | None = None,
+    connection_id: int, target_company_id: int, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
@@ -114,7 +127,9 @@ async def queue_marketplace_connection_email(
         connection_id=connection_id,
         target_company_id=target_company_id,
     )
-    return await _enqueue("email", "marketplace-connection", payload, options, producer, session)
+    return await _enqueue(
+        "email", "marketplace-connection", payload, options, producer, session, company_id
+    )
 
 
 async def queue_daily_briefing_email(
@@ -143,51 +158,64 @@ async def queue_generic_email(
 async def queue_order_sheet_pdf(
     order_id: int,
     *,
+    company_id: int | None = None,
     options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "order-sheet", dict(order_id=order_id), options, producer, session)
+    return await _enqueue(
+        "pdf", "order-sheet", dict(order_id=order_id), options, producer, session, company_id
+    )
 
 
 async def queue_invoice_pdf(
     invoice_id: int,
     *,
+    company_id: int | None = None,
     options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "invoice", dict(invoice_id=invoice_id), options, producer, session)
+    return await _enqueue(
+        "pdf", "invoice", dict(invoice_id=invoice_id), options, producer, session, company_id
+    )
 
 
 async def queue_receipt_pdf(
     payment_id: int,
     *,
+    company_id: int | None = None,
     options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:
-    return await _enqueue("pdf", "receipt", dict(payment_id=payment_id), options, producer, session)
+    return await _enqueue(
+        "pdf", "receipt", dict(payment_id=payment_id), options, producer, session, company_id
+    )
 
 
 async def queue_lab_work_ticket_pdf(
     order_id: int,
     *,
+    company_id: int | None = None,
     options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:
     payload = dict(order_id=order_id)
-    return await _enqueue("pdf", "lab-work-ticket", payload, options, producer, session)
+    return await _enqueue("pdf", "lab-work-ticket", payload, options, producer, session, company_id)
 
 
 async def queue_examination_form_pdf(
-    examination_id: int, *, options: EnqueueOptions | None = None,
+    examination_id: int, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(examination_id=examination_id)
-    return await _enqueue("pdf", "examination-form", payload, options, producer, session)
+    return await _enqueue(
+        "pdf", "examination-form", payload, options, producer, session, company_id
+    )
 
 
 # ---- notification ---------------------------------------------------------------------------
@@ -205,7 +233,8 @@ def _with_priority(options: EnqueueOptions | None, priority: str) -> EnqueueOpti
 
 async def queue_system_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
-    action_url: str | None = None, *, options: EnqueueOptions | None = None,
+    action_url: str | None = None, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
@@ -217,22 +246,24 @@ async def queue_system_notification(
         action_url=action_url,
     )
     options = _with_priority(options, priority)
-    return await _enqueue("notification", "system", payload, options, producer, session)
+    return await _enqueue("notification", "system", payload, options, producer, session, company_id)
 
 
 async def queue_order_notification(
     user_id: int, order_id: int, status: str, message: str | None = None, *,
-    options: EnqueueOptions | None = None, producer: Producer | None = None,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(user_id=user_id, order_id=order_id, status=status, message=message)
-    return await _enqueue("notification", "order", payload, options, producer, session)
+    return await _enqueue("notification", "order", payload, options, producer, session, company_id)
 
 
 async def queue_ai_insight_notification(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
     insight_id: int | None = None, action_url: str | None = None, *,
-    options: EnqueueOptions | None = None, producer: Producer | None = None,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
+    producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(
@@ -244,28 +275,34 @@ async def queue_ai_insight_notification(
         action_url=action_url,
     )
     options = _with_priority(options, priority)
-    return await _enqueue("notification", "ai-insight", payload, options, producer, session)
+    return await _enqueue(
+        "notification", "ai-insight", payload, options, producer, session, company_id
+    )
 
 
 async def queue_marketplace_notification(
-    user_id: int, connection_id: int, event: str, *, options: EnqueueOptions | None = None,
+    user_id: int, connection_id: int, event: str, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     payload = dict(user_id=user_id, connection_id=connection_id, event=event)
-    return await _enqueue("notification", "marketplace", payload, options, producer, session)
+    return await _enqueue(
+        "notification", "marketplace", payload, options, producer, session, company_id
+    )
 
 
 async def notify_user(
     user_id: int, title: str, message: str, priority: p.NotificationPriority = "medium",
-    action_url: str | None = None, *, options: EnqueueOptions | None = None,
+    action_url: str | None = None, *,
+    company_id: int | None = None, options: EnqueueOptions | None = None,
     producer: Producer | None = None,
     session: AsyncSession | None = None,
 ) -> Enqueued:  # fmt: skip
     """One user's notification (a ``system`` one)."""
     return await queue_system_notification(
         user_id, title, message, priority, action_url,
-        options=options, producer=producer, session=session,
+        options=options, producer=producer, session=session, company_id=company_id,
     )  # fmt: skip
 
 

@@ -5,6 +5,11 @@ Reached through :class:`ils.queue.admin.QueueAdmin` (``admin.actions``). Each ac
 job's state first and raises :class:`JobStateConflict` when it does not apply, so a caller gets
 "job 7 is active, not failed" rather than a silent no-op.
 
+Every action takes the viewer's :class:`~ils.queue.tenancy.ViewerScope`: a job of another company
+is :class:`JobNotFound` (checked before its state, so nothing about it leaks), and queue-wide
+actions (clean, pause, resume, overrides) raise :class:`PermissionDenied` unless the scope spans
+every company; retrying "all failed" retries the scope's own failed jobs.
+
 Run-time overrides use BullMQ's global settings in the queue's meta hash, which every worker's
 fetch script reads: a global rate limit replaces the configured one while set; a global
 concurrency caps the jobs running at once across all workers (each worker still runs at most
@@ -21,8 +26,10 @@ from typing import Any, Literal
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.queue.browse import visible_job
 from ils.queue.cancel import request_cancel
-from ils.queue.errors import BrokerUnavailable, JobNotFound, JobStateConflict
+from ils.queue.errors import BrokerUnavailable, JobStateConflict
+from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
 
 CleanState = Literal["completed", "failed"]
 CLEAN_BATCH = 1_000
@@ -48,55 +55,77 @@ class QueueActions:
         self.queue = queue
         self.prefix = prefix
 
-    async def _job(self, queue: str, job_id: str, *states: str) -> tuple[Queue, Job, str]:
+    async def _job(
+        self, queue: str, job_id: str, scope: ViewerScope, *states: str
+    ) -> tuple[Queue, Job, str]:
         q = self.queue(queue)
-        job = await Job.fromId(q, job_id)
-        if job is None:
-            raise JobNotFound(f"no job {job_id} in queue {queue}")
+        job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
         state = str(await q.getJobState(job_id))
         if states and state not in states:
             raise JobStateConflict(f"job {job_id} is {state}, not {' or '.join(states)}")
         return q, job, state
 
-    async def retry(self, queue: str, job_id: str) -> str:
+    async def retry(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> str:
         """Send a failed job back to waiting, its attempts starting afresh."""
         async with _broker_errors():
-            _, job, _ = await self._job(queue, job_id, "failed")
+            _, job, _ = await self._job(queue, job_id, scope, "failed")
             await job.retry("failed")
             return "waiting"
 
-    async def retry_all_failed(self, queue: str) -> int:
-        """Every failed job of ``queue`` back to waiting; how many there were."""
+    async def retry_all_failed(self, queue: str, scope: ViewerScope = PLATFORM) -> int:
+        """Every failed job of ``queue`` that ``scope`` sees back to waiting; how many."""
         async with _broker_errors():
             q = self.queue(queue)
+            if scope.company_id is not None:
+                return await self._retry_company_failed(q, scope.company_id)
             count = int(await q.getJobCountByTypes("failed"))
             if count:
                 await q.retryJobs({"state": "failed", "count": CLEAN_BATCH})
             return count
 
-    async def remove(self, queue: str, job_id: str) -> None:
+    async def _retry_company_failed(self, q: Queue, company_id: int) -> int:
+        retried = 0
+        _, ids = await company_page(q, company_id, "failed", 0, CLEAN_BATCH)
+        for job_id in ids:
+            job = await Job.fromId(q, job_id)
+            if job is None or job_company(job.data) != company_id:
+                continue
+            try:
+                await job.retry("failed")
+            except Exception as exc:  # retried or removed meanwhile: not this call's to retry
+                if isinstance(exc, RedisError):
+                    raise
+                continue
+            retried += 1
+        return retried
+
+    async def remove(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> None:
         """Delete a job that is not running (an active one holds a lock: cancel it instead)."""
         async with _broker_errors():
-            _, job, state = await self._job(queue, job_id)
+            q, job, state = await self._job(queue, job_id, scope)
             if state == "active":
                 raise JobStateConflict(f"job {job_id} is active: cancel it, then remove it")
             await job.remove()
+            await unindex_job(q, job_id, job_company(job.data))
 
-    async def promote(self, queue: str, job_id: str) -> None:
+    async def promote(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> None:
         """Run a delayed job now."""
         async with _broker_errors():
-            _, job, _ = await self._job(queue, job_id, "delayed")
+            _, job, _ = await self._job(queue, job_id, scope, "delayed")
             await job.promote()
 
-    async def cancel(self, queue: str, job_id: str) -> None:
+    async def cancel(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> None:
         """Ask the worker running an active job to stop it (cooperative: the handler sees
         ``ctx.cancelled``; the job then fails with the reason "cancelled")."""
         async with _broker_errors():
-            q, _, _ = await self._job(queue, job_id, "active")
+            q, _, _ = await self._job(queue, job_id, scope, "active")
             await request_cancel(q.client, self.prefix, queue, job_id)
 
-    async def clean(self, queue: str, state: CleanState, older_than_s: int) -> int:
+    async def clean(
+        self, queue: str, state: CleanState, older_than_s: int, scope: ViewerScope = PLATFORM
+    ) -> int:
         """Delete ``state`` jobs finished more than ``older_than_s`` ago; how many went."""
+        scope.require_all_companies("cleaning a queue")
         if state not in ("completed", "failed"):
             raise ValueError("state must be completed or failed")
         if older_than_s < 0:
@@ -110,19 +139,26 @@ class QueueActions:
                 if len(ids) < CLEAN_BATCH:
                     return removed
 
-    async def pause(self, queue: str) -> None:
+    async def pause(self, queue: str, scope: ViewerScope = PLATFORM) -> None:
+        scope.require_all_companies("pausing a queue")
         async with _broker_errors():
             await self.queue(queue).pause()
 
-    async def resume(self, queue: str) -> None:
+    async def resume(self, queue: str, scope: ViewerScope = PLATFORM) -> None:
+        scope.require_all_companies("resuming a queue")
         async with _broker_errors():
             await self.queue(queue).resume()
 
     async def set_rate_limit(
-        self, queue: str, max_jobs: int | None, duration_ms: int = 1000
+        self,
+        queue: str,
+        max_jobs: int | None,
+        duration_ms: int = 1000,
+        scope: ViewerScope = PLATFORM,
     ) -> None:
         """At most ``max_jobs`` per ``duration_ms`` across all workers; ``None`` goes back to the
         configured limit."""
+        scope.require_all_companies("a queue's rate limit")
         async with _broker_errors():
             q = self.queue(queue)
             if max_jobs is None:
@@ -132,8 +168,11 @@ class QueueActions:
                 raise ValueError("max_jobs and duration_ms must be >= 1")
             await q.setGlobalRateLimit(max_jobs, duration_ms)
 
-    async def set_concurrency(self, queue: str, concurrency: int | None) -> None:
+    async def set_concurrency(
+        self, queue: str, concurrency: int | None, scope: ViewerScope = PLATFORM
+    ) -> None:
         """At most ``concurrency`` jobs at once across all workers; ``None`` lifts the cap."""
+        scope.require_all_companies("a queue's concurrency")
         async with _broker_errors():
             q = self.queue(queue)
             if concurrency is None:

@@ -5,6 +5,12 @@ none of them talks to Redis directly (as Sidekiq's web UI goes only through its 
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
 ``actions`` (:mod:`ils.queue.actions`) and ``metrics`` (throughput and totals,
 :mod:`ils.queue.metrics`).
+
+Tenancy is applied here, once, for every caller: each read and action takes the viewer's
+:class:`~ils.queue.tenancy.ViewerScope` (by default :data:`~ils.queue.tenancy.PLATFORM`, the
+operator's, which the CLI uses). A company's scope counts only its own jobs (from its index, see
+:mod:`ils.queue.tenancy`), sees worker processes without their job counts, and its throughput is
+made from its own finished jobs.
 """
 
 from __future__ import annotations
@@ -21,11 +27,21 @@ from redis.exceptions import RedisError
 from ils.queue import keys
 from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
-from ils.queue.browse import JobBrowser
-from ils.queue.errors import BrokerUnavailable, JobNotFound
+from ils.queue.browse import JobBrowser, visible_job
+from ils.queue.errors import BrokerUnavailable, JobNotFound, UnknownJobType
 from ils.queue.heartbeat import now_ms
-from ils.queue.metrics import MetricsReader
+from ils.queue.metrics import MetricsReader, MinutePoint
+from ils.queue.outbox_admin import OutboxAdmin
+from ils.queue.registry import JobType, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
+from ils.queue.tenancy import (
+    PLATFORM,
+    ViewerScope,
+    company_counts,
+    company_page,
+    job_company,
+    without_company,
+)
 
 STATES: tuple[str, ...] = (
     "waiting",
@@ -51,8 +67,12 @@ class WorkerInfo:
     failed: int
     active: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"queues": list(self.queues)}
+    def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
+        """The record; without its job counts for a company's scope (they span every company)."""
+        out = asdict(self) | {"queues": list(self.queues)}
+        if not scope.all_companies:
+            out |= {"processed": None, "failed": None, "active": None}
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,13 +98,27 @@ class JobView:
 class QueueAdmin:
     """Reads and acts on the state of the queues of one prefix."""
 
-    def __init__(self, settings: Settings, broker: Broker) -> None:
+    def __init__(
+        self, settings: Settings, broker: Broker, registry: Registry | None = None
+    ) -> None:
         self.settings = settings
         self.broker = broker
+        self.registry = registry
         self._queues: dict[str, Queue] = {}
-        self.browse = JobBrowser(self.queue, settings.prefix)
+        self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
+        # The outbox's scoped view, where the process has a database (set by ils.bootstrap).
+        self.outbox: OutboxAdmin | None = None
+
+    def job_type(self, queue: str, name: str) -> JobType | None:
+        """The registered type of ``queue/name`` (what masking needs), or None."""
+        if self.registry is None:
+            return None
+        try:
+            return self.registry.get(queue, name)
+        except UnknownJobType:
+            return None
 
     def queue(self, name: str) -> Queue:
         self.settings.queue(name)
@@ -95,34 +129,74 @@ class QueueAdmin:
 
     # -- counts ----------------------------------------------------------------------------
 
-    async def _counts_and_paused(self, queue: str) -> tuple[dict[str, int], bool]:
+    async def _counts_and_paused(
+        self, queue: str, scope: ViewerScope
+    ) -> tuple[dict[str, int], bool]:
         q = self.queue(queue)
-        raw, paused = await asyncio.gather(
-            q.getJobCounts("waiting", "active", "delayed", "prioritized", "completed", "failed"),
-            q.isPaused(),
-        )
+        if scope.company_id is None:
+            raw, paused = await asyncio.gather(
+                q.getJobCounts(
+                    "waiting", "active", "delayed", "prioritized", "completed", "failed"
+                ),
+                q.isPaused(),
+            )
+        else:
+            raw, paused = await asyncio.gather(company_counts(q, scope.company_id), q.isPaused())
         counts = {state: int(raw.get(state, 0)) for state in STATES if state != "paused"}
         counts["paused"] = counts["waiting"] + counts["prioritized"] if paused else 0
         return counts, bool(paused)
 
-    async def counts(self, queue: str) -> dict[str, int]:
-        return (await self._counts_and_paused(queue))[0]
+    async def counts(self, queue: str, scope: ViewerScope = PLATFORM) -> dict[str, int]:
+        return (await self._counts_and_paused(queue, scope))[0]
 
     async def states(
-        self, queues: Iterable[str] = QUEUE_NAMES
+        self, queues: Iterable[str] = QUEUE_NAMES, scope: ViewerScope = PLATFORM
     ) -> dict[str, tuple[dict[str, int], bool]]:
-        """Each queue's counts per state and whether it is paused, read together. Raises
-        :class:`BrokerUnavailable`."""
+        """Each queue's counts per state (of ``scope``'s jobs) and whether it is paused, read
+        together. Raises :class:`BrokerUnavailable`."""
         names = list(queues)
         try:
-            results = await asyncio.gather(*(self._counts_and_paused(q) for q in names))
+            results = await asyncio.gather(*(self._counts_and_paused(q, scope) for q in names))
         except RedisError as exc:
             raise BrokerUnavailable(f"cannot read queue stats: {exc}") from exc
         return dict(zip(names, results, strict=True))
 
-    async def stats(self, queues: Iterable[str] = QUEUE_NAMES) -> dict[str, dict[str, int]]:
+    async def stats(
+        self, queues: Iterable[str] = QUEUE_NAMES, scope: ViewerScope = PLATFORM
+    ) -> dict[str, dict[str, int]]:
         """Counts per state for each queue. Raises :class:`BrokerUnavailable`."""
-        return {name: counts for name, (counts, _paused) in (await self.states(queues)).items()}
+        states = await self.states(queues, scope)
+        return {name: counts for name, (counts, _paused) in states.items()}
+
+    async def throughput(
+        self, queue: str, minutes: int = 60, scope: ViewerScope = PLATFORM
+    ) -> list[MinutePoint]:
+        """Completed, failed and retried jobs per minute, oldest first. A company's series is
+        made from its own finished jobs still kept (the recorded one spans every company), and
+        has no retries (those are recorded without their company)."""
+        if scope.company_id is None:
+            return await self.metrics.throughput(queue, minutes)
+        last = int(time.time() // 60)
+        first = last - minutes + 1
+        finished: dict[tuple[int, str], int] = {}
+        q = self.queue(queue)
+        client = self.broker.admin_client
+        for outcome in ("completed", "failed"):
+            _, ids = await company_page(q, scope.company_id, outcome, 0, 1_000_000)
+            async with client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(f"{q.keys['']}{job_id}", "finishedOn")
+                stamps = await pipe.execute()
+            for stamp in stamps:
+                if stamp:
+                    minute = int(stamp) // 60_000
+                    if first <= minute <= last:
+                        finished[(minute, outcome)] = finished.get((minute, outcome), 0) + 1
+        return [
+            MinutePoint(m * 60, finished.get((m, "completed"), 0),
+                        finished.get((m, "failed"), 0), 0)
+            for m in range(first, last + 1)
+        ]  # fmt: skip
 
     # -- workers and health ----------------------------------------------------------------
 
@@ -154,15 +228,16 @@ class QueueAdmin:
             )
         return sorted(out, key=lambda w: w.started)
 
-    async def health(self) -> dict[str, Any]:
-        """Redis reachable, latency, version, memory, and live workers per queue."""
+    async def health(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
+        """Redis reachable, latency, version, memory, and live workers per queue (without their
+        job counts for a company's scope)."""
         broker = await self.broker.health()
         per_queue = dict.fromkeys(QUEUE_NAMES, 0)
         live: list[dict[str, Any]] = []
         if broker.reachable:
             try:
                 for w in await self.workers():
-                    live.append(w.to_dict())
+                    live.append(w.to_dict(scope))
                     for q in w.queues:
                         if q in per_queue:
                             per_queue[q] += 1
@@ -182,38 +257,41 @@ class QueueAdmin:
             "checked_at": now_ms(),
         }
 
-    async def info(self) -> dict[str, Any]:
-        """Each queue's settings, counts and worker count, with the broker's health."""
-        health = await self.health()
-        stats: dict[str, dict[str, int]] = {}
+    async def info(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
+        """Each queue's settings, counts (of ``scope``'s jobs), paused flag and worker count,
+        with the broker's health."""
+        health = await self.health(scope)
+        states: dict[str, tuple[dict[str, int], bool]] = {}
         if health["redis"]:
-            stats = await self.stats()
+            states = await self.states(scope=scope)
         queues = {}
         for q in QUEUE_NAMES:
             spec = self.settings.queue(q)
+            counts, paused = states.get(q, (None, None))
             queues[q] = {
                 "settings": spec.model_dump() | {"drain_delay_s": spec.effective_drain_delay_s},
-                "counts": stats.get(q),
-                "paused": bool(stats[q]["paused"]) if q in stats else None,
+                "counts": counts,
+                # The flag itself: the "paused" count is 0 for a paused queue with nothing waiting.
+                "paused": paused,
                 "workers": health["workers"][q],
             }
         return {"prefix": self.settings.prefix, "queues": queues, "health": health}
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """What the live dashboard shows, in one read: health, live workers, and per queue its
-        counts, paused flag, configured limits and run-time overrides.
+        counts (of ``scope``'s jobs), paused flag, configured limits and run-time overrides.
 
         While Redis is unreachable ``counts`` and ``overrides`` are ``None`` (never zeros) and
         ``error`` says why, so a viewer can tell "empty" from "unknown".
         """
-        health = await self.health()
+        health = await self.health(scope)
         states: dict[str, tuple[dict[str, int], bool]] = {}
         overrides: dict[str, dict[str, Any]] = {}
         error = health["error"]
         if health["redis"]:
             names = list(QUEUE_NAMES)
             try:
-                states = await self.states(names)
+                states = await self.states(names, scope)
                 found = await asyncio.gather(*(self.actions.overrides(q) for q in names))
                 overrides = {q: o.to_dict() for q, o in zip(names, found, strict=True)}
             except BrokerUnavailable as exc:
@@ -242,9 +320,10 @@ class QueueAdmin:
 
     # -- job schedulers --------------------------------------------------------------------
 
-    async def schedulers(self, queue: str) -> list[dict[str, Any]]:
+    async def schedulers(self, queue: str, scope: ViewerScope = PLATFORM) -> list[dict[str, Any]]:
         """The queue's job schedulers (recurring jobs): id, job name, cron pattern or interval,
-        time zone, next run (epoch ms), their jobs' data. Raises :class:`BrokerUnavailable`."""
+        time zone, next run (epoch ms), their jobs' data; for a company's scope only those whose
+        jobs are its own. Raises :class:`BrokerUnavailable`."""
         try:
             raw = await self.queue(queue).getJobSchedulers(0, -1, True)
         except RedisError as exc:
@@ -252,30 +331,30 @@ class QueueAdmin:
         out = []
         for s in raw or []:
             template = s.get("template") or {}
+            if not scope.sees(job_company(template.get("data"))):
+                continue
             out.append({
                 "id": str(s.get("key") or s.get("id")), "queue": queue, "name": s.get("name"),
                 "pattern": s.get("pattern"), "every": s.get("every"), "tz": s.get("tz"),
                 "next": int(s["next"]) if s.get("next") is not None else None,
-                "data": template.get("data"),
+                "data": without_company(template.get("data")),
             })  # fmt: skip
         return out
 
     # -- single jobs -----------------------------------------------------------------------
 
-    async def get_job(self, queue: str, job_id: str) -> JobView:
+    async def get_job(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> JobView:
         q = self.queue(queue)
         # State first: a job seen finished has its result in its hash already (one Lua script
         # writes both), while a hash read first may predate a finish that the state then shows.
         state = await q.getJobState(job_id)
-        job = await Job.fromId(q, job_id)
-        if job is None:
-            raise JobNotFound(f"no job {job_id} in queue {queue}")
+        job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
         return JobView(
             id=str(job.id),
             queue=queue,
             name=job.name,
             state=str(state),
-            data=job.data,
+            data=without_company(job.data),
             attempts_made=int(job.attemptsMade or 0),
             attempts=int((job.opts or {}).get("attempts") or 1),
             failed_reason=job.failedReason,

@@ -2,6 +2,9 @@
 paged, newest first; one job in full (payload, options, attempts, progress, logs, return value,
 failure reason and stack traces, timestamps, and for flows its parent and children).
 
+Every read takes the viewer's :class:`~ils.queue.tenancy.ViewerScope`: a company sees only its
+own jobs (listed from its index, never by reading every company's), another company's job is
+"not found" like a missing one, and a masked scope gets :func:`~ils.queue.masking.mask_job`'s view.
 Reached through :class:`ils.queue.admin.QueueAdmin` (``admin.browse``), never from routes directly.
 """
 
@@ -9,13 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
 from ils.queue.errors import BrokerUnavailable, JobNotFound
+from ils.queue.masking import mask_job
+from ils.queue.registry import JobType
+from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, without_company
+
+#: The job type of ``(queue, name)``, or None for a name the registry does not know.
+TypeOf = Callable[[str, str], JobType | None]
 
 #: States a job list can show (BullMQ's names); ``paused`` jobs are the waiting ones of a paused
 #: queue and show under ``waiting``.
@@ -48,6 +57,7 @@ class JobSummary:
     processed_on: int | None
     finished_on: int | None
     delay: int
+    company_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +100,7 @@ class JobDetail:
     delay: int
     parent: dict[str, str] | None
     children: list[dict[str, Any]]
+    company_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,39 +131,85 @@ def _summary(job: Job, state: str) -> JobSummary:
         processed_on=_ms(job.processedOn),
         finished_on=_ms(job.finishedOn),
         delay=int(opts.get("delay") or 0),
+        company_id=job_company(job.data),
     )
+
+
+def visible_job(job: Job | None, queue: str, job_id: str, scope: ViewerScope) -> Job:
+    """``job`` if ``scope`` may see it; else :class:`JobNotFound`, worded as for a missing job
+    (a company must not learn that another company's job exists)."""
+    if job is None or not scope.sees(job_company(job.data)):
+        raise JobNotFound(f"no job {job_id} in queue {queue}")
+    return job
 
 
 class JobBrowser:
     """Reads jobs of the queues that ``queue(name)`` returns (the admin's own Queue objects)."""
 
-    def __init__(self, queue: Callable[[str], Queue], prefix: str) -> None:
+    def __init__(
+        self, queue: Callable[[str], Queue], prefix: str, type_of: TypeOf = lambda q, n: None
+    ) -> None:
         self.queue = queue
         self.prefix = prefix
+        self.type_of = type_of
 
-    async def jobs(self, queue: str, state: str, page: int = 1, page_size: int = 50) -> JobPage:
-        """Jobs of ``queue`` in ``state``, newest first; ``page`` counts from 1."""
+    def _masked_summary(self, queue: str, summary: JobSummary) -> JobSummary:
+        view = mask_job(
+            {"progress": summary.progress, "failed_reason": summary.failed_reason},
+            self.type_of(queue, summary.name),
+        )
+        return replace(summary, **view)
+
+    async def jobs(
+        self,
+        queue: str,
+        state: str,
+        page: int = 1,
+        page_size: int = 50,
+        scope: ViewerScope = PLATFORM,
+    ) -> JobPage:
+        """Jobs of ``queue`` in ``state`` that ``scope`` sees, newest first; ``page`` counts
+        from 1."""
         check_state(state)
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
         q = self.queue(queue)
         start = (page - 1) * page_size
         try:
-            total, jobs = await asyncio.gather(
-                q.getJobCountByTypes(state),
-                q.getJobs([state], start, start + page_size - 1, False),
-            )
+            if scope.company_id is None:
+                total, jobs = await asyncio.gather(
+                    q.getJobCountByTypes(state),
+                    q.getJobs([state], start, start + page_size - 1, False),
+                )
+            else:
+                total, ids = await company_page(q, scope.company_id, state, start, page_size)
+                jobs = await asyncio.gather(*(Job.fromId(q, job_id) for job_id in ids))
         except RedisError as exc:
             raise BrokerUnavailable(f"cannot list jobs: {exc}") from exc
         summaries = [_summary(job, state) for job in jobs if job is not None]
+        if scope.company_id is not None:
+            # A job may have moved on between the index read and its own: keep only its company's.
+            summaries = [s for s in summaries if s.company_id == scope.company_id]
+        if scope.mask:
+            summaries = [self._masked_summary(queue, s) for s in summaries]
         return JobPage(queue, state, page, page_size, int(total), summaries)
 
-    async def detail(self, queue: str, job_id: str, log_lines: int = 200) -> JobDetail:
+    async def detail(
+        self, queue: str, job_id: str, log_lines: int = 200, scope: ViewerScope = PLATFORM
+    ) -> JobDetail:
+        """One job in full, as ``scope`` may see it; :class:`JobNotFound` for a job of another
+        company."""
+        detail = await self._detail(queue, job_id, log_lines, scope)
+        if not scope.mask:
+            return detail
+        return JobDetail(**mask_job(detail.to_dict(), self.type_of(queue, detail.name)))
+
+    async def _detail(
+        self, queue: str, job_id: str, log_lines: int, scope: ViewerScope
+    ) -> JobDetail:
         q = self.queue(queue)
         try:
-            job = await Job.fromId(q, job_id)
-            if job is None:
-                raise JobNotFound(f"no job {job_id} in queue {queue}")
+            job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
             state, logs = await asyncio.gather(
                 q.getJobState(job_id),
                 q.getJobLogs(job_id, -min(log_lines, MAX_LOG_LINES), -1, True),
@@ -169,7 +226,7 @@ class JobBrowser:
             queue=queue,
             name=job.name,
             state=str(state),
-            data=job.data,
+            data=without_company(job.data),
             options=opts,
             attempts_made=int(job.attemptsMade or 0),
             attempts=int(opts.get("attempts") or 1),
@@ -185,6 +242,7 @@ class JobBrowser:
             delay=int(opts.get("delay") or 0),
             parent=parent,
             children=children,
+            company_id=job_company(job.data),
         )
 
     async def _children(self, q: Queue, job_id: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ils.queue.context import JobContext
 from ils.queue.errors import GiveUp, InvalidJobPayload, UnknownJobType
 from ils.queue.registry import Handler, JobType, Payload, Registry
+from ils.queue.tenancy import without_company
 
 log = logging.getLogger("ils.jobs")
 
@@ -36,7 +37,8 @@ def payload_errors(model: type[Payload], exc: ValidationError) -> list[dict[str,
 
 
 def validate_payload(job_type: JobType, data: Any) -> Payload:
-    """The typed payload, or :class:`InvalidJobPayload` naming each bad field."""
+    """The typed payload, or :class:`InvalidJobPayload` naming each bad field. The company
+    stamp of a job's data (:mod:`ils.queue.tenancy`) is not part of it."""
     if isinstance(data, job_type.payload):
         return data
     if isinstance(data, Payload):
@@ -46,7 +48,7 @@ def validate_payload(job_type: JobType, data: Any) -> Payload:
             job_type.key, [{"field": "(payload)", "message": "must be an object"}]
         )
     try:
-        return job_type.payload.model_validate(dict(data))
+        return job_type.payload.model_validate(without_company(dict(data)))
     except ValidationError as exc:
         raise InvalidJobPayload(job_type.key, payload_errors(job_type.payload, exc)) from exc
 

@@ -9,7 +9,12 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:metrics:jobs`` (hash): ``<queue>|<name>|<outcome>`` -> jobs so far;
 - ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
   (seconds) and ``|count`` (runs): the run-time histogram;
-- ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms).
+- ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms);
+- ``<prefix>:ils:company:<company id>:<queue>`` (sorted set): job id -> when it was added (ms): the
+  company's jobs of one queue, written just before each add (by ``ils.queue.tenancy.add_job``, or
+  by a Node producer with ``ZADD``), pruned of jobs BullMQ has removed by the readers and writers
+  of :mod:`ils.queue.tenancy` (whose Lua scripts document their contracts). The job's company
+  itself is the ``_ilsCompany`` field of its data; the index only makes a company's lists fast.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ def job_durations(prefix: str) -> str:
 
 def cancel_requests(prefix: str) -> str:
     return f"{prefix}:ils:cancel"
+
+
+def company_jobs(prefix: str, queue: str, company_id: int) -> str:
+    """One company's jobs of one queue (see :mod:`ils.queue.tenancy`)."""
+    return f"{prefix}:ils:company:{company_id}:{queue}"
 
 
 def all_keys_pattern(prefix: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ils.queue.errors import ConfigurationError
 from ils.queue.outbox_table import outbox
+from ils.queue.tenancy import job_company
 
 # The width of ``job_outbox.id``: a job id given by the caller must fit in it.
 OUTBOX_ID_MAX = 40
@@ -57,6 +58,7 @@ class OutboxRow:
     relayed_at: dt.datetime | None = None
     relay_attempts: int = 0
     last_error: str | None = None
+    company_id: int | None = None
 
     @classmethod
     def new(
@@ -76,6 +78,7 @@ class OutboxRow:
             payload=dict(payload),
             options={**options, "jobId": job_id},
             created_at=utcnow(),
+            company_id=job_company(payload),
         )
 
     def job_options(self, now: dt.datetime) -> dict[str, Any]:
@@ -102,7 +105,13 @@ def _row(raw: Row[Any]) -> OutboxRow:
         relayed_at=_aware(relayed_at) if relayed_at is not None else None,
         relay_attempts=int(m["relay_attempts"] or 0),
         last_error=m["last_error"],
+        company_id=m["company_id"],
     )
+
+
+def _of_company(company_id: int | None) -> list[Any]:
+    """The condition for ``company_id``'s rows, or none (every company's) when None."""
+    return [] if company_id is None else [outbox.c.company_id == company_id]
 
 
 class Outbox:
@@ -151,6 +160,7 @@ class Outbox:
                     "options": row.options,
                     "created_at": row.created_at,
                     "relay_attempts": 0,
+                    "company_id": row.company_id,
                 }
                 for row in rows
             ]
@@ -223,35 +233,55 @@ class Outbox:
         return _row(raw) if raw is not None else None
 
     async def pending_rows(
-        self, session: AsyncSession, limit: int = 50, offset: int = 0
+        self,
+        session: AsyncSession,
+        limit: int = 50,
+        offset: int = 0,
+        company_id: int | None = None,
     ) -> list[OutboxRow]:
         """Rows not yet in Redis, the longest-waiting first (the admin's view of the outbox), read
-        in the caller's session (a request's, which holds SQLite's one connection)."""
+        in the caller's session (a request's, which holds SQLite's one connection); only
+        ``company_id``'s when given."""
         stmt = (
             select(outbox)
-            .where(outbox.c.relayed_at.is_(None))
+            .where(outbox.c.relayed_at.is_(None), *_of_company(company_id))
             .order_by(outbox.c.created_at, outbox.c.id)
             .limit(limit)
             .offset(offset)
         )
         return [_row(raw) for raw in (await session.execute(stmt)).all()]
 
-    async def pending_row(self, session: AsyncSession, row_id: str) -> OutboxRow | None:
-        stmt = select(outbox).where(outbox.c.id == row_id, outbox.c.relayed_at.is_(None))
+    async def pending_row(
+        self, session: AsyncSession, row_id: str, company_id: int | None = None
+    ) -> OutboxRow | None:
+        stmt = select(outbox).where(
+            outbox.c.id == row_id, outbox.c.relayed_at.is_(None), *_of_company(company_id)
+        )
         raw = (await session.execute(stmt)).first()
         return _row(raw) if raw is not None else None
 
-    async def discard(self, session: AsyncSession, row_id: str) -> bool:
+    async def discard(
+        self, session: AsyncSession, row_id: str, company_id: int | None = None
+    ) -> bool:
         """Delete a row that was never relayed, in the caller's transaction (an admin giving up
-        on a job the relay cannot add); False when there is no such pending row."""
-        stmt = delete(outbox).where(outbox.c.id == row_id, outbox.c.relayed_at.is_(None))
+        on a job the relay cannot add); False when there is no such pending row (of
+        ``company_id``, when given)."""
+        stmt = delete(outbox).where(
+            outbox.c.id == row_id, outbox.c.relayed_at.is_(None), *_of_company(company_id)
+        )
         result = await session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def count(self, pending: bool | None = None, session: AsyncSession | None = None) -> int:
-        """Rows in the outbox: all, only pending (``True``) or only relayed (``False``); in
-        ``session`` when given (a request's), else in a session of its own."""
-        stmt = select(func.count()).select_from(outbox)
+    async def count(
+        self,
+        pending: bool | None = None,
+        session: AsyncSession | None = None,
+        company_id: int | None = None,
+    ) -> int:
+        """Rows in the outbox: all, only pending (``True``) or only relayed (``False``), only
+        ``company_id``'s when given; in ``session`` when given (a request's), else in a session of
+        its own."""
+        stmt = select(func.count()).select_from(outbox).where(*_of_company(company_id))
         if pending is not None:
             col = outbox.c.relayed_at
             stmt = stmt.where(col.is_(None) if pending else col.is_not(None))

@@ -34,5 +34,8 @@ outbox = Table(
     Column("relayed_at", DateTime(timezone=True), nullable=True),
     Column("relay_attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
+    # The job's company (also stamped in the payload, see ils.queue.tenancy); None: system work.
+    Column("company_id", Integer, nullable=True),
     Index("ix_job_outbox_pending", "relayed_at", "created_at"),
+    Index("ix_job_outbox_company", "company_id", "relayed_at", "created_at"),
 )

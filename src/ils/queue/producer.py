@@ -33,6 +33,7 @@ from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.relay import OutboxRelay
 from ils.queue.settings import QueueSpec, Settings
+from ils.queue.tenancy import add_job, with_company
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ def job_options(
     return opts
 
 
+def owner(payload: Payload, company_id: int | None) -> int | None:
+    """The company a job belongs to: the caller's choice, else the payload's ``company_id``."""
+    if company_id is not None:
+        return company_id
+    own = getattr(payload, "company_id", None)
+    return own if isinstance(own, int) and not isinstance(own, bool) else None
+
+
 class Producer:
     """Adds jobs of one registry's types to the queues of one broker.
 
@@ -156,8 +165,10 @@ class Producer:
         payload: Mapping[str, Any] | Payload,
         options: EnqueueOptions | None = None,
         session: AsyncSession | None = None,
+        company_id: int | None = None,
     ) -> Enqueued:
-        """Validate and enqueue one job.
+        """Validate and enqueue one job, as ``company_id``'s (by default the payload's own
+        ``company_id``; with neither it is system work, visible to the platform operator only).
 
         With ``session`` (the caller's, in its transaction) the job is written to the outbox in
         that transaction, without a Redis call, and reaches BullMQ once it commits; a rollback
@@ -169,18 +180,19 @@ class Producer:
         job_type = self.registry.get(queue, name)
         typed = validate_payload(job_type, payload)
         opts = job_options(job_type, spec, options)
+        wire = with_company(typed.to_wire(), owner(typed, company_id))
         if session is not None:
             relay = self._relay(f"enqueueing {job_type.key} with a session")
-            row = OutboxRow.new(queue, name, typed.to_wire(), opts)
+            row = OutboxRow.new(queue, name, wire, opts)
             await relay.write(session, row)
             return Enqueued(queue, name, row.id, "outbox")
         try:
-            job = await self.queue(queue).add(name, typed.to_wire(), opts)
+            job = await add_job(self.queue(queue), name, wire, opts)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             if spec.fallback == "spool":
-                return await self._spool(job_type, typed, opts, exc)
+                return await self._spool(job_type, wire, opts, exc)
             return await self._fallback(job_type, spec, typed, opts, exc)
         return Enqueued(queue, name, str(job.id), "queued")
 
@@ -195,13 +207,13 @@ class Producer:
         return self.relay
 
     async def _spool(
-        self, job_type: JobType, payload: Payload, opts: dict[str, Any], exc: BaseException
+        self, job_type: JobType, wire: dict[str, Any], opts: dict[str, Any], exc: BaseException
     ) -> Enqueued:
         """The ``spool`` fallback: keep the job in the outbox; the relay's sweep adds it to
         BullMQ when Redis answers again."""
         relay = self._relay(f"spooling {job_type.key}")
         where = redact(self.broker.url)
-        row = OutboxRow.new(job_type.queue, job_type.name, payload.to_wire(), opts)
+        row = OutboxRow.new(job_type.queue, job_type.name, wire, opts)
         try:
             await relay.outbox.spool(row)
         except Exception as err:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.outbox import Outbox, OutboxRow, describe_error, utcnow
 from ils.queue.settings import DAY_S, Settings
+from ils.queue.tenancy import add_job
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,10 @@ class OutboxRelay:
                 failed.extend((row, broker_error) for row in group)
                 continue
             results = await asyncio.gather(
-                *(self._queue(r.queue).add(r.name, r.payload, r.job_options(now)) for r in group),
+                *(
+                    add_job(self._queue(r.queue), r.name, r.payload, r.job_options(now))
+                    for r in group
+                ),
                 return_exceptions=True,
             )
             for row, result in zip(group, results, strict=True):

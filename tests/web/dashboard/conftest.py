@@ -25,7 +25,9 @@ from tests.support.processes import IlsProcess
 from tests.web.conftest import PASSWORD, add_user
 
 SCREENSHOTS = REPO / "test-output"
-ROLES = (Role.admin, Role.company_admin, Role.staff)
+ROLES = (Role.platform_admin, Role.admin, Role.company_admin, Role.staff)
+#: The ids of the users' company and of another one (a fresh database numbers them so).
+OWN_COMPANY, OTHER_COMPANY = 1, 2
 
 
 def email(role: Role) -> str:
@@ -43,9 +45,13 @@ class Site:
 async def _users(db: Database, password_hash: str) -> None:
     async with db.session() as s:
         company = Company(name="Clear Sight Opticians", slug="clear", kind=CompanyKind.practice)
+        other = Company(name="Prism Lens Lab", slug="prism", kind=CompanyKind.lab)
         s.add(company)
         await s.flush()
+        s.add(other)
+        await s.flush()
         company_id = company.id
+        assert (company.id, other.id) == (OWN_COMPANY, OTHER_COMPANY)
     for role in ROLES:
         await add_user(db, company_id, email(role), role, password_hash)
 
@@ -118,4 +124,4 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-__all__ = ["PASSWORD", "SCREENSHOTS", "Site", "email"]
+__all__ = ["OTHER_COMPANY", "OWN_COMPANY", "PASSWORD", "SCREENSHOTS", "Site", "email"]

@@ -14,7 +14,7 @@ import pytest
 
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
-from tests.web.dashboard.conftest import PASSWORD, Site, email
+from tests.web.dashboard.conftest import OTHER_COMPANY, OWN_COMPANY, PASSWORD, Site, email
 
 READ_TIMEOUT_S = 20
 
@@ -55,12 +55,21 @@ async def first_snapshot(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def test_the_stream_sends_snapshots_that_follow_the_queues(site: Site, system: JobSystem):
     await system.admin.actions.pause("oma")
-    await system.producer.enqueue("oma", "test-probe", {"tag": "seen"})
+    await system.producer.enqueue("oma", "test-probe", {"tag": "seen"}, company_id=OWN_COMPANY)
+    for company in (OTHER_COMPANY, OTHER_COMPANY, None):  # another company's, and system work
+        await system.producer.enqueue("oma", "test-probe", {"tag": "no"}, company_id=company)
     async with client_as(site, Role.admin) as client:
         snap = await first_snapshot(client)
+    async with client_as(site, Role.company_admin) as client:
+        masked = await first_snapshot(client)
+    async with client_as(site, Role.platform_admin) as client:
+        everything = await first_snapshot(client)
+    assert masked["queues"]["oma"]["counts"]["waiting"] == 1
+    assert all(w["processed"] is None for w in masked["health"]["worker_processes"])
     assert snap["redis"] is True and snap["error"] is None
     oma = snap["queues"]["oma"]
-    assert oma["paused"] is True and oma["counts"]["waiting"] == 1
+    assert oma["paused"] is True and oma["counts"]["waiting"] == 1  # its own company's only
+    assert everything["queues"]["oma"]["counts"]["waiting"] == 4
     assert oma["configured"]["concurrency"] >= 1 and oma["overrides"]["concurrency"] is None
     assert set(snap["queues"]) == {"email", "pdf", "notification", "ai", "oma", "scheduled"}
 

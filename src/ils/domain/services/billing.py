@@ -241,7 +241,9 @@ async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
     await session.refresh(invoice)
     if issued is None:
         raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
-    return QueuedJob.of(await queue_invoice_pdf(invoice.id, session=session))
+    return QueuedJob.of(
+        await queue_invoice_pdf(invoice.id, company_id=invoice.company_id, session=session)
+    )
 
 
 def _check_payable(invoice: Invoice, amount: Decimal) -> None:
@@ -290,7 +292,9 @@ async def record_payment(
     )
     session.add(payment)
     await session.flush()
-    return payment, QueuedJob.of(await queue_receipt_pdf(payment.id, session=session))
+    return payment, QueuedJob.of(
+        await queue_receipt_pdf(payment.id, company_id=payment.company_id, session=session)
+    )
 
 
 async def list_payments(session: AsyncSession, invoice: Invoice) -> list[Payment]:

@@ -65,13 +65,13 @@ async def request_connection(
     await session.flush()
     jobs = [
         await helpers.queue_marketplace_connection_email(
-            connection.id, target_company_id, session=session
+            connection.id, target_company_id, company_id=target_company_id, session=session
         )
     ]
     for admin in await company_admins(session, target_company_id):
         jobs.append(
             await helpers.queue_marketplace_notification(
-                admin.id, connection.id, "requested", session=session
+                admin.id, connection.id, "requested", company_id=target_company_id, session=session
             )
         )
     return ConnectionResult(connection, jobs)
@@ -95,6 +95,7 @@ async def respond(
                 connection.requested_by_user_id,
                 connection.id,
                 connection.status.value,
+                company_id=connection.requester_company_id,
                 session=session,
             )
         )

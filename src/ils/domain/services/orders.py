@@ -135,14 +135,17 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
     session.add(order)
     await session.flush()
     order.number = order_number(order.id)
+    company = order.company_id
     async with helpers.batch(session):
         jobs = [
-            await helpers.queue_order_confirmation_email(order.id, user.id, session=session),
-            await helpers.queue_order_sheet_pdf(order.id, session=session),
-            await helpers.queue_lab_work_ticket_pdf(order.id, session=session),
+            await helpers.queue_order_confirmation_email(
+                order.id, user.id, company_id=company, session=session
+            ),
+            await helpers.queue_order_sheet_pdf(order.id, company_id=company, session=session),
+            await helpers.queue_lab_work_ticket_pdf(order.id, company_id=company, session=session),
             await helpers.queue_order_notification(
                 user.id, order.id, order.status.value, f"Order {order.number} received",
-                session=session,
+                company_id=company, session=session,
             ),
         ]  # fmt: skip
     return OrderResult(order, jobs)
@@ -159,8 +162,9 @@ async def _notify_creator(session: AsyncSession, order: Order, message: str) -> 
     if order.created_by_user_id is None:
         return []
     job = await helpers.queue_order_notification(
-        order.created_by_user_id, order.id, order.status.value, message, session=session
-    )
+        order.created_by_user_id, order.id, order.status.value, message,
+        company_id=order.company_id, session=session,
+    )  # fmt: skip
     return [job]
 
 
@@ -186,7 +190,12 @@ async def ship_order(
         jobs.insert(
             0,
             await helpers.queue_shipment_notification_email(
-                order.id, order.created_by_user_id, tracking_number, carrier, session=session
+                order.id,
+                order.created_by_user_id,
+                tracking_number,
+                carrier,
+                company_id=order.company_id,
+                session=session,
             ),
         )
     return OrderResult(order, jobs)

@@ -123,6 +123,7 @@ async def daily_briefing(payload: p.DailyBriefingTask, ctx: JobContext) -> dict[
     for user_id in users:
         await queue_ai_insight_notification(
             user_id, f"Your briefing for {day:%d %b %Y}", summary, "low", insight_id=result_id,
-            options=follow_up(ctx, f"notify:{user_id}"), producer=t.producer,
+            company_id=company.id, options=follow_up(ctx, f"notify:{user_id}"),
+            producer=t.producer,
         )  # fmt: skip
     return {"resultId": result_id, "day": day.isoformat(), "recipients": users}

@@ -1,8 +1,9 @@
 """The dashboard's HTML pages: the dashboard itself, its login form and the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
-``company_admin`` gets the dashboard read-only; ``platform_admin`` and ``admin`` get its action
-buttons too (the API enforces the same rules whatever the page shows).
+``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
+``platform_admin`` gets every company's and the queue-wide actions too (the API enforces the same
+rules whatever the page shows: the page only hides buttons).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 DASHBOARD_PATH = "/admin/queues"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
-OPERATOR_ROLES = frozenset({Role.platform_admin, Role.admin})
+OPERATOR_ROLES = frozenset({Role.platform_admin})
 
 # The pages load only their own scripts and styles; nothing inline, nothing from elsewhere.
 SECURITY_HEADERS = {
@@ -86,7 +87,8 @@ async def dashboard(request: Request, user: PageUser) -> Response:
         request,
         "dashboard.html",
         user=user,
-        can_act=user.role in OPERATOR_ROLES,
+        can_act=True,
+        can_operate=user.role in OPERATOR_ROLES,
         queues=QUEUE_NAMES,
         states=LIST_STATES,
     )

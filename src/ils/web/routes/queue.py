@@ -1,7 +1,9 @@
-"""The seed's queue monitoring endpoints: ``/api/queue/stats``, ``/health`` and ``/info``.
+"""The seed's queue monitoring endpoints: ``/api/queue/stats``, ``/health`` and ``/info``, and
+the viewer scope every queue route derives from its user (:func:`viewer_scope`).
 
-For the three admin roles only. They read through :class:`ils.queue.admin.QueueAdmin` and never
-talk to Redis themselves.
+For the three admin roles only. They read through :class:`ils.queue.admin.QueueAdmin`, in the
+user's scope (a company's admin counts only its company's jobs), and never talk to Redis
+themselves.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ils.domain.models.accounts import ADMIN_ROLES, User
+from ils.domain.models.accounts import ADMIN_ROLES, Role, User
 from ils.queue.admin import QueueAdmin
 from ils.queue.errors import BrokerUnavailable
 from ils.queue.settings import QueueSpec
+from ils.queue.tenancy import PLATFORM, ViewerScope
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import require_roles
 from ils.web.errors import ErrorOut
@@ -60,8 +63,8 @@ class WorkerProcessOut(BaseModel):
     queues: list[str]
     started: int
     last_seen: int
-    processed: int
-    failed: int
+    processed: int | None = Field(description="None in a company's view (spans every company)")
+    failed: int | None
 
 
 class QueueHealthOut(BaseModel):
@@ -98,15 +101,31 @@ def queue_admin(request: Request) -> QueueAdmin:
 Admin = Annotated[QueueAdmin, Depends(queue_admin)]
 
 
+def scope_of(user: User) -> ViewerScope:
+    """What ``user`` may see of the queues: ``platform_admin`` every company, unmasked; ``admin``
+    its company, unmasked; anyone else (``company_admin``) its company, personal data masked."""
+    if user.role is Role.platform_admin:
+        return PLATFORM
+    return ViewerScope(company_id=user.company_id, mask=user.role is not Role.admin)
+
+
+async def viewer_scope(user: QueueMonitor) -> ViewerScope:
+    """The request's viewer scope: derived here, once, and applied by the admin layer."""
+    return scope_of(user)
+
+
+Scope = Annotated[ViewerScope, Depends(viewer_scope)]
+
+
 @router.get(
     "/stats",
     response_model=QueueStatsOut,
     summary="Job counts per state for each of the six queues",
     responses={**DENIED, 503: {"model": StatsUnavailableOut}},
 )
-async def queue_stats(_user: QueueMonitor, admin: Admin) -> QueueStatsOut | JSONResponse:
+async def queue_stats(scope: Scope, admin: Admin) -> QueueStatsOut | JSONResponse:
     try:
-        stats = await admin.stats()
+        stats = await admin.stats(scope=scope)
     except BrokerUnavailable as exc:
         body = StatsUnavailableOut(error=str(exc)).model_dump()
         return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -119,8 +138,8 @@ async def queue_stats(_user: QueueMonitor, admin: Admin) -> QueueStatsOut | JSON
     summary="Redis reachability, latency and memory, and the live workers per queue",
     responses=DENIED,
 )
-async def queue_health(_user: QueueMonitor, admin: Admin) -> dict[str, Any]:
-    return await admin.health()
+async def queue_health(scope: Scope, admin: Admin) -> dict[str, Any]:
+    return await admin.health(scope)
 
 
 @router.get(
@@ -129,5 +148,5 @@ async def queue_health(_user: QueueMonitor, admin: Admin) -> dict[str, Any]:
     summary="Each queue's settings, counts and workers, with the broker's health",
     responses=DENIED,
 )
-async def queue_info(_user: QueueMonitor, admin: Admin) -> dict[str, Any]:
-    return await admin.info()
+async def queue_info(scope: Scope, admin: Admin) -> dict[str, Any]:
+    return await admin.info(scope)

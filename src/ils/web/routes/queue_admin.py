@@ -1,38 +1,34 @@
 """The queue admin API beyond the seed's three reads: job lists and details, the actions on jobs
 and queues, live workers and throughput.
 
-Reads are for the three admin roles; actions for ``platform_admin`` and ``admin`` only, and
-each one is written to the audit log (who, what, which queue and job, from where) in the
-request's transaction before it is carried out, so an action that fails leaves no entry and an
-entry that cannot be written stops the action. ``company_admin`` sees the personal fields of
-payloads masked. Everything goes through :class:`ils.queue.admin.QueueAdmin`.
+For the three admin roles, each in the viewer scope of :func:`ils.web.routes.queue.viewer_scope`,
+which :class:`ils.queue.admin.QueueAdmin` applies (not these routes): a company's admin lists and
+acts on its company's jobs only (another company's job is a 404, like a missing one), queue-wide
+actions are ``platform_admin``'s (403 for the others), and ``company_admin`` sees every field that
+may carry personal data masked. Each action is written to the audit log (who, what, which queue
+and job, from where) in the request's transaction before it is carried out, so an action that
+fails or is refused leaves no entry and an entry that cannot be written stops the action.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.domain.models.accounts import User
 from ils.queue.admin import QueueAdmin
 from ils.queue.browse import LIST_STATES, MAX_PAGE_SIZE
-from ils.queue.errors import UnknownJobType
-from ils.queue.registry import JobType, mask_personal
 from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.audit import record_audit
-from ils.web.auth.context import web_context
-from ils.web.auth.dependencies import DbSession, require_roles
+from ils.web.auth.dependencies import DbSession
 from ils.web.errors import ErrorOut
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.queue import DENIED, Admin, WorkerProcessOut
+from ils.web.routes.queue import DENIED, Admin, QueueMonitor, Scope, WorkerProcessOut
 
 router = APIRouter(prefix="/api/queue", tags=["queue admin"])
 
-OPERATOR_ROLES = (Role.platform_admin, Role.admin)
-QueueMonitor = Annotated[User, Depends(require_roles(*sorted(ADMIN_ROLES)))]
-QueueOperator = Annotated[User, Depends(require_roles(*OPERATOR_ROLES))]
 QueueName = Annotated[
     Literal["email", "pdf", "notification", "ai", "oma", "scheduled"],
     Path(description="one of the six queues"),
@@ -43,7 +39,7 @@ ListState = Literal[
 ]
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **DENIED,
-    404: {"model": ErrorOut, "description": "no such job"},
+    404: {"model": ErrorOut, "description": "no such job (or another company's)"},
     409: {"model": ErrorOut, "description": "the action does not apply to the job's state"},
     503: {"model": ErrorOut, "description": "Redis is unreachable"},
 }
@@ -64,6 +60,7 @@ class JobSummaryOut(BaseModel):
     processed_on: int | None
     finished_on: int | None
     delay: int = Field(description="ms")
+    company_id: int | None = Field(description="the job's company; None for system work")
 
 
 class JobPageOut(BaseModel):
@@ -79,7 +76,8 @@ class JobDetailOut(JobSummaryOut):
     queue: str
     data: Any = Field(description="the payload; personal fields masked for company_admin")
     options: dict[str, Any]
-    return_value: Any
+    return_value: Any = Field(description="masked for company_admin, as are the failure reason, "
+                              "stack trace, logs and non-numeric progress")  # fmt: skip
     stacktrace: list[str]
     logs: list[str] = Field(description="the newest lines, oldest first")
     log_count: int
@@ -128,25 +126,14 @@ class ThroughputOut(BaseModel):
     queues: dict[str, list[ThroughputPointOut]]
 
 
-def masked_payload(user: User, request: Request, queue: str, name: str, data: Any) -> Any:
-    """``data`` as ``user`` may see it: personal fields masked unless they may act on jobs."""
-    if user.role in OPERATOR_ROLES:
-        return data
-    try:
-        job_type: JobType | None = web_context(request).system.registry.get(queue, name)
-    except UnknownJobType:
-        job_type = None
-    return mask_personal(job_type, data)
-
-
 @router.get(
     "/workers",
     response_model=list[WorkerProcessOut],
     responses=DENIED,
     summary="Live worker processes: host, pid, queues, jobs in progress",
 )
-async def list_workers(_user: QueueMonitor, admin: Admin) -> list[dict[str, Any]]:
-    return [w.to_dict() for w in await admin.workers()]
+async def list_workers(scope: Scope, admin: Admin) -> list[dict[str, Any]]:
+    return [w.to_dict(scope) for w in await admin.workers()]
 
 
 @router.get(
@@ -156,13 +143,13 @@ async def list_workers(_user: QueueMonitor, admin: Admin) -> list[dict[str, Any]
     summary="Completed, failed and retried jobs per minute per queue",
 )
 async def throughput(
-    _user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     minutes: Annotated[
         int, Query(ge=1, le=1440, description="60: the last hour; 1440: a day")
     ] = 60,
 ) -> dict[str, Any]:
-    series = {q: [vars(p) for p in await admin.metrics.throughput(q, minutes)] for q in QUEUE_NAMES}
+    series = {q: [vars(p) for p in await admin.throughput(q, minutes, scope)] for q in QUEUE_NAMES}
     return {"minutes": minutes, "queues": series}
 
 
@@ -183,8 +170,8 @@ class SchedulerOut(BaseModel):
     responses={**DENIED, 503: {"model": ErrorOut, "description": "Redis is unreachable"}},
     summary="Recurring jobs (BullMQ job schedulers) of every queue, e.g. the 08:00 briefings",
 )
-async def list_schedules(_user: QueueMonitor, admin: Admin) -> list[dict[str, Any]]:
-    return [s for q in QUEUE_NAMES for s in await admin.schedulers(q)]
+async def list_schedules(scope: Scope, admin: Admin) -> list[dict[str, Any]]:
+    return [s for q in QUEUE_NAMES for s in await admin.schedulers(q, scope)]
 
 
 @router.get(
@@ -194,14 +181,14 @@ async def list_schedules(_user: QueueMonitor, admin: Admin) -> list[dict[str, An
     summary="A queue's jobs in one state, newest first",
 )
 async def list_jobs(
-    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     queue: QueueName,
     state: Annotated[ListState, Query()] = "failed",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> dict[str, Any]:
-    return (await admin.browse.jobs(queue, state, page, page_size)).to_dict()
+    return (await admin.browse.jobs(queue, state, page, page_size, scope)).to_dict()
 
 
 @router.get(
@@ -210,11 +197,8 @@ async def list_jobs(
     responses=ACTION_ERRORS,
     summary="One job in full: payload, options, logs, result or failure",
 )
-async def job_detail(
-    user: QueueMonitor, admin: Admin, request: Request, queue: QueueName, job_id: JobId
-) -> dict[str, Any]:
-    detail = (await admin.browse.detail(queue, job_id)).to_dict()
-    detail["data"] = masked_payload(user, request, queue, detail["name"], detail["data"])
+async def job_detail(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId) -> dict[str, Any]:
+    detail = (await admin.browse.detail(queue, job_id, scope=scope)).to_dict()
     detail["priority"] = int(detail["options"].get("priority") or 0)
     return detail
 
@@ -247,7 +231,8 @@ async def _audit(
     "ask the worker running an active one to cancel it",
 )
 async def job_action(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -258,11 +243,11 @@ async def job_action(
 ) -> ActionOut:
     await _audit(session, user, request, f"job_{action}", queue, job_id)
     if action == "retry":
-        await admin.actions.retry(queue, job_id)
+        await admin.actions.retry(queue, job_id, scope)
     elif action == "promote":
-        await admin.actions.promote(queue, job_id)
+        await admin.actions.promote(queue, job_id, scope)
     else:
-        await admin.actions.cancel(queue, job_id)
+        await admin.actions.cancel(queue, job_id, scope)
     return ActionOut(action=action, queue=queue, job_id=job_id)
 
 
@@ -273,7 +258,8 @@ async def job_action(
     summary="Remove a job that is not running",
 )
 async def remove_job(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -281,7 +267,7 @@ async def remove_job(
     job_id: JobId,
 ) -> ActionOut:
     await _audit(session, user, request, "job_remove", queue, job_id)
-    await admin.actions.remove(queue, job_id)
+    await admin.actions.remove(queue, job_id, scope)
     return ActionOut(action="remove", queue=queue, job_id=job_id)
 
 
@@ -292,7 +278,8 @@ async def remove_job(
     summary="Send every failed job of the queue back to waiting",
 )
 async def retry_failed(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -300,7 +287,7 @@ async def retry_failed(
     _quota: BulkQuota,
 ) -> ActionOut:
     await _audit(session, user, request, "retry_all_failed", queue)
-    count = await admin.actions.retry_all_failed(queue)
+    count = await admin.actions.retry_all_failed(queue, scope)
     return ActionOut(action="retry-failed", queue=queue, count=count)
 
 
@@ -311,7 +298,8 @@ async def retry_failed(
     summary="Delete completed or failed jobs older than an age",
 )
 async def clean(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -319,7 +307,7 @@ async def clean(
     body: CleanIn,
 ) -> ActionOut:
     await _audit(session, user, request, "clean", queue, **body.model_dump())
-    count = await admin.actions.clean(queue, body.state, body.older_than_s)
+    count = await admin.actions.clean(queue, body.state, body.older_than_s, scope)
     return ActionOut(action="clean", queue=queue, count=count)
 
 
@@ -330,7 +318,8 @@ async def clean(
     summary="Pause (workers stop taking its jobs) or resume a queue",
 )
 async def pause_or_resume(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -338,7 +327,8 @@ async def pause_or_resume(
     action: Literal["pause", "resume"],
 ) -> ActionOut:
     await _audit(session, user, request, action, queue)
-    await (admin.actions.pause(queue) if action == "pause" else admin.actions.resume(queue))
+    act = admin.actions.pause if action == "pause" else admin.actions.resume
+    await act(queue, scope)
     return ActionOut(action=action, queue=queue)
 
 
@@ -352,7 +342,7 @@ async def _overrides_out(admin: QueueAdmin, queue: str) -> dict[str, Any]:
     responses=ACTION_ERRORS,
     summary="The queue's run-time rate limit and concurrency, where set",
 )
-async def overrides(_user: QueueMonitor, admin: Admin, queue: QueueName) -> dict[str, Any]:
+async def overrides(_scope: Scope, admin: Admin, queue: QueueName) -> dict[str, Any]:
     return await _overrides_out(admin, queue)
 
 
@@ -363,7 +353,8 @@ async def overrides(_user: QueueMonitor, admin: Admin, queue: QueueName) -> dict
     summary="Override the queue's rate limit across all workers",
 )
 async def set_rate_limit(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -371,7 +362,7 @@ async def set_rate_limit(
     body: RateLimitIn,
 ) -> dict[str, Any]:
     await _audit(session, user, request, "rate_limit_set", queue, **body.model_dump())
-    await admin.actions.set_rate_limit(queue, body.max, body.duration_ms)
+    await admin.actions.set_rate_limit(queue, body.max, body.duration_ms, scope)
     return await _overrides_out(admin, queue)
 
 
@@ -382,7 +373,8 @@ async def set_rate_limit(
     summary="Cap the jobs the queue runs at once across all workers",
 )
 async def set_concurrency(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -390,7 +382,7 @@ async def set_concurrency(
     body: ConcurrencyIn,
 ) -> dict[str, Any]:
     await _audit(session, user, request, "concurrency_set", queue, **body.model_dump())
-    await admin.actions.set_concurrency(queue, body.concurrency)
+    await admin.actions.set_concurrency(queue, body.concurrency, scope)
     return await _overrides_out(admin, queue)
 
 
@@ -401,7 +393,8 @@ async def set_concurrency(
     summary="Drop a run-time override: the configured value applies again",
 )
 async def clear_override(
-    user: QueueOperator,
+    user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     session: DbSession,
     request: Request,
@@ -410,7 +403,7 @@ async def clear_override(
 ) -> dict[str, Any]:
     await _audit(session, user, request, f"{setting.replace('-', '_')}_cleared", queue)
     if setting == "rate-limit":
-        await admin.actions.set_rate_limit(queue, None)
+        await admin.actions.set_rate_limit(queue, None, scope=scope)
     else:
-        await admin.actions.set_concurrency(queue, None)
+        await admin.actions.set_concurrency(queue, None, scope)
     return await _overrides_out(admin, queue)

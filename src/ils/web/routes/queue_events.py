@@ -2,8 +2,9 @@
 
 Every ``interval`` seconds it sends one ``snapshot`` event: the broker's health, the live
 workers, and per queue the counts, paused flag, limits and run-time overrides (see
-:meth:`ils.queue.admin.QueueAdmin.snapshot`). For the three admin roles. The stream ends when the
-client goes away or the app is stopping; browsers reconnect by themselves (``retry``).
+:meth:`ils.queue.admin.QueueAdmin.snapshot`). For the three admin roles, each in its viewer scope:
+a company's admin gets its company's counts only, never another company's. The stream ends when
+the client goes away or the app is stopping; browsers reconnect by themselves (``retry``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ils.queue.admin import QueueAdmin
-from ils.web.routes.queue import DENIED, Admin, QueueMonitor
+from ils.queue.tenancy import ViewerScope
+from ils.web.routes.queue import DENIED, Admin, Scope
 from ils.web.shutdown import ShutdownFlag
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,18 @@ def sse_event(event: str, data: object) -> str:
 
 
 async def snapshots(
-    request: Request, admin: QueueAdmin, flag: ShutdownFlag, interval_s: float
+    request: Request,
+    admin: QueueAdmin,
+    scope: ViewerScope,
+    flag: ShutdownFlag,
+    interval_s: float,
 ) -> AsyncIterator[str]:
-    """Snapshot events until the client disconnects or the app stops."""
+    """Snapshot events of ``scope`` until the client disconnects or the app stops."""
     yield f"retry: {RECONNECT_MS}\n\n"
     while not flag.raised:
         if await request.is_disconnected():
             break
-        yield sse_event("snapshot", await admin.snapshot())
+        yield sse_event("snapshot", await admin.snapshot(scope))
         if await flag.wait(interval_s):
             break
     log.debug("event stream closed")
@@ -61,13 +67,13 @@ async def snapshots(
     },
 )
 async def queue_events(
-    _user: QueueMonitor,
+    scope: Scope,
     admin: Admin,
     request: Request,
     interval: Annotated[float, Query(ge=0.2, le=60, description="seconds between snapshots")] = 1.0,
 ) -> StreamingResponse:
     return StreamingResponse(
-        snapshots(request, admin, shutdown_flag(request), interval),
+        snapshots(request, admin, scope, shutdown_flag(request), interval),
         media_type="text/event-stream",
         # No proxy buffering or caching of a live stream.
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

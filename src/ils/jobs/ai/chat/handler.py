@@ -93,7 +93,7 @@ async def chat_response(payload: p.ChatResponseTask, ctx: JobContext) -> dict[st
         message_id = await store_answer(t.db, conversation.id, ctx.job_id, text)
     await queue_ai_insight_notification(
         payload.user_id, f"Answer: {conversation.title}"[:200], text, "medium",
-        action_url=f"/ai/conversations/{conversation.id}",
+        action_url=f"/ai/conversations/{conversation.id}", company_id=payload.company_id,
         options=follow_up(ctx, "chat-answer"), producer=t.producer,
     )  # fmt: skip
     return {"conversationId": conversation.id, "messageId": message_id, "provider": by,

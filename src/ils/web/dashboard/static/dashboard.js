@@ -7,7 +7,8 @@ import { JobsView, when } from "./jobs.js";
 
 const body = document.body;
 const QUEUES = body.dataset.queues.split(",");
-const CAN_ACT = body.dataset.canAct === "true";
+const CAN_ACT = body.dataset.canAct === "true"; // the viewer's own jobs: retry, remove...
+const CAN_OPERATE = body.dataset.canOperate === "true"; // whole queues: platform operator only
 const COUNT_STATES = ["waiting", "active", "delayed", "prioritized", "completed", "failed", "paused"];
 const DEPTH_SAMPLES = 300; // five minutes at one snapshot a second
 const THROUGHPUT_EVERY_MS = 15_000;
@@ -55,6 +56,11 @@ function queueAction(queue, label, text, method, path, { danger = false, fields 
 }
 
 function cardActions(queue) {
+  const retryFailed = queueAction(queue, "Retry failed", "Every failed job of the queue goes back to waiting.", "POST", "retry-failed");
+  if (!CAN_OPERATE) {
+    // A company's admin retries its own failed jobs; the queue itself is the operator's.
+    return { box: h("div", { class: "actions" }, retryFailed), pause: null, resume: null, rateClear: null, concClear: null };
+  }
   const pause = queueAction(queue, "Pause", "Workers stop taking this queue's jobs; running ones finish.", "POST", "pause");
   const resume = queueAction(queue, "Resume", "Workers take this queue's jobs again.", "POST", "resume");
   const rateClear = queueAction(queue, "Clear rate limit", "The configured rate limit applies again.", "DELETE", "rate-limit");
@@ -62,7 +68,7 @@ function cardActions(queue) {
   const box = h("div", { class: "actions" },
     pause,
     resume,
-    queueAction(queue, "Retry failed", "Every failed job of the queue goes back to waiting.", "POST", "retry-failed"),
+    retryFailed,
     queueAction(queue, "Clean…", "Delete finished jobs older than an age.", "POST", "clean", {
       danger: true,
       fields: [
@@ -156,7 +162,7 @@ function renderCards(snap) {
     card.paused.hidden = !info.paused;
     card.limits.textContent = limitText(info.configured, info.overrides);
     card.workers.textContent = info.workers === 1 ? "1 worker process" : `${info.workers} worker processes`;
-    if (card.actions) {
+    if (card.actions && card.actions.pause) {
       const a = card.actions;
       a.pause.hidden = info.paused !== false;
       a.resume.hidden = info.paused !== true;
@@ -174,9 +180,10 @@ function renderWorkers(snap) {
       h("td", {}, w.host),
       h("td", { class: "num" }, String(w.pid)),
       h("td", {}, w.queues.join(", ")),
-      h("td", { class: "num" }, String(w.active ?? 0)),
-      h("td", { class: "num" }, String(w.processed)),
-      h("td", { class: "num" }, String(w.failed)),
+      // A company's view has no job counts here: they span every company's jobs.
+      h("td", { class: "num" }, w.active == null ? "—" : String(w.active)),
+      h("td", { class: "num" }, w.processed == null ? "—" : String(w.processed)),
+      h("td", { class: "num" }, w.failed == null ? "—" : String(w.failed)),
       h("td", {}, when(w.started)),
       h("td", {}, when(w.last_seen)),
     ),
