@@ -125,11 +125,13 @@ def sweep(
 
 
 def _progress(name: str, s: dict[str, Any]) -> None:
+    lag = s.get("ils_web_loop_lag_seconds")
     print(
-        f"  {name:>16} {s['rate']:>5}/s  p50 {s['p50_ms']:>8} ms  p99 {s['p99_ms']:>8} ms  "
+        f"  {name:>16} {s['rate']:>5g}/s  p50 {s['p50_ms']:>8} ms  p99 {s['p99_ms']:>8} ms  "
         f"server {s['server_cpu_ms_per_order']:>6} ms CPU/order ({s['server_cores']} cores)  "
-        f"generator {s['generator_cores']} cores  lag {s.get('ils_web_loop_lag_seconds', '-')} s"
-        f"  paused {s.get('ils_workers_lag_paused', '-')}  backlog {s.get('backlog', '-')} pauses {s.get('lag_pauses', '-')}",
+        f"generator {s['generator_cores']} cores  lag {'-' if lag is None else round(lag * 1e3)} ms"
+        f"  paused {s.get('ils_workers_lag_paused', '-')} (pauses {s.get('lag_pauses', '-')})"
+        f"  backlog {s.get('backlog', '-')}  errors {s['errors'] or '-'}",
         file=sys.stderr,
         flush=True,
     )

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_CONNECTIONS = 512
+# uvicorn closes a kept-alive connection after 5 s without a request: reuse only younger ones.
+IDLE_REUSE_S = 3.0
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @dataclass
@@ -68,18 +72,24 @@ class _Connections:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[float, Conn]] = []
         self.open = 0
         self.writers: set[asyncio.StreamWriter] = set()
         self.freed = asyncio.Condition()
 
-    async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+    async def take(self, fresh: bool = False) -> Conn:
+        """An idle connection used in the last ``IDLE_REUSE_S``, else a new one (``fresh``:
+        always a new one)."""
+        now = time.monotonic()
+        while self.idle and not fresh:
+            used, conn = self.idle.pop()
+            if now - used < IDLE_REUSE_S:
+                return conn
+            self.drop(conn)
         if self.open >= MAX_CONNECTIONS:
             async with self.freed:
                 await self.freed.wait_for(lambda: bool(self.idle))
-            return self.idle.pop()
+            return self.idle.pop()[1]
         self.open += 1
         try:
             conn = await asyncio.open_connection(self.host, self.port)
@@ -89,12 +99,12 @@ class _Connections:
         self.writers.add(conn[1])
         return conn
 
-    async def give(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-        self.idle.append(conn)
+    async def give(self, conn: Conn) -> None:
+        self.idle.append((time.monotonic(), conn))
         async with self.freed:
             self.freed.notify()
 
-    def drop(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+    def drop(self, conn: Conn) -> None:
         self.open -= 1
         self.writers.discard(conn[1])
         conn[1].close()
@@ -132,7 +142,7 @@ async def pace(
     async def one(due: float) -> None:
         for attempt in (1, 2):  # a kept-alive connection the server has just closed: once more
             try:
-                conn = await conns.take()
+                conn = await conns.take(fresh=attempt == 2)
             except OSError as exc:
                 name = type(exc).__name__
                 result.errors[name] = result.errors.get(name, 0) + 1
