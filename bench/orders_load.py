@@ -102,8 +102,8 @@ def sweep(
     try:
         healthz = build_request("127.0.0.1", port, "GET", "/healthz")
         run_loop(pace("127.0.0.1", port, healthz, 50, 2))
-        # A few orders first: the pools start and the workers' first jobs run before timing.
-        measure(layout, 20, 3)
+        # Orders first: the pools start and the workers' first jobs run before timing.
+        measure(layout, 25, 5)
         steps = []
         for rate in rates:
             time.sleep(settle_s)

@@ -4,9 +4,10 @@ and vegeta do, over plain asyncio streams.
 Request ``i`` is due at ``start + i / rate`` whatever became of the earlier ones, and its
 latency is counted from when it was due, not from when it could be sent, so a stalled server
 cannot hide its stall by slowing the client down (no coordinated omission). The request's bytes
-are built once and the response is parsed only as far as its status and length: about 60 µs of
-CPU per request (httpx, the first version, used over 1 ms, and on a 2-core machine took most of
-a core away from the server it measured). Each run reports its own CPU time. A run is bounded:
+are built once and the response is parsed only as far as its status and length: about 0.3 ms of
+CPU per request, pacing included, against 1.6 ms for the first version on httpx (measured side
+by side at 100/s on ``/healthz``): CPU the server it measures does not lose on a 2-core machine.
+Each run reports its own CPU time. A run is bounded:
 requests still unanswered ``drain_s`` after the last one was due are counted as ``unfinished``.
 """
 
