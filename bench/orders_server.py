@@ -113,11 +113,18 @@ class Layout:
             self._spawn("worker")
 
     def processes(self) -> Iterator[psutil.Process]:
+        """The layout's processes: those it started, their children, and its embedded server
+        (which runs detached, found by its working directory under this layout's)."""
         for proc in self.procs:
             with contextlib.suppress(psutil.Error):
                 root = psutil.Process(proc.pid)
                 yield root
                 yield from root.children(recursive=True)
+        for p in psutil.process_iter(["name"]):
+            if any(s in (p.info["name"] or "") for s in STORES):
+                with contextlib.suppress(psutil.Error):
+                    if p.cwd().startswith(str(self.work)):
+                        yield p
 
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds so far: ``server`` (Python processes: web, workers, pools), ``store``."""
