@@ -91,8 +91,9 @@ class LagBackoff:
         self.pauses = 0
         self.enabled = True
         self._calm_since: float | None = None
-        # Notified on every change of ``paused`` (tests and shutdown wait on it).
+        # Set (and replaced) on every change of ``paused``: a waiter sees the next change.
         self.changed = asyncio.Event()
+        self._pausing: set[asyncio.Future[Any]] = set()  # held so the loop cannot drop them
         monitor.listeners.append(self.observe)
 
     def observe(self, lag_s: float) -> None:
@@ -130,6 +131,8 @@ class LagBackoff:
             # With do_not_wait_active the coroutine finishes without awaiting anything.
             coro = worker.pause(do_not_wait_active=True)
             task = asyncio.ensure_future(coro)
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
             task.add_done_callback(_log_failure)
         else:
             worker.resume()
