@@ -7,9 +7,9 @@ compares, per layout, the knees (p99 < 50 ms and < 500 ms, judged on these rates
 recorded ones too) and the server's CPU per order with ``bench/orders_recorded.json``. Absolute
 latency moves with whatever else the machine runs, so each layout is also judged against the
 ``--no-workers`` baseline of the same run: its p99 / baseline p99 and CPU / baseline CPU, next
-to the same ratios in the recording. Exits 1 when a layout's knee fell below the recorded one
-or its CPU per order (at 50/s and more) grew by more than ``--cpu-tolerance`` against the
-baseline.
+to the same ratios in the recording. Exits 1 when a layout's 500 ms knee (its capacity) fell
+below the recorded one or its CPU per order (at 50/s and more) grew by more than
+``--cpu-tolerance`` against the baseline; the 50 ms knee and the p99s are information.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def compare(now: dict[str, Any], then: dict[str, Any], rates: list[float], tol: 
             k_then = knee(list(rec[layout].values()), limit)
             ratio = _ratio(k_now, k_then)
             print(f"| {layout} | knee {bound} (/s) | {k_then} | {k_now} | {ratio} |")
-            if k_then is not None and (k_now is None or k_now < k_then):
+            # The capacity knee decides; the 50 ms one moves with any other load on the machine.
+            if bound == "p99_under_500ms" and k_then is not None and (k_now or 0) < k_then:
                 ok = False
         for rate in rates:
             if rate in steps and rate in rec[layout]:
