@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lock lint bench bench-orders bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
+.PHONY: run test lock lint bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
 
 # The whole dependency tree is locked (requirements/*.lock: every transitive package pinned,
 # with hashes). `make run`, `make test` and CI install only from the locks; pyproject.toml keeps
@@ -71,9 +71,16 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python bench/run.py
 
-## bench-orders: POST /api/orders at 100 requests/s for 30 s (needs Debian's `hey`)
+## bench-orders: POST /api/orders capacity: a sweep of rates (10-200/s) in the three layouts,
+## the knees (p99 < 50 ms, < 500 ms) and the server's CPU per order (about 6 minutes)
 bench-orders: install-dev
 	$(BIN)/python bench/orders_load.py
+
+## bench-check: a 2-minute run compared with bench/orders_recorded.json (knees, p99, CPU per
+## order against the --no-workers baseline); run it before landing changes to the request path,
+## the workers or the pools
+bench-check: install-dev
+	$(BIN)/python bench/orders_check.py
 
 ## bench-pdf: PDFs/s per document type, the full job path next to bare reportlab rendering
 bench-pdf: install-dev

@@ -1,13 +1,18 @@
-"""Load on ``POST /api/orders`` (an order and its four enqueues) at a fixed rate.
+"""Capacity of ``POST /api/orders`` (an order and its four enqueues) in the three layouts.
 
-    python bench/orders_load.py [--rate 100] [--duration 30] [--port 8765]
+    python bench/orders_load.py [--layouts no-workers,in-process,worker-process]
+                                [--rates 10,25,50,75,100,125,150,200] [--step 10] [--record]
 
-Starts ``ils serve`` on the embedded defaults (its own embedded Valkey, SQLite, workers in the
-process) in a fresh directory, creates a company, a user and an API token, then drives
-``GET /healthz`` (the baseline: the HTTP stack alone) and ``POST /api/orders`` at the same
-fixed rate, one after the other, and reports p50/p99/max latency and errors of each, with the
-ratio of orders to the baseline. The load comes from ``pacer.py``: open loop, requests evenly
-spaced, latency counted from when each was due. Results go to ``bench/results/orders_load.json``.
+For each layout (see ``orders_server.py``) a fresh ``ils`` on the embedded defaults, then a
+sweep of fixed rates, ``--step`` seconds each, from ``pacer.py`` (open loop, latency counted
+from when each request was due). Each step reports p50/p99, the server's CPU per order (CPU
+seconds of every Python process of the layout over the step / answered orders), the
+generator's own CPU, and the web process's loop lag, worker pause state and queue backlog from
+``/metrics``. A layout's sweep stops at the first step whose p99 passes ``--stop-ms``. The
+knees: the highest rate with p99 under 50 ms and under 500 ms (every lower rate under it too).
+Then one step at 1.2 x the 500 ms knee shows what happens just past capacity. The bench pins
+itself to the last core. Results: ``bench/results/orders_load.json``; with ``--record`` also
+``bench/orders_recorded.json`` (committed: what ``make bench-check`` compares against).
 """
 
 from __future__ import annotations
@@ -16,19 +21,18 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
+import time
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
-from pacer import pace
+from orders_server import LAYOUTS, REPO, Layout
+from pacer import build_request, pace
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "orders_load.json"
+RECORDED = REPO / "bench" / "orders_recorded.json"
+BOUNDS_MS = (50, 500)
 
 ORDER = {
     "customer_name": "Load Test",
@@ -42,125 +46,183 @@ ORDER = {
 }  # fmt: skip
 
 
-async def _make_token(database_url: str) -> str:
-    from ils.domain.db import Database
-    from ils.domain.models.accounts import Company, CompanyKind, Role, User
-    from ils.domain.passwords import hash_password
-    from ils.web.auth.tokens import create_token
+def pin_to_one_core() -> int | None:
+    """Keep the generator on the last core (the servers were started on all of them)."""
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return None
+    core = (os.cpu_count() or 1) - 1
+    os.sched_setaffinity(0, {core})
+    return core
 
-    db = Database(database_url)
+
+def run_loop(coro: Any) -> Any:
     try:
-        async with db.session() as s:
-            company = Company(name="Bench Optics", slug="bench", kind=CompanyKind.practice)
-            s.add(company)
-            await s.flush()
-            user = User(
-                company_id=company.id, email="bench@bench.localhost", name="Bench",
-                password_hash=hash_password("bench-password"), role=Role.dispenser,
-            )  # fmt: skip
-            s.add(user)
-            await s.flush()
-            _, token = await create_token(s, user, "bench")
-            return token
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def measure(layout: Layout, rate: float, step_s: float) -> dict[str, Any]:
+    """One step at ``rate``: latency, the server's CPU per order, lag and backlog after it."""
+    request = build_request(
+        "127.0.0.1", layout.port, "POST", "/api/orders", ORDER,
+        {"Authorization": f"Bearer {layout.token}"},
+    )  # fmt: skip
+    cpu0, t0 = layout.cpu_s(), time.perf_counter()
+    step = run_loop(pace("127.0.0.1", layout.port, request, rate, step_s))
+    cpu1, wall = layout.cpu_s(), time.perf_counter() - t0
+    server = cpu1["server"] - cpu0["server"]
+    step |= {
+        "server_cpu_s": round(server, 2),
+        "server_cores": round(server / wall, 2),
+        "store_cpu_s": round(cpu1["store"] - cpu0["store"], 2),
+        "server_cpu_ms_per_order": round(server * 1000 / max(1, step["answered"]), 2),
+        "ok": step["answered"] == step["requests"] and set(step["status_codes"]) == {201},
+    }
+    return step | layout.metrics()
+
+
+def knee(steps: list[dict[str, Any]], bound_ms: float) -> float | None:
+    """The highest rate under ``bound_ms`` p99 with every lower rate under it too."""
+    best = None
+    for s in sorted(steps, key=lambda s: s["rate"]):
+        if not (s["ok"] and s["p99_ms"] < bound_ms):
+            break
+        best = s["rate"]
+    return best
+
+
+def sweep(
+    name: str, rates: list[float], step_s: float, port: int, stop_ms: float, settle_s: float,
+    beyond_knee: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    layout = Layout(name, port)
+    layout.start()
+    try:
+        healthz = build_request("127.0.0.1", port, "GET", "/healthz")
+        run_loop(pace("127.0.0.1", port, healthz, 50, 2))
+        # Orders first: the pools start and the workers' first jobs run before timing.
+        measure(layout, 25, 5)
+        steps = []
+        for rate in rates:
+            time.sleep(settle_s)
+            step = measure(layout, rate, step_s)
+            steps.append(step)
+            _progress(name, step)
+            if not step["ok"] or step["p99_ms"] > stop_ms:
+                break
+        knees = {f"p99_under_{b}ms": knee(steps, b) for b in BOUNDS_MS}
+        beyond = None
+        k500 = knees["p99_under_500ms"]
+        if k500 is not None and beyond_knee:
+            time.sleep(settle_s)
+            beyond = measure(layout, round(k500 * 1.2), step_s)
+            _progress(name + " (knee x 1.2)", beyond)
+        return {"layout": name, "steps": steps, "knees": knees, "beyond_knee": beyond}
     finally:
-        await db.dispose()
+        layout.stop()
+
+
+def _progress(name: str, s: dict[str, Any]) -> None:
+    lag = s.get("ils_web_loop_lag_seconds")
+    print(
+        f"  {name:>16} {s['rate']:>5g}/s  p50 {s['p50_ms']:>8} ms  p99 {s['p99_ms']:>8} ms  "
+        f"server {s['server_cpu_ms_per_order']:>6} ms CPU/order ({s['server_cores']} cores)  "
+        f"generator {s['generator_cores']} cores  lag {'-' if lag is None else round(lag * 1e3)} ms"
+        f"  paused {s.get('ils_workers_lag_paused', '-')} (pauses {s.get('lag_pauses', '-')})"
+        f"  backlog {s.get('backlog', '-')}  errors {s['errors'] or '-'}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=REPO).returncode
+    return out.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Markdown: per layout and rate, p50/p99, CPU per order, and ratios to the baseline."""
+    base = {s["rate"]: s for r in results if r["layout"] == "no-workers" for s in r["steps"]}
+    lines = [
+        "| layout | rate/s | p50 ms | p99 ms | p99 / baseline | server CPU ms/order "
+        "| CPU / baseline | generator cores | lag ms | backlog |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for s in [*r["steps"], *([r["beyond_knee"]] if r["beyond_knee"] else [])]:
+            b = base.get(s["rate"])
+            p99_ratio = f"{s['p99_ms'] / b['p99_ms']:.2f}" if b and b["p99_ms"] else "-"
+            cpu = s["server_cpu_ms_per_order"]
+            cpu_ratio = f"{cpu / b['server_cpu_ms_per_order']:.2f}" if b else "-"
+            lag = s.get("ils_web_loop_lag_seconds")
+            lines.append(
+                f"| {r['layout']} | {s['rate']:g} | {s['p50_ms']} | {s['p99_ms']} | {p99_ratio} "
+                f"| {cpu} | {cpu_ratio} | {s['generator_cores']} "
+                f"| {'-' if lag is None else round(lag * 1000, 1)} | {s.get('backlog', '-'):g} |"
+            )
+    lines += ["", "| layout | knee p99 < 50 ms | knee p99 < 500 ms | p99 at knee x 1.2 |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for r in results:
+        k, beyond = r["knees"], r["beyond_knee"]
+        over = f"{beyond['p99_ms']} ms at {beyond['rate']}/s" if beyond else "-"
+        lines.append(
+            f"| {r['layout']} | {k['p99_under_50ms'] or '-'} | {k['p99_under_500ms'] or '-'} "
+            f"| {over} |"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    layouts: list[str], rates: list[float], step_s: float, port: int, stop_ms: float,
+    settle_s: float, beyond_knee: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    core = pin_to_one_core()
+    load = os.getloadavg()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    results = [
+        sweep(name, rates, step_s, port + i, stop_ms, settle_s, beyond_knee)
+        for i, name in enumerate(layouts)
+    ]
+    return {
+        "when": started,
+        "commit": commit(),
+        "cpus": os.cpu_count(),
+        "generator_core": core,
+        "load_average_start": [round(x, 2) for x in load],
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        "step_s": step_s,
+        "results": results,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=int, default=100, help="requests per second")
-    parser.add_argument("--duration", type=int, default=30, help="seconds per measurement")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    parser.add_argument("--rates", default="10,25,50,75,100,125,150,200")
+    parser.add_argument("--step", type=float, default=10, help="seconds per rate")
+    parser.add_argument("--settle", type=float, default=2, help="seconds between steps")
+    parser.add_argument("--stop-ms", type=float, default=3000, help="stop a sweep past this p99")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--no-workers", action="store_true", help="serve without workers")
-    parser.add_argument("--processes", type=int, default=1, help="`ils serve --processes`")
-    parser.add_argument(
-        "--worker-process",
-        action="store_true",
-        help="serve with --no-workers and run the workers in an `ils worker` process beside it",
-    )
+    parser.add_argument("--record", action="store_true", help=f"also write {RECORDED.name}")
     args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="ils-orders-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_", "DATABASE"))}
-    env |= {"ILS_VAR_DIR": str(work / "var"), "PYTHONPATH": str(REPO / "src")}
-    ils = [sys.executable, "-m", "ils"]
-    subprocess.run([*ils, "db", "upgrade"], env=env, check=True, capture_output=True)
-    database_url = f"sqlite+aiosqlite:///{work / 'var' / 'ils.db'}"
-    token = asyncio.run(_make_token(database_url))
-    server = subprocess.Popen(
-        [*ils, "serve", "--port", str(args.port), "--log-level", "WARNING",
-         "--processes", str(args.processes),
-         *(["--no-workers"] if args.no_workers or args.worker_process else [])],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    worker = None
-    listening = threading.Event()
-
-    def drain() -> None:
-        # Read the server's output to the end, into a file: a pipe nobody reads fills up, and
-        # then every log line the server writes blocks its event loop.
-        assert server.stdout is not None
-        with (work / "server.log").open("w") as log:
-            for line in server.stdout:
-                log.write(line)
-                if "listening on" in line:
-                    listening.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not listening.wait(timeout=60):
-            sys.exit("the server did not start; see its log")
-        if args.worker_process:
-            # Beside the server, on the embedded server it started (found through var/redis).
-            worker = subprocess.Popen(
-                [*ils, "worker", "--log-level", "WARNING"], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        base = f"http://127.0.0.1:{args.port}"
-        asyncio.run(pace(f"{base}/healthz", args.rate, 2))  # warm-up
-        baseline = asyncio.run(pace(f"{base}/healthz", args.rate, args.duration))
-        orders = asyncio.run(
-            pace(
-                f"{base}/api/orders", args.rate, args.duration, method="POST", json_body=ORDER,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        )  # fmt: skip
-    finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
-
-    result = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rate": args.rate,
-        "duration_s": args.duration,
-        "cpus": os.cpu_count(),
-        "processes": args.processes,
-        "workers": "none"
-        if args.no_workers
-        else ("process" if args.worker_process else "in-process"),
-        "baseline_healthz": baseline,
-        "post_orders": orders,
-        "ratio_p50": round(orders["p50_ms"] / baseline["p50_ms"], 2),
-        "ratio_p99": round(orders["p99_ms"] / baseline["p99_ms"], 2),
-    }
+    layouts = [x.strip() for x in args.layouts.split(",") if x.strip()]
+    for name in layouts:
+        if name not in LAYOUTS:
+            parser.error(f"--layouts: unknown layout {name!r}; one of {', '.join(LAYOUTS)}")
+    rates = sorted(float(x) for x in args.rates.split(","))
+    out = run(layouts, rates, args.step, args.port, args.stop_ms, args.settle)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print("| measure | GET /healthz (baseline) | POST /api/orders | orders / baseline |")
-    print("|---|---:|---:|---:|")
-    for key in ("p50_ms", "p99_ms", "max_ms"):
-        ratio = orders[key] / baseline[key]
-        print(f"| {key} | {baseline[key]:.1f} | {orders[key]:.1f} | {ratio:.2f} |")
-    print(f"| requests (achieved rate/s) | {baseline['requests']} ({baseline['rate_achieved']}) "
-          f"| {orders['requests']} ({orders['rate_achieved']}) | |")  # fmt: skip
-    print(f"| status codes | {baseline['status_codes']} | {orders['status_codes']} | |")
-    print(f"errors: {orders['errors'] or 'none'}")
-    print(
-        f"goal: p99 under 50 ms at {args.rate}/s -> {'met' if orders['p99_ms'] < 50 else 'NOT met'}"
-    )
+    RESULTS.write_text(json.dumps(out, indent=2))
+    if args.record:
+        RECORDED.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"commit {out['commit']}, {out['cpus']} CPUs, load average at start "
+          f"{out['load_average_start']}, at end {out['load_average_end']}\n")  # fmt: skip
+    print(table(out["results"]))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,18 @@ parent runs an event loop and threads a fork would copy), at the first use, each
 ``initializer`` first; :meth:`ProcessPool.close` stops them. A process that dies (killed, out of
 memory) breaks the whole executor: it is dropped, the job's attempt fails with
 :class:`ProcessPoolBroken` (and is retried), and the next use starts a fresh one.
+
+The web comes first: pool processes run at a lower CPU priority (``nice``, 10 by default), so a
+burst of renders or model fits, and the processes' own start-up, take the CPU the web process
+leaves, not the CPU its requests need.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +26,18 @@ from typing import Any, TypeVar
 from ils.queue.errors import IlsJobsError
 
 R = TypeVar("R")
+
+# How much lower than its parent's a pool process's CPU priority is (0-19; 19 is the lowest).
+POOL_NICE = 10
+
+
+def _start_process(nice: int, initializer: Callable[[], None] | None) -> None:
+    # First thing in each new process, before the imports of ``initializer``.
+    if nice:
+        with contextlib.suppress(OSError):  # a platform without nice runs at the same priority
+            os.nice(nice)
+    if initializer is not None:
+        initializer()
 
 
 class ProcessPoolBroken(IlsJobsError):
@@ -30,11 +48,18 @@ class ProcessPool:
     """Runs picklable functions in up to ``workers`` spawned processes."""
 
     def __init__(
-        self, workers: int, what: str, initializer: Callable[[], None] | None = None
+        self,
+        workers: int,
+        what: str,
+        initializer: Callable[[], None] | None = None,
+        nice: int = POOL_NICE,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        if not 0 <= nice <= 19:
+            raise ValueError("nice must be between 0 and 19")
         self.workers = workers
+        self.nice = nice
         self.what = what
         self.initializer = initializer
         self._executor: ProcessPoolExecutor | None = None
@@ -47,7 +72,8 @@ class ProcessPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=self.initializer,
+                initializer=_start_process,
+                initargs=(self.nice, self.initializer),
             )
         return self._executor
 

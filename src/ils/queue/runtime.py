@@ -27,6 +27,7 @@ from ils.queue.context import JobContext
 from ils.queue.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
@@ -86,7 +87,10 @@ class WorkerRuntime:
         queues: tuple[str, ...] = QUEUE_NAMES,
         resources: Mapping[str, Any] | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        lag_monitor: LoopLagMonitor | None = None,
     ) -> None:
+        """``lag_monitor`` (the web process's): pause these workers while its loop lags more
+        than ``settings.loop_lag_pause_ms`` (see :mod:`ils.queue.loadguard`)."""
         for q in queues:
             settings.queue(q)
         self.settings = settings
@@ -112,6 +116,14 @@ class WorkerRuntime:
         self.metrics: MetricsRecorder | None = None
         self.cancels: CancelWatcher | None = None
         self.active = 0
+        self.backoff: LagBackoff | None = None
+        if lag_monitor is not None:
+            self.backoff = LagBackoff(
+                lag_monitor,
+                lambda: list(self.workers.values()),
+                settings.loop_lag_pause_ms / 1000,
+                settings.effective_loop_lag_resume_ms / 1000,
+            )
 
     # -- the job pipeline, adapted to BullMQ ------------------------------------------------
 
@@ -204,6 +216,8 @@ class WorkerRuntime:
 
     async def _launch(self, queue: str) -> None:
         worker = self._build_worker(queue)
+        if self.backoff is not None and self.backoff.paused:
+            self.backoff.apply(worker)  # restarted while the loop lags: stays paused
         self.workers[queue] = worker
         self.runs[queue] = asyncio.create_task(worker.run(), name=f"bullmq-{queue}")
         self._launched_at[queue] = time.monotonic()
@@ -307,6 +321,8 @@ class WorkerRuntime:
         if self._stopped.is_set():
             return
         self._stopping.set()
+        if self.backoff is not None:
+            self.backoff.disable()  # no resume in the middle of the drain
         grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
         deadline = time.monotonic() + grace
         drained = await asyncio.gather(*(_drain(w, deadline) for w in self.workers.values()))

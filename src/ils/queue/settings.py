@@ -111,6 +111,12 @@ class Settings(BaseModel):
     redis_wait_s: float | None = Field(
         None, description="how long a worker waits for Redis at start; None = forever"
     )
+    # The web comes first: the workers running inside a web process stop taking jobs while its
+    # event loop lags more than this, and take them again once it is back under the resume level.
+    loop_lag_pause_ms: float = Field(50.0, gt=0, le=60_000)
+    loop_lag_resume_ms: float | None = Field(
+        None, gt=0, description="None: half of loop_lag_pause_ms"
+    )
     imports: tuple[str, ...] = ()
     queues: dict[str, QueueSpec] = Field(default_factory=lambda: dict(DEFAULT_QUEUES))
 
@@ -119,7 +125,19 @@ class Settings(BaseModel):
         missing = [q for q in QUEUE_NAMES if q not in self.queues]
         if missing:
             raise ValueError(f"queues missing: {', '.join(missing)}")
+        resume = self.loop_lag_resume_ms
+        if resume is not None and resume >= self.loop_lag_pause_ms:
+            raise ValueError(
+                "loop_lag_resume_ms must be below loop_lag_pause_ms "
+                f"({self.loop_lag_resume_ms} >= {self.loop_lag_pause_ms})"
+            )
         return self
+
+    @property
+    def effective_loop_lag_resume_ms(self) -> float:
+        if self.loop_lag_resume_ms is not None:
+            return self.loop_lag_resume_ms
+        return self.loop_lag_pause_ms / 2
 
     def queue(self, name: str) -> QueueSpec:
         check_queue_name(name)
@@ -224,6 +242,8 @@ def load_settings(
         "ILS_EMBEDDED_PORT": "embedded_port",
         "ILS_SHUTDOWN_GRACE_S": "shutdown_grace_s",
         "ILS_HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",
+        "ILS_LOOP_LAG_PAUSE_MS": "loop_lag_pause_ms",
+        "ILS_LOOP_LAG_RESUME_MS": "loop_lag_resume_ms",
     }
     for name, field in simple.items():
         if env.get(name):

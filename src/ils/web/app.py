@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from ils import __version__
 from ils.bootstrap import JobSystem
+from ils.queue.loadguard import LoopLagMonitor
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
 from ils.web.auth.context import WebContext
@@ -79,8 +80,10 @@ def create_app(
     invalid value raises :class:`~ils.queue.errors.ConfigurationError` here, at start-up.
     """
     settings = web_settings or load_web_settings(os.environ, system.settings.var_dir)
+    # Measured in every web process (/metrics shows it); in-process workers yield to it.
+    loop_lag = LoopLagMonitor()
     runtime: WorkerRuntime | None = (
-        system.runtime(queues, on_fatal=on_fatal) if run_workers else None
+        system.runtime(queues, on_fatal=on_fatal, lag_monitor=loop_lag) if run_workers else None
     )
     hub = LiveHub(system.broker, system.database)
 
@@ -89,6 +92,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         system.install()
+        loop_lag.start()
         shutdown.chain_signals()  # event streams end on SIGINT/SIGTERM, not after the server
         await system.start_background()  # the outbox relay's sweep runs in every web process
         hub.start()  # subscribes in the background: the app answers while Redis is away
@@ -118,6 +122,7 @@ def create_app(
                     await starting
             if runtime is not None:
                 await runtime.stop()
+            await loop_lag.stop()
             await system.close()
 
     # max_body_size: larger bodies answer 413 before anything reads them (Content-Length or,
@@ -132,6 +137,7 @@ def create_app(
     app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # outermost: all see it
     app.state.system = system
     app.state.runtime = runtime
+    app.state.loop_lag = loop_lag
     app.state.live = hub
     app.state.shutdown = shutdown
     app.state.web = WebContext.build(system, settings)

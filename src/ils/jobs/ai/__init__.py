@@ -9,7 +9,6 @@ The numeric libraries come with the optional ``ai`` extra (:mod:`ils.jobs.ai.ext
 from __future__ import annotations
 
 from ils.jobs.ai.extra import extra_problem, require_ai_extra
-from ils.jobs.ai.handlers import HANDLERS
 from ils.jobs.ai.pool import ModelPool, ModelPoolBroken
 from ils.queue.registry import Registry
 
@@ -23,6 +22,9 @@ __all__ = [
 
 
 def register_ai_handlers(registry: Registry) -> None:
-    """Attach the handler of every ai job type."""
+    """Attach the handler of every ai job type (imported here: a model process imports this
+    package first and needs only the numeric modules)."""
+    from ils.jobs.ai.handlers import HANDLERS
+
     for name, handler in HANDLERS.items():
         registry.set_handler("ai", name, handler)

@@ -68,7 +68,38 @@ def _check_access(request: Request) -> None:
         )
 
 
+def _process_families(request: Request) -> list[Metric]:
+    """This web process's own event loop and, when it runs workers, their lag back-off."""
+    families: list[Metric] = []
+    monitor = getattr(request.app.state, "loop_lag", None)
+    if monitor is not None:
+        lag = GaugeMetricFamily(
+            "ils_web_loop_lag_seconds",
+            "how late this web process's event loop runs (worst of the last half second)",
+        )
+        lag.add_metric([], monitor.recent_lag_s)
+        families.append(lag)
+    runtime = getattr(request.app.state, "runtime", None)
+    backoff = getattr(runtime, "backoff", None)
+    if backoff is not None:
+        paused = GaugeMetricFamily(
+            "ils_workers_lag_paused",
+            "1 while this web process's workers take no new jobs because its event loop lags",
+        )
+        paused.add_metric([], 1.0 if backoff.paused else 0.0)
+        pauses = CounterMetricFamily(
+            "ils_workers_lag_pauses", "times this web process's workers paused for loop lag"
+        )
+        pauses.add_metric([], backoff.pauses)
+        families += [paused, pauses]
+    return families
+
+
 async def _families(request: Request) -> list[Metric]:
+    return _process_families(request) + await _deployment_families(request)
+
+
+async def _deployment_families(request: Request) -> list[Metric]:
     system = web_context(request).system
     admin = system.admin
     health = await admin.health()
