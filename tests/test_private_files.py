@@ -83,7 +83,10 @@ def test_tighten_restores_private_modes_on_what_was_left_looser(tmp_path: Path):
     (var / "files" / "1").mkdir(parents=True, mode=0o755)
     (var / "files" / "1" / "a.pdf").write_bytes(b"x")
     (var / "ils.db").write_bytes(b"")
-    for path, mode in ((var, 0o755), (var / "files", 0o777), (var / "ils.db", 0o644)):
+    # chmod, not mkdir's mode: an in-process `ils` command of an earlier test set umask 077
+    for path, mode in (
+        (var, 0o755), (var / "files", 0o777), (var / "files" / "1", 0o755), (var / "ils.db", 0o644)
+    ):  # fmt: skip
         path.chmod(mode)
     (var / "files" / "1" / "a.pdf").chmod(0o664)
     (var / "link").symlink_to(tmp_path)  # a link is not followed nor changed

@@ -5,6 +5,7 @@ for ``company_admin``, and ``/api/queue/info`` tells a paused queue from an empt
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +17,22 @@ from ils.domain.db import Database
 from ils.domain.models.accounts import Role
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
+from ils.web.settings import WebSettings, load_web_settings
 from tests.support.running import running
 from tests.web.conftest import Accounts, add_user, csrf_headers, logged_in, login, make_client
 from tests.web.test_orders import ORDER
 
 COMPANY_ROLES = (Role.admin, Role.company_admin)
+# These tests send more job actions per user than the bulk quota allows in a minute; quotas have
+# their own tests (test_quotas.py), here a 429 would stand in front of the 404 under test.
+NO_BULK_QUOTA = {"ILS_QUOTA_BULK_USER": "none", "ILS_QUOTA_BULK_COMPANY": "none"}
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> WebSettings:
+    return load_web_settings(NO_BULK_QUOTA, tmp_path / "var")
+
+
 ONCE = EnqueueOptions(attempts=1)
 LATER = EnqueueOptions(delay_s=3600)
 

@@ -46,7 +46,7 @@ DEFAULT_QUOTAS: dict[str, QuotaRule] = {
     "pdf": QuotaRule(user=30, company=120, window_s=60),
     "email": QuotaRule(user=30, company=120, window_s=60),
     "ai": QuotaRule(user=10, company=50, window_s=60),
-    "bulk": QuotaRule(user=10, company=30, window_s=60),
+    "bulk": QuotaRule(user=60, company=200, window_s=60),
 }
 
 
