@@ -131,7 +131,8 @@ def _progress(name: str, s: dict[str, Any]) -> None:
         f"server {s['server_cpu_ms_per_order']:>6} ms CPU/order ({s['server_cores']} cores)  "
         f"generator {s['generator_cores']} cores  lag {'-' if lag is None else round(lag * 1e3)} ms"
         f"  paused {s.get('ils_workers_lag_paused', '-')} (pauses {s.get('lag_pauses', '-')})"
-        f"  backlog {s.get('backlog', '-')}  errors {s['errors'] or '-'}",
+        f"  backlog {s.get('backlog', '-')}  shed {s.get('shed', 0)} (p99 of 201s "
+        f"{s.get('p99_ok_ms', '-')} ms)  errors {s['errors'] or '-'}",
         file=sys.stderr,
         flush=True,
     )
@@ -150,8 +151,8 @@ def table(results: list[dict[str, Any]]) -> str:
     base = {s["rate"]: s for r in results if r["layout"] == "no-workers" for s in r["steps"]}
     lines = [
         "| layout | rate/s | p50 ms | p99 ms | p99 / baseline | server CPU ms/order "
-        "| CPU / baseline | generator cores | lag ms | backlog |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU / baseline | generator cores | lag ms | backlog | shed (503) | p99 of 201s ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for s in [*r["steps"], *([r["beyond_knee"]] if r["beyond_knee"] else [])]:
@@ -163,7 +164,8 @@ def table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['layout']} | {s['rate']:g} | {s['p50_ms']} | {s['p99_ms']} | {p99_ratio} "
                 f"| {cpu} | {cpu_ratio} | {s['generator_cores']} "
-                f"| {'-' if lag is None else round(lag * 1000, 1)} | {s.get('backlog', '-'):g} |"
+                f"| {'-' if lag is None else round(lag * 1000, 1)} | {s.get('backlog', '-'):g} "
+                f"| {s.get('shed', 0)} | {s.get('p99_ok_ms', '-')} |"
             )
     lines += ["", "| layout | knee p99 < 50 ms | knee p99 < 500 ms | p99 at knee x 1.2 |",
               "|---|---:|---:|---:|"]  # fmt: skip

@@ -29,14 +29,17 @@ Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 @dataclass
 class PaceResult:
     latencies_ms: list[float] = field(default_factory=list)
+    # Of the 2xx answers only: a server that sheds load answers its 503s fast.
+    ok_latencies_ms: list[float] = field(default_factory=list)
     status_codes: dict[int, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     unfinished: int = 0
 
     def summary(self, rate: float, duration_s: float, cpu_s: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
+        ok = sorted(self.ok_latencies_ms)
 
-        def pct(p: float) -> float:
+        def pct(p: float, lat: list[float] = lat) -> float:
             return round(lat[min(len(lat) - 1, int(len(lat) * p))], 1) if lat else float("nan")
 
         return {
@@ -47,6 +50,8 @@ class PaceResult:
             "p90_ms": pct(0.90),
             "p99_ms": pct(0.99),
             "max_ms": round(lat[-1], 1) if lat else float("nan"),
+            "p99_ok_ms": pct(0.99, ok),
+            "shed": self.status_codes.get(503, 0),
             "status_codes": dict(sorted(self.status_codes.items())),
             "errors": dict(self.errors),
             "unfinished": self.unfinished,
@@ -157,7 +162,10 @@ async def pace(
                     result.errors[name] = result.errors.get(name, 0) + 1
                     return
                 continue
-            result.latencies_ms.append((time.perf_counter() - due) * 1000)
+            latency_ms = (time.perf_counter() - due) * 1000
+            result.latencies_ms.append(latency_ms)
+            if 200 <= status < 300:
+                result.ok_latencies_ms.append(latency_ms)
             result.status_codes[status] = result.status_codes.get(status, 0) + 1
             await conns.give(conn)
             return

@@ -44,6 +44,8 @@ class LoopLagMonitor:
         return max(self.samples, default=0.0)
 
     def record(self, lag_s: float) -> None:
+        """One sample: a probe's lateness, or (from the web's admission gate) how long a request
+        waited for a free slot, since past capacity requests queue there, not on the loop."""
         self.lag_s = lag_s
         self.max_lag_s = max(self.max_lag_s, lag_s)
         self.samples.append(lag_s)

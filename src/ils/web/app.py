@@ -25,6 +25,7 @@ from ils.bootstrap import JobSystem
 from ils.queue.loadguard import LoopLagMonitor
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
+from ils.web.admission import Admission, Gate
 from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.dashboard import install_dashboard
@@ -134,10 +135,14 @@ def create_app(
         max_body_size=settings.max_body_bytes,
     )
     app.add_middleware(JsonGuard)
-    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # outermost: all see it
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
+    # Outermost: a request refused for want of capacity costs as little as possible.
+    gate = Gate(settings.max_inflight, settings.queue_timeout_ms / 1000, on_wait=loop_lag.record)
+    app.add_middleware(Admission, gate=gate)
     app.state.system = system
     app.state.runtime = runtime
     app.state.loop_lag = loop_lag
+    app.state.admission = gate
     app.state.live = hub
     app.state.shutdown = shutdown
     app.state.web = WebContext.build(system, settings)

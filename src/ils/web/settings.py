@@ -55,10 +55,12 @@ ENV_FIELDS: dict[str, str] = {
     "ILS_METRICS_ALLOW": "metrics_allow",
     "ILS_TRUSTED_PROXIES": "trusted_proxies",
     "ILS_MAX_BODY_BYTES": "max_body_bytes",
+    "ILS_WEB_MAX_INFLIGHT": "max_inflight",
+    "ILS_WEB_QUEUE_TIMEOUT_MS": "queue_timeout_ms",
 }
 OWNED_PREFIXES = (
     "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_TOKEN", "ILS_LOGIN",
-    "ILS_METRICS", "ILS_TRUSTED", "ILS_MAX_BODY", "ILS_QUOTA",
+    "ILS_METRICS", "ILS_TRUSTED", "ILS_MAX_BODY", "ILS_QUOTA", "ILS_WEB",
 )  # fmt: skip
 # Names that once meant something: refused with what replaced them, never silently ignored.
 REPLACED: dict[str, str] = {
@@ -110,6 +112,13 @@ class WebSettings(BaseModel):
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, le=1024**3, description="larger request bodies answer 413"
     )
+    max_inflight: int | None = Field(
+        8, ge=1, le=10_000,
+        description="HTTP requests this process runs at once (none: no limit); past it they wait",
+    )  # fmt: skip
+    queue_timeout_ms: int = Field(
+        200, ge=1, le=60_000, description="how long a request waits for a slot before a 503"
+    )
     quotas: dict[str, QuotaRule] = Field(
         default_factory=lambda: dict(DEFAULT_QUOTAS),
         description="per kind of enqueued work: requests per user and company per window",
@@ -127,6 +136,13 @@ class WebSettings(BaseModel):
                     f"ILS_{upper}_ABSOLUTE_S ({absolute})"
                 )
         return self
+
+    @field_validator("max_inflight", mode="before")
+    @classmethod
+    def _no_limit(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return None
+        return value
 
     @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod

@@ -75,10 +75,23 @@ def _process_families(request: Request) -> list[Metric]:
     if monitor is not None:
         lag = GaugeMetricFamily(
             "ils_web_loop_lag_seconds",
-            "how late this web process's event loop runs (worst of the last half second)",
+            "how late this web process runs: its event loop, or a request waiting for a slot "
+            "(worst of the last half second)",
         )
         lag.add_metric([], monitor.recent_lag_s)
         families.append(lag)
+    gate = getattr(request.app.state, "admission", None)
+    if gate is not None:
+        inflight = GaugeMetricFamily(
+            "ils_web_requests_inflight", "HTTP requests this web process is running now"
+        )
+        inflight.add_metric([], gate.inflight)
+        shed = CounterMetricFamily(
+            "ils_web_requests_shed",
+            "HTTP requests this web process refused with 503 for want of capacity",
+        )
+        shed.add_metric([], gate.shed)
+        families += [inflight, shed]
     runtime = getattr(request.app.state, "runtime", None)
     backoff = getattr(runtime, "backoff", None)
     if backoff is not None:
