@@ -167,15 +167,31 @@ async def revoke_api_token(
     token_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(ApiToken, token_id)
+    detail = {"name": row.name, "prefix": row.prefix} if row is not None else {}
+    await _revoke_own(
+        row, "API token", token_id, "auth.token_revoked", detail, request, user, session
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _revoke_own(
+    row: ApiToken | AuthSession | None,
+    what: str,
+    row_id: int,
+    action: str,
+    detail: dict[str, Any],
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+) -> None:
+    """Revoke the user's own token or session, once, audited; anyone else's is a 404 like a
+    missing one."""
     if row is None or row.user_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"API token {token_id} not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} {row_id} not found")
     if row.revoked_at is None:
         row.revoked_at = web_context(request).clock()
-        detail = {"name": row.name, "prefix": row.prefix}
-        await record_audit(
-            session, user, "auth.token_revoked", "api_token", row.id, detail, request
-        )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+        subject = "api_token" if isinstance(row, ApiToken) else "session"
+        await record_audit(session, user, action, subject, row.id, detail, request)
 
 
 @router.get(
@@ -220,9 +236,5 @@ async def end_session(
     session_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(AuthSession, session_id)
-    if row is None or row.user_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"session {session_id} not found")
-    if row.revoked_at is None:
-        row.revoked_at = web_context(request).clock()
-        await record_audit(session, user, "auth.session_ended", "session", row.id, {}, request)
+    await _revoke_own(row, "session", session_id, "auth.session_ended", {}, request, user, session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
