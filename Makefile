@@ -10,11 +10,12 @@ PORT ?= 8000
 
 .PHONY: run test lock lint bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
 
-# The whole dependency tree is locked (requirements/*.lock: every transitive package pinned,
-# with hashes). `make run`, `make test` and CI install only from the locks; pyproject.toml keeps
-# the ranges for people who install the package. `make lock` refreshes both locks on purpose.
-RUN_LOCK := requirements/run.lock
-DEV_LOCK := requirements/dev.lock
+# The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
+# pinned, with hashes). `make run`, `make test` and CI install only from the locks;
+# pyproject.toml keeps the ranges for people who install the package. `make lock` refreshes both
+# locks on purpose.
+RUN_LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 # The resolver that writes the locks, itself pinned (only `make lock` needs it).
 UV_VERSION := 0.13.9
 PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --no-deps --only-binary :all:
@@ -41,9 +42,9 @@ $(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml | $(BIN)/python
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-	  --extra ai --extra dev pyproject.toml requirements/build.in -o $(DEV_LOCK)
+	  --extra ai --extra dev pyproject.toml requirements-build.in -o $(DEV_LOCK)
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-	  --extra ai -c $(DEV_LOCK) pyproject.toml requirements/build.in -o $(RUN_LOCK)
+	  --extra ai -c $(DEV_LOCK) pyproject.toml requirements-build.in -o $(RUN_LOCK)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -19,8 +19,8 @@ from packaging.version import Version
 
 from tests.conftest import REPO
 
-RUN_LOCK = REPO / "requirements" / "run.lock"
-DEV_LOCK = REPO / "requirements" / "dev.lock"
+RUN_LOCK = REPO / "requirements.lock"
+DEV_LOCK = REPO / "requirements-dev.lock"
 PIN = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^ ;\\]+)(?: ; (?P<marker>[^\\]+?))? *\\?$"
 )
