@@ -248,7 +248,9 @@ async def world(
             )
             # the outbox rows the matrix spools wait for its requests, not for the 2 s sweep
             system.relay.interval_s = 3600.0
-            web = load_web_settings({}, tmp / "var")
+            # The world signs its fourteen users in at once (Argon2 each): admission control
+            # would rightly refuse some of them; it has its own tests (test_admission.py).
+            web = load_web_settings({"ILS_WEB_MAX_INFLIGHT": "none"}, tmp / "var")
             app = create_app(system, run_workers=False, web_settings=web)
             async with app.router.lifespan_context(app), build_world(app, db, password_hash) as w:
                 yield w
