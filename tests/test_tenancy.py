@@ -17,6 +17,7 @@ from ils.domain.db import Database
 from ils.queue import keys
 from ils.queue.errors import InvalidJobPayload, JobNotFound, PermissionDenied
 from ils.queue.executor import validate_payload
+from ils.queue.heartbeat import now_ms
 from ils.queue.masking import mask_job
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import MASK
@@ -26,7 +27,6 @@ from ils.queue.tenancy import (
     PLATFORM,
     ViewerScope,
     company_counts,
-    now_ms,
 )
 from tests.conftest import make_settings, probe_registry
 from tests.support.running import running

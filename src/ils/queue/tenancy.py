@@ -15,7 +15,7 @@ before its job, so a younger one may be a job being added right now).
 
 from __future__ import annotations
 
-import time
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from bullmq import Job, Queue
 
 from ils.queue import keys
 from ils.queue.errors import PermissionDenied
+from ils.queue.heartbeat import now_ms
 
 COMPANY_FIELD = "_ilsCompany"
 INDEX_GRACE_MS = 60_000
@@ -202,8 +203,11 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+@functools.lru_cache(maxsize=64)
+def _script(client: Any, source: str) -> Any:
+    """The client's registered script, made once: registering hashes the source every time, and
+    the index script runs on every job an order enqueues."""
+    return client.register_script(source)
 
 
 def _base(queue: Queue) -> str:
@@ -213,7 +217,7 @@ def _base(queue: Queue) -> str:
 async def index_job(queue: Queue, job_id: str, company_id: int) -> None:
     """Write ``job_id`` into its company's index of ``queue``, and prune a few dead entries."""
     now = now_ms()
-    script = queue.client.register_script(INDEX_JOB_LUA)
+    script = _script(queue.client, INDEX_JOB_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     await script(keys=[key], args=[job_id, now, _base(queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE])
 
@@ -240,7 +244,7 @@ async def unindex_job(queue: Queue, job_id: str, company_id: int | None) -> None
 
 async def company_counts(queue: Queue, company_id: int) -> dict[str, int]:
     """The company's jobs in ``queue`` per state (waiting, active and BullMQ's sorted sets)."""
-    script = queue.client.register_script(COMPANY_JOBS_LUA)
+    script = _script(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(keys=[key], args=[_base(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0])
     return {str(raw[i]): int(raw[i + 1]) for i in range(0, len(raw), 2)}
@@ -250,7 +254,7 @@ async def company_page(
     queue: Queue, company_id: int, state: str, start: int, size: int
 ) -> tuple[int, list[str]]:
     """The company's jobs of ``queue`` in ``state``: how many, and the ids of one page."""
-    script = queue.client.register_script(COMPANY_JOBS_LUA)
+    script = _script(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
         keys=[key], args=[_base(queue), now_ms() - INDEX_GRACE_MS, state, start, size]
