@@ -27,7 +27,7 @@ from ils.web.auth.dependencies import (
     auth_method,
     current_session_id,
 )
-from ils.web.auth.ratelimit import LimitState
+from ils.web.auth.ratelimit import too_many
 from ils.web.auth.schemas import (
     PasswordChange,
     PasswordChanged,
@@ -46,14 +46,6 @@ router = APIRouter()
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}}
 WRONG_PASSWORD = "the old password is wrong"
-
-
-def _too_many(state: LimitState) -> HTTPException:
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=f"too many wrong passwords: try again in {state.retry_after_s} s",
-        headers={"Retry-After": str(state.retry_after_s)},
-    )
 
 
 @router.post(
@@ -79,7 +71,7 @@ async def change_password(
     # here than at /login.
     state = await limiter.check(user.email, ip)
     if state.blocked(limiter.max_failures):
-        raise _too_many(state)
+        raise too_many(state, "wrong passwords")
     ok = await asyncio.to_thread(verify_password, user.password_hash, body.old_password)
     if not ok:
         await limiter.failed(user.email, ip)

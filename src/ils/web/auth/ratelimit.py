@@ -15,6 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 
 from ils.queue.broker import CONNECTION_ERRORS, Broker
@@ -35,6 +36,15 @@ class LimitState:
 
     def blocked(self, max_failures: int) -> bool:
         return self.failures >= max_failures
+
+
+def too_many(state: LimitState, what: str) -> HTTPException:
+    """The 429 for a blocked ``state``, with its Retry-After; ``what`` names the failures."""
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"too many {what}: try again in {state.retry_after_s} s",
+        headers={"Retry-After": str(state.retry_after_s)},
+    )
 
 
 class LoginLimiter:

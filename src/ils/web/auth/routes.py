@@ -23,7 +23,7 @@ from ils.web.auth.dependencies import (
     auth_method,
     cookie_scheme,
 )
-from ils.web.auth.ratelimit import LimitState
+from ils.web.auth.ratelimit import too_many
 from ils.web.auth.schemas import LoginOut, LoginRequest, MeOut, UserOut
 from ils.web.auth.session_store import prune_sessions, revoke_session, start_session
 from ils.web.auth.sessions import CSRF_HEADER, csrf_matches
@@ -47,14 +47,6 @@ def _check_password(password_hash: str | None, password: str) -> bool:
     return verify_password(password_hash or dummy_password_hash(), password)
 
 
-def _too_many(state: LimitState) -> HTTPException:
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=f"too many failed logins: try again in {state.retry_after_s} s",
-        headers={"Retry-After": str(state.retry_after_s)},
-    )
-
-
 @router.post(
     "/login",
     response_model=LoginOut,
@@ -71,10 +63,10 @@ async def login(
     # Per IP first, before the user lookup and the password hash: cheap refusals for a spray.
     by_ip = await limiter.check_ip(ip)
     if by_ip.blocked(limiter.ip_max_failures):
-        raise _too_many(by_ip)
+        raise too_many(by_ip, "failed logins")
     state = await limiter.check(email, ip)
     if state.blocked(limiter.max_failures):
-        raise _too_many(state)
+        raise too_many(state, "failed logins")
     user = (
         await session.execute(select(User).where(func.lower(User.email) == email))
     ).scalar_one_or_none()
