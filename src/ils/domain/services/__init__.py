@@ -1,15 +1,16 @@
 """The ILS domain services: business rules on an ``AsyncSession``, free of HTTP, for routes and CLI.
 
 This module holds what their inputs and results share: exact money amounts, bounded text and
-ids, a window and a page of rows, per-company document numbers, and a job handed to the queue.
+ids, partial updates, a window and a page of rows, filters and the newest-first order of a list,
+adding and changing a row, per-company document numbers, and a job handed to the queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,11 +23,13 @@ from pydantic import (
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ils.domain.models.types import to_money
 from ils.queue.producer import Enqueued
 
 T = TypeVar("T")
+RowT = TypeVar("RowT")
 
 # Primary keys are 32-bit integers on PostgreSQL: a larger id can name no row.
 MAX_ID = 2_147_483_647
@@ -85,6 +88,14 @@ LongText = Annotated[str, _width(10_000), NoNul]
 Email = Annotated[EmailStr, Field(max_length=254)]
 
 
+def not_null(value: Any) -> Any:
+    """A partial update's validator for fields that may be left out but not cleared: it runs only
+    for a value sent, so leaving the field out keeps it, and ``null`` is refused."""
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
 class QueuedJob(BaseModel):
     """A job handed to the queue: it reaches BullMQ once the request's transaction commits."""
 
@@ -119,6 +130,34 @@ async def paged(session: AsyncSession, stmt: Select[T], window: Window) -> Paged
     total = int((await session.execute(counted)).scalar_one())
     rows = (await session.scalars(stmt.limit(window.limit).offset(window.offset))).all()
     return Paged(items=rows, total=total)
+
+
+def where_given(stmt: Select[T], *filters: tuple[Any, Any]) -> Select[T]:
+    """``stmt`` narrowed by each ``(column, value)`` whose value is given (not None): equality."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def newest_first(model: Any) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+    """The order of a list of ``model`` rows, latest created first (ties by id)."""
+    return model.created_at.desc(), model.id.desc()
+
+
+async def added(session: AsyncSession, row: RowT) -> RowT:
+    """``row`` added to ``session`` and flushed, so it has its id."""
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def changed(session: AsyncSession, row: RowT, changes: Mapping[str, Any]) -> RowT:
+    """``row`` with ``changes`` (attribute: value) applied and flushed."""
+    for name, value in changes.items():
+        setattr(row, name, value)
+    await session.flush()
+    return row
 
 
 async def next_sequence(

@@ -38,8 +38,11 @@ from ils.domain.services import (
     Text200,
     Text300,
     Window,
+    added,
+    newest_first,
     next_sequence,
     paged,
+    where_given,
 )
 from ils.domain.services.catalog import company_products
 from ils.domain.services.errors import Conflict, Invalid
@@ -142,17 +145,12 @@ async def _order_to_invoice(session: AsyncSession, company_id: int, order_id: in
     return order
 
 
+# What an invoice line copies of an order line.
+_COPIED = ("product_id", "description", "quantity", "unit_price", "line_total")
+
+
 def _order_lines(order: Order) -> list[InvoiceLine]:
-    return [
-        InvoiceLine(
-            product_id=line.product_id,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            line_total=line.line_total,
-        )
-        for line in order.lines
-    ]
+    return [InvoiceLine(**{name: getattr(line, name) for name in _COPIED}) for line in order.lines]
 
 
 def _tax(subtotal: Decimal, rate: Decimal | None, order: Order | None) -> tuple[Decimal, Decimal]:
@@ -203,9 +201,7 @@ async def create_invoice(session: AsyncSession, company_id: int, data: InvoiceCr
         payment_terms=data.payment_terms,
         lines=lines,
     )
-    session.add(invoice)
-    await session.flush()
-    return invoice
+    return await added(session, invoice)
 
 
 async def list_invoices(
@@ -218,12 +214,8 @@ async def list_invoices(
 ) -> Paged[Invoice]:
     """A company's invoices, newest first."""
     stmt = select(Invoice).where(Invoice.company_id == company_id)
-    if status is not None:
-        stmt = stmt.where(Invoice.status == status)
-    if order_id is not None:
-        stmt = stmt.where(Invoice.order_id == order_id)
-    stmt = stmt.order_by(Invoice.created_at.desc(), Invoice.id.desc())
-    return await paged(session, stmt, window)
+    stmt = where_given(stmt, (Invoice.status, status), (Invoice.order_id, order_id))
+    return await paged(session, stmt.order_by(*newest_first(Invoice)), window)
 
 
 async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
@@ -282,16 +274,11 @@ async def record_payment(
         raise Conflict(f"invoice {invoice.number} changed meanwhile: try again")
     if invoice.amount_paid == invoice.total:
         invoice.status = InvoiceStatus.paid
+    given = data.model_dump(include={"amount", "method", "reference"})
     payment = Payment(
-        company_id=invoice.company_id,
-        invoice_id=invoice.id,
-        amount=data.amount,
-        method=data.method,
-        reference=data.reference,
-        paid_at=paid_at,
+        company_id=invoice.company_id, invoice_id=invoice.id, paid_at=paid_at, **given
     )
-    session.add(payment)
-    await session.flush()
+    await added(session, payment)
     return payment, QueuedJob.of(
         await queue_receipt_pdf(payment.id, company_id=payment.company_id, session=session)
     )

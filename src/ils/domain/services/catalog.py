@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ils.domain.models.catalog import Product, ProductKind, Supplier
 from ils.domain.services import (
@@ -22,7 +23,11 @@ from ils.domain.services import (
     Text60,
     Text200,
     Window,
+    added,
+    changed,
+    not_null,
     paged,
+    where_given,
 )
 from ils.domain.services.errors import Conflict, Invalid
 
@@ -32,13 +37,6 @@ LensIndex = Annotated[
     Field(ge=Decimal("1.40"), le=Decimal("2.00"), decimal_places=2),
     AfterValidator(lambda value: value.quantize(Decimal("0.01"))),
 ]
-
-
-def _not_null(value: Any) -> Any:
-    # Runs only for a value sent: leaving the field out keeps it, null may not clear it.
-    if value is None:
-        raise ValueError("may not be null")
-    return value
 
 
 class SupplierCreate(BaseModel):
@@ -60,7 +58,7 @@ class SupplierUpdate(BaseModel):
     phone: Text40 | None = None
     lead_time_days: LeadTime | None = None
 
-    _required = field_validator("name", "lead_time_days")(_not_null)
+    _required = field_validator("name", "lead_time_days")(not_null)
 
 
 class ProductCreate(BaseModel):
@@ -100,7 +98,7 @@ class ProductUpdate(BaseModel):
 
     _required = field_validator(
         "sku", "name", "kind", "price", "cost", "stock", "reorder_threshold", "active"
-    )(_not_null)
+    )(not_null)
 
 
 # ---- lookups other services share -----------------------------------------------------------
@@ -129,16 +127,30 @@ async def company_products(
     return {product.id: product for product in rows}
 
 
+async def _check_unique(
+    session: AsyncSession,
+    column: InstrumentedAttribute[str],
+    company_id: int,
+    value: str,
+    other_than: int | None,
+    taken: str,
+) -> None:
+    """A :class:`Conflict` saying ``taken`` when another row of the company has ``value``."""
+    model = column.class_
+    stmt = select(model.id).where(model.company_id == company_id, column == value)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is not None and found != other_than:
+        raise Conflict(taken)
+
+
 # ---- suppliers ------------------------------------------------------------------------------
 
 
 async def _check_supplier_name(
     session: AsyncSession, company_id: int, name: str, other_than: int | None = None
 ) -> None:
-    stmt = select(Supplier.id).where(Supplier.company_id == company_id, Supplier.name == name)
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    if found is not None and found != other_than:
-        raise Conflict(f"a supplier named {name!r} already exists")
+    taken = f"a supplier named {name!r} already exists"
+    await _check_unique(session, Supplier.name, company_id, name, other_than, taken)
 
 
 async def list_suppliers(
@@ -152,10 +164,7 @@ async def list_suppliers(
 
 async def create_supplier(session: AsyncSession, company_id: int, data: SupplierCreate) -> Supplier:
     await _check_supplier_name(session, company_id, data.name)
-    supplier = Supplier(company_id=company_id, **data.model_dump())
-    session.add(supplier)
-    await session.flush()
-    return supplier
+    return await added(session, Supplier(company_id=company_id, **data.model_dump()))
 
 
 async def update_supplier(
@@ -164,10 +173,7 @@ async def update_supplier(
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes:
         await _check_supplier_name(session, supplier.company_id, changes["name"], supplier.id)
-    for name, value in changes.items():
-        setattr(supplier, name, value)
-    await session.flush()
-    return supplier
+    return await changed(session, supplier, changes)
 
 
 # ---- products -------------------------------------------------------------------------------
@@ -176,10 +182,8 @@ async def update_supplier(
 async def _check_sku(
     session: AsyncSession, company_id: int, sku: str, other_than: int | None = None
 ) -> None:
-    stmt = select(Product.id).where(Product.company_id == company_id, Product.sku == sku)
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    if found is not None and found != other_than:
-        raise Conflict(f"a product with SKU {sku!r} already exists")
+    taken = f"a product with SKU {sku!r} already exists"
+    await _check_unique(session, Product.sku, company_id, sku, other_than, taken)
 
 
 async def list_products(
@@ -195,8 +199,7 @@ async def list_products(
     """A company's products by SKU. ``search`` matches SKU or name; ``low_stock`` keeps those at
     or below their reorder threshold."""
     stmt = select(Product).where(Product.company_id == company_id)
-    if kind is not None:
-        stmt = stmt.where(Product.kind == kind)
+    stmt = where_given(stmt, (Product.kind, kind), (Product.supplier_id, supplier_id))
     if search:
         stmt = stmt.where(
             Product.sku.icontains(search, autoescape=True)
@@ -204,8 +207,6 @@ async def list_products(
         )
     if low_stock:
         stmt = stmt.where(Product.stock <= Product.reorder_threshold)
-    if supplier_id is not None:
-        stmt = stmt.where(Product.supplier_id == supplier_id)
     return await paged(session, stmt.order_by(Product.sku, Product.id), window)
 
 
@@ -213,10 +214,7 @@ async def create_product(session: AsyncSession, company_id: int, data: ProductCr
     if data.supplier_id is not None:
         await company_supplier(session, company_id, data.supplier_id)
     await _check_sku(session, company_id, data.sku)
-    product = Product(company_id=company_id, **data.model_dump())
-    session.add(product)
-    await session.flush()
-    return product
+    return await added(session, Product(company_id=company_id, **data.model_dump()))
 
 
 async def update_product(session: AsyncSession, product: Product, data: ProductUpdate) -> Product:
@@ -225,7 +223,4 @@ async def update_product(session: AsyncSession, product: Product, data: ProductU
         await company_supplier(session, product.company_id, changes["supplier_id"])
     if "sku" in changes:
         await _check_sku(session, product.company_id, changes["sku"], product.id)
-    for name, value in changes.items():
-        setattr(product, name, value)
-    await session.flush()
-    return product
+    return await changed(session, product, changes)

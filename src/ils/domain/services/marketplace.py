@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
 from ils.domain.models.types import utcnow
+from ils.domain.services import added, newest_first
 from ils.domain.services.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
@@ -61,8 +62,7 @@ async def request_connection(
         requested_by_user_id=user.id,
         status=ConnectionStatus.requested,
     )
-    session.add(connection)
-    await session.flush()
+    await added(session, connection)
     jobs = [
         await helpers.queue_marketplace_connection_email(
             connection.id, target_company_id, company_id=target_company_id, session=session
@@ -111,7 +111,7 @@ async def connections_of(session: AsyncSession, company_id: int) -> list[Marketp
                 MarketplaceConnection.target_company_id == company_id,
             )
         )
-        .order_by(MarketplaceConnection.created_at.desc(), MarketplaceConnection.id.desc())
+        .order_by(*newest_first(MarketplaceConnection))
     )
     return list(rows.scalars())
 

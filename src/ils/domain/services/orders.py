@@ -24,6 +24,7 @@ from ils.domain.models.orders import (
     order_number,
 )
 from ils.domain.models.types import to_money
+from ils.domain.services import newest_first, where_given
 from ils.domain.services.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
@@ -208,10 +209,7 @@ async def list_orders(
     limit: int,
     offset: int,
 ) -> list[Order]:
-    query = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
-    if company_id is not None:
-        query = query.where(Order.company_id == company_id)
-    if status is not None:
-        query = query.where(Order.status == status)
+    query = select(Order).order_by(*newest_first(Order))
+    query = where_given(query, (Order.company_id, company_id), (Order.status, status))
     rows = await session.execute(query.limit(limit).offset(offset))
     return list(rows.scalars())

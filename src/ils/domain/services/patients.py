@@ -23,6 +23,10 @@ from ils.domain.services import (
     Text40,
     Text100,
     Window,
+    added,
+    changed,
+    newest_first,
+    not_null,
     paged,
 )
 from ils.domain.services.errors import Invalid
@@ -64,13 +68,7 @@ class PatientUpdate(BaseModel):
     phone: Text40 | None = None
     notes: LongText | None = None
 
-    @field_validator("first_name", "last_name")
-    @classmethod
-    def _required(cls, value: str | None) -> str:
-        # Runs only for a value sent: leaving the field out keeps the name, null may not clear it.
-        if value is None:
-            raise ValueError("may not be null")
-        return value
+    _required = field_validator("first_name", "last_name")(not_null)
 
 
 def _hundredths(value: Decimal) -> Decimal:
@@ -164,22 +162,15 @@ async def list_patients(
                 Patient.last_name.icontains(word, autoescape=True),
             )
         )
-    stmt = stmt.order_by(Patient.created_at.desc(), Patient.id.desc())
-    return await paged(session, stmt, window)
+    return await paged(session, stmt.order_by(*newest_first(Patient)), window)
 
 
 async def create_patient(session: AsyncSession, company_id: int, data: PatientCreate) -> Patient:
-    patient = Patient(company_id=company_id, **data.model_dump())
-    session.add(patient)
-    await session.flush()
-    return patient
+    return await added(session, Patient(company_id=company_id, **data.model_dump()))
 
 
 async def update_patient(session: AsyncSession, patient: Patient, data: PatientUpdate) -> Patient:
-    for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(patient, name, value)
-    await session.flush()
-    return patient
+    return await changed(session, patient, data.model_dump(exclude_unset=True))
 
 
 async def create_examination(
@@ -200,9 +191,7 @@ async def create_examination(
         recall_due=data.recall_due,
         **_rx_values(data),
     )
-    session.add(examination)
-    await session.flush()
-    return examination
+    return await added(session, examination)
 
 
 async def list_examinations(

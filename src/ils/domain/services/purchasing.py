@@ -28,8 +28,11 @@ from ils.domain.services import (
     QueuedJob,
     RowId,
     Window,
+    added,
+    newest_first,
     next_sequence,
     paged,
+    where_given,
 )
 from ils.domain.services.catalog import company_products, company_supplier
 from ils.domain.services.errors import Conflict, Invalid
@@ -100,9 +103,7 @@ async def create_purchase_order(
         total=total,
         lines=lines,
     )
-    session.add(order)
-    await session.flush()
-    return order
+    return await added(session, order)
 
 
 async def list_purchase_orders(
@@ -115,12 +116,10 @@ async def list_purchase_orders(
 ) -> Paged[PurchaseOrder]:
     """A company's purchase orders, newest first."""
     stmt = select(PurchaseOrder).where(PurchaseOrder.company_id == company_id)
-    if status is not None:
-        stmt = stmt.where(PurchaseOrder.status == status)
-    if supplier_id is not None:
-        stmt = stmt.where(PurchaseOrder.supplier_id == supplier_id)
-    stmt = stmt.order_by(PurchaseOrder.created_at.desc(), PurchaseOrder.id.desc())
-    return await paged(session, stmt, window)
+    stmt = where_given(
+        stmt, (PurchaseOrder.status, status), (PurchaseOrder.supplier_id, supplier_id)
+    )
+    return await paged(session, stmt.order_by(*newest_first(PurchaseOrder)), window)
 
 
 async def _move(
