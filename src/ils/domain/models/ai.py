@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
+from ils.domain.models.shared import CompanyOwned, owned_children
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -27,21 +28,15 @@ class AiResultKind(enum.StrEnum):
     insight = "insight"
 
 
-class AiConversation(Base):
+class AiConversation(CompanyOwned, Base):
     __tablename__ = "ai_conversations"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    messages: Mapped[list[AiMessage]] = relationship(
-        back_populates="conversation",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="AiMessage.id",
-        lazy="raise_on_sql",
+    messages: Mapped[list[AiMessage]] = owned_children(
+        "conversation", "AiMessage.id", "raise_on_sql"
     )
 
 
@@ -64,12 +59,10 @@ class AiMessage(Base):
     )
 
 
-class AiResult(Base):
+class AiResult(CompanyOwned, Base):
     __tablename__ = "ai_results"
     __table_args__ = (Index("ix_ai_results_company_kind_date", "company_id", "kind", "for_date"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     kind: Mapped[AiResultKind] = mapped_column(str_enum(AiResultKind))
     job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     for_date: Mapped[dt.date | None] = mapped_column(Date)

@@ -12,6 +12,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.columns import Percent, str_enum
+from ils.domain.models.shared import (
+    CompanyOwned,
+    document_number,
+    line_checks,
+    not_negative,
+    owned_children,
+)
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
 
@@ -29,27 +36,19 @@ class PaymentMethod(enum.StrEnum):
     insurance = "insurance"
 
 
-def invoice_number(sequence: int) -> str:
-    """The display number of a company's ``sequence``-th invoice, e.g. ``INV-000042``."""
-    return f"INV-{sequence:06d}"
+invoice_number = document_number("INV")  # INV-000042
 
 
-class Invoice(Base):
+class Invoice(CompanyOwned, Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("company_id", "number", name="uq_invoices_company_number"),
-        CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
         # Only sign checks on exact decimals: SQLite stores them as integer units, so a bound
         # such as "<= 100" would mean different things on the two databases.
-        CheckConstraint("tax_rate >= 0", name="tax_rate_not_negative"),
-        CheckConstraint("tax >= 0", name="tax_not_negative"),
-        CheckConstraint("total >= 0", name="total_not_negative"),
-        CheckConstraint("amount_paid >= 0", name="amount_paid_not_negative"),
+        *not_negative("subtotal", "tax_rate", "tax", "total", "amount_paid"),
         Index("ix_invoices_company_status", "company_id", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(
         ForeignKey("orders.id", ondelete="SET NULL"), index=True
     )
@@ -69,13 +68,7 @@ class Invoice(Base):
     payment_terms: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    lines: Mapped[list[InvoiceLine]] = relationship(
-        back_populates="invoice",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="InvoiceLine.id",
-        lazy="selectin",
-    )
+    lines: Mapped[list[InvoiceLine]] = owned_children("invoice", "InvoiceLine.id")
 
     @property
     def balance_due(self) -> Decimal:
@@ -84,11 +77,7 @@ class Invoice(Base):
 
 class InvoiceLine(Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
-        CheckConstraint("line_total >= 0", name="line_total_not_negative"),
-    )
+    __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(
@@ -105,12 +94,10 @@ class InvoiceLine(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
 
 
-class Payment(Base):
+class Payment(CompanyOwned, Base):
     __tablename__ = "payments"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money())
     method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod))

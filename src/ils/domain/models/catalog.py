@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.columns import RefractiveIndex, str_enum
+from ils.domain.models.shared import CompanyOwned, not_negative
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
 
@@ -22,15 +23,13 @@ class ProductKind(enum.StrEnum):
     accessory = "accessory"
 
 
-class Supplier(Base):
+class Supplier(CompanyOwned, Base):
     __tablename__ = "suppliers"
     __table_args__ = (
         CheckConstraint("lead_time_days >= 0", name="lead_time_not_negative"),
         UniqueConstraint("company_id", "name", name="uq_suppliers_company_name"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
@@ -38,21 +37,16 @@ class Supplier(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class Product(Base):
+class Product(CompanyOwned, Base):
     """Something a company sells or uses. Lenses also say their material, design and index."""
 
     __tablename__ = "products"
     __table_args__ = (
         UniqueConstraint("company_id", "sku", name="uq_products_company_sku"),
-        CheckConstraint("price >= 0", name="price_not_negative"),
-        CheckConstraint("cost >= 0", name="cost_not_negative"),
-        CheckConstraint("stock >= 0", name="stock_not_negative"),
-        CheckConstraint("reorder_threshold >= 0", name="reorder_threshold_not_negative"),
+        *not_negative("price", "cost", "stock", "reorder_threshold"),
         Index("ix_products_company_kind", "company_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     sku: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ProductKind] = mapped_column(str_enum(ProductKind))

@@ -10,15 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.rx import RxColumns, rx_checks
+from ils.domain.models.shared import CompanyOwned, owned_children
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
-class Patient(Base):
+class Patient(CompanyOwned, Base):
     __tablename__ = "patients"
     __table_args__ = (Index("ix_patients_company_name", "company_id", "last_name", "first_name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
@@ -27,12 +26,8 @@ class Patient(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    examinations: Mapped[list[Examination]] = relationship(
-        back_populates="patient",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="Examination.examined_at",
-        lazy="raise_on_sql",
+    examinations: Mapped[list[Examination]] = owned_children(
+        "patient", "Examination.examined_at", "raise_on_sql"
     )
 
     @property
@@ -40,7 +35,7 @@ class Patient(Base):
         return f"{self.first_name} {self.last_name}"
 
 
-class Examination(RxColumns, Base):
+class Examination(RxColumns, CompanyOwned, Base):
     """One eye examination: the refraction found, per eye, and the recall date it sets."""
 
     __tablename__ = "examinations"
@@ -49,8 +44,6 @@ class Examination(RxColumns, Base):
         Index("ix_examinations_patient_examined", "patient_id", "examined_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     examiner_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

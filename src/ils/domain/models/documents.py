@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
+from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -45,12 +46,10 @@ ENTITY_OF: dict[DocumentType, DocumentEntity] = {
 }
 
 
-class Document(Base):
+class Document(CompanyOwned, Base):
     __tablename__ = "documents"
     __table_args__ = (Index("ix_documents_entity", "company_id", "entity", "entity_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     type: Mapped[DocumentType] = mapped_column(str_enum(DocumentType, 30))
     entity: Mapped[DocumentEntity] = mapped_column(str_enum(DocumentEntity, 20))
     entity_id: Mapped[int] = mapped_column(Integer)

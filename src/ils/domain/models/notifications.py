@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
+from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -28,15 +29,13 @@ class Priority(enum.StrEnum):
     low = "low"
 
 
-class Notification(Base):
+class Notification(CompanyOwned, Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_user_unread", "user_id", "read_at"),
         Index("ix_notifications_company_created", "company_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     type: Mapped[NotificationType] = mapped_column(str_enum(NotificationType))
     title: Mapped[str] = mapped_column(String(200))

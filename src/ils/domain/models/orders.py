@@ -7,12 +7,19 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.columns import Millimeters, str_enum
 from ils.domain.models.rx import RxColumns, rx_checks
+from ils.domain.models.shared import (
+    CompanyOwned,
+    document_number,
+    line_checks,
+    not_negative,
+    owned_children,
+)
 from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
 from ils.queue.errors import IlsJobsError
 
@@ -63,25 +70,19 @@ class InvalidStatusTransition(IlsJobsError):
         super().__init__(f"order cannot go from {current} to {wanted} (allowed: {allowed})")
 
 
-def order_number(sequence: int) -> str:
-    """The display number of a company's ``sequence``-th order, e.g. ``ORD-000123``."""
-    return f"ORD-{sequence:06d}"
+order_number = document_number("ORD")  # ORD-000123
 
 
-class Order(RxColumns, Base):
+class Order(RxColumns, CompanyOwned, Base):
     __tablename__ = "orders"
     __table_args__ = (
         *rx_checks(),
         UniqueConstraint("company_id", "number", name="uq_orders_company_number"),
-        CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
-        CheckConstraint("tax >= 0", name="tax_not_negative"),
-        CheckConstraint("total >= 0", name="total_not_negative"),
+        *not_negative("subtotal", "tax", "total"),
         Index("ix_orders_company_status", "company_id", "status"),
         Index("ix_orders_company_created", "company_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     number: Mapped[str] = mapped_column(String(20))
     patient_id: Mapped[int | None] = mapped_column(
         ForeignKey("patients.id", ondelete="SET NULL"), index=True
@@ -108,13 +109,7 @@ class Order(RxColumns, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
-    lines: Mapped[list[OrderLine]] = relationship(
-        back_populates="order",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="OrderLine.id",
-        lazy="selectin",
-    )
+    lines: Mapped[list[OrderLine]] = owned_children("order", "OrderLine.id")
 
     def can_transition(self, to: OrderStatus) -> bool:
         return to in TRANSITIONS[self.status or OrderStatus.pending]
@@ -140,11 +135,7 @@ class Order(RxColumns, Base):
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
-        CheckConstraint("line_total >= 0", name="line_total_not_negative"),
-    )
+    __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

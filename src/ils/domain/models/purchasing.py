@@ -6,11 +6,18 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
+from ils.domain.models.shared import (
+    CompanyOwned,
+    document_number,
+    line_checks,
+    not_negative,
+    owned_children,
+)
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
 
@@ -21,20 +28,16 @@ class PurchaseOrderStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
-def purchase_order_number(sequence: int) -> str:
-    """The display number of a company's ``sequence``-th purchase order, e.g. ``PO-000042``."""
-    return f"PO-{sequence:06d}"
+purchase_order_number = document_number("PO")  # PO-000042
 
 
-class PurchaseOrder(Base):
+class PurchaseOrder(CompanyOwned, Base):
     __tablename__ = "purchase_orders"
     __table_args__ = (
         UniqueConstraint("company_id", "number", name="uq_purchase_orders_company_number"),
-        CheckConstraint("total >= 0", name="total_not_negative"),
+        *not_negative("total"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     number: Mapped[str] = mapped_column(String(20))
     status: Mapped[PurchaseOrderStatus] = mapped_column(
@@ -49,22 +52,14 @@ class PurchaseOrder(Base):
     total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    lines: Mapped[list[PurchaseOrderLine]] = relationship(
-        back_populates="purchase_order",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="PurchaseOrderLine.id",
-        lazy="selectin",
+    lines: Mapped[list[PurchaseOrderLine]] = owned_children(
+        "purchase_order", "PurchaseOrderLine.id"
     )
 
 
 class PurchaseOrderLine(Base):
     __tablename__ = "purchase_order_lines"
-    __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
-        CheckConstraint("line_total >= 0", name="line_total_not_negative"),
-    )
+    __table_args__ = line_checks("unit_cost")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purchase_order_id: Mapped[int] = mapped_column(

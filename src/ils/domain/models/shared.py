@@ -1,0 +1,53 @@
+"""What many tables share: the id and owning company of a company's row, a parent's list of the
+children it owns, the CHECKs of amounts and of a document's lines, and document numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from sqlalchemy import CheckConstraint, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+
+class CompanyOwned:
+    """A row of one company: its ``id`` and its ``company_id`` (indexed), the table's first two
+    columns. Only the owning company sees it (``ils.web.auth.get_owned`` checks ``company_id``)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-2)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True, sort_order=-1)
+
+
+def owned_children(
+    back_populates: str, order_by: str, lazy: Literal["selectin", "raise_on_sql"] = "selectin"
+) -> Any:
+    """A parent's children, in ``order_by`` order: saved and deleted with the parent (the
+    children's foreign key cascades on the database, so deleting need not load them)."""
+    return relationship(
+        back_populates=back_populates,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=order_by,
+        lazy=lazy,
+    )
+
+
+def not_negative(*columns: str) -> tuple[CheckConstraint, ...]:
+    """A CHECK ``<column> >= 0`` named ``<column>_not_negative`` for each column."""
+    return tuple(CheckConstraint(f"{c} >= 0", name=f"{c}_not_negative") for c in columns)
+
+
+def line_checks(price: str) -> tuple[CheckConstraint, ...]:
+    """The CHECKs of a document's line: a positive quantity, its ``price`` column (unit price or
+    cost) and its total not negative."""
+    positive = CheckConstraint("quantity > 0", name="quantity_positive")
+    return (positive, *not_negative(price, "line_total"))
+
+
+def document_number(prefix: str) -> Callable[[int], str]:
+    """The display number of a company's ``sequence``-th document of a kind: ``PREFIX-000042``."""
+
+    def number(sequence: int) -> str:
+        return f"{prefix}-{sequence:06d}"
+
+    return number
