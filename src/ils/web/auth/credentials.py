@@ -148,22 +148,27 @@ async def list_api_tokens(
     return [_token_out(ctx, row) for row in rows]
 
 
+# What the DELETE of one's own token or session answers: 204, or 404 for anyone else's.
+REVOKED: dict[str, Any] = {
+    "status_code": status.HTTP_204_NO_CONTENT,
+    "response_class": Response,
+    "responses": {**UNAUTHORIZED, 404: {"model": ErrorOut}},
+}
+
+
 @router.delete(
     "/tokens/{token_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
     summary="Revoke one of the current user's API tokens (another user's is a 404)",
-    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+    **REVOKED,
 )
 async def revoke_api_token(
     token_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(ApiToken, token_id)
     detail = {"name": row.name, "prefix": row.prefix} if row is not None else {}
-    await _revoke_own(
+    return await _revoke_own(
         row, "API token", token_id, "auth.token_revoked", detail, request, user, session
     )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _revoke_own(
@@ -175,15 +180,16 @@ async def _revoke_own(
     request: Request,
     user: CurrentUser,
     session: DbSession,
-) -> None:
-    """Revoke the user's own token or session, once, audited; anyone else's is a 404 like a
-    missing one."""
+) -> Response:
+    """Revoke the user's own token or session, once, audited (204); anyone else's is a 404 like
+    a missing one."""
     if row is None or row.user_id != user.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} {row_id} not found")
     if row.revoked_at is None:
         row.revoked_at = web_context(request).clock()
         subject = "api_token" if isinstance(row, ApiToken) else "session"
         await record_audit(session, user, action, subject, row.id, detail, request)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -219,14 +225,13 @@ async def list_sessions(
 
 @router.delete(
     "/sessions/{session_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
     summary="End one of the current user's browser sessions (another user's is a 404)",
-    responses={**UNAUTHORIZED, 404: {"model": ErrorOut}},
+    **REVOKED,
 )
 async def end_session(
     session_id: Id, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
     row = await session.get(AuthSession, session_id)
-    await _revoke_own(row, "session", session_id, "auth.session_ended", {}, request, user, session)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _revoke_own(
+        row, "session", session_id, "auth.session_ended", {}, request, user, session
+    )

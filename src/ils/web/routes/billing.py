@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import MAX_ID, Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, Id, QueuedJob, Window
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.errors import ErrorOut
 from ils.web.quota_deps import PdfQuota
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
 
 InvoiceId = Id
-Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut}}
 
 
 class InvoiceLineOut(BaseModel):
@@ -64,11 +59,8 @@ class InvoiceOut(BaseModel):
     lines: list[InvoiceLineOut]
 
 
-class InvoicePage(BaseModel):
-    items: list[InvoiceOut]
-    total: int
-    limit: int
-    offset: int
+class InvoicePage(Page[InvoiceOut]):
+    pass
 
 
 class InvoiceIssuedOut(BaseModel):
@@ -108,34 +100,22 @@ async def list_invoices(
     status: InvoiceStatus | None = None,
     order_id: Id | None = None,
 ) -> InvoicePage:
+    window = Window(limit, offset)
     found = await service.list_invoices(
-        session, user.company_id, Window(limit, offset), status=status, order_id=order_id
+        session, user.company_id, window, status=status, order_id=order_id
     )
-    items = [InvoiceOut.model_validate(row) for row in found.items]
-    return InvoicePage(items=items, total=found.total, limit=limit, offset=offset)
+    return InvoicePage.of(found, window, InvoiceOut.model_validate)
 
 
-@router.post(
-    "/api/invoices",
-    response_model=InvoiceOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=CONFLICT,
-    summary="Draft an invoice from lines, or from an order (its lines are copied)",
-    dependencies=[permit("invoices.draft")],
+invoices = OwnedRows(router, Invoice, InvoiceOut, "/api/invoices", "invoice_id", True)
+invoices.create(
+    "create_invoice",
+    "invoices.draft",
+    "Draft an invoice from lines, or from an order (its lines are copied)",
+    InvoiceCreate,
+    service.create_invoice,
 )
-async def create_invoice(body: InvoiceCreate, user: CurrentUser, session: DbSession) -> Invoice:
-    return await service.create_invoice(session, user.company_id, body)
-
-
-@router.get(
-    "/api/invoices/{invoice_id}",
-    response_model=InvoiceOut,
-    responses=NOT_FOUND,
-    summary="An invoice with its lines",
-    dependencies=[permit("invoices.read")],
-)
-async def get_invoice(invoice_id: InvoiceId, user: CurrentUser, session: DbSession) -> Invoice:
-    return await get_owned(session, Invoice, invoice_id, user)
+invoices.read("get_invoice", "invoices.read", "An invoice with its lines")
 
 
 @router.post(

@@ -10,11 +10,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services import MAX_ID, Amount, Id, Window
+from ils.domain.services import Amount, Id, Window
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (
     ProductCreate,
@@ -22,17 +22,12 @@ from ils.domain.services.catalog import (
     SupplierCreate,
     SupplierUpdate,
 )
-from ils.web.auth import CurrentUser, DbSession, get_owned, permit
-from ils.web.errors import ErrorOut
+from ils.web.auth import CurrentUser, DbSession, permit
+from ils.web.routes.common import Limit, Offset, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["catalog"])
 
-RowIdPath = Id
-Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
-Search = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut}}
+Search = Annotated[str | None, search_query()]
 
 
 class SupplierOut(BaseModel):
@@ -46,11 +41,8 @@ class SupplierOut(BaseModel):
     created_at: dt.datetime
 
 
-class SupplierPage(BaseModel):
-    items: list[SupplierOut]
-    total: int
-    limit: int
-    offset: int
+class SupplierPage(Page[SupplierOut]):
+    pass
 
 
 class ProductOut(BaseModel):
@@ -73,11 +65,8 @@ class ProductOut(BaseModel):
     created_at: dt.datetime
 
 
-class ProductPage(BaseModel):
-    items: list[ProductOut]
-    total: int
-    limit: int
-    offset: int
+class ProductPage(Page[ProductOut]):
+    pass
 
 
 # ---- suppliers ------------------------------------------------------------------------------
@@ -93,46 +82,23 @@ async def list_suppliers(
     user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
 ) -> SupplierPage:
     """By name; ``q`` keeps the suppliers whose name holds it."""
-    found = await service.list_suppliers(session, user.company_id, Window(limit, offset), q)
-    items = [SupplierOut.model_validate(row) for row in found.items]
-    return SupplierPage(items=items, total=found.total, limit=limit, offset=offset)
+    window = Window(limit, offset)
+    found = await service.list_suppliers(session, user.company_id, window, q)
+    return SupplierPage.of(found, window, SupplierOut.model_validate)
 
 
-@router.post(
-    "/api/suppliers",
-    response_model=SupplierOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=CONFLICT,
-    summary="Add a supplier",
-    dependencies=[permit("suppliers.write")],
+suppliers = OwnedRows(router, Supplier, SupplierOut, "/api/suppliers", "supplier_id", True)
+suppliers.create(
+    "create_supplier", "suppliers.write", "Add a supplier", SupplierCreate, service.create_supplier
 )
-async def create_supplier(body: SupplierCreate, user: CurrentUser, session: DbSession) -> Supplier:
-    return await service.create_supplier(session, user.company_id, body)
-
-
-@router.get(
-    "/api/suppliers/{supplier_id}",
-    response_model=SupplierOut,
-    responses=NOT_FOUND,
-    summary="A supplier",
-    dependencies=[permit("catalog.read")],
+suppliers.read("get_supplier", "catalog.read", "A supplier")
+suppliers.update(
+    "update_supplier",
+    "suppliers.write",
+    "Change a supplier (only the fields sent)",
+    SupplierUpdate,
+    service.update_supplier,
 )
-async def get_supplier(supplier_id: RowIdPath, user: CurrentUser, session: DbSession) -> Supplier:
-    return await get_owned(session, Supplier, supplier_id, user)
-
-
-@router.patch(
-    "/api/suppliers/{supplier_id}",
-    response_model=SupplierOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Change a supplier (only the fields sent)",
-    dependencies=[permit("suppliers.write")],
-)
-async def update_supplier(
-    supplier_id: RowIdPath, body: SupplierUpdate, user: CurrentUser, session: DbSession
-) -> Supplier:
-    supplier = await get_owned(session, Supplier, supplier_id, user)
-    return await service.update_supplier(session, supplier, body)
 
 
 # ---- products -------------------------------------------------------------------------------
@@ -155,51 +121,30 @@ async def list_products(
     supplier_id: Id | None = None,
 ) -> ProductPage:
     """By SKU, filtered by kind, supplier, a search on SKU or name, and low stock."""
-    found = await service.list_products(
-        session,
-        user.company_id,
-        Window(limit, offset),
-        kind=kind,
-        search=q,
-        low_stock=low_stock,
-        supplier_id=supplier_id,
-    )
-    items = [ProductOut.model_validate(row) for row in found.items]
-    return ProductPage(items=items, total=found.total, limit=limit, offset=offset)
+    window = Window(limit, offset)
+    filters: dict[str, Any] = {
+        "kind": kind,
+        "search": q,
+        "low_stock": low_stock,
+        "supplier_id": supplier_id,
+    }
+    found = await service.list_products(session, user.company_id, window, **filters)
+    return ProductPage.of(found, window, ProductOut.model_validate)
 
 
-@router.post(
-    "/api/products",
-    response_model=ProductOut,
-    status_code=status.HTTP_201_CREATED,
-    responses=CONFLICT,
-    summary="Add a product (its SKU is unique in the company)",
-    dependencies=[permit("products.write")],
+products = OwnedRows(router, Product, ProductOut, "/api/products", "product_id", True)
+products.create(
+    "create_product",
+    "products.write",
+    "Add a product (its SKU is unique in the company)",
+    ProductCreate,
+    service.create_product,
 )
-async def create_product(body: ProductCreate, user: CurrentUser, session: DbSession) -> Product:
-    return await service.create_product(session, user.company_id, body)
-
-
-@router.get(
-    "/api/products/{product_id}",
-    response_model=ProductOut,
-    responses=NOT_FOUND,
-    summary="A product",
-    dependencies=[permit("catalog.read")],
+products.read("get_product", "catalog.read", "A product")
+products.update(
+    "update_product",
+    "products.write",
+    "Change a product (only the fields sent)",
+    ProductUpdate,
+    service.update_product,
 )
-async def get_product(product_id: RowIdPath, user: CurrentUser, session: DbSession) -> Product:
-    return await get_owned(session, Product, product_id, user)
-
-
-@router.patch(
-    "/api/products/{product_id}",
-    response_model=ProductOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Change a product (only the fields sent)",
-    dependencies=[permit("products.write")],
-)
-async def update_product(
-    product_id: RowIdPath, body: ProductUpdate, user: CurrentUser, session: DbSession
-) -> Product:
-    product = await get_owned(session, Product, product_id, user)
-    return await service.update_product(session, product, body)

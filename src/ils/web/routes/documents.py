@@ -5,10 +5,11 @@ payments, ``/api/examinations/{id}/documents``).
 Only the owning company sees a document: another company's ids answer 404, like missing ones.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the list routes' endpoints are annotated with a type
+# built when each is added, and FastAPI reads those annotations from the function.
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -30,12 +31,11 @@ from ils.domain.services import Id
 from ils.files import FileStorage, StoredFileMissing
 from ils.web.auth import CurrentUser, DbSession, ensure, get_owned, permit
 from ils.web.auth.policy import DOCUMENT_READ
-from ils.web.errors import ErrorOut
+from ils.web.routes.common import NOT_FOUND, row_id_param
 
 router = APIRouter(tags=["documents"])
 
 RowId = Id
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 CHUNK = 64 * 1024
 
 
@@ -96,51 +96,50 @@ async def download(
     return StreamingResponse(chunks(), media_type="application/pdf", headers=headers)
 
 
-@router.get(
-    "/api/orders/{order_id}/documents",
-    response_model=list[DocumentOut],
-    responses=NOT_FOUND,
-    summary="An order's documents (order sheets, lab work tickets), newest first",
-    dependencies=[permit("orders.read")],
-)
-async def order_documents(
-    order_id: RowId, user: CurrentUser, session: DbSession
-) -> Sequence[Document]:
-    order = await get_owned(session, Order, order_id, user)
-    on_order = and_(Document.entity == DocumentEntity.order, Document.entity_id == order.id)
-    return await _listed(session, order.company_id, on_order)
+def _add_list(model: type[Any], id_name: str, action: str) -> Callable[..., Any]:
+    """A decorator: ``GET /api/<model's table>/{id_name}/documents`` lists, newest first, the
+    documents the decorated function selects (``(row) -> where clauses``) of the row the path
+    names. The function's name is the operation's, its docstring the summary."""
+
+    def register(where: Callable[[Any], Sequence[Any]]) -> Callable[[Any], Sequence[Any]]:
+        row_id = row_id_param(id_name)
+
+        async def endpoint(row_id: row_id, user: CurrentUser, session: DbSession) -> Any:  # type: ignore[valid-type]
+            row = await get_owned(session, model, row_id, user)
+            return await _listed(session, row.company_id, *where(row))
+
+        router.add_api_route(
+            f"/api/{model.__tablename__}/{{{id_name}}}/documents",
+            endpoint,
+            methods=["GET"],
+            name=where.__name__,
+            response_model=list[DocumentOut],
+            responses=NOT_FOUND,
+            summary=where.__doc__,
+            dependencies=[permit(action)],
+        )
+        return where
+
+    return register
 
 
-@router.get(
-    "/api/invoices/{invoice_id}/documents",
-    response_model=list[DocumentOut],
-    responses=NOT_FOUND,
-    summary="An invoice's documents and the receipts of its payments, newest first",
-    dependencies=[permit("invoices.read")],
-)
-async def invoice_documents(
-    invoice_id: RowId, user: CurrentUser, session: DbSession
-) -> Sequence[Document]:
-    invoice = await get_owned(session, Invoice, invoice_id, user)
+@_add_list(Order, "order_id", "orders.read")
+def order_documents(order: Order) -> Sequence[Any]:
+    """An order's documents (order sheets, lab work tickets), newest first"""
+    return [and_(Document.entity == DocumentEntity.order, Document.entity_id == order.id)]
+
+
+@_add_list(Invoice, "invoice_id", "invoices.read")
+def invoice_documents(invoice: Invoice) -> Sequence[Any]:
+    """An invoice's documents and the receipts of its payments, newest first"""
     payments = select(Payment.id).where(Payment.invoice_id == invoice.id).scalar_subquery()
-    return await _listed(
-        session,
-        invoice.company_id,
+    return [
         and_(Document.entity == DocumentEntity.invoice, Document.entity_id == invoice.id),
         and_(Document.entity == DocumentEntity.payment, Document.entity_id.in_(payments)),
-    )
+    ]
 
 
-@router.get(
-    "/api/examinations/{examination_id}/documents",
-    response_model=list[DocumentOut],
-    responses=NOT_FOUND,
-    summary="An examination's documents (examination forms), newest first",
-    dependencies=[permit("examinations.read")],
-)
-async def examination_documents(
-    examination_id: RowId, user: CurrentUser, session: DbSession
-) -> Sequence[Document]:
-    exam = await get_owned(session, Examination, examination_id, user)
-    on_exam = and_(Document.entity == DocumentEntity.examination, Document.entity_id == exam.id)
-    return await _listed(session, exam.company_id, on_exam)
+@_add_list(Examination, "examination_id", "examinations.read")
+def examination_documents(exam: Examination) -> Sequence[Any]:
+    """An examination's documents (examination forms), newest first"""
+    return [and_(Document.entity == DocumentEntity.examination, Document.entity_id == exam.id)]

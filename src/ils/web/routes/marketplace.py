@@ -104,23 +104,21 @@ async def _answer(
     return with_jobs(result)
 
 
-@router.post("/connections/{connection_id}/accept", summary="Accept a connection request")
-async def accept(
-    connection_id: Id,
-    request: Request,
-    user: CompanyAdmin,
-    _quota: EmailQuota,
-    session: DbSession,
-) -> ConnectionWithJobs:
-    return await _answer(connection_id, True, request, user, session)
+def _add_answer(verb: str, accept: bool) -> None:
+    """``POST /connections/{connection_id}/<verb>``: the operation ``verb``."""
+
+    async def answer(
+        connection_id: Id,
+        request: Request,
+        user: CompanyAdmin,
+        _quota: EmailQuota,
+        session: DbSession,
+    ) -> ConnectionWithJobs:
+        return await _answer(connection_id, accept, request, user, session)
+
+    path, summary = f"/connections/{{connection_id}}/{verb}", f"{verb.title()} a connection request"
+    router.add_api_route(path, answer, methods=["POST"], name=verb, summary=summary)
 
 
-@router.post("/connections/{connection_id}/reject", summary="Reject a connection request")
-async def reject(
-    connection_id: Id,
-    request: Request,
-    user: CompanyAdmin,
-    _quota: EmailQuota,
-    session: DbSession,
-) -> ConnectionWithJobs:
-    return await _answer(connection_id, False, request, user, session)
+_add_answer("accept", True)
+_add_answer("reject", False)

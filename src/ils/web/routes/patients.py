@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.rx import PrismBase
-from ils.domain.services import MAX_ID, Id, QueuedJob, Window
+from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
-from ils.web.errors import ErrorOut
 from ils.web.quota_deps import PdfQuota
+from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["patients"])
 
 PatientId = Id
 ExaminationId = Id
-Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
-Search = Annotated[
-    str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$", description="name")
-]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
+Search = Annotated[str | None, search_query("name")]
 
 
 class PatientOut(BaseModel):
@@ -47,11 +42,8 @@ class PatientOut(BaseModel):
     created_at: dt.datetime
 
 
-class PatientPage(BaseModel):
-    items: list[PatientOut]
-    total: int
-    limit: int
-    offset: int
+class PatientPage(Page[PatientOut]):
+    pass
 
 
 class EyeOut(BaseModel):
@@ -105,11 +97,8 @@ class ExaminationOut(BaseModel):
         )
 
 
-class ExaminationPage(BaseModel):
-    items: list[ExaminationOut]
-    total: int
-    limit: int
-    offset: int
+class ExaminationPage(Page[ExaminationOut]):
+    pass
 
 
 @router.get(
@@ -122,45 +111,23 @@ async def list_patients(
     user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
 ) -> PatientPage:
     """Newest first; ``q`` keeps the patients whose first or last name holds every word."""
-    found = await service.list_patients(session, user.company_id, Window(limit, offset), q)
-    items = [PatientOut.model_validate(row) for row in found.items]
-    return PatientPage(items=items, total=found.total, limit=limit, offset=offset)
+    window = Window(limit, offset)
+    found = await service.list_patients(session, user.company_id, window, q)
+    return PatientPage.of(found, window, PatientOut.model_validate)
 
 
-@router.post(
-    "/api/patients",
-    response_model=PatientOut,
-    status_code=status.HTTP_201_CREATED,
-    summary="Register a patient",
-    dependencies=[permit("patients.write")],
+patients = OwnedRows(router, Patient, PatientOut, "/api/patients", "patient_id")
+patients.create(
+    "create_patient", "patients.write", "Register a patient", PatientCreate, service.create_patient
 )
-async def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -> Patient:
-    return await service.create_patient(session, user.company_id, body)
-
-
-@router.get(
-    "/api/patients/{patient_id}",
-    response_model=PatientOut,
-    responses=NOT_FOUND,
-    summary="A patient",
-    dependencies=[permit("patients.read")],
+patients.read("get_patient", "patients.read", "A patient")
+patients.update(
+    "update_patient",
+    "patients.write",
+    "Change a patient's details (only the fields sent)",
+    PatientUpdate,
+    service.update_patient,
 )
-async def get_patient(patient_id: PatientId, user: CurrentUser, session: DbSession) -> Patient:
-    return await get_owned(session, Patient, patient_id, user)
-
-
-@router.patch(
-    "/api/patients/{patient_id}",
-    response_model=PatientOut,
-    responses=NOT_FOUND,
-    summary="Change a patient's details (only the fields sent)",
-    dependencies=[permit("patients.write")],
-)
-async def update_patient(
-    patient_id: PatientId, body: PatientUpdate, user: CurrentUser, session: DbSession
-) -> Patient:
-    patient = await get_owned(session, Patient, patient_id, user)
-    return await service.update_patient(session, patient, body)
 
 
 @router.get(
@@ -178,9 +145,9 @@ async def list_examinations(
     offset: Offset = 0,
 ) -> ExaminationPage:
     patient = await get_owned(session, Patient, patient_id, user)
-    found = await service.list_examinations(session, patient, Window(limit, offset))
-    items = [ExaminationOut.of(row) for row in found.items]
-    return ExaminationPage(items=items, total=found.total, limit=limit, offset=offset)
+    window = Window(limit, offset)
+    found = await service.list_examinations(session, patient, window)
+    return ExaminationPage.of(found, window, ExaminationOut.of)
 
 
 @router.post(
@@ -199,17 +166,8 @@ async def create_examination(
     return ExaminationOut.of(row)
 
 
-@router.get(
-    "/api/examinations/{examination_id}",
-    response_model=ExaminationOut,
-    responses=NOT_FOUND,
-    summary="An examination",
-    dependencies=[permit("examinations.read")],
-)
-async def get_examination(
-    examination_id: ExaminationId, user: CurrentUser, session: DbSession
-) -> ExaminationOut:
-    return ExaminationOut.of(await get_owned(session, Examination, examination_id, user))
+examinations = OwnedRows(router, Examination, ExaminationOut, "/api/examinations", "examination_id")
+examinations.read("get_examination", "examinations.read", "An examination", ExaminationOut.of)
 
 
 @router.post(

@@ -8,26 +8,21 @@ that are not the company's are a 422 naming the field. Rules: :mod:`ils.domain.s
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
-from ils.domain.services import MAX_ID, Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, Id, QueuedJob, Window
 from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.errors import ErrorOut
 from ils.web.quota_deps import EmailQuota
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["purchasing"])
 
 PurchaseOrderId = Id
-Limit = Annotated[int, Query(ge=1, le=200, description="rows per page")]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut}}
 
 
 class PurchaseOrderLineOut(BaseModel):
@@ -56,11 +51,8 @@ class PurchaseOrderOut(BaseModel):
     lines: list[PurchaseOrderLineOut]
 
 
-class PurchaseOrderPage(BaseModel):
-    items: list[PurchaseOrderOut]
-    total: int
-    limit: int
-    offset: int
+class PurchaseOrderPage(Page[PurchaseOrderOut]):
+    pass
 
 
 class PurchaseOrderSentOut(BaseModel):
@@ -82,11 +74,11 @@ async def list_purchase_orders(
     status: PurchaseOrderStatus | None = None,
     supplier_id: Id | None = None,
 ) -> PurchaseOrderPage:
+    window = Window(limit, offset)
     found = await service.list_purchase_orders(
-        session, user.company_id, Window(limit, offset), status=status, supplier_id=supplier_id
+        session, user.company_id, window, status=status, supplier_id=supplier_id
     )
-    items = [PurchaseOrderOut.model_validate(row) for row in found.items]
-    return PurchaseOrderPage(items=items, total=found.total, limit=limit, offset=offset)
+    return PurchaseOrderPage.of(found, window, PurchaseOrderOut.model_validate)
 
 
 @router.post(
@@ -102,17 +94,10 @@ async def create_purchase_order(
     return await service.create_purchase_order(session, user.company_id, user.id, body)
 
 
-@router.get(
-    "/api/purchase-orders/{purchase_order_id}",
-    response_model=PurchaseOrderOut,
-    responses=NOT_FOUND,
-    summary="A purchase order with its lines",
-    dependencies=[permit("purchasing.read")],
+purchase_orders = OwnedRows(
+    router, PurchaseOrder, PurchaseOrderOut, "/api/purchase-orders", "purchase_order_id"
 )
-async def get_purchase_order(
-    purchase_order_id: PurchaseOrderId, user: CurrentUser, session: DbSession
-) -> PurchaseOrder:
-    return await get_owned(session, PurchaseOrder, purchase_order_id, user)
+purchase_orders.read("get_purchase_order", "purchasing.read", "A purchase order with its lines")
 
 
 @router.post(
