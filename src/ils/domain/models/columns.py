@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Dialect, Enum, Integer, Numeric
@@ -53,40 +54,15 @@ class Fixed(TypeDecorator[Decimal]):
         return Decimal(value).quantize(self.quantum)
 
 
-class Diopter(Fixed):
-    """Refraction powers (sphere, cylinder, add) and prism: two places, e.g. ``-2.25``."""
-
-    cache_ok = True  # each subclass must say so, or its statements are never cached
-
-    def __init__(self) -> None:
-        super().__init__(5, 2)
-
-
-class Millimeters(Fixed):
-    """Lengths in millimetres (pupillary distance, frame A/B/DBL/ED): two places, e.g. ``31.5``."""
-
-    cache_ok = True  # each subclass must say so, or its statements are never cached
-
-    def __init__(self) -> None:
-        super().__init__(5, 2)
-
-
-class Percent(Fixed):
-    """A rate in percent with three places, e.g. ``8.875`` for a sales tax of 8.875 %."""
-
-    cache_ok = True  # each subclass must say so, or its statements are never cached
-
-    def __init__(self) -> None:
-        super().__init__(6, 3)
-
-
-class RefractiveIndex(Fixed):
-    """A lens material's refractive index, e.g. ``1.67``."""
-
-    cache_ok = True  # each subclass must say so, or its statements are never cached
-
-    def __init__(self) -> None:
-        super().__init__(4, 2)
+# The fixed-point columns, each a Fixed of its precision and scale.
+# Refraction powers (sphere, cylinder, add) and prism: two places, e.g. ``-2.25``.
+Diopter = partial(Fixed, 5, 2)
+# Lengths in millimetres (pupillary distance, frame A/B/DBL/ED): two places, e.g. ``31.5``.
+Millimeters = partial(Fixed, 5, 2)
+# A rate in percent with three places, e.g. ``8.875`` for a sales tax of 8.875 %.
+Percent = partial(Fixed, 6, 3)
+# A lens material's refractive index, e.g. ``1.67``.
+RefractiveIndex = partial(Fixed, 4, 2)
 
 
 def str_enum(kind: type[enum.StrEnum], length: int = 20) -> Enum:

@@ -23,7 +23,7 @@ from ils.domain.services.catalog import (
     SupplierUpdate,
 )
 from ils.web.auth import CurrentUser, DbSession, permit
-from ils.web.routes.common import Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import Limit, Offset, Op, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["catalog"])
 
@@ -72,30 +72,21 @@ class ProductPage(Page[ProductOut]):
 # ---- suppliers ------------------------------------------------------------------------------
 
 
-@router.get(
-    "/api/suppliers",
-    response_model=SupplierPage,
-    summary="The company's suppliers",
-    dependencies=[permit("catalog.read")],
-)
-async def list_suppliers(
-    user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
-) -> SupplierPage:
-    """By name; ``q`` keeps the suppliers whose name holds it."""
-    window = Window(limit, offset)
-    found = await service.list_suppliers(session, user.company_id, window, q)
-    return SupplierPage.of(found, window, SupplierOut.model_validate)
-
-
 suppliers = OwnedRows(router, Supplier, SupplierOut, "/api/suppliers", "supplier_id", True)
-suppliers.create(
-    "create_supplier", "suppliers.write", "Add a supplier", SupplierCreate, service.create_supplier
+suppliers.search(
+    Op("list_suppliers", "catalog.read", "The company's suppliers"),
+    SupplierPage,
+    service.list_suppliers,
+    "By name; ``q`` keeps the suppliers whose name holds it.",
 )
-suppliers.read("get_supplier", "catalog.read", "A supplier")
+suppliers.create(
+    Op("create_supplier", "suppliers.write", "Add a supplier"),
+    SupplierCreate,
+    service.create_supplier,
+)
+suppliers.read(Op("get_supplier", "catalog.read", "A supplier"))
 suppliers.update(
-    "update_supplier",
-    "suppliers.write",
-    "Change a supplier (only the fields sent)",
+    Op("update_supplier", "suppliers.write", "Change a supplier (only the fields sent)"),
     SupplierUpdate,
     service.update_supplier,
 )
@@ -134,17 +125,13 @@ async def list_products(
 
 products = OwnedRows(router, Product, ProductOut, "/api/products", "product_id", True)
 products.create(
-    "create_product",
-    "products.write",
-    "Add a product (its SKU is unique in the company)",
+    Op("create_product", "products.write", "Add a product (its SKU is unique in the company)"),
     ProductCreate,
     service.create_product,
 )
-products.read("get_product", "catalog.read", "A product")
+products.read(Op("get_product", "catalog.read", "A product"))
 products.update(
-    "update_product",
-    "products.write",
-    "Change a product (only the fields sent)",
+    Op("update_product", "products.write", "Change a product (only the fields sent)"),
     ProductUpdate,
     service.update_product,
 )

@@ -12,9 +12,9 @@ operation id (from the operation's name), the summary, the role check (the polic
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, Self, TypeVar
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,21 +58,28 @@ def row_id_param(name: str) -> Any:
     return Annotated[int, Path(alias=name, title=title, ge=1, le=MAX_ID)]
 
 
+class Op(NamedTuple):
+    """One operation: its name (the operation id's stem), the policy action it needs, its
+    summary."""
+
+    name: str
+    action: str
+    summary: str
+
+
 Present = Callable[[Any], Any]
+Search = Callable[[AsyncSession, int, Window, str | None], Awaitable[Paged[Any]]]
 Create = Callable[[AsyncSession, int, Any], Awaitable[Any]]
 Change = Callable[[AsyncSession, Any, Any], Awaitable[Any]]
 Endpoint = Callable[..., Awaitable[Any]]
-About = tuple[str, str, str]  # the operation's name, its policy action, its summary
-Codes = tuple[int, ...]
-OK, CREATED = status.HTTP_200_OK, status.HTTP_201_CREATED
 
 
 @dataclass(frozen=True)
 class OwnedRows:
-    """The routes of one kind of company-owned row ``model``: ``POST collection``, and ``GET``
-    and ``PATCH collection/{id_name}``. Each method takes the operation's name, the action it
-    needs and its summary; every route answers ``out`` (its response model). Where a row must be
-    unique (a SKU, a name), ``conflicts``: creating and changing one may answer 409."""
+    """The routes of one kind of company-owned row ``model``: ``GET`` (a search) and ``POST``
+    ``collection``, and ``GET`` and ``PATCH`` ``collection/{id_name}``. Each route answers
+    ``out`` (its response model) or a page of them. Where a row must be unique (a SKU, a name),
+    ``conflicts``: creating and changing one may answer 409."""
 
     router: APIRouter
     model: type[Any]
@@ -81,7 +88,31 @@ class OwnedRows:
     id_name: str
     conflicts: bool = False
 
-    def read(self, name: str, action: str, summary: str, present: Present | None = None) -> None:
+    @property
+    def item(self) -> str:
+        """The path of one row: ``collection/{id_name}``."""
+        return f"{self.collection}/{{{self.id_name}}}"
+
+    def search(self, op: Op, page: type[Page[Any]], search: Search, doc: str, q: str = "") -> None:
+        """A ``page`` of ``search(session, company_id, window, q)``: the company's rows whose
+        text holds ``q`` (``q`` describes it); ``doc`` describes the list."""
+        query, present = Annotated[str | None, search_query(q or None)], self.out.model_validate
+
+        async def endpoint(
+            user: CurrentUser,
+            session: DbSession,
+            limit: Limit = 50,
+            offset: Offset = 0,
+            q: query = None,  # type: ignore[valid-type]
+        ) -> Any:
+            window = Window(limit, offset)
+            found = await search(session, user.company_id, window, q)
+            return page.of(found, window, present)
+
+        endpoint.__doc__ = doc
+        self._add("GET", self.collection, endpoint, op, response_model=page)
+
+    def read(self, op: Op, present: Present | None = None) -> None:
         """The row the path names, shown by ``present`` (default: as it is)."""
         model, row_id = self.model, row_id_param(self.id_name)
 
@@ -89,18 +120,18 @@ class OwnedRows:
             row = await get_owned(session, model, row_id, user)
             return row if present is None else present(row)
 
-        self._add("GET", self.item, endpoint, (name, action, summary), (404,))
+        self._add("GET", self.item, endpoint, op, responses=NOT_FOUND)
 
-    def create(self, name: str, action: str, summary: str, body: Any, create: Create) -> None:
+    def create(self, op: Op, body: Any, create: Create) -> None:
         """201 with ``create(session, company_id, body)``: a new row of the user's company."""
 
         async def endpoint(body: body, user: CurrentUser, session: DbSession) -> Any:
             return await create(session, user.company_id, body)
 
-        conflict = (409,) if self.conflicts else ()
-        self._add("POST", self.collection, endpoint, (name, action, summary), conflict, CREATED)
+        conflict = CONFLICT if self.conflicts else None
+        self._add("POST", self.collection, endpoint, op, status_code=201, responses=conflict)
 
-    def update(self, name: str, action: str, summary: str, body: Any, change: Change) -> None:
+    def update(self, op: Op, body: Any, change: Change) -> None:
         """``change(session, row, body)`` on the row the path names."""
         model, row_id = self.model, row_id_param(self.id_name)
 
@@ -112,26 +143,24 @@ class OwnedRows:
         ) -> Any:
             return await change(session, await get_owned(session, model, row_id, user), body)
 
-        errors = (404, 409) if self.conflicts else (404,)
-        self._add("PATCH", self.item, endpoint, (name, action, summary), errors)
+        errors = _errors(404, 409) if self.conflicts else NOT_FOUND
+        self._add("PATCH", self.item, endpoint, op, responses=errors)
 
-    @property
-    def item(self) -> str:
-        """The path of one row: ``collection/{id_name}``."""
-        return f"{self.collection}/{{{self.id_name}}}"
-
-    def _add(
-        self, verb: str, path: str, call: Endpoint, about: About, errors: Codes, code: int = OK
-    ) -> None:
-        name, action, summary = about
+    def _add(self, verb: str, path: str, call: Endpoint, op: Op, **options: Any) -> None:
+        """Add ``call`` as ``verb path``; ``options`` (the status code, the error responses, a
+        response model other than ``out``) go to ``APIRouter.add_api_route``."""
+        options = {"response_model": self.out, **options}
+        name, action, summary = op
         self.router.add_api_route(
             path,
             call,
             methods=[verb],
             name=name,
-            response_model=self.out,
-            status_code=code,
-            responses={error: {"model": ErrorOut} for error in errors},
             summary=summary,
             dependencies=[permit(action)],
+            **options,
         )
+
+
+def _errors(*codes: int) -> Responses:
+    return {code: {"model": ErrorOut} for code in codes}

@@ -20,7 +20,7 @@ from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import NOT_FOUND, Limit, Offset, Op, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["patients"])
 
@@ -101,30 +101,22 @@ class ExaminationPage(Page[ExaminationOut]):
     pass
 
 
-@router.get(
-    "/api/patients",
-    response_model=PatientPage,
-    summary="The company's patients",
-    dependencies=[permit("patients.read")],
-)
-async def list_patients(
-    user: CurrentUser, session: DbSession, limit: Limit = 50, offset: Offset = 0, q: Search = None
-) -> PatientPage:
-    """Newest first; ``q`` keeps the patients whose first or last name holds every word."""
-    window = Window(limit, offset)
-    found = await service.list_patients(session, user.company_id, window, q)
-    return PatientPage.of(found, window, PatientOut.model_validate)
-
-
 patients = OwnedRows(router, Patient, PatientOut, "/api/patients", "patient_id")
-patients.create(
-    "create_patient", "patients.write", "Register a patient", PatientCreate, service.create_patient
+patients.search(
+    Op("list_patients", "patients.read", "The company's patients"),
+    PatientPage,
+    service.list_patients,
+    "Newest first; ``q`` keeps the patients whose first or last name holds every word.",
+    q="name",
 )
-patients.read("get_patient", "patients.read", "A patient")
+patients.create(
+    Op("create_patient", "patients.write", "Register a patient"),
+    PatientCreate,
+    service.create_patient,
+)
+patients.read(Op("get_patient", "patients.read", "A patient"))
 patients.update(
-    "update_patient",
-    "patients.write",
-    "Change a patient's details (only the fields sent)",
+    Op("update_patient", "patients.write", "Change a patient's details (only the fields sent)"),
     PatientUpdate,
     service.update_patient,
 )
@@ -167,7 +159,7 @@ async def create_examination(
 
 
 examinations = OwnedRows(router, Examination, ExaminationOut, "/api/examinations", "examination_id")
-examinations.read("get_examination", "examinations.read", "An examination", ExaminationOut.of)
+examinations.read(Op("get_examination", "examinations.read", "An examination"), ExaminationOut.of)
 
 
 @router.post(
