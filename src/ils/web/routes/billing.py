@@ -19,7 +19,7 @@ from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, Op, OwnedRows, Page
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
 
@@ -109,15 +109,12 @@ async def list_invoices(
 
 invoices = OwnedRows(router, Invoice, InvoiceOut, "/api/invoices", "invoice_id", True)
 invoices.create(
-    Op(
-        "create_invoice",
-        "invoices.draft",
-        "Draft an invoice from lines, or from an order (its lines are copied)",
-    ),
     InvoiceCreate,
     service.create_invoice,
+    "invoices.draft",
+    "Draft an invoice from lines, or from an order (its lines are copied)",
 )
-invoices.read(Op("get_invoice", "invoices.read", "An invoice with its lines"))
+invoices.read("invoices.read", "An invoice with its lines")
 
 
 @router.post(

@@ -23,7 +23,7 @@ from ils.domain.services.catalog import (
     SupplierUpdate,
 )
 from ils.web.auth import CurrentUser, DbSession, permit
-from ils.web.routes.common import Limit, Offset, Op, OwnedRows, Page, search_query
+from ils.web.routes.common import Limit, Offset, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["catalog"])
 
@@ -74,21 +74,19 @@ class ProductPage(Page[ProductOut]):
 
 suppliers = OwnedRows(router, Supplier, SupplierOut, "/api/suppliers", "supplier_id", True)
 suppliers.search(
-    Op("list_suppliers", "catalog.read", "The company's suppliers"),
     SupplierPage,
     service.list_suppliers,
+    "catalog.read",
+    "The company's suppliers",
     "By name; ``q`` keeps the suppliers whose name holds it.",
 )
-suppliers.create(
-    Op("create_supplier", "suppliers.write", "Add a supplier"),
-    SupplierCreate,
-    service.create_supplier,
-)
-suppliers.read(Op("get_supplier", "catalog.read", "A supplier"))
+suppliers.create(SupplierCreate, service.create_supplier, "suppliers.write", "Add a supplier")
+suppliers.read("catalog.read", "A supplier")
 suppliers.update(
-    Op("update_supplier", "suppliers.write", "Change a supplier (only the fields sent)"),
     SupplierUpdate,
     service.update_supplier,
+    "suppliers.write",
+    "Change a supplier (only the fields sent)",
 )
 
 
@@ -125,13 +123,15 @@ async def list_products(
 
 products = OwnedRows(router, Product, ProductOut, "/api/products", "product_id", True)
 products.create(
-    Op("create_product", "products.write", "Add a product (its SKU is unique in the company)"),
     ProductCreate,
     service.create_product,
+    "products.write",
+    "Add a product (its SKU is unique in the company)",
 )
-products.read(Op("get_product", "catalog.read", "A product"))
+products.read("catalog.read", "A product")
 products.update(
-    Op("update_product", "products.write", "Change a product (only the fields sent)"),
     ProductUpdate,
     service.update_product,
+    "products.write",
+    "Change a product (only the fields sent)",
 )

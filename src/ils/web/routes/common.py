@@ -59,8 +59,8 @@ def row_id_param(name: str) -> Any:
 
 
 class Op(NamedTuple):
-    """One operation: its name (the operation id's stem), the policy action it needs, its
-    summary."""
+    """One operation: its name (the stem of its operation id), the policy action it needs and
+    its summary."""
 
     name: str
     action: str
@@ -79,7 +79,11 @@ class OwnedRows:
     """The routes of one kind of company-owned row ``model``: ``GET`` (a search) and ``POST``
     ``collection``, and ``GET`` and ``PATCH`` ``collection/{id_name}``. Each route answers
     ``out`` (its response model) or a page of them. Where a row must be unique (a SKU, a name),
-    ``conflicts``: creating and changing one may answer 409."""
+    ``conflicts``: creating and changing one may answer 409.
+
+    Each method takes the policy action the route needs and its summary. A route that calls a
+    service function is named after it (``create_supplier``); the read route is ``get_<row>``
+    (``get_supplier`` for ``supplier_id``)."""
 
     router: APIRouter
     model: type[Any]
@@ -93,9 +97,11 @@ class OwnedRows:
         """The path of one row: ``collection/{id_name}``."""
         return f"{self.collection}/{{{self.id_name}}}"
 
-    def search(self, op: Op, page: type[Page[Any]], search: Search, doc: str, q: str = "") -> None:
+    def search(self, page: type[Page[Any]], search: Search, *about: str, q: str = "") -> None:
         """A ``page`` of ``search(session, company_id, window, q)``: the company's rows whose
-        text holds ``q`` (``q`` describes it); ``doc`` describes the list."""
+        text holds ``q`` (``q`` describes it). ``about``: the action, the summary and a
+        description of the list."""
+        action, summary, doc = about
         query, present = Annotated[str | None, search_query(q or None)], self.out.model_validate
 
         async def endpoint(
@@ -110,11 +116,13 @@ class OwnedRows:
             return page.of(found, window, present)
 
         endpoint.__doc__ = doc
+        op = Op(search.__name__, action, summary)
         self._add("GET", self.collection, endpoint, op, response_model=page)
 
-    def read(self, op: Op, present: Present | None = None) -> None:
+    def read(self, action: str, summary: str, present: Present | None = None) -> None:
         """The row the path names, shown by ``present`` (default: as it is)."""
         model, row_id = self.model, row_id_param(self.id_name)
+        op = Op(f"get_{self.id_name.removesuffix('_id')}", action, summary)
 
         async def endpoint(row_id: row_id, user: CurrentUser, session: DbSession) -> Any:  # type: ignore[valid-type]
             row = await get_owned(session, model, row_id, user)
@@ -122,8 +130,9 @@ class OwnedRows:
 
         self._add("GET", self.item, endpoint, op, responses=NOT_FOUND)
 
-    def create(self, op: Op, body: Any, create: Create) -> None:
+    def create(self, body: Any, create: Create, action: str, summary: str) -> None:
         """201 with ``create(session, company_id, body)``: a new row of the user's company."""
+        op = Op(create.__name__, action, summary)
 
         async def endpoint(body: body, user: CurrentUser, session: DbSession) -> Any:
             return await create(session, user.company_id, body)
@@ -131,9 +140,10 @@ class OwnedRows:
         conflict = CONFLICT if self.conflicts else None
         self._add("POST", self.collection, endpoint, op, status_code=201, responses=conflict)
 
-    def update(self, op: Op, body: Any, change: Change) -> None:
+    def update(self, body: Any, change: Change, action: str, summary: str) -> None:
         """``change(session, row, body)`` on the row the path names."""
         model, row_id = self.model, row_id_param(self.id_name)
+        op = Op(change.__name__, action, summary)
 
         async def endpoint(
             row_id: row_id,  # type: ignore[valid-type]

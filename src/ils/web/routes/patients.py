@@ -20,7 +20,7 @@ from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, Op, OwnedRows, Page, search_query
+from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page, search_query
 
 router = APIRouter(tags=["patients"])
 
@@ -103,22 +103,20 @@ class ExaminationPage(Page[ExaminationOut]):
 
 patients = OwnedRows(router, Patient, PatientOut, "/api/patients", "patient_id")
 patients.search(
-    Op("list_patients", "patients.read", "The company's patients"),
     PatientPage,
     service.list_patients,
+    "patients.read",
+    "The company's patients",
     "Newest first; ``q`` keeps the patients whose first or last name holds every word.",
     q="name",
 )
-patients.create(
-    Op("create_patient", "patients.write", "Register a patient"),
-    PatientCreate,
-    service.create_patient,
-)
-patients.read(Op("get_patient", "patients.read", "A patient"))
+patients.create(PatientCreate, service.create_patient, "patients.write", "Register a patient")
+patients.read("patients.read", "A patient")
 patients.update(
-    Op("update_patient", "patients.write", "Change a patient's details (only the fields sent)"),
     PatientUpdate,
     service.update_patient,
+    "patients.write",
+    "Change a patient's details (only the fields sent)",
 )
 
 
@@ -159,7 +157,7 @@ async def create_examination(
 
 
 examinations = OwnedRows(router, Examination, ExaminationOut, "/api/examinations", "examination_id")
-examinations.read(Op("get_examination", "examinations.read", "An examination"), ExaminationOut.of)
+examinations.read("examinations.read", "An examination", ExaminationOut.of)
 
 
 @router.post(

@@ -18,7 +18,7 @@ from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.quota_deps import EmailQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, Op, OwnedRows, Page
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["purchasing"])
 
@@ -97,7 +97,7 @@ async def create_purchase_order(
 purchase_orders = OwnedRows(
     router, PurchaseOrder, PurchaseOrderOut, "/api/purchase-orders", "purchase_order_id"
 )
-purchase_orders.read(Op("get_purchase_order", "purchasing.read", "A purchase order with its lines"))
+purchase_orders.read("purchasing.read", "A purchase order with its lines")
 
 
 @router.post(
