@@ -96,20 +96,20 @@ async def download(
     return StreamingResponse(chunks(), media_type="application/pdf", headers=headers)
 
 
-def _add_list(model: type[Any], id_name: str, action: str) -> Callable[..., Any]:
-    """A decorator: ``GET /api/<model's table>/{id_name}/documents`` lists, newest first, the
-    documents the decorated function selects (``(row) -> where clauses``) of the row the path
-    names. The function's name is the operation's, its docstring the summary."""
+def _add_list(path: str, model: type[Any], action: str) -> Callable[..., Any]:
+    """A decorator: ``GET path`` (``.../{<row>_id}/documents``) lists, newest first, the
+    documents the decorated function selects (``(row) -> where clauses``) of the ``model`` row
+    the path names. The function's name is the operation's, its docstring the summary."""
 
     def register(where: Callable[[Any], Sequence[Any]]) -> Callable[[Any], Sequence[Any]]:
-        row_id = row_id_param(id_name)
+        row_id = row_id_param(path.split("{")[1].split("}")[0])
 
         async def endpoint(row_id: row_id, user: CurrentUser, session: DbSession) -> Any:  # type: ignore[valid-type]
             row = await get_owned(session, model, row_id, user)
             return await _listed(session, row.company_id, *where(row))
 
         router.add_api_route(
-            f"/api/{model.__tablename__}/{{{id_name}}}/documents",
+            path,
             endpoint,
             methods=["GET"],
             name=where.__name__,
@@ -123,13 +123,13 @@ def _add_list(model: type[Any], id_name: str, action: str) -> Callable[..., Any]
     return register
 
 
-@_add_list(Order, "order_id", "orders.read")
+@_add_list("/api/orders/{order_id}/documents", Order, "orders.read")
 def order_documents(order: Order) -> Sequence[Any]:
     """An order's documents (order sheets, lab work tickets), newest first"""
     return [and_(Document.entity == DocumentEntity.order, Document.entity_id == order.id)]
 
 
-@_add_list(Invoice, "invoice_id", "invoices.read")
+@_add_list("/api/invoices/{invoice_id}/documents", Invoice, "invoices.read")
 def invoice_documents(invoice: Invoice) -> Sequence[Any]:
     """An invoice's documents and the receipts of its payments, newest first"""
     payments = select(Payment.id).where(Payment.invoice_id == invoice.id).scalar_subquery()
@@ -139,7 +139,7 @@ def invoice_documents(invoice: Invoice) -> Sequence[Any]:
     ]
 
 
-@_add_list(Examination, "examination_id", "examinations.read")
+@_add_list("/api/examinations/{examination_id}/documents", Examination, "examinations.read")
 def examination_documents(exam: Examination) -> Sequence[Any]:
     """An examination's documents (examination forms), newest first"""
     return [and_(Document.entity == DocumentEntity.examination, Document.entity_id == exam.id)]
