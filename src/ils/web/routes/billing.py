@@ -86,6 +86,11 @@ class PaymentRecordedOut(BaseModel):
     job: QueuedJob
 
 
+invoices = OwnedRows(
+    router, Invoice, InvoiceOut, "/api/invoices", "invoices.read", "invoices.draft", True
+)
+
+
 @router.get(
     "/api/invoices",
     response_model=InvoicePage,
@@ -107,14 +112,12 @@ async def list_invoices(
     return InvoicePage.of(found, window, InvoiceOut.model_validate)
 
 
-invoices = OwnedRows(router, Invoice, InvoiceOut, "/api/invoices", "invoice_id", True)
 invoices.create(
     InvoiceCreate,
     service.create_invoice,
-    "invoices.draft",
     "Draft an invoice from lines, or from an order (its lines are copied)",
 )
-invoices.read("invoices.read", "An invoice with its lines")
+invoices.read("An invoice with its lines")
 
 
 @router.post(

@@ -69,24 +69,27 @@ class ProductPage(Page[ProductOut]):
     pass
 
 
+suppliers = OwnedRows(
+    router, Supplier, SupplierOut, "/api/suppliers", "catalog.read", "suppliers.write", True
+)
+products = OwnedRows(
+    router, Product, ProductOut, "/api/products", "catalog.read", "products.write", True
+)
+
+
 # ---- suppliers ------------------------------------------------------------------------------
 
 
-suppliers = OwnedRows(router, Supplier, SupplierOut, "/api/suppliers", "supplier_id", True)
 suppliers.search(
     SupplierPage,
     service.list_suppliers,
-    "catalog.read",
     "The company's suppliers",
     "By name; ``q`` keeps the suppliers whose name holds it.",
 )
-suppliers.create(SupplierCreate, service.create_supplier, "suppliers.write", "Add a supplier")
-suppliers.read("catalog.read", "A supplier")
+suppliers.create(SupplierCreate, service.create_supplier, "Add a supplier")
+suppliers.read("A supplier")
 suppliers.update(
-    SupplierUpdate,
-    service.update_supplier,
-    "suppliers.write",
-    "Change a supplier (only the fields sent)",
+    SupplierUpdate, service.update_supplier, "Change a supplier (only the fields sent)"
 )
 
 
@@ -121,17 +124,8 @@ async def list_products(
     return ProductPage.of(found, window, ProductOut.model_validate)
 
 
-products = OwnedRows(router, Product, ProductOut, "/api/products", "product_id", True)
 products.create(
-    ProductCreate,
-    service.create_product,
-    "products.write",
-    "Add a product (its SKU is unique in the company)",
+    ProductCreate, service.create_product, "Add a product (its SKU is unique in the company)"
 )
-products.read("catalog.read", "A product")
-products.update(
-    ProductUpdate,
-    service.update_product,
-    "products.write",
-    "Change a product (only the fields sent)",
-)
+products.read("A product")
+products.update(ProductUpdate, service.update_product, "Change a product (only the fields sent)")

@@ -77,31 +77,43 @@ Endpoint = Callable[..., Awaitable[Any]]
 @dataclass(frozen=True)
 class OwnedRows:
     """The routes of one kind of company-owned row ``model``: ``GET`` (a search) and ``POST``
-    ``collection``, and ``GET`` and ``PATCH`` ``collection/{id_name}``. Each route answers
-    ``out`` (its response model) or a page of them. Where a row must be unique (a SKU, a name),
-    ``conflicts``: creating and changing one may answer 409.
+    ``collection``, and ``GET`` and ``PATCH`` ``collection/{<row>_id}``. Each route answers
+    ``out`` (its response model) or a page of them.
 
-    Each method takes the policy action the route needs and its summary. A route that calls a
-    service function is named after it (``create_supplier``); the read route is ``get_<row>``
-    (``get_supplier`` for ``supplier_id``)."""
+    ``collection`` ends with the plural of the row's name (``/api/purchase-orders``: the row is
+    a ``purchase_order``, its id ``purchase_order_id``). Reading needs the policy action
+    ``reads``, creating and changing ``writes``. Where a row must be unique (a SKU, a name),
+    ``conflicts``: creating and changing one may answer 409. A route that calls a service
+    function is named after it (``create_supplier``); the read route is ``get_<row>``."""
 
     router: APIRouter
     model: type[Any]
     out: Any
     collection: str
-    id_name: str
+    reads: str
+    writes: str = ""
     conflicts: bool = False
 
     @property
+    def row(self) -> str:
+        """The row's name: the collection's last segment in the singular, in snake case."""
+        return self.collection.rsplit("/", 1)[1].removesuffix("s").replace("-", "_")
+
+    @property
+    def id_name(self) -> str:
+        """The path parameter of one row's id."""
+        return f"{self.row}_id"
+
+    @property
     def item(self) -> str:
-        """The path of one row: ``collection/{id_name}``."""
+        """The path of one row: ``collection/{<row>_id}``."""
         return f"{self.collection}/{{{self.id_name}}}"
 
-    def search(self, page: type[Page[Any]], search: Search, *about: str, q: str = "") -> None:
+    def search(
+        self, page: type[Page[Any]], search: Search, summary: str, doc: str, q: str = ""
+    ) -> None:
         """A ``page`` of ``search(session, company_id, window, q)``: the company's rows whose
-        text holds ``q`` (``q`` describes it). ``about``: the action, the summary and a
-        description of the list."""
-        action, summary, doc = about
+        text holds ``q`` (``q`` describes it); ``doc`` describes the list."""
         query, present = Annotated[str | None, search_query(q or None)], self.out.model_validate
 
         async def endpoint(
@@ -116,13 +128,13 @@ class OwnedRows:
             return page.of(found, window, present)
 
         endpoint.__doc__ = doc
-        op = Op(search.__name__, action, summary)
+        op = Op(search.__name__, self.reads, summary)
         self._add("GET", self.collection, endpoint, op, response_model=page)
 
-    def read(self, action: str, summary: str, present: Present | None = None) -> None:
+    def read(self, summary: str, present: Present | None = None) -> None:
         """The row the path names, shown by ``present`` (default: as it is)."""
         model, row_id = self.model, row_id_param(self.id_name)
-        op = Op(f"get_{self.id_name.removesuffix('_id')}", action, summary)
+        op = Op(f"get_{self.row}", self.reads, summary)
 
         async def endpoint(row_id: row_id, user: CurrentUser, session: DbSession) -> Any:  # type: ignore[valid-type]
             row = await get_owned(session, model, row_id, user)
@@ -130,9 +142,9 @@ class OwnedRows:
 
         self._add("GET", self.item, endpoint, op, responses=NOT_FOUND)
 
-    def create(self, body: Any, create: Create, action: str, summary: str) -> None:
+    def create(self, body: Any, create: Create, summary: str) -> None:
         """201 with ``create(session, company_id, body)``: a new row of the user's company."""
-        op = Op(create.__name__, action, summary)
+        op = Op(create.__name__, self.writes, summary)
 
         async def endpoint(body: body, user: CurrentUser, session: DbSession) -> Any:
             return await create(session, user.company_id, body)
@@ -140,10 +152,10 @@ class OwnedRows:
         conflict = CONFLICT if self.conflicts else None
         self._add("POST", self.collection, endpoint, op, status_code=201, responses=conflict)
 
-    def update(self, body: Any, change: Change, action: str, summary: str) -> None:
+    def update(self, body: Any, change: Change, summary: str) -> None:
         """``change(session, row, body)`` on the row the path names."""
         model, row_id = self.model, row_id_param(self.id_name)
-        op = Op(change.__name__, action, summary)
+        op = Op(change.__name__, self.writes, summary)
 
         async def endpoint(
             row_id: row_id,  # type: ignore[valid-type]

@@ -101,22 +101,25 @@ class ExaminationPage(Page[ExaminationOut]):
     pass
 
 
-patients = OwnedRows(router, Patient, PatientOut, "/api/patients", "patient_id")
+patients = OwnedRows(
+    router, Patient, PatientOut, "/api/patients", "patients.read", "patients.write"
+)
+examinations = OwnedRows(
+    router, Examination, ExaminationOut, "/api/examinations", "examinations.read"
+)
+
+
 patients.search(
     PatientPage,
     service.list_patients,
-    "patients.read",
     "The company's patients",
     "Newest first; ``q`` keeps the patients whose first or last name holds every word.",
     q="name",
 )
-patients.create(PatientCreate, service.create_patient, "patients.write", "Register a patient")
-patients.read("patients.read", "A patient")
+patients.create(PatientCreate, service.create_patient, "Register a patient")
+patients.read("A patient")
 patients.update(
-    PatientUpdate,
-    service.update_patient,
-    "patients.write",
-    "Change a patient's details (only the fields sent)",
+    PatientUpdate, service.update_patient, "Change a patient's details (only the fields sent)"
 )
 
 
@@ -156,8 +159,7 @@ async def create_examination(
     return ExaminationOut.of(row)
 
 
-examinations = OwnedRows(router, Examination, ExaminationOut, "/api/examinations", "examination_id")
-examinations.read("examinations.read", "An examination", ExaminationOut.of)
+examinations.read("An examination", ExaminationOut.of)
 
 
 @router.post(

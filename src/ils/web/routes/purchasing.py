@@ -60,6 +60,11 @@ class PurchaseOrderSentOut(BaseModel):
     job: QueuedJob
 
 
+purchase_orders = OwnedRows(
+    router, PurchaseOrder, PurchaseOrderOut, "/api/purchase-orders", "purchasing.read"
+)
+
+
 @router.get(
     "/api/purchase-orders",
     response_model=PurchaseOrderPage,
@@ -94,10 +99,7 @@ async def create_purchase_order(
     return await service.create_purchase_order(session, user.company_id, user.id, body)
 
 
-purchase_orders = OwnedRows(
-    router, PurchaseOrder, PurchaseOrderOut, "/api/purchase-orders", "purchase_order_id"
-)
-purchase_orders.read("purchasing.read", "A purchase order with its lines")
+purchase_orders.read("A purchase order with its lines")
 
 
 @router.post(
