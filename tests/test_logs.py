@@ -1,0 +1,156 @@
+"""Log lines written while a job runs carry its id, queue, name and company, in the text and the
+JSON format; lines written outside a job carry none. Real worker, real Redis."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ils.bootstrap import JobSystem
+from ils.logs import check_log_format, job_log_context, log_handler
+from ils.queue.context import JobContext
+from ils.queue.embedded import free_port
+from ils.queue.errors import ConfigurationError, GiveUp
+from tests.conftest import make_settings, probe_registry
+from tests.support.handlers import Probe
+from tests.support.running import running
+
+handler_log = logging.getLogger("tests.logs")
+
+
+async def chatty(payload: Probe, ctx: JobContext) -> str:
+    """Logs on a plain logger, in the job's task and in a thread, and through ``ctx.log``."""
+    handler_log.info("sending %s", payload.tag)
+    await ctx.run_sync(handler_log.info, "rendering %s in a thread", payload.tag)
+    if payload.give_up:
+        raise GiveUp("permanent problem")
+    return "sent"
+
+
+class Captured:
+    """The lines one format's handler on the root logger wrote."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.stream = io.StringIO()
+
+    def lines(self) -> list[str]:
+        return self.stream.getvalue().splitlines()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines()]
+
+    def line(self, text: str) -> str:
+        found = [line for line in self.lines() if text in line]
+        assert len(found) == 1, (text, self.lines())
+        return found[0]
+
+    def record(self, text: str) -> dict[str, Any]:
+        found = [r for r in self.records() if text in r["message"]]
+        assert len(found) == 1, (text, self.lines())
+        return found[0]
+
+
+@pytest.fixture(params=["text", "json"])
+def captured(request: pytest.FixtureRequest) -> Iterator[Captured]:
+    out = Captured(request.param)
+    handler = log_handler(request.param, out.stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def assert_job_line(out: Captured, text: str, job_id: str, company: int | None) -> None:
+    if out.fmt == "json":
+        record = out.record(text)
+        assert record["job_id"] == job_id
+        assert record["queue"] == "email"
+        assert record["job_name"] == "test-probe"
+        assert record["company_id"] == company
+        assert {"time", "level", "logger"} <= record.keys()
+    else:
+        tag = f"[email test-probe job={job_id}" + (f" company={company}]" if company else "]")
+        assert f"{tag} {text}" in out.line(text)
+
+
+def assert_plain_line(out: Captured, text: str) -> None:
+    if out.fmt == "json":
+        record = out.record(text)
+        assert not {"job_id", "queue", "job_name", "company_id"} & record.keys(), record
+    else:
+        line = out.line(text)
+        assert "job=" not in line and "[" not in line, line
+
+
+async def test_a_jobs_lines_carry_its_id_queue_name_and_company(
+    system: JobSystem, captured: Captured
+):
+    system.registry.set_handler("email", "test-probe", chatty)
+    job = await system.producer.enqueue("email", "test-probe", {"tag": "t1"}, company_id=4)
+    async with running(system, "email"):
+        view = await system.admin.wait_for_job("email", job.job_id, timeout_s=15)
+    assert view.state == "completed", view
+    handler_log.info("after the job")
+
+    assert_job_line(captured, "sending t1", job.job_id, 4)
+    assert_job_line(captured, "rendering t1 in a thread", job.job_id, 4)
+    assert_plain_line(captured, "after the job")
+    assert_plain_line(captured, "background job workers active")
+
+
+async def test_the_runtimes_failure_line_from_bullmqs_callback_is_the_jobs(
+    system: JobSystem, captured: Captured
+):
+    system.registry.set_handler("email", "test-probe", chatty)
+    job = await system.producer.enqueue("email", "test-probe", {"tag": "t2", "give_up": True})
+    # Leaving the block drains the worker, so BullMQ's "failed" callback has run.
+    async with running(system, "email"):
+        view = await system.admin.wait_for_job("email", job.job_id, timeout_s=15)
+    assert view.state == "failed", view
+    # System work (no company): the company is null in JSON and left out of the text tag.
+    assert_job_line(captured, "sending t2", job.job_id, None)
+    failed = f"job {job.job_id} email/test-probe failed (attempt 1/"
+    assert_job_line(captured, failed, job.job_id, None)
+
+
+async def test_an_inline_run_logs_as_its_job(tmp_path: Path, captured: Captured):
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings = make_settings(url, "offline", tmp_path, env={"ILS_QUEUE_EMAIL_FALLBACK": "inline"})
+    system = JobSystem(settings, probe_registry(), {"prefix": "offline", "redis_url": url})
+    try:
+        system.registry.set_handler("email", "test-probe", chatty)
+        job = await system.producer.enqueue("email", "test-probe", {"tag": "t3"}, company_id=7)
+    finally:
+        await system.close()
+    assert job.mode == "inline" and job.result == "sent"
+    assert_job_line(captured, "sending t3", job.job_id, 7)
+    assert_plain_line(captured, "unreachable; running email/test-probe")
+
+
+def test_the_context_ends_with_its_block_and_keeps_an_adapters_fields(captured: Captured):
+    adapter = logging.LoggerAdapter(handler_log, {"job_id": "given", "queue": "email"})
+    with job_log_context("j-1", "email", "test-probe", 3):
+        adapter.info("from the adapter")
+    handler_log.info("after the block")
+    assert_job_line(captured, "from the adapter", "given", 3)
+    assert_plain_line(captured, "after the block")
+
+
+def test_an_unknown_format_is_refused_with_a_suggestion():
+    assert check_log_format("json") == "json"
+    with pytest.raises(ConfigurationError, match=r"ILS_LOG_FORMAT.*did you mean 'json'"):
+        check_log_format("jsn")
+    with pytest.raises(ConfigurationError, match="one of text, json"):
+        log_handler("xml")
