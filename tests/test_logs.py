@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from ils.queue.embedded import free_port
 from ils.queue.errors import ConfigurationError, GiveUp
 from tests.conftest import make_settings, probe_registry
 from tests.support.handlers import Probe
+from tests.support.processes import IlsProcess
 from tests.support.running import running
 
 handler_log = logging.getLogger("tests.logs")
@@ -137,6 +139,33 @@ async def test_an_inline_run_logs_as_its_job(tmp_path: Path, captured: Captured)
     assert job.mode == "inline" and job.result == "sent"
     assert_job_line(captured, "sending t3", job.job_id, 7)
     assert_plain_line(captured, "unreachable; running email/test-probe")
+
+
+async def test_an_ils_worker_with_ils_log_format_json_writes_json_lines_with_the_job(
+    system: JobSystem, worker_env: dict[str, str]
+):
+    env = {**worker_env, "ILS_LOG_FORMAT": "json"}
+    worker = IlsProcess(["worker", "--queues", "oma", "--import", "tests.support.handlers"], env)
+    await worker.start()
+    try:
+        await worker.wait_for_line("background job workers active")
+        job = await system.producer.enqueue("oma", "test-probe", {"give_up": True}, company_id=4)
+        await worker.wait_for_line("failed (attempt 1/")
+        worker.signal(signal.SIGTERM)
+        assert await worker.wait() == 0
+    finally:
+        await worker.kill()
+    records = [json.loads(line) for line in worker.output.splitlines() if line.strip()]
+    mine = [r for r in records if r.get("job_id") == job.job_id]
+    assert {r["message"] for r in mine} >= {
+        "run 1 of x",  # the handler's ctx.log
+        f"job {job.job_id} oma/test-probe failed (attempt 1/3): permanent problem",
+    }, mine
+    assert all(
+        (r["queue"], r["job_name"], r["company_id"]) == ("oma", "test-probe", 4) for r in mine
+    )
+    started = next(r for r in records if "background job workers active" in r["message"])
+    assert "job_id" not in started and started["logger"] == "ils.worker"
 
 
 def test_the_context_ends_with_its_block_and_keeps_an_adapters_fields(captured: Captured):
