@@ -168,6 +168,29 @@ async def test_an_ils_worker_with_ils_log_format_json_writes_json_lines_with_the
     assert "job_id" not in started and started["logger"] == "ils.worker"
 
 
+async def test_ils_serve_with_ils_log_format_json_writes_uvicorns_lines_as_json_too(
+    worker_env: dict[str, str],
+):
+    env = {**worker_env, "ILS_LOG_FORMAT": "json"}
+    serve = IlsProcess(["serve", "--port", str(free_port()), "--no-workers"], env)
+    await serve.start()
+    try:
+        await serve.wait_for_line("Application startup complete")
+        serve.signal(signal.SIGTERM)
+        assert await serve.wait() in (0, -signal.SIGTERM)
+    finally:
+        await serve.kill()
+    # Beside the log lines (stderr), the one banner `serve` prints on stdout.
+    lines = [line for line in serve.output.splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("{")] == [
+        line for line in lines if line.startswith("ILS Jobs listening on")
+    ]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    startup = next(r for r in records if r["message"] == "Application startup complete.")
+    assert startup["logger"] == "uvicorn.error" and startup["level"] == "INFO"
+    assert not any("job_id" in r or "color_message" in r for r in records)
+
+
 def test_the_context_ends_with_its_block_and_keeps_an_adapters_fields(captured: Captured):
     adapter = logging.LoggerAdapter(handler_log, {"job_id": "given", "queue": "email"})
     with job_log_context("j-1", "email", "test-probe", 3):

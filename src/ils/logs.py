@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import IO, Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from ils.queue.errors import ConfigurationError
@@ -26,6 +27,8 @@ LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 #: The record attributes a job's lines carry (also the JSON keys).
 JOB_FIELDS = ("job_id", "queue", "job_name", "company_id")
+#: Record attributes meant for a terminal (uvicorn's message with colour codes), left out of JSON.
+TERMINAL_ONLY = ("color_message",)
 
 
 #: The fields of the job the current task or thread works for (None outside a job).
@@ -91,6 +94,7 @@ def json_formatter() -> logging.Formatter:
         "%(levelname)s %(name)s %(message)s",
         rename_fields={"levelname": "level", "name": "logger"},
         timestamp="time",
+        reserved_attrs=[*RESERVED_ATTRS, *TERMINAL_ONLY],
     )
 
 
