@@ -63,10 +63,13 @@ test: install-dev browser lint
 browser:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
+## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
+## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
 lint: install-dev
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/pylint src/ils
 
 ## bench: the benchmarks of bench/README.md (not part of the test suite)
 bench: install-dev

@@ -33,12 +33,6 @@ from ils.queue.relay import OutboxRelay
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES, Settings
 
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
-
 
 def tune_gc_for_serving() -> None:
     """Collect the youngest generation every 20,000 allocations instead of every 700.

@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
+from ils.bootstrap import JobSystem, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
 from ils.domain.db import database_url
 from ils.domain.migrate import current, schema_problem
+from ils.logs import LOG_FORMAT_ENV, configure_logging
 from ils.queue.admin import STATES
 from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
@@ -125,7 +126,7 @@ def serve(
 
     from ils.web.app import create_app
 
-    configure_logging(log_level)
+    configure_logging(log_level, os.environ.get(LOG_FORMAT_ENV, "text"))
     tune_gc_for_serving()
     settings = _settings(config)
     _ready_to_run(settings)
@@ -213,7 +214,7 @@ def worker(
     log_level: LogOpt = "INFO",
 ) -> None:
     """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
-    configure_logging(log_level)
+    configure_logging(log_level, os.environ.get(LOG_FORMAT_ENV, "text"))
     settings = _settings(config, imports)
     _ready_to_run(settings)
 

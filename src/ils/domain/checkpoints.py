@@ -18,6 +18,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ils.queue.background import BackgroundTask
+
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 1.0
@@ -29,7 +31,7 @@ class Checkpointer:
     def __init__(self, path: Path, interval_s: float = INTERVAL_S) -> None:
         self.path = path
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("ils-sqlite-checkpoints", self._run)
         self._conn: sqlite3.Connection | None = None
         # Cancelling the task does not stop a checkpoint already running in its thread: every
         # use of the connection, closing included, holds this lock (two threads in one
@@ -38,7 +40,7 @@ class Checkpointer:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
         """One checkpoint now (blocking; call it from a thread): SQLite's (busy, frames in the
@@ -71,17 +73,10 @@ class Checkpointer:
                 log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
 
     def start(self) -> None:
-        if not self.running:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="ils-sqlite-checkpoints"
-            )
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop the task, then checkpoint what is left so the log does not outgrow the file."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         # In a thread: it may wait for the lock while a cancelled checkpoint finishes.
         await asyncio.to_thread(self._final_checkpoint_and_close)

@@ -12,7 +12,6 @@ comes back, and a one-field hash read per second per process costs nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from ils.queue import keys
+from ils.queue.background import every
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,4 @@ class CancelWatcher:
                 log.debug("cancel request %s left to expire: %s", fieldname, exc)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except RedisError as exc:
-                log.debug("cancel requests not read: %s", exc)
-            await asyncio.sleep(self.interval_s)
+        await every(self.interval_s, self.check, log, "cancel requests not read")

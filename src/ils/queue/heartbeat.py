@@ -7,7 +7,6 @@ A record expires after three missed beats, so a killed process drops off on its 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -21,6 +20,7 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from ils.queue import keys
+from ils.queue.background import every
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,7 @@ class Heartbeat:
             await pipe.execute()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.beat()
-            except RedisError as exc:
-                log.debug("heartbeat not written: %s", exc)
-            await asyncio.sleep(self.interval_s)
+        await every(self.interval_s, self.beat, log, "heartbeat not written")
 
     async def clear(self) -> None:
         with contextlib.suppress(RedisError):

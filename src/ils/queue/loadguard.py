@@ -15,7 +15,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
+
+from ils.queue.background import BackgroundTask
 
 log = logging.getLogger("ils.worker")
 
@@ -36,7 +39,7 @@ class LoopLagMonitor:
         self.lag_s = 0.0
         self.max_lag_s = 0.0
         self.listeners: list[Callable[[float], None]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("ils-loop-lag", self.run)
 
     @property
     def recent_lag_s(self) -> float:
@@ -59,44 +62,35 @@ class LoopLagMonitor:
             self.record(max(0.0, time.perf_counter() - due))
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(), name="ils-loop-lag")
+        self._task.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
 
 
+@dataclass(eq=False)
 class LagBackoff:
     """Pauses ``workers()`` while the monitored lag exceeds ``pause_s``; resumes them after it
     stayed under ``resume_s`` for ``calm_s``."""
 
-    def __init__(
-        self,
-        monitor: LoopLagMonitor,
-        workers: Callable[[], Iterable[Any]],
-        pause_s: float,
-        resume_s: float,
-        calm_s: float = CALM_S,
-    ) -> None:
-        if not 0 < resume_s < pause_s:
+    monitor: LoopLagMonitor
+    workers: Callable[[], Iterable[Any]]
+    pause_s: float
+    resume_s: float
+    calm_s: float = CALM_S
+    paused: bool = field(default=False, init=False)
+    pauses: int = field(default=0, init=False)
+    enabled: bool = field(default=True, init=False)
+    _calm_since: float | None = field(default=None, init=False)
+    # Set (and replaced) on every change of ``paused``: a waiter sees the next change.
+    changed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # Held so the loop cannot drop them.
+    _pausing: set[asyncio.Future[Any]] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.resume_s < self.pause_s:
             raise ValueError("resume_s must be above 0 and below pause_s")
-        self.monitor = monitor
-        self.workers = workers
-        self.pause_s = pause_s
-        self.resume_s = resume_s
-        self.calm_s = calm_s
-        self.paused = False
-        self.pauses = 0
-        self.enabled = True
-        self._calm_since: float | None = None
-        # Set (and replaced) on every change of ``paused``: a waiter sees the next change.
-        self.changed = asyncio.Event()
-        self._pausing: set[asyncio.Future[Any]] = set()  # held so the loop cannot drop them
-        monitor.listeners.append(self.observe)
+        self.monitor.listeners.append(self.observe)
 
     def observe(self, lag_s: float) -> None:
         if not self.enabled:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.logs import job_log_context
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext
@@ -33,7 +34,7 @@ from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.relay import OutboxRelay
 from ils.queue.settings import QueueSpec, Settings
-from ils.queue.tenancy import add_job, with_company
+from ils.queue.tenancy import add_job, job_company, with_company
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class Producer:
                 raise
             if spec.fallback == "spool":
                 return await self._spool(job_type, wire, opts, exc)
-            return await self._fallback(job_type, spec, typed, opts, exc)
+            return await self._fallback(job_type, spec, typed, opts, exc, job_company(wire))
         return Enqueued(queue, name, str(job.id), "queued")
 
     def batch(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
@@ -235,6 +236,7 @@ class Producer:
         payload: Payload,
         opts: dict[str, Any],
         exc: BaseException,
+        company_id: int | None = None,
     ) -> Enqueued:
         where = redact(self.broker.url)
         if spec.fallback == "raise":
@@ -254,7 +256,8 @@ class Producer:
             resources=self.resources,
         )
         try:
-            result = await self.executor.execute(job_type.queue, job_type.name, payload, ctx)
+            with job_log_context(job_id, job_type.queue, job_type.name, company_id):
+                result = await self.executor.execute(job_type.queue, job_type.name, payload, ctx)
         except IlsJobsError as err:
             raise InlineJobFailed(job_type.key, err) from err
         except Exception as err:

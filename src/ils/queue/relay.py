@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.outbox import Outbox, OutboxRow, describe_error, utcnow
 from ils.queue.settings import DAY_S, Settings
@@ -279,11 +280,12 @@ class OutboxRelay:
             if not is_connection_error(exc):
                 # Retried every sweep; said loudly on the first attempt and every hundredth.
                 attempt = row.relay_attempts + 1
-                log.log(
-                    logging.ERROR if attempt == 1 or attempt % 100 == 0 else logging.DEBUG,
-                    "outbox row %s (%s/%s) not relayed (attempt %d): %s",
-                    row.id, row.queue, row.name, attempt, exc,
-                )  # fmt: skip
+                with job_log_context(row.id, row.queue, row.name, row.company_id):
+                    log.log(
+                        logging.ERROR if attempt == 1 or attempt % 100 == 0 else logging.DEBUG,
+                        "outbox row %s (%s/%s) not relayed (attempt %d): %s",
+                        row.id, row.queue, row.name, attempt, exc,
+                    )  # fmt: skip
 
     async def _add(
         self, rows: Sequence[OutboxRow], now: dt.datetime

@@ -20,6 +20,7 @@ from typing import Any
 from bullmq import Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
+from ils.logs import job_log_context
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
@@ -31,6 +32,7 @@ from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
+from ils.queue.tenancy import job_company
 
 log = logging.getLogger("ils.worker")
 job_log = logging.getLogger("ils.jobs")
@@ -64,6 +66,11 @@ def worker_options(
     if spec.rate_max is not None:
         opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
     return opts
+
+
+def job_log_scope(queue: str, job: Any) -> contextlib.AbstractContextManager[Any]:
+    """What is logged inside carries the job's id, queue, name and company (:mod:`ils.logs`)."""
+    return job_log_context(str(job.id), queue, job.name, job_company(job.data))
 
 
 def parse_queues(value: str | None) -> tuple[str, ...]:
@@ -146,6 +153,10 @@ class WorkerRuntime:
     def _processor(self, queue: str) -> Callable[..., Any]:
         # BullMQ passes the abort signal only while its lock manager is open: default it.
         async def process(job: Any, token: str, sig: Any = None) -> Any:
+            with job_log_scope(queue, job):
+                return await run(job, token, sig)
+
+        async def run(job: Any, token: str, sig: Any) -> Any:
             ctx = self._context(queue, job, sig)
             started = time.perf_counter()
             outcome: Outcome | None = "failed" if ctx.is_last_attempt else "retried"
@@ -179,7 +190,8 @@ class WorkerRuntime:
         def completed(job: Any, _result: Any) -> None:
             if self._heartbeat:
                 self._heartbeat.processed += 1
-            job_log.debug("job %s %s/%s completed", job.id, queue, job.name)
+            with job_log_scope(queue, job):
+                job_log.debug("job %s %s/%s completed", job.id, queue, job.name)
 
         return completed
 
@@ -189,12 +201,13 @@ class WorkerRuntime:
                 self._heartbeat.failed += 1
             attempts = int((job.opts or {}).get("attempts") or 1)
             final = isinstance(err, UnrecoverableError) or int(job.attemptsMade or 0) >= attempts
-            job_log.log(
-                logging.ERROR if final else logging.WARNING,
-                "job %s %s/%s %s (attempt %s/%s): %s",
-                job.id, queue, job.name, "failed" if final else "will retry",
-                job.attemptsMade, attempts, err,
-            )  # fmt: skip
+            with job_log_scope(queue, job):
+                job_log.log(
+                    logging.ERROR if final else logging.WARNING,
+                    "job %s %s/%s %s (attempt %s/%s): %s",
+                    job.id, queue, job.name, "failed" if final else "will retry",
+                    job.attemptsMade, attempts, err,
+                )  # fmt: skip
 
         return failed
 

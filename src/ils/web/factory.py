@@ -8,7 +8,8 @@ import signal
 
 from fastapi import FastAPI
 
-from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
+from ils.bootstrap import JobSystem, tune_gc_for_serving
+from ils.logs import LOG_FORMAT_ENV, configure_logging
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import load_settings
 from ils.web.app import create_app
@@ -21,7 +22,7 @@ LOG_LEVEL_ENV = "ILS_SERVE_LOG_LEVEL"
 
 
 def app_from_env() -> FastAPI:
-    configure_logging(os.environ.get(LOG_LEVEL_ENV, "INFO"))
+    configure_logging(os.environ.get(LOG_LEVEL_ENV, "INFO"), os.environ.get(LOG_FORMAT_ENV, "text"))
     quiet_access_log()
     tune_gc_for_serving()
     system = JobSystem(load_settings())

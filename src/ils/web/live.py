@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ils.domain.db import Database
 from ils.domain.services import notifications as service
 from ils.jobs.notification.live import LiveEvent, channel
+from ils.queue.background import BackgroundTask
 from ils.queue.broker import Broker, redact
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class LiveHub:
         self.channel = channel(broker.settings.prefix)
         self._inboxes: dict[int, set[Inbox]] = defaultdict(set)
         self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("ils-live-hub", self._run)
         self._delay, self._lost = RETRY_FIRST_S, False
 
     @property
@@ -165,15 +166,10 @@ class LiveHub:
         return out
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ils-live-hub")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         self._ready.clear()
 
     def _client(self) -> aredis.Redis:

@@ -10,7 +10,13 @@ import logging
 from typing import Any
 
 # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 by default.
-UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+# log_config None: uvicorn's loggers go to the root handler of ils.logs, so its lines come in the
+# process's format (JSON too) instead of uvicorn's own.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "proxy_headers": False,
+    "server_header": False,
+    "log_config": None,
+}
 
 
 class DropQueryString(logging.Filter):
