@@ -3,8 +3,8 @@ side — a bare python-bullmq Worker on one queue (the baseline), ``ils worker -
 notification``, and ``ils worker`` (every queue).
 
 "Ready" is the same for all three: the process has connected to Redis and its BullMQ worker(s)
-run, and it says so on one line (the bare script prints ``ready`` once its backend's ``waitUntilReady()`` returns;
-``ils worker`` logs ``ready: worker ...`` once its runtime has started). Peak memory is the
+run, and it says so on one line (the bare script prints ``ready`` once its worker's backend is
+ready; ``ils worker`` logs ``ready: worker ...`` once its runtime has started). Peak memory is the
 process's own high-water mark of resident memory (``VmHWM`` in ``/proc/<pid>/status``), read
 after it has idled ready for a moment. Rounds run the three one after the other; medians and the
 ratios to the baseline of the same run are printed (Markdown, for bench/README.md).
@@ -114,10 +114,14 @@ async def main() -> None:
         ils = [sys.executable, "-m", "ils", "worker"]
         cases = {
             "bare bullmq Worker (notification)": (
-                [sys.executable, "-c", BARE_WORKER, opts.redis_url, prefix], base_env, "ready"
+                [sys.executable, "-c", BARE_WORKER, opts.redis_url, prefix],
+                base_env,
+                "ready",
             ),
             "ils worker --queues notification": (
-                [*ils, "--queues", "notification"], ils_env, "ready: worker"
+                [*ils, "--queues", "notification"],
+                ils_env,
+                "ready: worker",
             ),
             "ils worker (all queues)": (ils, ils_env, "ready: worker"),
         }
@@ -139,7 +143,7 @@ def report(runs: dict[str, list[Run]], rounds: int) -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     print(f"commit {commit}, {rounds} rounds, medians\n")
-    print("| process | launch to ready | × bare | peak RSS | × bare |")
+    print("| process | launch to ready | vs bare | peak RSS | vs bare |")
     print("|---|---|---|---|---|")
     for name in names:
         ready = statistics.median(r.ready_s for r in runs[name])

@@ -83,6 +83,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def _ready_to_run(settings: IlsSettings) -> None:
     """Start-up checks of ``serve`` and ``worker``: the var directory is private, and the
     database is at the newest migration (else every job would fail on a missing table)."""
+    from ils.domain.schema_check import schema_problem_at
     from ils.queue.vardir import tighten
 
     tighten(settings.var_dir)
@@ -90,9 +91,7 @@ def _ready_to_run(settings: IlsSettings) -> None:
     level = chatty.level
     chatty.setLevel(logging.WARNING)
     try:
-        from ils.domain.migrate import current, schema_problem
-
-        revision = current(settings.resolved_database_url())
+        problem = schema_problem_at(settings.resolved_database_url())
     except IlsJobsError as exc:
         _fail(str(exc))
     except Exception as exc:  # the driver's own errors: unreachable, refused, bad database
@@ -100,7 +99,6 @@ def _ready_to_run(settings: IlsSettings) -> None:
         _fail(f"cannot read the database's migration revision: {reason}", 1)
     finally:
         chatty.setLevel(level)
-    problem = schema_problem(revision)
     if problem is not None:
         _fail(problem, 1)
 
