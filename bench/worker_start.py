@@ -9,7 +9,7 @@ process's own high-water mark of resident memory (``VmHWM`` in ``/proc/<pid>/sta
 after it has idled ready for a moment. Rounds run the three one after the other; medians and the
 ratios to the baseline of the same run are printed (Markdown, for bench/README.md).
 
-    .venv/bin/python bench/worker_start.py [--rounds 7] [--redis-url redis://127.0.0.1:6379/0]
+    .venv/bin/python bench/worker_start.py [--rounds 7] [--redis-url redis://127.0.0.1:6379/9]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--idle", type=float, default=1.0, help="seconds ready before reading")
     parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
     )
     opts = parser.parse_args()
     prefix = f"bench-start-{os.getpid()}"
