@@ -170,3 +170,16 @@ def test_a_process_that_needs_a_broken_section_refuses_to_start(worker_env: dict
     result = CliRunner().invoke(app, ["worker", "--queues", "email"], env=env)
     assert result.exit_code != 0
     assert "ILS_SMTP_HOST" in result.output, result.output
+
+
+def test_secrets_given_to_the_sections_stay_out_of_the_settings_repr():
+    secrets = {
+        "ILS_SECRET_KEY": "s" * 40,
+        "ILS_SMTP_USER": "u",
+        "ILS_SMTP_PASSWORD": "pw-123456",
+        "ILS_AI_API_KEY": "sk-abcdef",
+        "DATABASE_URL": "postgresql://u:dbpass@h/ils",
+    }
+    shown = repr(load_settings(secrets))
+    for value in ("s" * 40, "pw-123456", "sk-abcdef", "dbpass"):
+        assert value not in shown

@@ -42,12 +42,14 @@ class IlsSettings(BaseSettings, Settings):
 
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
-    database_url: str | None = Field(None, description="None: SQLite under var_dir")
+    # The sections hold their values as given (secrets among them) until validated into their
+    # own models, which keep secrets as SecretStr: never in a repr, so never in a log line.
+    database_url: str | None = Field(None, repr=False, description="None: SQLite in var_dir")
     files_dir: Path | None = Field(None, description="None: <var_dir>/files")
     public_url: str | None = Field(None, description="where users reach the app (web, mail)")
-    web: dict[str, Any] = Field(default_factory=dict)
-    mail: dict[str, Any] = Field(default_factory=dict)
-    chat: dict[str, Any] = Field(default_factory=dict)
+    web: dict[str, Any] = Field(default_factory=dict, repr=False)
+    mail: dict[str, Any] = Field(default_factory=dict, repr=False)
+    chat: dict[str, Any] = Field(default_factory=dict, repr=False)
     quotas: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Dotted path -> the variable, file key or option its value came from (for error messages).
     origins: dict[str, str] = Field(default_factory=dict)
