@@ -92,7 +92,7 @@ def ils_settings(url: str, prefix: str, concurrency: int) -> Settings:
     }
     for name in QUEUE_NAMES:
         env[f"ILS_QUEUE_{name.upper()}_FALLBACK"] = "raise"
-    return load_settings(env=env, redis_wait_s=10.0)
+    return load_settings(env=env, cli={"redis_wait_s": 10.0})
 
 
 class OurSide:
