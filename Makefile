@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lock lint bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai browser clean install install-dev
+.PHONY: run test lock lint bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker browser clean install install-dev
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -101,6 +101,11 @@ bench-admin: install-dev
 ## bench-ai: demand forecasts per second and holdout MAPE against seasonal naive, demo data
 bench-ai: install-dev
 	$(BIN)/python bench/ai_forecast.py
+
+## bench-worker: launch-to-ready time and peak RSS of `ils worker --queues notification` and
+## `ils worker` next to a bare bullmq worker (about a minute)
+bench-worker: install-dev
+	$(BIN)/python bench/worker_start.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -41,7 +41,7 @@ from ils.domain.migrate import upgrade_database
 from ils.domain.models import Company, CompanyKind, Role, User
 from ils.jobs import helpers
 from ils.queue.embedded import free_port
-from ils.queue.settings import load_settings
+from ils.settings import load_settings
 from ils.web.auth.tokens import create_token
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
 

@@ -30,7 +30,7 @@ from ils.domain.db import Database
 from ils.domain.models import DocumentType
 from ils.jobs.pdf import render_document
 from ils.jobs.pdf.load import LOADERS
-from ils.queue.settings import load_settings
+from ils.settings import load_settings
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pdf_throughput.json"

@@ -21,7 +21,8 @@ from ils.queue.broker import Broker
 from ils.queue.producer import Producer
 from ils.queue.registry import Registry
 from ils.queue.runtime import WorkerRuntime
-from ils.queue.settings import QUEUE_NAMES, Settings, load_settings
+from ils.queue.settings import QUEUE_NAMES, Settings
+from ils.settings import load_settings
 from noop_jobs import MODULE, QUEUE
 
 DEFAULT_URL = "redis://127.0.0.1:6379/9"
@@ -91,7 +92,7 @@ def ils_settings(url: str, prefix: str, concurrency: int) -> Settings:
     }
     for name in QUEUE_NAMES:
         env[f"ILS_QUEUE_{name.upper()}_FALLBACK"] = "raise"
-    return load_settings(env=env, redis_wait_s=10.0)
+    return load_settings(env=env, cli={"redis_wait_s": 10.0})
 
 
 class OurSide:

@@ -23,7 +23,8 @@ from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
-from ils.queue.settings import Settings, load_settings
+from ils.queue.settings import Settings
+from ils.settings import IlsSettings, load_settings
 from tests.support.databases import BACKENDS, open_database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     delete_prefix(redis_url, p)
 
 
-def make_settings(redis_url: str, prefix: str, tmp_path: Path, **overrides: Any) -> Settings:
+def make_settings(redis_url: str, prefix: str, tmp_path: Path, **overrides: Any) -> IlsSettings:
     """Test settings: short heartbeats and grace; ``queue_overrides`` tweaks queue specs."""
     env = {
         "REDIS_URL": redis_url,
@@ -85,11 +86,11 @@ def make_settings(redis_url: str, prefix: str, tmp_path: Path, **overrides: Any)
         "ILS_SHUTDOWN_GRACE_S": "10",
     }
     env.update({k: str(v) for k, v in overrides.pop("env", {}).items()})
-    return load_settings(env, **overrides)
+    return load_settings(env, cli=overrides)
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
+def settings(redis_url: str, prefix: str, tmp_path: Path) -> IlsSettings:
     return make_settings(redis_url, prefix, tmp_path)
 
 

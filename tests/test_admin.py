@@ -118,7 +118,7 @@ def test_bad_input_on_the_command_line_is_a_clear_error(worker_env: dict[str, st
     bad = runner.invoke(app, ["worker", "--queues", "emial"], env=env)
     assert bad.exit_code != 0 and "did you mean 'email'" in bad.output
     bad = runner.invoke(app, ["queue", "stats"], env=env | {"ILS_QUEUE_PDF_CONCURENCY": "2"})
-    assert bad.exit_code == 2 and "did you mean 'concurrency'" in bad.output
+    assert bad.exit_code == 2 and "did you mean ILS_QUEUE_PDF_CONCURRENCY" in bad.output
     assert "Traceback" not in bad.output
 
 

@@ -26,14 +26,13 @@ from ils.jobs.ai.chat import (
     ProviderUnavailable,
     Scope,
     ToolSet,
-    load_chat_settings,
 )
 from ils.jobs.ai.chat.handler import chat_response, load
 from ils.jobs.ai.results import follow_up
 from ils.jobs.payloads import ChatResponseTask
 from ils.queue.embedded import free_port
 from ils.queue.errors import ConfigurationError, GiveUp
-from ils.queue.settings import Settings
+from ils.settings import load_chat_settings, load_settings
 from tests.conftest import make_settings
 from tests.support.ai_world import Shop, make_shop
 from tests.support.chat_server import chat_server, final, tool_call
@@ -285,12 +284,14 @@ async def test_unreachable_or_silent_servers_are_temporary_and_a_bad_reply_perma
             await chat.close()
 
 
-def test_a_process_with_a_misspelt_ai_setting_does_not_start(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+def test_a_process_with_a_misspelt_or_wrong_ai_setting_does_not_start(
+    redis_url: str, prefix: str, tmp_path: Path
 ):
-    monkeypatch.setenv("ILS_AI_MODLE", "llama3")
     with pytest.raises(ConfigurationError, match="did you mean ILS_AI_MODEL"):
-        JobSystem(settings)
+        load_settings({"ILS_AI_MODLE": "llama3"})
+    wrong = make_settings(redis_url, prefix, tmp_path, env={"ILS_AI_PROVIDER": "gpt"})
+    with pytest.raises(ConfigurationError, match="ILS_AI_PROVIDER"):
+        JobSystem(wrong)
 
 
 async def test_the_history_ends_before_the_question_the_job_was_asked(db: Database):

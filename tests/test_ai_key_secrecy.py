@@ -14,9 +14,10 @@ from ils.bootstrap import JobSystem
 from ils.cli import app
 from ils.domain.db import Database
 from ils.jobs import helpers
-from ils.jobs.ai.chat import ChatSettings, OpenAIProvider, load_chat_settings
+from ils.jobs.ai.chat import ChatSettings, OpenAIProvider
 from ils.jobs.ai.chat.http_provider import redact_secret
 from ils.queue.errors import ConfigurationError
+from ils.settings import load_chat_settings
 from tests.conftest import make_settings
 from tests.support.ai_world import make_shop
 from tests.support.chat_server import chat_server

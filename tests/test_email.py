@@ -24,10 +24,11 @@ from ils.domain.models import (
     Supplier,
     User,
 )
-from ils.jobs.email import Mailer, load_mail_settings
+from ils.jobs.email import Mailer
 from ils.queue.admin import JobView
 from ils.queue.errors import InvalidJobPayload
 from ils.queue.producer import EnqueueOptions
+from ils.settings import load_mail_settings
 from tests.conftest import make_settings
 from tests.support.email_world import make_world
 from tests.support.running import running

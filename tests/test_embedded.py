@@ -12,7 +12,7 @@ from pathlib import Path
 import redis
 
 from ils.queue.embedded import EmbeddedServer, free_port, server_binary
-from ils.queue.settings import load_settings
+from ils.settings import load_settings
 from tests.support.processes import IlsProcess
 
 

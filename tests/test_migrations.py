@@ -29,6 +29,8 @@ from ils.domain.migrate import (
     upgrade,
     upgrade_database,
 )
+from ils.domain.migrations import HEAD_REVISION
+from ils.domain.schema_check import stored_revision
 from ils.queue.outbox_table import outbox_metadata
 from tests.support.databases import BACKENDS, open_database
 
@@ -125,11 +127,15 @@ async def test_the_comparison_notices_drift(empty: Database) -> None:
 async def test_upgrade_twice_is_a_no_op_and_downgrade_removes_every_table(
     empty: Database,
 ) -> None:
+    assert await stored_revision(empty) is None
     await upgrade_database(empty)
     await upgrade_database(empty)
     assert await current_revision(empty) == head()
+    # The start-up check reads the same revision without Alembic, and knows the head.
+    assert await stored_revision(empty) == head() == HEAD_REVISION
     await downgrade_database(empty, "base")
     assert await current_revision(empty) is None
+    assert await stored_revision(empty) is None
     async with empty.engine.connect() as conn:
         names = await conn.run_sync(lambda c: inspect(c).get_table_names())
     assert names == ["alembic_version"]

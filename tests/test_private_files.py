@@ -20,8 +20,8 @@ from ils.domain.db import Database
 from ils.files import LocalFileStorage
 from ils.jobs.email.transports import FileTransport
 from ils.queue.embedded import free_port
-from ils.queue.settings import load_settings
 from ils.queue.vardir import tighten
+from ils.settings import load_settings
 from ils.web.settings import stored_secret_key
 from tests.conftest import REPO
 from tests.support.processes import IlsProcess

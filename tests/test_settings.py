@@ -9,7 +9,9 @@ import pytest
 
 from ils.queue.errors import ConfigurationError
 from ils.queue.runtime import parse_queues, worker_options
-from ils.queue.settings import QUEUE_FIELDS, QUEUE_NAMES, load_settings, redis_url_from_env
+from ils.queue.settings import QUEUE_FIELDS, QUEUE_NAMES
+from ils.settings import load_settings
+from ils.settings_sources import redis_url_from_env
 
 
 def test_the_six_queues_have_the_architecture_defaults():
@@ -86,9 +88,13 @@ def test_toml_file_overrides_and_environment_wins_over_it(tmp_path: Path):
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"ILS_QUEUE_EMIAL_CONCURRENCY": "1"}, "unknown queue 'emial'.*did you mean 'email'"),
-        ({"ILS_QUEUE_PDF_CONCURENCY": "1"}, "unknown queue field 'concurency'.*'concurrency'"),
-        ({"ILS_QUEUE_AI_RATE_MAXX": "1"}, "did you mean 'rate_max'"),
+        (
+            {"ILS_QUEUE_EMIAL_CONCURRENCY": "1"},
+            "unknown setting ILS_QUEUE_EMIAL_CONCURRENCY in the environment; "
+            "did you mean ILS_QUEUE_EMAIL_CONCURRENCY",
+        ),
+        ({"ILS_QUEUE_PDF_CONCURENCY": "1"}, "did you mean ILS_QUEUE_PDF_CONCURRENCY"),
+        ({"ILS_QUEUE_AI_RATE_MAXX": "1"}, "did you mean ILS_QUEUE_AI_RATE_MAX"),
         ({"ILS_QUEUE_EMAIL_CONCURRENCY": "lots"}, "queues.email.concurrency"),
         ({"ILS_QUEUE_EMAIL_CONCURRENCY": "0"}, "queues.email.concurrency"),
         ({"ILS_QUEUE_OMA_FALLBACK": "ignore"}, "queues.oma.fallback"),
@@ -103,9 +109,12 @@ def test_bad_environment_fails_at_start_up_naming_it(env: dict[str, str], messag
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("prefx = 'a'\n", "unknown setting 'prefx'.*did you mean 'prefix'"),
-        ("[queues.nottification]\nconcurrency = 1\n", "did you mean 'notification'"),
-        ("[queues.ai]\nlock_duration = 1\n", "did you mean 'lock_duration_ms'"),
+        ("prefx = 'a'\n", "unknown setting prefx in .*ils.toml; did you mean prefix"),
+        (
+            "[queues.nottification]\nconcurrency = 1\n",
+            "did you mean queues.notification.concurrency",
+        ),
+        ("[queues.ai]\nlock_duration = 1\n", "did you mean queues.ai.lock_duration_ms"),
         ("[queues.ai\n", "not valid TOML"),
     ],
 )

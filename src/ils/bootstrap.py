@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from ils.domain.db import Database, database_url
-from ils.files import FileStorage, LocalFileStorage, files_root
+from ils.domain.db import Database
+from ils.files import FileStorage, LocalFileStorage
 from ils.jobs import build_registry
 from ils.jobs.ai import ModelPool, require_ai_extra
-from ils.jobs.ai.chat import ChatProvider, build_provider, load_chat_settings
+from ils.jobs.ai.chat import ChatProvider, build_provider
 from ils.jobs.ai.schedule import install_briefing_schedules
-from ils.jobs.email import Mailer, load_mail_settings
+from ils.jobs.email import Mailer
 from ils.jobs.helpers import install_producer, uninstall_producer
 from ils.jobs.notification import NotificationPublisher
 from ils.jobs.pdf import RenderPool
@@ -31,7 +30,8 @@ from ils.queue.producer import Producer
 from ils.queue.registry import Registry
 from ils.queue.relay import OutboxRelay
 from ils.queue.runtime import WorkerRuntime
-from ils.queue.settings import QUEUE_NAMES, Settings
+from ils.queue.settings import QUEUE_NAMES
+from ils.settings import IlsSettings
 
 
 def tune_gc_for_serving() -> None:
@@ -46,19 +46,19 @@ def tune_gc_for_serving() -> None:
 
 
 class JobSystem:
-    """The parts of the job system one process uses, built from one :class:`Settings`.
+    """The parts of the job system one process uses, built from one :class:`IlsSettings`.
 
-    ``database`` defaults to ``DATABASE_URL`` (or the SQLite file under the var directory); it is
+    ``database`` defaults to the settings' (``DATABASE_URL``, or SQLite under ``var_dir``); it is
     connected lazily, so processes that never touch it pay nothing. Handlers find it in their
     context's resources as ``db``, and the email handlers find the process's ``mailer`` there,
-    built from the ``ILS_MAIL_*``/``ILS_SMTP_*`` settings (validated here, at start-up) unless
+    built from the settings' mail section (validated here, at start-up) unless
     ``resources`` brings one. The PDF handlers find ``pdf_renderer`` (a process pool sized from
     the pdf queue's concurrency; its processes start at the first render and stop at
-    :meth:`close`) and ``files`` (the file storage under ``ILS_FILES_DIR``); the notification
+    :meth:`close`) and ``files`` (the file storage under ``files_dir``); the notification
     handlers announce with its ``notifier``. The AI handlers fit their models in ``ai_models`` (a
     process pool sized from the ai queue's concurrency, started at the first fit) and enqueue
     their follow-up jobs with ``producer``; the chat-response job answers with ``chat_provider``
-    (offline, or the OpenAI-compatible API the ``ILS_AI_*`` settings name, validated here).
+    (offline, or the OpenAI-compatible API the chat section names, validated here).
     The outbox lives in that database; its table is made by the migrations (never here).
     :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
     runs.
@@ -66,25 +66,25 @@ class JobSystem:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IlsSettings,
         registry: Registry | None = None,
         resources: Mapping[str, Any] | None = None,
         database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or build_registry(settings.imports)
-        self.database = database or Database(database_url(os.environ, settings.var_dir))
+        self.database = database or Database(settings.resolved_database_url())
         given = dict(resources or {})
         self._owns_mailer = "mailer" not in given
         if self._owns_mailer:
-            given["mailer"] = Mailer(load_mail_settings(os.environ, settings.var_dir))
+            given["mailer"] = Mailer(settings.mail_settings())
         self.mailer: Mailer = given["mailer"]
         self._owns_renderer = "pdf_renderer" not in given
         if self._owns_renderer:
             given["pdf_renderer"] = RenderPool(settings.queue("pdf").concurrency)
         self.renderer: RenderPool = given["pdf_renderer"]
         if "files" not in given:
-            given["files"] = LocalFileStorage(files_root(os.environ, settings.var_dir))
+            given["files"] = LocalFileStorage(settings.files_root)
         self.files: FileStorage = given["files"]
         self._owns_models = "ai_models" not in given
         if self._owns_models:
@@ -92,7 +92,7 @@ class JobSystem:
         self.models: ModelPool = given["ai_models"]
         self._owns_chat = "chat_provider" not in given
         if self._owns_chat:
-            given["chat_provider"] = build_provider(load_chat_settings(os.environ))
+            given["chat_provider"] = build_provider(settings.chat_settings())
         self.chat: ChatProvider = given["chat_provider"]
         self.broker = Broker(settings)
         self._owns_notifier = "notifier" not in given

@@ -1,35 +1,31 @@
-"""The ``ils`` command: serve the app, run workers, inspect queues, manage the embedded server."""
+"""The ``ils`` command: serve the app, run workers, inspect queues, manage the embedded server.
+
+Every command builds its settings with :func:`ils.settings.load_settings` (its options are the
+last source) and imports what it runs inside its body: a worker of one queue, or ``ils queue
+stats``, loads neither the web app, nor the migrations, nor the other queues' code.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from ils.bootstrap import JobSystem, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
-from ils.domain.db import database_url
-from ils.domain.migrate import current, schema_problem
-from ils.logs import LOG_FORMAT_ENV, configure_logging
-from ils.queue.admin import STATES
-from ils.queue.broker import redact
-from ils.queue.embedded import EmbeddedServer
 from ils.queue.errors import IlsJobsError
-from ils.queue.producer import EnqueueOptions
-from ils.queue.runtime import parse_queues
-from ils.queue.settings import Settings, load_settings
-from ils.queue.vardir import restrict_umask, tighten
-from ils.web.serving import UVICORN_OPTIONS, quiet_access_log
+from ils.queue.vardir import restrict_umask
+from ils.settings import IlsSettings, load_settings
+
+if TYPE_CHECKING:
+    from ils.bootstrap import JobSystem
+    from ils.queue.admin import QueueAdmin
+    from ils.queue.embedded import EmbeddedServer
 
 app = typer.Typer(help="ILS Jobs: background jobs of the Integrated Lens System.")
 queue_app = typer.Typer(help="Inspect the queues and add jobs.")
@@ -39,7 +35,6 @@ app.add_typer(embedded_app, name="embedded")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 
-console = Console()
 T = TypeVar("T")
 
 
@@ -52,19 +47,32 @@ def _private_files() -> None:
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-LogOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")]
+LogOpt = Annotated[
+    str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR (default: settings)")
+]
 
 
-def _settings(config: Path | None, imports: list[str] | None = None) -> Settings:
-    extra: dict[str, Any] = {}
+def _settings(config: Path | None, imports: list[str] | None = None, **options: Any) -> IlsSettings:
+    """The settings with this command's options as the last source (unset ones left out)."""
     try:
-        base = load_settings(config_file=config)
+        base = load_settings(config_file=config, cli=options)
         if imports:
-            extra["imports"] = (*base.imports, *imports)
-            return base.model_copy(update=extra)
+            return base.model_copy(update={"imports": (*base.imports, *imports)})
         return base
     except IlsJobsError as exc:
         _fail(str(exc))
+
+
+def _configure_logging(settings: IlsSettings) -> None:
+    from ils.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -72,16 +80,18 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _ready_to_run(settings: Settings) -> None:
+def _ready_to_run(settings: IlsSettings) -> None:
     """Start-up checks of ``serve`` and ``worker``: the var directory is private, and the
     database is at the newest migration (else every job would fail on a missing table)."""
+    from ils.domain.schema_check import schema_problem_at
+    from ils.queue.vardir import tighten
+
     tighten(settings.var_dir)
-    chatty = logging.getLogger("alembic.runtime.migration")  # its INFO lines say nothing here
+    chatty = logging.getLogger("alembic")  # its INFO lines (plugins, context) say nothing here
     level = chatty.level
     chatty.setLevel(logging.WARNING)
     try:
-        url = database_url(os.environ, settings.var_dir)
-        revision = current(url)
+        problem = schema_problem_at(settings.resolved_database_url())
     except IlsJobsError as exc:
         _fail(str(exc))
     except Exception as exc:  # the driver's own errors: unreachable, refused, bad database
@@ -89,7 +99,6 @@ def _ready_to_run(settings: Settings) -> None:
         _fail(f"cannot read the database's migration revision: {reason}", 1)
     finally:
         chatty.setLevel(level)
-    problem = schema_problem(revision)
     if problem is not None:
         _fail(problem, 1)
 
@@ -119,16 +128,20 @@ def serve(
         int, typer.Option(min=1, max=64, help="web processes (each with its own workers)")
     ] = 1,
     config: ConfigOpt = None,
-    log_level: LogOpt = "INFO",
+    log_level: LogOpt = None,
 ) -> None:
     """Run the web app; by default also the workers of every queue, in this process."""
     import uvicorn
 
+    from ils.bootstrap import JobSystem, tune_gc_for_serving
+    from ils.queue.broker import redact
+    from ils.queue.runtime import parse_queues
     from ils.web.app import create_app
+    from ils.web.serving import UVICORN_OPTIONS, quiet_access_log
 
-    configure_logging(log_level, os.environ.get(LOG_FORMAT_ENV, "text"))
+    settings = _settings(config, log_level=log_level)
+    _configure_logging(settings)
     tune_gc_for_serving()
-    settings = _settings(config)
     _ready_to_run(settings)
     try:
         chosen = parse_queues(queues)
@@ -139,7 +152,7 @@ def serve(
     at = redact(system.broker.url)  # starts (or reuses) the embedded server now
     typer.echo(f"ILS Jobs listening on http://{host}:{port} (broker: {where} at {at})")
     if processes > 1:
-        _serve_processes(system, host, port, processes, workers, chosen, config, log_level)
+        _serve_processes(system, host, port, processes, workers, chosen)
         return
     crashed: list[BaseException] = []
     server: uvicorn.Server | None = None
@@ -155,8 +168,9 @@ def serve(
     except IlsJobsError as exc:  # e.g. a bad web setting: a clear line, not a traceback
         asyncio.run(system.close())
         _fail(str(exc))
+    level = settings.log_level.lower()
     server = uvicorn.Server(
-        uvicorn.Config(web, host=host, port=port, log_level=log_level.lower(), **UVICORN_OPTIONS)
+        uvicorn.Config(web, host=host, port=port, log_level=level, **UVICORN_OPTIONS)
     )
     quiet_access_log()
     server.run()
@@ -171,33 +185,22 @@ def _serve_processes(
     processes: int,
     workers: bool,
     queues: tuple[str, ...],
-    config: Path | None,
-    log_level: str,
 ) -> None:
     """Several web processes on one port (uvicorn's supervisor restarts any that dies); this
     process keeps the embedded server, if any, in use until they are all gone."""
-    import uvicorn
+    from ils.web.factory import ServeHandoff, process_config, run_processes
 
-    from ils.web import factory
-
-    os.environ[factory.RUN_WORKERS_ENV] = "1" if workers else "0"
-    os.environ[factory.QUEUES_ENV] = ",".join(queues)
-    os.environ[factory.LOG_LEVEL_ENV] = log_level
-    if config is not None:
-        os.environ["ILS_CONFIG"] = str(config)
-    if system.settings.redis_url is None:
+    settings = system.settings
+    if settings.redis_url is None:
         # The children must share the embedded server this process started, wherever it is.
-        os.environ["REDIS_URL"] = system.broker.url
+        settings = settings.model_copy(update={"redis_url": system.broker.url})
+    handoff = ServeHandoff.of(settings, run_workers=workers, queues=queues)
     try:
-        uvicorn.run(
-            "ils.web.factory:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=processes,
-            log_level=log_level.lower(),
-            **UVICORN_OPTIONS,
-        )
+        # Invalid web settings fail here, once, rather than in every child in turn.
+        settings.web_settings()
+        run_processes(process_config(handoff, host, port, processes))
+    except IlsJobsError as exc:
+        _fail(str(exc))
     finally:
         asyncio.run(system.close())
 
@@ -211,27 +214,27 @@ def worker(
         list[str] | None, typer.Option("--import", help="module with register(registry)")
     ] = None,
     config: ConfigOpt = None,
-    log_level: LogOpt = "INFO",
+    log_level: LogOpt = None,
 ) -> None:
     """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
-    configure_logging(log_level, os.environ.get(LOG_FORMAT_ENV, "text"))
-    settings = _settings(config, imports)
+    from ils import lifecycle
+    from ils.queue.runtime import parse_queues
+
+    settings = _settings(config, imports, log_level=log_level)
+    _configure_logging(settings)
     _ready_to_run(settings)
 
     async def main() -> int:
+        from ils.bootstrap import JobSystem
+
         system = JobSystem(settings)
         runtime = system.runtime(parse_queues(queues))
-        system.install()
-        await system.start_background()  # the outbox relay's sweep
-        if "ai" in runtime.queues:
-            await system.install_schedules()  # the daily briefings, 08:00 per company
-        runtime.install_signal_handlers()
-        try:
-            await runtime.start()
+        async with lifecycle.running(system, runtime):
+            runtime.install_signal_handlers()
+            logging.getLogger("ils.worker").info(
+                "ready: worker %s takes jobs of %s", runtime.worker_id, ",".join(runtime.queues)
+            )
             return await runtime.wait()
-        finally:
-            await runtime.stop()
-            await system.close()
 
     code = _run(main)
     raise typer.Exit(code)
@@ -240,7 +243,9 @@ def worker(
 # ---- queue inspection -----------------------------------------------------------------------
 
 
-async def _with_system(settings: Settings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+async def _with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+    from ils.bootstrap import JobSystem
+
     system = JobSystem(settings)
     try:
         return await fn(system)
@@ -248,23 +253,42 @@ async def _with_system(settings: Settings, fn: Callable[[JobSystem], Awaitable[T
         await system.close()
 
 
+def _inspect(config: Path | None, fn: Callable[[QueueAdmin], Awaitable[T]]) -> T:
+    """``fn`` on an admin view that needs Redis alone (no database, mail or AI settings)."""
+    from ils import lifecycle
+
+    settings = _settings(config)
+
+    async def run() -> T:
+        async with lifecycle.inspecting(settings) as admin:
+            return await fn(admin)
+
+    return _run(run)
+
+
 @queue_app.command("stats")
 def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Jobs per state for each queue."""
-    stats = _run(lambda: _with_system(_settings(config), lambda s: s.admin.stats()))
+    from rich.table import Table
+
+    from ils.queue.admin import STATES
+
+    stats = _inspect(config, lambda admin: admin.stats())
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
     table = Table("queue", *STATES, title="ILS Jobs: queue stats")
     for queue, counts in stats.items():
         table.add_row(queue, *(str(counts[s]) for s in STATES))
-    console.print(table)
+    _console().print(table)
 
 
 @queue_app.command("health")
 def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Redis reachable, latency, version, memory, live workers per queue."""
-    health = _run(lambda: _with_system(_settings(config), lambda s: s.admin.health()))
+    from rich.table import Table
+
+    health = _inspect(config, lambda admin: admin.health())
     if as_json:
         typer.echo(json.dumps(health, indent=2))
     else:
@@ -275,7 +299,7 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             table.add_row(f"workers: {queue}", str(n))
         if health["error"]:
             table.add_row("error", str(health["error"]))
-        console.print(table)
+        _console().print(table)
     if not health["redis"]:
         raise typer.Exit(1)
 
@@ -283,7 +307,9 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 @queue_app.command("info")
 def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Each queue's settings, counts and workers, with the broker's health."""
-    info = _run(lambda: _with_system(_settings(config), lambda s: s.admin.info()))
+    from rich.table import Table
+
+    info = _inspect(config, lambda admin: admin.info())
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -301,6 +327,7 @@ def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             f"{s['backoff']} {s['backoff_delay_ms']}ms", f"{s['lock_duration_ms']}ms",
             str(q["workers"]), jobs or "-",
         )  # fmt: skip
+    console = _console()
     console.print(table)
     h = info["health"]
     console.print(f"redis: {h['redis']}  version: {h['version']}  latency: {h['latency_ms']} ms")
@@ -317,6 +344,10 @@ def queue_add(
     config: ConfigOpt = None,
 ) -> None:
     """Validate and enqueue one job; prints its id."""
+    from pydantic import ValidationError
+
+    from ils.queue.producer import EnqueueOptions
+
     try:
         data = json.loads(payload)
     except json.JSONDecodeError as exc:
@@ -340,6 +371,8 @@ def queue_add(
 
 
 def _embedded(config: Path | None) -> EmbeddedServer:
+    from ils.queue.embedded import EmbeddedServer
+
     settings = _settings(config)
     if settings.redis_url is not None:
         _fail("REDIS_URL (or REDIS_HOST/REDIS_PORT) is set: no embedded server is used")

@@ -1,26 +1,23 @@
 """Where generated files (PDFs today; .eml files and OMA uploads later) are kept: a small storage
 interface keyed by relative paths, and its local-directory implementation.
 
-The root is ``ILS_FILES_DIR``, by default ``<var>/files``; keys look like
+The root is the ``files_dir`` setting (``ILS_FILES_DIR``), by default ``<var>/files``; keys are
 ``<company>/<type>/<name>.pdf``. Object storage can come later behind the same interface.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from ils.queue.errors import ConfigurationError, IlsJobsError
+from ils.queue.errors import IlsJobsError
 from ils.queue.vardir import private_dir
 
-FILES_DIR_ENV = "ILS_FILES_DIR"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -90,14 +87,3 @@ class LocalFileStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
-
-
-def files_root(env: Mapping[str, str], var_dir: Path) -> Path:
-    """``ILS_FILES_DIR``, else ``<var_dir>/files``; a misspelt ``ILS_FILE*`` name fails."""
-    for name in env:
-        if name.startswith("ILS_FILE") and name != FILES_DIR_ENV:
-            near = difflib.get_close_matches(name, [FILES_DIR_ENV], n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]}?" if near else f"; valid: {FILES_DIR_ENV}"
-            raise ConfigurationError(f"unknown file storage setting {name}{hint}")
-    raw = env.get(FILES_DIR_ENV, "").strip()
-    return Path(raw) if raw else var_dir / "files"

@@ -20,8 +20,9 @@ from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.passwords import hash_password
 from ils.queue.embedded import free_port
 from ils.queue.settings import Settings
+from ils.settings import load_web_settings
 from ils.web.app import create_app
-from ils.web.settings import WebSettings, load_web_settings
+from ils.web.settings import WebSettings
 from tests.conftest import make_settings, probe_registry
 
 PASSWORD = "correct horse battery staple"

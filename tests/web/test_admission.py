@@ -14,8 +14,9 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import Settings
+from ils.settings import load_web_settings
 from ils.web.app import create_app
-from ils.web.settings import WebSettings, load_web_settings
+from ils.web.settings import WebSettings
 from tests.conftest import probe_registry
 from tests.support.lag import wait_paused
 from tests.web.conftest import make_client

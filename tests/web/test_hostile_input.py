@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from ils.domain.models.accounts import Role
 from ils.domain.models.orders import Order
-from ils.web.settings import WebSettings, load_web_settings
+from ils.settings import load_web_settings
+from ils.web.settings import WebSettings
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, signed_in
 

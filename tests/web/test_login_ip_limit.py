@@ -11,8 +11,9 @@ from fastapi import FastAPI
 
 from ils.domain.models.accounts import Role
 from ils.queue.errors import ConfigurationError
+from ils.settings import load_web_settings
 from ils.web.auth import routes as auth_routes
-from ils.web.settings import WebSettings, load_web_settings
+from ils.web.settings import WebSettings
 from tests.web.conftest import Accounts, login, make_client
 
 IP_LIMIT = 4

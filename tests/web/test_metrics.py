@@ -14,7 +14,7 @@ from ils.domain.db import Database
 from ils.queue.errors import ConfigurationError
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import Settings
-from ils.web.settings import load_web_settings
+from ils.settings import load_web_settings
 from tests.conftest import probe_registry
 from tests.support.running import running
 from tests.web.conftest import make_client, serve

@@ -12,9 +12,9 @@ from fastapi.routing import APIRoute
 
 from ils.bootstrap import JobSystem
 from ils.domain.models import DocumentEntity, Role
+from ils.settings import load_web_settings
 from ils.web.app import create_app
 from ils.web.auth.policy import DOCUMENT_READ, POLICY, allows, markdown_table, permit
-from ils.web.settings import load_web_settings
 from tests.conftest import make_settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"

@@ -15,8 +15,8 @@ from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
 from ils.queue.errors import ConfigurationError
+from ils.settings import load_web_settings
 from ils.web.proxies import forwarded_client
-from ils.web.settings import load_web_settings
 from tests.web.conftest import Accounts, login, make_client, serve
 
 PROXY = "10.1.2.3"

@@ -17,7 +17,8 @@ from ils.domain.db import Database
 from ils.domain.models.accounts import Role
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
-from ils.web.settings import WebSettings, load_web_settings
+from ils.settings import load_web_settings
+from ils.web.settings import WebSettings
 from tests.support.running import running
 from tests.web.conftest import Accounts, add_user, csrf_headers, logged_in, login, make_client
 from tests.web.test_orders import ORDER

@@ -20,7 +20,8 @@ from fastapi.routing import APIRoute
 from ils.domain.models.accounts import Role
 from ils.queue.errors import ConfigurationError
 from ils.queue.settings import Settings
-from ils.web.settings import WebSettings, load_web_settings
+from ils.settings import load_web_settings
+from ils.web.settings import WebSettings
 from tests.web.conftest import Accounts, serve
 from tests.web.helpers import outsider, signed_in
 
@@ -202,5 +203,5 @@ def test_quota_settings_are_validated_at_start_up(tmp_path: Path):
         load_web_settings({"ILS_QUOTA_AI_USER": "0"}, var)
     with pytest.raises(ConfigurationError, match="ILS_QUOTA_BULK_WINDOW_S"):
         load_web_settings({"ILS_QUOTA_BULK_WINDOW_S": "soon"}, var)
-    with pytest.raises(ConfigurationError, match="unknown web setting ILS_QUOTAS_AI_USER"):
+    with pytest.raises(ConfigurationError, match="ILS_QUOTAS_AI_USER in the environment; did"):
         load_web_settings({"ILS_QUOTAS_AI_USER": "3"}, var)

@@ -25,8 +25,8 @@ from starlette.routing import WebSocketRoute
 
 from ils.bootstrap import JobSystem
 from ils.domain.models import DocumentEntity, DocumentType, Role
+from ils.settings import load_web_settings
 from ils.web.app import create_app
-from ils.web.settings import load_web_settings
 from tests.conftest import delete_prefix, make_settings, probe_registry
 from tests.support.databases import open_database
 from tests.web.conftest import PASSWORD, add_user, login, make_client

@@ -17,8 +17,8 @@ from ils.domain.db import Database
 from ils.domain.models.accounts import AuthSession, Role
 from ils.domain.models.audit import AuditEntry
 from ils.queue.settings import Settings
+from ils.settings import load_web_settings
 from ils.web.auth.sockets import authenticate_socket
-from ils.web.settings import load_web_settings
 from tests.conftest import probe_registry
 from tests.web.clock import ManualClock, install_clock
 from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client, serve

@@ -1,27 +1,27 @@
 """The ``ils db`` and ``ils demo`` commands: migrate the configured database, report its
-revision, and seed the demo data (printing the demo logins)."""
+revision, and seed the demo data (printing the demo logins).
+
+The database is the one the settings name (:func:`ils.settings.load_settings`: ``DATABASE_URL``,
+or SQLite under ``var_dir`` from ils.toml or ``ILS_VAR_DIR``), the same ``ils serve`` and
+``ils worker`` use. What a command runs is imported inside it: ``ils --help`` loads no driver.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from ils.domain.db import Database, database_url
-from ils.domain.demo import DemoCredentials, DemoDataExists, demo_logins, seed_demo
-from ils.domain.migrate import current, head, upgrade, upgrade_database
 from ils.queue.errors import IlsJobsError
+from ils.settings import load_settings
+
+if TYPE_CHECKING:
+    from ils.domain.demo import DemoCredentials
 
 db_app = typer.Typer(help="The ILS database: migrations (DATABASE_URL, or SQLite under var/).")
 demo_app = typer.Typer(help="Demo data: two companies, a user per role, a year of orders.")
-
-console = Console()
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -29,24 +29,33 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def configured_url() -> str:
-    """``DATABASE_URL`` with its async driver, or the SQLite file under ``ILS_VAR_DIR``."""
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file")]
+
+
+def configured_url(config: Path | None = None) -> str:
+    """The settings' database: ``DATABASE_URL`` with its async driver, or SQLite under
+    ``var_dir``."""
     try:
-        return database_url(os.environ, Path(os.environ.get("ILS_VAR_DIR", "var")))
+        return load_settings(config_file=config).resolved_database_url()
     except IlsJobsError as exc:
         _fail(str(exc), 2)
 
 
 def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="revision to reach")] = "head",
+    config: ConfigOpt = None,
 ) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
-    url = configured_url()
+    from ils.domain.migrate import current, upgrade
+
+    url = configured_url(config)
     upgrade(url, revision)
     typer.echo(f"{_shown(url)}: at revision {current(url)}")
 
@@ -54,9 +63,12 @@ def db_upgrade(
 @db_app.command("current")
 def db_current(
     check: Annotated[bool, typer.Option("--check", help="exit 1 unless at the newest")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """The revision the database is at, and whether it is the newest."""
-    url = configured_url()
+    from ils.domain.migrate import current, head
+
+    url = configured_url(config)
     revision, newest = current(url), head()
     state = "head" if revision == newest else f"behind: newest is {newest}"
     typer.echo(f"{_shown(url)}: {revision or 'not migrated'} ({state})")
@@ -65,6 +77,10 @@ def db_current(
 
 
 def print_credentials(credentials: DemoCredentials) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
     # Never cut a login short: fold in a narrow terminal, and print wide into a pipe or file.
     out = console if console.is_terminal else Console(width=120)
     table = Table(title="ILS demo logins")
@@ -85,9 +101,14 @@ def demo_seed(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="when the demo is already there, just print logins")
     ] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Migrate the database, then fill it with the demo data and print the demo logins."""
-    url = configured_url()
+    from ils.domain.db import Database
+    from ils.domain.demo import DemoCredentials, DemoDataExists, demo_logins, seed_demo
+    from ils.domain.migrate import upgrade_database
+
+    url = configured_url(config)
 
     async def run() -> DemoCredentials:
         db = Database(url)

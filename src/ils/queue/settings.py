@@ -1,21 +1,17 @@
-"""Settings of ILS Jobs: the six queues' specs and the process-wide settings, validated once.
+"""Settings of the job system: the six queues' specs and the settings a producer, worker or
+admin needs, as validated models.
 
-Values come from defaults, then a TOML file (``ILS_CONFIG`` or ``./ils.toml``), then the
-environment (``REDIS_URL``/``REDIS_HOST``..., ``ILS_QUEUE_<QUEUE>_<FIELD>``). Unknown names fail
-at start-up with a "did you mean" suggestion; nothing falls back silently.
+Where the values come from (``ils.toml``, the environment, options) is :mod:`ils.settings`'s
+business: its root settings object is a :class:`Settings`, so this layer takes it as is.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-from urllib.parse import quote
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ils.queue.errors import ConfigurationError
 
@@ -27,8 +23,6 @@ BackoffKind = Literal["exponential", "fixed", "exponential_jitter"]
 FallbackPolicy = Literal["spool", "inline", "raise"]
 
 DAY_S = 24 * 3600
-
-_M = TypeVar("_M", bound=BaseModel)
 
 
 class QueueSpec(BaseModel):
@@ -97,7 +91,8 @@ DEFAULT_QUEUES: dict[str, QueueSpec] = {
 
 
 class Settings(BaseModel):
-    """Everything a producer, worker or admin process needs; built by :func:`load_settings`."""
+    """Everything a producer, worker or admin process needs (the root settings object,
+    :class:`ils.settings.IlsSettings`, is one)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -148,142 +143,12 @@ class Settings(BaseModel):
         return self.var_dir / "redis"
 
 
-TOP_LEVEL_KEYS = tuple(Settings.model_fields)
 QUEUE_FIELDS = tuple(QueueSpec.model_fields)
-
-
-def _unknown(kind: str, name: str, choices: tuple[str, ...] | list[str], where: str = "") -> str:
-    near = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    hint = f"; did you mean '{near[0]}'?" if near else f"; valid: {', '.join(choices)}"
-    at = f" in {where}" if where else ""
-    return f"unknown {kind} '{name}'{at}{hint}"
 
 
 def check_queue_name(name: str) -> None:
     """Raise :class:`ConfigurationError` with a suggestion unless ``name`` is one of the six."""
     if name not in QUEUE_NAMES:
-        raise ConfigurationError(_unknown("queue", name, QUEUE_NAMES))
-
-
-def redis_url_from_env(env: Mapping[str, str]) -> str | None:
-    """``REDIS_URL``, else ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD`` (the seed's names)."""
-    if env.get("REDIS_URL"):
-        return env["REDIS_URL"]
-    host = env.get("REDIS_HOST")
-    port = env.get("REDIS_PORT")
-    if not host and not port:
-        return None
-    password = env.get("REDIS_PASSWORD")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{host or 'localhost'}:{port or '6379'}/0"
-
-
-def _queue_overrides_from_env(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for key, value in env.items():
-        if not key.startswith("ILS_QUEUE_"):
-            continue
-        rest = key[len("ILS_QUEUE_") :].lower()
-        queue, _, field = rest.partition("_")
-        if queue not in QUEUE_NAMES:
-            raise ConfigurationError(_unknown("queue", queue, QUEUE_NAMES, key))
-        if field not in QUEUE_FIELDS:
-            raise ConfigurationError(_unknown("queue field", field, QUEUE_FIELDS, key))
-        out.setdefault(queue, {})[field] = value
-    return out
-
-
-def _env_value(raw: str) -> str | None:
-    return None if raw.strip().lower() in ("", "none", "null") else raw
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            raise ConfigurationError(_unknown("setting", key, TOP_LEVEL_KEYS, str(path)))
-    for queue, fields in (data.get("queues") or {}).items():
-        if queue not in QUEUE_NAMES:
-            raise ConfigurationError(_unknown("queue", queue, QUEUE_NAMES, str(path)))
-        for field in fields:
-            if field not in QUEUE_FIELDS:
-                raise ConfigurationError(
-                    _unknown("queue field", field, QUEUE_FIELDS, f"{path} [queues.{queue}]")
-                )
-    return data
-
-
-def load_settings(
-    env: Mapping[str, str] | None = None,
-    config_file: Path | None = None,
-    **overrides: Any,
-) -> Settings:
-    """Build the one validated :class:`Settings` object for this process."""
-    env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    path = config_file or (Path(env["ILS_CONFIG"]) if env.get("ILS_CONFIG") else None)
-    if path is None and Path("ils.toml").is_file():
-        path = Path("ils.toml")
-    if path is not None:
-        if not path.is_file():
-            raise ConfigurationError(f"config file not found: {path}")
-        data = _read_toml(path)
-
-    url = redis_url_from_env(env)
-    if url:
-        data["redis_url"] = url
-    simple = {
-        "ILS_REDIS_PREFIX": "prefix",
-        "ILS_VAR_DIR": "var_dir",
-        "ILS_EMBEDDED_PORT": "embedded_port",
-        "ILS_SHUTDOWN_GRACE_S": "shutdown_grace_s",
-        "ILS_HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",
-        "ILS_LOOP_LAG_PAUSE_MS": "loop_lag_pause_ms",
-        "ILS_LOOP_LAG_RESUME_MS": "loop_lag_resume_ms",
-    }
-    for name, field in simple.items():
-        if env.get(name):
-            data[field] = env[name]
-    if env.get("ILS_IMPORTS"):
-        data["imports"] = tuple(m.strip() for m in env["ILS_IMPORTS"].split(",") if m.strip())
-
-    queues: dict[str, dict[str, Any]] = {
-        q: DEFAULT_QUEUES[q].model_dump(exclude_unset=True) for q in QUEUE_NAMES
-    }
-    for q, fields in (data.pop("queues", None) or {}).items():
-        queues[q].update(fields)
-    for q, fields in _queue_overrides_from_env(env).items():
-        queues[q].update({k: _env_value(v) for k, v in fields.items()})
-    data.update(overrides)
-    data.setdefault("queues", queues)
-
-    built: dict[str, QueueSpec] = {}
-    for q, fields in data["queues"].items():
-        built[q] = fields if isinstance(fields, QueueSpec) else _validated(QueueSpec, fields, q)
-    data["queues"] = built
-    return _validated(Settings, data, "")
-
-
-def env_errors(exc: ValidationError, env_fields: Mapping[str, str], fallback: str) -> str:
-    """Pydantic's errors named by the environment variable each field came from
-    (``env_fields`` maps variable -> field), for settings read from the environment."""
-    names = {field: name for name, field in env_fields.items()}
-    return "; ".join(
-        f"{names.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else fallback}: {err['msg']}"
-        for err in exc.errors()
-    )
-
-
-def _validated(model: type[_M], data: Any, where: str) -> _M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        scope = f"queues.{where}." if where else ""
-        problems = "; ".join(
-            f"{scope}{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid settings: {problems}") from exc
+        near = difflib.get_close_matches(name, QUEUE_NAMES, n=1, cutoff=0.5)
+        hint = f"did you mean '{near[0]}'?" if near else f"valid: {', '.join(QUEUE_NAMES)}"
+        raise ConfigurationError(f"unknown queue '{name}'; {hint}")

@@ -9,10 +9,8 @@ from the migrations, never from here.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
@@ -20,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ils import __version__
+from ils import __version__, lifecycle
 from ils.bootstrap import JobSystem
 from ils.queue.loadguard import LoopLagMonitor
 from ils.queue.runtime import WorkerRuntime
@@ -50,7 +48,7 @@ from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
 from ils.web.routes.queue_admin import router as queue_admin_router
 from ils.web.routes.queue_events import router as queue_events_router
-from ils.web.settings import WebSettings, load_web_settings
+from ils.web.settings import WebSettings
 from ils.web.shutdown import ShutdownFlag
 
 log = logging.getLogger("ils.web")
@@ -77,10 +75,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app around ``system``. With ``run_workers`` the lifespan starts the workers.
 
-    ``web_settings`` defaults to :func:`load_web_settings` on this process's environment; an
-    invalid value raises :class:`~ils.queue.errors.ConfigurationError` here, at start-up.
+    ``web_settings`` defaults to the web section of the system's settings; an invalid value
+    raises :class:`~ils.queue.errors.ConfigurationError` here, at start-up.
     """
-    settings = web_settings or load_web_settings(os.environ, system.settings.var_dir)
+    settings = web_settings or system.settings.web_settings()
     # Measured in every web process (/metrics shows it); in-process workers yield to it.
     loop_lag = LoopLagMonitor()
     runtime: WorkerRuntime | None = (
@@ -90,41 +88,27 @@ def create_app(
 
     shutdown = ShutdownFlag()
 
+    def stop_streams() -> None:
+        shutdown.raise_flag()
+        shutdown.restore_signals()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        system.install()
-        loop_lag.start()
-        shutdown.chain_signals()  # event streams end on SIGINT/SIGTERM, not after the server
-        await system.start_background()  # the outbox relay's sweep runs in every web process
-        hub.start()  # subscribes in the background: the app answers while Redis is away
-        starting: asyncio.Task[None] | None = None
-        scheduling: asyncio.Task[list[str]] | None = None
-        if runtime is not None:
-            # Started in the background: the app answers while it waits for Redis.
-            starting = asyncio.create_task(runtime.start(), name="ils-workers-start")
-            if "ai" in runtime.queues:  # the daily briefings' schedulers, 08:00 per company
-                scheduling = asyncio.create_task(system.install_schedules(), name="ils-schedules")
-        else:
+        if runtime is None:
             log.info("workers not started here (--no-workers): run `ils worker`")
-        try:
+        async with lifecycle.running(
+            system,
+            runtime,
+            first=[lifecycle.part(loop_lag.start, loop_lag.stop)],
+            last=[
+                # Event streams end on SIGINT/SIGTERM, not after the server.
+                lifecycle.part(shutdown.chain_signals, stop_streams),
+                # Subscribes in the background: the app answers while Redis is away.
+                lifecycle.part(hub.start, hub.stop),
+            ],
+            workers_in_background=True,
+        ):
             yield
-        finally:
-            await hub.stop()
-            shutdown.raise_flag()
-            shutdown.restore_signals()
-            await system.stop_background()
-            if scheduling is not None:
-                scheduling.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await scheduling
-            if starting is not None:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await starting
-            if runtime is not None:
-                await runtime.stop()
-            await loop_lag.stop()
-            await system.close()
 
     # max_body_size: larger bodies answer 413 before anything reads them (Content-Length or,
     # for chunked bodies, as the bytes arrive); a route that takes uploads may set its own.

@@ -1,17 +1,16 @@
 """Settings of the web app: secret key, public URL, cookies, session and token lifetimes, logins.
 
-Read once from the environment by :func:`load_web_settings`; unknown or invalid values fail at
-start-up. Without ``ILS_SECRET_KEY`` a key is generated once and kept in ``<var>/secret_key``.
+The values come from the root settings' ``web`` and ``quotas`` sections, validated by
+:meth:`ils.settings.IlsSettings.web_settings` at start-up. Without ``ILS_SECRET_KEY`` a key is
+generated once and kept in ``<var>/secret_key``.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -22,50 +21,18 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from ils.queue.errors import ConfigurationError
-from ils.queue.settings import env_errors
 from ils.queue.vardir import private_dir
-from ils.web.quota_settings import DEFAULT_QUOTAS, ENV_PREFIX, QuotaRule, load_quotas
+from ils.web.quota_settings import DEFAULT_QUOTAS, QuotaRule
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_LENGTH = 32
-
-# Environment name -> field. Every ILS_ name starting with one of ``OWNED_PREFIXES`` belongs to
-# the web settings, so a misspelt one fails with a suggestion instead of being ignored.
-ENV_FIELDS: dict[str, str] = {
-    "ILS_SECRET_KEY": "secret_key",
-    "ILS_PUBLIC_URL": "public_url",
-    "ILS_COOKIE_SECURE": "cookie_secure",
-    "ILS_SESSION_IDLE_S": "session_idle_s",
-    "ILS_SESSION_ABSOLUTE_S": "session_absolute_s",
-    "ILS_SESSION_RECHECK_S": "session_recheck_s",
-    "ILS_TOKEN_IDLE_S": "token_idle_s",
-    "ILS_TOKEN_ABSOLUTE_S": "token_absolute_s",
-    "ILS_LOGIN_MAX_FAILURES": "login_max_failures",
-    "ILS_LOGIN_WINDOW_S": "login_window_s",
-    "ILS_LOGIN_IP_MAX_FAILURES": "login_ip_max_failures",
-    "ILS_METRICS_TOKEN": "metrics_token",
-    "ILS_METRICS_ALLOW": "metrics_allow",
-    "ILS_TRUSTED_PROXIES": "trusted_proxies",
-    "ILS_MAX_BODY_BYTES": "max_body_bytes",
-    "ILS_WEB_MAX_INFLIGHT": "max_inflight",
-    "ILS_WEB_QUEUE_TIMEOUT_MS": "queue_timeout_ms",
-}
-OWNED_PREFIXES = (
-    "ILS_SECRET", "ILS_PUBLIC", "ILS_COOKIE", "ILS_SESSION", "ILS_TOKEN", "ILS_LOGIN",
-    "ILS_METRICS", "ILS_TRUSTED", "ILS_MAX_BODY", "ILS_QUOTA", "ILS_WEB",
-)  # fmt: skip
-# Names that once meant something: refused with what replaced them, never silently ignored.
-REPLACED: dict[str, str] = {
-    "ILS_SESSION_MAX_AGE_S": "ILS_SESSION_ABSOLUTE_S (and ILS_SESSION_IDLE_S)",
-}
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -178,22 +145,6 @@ class WebSettings(BaseModel):
         return value.strip().rstrip("/")
 
 
-def _check_names(env: Mapping[str, str]) -> None:
-    for name in env:
-        if name in ENV_FIELDS or not name.startswith("ILS_") or name.startswith(ENV_PREFIX):
-            continue  # ILS_QUOTA_* names are checked by load_quotas
-        if name in REPLACED:
-            raise ConfigurationError(f"{name} is no longer read; use {REPLACED[name]}")
-        # Names under our prefixes must be ours; elsewhere only a near miss of ours is flagged,
-        # since other ILS_ names belong to other settings (ILS_QUEUE_..., ILS_VAR_DIR...).
-        owned = name.startswith(OWNED_PREFIXES)
-        near = difflib.get_close_matches(name, list(ENV_FIELDS), n=1, cutoff=0.6 if owned else 0.9)
-        if near:
-            raise ConfigurationError(f"unknown web setting {name}; did you mean {near[0]}?")
-        if owned:
-            raise ConfigurationError(f"unknown web setting {name}; valid: {', '.join(ENV_FIELDS)}")
-
-
 def _read_key_file(path: Path) -> str:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
@@ -224,30 +175,3 @@ def stored_secret_key(var_dir: Path) -> str:
         fh.write(key + "\n")
     log.info("generated a secret key in %s (set ILS_SECRET_KEY to choose one)", path)
     return key
-
-
-def load_web_settings(
-    env: Mapping[str, str] | None = None, var_dir: Path = Path("var")
-) -> WebSettings:
-    """Build the one validated :class:`WebSettings` of this process from ``env``."""
-    env = os.environ if env is None else env
-    _check_names(env)
-    data: dict[str, Any] = {
-        field: env[name] for name, field in ENV_FIELDS.items() if env.get(name, "").strip()
-    }
-    if "secret_key" not in data:
-        data["secret_key"] = stored_secret_key(var_dir)
-    data["quotas"] = load_quotas(env)
-    try:
-        settings = WebSettings.model_validate(data)
-    except ValidationError as exc:
-        problems = env_errors(exc, ENV_FIELDS, "web settings")
-        raise ConfigurationError(f"invalid web settings: {problems}") from exc
-    https = settings.public_url.startswith("https://")
-    if https != settings.cookie_secure:
-        log.warning(
-            "ILS_PUBLIC_URL is %s but ILS_COOKIE_SECURE is %s: usually both say HTTPS or neither",
-            settings.public_url,
-            str(settings.cookie_secure).lower(),
-        )
-    return settings

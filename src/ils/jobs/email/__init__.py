@@ -2,14 +2,14 @@
 transports (``file`` by default, ``smtp``) and the email log that makes each email go once.
 
 :func:`register_email_handlers` attaches the handlers to a registry; :class:`Mailer` (built from
-:func:`load_mail_settings` at start-up) is what they send with, found in the job's resources.
+the root settings' mail section at start-up) is what they send with, found in the job's resources.
 """
 
 from __future__ import annotations
 
 from ils.jobs.email.handlers import HANDLERS
 from ils.jobs.email.mailer import Delivery, Mailer
-from ils.jobs.email.settings import MailSettings, load_mail_settings
+from ils.jobs.email.settings import MailSettings
 from ils.jobs.email.transports import MailTemporaryError, Message
 from ils.queue.registry import Registry
 
@@ -19,7 +19,6 @@ __all__ = [
     "MailTemporaryError",
     "Mailer",
     "Message",
-    "load_mail_settings",
     "register_email_handlers",
 ]
 

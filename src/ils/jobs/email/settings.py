@@ -1,35 +1,21 @@
 """Settings of the email worker: which transport, the SMTP server and sender, the app's public URL.
 
-Read once from the environment by :func:`load_mail_settings`; a wrong or misspelt value fails at
-start-up with the variable's name, never at the first email.
+The values come from the root settings' ``mail`` section (``ILS_MAIL_*``/``ILS_SMTP_*``, ``[mail]``
+in ils.toml), validated by :meth:`ils.settings.IlsSettings.mail_settings` at start-up, never at
+the first email.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ils.env_settings import http_url, load_env_model
+from ils.env_settings import http_url
 
-ENV_FIELDS: dict[str, str] = {
-    "ILS_MAIL_TRANSPORT": "transport",
-    "ILS_MAIL_FROM": "sender",
-    "ILS_SMTP_HOST": "smtp_host",
-    "ILS_SMTP_PORT": "smtp_port",
-    "ILS_SMTP_USER": "smtp_user",
-    "ILS_SMTP_PASSWORD": "smtp_password",
-    "ILS_SMTP_TLS": "smtp_tls",
-    "ILS_SMTP_CA_FILE": "smtp_ca_file",
-    "ILS_SMTP_TIMEOUT_S": "smtp_timeout_s",
-    "ILS_PUBLIC_URL": "public_url",
-}
-OWNED_PREFIXES = ("ILS_MAIL", "ILS_SMTP")
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
 
 
@@ -98,12 +84,3 @@ class MailSettings(BaseModel):
     @property
     def port(self) -> int:
         return self.smtp_port or DEFAULT_PORTS[self.smtp_tls]
-
-
-def load_mail_settings(
-    env: Mapping[str, str] | None = None, var_dir: Path = Path("var")
-) -> MailSettings:
-    """Build the one validated :class:`MailSettings` of this process from ``env``."""
-    env = os.environ if env is None else env
-    extra = {"mail_dir": var_dir / "mail"}
-    return load_env_model(MailSettings, env, ENV_FIELDS, OWNED_PREFIXES, "mail", extra)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ils.jobs.ai.chat.http_provider import OpenAIProvider
 from ils.jobs.ai.chat.offline import OfflineProvider
 from ils.jobs.ai.chat.provider import Answer, ChatProvider, ProviderUnavailable, Turn
-from ils.jobs.ai.chat.settings import ChatSettings, load_chat_settings
+from ils.jobs.ai.chat.settings import ChatSettings
 from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "ToolSet",
     "Turn",
     "build_provider",
-    "load_chat_settings",
 ]
 
 

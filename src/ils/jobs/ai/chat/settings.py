@@ -1,29 +1,18 @@
 """Settings of the chat-response job: which provider answers (the built-in offline one, or an
 OpenAI-compatible HTTP API), where that API is, its key, model, timeout and tool rounds.
 
-Read once from the environment by :func:`load_chat_settings`; a wrong or misspelt value fails at
-start-up with the variable's name, never at the first question.
+The values come from the root settings' ``chat`` section (``ILS_AI_*``, ``[chat]`` in ils.toml),
+validated by :meth:`ils.settings.IlsSettings.chat_settings` at start-up, never at the first
+question.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ils.env_settings import http_url, load_env_model
-
-ENV_FIELDS: dict[str, str] = {
-    "ILS_AI_PROVIDER": "provider",
-    "ILS_AI_BASE_URL": "base_url",
-    "ILS_AI_API_KEY": "api_key",
-    "ILS_AI_MODEL": "model",
-    "ILS_AI_TIMEOUT_S": "timeout_s",
-    "ILS_AI_MAX_TOOL_ROUNDS": "max_tool_rounds",
-}
-OWNED_PREFIX = "ILS_AI_"
+from ils.env_settings import http_url
 
 
 class ChatSettings(BaseModel):
@@ -49,9 +38,3 @@ class ChatSettings(BaseModel):
         if self.provider == "openai" and not (self.base_url and self.model):
             raise ValueError("ILS_AI_PROVIDER=openai needs ILS_AI_BASE_URL and ILS_AI_MODEL")
         return self
-
-
-def load_chat_settings(env: Mapping[str, str] | None = None) -> ChatSettings:
-    """Build the one validated :class:`ChatSettings` of this process from ``env``."""
-    env = os.environ if env is None else env
-    return load_env_model(ChatSettings, env, ENV_FIELDS, (OWNED_PREFIX,), "AI")
