@@ -104,7 +104,6 @@ class QueueAdmin:
         self.settings = settings
         self.broker = broker
         self.registry = registry
-        self._queues: dict[str, Queue] = {}
         self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
@@ -121,11 +120,8 @@ class QueueAdmin:
             return None
 
     def queue(self, name: str) -> Queue:
-        self.settings.queue(name)
-        if name not in self._queues:
-            conn = {"connection": self.broker.admin_client, "prefix": self.settings.prefix}
-            self._queues[name] = Queue(name, conn)
-        return self._queues[name]
+        """The broker's queue ``name`` (:class:`ConfigurationError` for an unknown one)."""
+        return self.broker.queues.get(name)
 
     # -- counts ----------------------------------------------------------------------------
 
@@ -391,6 +387,3 @@ class QueueAdmin:
                     f"job {queue}/{job_id} not in {sorted(states)} after {timeout_s}s"
                 )
             await asyncio.sleep(poll_s)
-
-    async def close(self) -> None:
-        self._queues.clear()

@@ -49,7 +49,3 @@ def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     """One company's jobs of one queue (see :mod:`ils.queue.tenancy`)."""
     return f"{prefix}:ils:company:{company_id}:{queue}"
 
-
-def all_keys_pattern(prefix: str) -> str:
-    """Every key of one prefix, ours and BullMQ's (for tests and ``ils queue obliterate``)."""
-    return f"{prefix}:*"

@@ -41,12 +41,6 @@ class ErrorOut(BaseModel):
     detail: Any = Field(description="what went wrong: a message, or a list of field errors")
 
 
-class PayloadErrorOut(ErrorOut):
-    job: str
-    fields: list[str]
-    errors: list[dict[str, Any]]
-
-
 def error_response(
     status_code: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
