@@ -20,13 +20,13 @@ from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
 from ils.domain.db import database_url
 from ils.domain.migrate import current, schema_problem
-from ils.queue.admin import STATES
 from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.errors import IlsJobsError
 from ils.queue.producer import EnqueueOptions
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import Settings, load_settings
+from ils.queue.states import COUNT_STATES
 from ils.queue.vardir import restrict_umask, tighten
 from ils.web.serving import UVICORN_OPTIONS, quiet_access_log
 
@@ -254,9 +254,9 @@ def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
-    table = Table("queue", *STATES, title="ILS Jobs: queue stats")
+    table = Table("queue", *COUNT_STATES, title="ILS Jobs: queue stats")
     for queue, counts in stats.items():
-        table.add_row(queue, *(str(counts[s]) for s in STATES))
+        table.add_row(queue, *(str(counts[s]) for s in COUNT_STATES))
     console.print(table)
 
 

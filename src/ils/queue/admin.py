@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.registry import JobType, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
+from ils.queue.states import COUNTED_STATES, FINAL_STATES
 from ils.queue.tenancy import (
     PLATFORM,
     ViewerScope,
@@ -42,17 +43,6 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
-
-STATES: tuple[str, ...] = (
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "completed",
-    "failed",
-    "paused",
-)
-FINAL_STATES = frozenset({"completed", "failed"})
 
 
 @dataclass(frozen=True)
@@ -130,15 +120,10 @@ class QueueAdmin:
     ) -> tuple[dict[str, int], bool]:
         q = self.queue(queue)
         if scope.company_id is None:
-            raw, paused = await asyncio.gather(
-                q.getJobCounts(
-                    "waiting", "active", "delayed", "prioritized", "completed", "failed"
-                ),
-                q.isPaused(),
-            )
+            raw, paused = await asyncio.gather(q.getJobCounts(*COUNTED_STATES), q.isPaused())
         else:
             raw, paused = await asyncio.gather(company_counts(q, scope.company_id), q.isPaused())
-        counts = {state: int(raw.get(state, 0)) for state in STATES if state != "paused"}
+        counts: dict[str, int] = {s: int(raw.get(s, 0)) for s in COUNTED_STATES}
         counts["paused"] = counts["waiting"] + counts["prioritized"] if paused else 0
         return counts, bool(paused)
 
@@ -177,7 +162,7 @@ class QueueAdmin:
         finished: dict[tuple[int, str], int] = {}
         q = self.queue(queue)
         client = self.broker.admin_client
-        for outcome in ("completed", "failed"):
+        for outcome in FINAL_STATES:
             _, ids = await company_page(q, scope.company_id, outcome, 0, 1_000_000)
             async with client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
@@ -366,7 +351,7 @@ class QueueAdmin:
         queue: str,
         job_id: str,
         timeout_s: float,
-        states: frozenset[str] = FINAL_STATES,
+        states: Collection[str] = FINAL_STATES,
         poll_s: float = 0.05,
     ) -> JobView:
         """Poll until the job reaches one of ``states`` (completed or failed by default).

@@ -21,22 +21,12 @@ from redis.exceptions import RedisError
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
+from ils.queue.states import check_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, without_company
 
 #: The job type of ``(queue, name)``, or None for a name the registry does not know.
 TypeOf = Callable[[str, str], JobType | None]
 
-#: States a job list can show (BullMQ's names); ``paused`` jobs are the waiting ones of a paused
-#: queue and show under ``waiting``.
-LIST_STATES: tuple[str, ...] = (
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "completed",
-    "failed",
-    "waiting-children",
-)
 MAX_PAGE_SIZE = 200
 MAX_LOG_LINES = 1_000
 
@@ -108,12 +98,6 @@ class JobDetail:
 
 def _ms(value: Any) -> int | None:
     return int(value) if value else None
-
-
-def check_state(state: str) -> str:
-    if state not in LIST_STATES:
-        raise ValueError(f"unknown job state {state!r}; valid: {', '.join(LIST_STATES)}")
-    return state
 
 
 def _summary(job: Job, state: str) -> JobSummary:

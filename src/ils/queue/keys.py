@@ -48,4 +48,3 @@ def cancel_requests(prefix: str) -> str:
 def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     """One company's jobs of one queue (see :mod:`ils.queue.tenancy`)."""
     return f"{prefix}:ils:company:{company_id}:{queue}"
-

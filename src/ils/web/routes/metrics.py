@@ -26,8 +26,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from ils.queue.admin import STATES
 from ils.queue.errors import BrokerUnavailable
+from ils.queue.states import COUNTED_STATES
 from ils.web.auth.context import web_context
 
 router = APIRouter(tags=["metrics"])
@@ -140,9 +140,8 @@ async def _deployment_families(request: Request) -> list[Metric]:
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
     pause = GaugeMetricFamily("ils_queue_paused", "1 while the queue is paused", labels=["queue"])
     for queue, (counts, paused) in states.items():
-        for state in STATES:
-            if state != "paused":
-                jobs.add_metric([queue, state], counts[state])
+        for state in COUNTED_STATES:
+            jobs.add_metric([queue, state], counts[state])
         pause.add_metric([queue], 1.0 if paused else 0.0)
     processed = CounterMetricFamily(
         "ils_jobs_processed", "job runs by outcome (completed, failed for good, retried)",

@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from ils.domain.models.accounts import User
 from ils.queue.admin import QueueAdmin
-from ils.queue.browse import LIST_STATES, MAX_PAGE_SIZE
+from ils.queue.browse import MAX_PAGE_SIZE
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.states import FinalState, JobState
 from ils.web.auth.audit import record_audit
 from ils.web.auth.dependencies import DbSession
 from ils.web.errors import ErrorOut
@@ -34,9 +35,6 @@ QueueName = Annotated[
     Path(description="one of the six queues"),
 ]
 JobId = Annotated[str, Path(min_length=1, max_length=100)]
-ListState = Literal[
-    "waiting", "active", "delayed", "prioritized", "completed", "failed", "waiting-children"
-]
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **DENIED,
     404: {"model": ErrorOut, "description": "no such job (or another company's)"},
@@ -44,7 +42,6 @@ ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "Redis is unreachable"},
 }
 assert set(QueueName.__origin__.__args__) == set(QUEUE_NAMES)  # type: ignore[attr-defined]
-assert set(ListState.__args__) == set(LIST_STATES)  # type: ignore[attr-defined]
 
 
 class JobSummaryOut(BaseModel):
@@ -94,7 +91,7 @@ class ActionOut(BaseModel):
 
 
 class CleanIn(BaseModel):
-    state: Literal["completed", "failed"]
+    state: FinalState
     older_than_s: int = Field(ge=0, le=365 * 86_400, description="finished longer ago than this")
 
 
@@ -184,7 +181,7 @@ async def list_jobs(
     scope: Scope,
     admin: Admin,
     queue: QueueName,
-    state: Annotated[ListState, Query()] = "failed",
+    state: Annotated[JobState, Query()] = "failed",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> dict[str, Any]:
