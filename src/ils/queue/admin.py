@@ -166,7 +166,7 @@ class QueueAdmin:
             _, ids = await company_page(q, scope.company_id, outcome, 0, 1_000_000)
             async with client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hget(f"{q.keys['']}{job_id}", "finishedOn")
+                    pipe.hget(keys.job_hash(q, job_id), "finishedOn")
                 stamps = await pipe.execute()
             for stamp in stamps:
                 if stamp:

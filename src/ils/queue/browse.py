@@ -18,6 +18,7 @@ from typing import Any
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.queue import keys
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
@@ -233,9 +234,9 @@ class JobBrowser:
         """A flow parent's children: pending ones (``dependencies``) and finished ones
         (``processed``, with their return values), as BullMQ keeps them beside the job."""
         client = q.client
-        base = f"{q.keys['']}{job_id}"
         pending, processed = await asyncio.gather(
-            client.smembers(f"{base}:dependencies"), client.hgetall(f"{base}:processed")
+            client.smembers(keys.job_dependencies(q, job_id)),
+            client.hgetall(keys.job_processed(q, job_id)),
         )
         out = [{"key": str(k), "done": False} for k in sorted(pending)]
         out += [{"key": str(k), "done": True, "return_value": v} for k, v in processed.items()]

@@ -98,7 +98,7 @@ class MetricsRecorder:
                 touched: set[str] = set()
                 for (queue, minute, outcome), n in pending.minutes.items():
                     key = keys.throughput(self.prefix, queue, minute // 60)
-                    pipe.hincrby(key, f"{minute}:{outcome}", n)
+                    pipe.hincrby(key, keys.throughput_field(minute, outcome), n)
                     touched.add(key)
                 for key in touched:
                     pipe.expire(key, THROUGHPUT_TTL_S)
@@ -166,8 +166,7 @@ class MetricsReader:
         counts: Counter[tuple[int, str]] = Counter()
         for raw in results:
             for fieldname, value in raw.items():
-                minute, _, outcome = str(fieldname).partition(":")
-                counts[(int(minute), outcome)] += int(value)
+                counts[keys.parse_throughput_field(str(fieldname))] += int(value)
         return [
             MinutePoint(m * 60, counts[(m, "completed")], counts[(m, "failed")],
                         counts[(m, "retried")])
