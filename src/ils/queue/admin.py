@@ -28,7 +28,7 @@ from ils.queue import keys
 from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
 from ils.queue.browse import JobBrowser, visible_job
-from ils.queue.errors import BrokerUnavailable, JobNotFound, UnknownJobType
+from ils.queue.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue.heartbeat import now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
@@ -97,8 +97,19 @@ class QueueAdmin:
         self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
-        # The outbox's scoped view, where the process has a database (set by ils.bootstrap).
-        self.outbox: OutboxAdmin | None = None
+        self._outbox: OutboxAdmin | None = None
+
+    @property
+    def outbox(self) -> OutboxAdmin:
+        """The outbox's scoped view (:mod:`ils.queue.outbox_admin`), set by ``ils.bootstrap``
+        where the process has a database; :class:`ConfigurationError` where it has none."""
+        if self._outbox is None:
+            raise ConfigurationError("this process's queue admin has no outbox")
+        return self._outbox
+
+    @outbox.setter
+    def outbox(self, outbox: OutboxAdmin) -> None:
+        self._outbox = outbox
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from ils.queue.errors import BrokerUnavailable
 from ils.queue.states import COUNTED_STATES
+from ils.queue.tenancy import PLATFORM
 from ils.web.auth.context import web_context
 
 router = APIRouter(tags=["metrics"])
@@ -128,7 +129,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
         live.add_metric([queue], n)
     families: list[Metric] = [up, rtt, live]
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
-    outbox.add_metric([], await system.outbox.count(pending=True))
+    outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
     if not health["redis"]:
         return families
