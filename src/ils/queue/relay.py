@@ -55,7 +55,7 @@ class OutboxRelay:
         stopping = asyncio.Event()
         self.publisher = Publisher(broker, self.timing)
         self.claimer = Claimer(outbox, self.publisher, self.timing, self._after_add, stopping)
-        self.sweeper = Sweeper(outbox, self.claimer, self.publisher, self.timing, stopping)
+        self.sweeper = Sweeper(self.claimer)
         self.writer = OutboxWriter(outbox, self.sweeper.schedule)
 
     async def after_add(self, rows: Sequence[OutboxRow]) -> None:

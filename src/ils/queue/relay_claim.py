@@ -36,22 +36,16 @@ class Batch:
     broker_error: BaseException | None
 
 
+@dataclass(frozen=True)
 class Claimer:
-    """Relays outbox rows in batches: claim, publish, mark."""
+    """Relays outbox rows in batches: claim, publish, mark. ``after_add`` runs between publish
+    and mark; ``stopping`` (the relay's) cuts a long :meth:`relay_pending` short."""
 
-    def __init__(
-        self,
-        outbox: Outbox,
-        publisher: Publisher,
-        timing: RelayTiming,
-        after_add: AfterAdd,
-        stopping: asyncio.Event,
-    ) -> None:
-        self.outbox = outbox
-        self.publisher = publisher
-        self.timing = timing
-        self.after_add = after_add
-        self.stopping = stopping
+    outbox: Outbox
+    publisher: Publisher
+    timing: RelayTiming
+    after_add: AfterAdd
+    stopping: asyncio.Event
 
     async def relay_pending(self) -> int:
         """Relay every pending row once (oldest first, in batches); how many this call marked

@@ -11,9 +11,8 @@ import datetime as dt
 import logging
 import time
 
-from ils.queue.outbox import Outbox, OutboxRow, describe_error, utcnow
+from ils.queue.outbox import OutboxRow, describe_error, utcnow
 from ils.queue.relay_claim import Claimer
-from ils.queue.relay_publish import Publisher, RelayTiming
 
 log = logging.getLogger("ils.queue.relay")
 
@@ -21,19 +20,13 @@ log = logging.getLogger("ils.queue.relay")
 class Sweeper:
     """The relay's tasks in this process: the drain after commits and the periodic sweep."""
 
-    def __init__(
-        self,
-        outbox: Outbox,
-        claimer: Claimer,
-        publisher: Publisher,
-        timing: RelayTiming,
-        stopping: asyncio.Event,
-    ) -> None:
-        self.outbox = outbox
+    def __init__(self, claimer: Claimer) -> None:
+        # The claimer's outbox, publisher, pacing and stop signal are the relay's.
         self.claimer = claimer
-        self.publisher = publisher
-        self.timing = timing
-        self.stopping = stopping
+        self.outbox = claimer.outbox
+        self.publisher = claimer.publisher
+        self.timing = claimer.timing
+        self.stopping = claimer.stopping
         # Rows committed in this process and not relayed yet, in commit order (a set that keeps
         # order); the one drain task empties it.
         self._due: dict[str, OutboxRow | None] = {}

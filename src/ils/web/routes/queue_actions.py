@@ -12,20 +12,25 @@ stops the action.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.accounts import User
 from ils.queue.admin import QueueAdmin
 from ils.queue.states import FinalState
+from ils.queue.tenancy import ViewerScope
 from ils.web.auth.audit import record_audit
 from ils.web.auth.dependencies import DbSession
 from ils.web.quota_deps import BulkQuota
 from ils.web.routes.queue import ACTION_ERRORS, Admin, JobId, QueueMonitor, QueueName, Scope
 
 router = APIRouter(prefix="/api/queue", tags=["queue admin"])
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 class ActionOut(BaseModel):
@@ -57,207 +62,148 @@ class OverridesOut(BaseModel):
     concurrency: int | None
 
 
-async def _audit(
-    session: DbSession,
-    user: User,
-    request: Request,
-    action: str,
-    queue: str,
-    job_id: str | None = None,
-    **detail: Any,
-) -> None:
-    await record_audit(
-        session,
-        user,
-        f"queue.{action}",
-        "job" if job_id else "queue",
-        f"{queue}/{job_id}" if job_id else queue,
-        {"queue": queue, **detail},
-        request,
+def _route(
+    method: str, path: str, summary: str, out: type[BaseModel] = ActionOut
+) -> Callable[[Endpoint], Endpoint]:
+    """Register an action route: its answer model, and the error answers of every action."""
+    return router.api_route(
+        path, methods=[method], response_model=out, responses=ACTION_ERRORS, summary=summary
     )
 
 
-@router.post(
-    "/{queue}/jobs/{job_id}/{action}",
-    response_model=ActionOut,
-    responses=ACTION_ERRORS,
-    summary="Retry a failed job, promote a delayed one, or "
-    "ask the worker running an active one to cancel it",
-)
-async def job_action(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    job_id: JobId,
-    action: Literal["retry", "promote", "cancel"],
-    _quota: BulkQuota,
-) -> ActionOut:
-    await _audit(session, user, request, f"job_{action}", queue, job_id)
-    if action == "retry":
-        await admin.actions.retry(queue, job_id, scope)
-    elif action == "promote":
-        await admin.actions.promote(queue, job_id, scope)
-    else:
-        await admin.actions.cancel(queue, job_id, scope)
-    return ActionOut(action=action, queue=queue, job_id=job_id)
+@dataclass(frozen=True)
+class Acting:
+    """Who acts on the queues, in which scope, through which admin, and where the audit entry
+    goes (the request's transaction)."""
 
+    user: User
+    scope: ViewerScope
+    admin: QueueAdmin
+    session: AsyncSession
+    request: Request
 
-@router.delete(
-    "/{queue}/jobs/{job_id}",
-    response_model=ActionOut,
-    responses=ACTION_ERRORS,
-    summary="Remove a job that is not running",
-)
-async def remove_job(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    job_id: JobId,
-) -> ActionOut:
-    await _audit(session, user, request, "job_remove", queue, job_id)
-    await admin.actions.remove(queue, job_id, scope)
-    return ActionOut(action="remove", queue=queue, job_id=job_id)
-
-
-@router.post(
-    "/{queue}/retry-failed",
-    response_model=ActionOut,
-    responses=ACTION_ERRORS,
-    summary="Send every failed job of the queue back to waiting",
-)
-async def retry_failed(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    _quota: BulkQuota,
-) -> ActionOut:
-    await _audit(session, user, request, "retry_all_failed", queue)
-    count = await admin.actions.retry_all_failed(queue, scope)
-    return ActionOut(action="retry-failed", queue=queue, count=count)
-
-
-@router.post(
-    "/{queue}/clean",
-    response_model=ActionOut,
-    responses=ACTION_ERRORS,
-    summary="Delete completed or failed jobs older than an age",
-)
-async def clean(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    body: CleanIn,
-) -> ActionOut:
-    await _audit(session, user, request, "clean", queue, **body.model_dump())
-    count = await admin.actions.clean(queue, body.state, body.older_than_s, scope)
-    return ActionOut(action="clean", queue=queue, count=count)
-
-
-@router.post(
-    "/{queue}/{action}",
-    response_model=ActionOut,
-    responses=ACTION_ERRORS,
-    summary="Pause (workers stop taking its jobs) or resume a queue",
-)
-async def pause_or_resume(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    action: Literal["pause", "resume"],
-) -> ActionOut:
-    await _audit(session, user, request, action, queue)
-    act = admin.actions.pause if action == "pause" else admin.actions.resume
-    await act(queue, scope)
-    return ActionOut(action=action, queue=queue)
+    async def audit(
+        self, action: str, queue: str, job_id: str | None = None, **detail: Any
+    ) -> None:
+        """Write the action to the audit log, before it is carried out."""
+        await record_audit(
+            self.session,
+            self.user,
+            f"queue.{action}",
+            "job" if job_id else "queue",
+            f"{queue}/{job_id}" if job_id else queue,
+            {"queue": queue, **detail},
+            self.request,
+        )
 
 
 async def _overrides_out(admin: QueueAdmin, queue: str) -> dict[str, Any]:
     return {"queue": queue, **(await admin.actions.overrides(queue)).to_dict()}
 
 
-@router.get(
+async def acting(
+    user: QueueMonitor, scope: Scope, admin: Admin, session: DbSession, request: Request
+) -> Acting:
+    return Acting(user, scope, admin, session, request)
+
+
+Act = Annotated[Acting, Depends(acting)]
+
+
+@_route(
+    "POST",
+    "/{queue}/jobs/{job_id}/{action}",
+    "Retry a failed job, promote a delayed one, or "
+    "ask the worker running an active one to cancel it",
+)
+async def job_action(
+    act: Act,
+    queue: QueueName,
+    job_id: JobId,
+    action: Literal["retry", "promote", "cancel"],
+    _quota: BulkQuota,
+) -> ActionOut:
+    await act.audit(f"job_{action}", queue, job_id)
+    jobs = act.admin.actions
+    run = {"retry": jobs.retry, "promote": jobs.promote, "cancel": jobs.cancel}[action]
+    await run(queue, job_id, act.scope)
+    return ActionOut(action=action, queue=queue, job_id=job_id)
+
+
+@_route("DELETE", "/{queue}/jobs/{job_id}", "Remove a job that is not running")
+async def remove_job(act: Act, queue: QueueName, job_id: JobId) -> ActionOut:
+    await act.audit("job_remove", queue, job_id)
+    await act.admin.actions.remove(queue, job_id, act.scope)
+    return ActionOut(action="remove", queue=queue, job_id=job_id)
+
+
+@_route("POST", "/{queue}/retry-failed", "Send every failed job of the queue back to waiting")
+async def retry_failed(act: Act, queue: QueueName, _quota: BulkQuota) -> ActionOut:
+    await act.audit("retry_all_failed", queue)
+    count = await act.admin.actions.retry_all_failed(queue, act.scope)
+    return ActionOut(action="retry-failed", queue=queue, count=count)
+
+
+@_route("POST", "/{queue}/clean", "Delete completed or failed jobs older than an age")
+async def clean(act: Act, queue: QueueName, body: CleanIn) -> ActionOut:
+    await act.audit("clean", queue, **body.model_dump())
+    count = await act.admin.actions.clean(queue, body.state, body.older_than_s, act.scope)
+    return ActionOut(action="clean", queue=queue, count=count)
+
+
+@_route("POST", "/{queue}/{action}", "Pause (workers stop taking its jobs) or resume a queue")
+async def pause_or_resume(
+    act: Act, queue: QueueName, action: Literal["pause", "resume"]
+) -> ActionOut:
+    await act.audit(action, queue)
+    queues = act.admin.actions
+    await (queues.pause if action == "pause" else queues.resume)(queue, act.scope)
+    return ActionOut(action=action, queue=queue)
+
+
+@_route(
+    "GET",
     "/{queue}/overrides",
-    response_model=OverridesOut,
-    responses=ACTION_ERRORS,
-    summary="The queue's run-time rate limit and concurrency, where set",
+    "The queue's run-time rate limit and concurrency, where set",
+    OverridesOut,
 )
 async def overrides(_scope: Scope, admin: Admin, queue: QueueName) -> dict[str, Any]:
     return await _overrides_out(admin, queue)
 
 
-@router.put(
-    "/{queue}/rate-limit",
-    response_model=OverridesOut,
-    responses=ACTION_ERRORS,
-    summary="Override the queue's rate limit across all workers",
+@_route(
+    "PUT", "/{queue}/rate-limit", "Override the queue's rate limit across all workers", OverridesOut
 )
-async def set_rate_limit(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    body: RateLimitIn,
-) -> dict[str, Any]:
-    await _audit(session, user, request, "rate_limit_set", queue, **body.model_dump())
-    await admin.actions.set_rate_limit(queue, body.max, body.duration_ms, scope)
-    return await _overrides_out(admin, queue)
+async def set_rate_limit(act: Act, queue: QueueName, body: RateLimitIn) -> dict[str, Any]:
+    await act.audit("rate_limit_set", queue, **body.model_dump())
+    await act.admin.actions.set_rate_limit(queue, body.max, body.duration_ms, act.scope)
+    return await _overrides_out(act.admin, queue)
 
 
-@router.put(
+@_route(
+    "PUT",
     "/{queue}/concurrency",
-    response_model=OverridesOut,
-    responses=ACTION_ERRORS,
-    summary="Cap the jobs the queue runs at once across all workers",
+    "Cap the jobs the queue runs at once across all workers",
+    OverridesOut,
 )
-async def set_concurrency(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    body: ConcurrencyIn,
-) -> dict[str, Any]:
-    await _audit(session, user, request, "concurrency_set", queue, **body.model_dump())
-    await admin.actions.set_concurrency(queue, body.concurrency, scope)
-    return await _overrides_out(admin, queue)
+async def set_concurrency(act: Act, queue: QueueName, body: ConcurrencyIn) -> dict[str, Any]:
+    await act.audit("concurrency_set", queue, **body.model_dump())
+    await act.admin.actions.set_concurrency(queue, body.concurrency, act.scope)
+    return await _overrides_out(act.admin, queue)
 
 
-@router.delete(
+@_route(
+    "DELETE",
     "/{queue}/{setting}",
-    response_model=OverridesOut,
-    responses=ACTION_ERRORS,
-    summary="Drop a run-time override: the configured value applies again",
+    "Drop a run-time override: the configured value applies again",
+    OverridesOut,
 )
 async def clear_override(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    queue: QueueName,
-    setting: Literal["rate-limit", "concurrency"],
+    act: Act, queue: QueueName, setting: Literal["rate-limit", "concurrency"]
 ) -> dict[str, Any]:
-    await _audit(session, user, request, f"{setting.replace('-', '_')}_cleared", queue)
+    await act.audit(f"{setting.replace('-', '_')}_cleared", queue)
     if setting == "rate-limit":
-        await admin.actions.set_rate_limit(queue, None, scope=scope)
+        await act.admin.actions.set_rate_limit(queue, None, scope=act.scope)
     else:
-        await admin.actions.set_concurrency(queue, None, scope)
-    return await _overrides_out(admin, queue)
+        await act.admin.actions.set_concurrency(queue, None, act.scope)
+    return await _overrides_out(act.admin, queue)
