@@ -16,25 +16,22 @@ class StaleJob(JobNotFound):
     """A subclass the table does not list: it answers as its base does."""
 
 
+#: What each probe path raises, as a route would.
+RAISED: dict[str, Exception] = {
+    "conflict": Conflict("purchase order 7 was sent already"),
+    "invalid": Invalid(("lines", 0, "product_id"), "not a product of this company"),
+    "denied": PermissionDenied("pausing a queue acts on every company's jobs"),
+    "stale": StaleJob("job 9 was cleaned"),
+}
+
+
 def app_raising() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
 
-    @app.get("/conflict")
-    async def conflict() -> None:
-        raise Conflict("purchase order 7 was sent already")
-
-    @app.get("/invalid")
-    async def invalid() -> None:
-        raise Invalid(("lines", 0, "product_id"), "not a product of this company")
-
-    @app.get("/denied")
-    async def denied() -> None:
-        raise PermissionDenied("pausing a queue acts on every company's jobs")
-
-    @app.get("/stale")
-    async def stale() -> None:
-        raise StaleJob("job 9 was cleaned")
+    @app.get("/raise/{what}")
+    async def raise_(what: str) -> None:
+        raise RAISED[what]
 
     @app.get("/number/{n}")
     async def number(n: int) -> int:
@@ -46,10 +43,10 @@ def app_raising() -> FastAPI:
 @pytest.mark.parametrize(
     ("path", "code", "detail"),
     [
-        ("/conflict", 409, "purchase order 7 was sent already"),
-        ("/denied", 403, "pausing a queue acts on every company's jobs"),
-        ("/stale", 404, "job 9 was cleaned"),
-        ("/invalid", 422, [{"loc": ["body", "lines", 0, "product_id"],
+        ("/raise/conflict", 409, "purchase order 7 was sent already"),
+        ("/raise/denied", 403, "pausing a queue acts on every company's jobs"),
+        ("/raise/stale", 404, "job 9 was cleaned"),
+        ("/raise/invalid", 422, [{"loc": ["body", "lines", 0, "product_id"],
                            "msg": "not a product of this company", "type": "value_error"}]),
     ],
 )  # fmt: skip
