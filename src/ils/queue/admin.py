@@ -3,8 +3,9 @@
 The API, the dashboard and the CLI read and change queue state only through :class:`QueueAdmin`;
 none of them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
-``actions`` (:mod:`ils.queue.actions`) and ``metrics`` (throughput and totals,
-:mod:`ils.queue.metrics`).
+``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and totals,
+:mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`).
+Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
 :class:`~ils.queue.tenancy.ViewerScope` (by default :data:`~ils.queue.tenancy.PLATFORM`, the
