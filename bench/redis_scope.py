@@ -114,6 +114,4 @@ class OurSide:
         return WorkerRuntime(self.settings, self.registry, self.broker, (QUEUE,))
 
     async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.close()
         await self.broker.close()

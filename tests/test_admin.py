@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from ils.bootstrap import JobSystem
 from ils.cli import app
-from ils.queue.admin import STATES
 from ils.queue.embedded import free_port
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.states import COUNT_STATES
 from tests.conftest import make_settings, probe_registry
 from tests.support.processes import IlsProcess
 from tests.support.running import running
@@ -30,7 +30,7 @@ async def test_stats_count_every_state_of_every_queue(system: JobSystem):
     stats = await system.admin.stats()
     assert set(stats) == set(QUEUE_NAMES)
     for counts in stats.values():
-        assert tuple(counts) == STATES
+        assert tuple(counts) == COUNT_STATES
     assert stats["oma"]["waiting"] == 1 and stats["oma"]["paused"] == 1
     assert stats["email"]["paused"] == 0
 

@@ -229,8 +229,7 @@ async def test_a_crash_between_add_and_mark_relays_again_and_the_job_runs_once(
         assert await records.runs("oma", job.job_id) == 1
         assert await records.effects() == 1
     finally:
-        await relay.close()
-        await producer.close()
+        await relay.stop()
 
 
 async def test_redis_stopped_during_200_transactional_enqueues_loses_none(
@@ -283,7 +282,7 @@ async def test_two_relays_at_once_deliver_each_row_once(
         marked = await asyncio.gather(*(r.relay_pending() for r in relays))
     finally:
         for relay in relays:
-            await relay.close()
+            await relay.stop()
         await other.dispose()
     assert sum(marked) == 300  # each row marked relayed by exactly one of them
     assert await system.outbox.count(pending=True) == 0

@@ -145,9 +145,7 @@ class JobSystem:
 
     async def close(self) -> None:
         uninstall_producer(self.producer)
-        await self.relay.close()
-        await self.producer.close()
-        await self.admin.close()
+        await self.relay.stop()
         await self.broker.close()
         if self._owns_mailer:
             await self.mailer.close()

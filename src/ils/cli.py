@@ -271,15 +271,15 @@ def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Jobs per state for each queue."""
     from rich.table import Table
 
-    from ils.queue.admin import STATES
+    from ils.queue.states import COUNT_STATES
 
     stats = _inspect(config, lambda admin: admin.stats())
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
-    table = Table("queue", *STATES, title="ILS Jobs: queue stats")
+    table = Table("queue", *COUNT_STATES, title="ILS Jobs: queue stats")
     for queue, counts in stats.items():
-        table.add_row(queue, *(str(counts[s]) for s in STATES))
+        table.add_row(queue, *(str(counts[s]) for s in COUNT_STATES))
     _console().print(table)
 
 

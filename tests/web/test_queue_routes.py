@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import ADMIN_ROLES, STAFF_ROLES, Role
-from ils.queue.admin import STATES
+from ils.queue.states import COUNT_STATES
 from tests.web.conftest import Accounts, logged_in, make_client
 
 ENDPOINTS = ("/api/queue/stats", "/api/queue/health", "/api/queue/info")
@@ -44,7 +44,7 @@ async def test_admin_roles_read_stats_health_and_info(app: FastAPI, accounts: Ac
         assert set(body) == QUEUES | {"redis"}
         for queue in QUEUES:
             assert list(body[queue]) == SEED_COUNTS
-            assert set(body[queue]) == set(STATES)
+            assert set(body[queue]) == set(COUNT_STATES)
         assert body["pdf"]["prioritized"] == own and body["email"]["waiting"] == 0
 
         health = (await client.get("/api/queue/health")).json()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
@@ -29,9 +29,9 @@ from redis.exceptions import RedisError
 from ils.queue.browse import visible_job
 from ils.queue.cancel import request_cancel
 from ils.queue.errors import BrokerUnavailable, JobStateConflict
+from ils.queue.states import FINAL_STATES, FinalState
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
 
-CleanState = Literal["completed", "failed"]
 CLEAN_BATCH = 1_000
 
 
@@ -122,11 +122,11 @@ class QueueActions:
             await request_cancel(q.client, self.prefix, queue, job_id)
 
     async def clean(
-        self, queue: str, state: CleanState, older_than_s: int, scope: ViewerScope = PLATFORM
+        self, queue: str, state: FinalState, older_than_s: int, scope: ViewerScope = PLATFORM
     ) -> int:
         """Delete ``state`` jobs finished more than ``older_than_s`` ago; how many went."""
         scope.require_all_companies("cleaning a queue")
-        if state not in ("completed", "failed"):
+        if state not in FINAL_STATES:
             raise ValueError("state must be completed or failed")
         if older_than_s < 0:
             raise ValueError("older_than_s must be >= 0")

@@ -3,8 +3,9 @@
 The API, the dashboard and the CLI read and change queue state only through :class:`QueueAdmin`;
 none of them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
-``actions`` (:mod:`ils.queue.actions`) and ``metrics`` (throughput and totals,
-:mod:`ils.queue.metrics`).
+``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and totals,
+:mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`).
+Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
 :class:`~ils.queue.tenancy.ViewerScope` (by default :data:`~ils.queue.tenancy.PLATFORM`, the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,12 +29,13 @@ from ils.queue import keys
 from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
 from ils.queue.browse import JobBrowser, visible_job
-from ils.queue.errors import BrokerUnavailable, JobNotFound, UnknownJobType
+from ils.queue.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue.heartbeat import now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.registry import JobType, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
+from ils.queue.states import COUNTED_STATES, FINAL_STATES
 from ils.queue.tenancy import (
     PLATFORM,
     ViewerScope,
@@ -42,17 +44,6 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
-
-STATES: tuple[str, ...] = (
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "completed",
-    "failed",
-    "paused",
-)
-FINAL_STATES = frozenset({"completed", "failed"})
 
 
 @dataclass(frozen=True)
@@ -104,12 +95,22 @@ class QueueAdmin:
         self.settings = settings
         self.broker = broker
         self.registry = registry
-        self._queues: dict[str, Queue] = {}
         self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
-        # The outbox's scoped view, where the process has a database (set by ils.bootstrap).
-        self.outbox: OutboxAdmin | None = None
+        self._outbox: OutboxAdmin | None = None
+
+    @property
+    def outbox(self) -> OutboxAdmin:
+        """The outbox's scoped view (:mod:`ils.queue.outbox_admin`), set by ``ils.bootstrap``
+        where the process has a database; :class:`ConfigurationError` where it has none."""
+        if self._outbox is None:
+            raise ConfigurationError("this process's queue admin has no outbox")
+        return self._outbox
+
+    @outbox.setter
+    def outbox(self, outbox: OutboxAdmin) -> None:
+        self._outbox = outbox
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
@@ -121,11 +122,8 @@ class QueueAdmin:
             return None
 
     def queue(self, name: str) -> Queue:
-        self.settings.queue(name)
-        if name not in self._queues:
-            conn = {"connection": self.broker.admin_client, "prefix": self.settings.prefix}
-            self._queues[name] = Queue(name, conn)
-        return self._queues[name]
+        """The broker's queue ``name`` (:class:`ConfigurationError` for an unknown one)."""
+        return self.broker.queues.get(name)
 
     # -- counts ----------------------------------------------------------------------------
 
@@ -134,15 +132,10 @@ class QueueAdmin:
     ) -> tuple[dict[str, int], bool]:
         q = self.queue(queue)
         if scope.company_id is None:
-            raw, paused = await asyncio.gather(
-                q.getJobCounts(
-                    "waiting", "active", "delayed", "prioritized", "completed", "failed"
-                ),
-                q.isPaused(),
-            )
+            raw, paused = await asyncio.gather(q.getJobCounts(*COUNTED_STATES), q.isPaused())
         else:
             raw, paused = await asyncio.gather(company_counts(q, scope.company_id), q.isPaused())
-        counts = {state: int(raw.get(state, 0)) for state in STATES if state != "paused"}
+        counts: dict[str, int] = {s: int(raw.get(s, 0)) for s in COUNTED_STATES}
         counts["paused"] = counts["waiting"] + counts["prioritized"] if paused else 0
         return counts, bool(paused)
 
@@ -181,11 +174,11 @@ class QueueAdmin:
         finished: dict[tuple[int, str], int] = {}
         q = self.queue(queue)
         client = self.broker.admin_client
-        for outcome in ("completed", "failed"):
+        for outcome in FINAL_STATES:
             _, ids = await company_page(q, scope.company_id, outcome, 0, 1_000_000)
             async with client.pipeline(transaction=False) as pipe:
                 for job_id in ids:
-                    pipe.hget(f"{q.keys['']}{job_id}", "finishedOn")
+                    pipe.hget(keys.job_hash(q, job_id), "finishedOn")
                 stamps = await pipe.execute()
             for stamp in stamps:
                 if stamp:
@@ -370,7 +363,7 @@ class QueueAdmin:
         queue: str,
         job_id: str,
         timeout_s: float,
-        states: frozenset[str] = FINAL_STATES,
+        states: Collection[str] = FINAL_STATES,
         poll_s: float = 0.05,
     ) -> JobView:
         """Poll until the job reaches one of ``states`` (completed or failed by default).
@@ -391,6 +384,3 @@ class QueueAdmin:
                     f"job {queue}/{job_id} not in {sorted(states)} after {timeout_s}s"
                 )
             await asyncio.sleep(poll_s)
-
-    async def close(self) -> None:
-        self._queues.clear()

@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.errors import BrokerUnavailable
+from ils.queue.queues import Queues
 from ils.queue.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,10 @@ class BrokerHealth:
 class Broker:
     """Where Redis is, how to connect to it, and whether it answers.
 
-    With ``settings.redis_url`` unset the embedded server is started (or reused) on
-    :meth:`connect`; :meth:`close` releases it so the last process out stops it.
+    With ``settings.redis_url`` unset the embedded server is started (or reused) when a client
+    first needs its URL; :meth:`close` releases it so the last process out stops it. ``queues``
+    holds the process's bullmq ``Queue`` objects (:class:`~ils.queue.queues.Queues`), closed
+    here too.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -99,6 +102,7 @@ class Broker:
         self._embedded: EmbeddedServer | None = None
         self._url: str | None = settings.redis_url
         self._admin: aredis.Redis | None = None
+        self.queues = Queues(settings, lambda: self.client("producer", name="ils-queues"))
 
     @property
     def embedded(self) -> bool:
@@ -167,6 +171,7 @@ class Broker:
             await asyncio.sleep(poll_s)
 
     async def close(self) -> None:
+        await self.queues.close()
         if self._admin is not None:
             await self._admin.aclose()
             self._admin = None

@@ -18,25 +18,16 @@ from typing import Any
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.queue import keys
 from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
+from ils.queue.states import check_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, without_company
 
 #: The job type of ``(queue, name)``, or None for a name the registry does not know.
 TypeOf = Callable[[str, str], JobType | None]
 
-#: States a job list can show (BullMQ's names); ``paused`` jobs are the waiting ones of a paused
-#: queue and show under ``waiting``.
-LIST_STATES: tuple[str, ...] = (
-    "waiting",
-    "active",
-    "delayed",
-    "prioritized",
-    "completed",
-    "failed",
-    "waiting-children",
-)
 MAX_PAGE_SIZE = 200
 MAX_LOG_LINES = 1_000
 
@@ -108,12 +99,6 @@ class JobDetail:
 
 def _ms(value: Any) -> int | None:
     return int(value) if value else None
-
-
-def check_state(state: str) -> str:
-    if state not in LIST_STATES:
-        raise ValueError(f"unknown job state {state!r}; valid: {', '.join(LIST_STATES)}")
-    return state
 
 
 def _summary(job: Job, state: str) -> JobSummary:
@@ -249,9 +234,9 @@ class JobBrowser:
         """A flow parent's children: pending ones (``dependencies``) and finished ones
         (``processed``, with their return values), as BullMQ keeps them beside the job."""
         client = q.client
-        base = f"{q.keys['']}{job_id}"
         pending, processed = await asyncio.gather(
-            client.smembers(f"{base}:dependencies"), client.hgetall(f"{base}:processed")
+            client.smembers(keys.job_dependencies(q, job_id)),
+            client.hgetall(keys.job_processed(q, job_id)),
         )
         out = [{"key": str(k), "done": False} for k in sorted(pending)]
         out += [{"key": str(k), "done": True, "return_value": v} for k, v in processed.items()]

@@ -27,14 +27,10 @@ log = logging.getLogger(__name__)
 REQUEST_TTL_S = 600
 
 
-def request_field(queue: str, job_id: str) -> str:
-    return f"{queue}:{job_id}"
-
-
 async def request_cancel(client: aredis.Redis, prefix: str, queue: str, job_id: str) -> None:
     """Ask whichever worker runs ``queue``/``job_id`` to stop it."""
     await client.hset(
-        keys.cancel_requests(prefix), request_field(queue, job_id), int(time.time() * 1000)
+        keys.cancel_requests(prefix), keys.cancel_field(queue, job_id), int(time.time() * 1000)
     )
 
 
@@ -64,7 +60,7 @@ class CancelWatcher:
         signalled = 0
         for raw_field, raw_at in pending.items():
             fieldname = str(raw_field)
-            queue, _, job_id = fieldname.partition(":")
+            queue, job_id = keys.parse_cancel_field(fieldname)
             if fieldname in self.signalled or queue not in self.queues:
                 continue
             if self.cancel(queue, job_id):
@@ -77,7 +73,7 @@ class CancelWatcher:
 
     async def finished(self, queue: str, job_id: str) -> None:
         """The job ended here: its request, if any, is done."""
-        fieldname = request_field(queue, job_id)
+        fieldname = keys.cancel_field(queue, job_id)
         if fieldname in self.signalled:
             self.signalled.discard(fieldname)
             try:

@@ -14,10 +14,27 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
   company's jobs of one queue, written just before each add (by ``ils.queue.tenancy.add_job``, or
   by a Node producer with ``ZADD``), pruned of jobs BullMQ has removed by the readers and writers
   of :mod:`ils.queue.tenancy` (whose Lua scripts document their contracts). The job's company
-  itself is the ``_ilsCompany`` field of its data; the index only makes a company's lists fast.
+  itself is the ``_ilsCompany`` field of its data; the index only makes a company's lists fast;
+- ``<prefix>:ils:notifications`` (pub/sub channel): the live notification events of
+  :mod:`ils.jobs.notification.live`;
+- ``<prefix>:ils:login:<digest>`` and ``<prefix>:ils:login-ip:<digest>`` (counters): failed
+  logins per email and address, and per address (hashed: no address in a key name); expire with
+  their window (:mod:`ils.web.auth.ratelimit`);
+- ``<prefix>:ils:quota:...``: the request quotas' moving windows, named by the ``limits`` library
+  under this key prefix (:mod:`ils.web.quotas`).
+
+BullMQ's job hash, ``<prefix>:<queue>:<job id>``, and a flow parent's ``:dependencies`` and
+``:processed`` beside it, are read directly in a few places (a pipeline of ``HGET`` over many
+jobs, a parent's children): :func:`job_hash` and its neighbours name them from the ``Queue``'s
+own key prefix.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bullmq import Queue
 
 
 def workers_index(prefix: str) -> str:
@@ -33,6 +50,17 @@ def throughput(prefix: str, queue: str, hour: int) -> str:
     return f"{prefix}:ils:tp:{queue}:{hour}"
 
 
+def throughput_field(minute: int, outcome: str) -> str:
+    """The field of :func:`throughput` counting ``outcome`` in ``minute`` (epoch seconds // 60)."""
+    return f"{minute}:{outcome}"
+
+
+def parse_throughput_field(field: str) -> tuple[int, str]:
+    """``(minute, outcome)`` of a :func:`throughput_field`."""
+    minute, _, outcome = field.partition(":")
+    return int(minute), outcome
+
+
 def job_totals(prefix: str) -> str:
     return f"{prefix}:ils:metrics:jobs"
 
@@ -45,11 +73,57 @@ def cancel_requests(prefix: str) -> str:
     return f"{prefix}:ils:cancel"
 
 
+def cancel_field(queue: str, job_id: str) -> str:
+    """The field of :func:`cancel_requests` asking to cancel ``queue``/``job_id``."""
+    return f"{queue}:{job_id}"
+
+
+def parse_cancel_field(field: str) -> tuple[str, str]:
+    """``(queue, job_id)`` of a :func:`cancel_field` (job ids hold no ``:``; queue names none)."""
+    queue, _, job_id = field.partition(":")
+    return queue, job_id
+
+
 def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     """One company's jobs of one queue (see :mod:`ils.queue.tenancy`)."""
     return f"{prefix}:ils:company:{company_id}:{queue}"
 
 
-def all_keys_pattern(prefix: str) -> str:
-    """Every key of one prefix, ours and BullMQ's (for tests and ``ils queue obliterate``)."""
-    return f"{prefix}:*"
+def notifications_channel(prefix: str) -> str:
+    """The pub/sub channel of one deployment's live notification events."""
+    return f"{prefix}:ils:notifications"
+
+
+def login_failures(prefix: str, digest: str) -> str:
+    """Failed logins of one (email, address) pair, by its digest."""
+    return f"{prefix}:ils:login:{digest}"
+
+
+def login_ip_failures(prefix: str, digest: str) -> str:
+    """Failed logins from one address (any email), by its digest."""
+    return f"{prefix}:ils:login-ip:{digest}"
+
+
+def quotas(prefix: str) -> str:
+    """The key prefix under which the ``limits`` library keeps the request quotas' windows."""
+    return f"{prefix}:ils:quota"
+
+
+def job_hash_prefix(queue: Queue) -> str:
+    """BullMQ's key prefix of ``queue``'s job hashes (``<prefix>:<queue>:``)."""
+    return str(queue.keys[""])
+
+
+def job_hash(queue: Queue, job_id: str) -> str:
+    """BullMQ's hash of one job of ``queue`` (BullMQ owns it; we only read it)."""
+    return f"{job_hash_prefix(queue)}{job_id}"
+
+
+def job_dependencies(queue: Queue, job_id: str) -> str:
+    """BullMQ's set of a flow parent's pending children."""
+    return f"{job_hash(queue, job_id)}:dependencies"
+
+
+def job_processed(queue: Queue, job_id: str) -> str:
+    """BullMQ's hash of a flow parent's finished children and their return values."""
+    return f"{job_hash(queue, job_id)}:processed"

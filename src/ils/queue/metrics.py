@@ -26,11 +26,13 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from ils.queue import keys
+from ils.queue.states import FINAL_STATES, FinalState
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["completed", "failed", "retried"]
-OUTCOMES: tuple[Outcome, ...] = ("completed", "failed", "retried")
+#: How a run ends: in a final state, or retried (a failed attempt with attempts left).
+Outcome = FinalState | Literal["retried"]
+OUTCOMES: tuple[Outcome, ...] = (*FINAL_STATES, "retried")
 #: Upper bounds (seconds) of the run-time histogram's buckets; ``+Inf`` is implied.
 DURATION_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -96,7 +98,7 @@ class MetricsRecorder:
                 touched: set[str] = set()
                 for (queue, minute, outcome), n in pending.minutes.items():
                     key = keys.throughput(self.prefix, queue, minute // 60)
-                    pipe.hincrby(key, f"{minute}:{outcome}", n)
+                    pipe.hincrby(key, keys.throughput_field(minute, outcome), n)
                     touched.add(key)
                 for key in touched:
                     pipe.expire(key, THROUGHPUT_TTL_S)
@@ -164,8 +166,7 @@ class MetricsReader:
         counts: Counter[tuple[int, str]] = Counter()
         for raw in results:
             for fieldname, value in raw.items():
-                minute, _, outcome = str(fieldname).partition(":")
-                counts[(int(minute), outcome)] += int(value)
+                counts[keys.parse_throughput_field(str(fieldname))] += int(value)
         return [
             MinutePoint(m * 60, counts[(m, "completed")], counts[(m, "failed")],
                         counts[(m, "retried")])

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import redis.asyncio as aredis
 from bullmq import Queue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import StatementError
@@ -146,18 +145,10 @@ class Producer:
         self.resources = dict(resources or {})
         self.relay = relay
         self.executor = Executor(registry)
-        self._client: aredis.Redis | None = None
-        self._queues: dict[str, Queue] = {}
 
     def queue(self, name: str) -> Queue:
-        self.settings.queue(name)  # a clear error for an unknown queue
-        if name not in self._queues:
-            if self._client is None:
-                self._client = self.broker.client("producer")
-            self._queues[name] = Queue(
-                name, {"connection": self._client, "prefix": self.settings.prefix}
-            )
-        return self._queues[name]
+        """The broker's queue ``name`` (:class:`ConfigurationError` for an unknown one)."""
+        return self.broker.queues.get(name)
 
     async def enqueue(
         self,
@@ -263,9 +254,3 @@ class Producer:
         except Exception as err:
             raise InlineJobFailed(job_type.key, err) from err
         return Enqueued(job_type.queue, job_type.name, job_id, "inline", result)
-
-    async def close(self) -> None:
-        self._queues.clear()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None

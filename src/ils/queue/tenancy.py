@@ -210,16 +210,15 @@ def _script(client: Any, source: str) -> Any:
     return client.register_script(source)
 
 
-def _base(queue: Queue) -> str:
-    return str(queue.keys[""])
-
-
 async def index_job(queue: Queue, job_id: str, company_id: int) -> None:
     """Write ``job_id`` into its company's index of ``queue``, and prune a few dead entries."""
     now = now_ms()
     script = _script(queue.client, INDEX_JOB_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
-    await script(keys=[key], args=[job_id, now, _base(queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE])
+    await script(
+        keys=[key],
+        args=[job_id, now, keys.job_hash_prefix(queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE],
+    )
 
 
 async def add_job(queue: Queue, name: str, data: Mapping[str, Any], opts: dict[str, Any]) -> Job:
@@ -246,7 +245,9 @@ async def company_counts(queue: Queue, company_id: int) -> dict[str, int]:
     """The company's jobs in ``queue`` per state (waiting, active and BullMQ's sorted sets)."""
     script = _script(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
-    raw = await script(keys=[key], args=[_base(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0])
+    raw = await script(
+        keys=[key], args=[keys.job_hash_prefix(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0]
+    )
     return {str(raw[i]): int(raw[i + 1]) for i in range(0, len(raw), 2)}
 
 
@@ -257,6 +258,7 @@ async def company_page(
     script = _script(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
-        keys=[key], args=[_base(queue), now_ms() - INDEX_GRACE_MS, state, start, size]
+        keys=[key],
+        args=[keys.job_hash_prefix(queue), now_ms() - INDEX_GRACE_MS, state, start, size],
     )
     return int(raw[0]), [str(job_id) for job_id in raw[1:]]

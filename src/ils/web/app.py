@@ -14,7 +14,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -28,7 +27,7 @@ from ils.web.auth.context import WebContext
 from ils.web.auth.routes import router as auth_router
 from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
-from ils.web.hostile import JsonGuard, validation_error
+from ils.web.hostile import JsonGuard
 from ils.web.live import LiveHub
 from ils.web.proxies import ClientAddress
 from ils.web.routes.ai_chat import router as ai_chat_router
@@ -36,7 +35,6 @@ from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.documents import router as documents_router
-from ils.web.routes.domain_errors import install_domain_error_handlers
 from ils.web.routes.live import router as live_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
@@ -46,6 +44,7 @@ from ils.web.routes.outbox import router as outbox_router
 from ils.web.routes.patients import router as patients_router
 from ils.web.routes.purchasing import router as purchasing_router
 from ils.web.routes.queue import router as queue_router
+from ils.web.routes.queue_actions import router as queue_actions_router
 from ils.web.routes.queue_admin import router as queue_admin_router
 from ils.web.routes.queue_events import router as queue_events_router
 from ils.web.settings import WebSettings
@@ -131,13 +130,12 @@ def create_app(
     app.state.shutdown = shutdown
     app.state.web = WebContext.build(system, settings)
     install_error_handlers(app)
-    install_domain_error_handlers(app)
-    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(auth_router)
     app.include_router(queue_router)
     # Before the queue admin's routes: /api/queue/outbox/... would match /api/queue/{queue}/...
     app.include_router(outbox_router)
     app.include_router(queue_admin_router)
+    app.include_router(queue_actions_router)
     app.include_router(queue_events_router)
     app.include_router(audit_router)
     app.include_router(metrics_router)

@@ -2,7 +2,7 @@
 
 :class:`JsonGuard` refuses JSON bodies Python's parser would turn into values no column, log or
 answer can hold (lone surrogates, NaN, infinities, over-long integers, runaway nesting, invalid
-UTF-8); :func:`validation_error` answers FastAPI's own 422s without the rejected input.
+UTF-8). FastAPI's own 422s are answered without the rejected input by :mod:`ils.web.errors`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import math
 import re
 from typing import Any
 
-from fastapi import Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import status
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -127,14 +126,3 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()  # later messages (a disconnect) come from the server
 
     return replay
-
-
-async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 without ``input`` or ``ctx``: the rejected value is not echoed (it may be
-    a secret, patient data, or a value JSON cannot even carry, such as infinity)."""
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

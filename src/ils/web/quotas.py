@@ -16,6 +16,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from ils.queue import keys
 from ils.queue.broker import Broker
 from ils.queue.errors import IlsJobsError
 from ils.web.auth.ratelimit import STORE_ERRORS
@@ -44,7 +45,7 @@ class QuotaLimiter:
 
     def __init__(self, broker: Broker, prefix: str, rules: dict[str, QuotaRule]) -> None:
         self.broker = broker
-        self.key_prefix = f"{prefix}:ils:quota"
+        self.key_prefix = keys.quotas(prefix)
         self.rules = rules
         self._limiter: MovingWindowRateLimiter | None = None
         self._pool: ConnectionPool | None = None

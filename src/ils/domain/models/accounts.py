@@ -65,10 +65,6 @@ class User(Base):
 
     company: Mapped[Company] = relationship(back_populates="users")
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role in ADMIN_ROLES
-
 
 class ApiToken(Base):
     """A bearer token for scripts. Only its SHA-256 is stored; the token is shown once."""

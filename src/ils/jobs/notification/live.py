@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import redis.asyncio as aredis
 
+from ils.queue import keys
 from ils.queue.broker import Broker
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ EventKind = Literal["notification", "read"]
 
 def channel(prefix: str) -> str:
     """The pub/sub channel of one deployment (one key prefix)."""
-    return f"{prefix}:ils:notifications"
+    return keys.notifications_channel(prefix)
 
 
 @dataclass(frozen=True)

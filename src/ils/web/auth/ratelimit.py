@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 
+from ils.queue import keys
 from ils.queue.broker import CONNECTION_ERRORS, Broker
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,11 @@ class LoginLimiter:
     def key(self, email: str, ip: str) -> str:
         # Hashed, so neither addresses nor IPs appear in Redis key names.
         digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()[:40]
-        return f"{self.prefix}:ils:login:{digest}"
+        return keys.login_failures(self.prefix, digest)
 
     def ip_key(self, ip: str) -> str:
         digest = hashlib.sha256(f"ip|{ip}".encode()).hexdigest()[:40]
-        return f"{self.prefix}:ils:login-ip:{digest}"
+        return keys.login_ip_failures(self.prefix, digest)
 
     async def check_ip(self, ip: str) -> LimitState:
         """The failures from ``ip`` (any email) in the current window, and when it ends."""

@@ -18,8 +18,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ils.domain.models.accounts import ADMIN_ROLES, Role, User
-from ils.queue.browse import LIST_STATES
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.states import COUNT_STATES, FINAL_STATES, LIST_STATES
 from ils.web.auth.dependencies import DbSession, cookie_scheme, current_user
 
 HERE = Path(__file__).resolve().parent
@@ -91,6 +91,8 @@ async def dashboard(request: Request, user: PageUser) -> Response:
         can_operate=user.role in OPERATOR_ROLES,
         queues=QUEUE_NAMES,
         states=LIST_STATES,
+        count_states=COUNT_STATES,
+        final_states=FINAL_STATES,
     )
 
 

@@ -26,8 +26,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from ils.queue.admin import STATES
 from ils.queue.errors import BrokerUnavailable
+from ils.queue.states import COUNTED_STATES
+from ils.queue.tenancy import PLATFORM
 from ils.web.auth.context import web_context
 
 router = APIRouter(tags=["metrics"])
@@ -128,7 +129,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
         live.add_metric([queue], n)
     families: list[Metric] = [up, rtt, live]
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
-    outbox.add_metric([], await system.outbox.count(pending=True))
+    outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
     if not health["redis"]:
         return families
@@ -140,9 +141,8 @@ async def _deployment_families(request: Request) -> list[Metric]:
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
     pause = GaugeMetricFamily("ils_queue_paused", "1 while the queue is paused", labels=["queue"])
     for queue, (counts, paused) in states.items():
-        for state in STATES:
-            if state != "paused":
-                jobs.add_metric([queue, state], counts[state])
+        for state in COUNTED_STATES:
+            jobs.add_metric([queue, state], counts[state])
         pause.add_metric([queue], 1.0 if paused else 0.0)
     processed = CounterMetricFamily(
         "ils_jobs_processed", "job runs by outcome (completed, failed for good, retried)",

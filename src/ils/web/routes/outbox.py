@@ -15,13 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from ils.queue.errors import ConfigurationError
-from ils.queue.outbox_admin import OutboxAdmin
 from ils.web.auth.audit import record_audit
 from ils.web.auth.dependencies import DbSession
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.queue import Admin, QueueMonitor, Scope
-from ils.web.routes.queue_admin import ACTION_ERRORS
+from ils.web.routes.queue import ACTION_ERRORS, Admin, QueueMonitor, Scope
 
 router = APIRouter(prefix="/api/queue/outbox", tags=["queue admin"])
 
@@ -47,12 +44,6 @@ class RelayOut(BaseModel):
     pending: int
 
 
-def _outbox(admin: Admin) -> OutboxAdmin:
-    if admin.outbox is None:  # the web app always has a database; a misassembled one does not
-        raise ConfigurationError("this process's queue admin has no outbox")
-    return admin.outbox
-
-
 @router.get("", response_model=OutboxPageOut, responses=ACTION_ERRORS,
             summary="Jobs waiting in the outbox for Redis, longest-waiting first")  # fmt: skip
 async def pending_jobs(
@@ -62,7 +53,7 @@ async def pending_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
-    pending, rows = await _outbox(admin).pending(session, scope, limit, offset)
+    pending, rows = await admin.outbox.pending(session, scope, limit, offset)
     return {"pending": pending, "rows": rows}
 
 
@@ -76,7 +67,7 @@ async def relay_now(
     request: Request,
     _quota: BulkQuota,
 ) -> dict[str, int]:
-    outbox = _outbox(admin)
+    outbox = admin.outbox
     scope.require_all_companies("relaying the outbox")
     await record_audit(session, user, "queue.outbox_relay", "outbox", None, {}, request)
     # The relay works in sessions of its own: let go of this request's connection first (SQLite
@@ -96,7 +87,7 @@ async def discard(
     request: Request,
     row_id: Annotated[str, Path(min_length=1, max_length=40)],
 ) -> dict[str, int]:
-    outbox = _outbox(admin)
+    outbox = admin.outbox
     row = await outbox.discard(session, scope, row_id)
     detail = {"queue": row.queue, "name": row.name, "attempts": row.relay_attempts}
     await record_audit(session, user, "queue.outbox_discard", "job", f"{row.queue}/{row_id}",

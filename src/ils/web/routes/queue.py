@@ -8,16 +8,16 @@ themselves.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ils.domain.models.accounts import ADMIN_ROLES, Role, User
 from ils.queue.admin import QueueAdmin
 from ils.queue.errors import BrokerUnavailable
-from ils.queue.settings import QueueSpec
+from ils.queue.settings import QUEUE_NAMES, QueueSpec
 from ils.queue.tenancy import PLATFORM, ViewerScope
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import require_roles
@@ -27,6 +27,20 @@ router = APIRouter(prefix="/api/queue", tags=["queue"])
 
 QueueMonitor = Annotated[User, Depends(require_roles(*sorted(ADMIN_ROLES)))]
 DENIED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+
+# The path parameters and error answers of the admin routes (queue_admin, queue_actions, outbox).
+QueueName = Annotated[
+    Literal["email", "pdf", "notification", "ai", "oma", "scheduled"],
+    Path(description="one of the six queues"),
+]
+JobId = Annotated[str, Path(min_length=1, max_length=100)]
+ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **DENIED,
+    404: {"model": ErrorOut, "description": "no such job (or another company's)"},
+    409: {"model": ErrorOut, "description": "the action does not apply to the job's state"},
+    503: {"model": ErrorOut, "description": "Redis is unreachable"},
+}
+assert set(QueueName.__origin__.__args__) == set(QUEUE_NAMES)  # type: ignore[attr-defined]
 
 
 class QueueCounts(BaseModel):

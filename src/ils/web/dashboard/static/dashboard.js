@@ -9,7 +9,8 @@ const body = document.body;
 const QUEUES = body.dataset.queues.split(",");
 const CAN_ACT = body.dataset.canAct === "true"; // the viewer's own jobs: retry, remove...
 const CAN_OPERATE = body.dataset.canOperate === "true"; // whole queues: platform operator only
-const COUNT_STATES = ["waiting", "active", "delayed", "prioritized", "completed", "failed", "paused"];
+const COUNT_STATES = body.dataset.countStates.split(","); // ils.queue.states.COUNT_STATES
+const FINAL_STATES = body.dataset.finalStates.split(","); // what a queue can be cleaned of
 const DEPTH_SAMPLES = 300; // five minutes at one snapshot a second
 const THROUGHPUT_EVERY_MS = 15_000;
 
@@ -72,7 +73,7 @@ function cardActions(queue) {
     queueAction(queue, "Clean…", "Delete finished jobs older than an age.", "POST", "clean", {
       danger: true,
       fields: [
-        { name: "state", label: "Jobs", type: "select", options: ["completed", "failed"], value: "completed" },
+        { name: "state", label: "Jobs", type: "select", options: FINAL_STATES, value: FINAL_STATES[0] },
         { name: "older_than_s", label: "Finished more than (seconds) ago", value: 3600, min: 0 },
       ],
       bodyOf: (v) => v,

@@ -1,0 +1,65 @@
+"""The one Queue cache (ils.queue.queues): the producer, the relay and the admin layer share its
+Queue objects, which share one Redis client, closed once."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aredis
+
+from ils.bootstrap import JobSystem
+from ils.queue.broker import make_client
+from ils.queue.errors import ConfigurationError
+from ils.queue.queues import Queues
+from ils.queue.settings import Settings
+
+
+async def connections_named(admin: aredis.Redis, name: str) -> int:
+    return sum(1 for c in await admin.client_list() if c.get("name") == name)
+
+
+async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings):
+    name = f"ils-queues-{uuid.uuid4().hex[:8]}"
+    made: list[aredis.Redis] = []
+
+    def connect() -> aredis.Redis:
+        made.append(make_client(settings.redis_url or "", "producer", name=name))
+        return made[-1]
+
+    queues = Queues(settings, connect)
+    admin = make_client(settings.redis_url or "", "admin")
+    try:
+        assert made == []  # nothing connects before a queue is used
+        email = queues.get("email")
+        assert queues.get("email") is email
+        for queue in ("email", "pdf", "oma"):
+            await queues.get(queue).getJobCounts("waiting")
+        assert len(made) == 1  # three queues, one client, one connection
+        assert await connections_named(admin, name) == 1
+
+        await queues.close()
+        assert await connections_named(admin, name) == 0
+        await queues.close()  # idempotent: nothing left to close
+        assert len(made) == 1
+
+        assert queues.get("email") is not email  # after close: a fresh queue and client
+        assert len(made) == 2
+        await queues.close()
+    finally:
+        await admin.aclose()
+
+
+def test_an_unknown_queue_name_is_a_configuration_error(settings: Settings):
+    queues = Queues(settings, lambda: pytest.fail("no client for an unknown queue"))
+    with pytest.raises(ConfigurationError, match="pfd"):
+        queues.get("pfd")
+
+
+async def test_producer_relay_and_admin_share_the_brokers_queues(system: JobSystem):
+    for name in ("email", "pdf"):
+        shared = system.broker.queues.get(name)
+        assert system.producer.queue(name) is shared
+        assert system.admin.queue(name) is shared
+    job = await system.producer.enqueue("oma", "test-probe", {"tag": "shared"})
+    assert (await system.admin.get_job("oma", job.job_id)).state == "waiting"
