@@ -13,8 +13,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ils.jobs.email import MailTemporaryError, Message, load_mail_settings
-from ils.jobs.email.transports import SmtpTransport, build_mime
+from ils.jobs.email.settings import load_mail_settings
+from ils.jobs.email.transports import MailTemporaryError, Message, SmtpTransport, build_mime
 from ils.queue.errors import ConfigurationError
 from tests.support.smtp import RecordingHandler, free_port, smtp_env, smtp_server
 

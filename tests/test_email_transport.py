@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ils.jobs.email import MailTemporaryError, Message, load_mail_settings
-from ils.jobs.email.transports import SmtpTransport, build_mime
+from ils.jobs.email.settings import load_mail_settings
+from ils.jobs.email.transports import MailTemporaryError, Message, SmtpTransport, build_mime
 from ils.queue.errors import ConfigurationError, GiveUp
 from tests.support.smtp import PUBLIC_URL, RecordingHandler, free_port, smtp_env, smtp_server
 

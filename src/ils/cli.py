@@ -220,7 +220,6 @@ def worker(
     async def main() -> int:
         system = JobSystem(settings)
         runtime = system.runtime(parse_queues(queues))
-        system.install()
         await system.start_background()  # the outbox relay's sweep
         if "ai" in runtime.queues:
             await system.install_schedules()  # the daily briefings, 08:00 per company

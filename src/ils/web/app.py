@@ -92,7 +92,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        system.install()
         loop_lag.start()
         shutdown.chain_signals()  # event streams end on SIGINT/SIGTERM, not after the server
         await system.start_background()  # the outbox relay's sweep runs in every web process
