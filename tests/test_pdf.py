@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Document, DocumentType
+from ils.jobs.pdf.handlers import produce
+from ils.jobs.pdf.load import order_sheet
 from ils.jobs.pdf.pool import RenderPool
 from ils.jobs.pdf.render import render_document
 from ils.jobs.resources import Resources
-from ils.jobs.pdf.handlers import produce
-from ils.jobs.pdf.load import order_sheet
 from ils.queue.admin import JobView
 from ils.queue.context import JobContext
 from tests.conftest import REPO, make_settings

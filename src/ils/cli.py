@@ -20,11 +20,13 @@ from ils.bootstrap import JobSystem, configure_logging, tune_gc_for_serving
 from ils.domain.cli_db import db_app, demo_app
 from ils.domain.db import database_url
 from ils.domain.migrate import current, schema_problem
+from ils.jobs import build_registry
 from ils.queue.admin import STATES
 from ils.queue.broker import redact
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.errors import IlsJobsError
 from ils.queue.producer import EnqueueOptions
+from ils.queue.reference import describe
 from ils.queue.runtime import parse_queues
 from ils.queue.settings import Settings, load_settings
 from ils.queue.vardir import restrict_umask, tighten
@@ -281,7 +283,12 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 @queue_app.command("info")
 def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Each queue's settings, counts and workers, with the broker's health."""
-    info = _run(lambda: _with_system(_settings(config), lambda s: s.admin.info()))
+
+    async def gather(system: JobSystem) -> dict[str, Any]:
+        return {**await system.admin.info(),
+                "job_types": [describe(t) for t in system.registry]}  # fmt: skip
+
+    info = _run(lambda: _with_system(_settings(config), gather))
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -302,6 +309,28 @@ def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     console.print(table)
     h = info["health"]
     console.print(f"redis: {h['redis']}  version: {h['version']}  latency: {h['latency_ms']} ms")
+    types = Table(title="ILS Jobs: job types")
+    for column in ("queue", "job name", "priority", "attempts", "resources", "description"):
+        types.add_column(column, no_wrap=column != "description")
+    for t in info["job_types"]:
+        types.add_row(t["queue"], t["name"], str(t["priority"] or "-"), str(t["attempts"] or "-"),
+                      ", ".join(t["resources"]) or "-", t["description"])  # fmt: skip
+    console.print(types)
+
+
+@queue_app.command("docs")
+def queue_docs(
+    output: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The reference table of the job types (docs/jobs.md), from their declarations."""
+    from ils.jobs.reference import render
+
+    page = render(build_registry(_settings(config).imports))
+    if output is None:
+        typer.echo(page, nl=False)
+    else:
+        output.write_text(page)
 
 
 @queue_app.command("add")
