@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 from ils.queue.context import JobContext
 from ils.queue.errors import ConfigurationError
@@ -39,6 +39,25 @@ def check_kinds(kinds: Iterable[str], owner: str) -> None:
             near = difflib.get_close_matches(kind, KINDS, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(KINDS)})"
             raise ConfigurationError(f"{owner}: unknown resource {kind!r}{hint}")
+
+
+T = TypeVar("T")
+
+
+class Kind(Generic[T]):
+    """A typed attribute of :class:`Resources`: reading it gets (or first builds) that kind."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Kind[T]: ...
+    @overload
+    def __get__(self, obj: Resources, owner: type) -> T: ...
+    def __get__(self, obj: Resources | None, owner: type) -> Kind[T] | T:
+        if obj is None:
+            return self
+        return cast(T, obj.get(self.name))
 
 
 class _Store:
@@ -127,37 +146,14 @@ class Resources:
             if close is not None:
                 await close()
 
-    @property
-    def db(self) -> Database:
-        return cast("Database", self.get("db"))
-
-    @property
-    def files(self) -> FileStorage:
-        return cast("FileStorage", self.get("files"))
-
-    @property
-    def mailer(self) -> Mailer:
-        return cast("Mailer", self.get("mailer"))
-
-    @property
-    def pdf_renderer(self) -> RenderPool:
-        return cast("RenderPool", self.get("pdf_renderer"))
-
-    @property
-    def notifier(self) -> NotificationPublisher:
-        return cast("NotificationPublisher", self.get("notifier"))
-
-    @property
-    def ai_models(self) -> ModelPool:
-        return cast("ModelPool", self.get("ai_models"))
-
-    @property
-    def chat(self) -> ChatProvider:
-        return cast("ChatProvider", self.get("chat"))
-
-    @property
-    def producer(self) -> Producer:
-        return cast("Producer", self.get("producer"))
+    db = Kind["Database"]()
+    files = Kind["FileStorage"]()
+    mailer = Kind["Mailer"]()
+    pdf_renderer = Kind["RenderPool"]()
+    notifier = Kind["NotificationPublisher"]()
+    ai_models = Kind["ModelPool"]()
+    chat = Kind["ChatProvider"]()
+    producer = Kind["Producer"]()
 
 
 # What an ILS handler gets: ``async def handler(payload: MyPayload, ctx: Ctx)``.

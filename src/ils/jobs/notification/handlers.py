@@ -46,11 +46,16 @@ QUEUE_PRIORITY: dict[str, int] = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
 NotificationKind = Literal["system", "order", "ai-insight", "marketplace"]
 
 
-class SystemNotification(Payload):
+class Notice(Payload):
+    """What a notice to one user says."""
+
     user_id: Id
     title: PersonalShortText
     message: PersonalText
     priority: NotificationPriority = "medium"
+
+
+class SystemNotification(Notice):
     action_url: ShortText | None = None
 
 
@@ -61,11 +66,7 @@ class OrderNotification(Payload):
     message: PersonalText | None = None
 
 
-class AiInsightNotification(Payload):
-    user_id: Id
-    title: PersonalShortText
-    message: PersonalText
-    priority: NotificationPriority = "medium"
+class AiInsightNotification(Notice):
     insight_id: Id | None = None
     action_url: ShortText | None = Field(None, description="where the notification leads")
 
