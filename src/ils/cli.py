@@ -209,7 +209,7 @@ def worker(
         str | None, typer.Option(help="comma-separated queues (default: all)")
     ] = None,
     imports: Annotated[
-        list[str] | None, typer.Option("--import", help="module with register(registry)")
+        list[str] | None, typer.Option("--import", help="a module declaring more job types (@job)")
     ] = None,
     config: ConfigOpt = None,
     log_level: LogOpt = "INFO",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +81,7 @@ class JobDef(Generic[P, PayloadT]):
         typed = validate_payload(self.job_type, data)
         options = how.options
         if self.options_for is not None:
-            options = merge_options(self.options_for(typed), options)  # type: ignore[arg-type]
+            options = merge_options(self.options_for(cast(PayloadT, typed)), options)
         producer = producer_for(how.producer, how.session)
         return await producer.enqueue(
             self.job_type.queue, self.job_type.name, typed, options,
