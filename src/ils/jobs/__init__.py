@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ils.queue.declare import declared_in
 from ils.queue.errors import ConfigurationError
-from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES
+
+if TYPE_CHECKING:
+    from ils.queue.registry import Registry
 
 JOB_MODULES = (
     "ils.jobs.email.handlers",
@@ -35,6 +37,9 @@ JOB_MODULES = (
 
 def build_registry(imports: Iterable[str] = ()) -> Registry:
     """Every ILS job type, plus those the modules named in ``imports`` declare."""
+    from ils.queue.declare import declared_in
+    from ils.queue.registry import Registry
+
     registry = Registry(QUEUE_NAMES)
     seen: set[int] = set()  # a module may import another's declaration to enqueue it
     for name in (*JOB_MODULES, *imports):
