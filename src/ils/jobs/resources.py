@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from ils.jobs.pdf.pool import RenderPool
     from ils.queue.producer import Producer
 
-KINDS = ("db", "files", "mailer", "pdf_renderer", "notifier", "ai_models", "chat", "producer")
-
-
 def check_kinds(kinds: Iterable[str], owner: str) -> None:
     """A :class:`ConfigurationError` (with "did you mean") for a kind no process provides."""
     for kind in kinds:
@@ -155,6 +152,9 @@ class Resources:
     chat = Kind["ChatProvider"]()
     producer = Kind["Producer"]()
 
+
+# The kinds a job type may declare: the typed attributes above.
+KINDS = tuple(name for name, value in vars(Resources).items() if isinstance(value, Kind))
 
 # What an ILS handler gets: ``async def handler(payload: MyPayload, ctx: Ctx)``.
 Ctx = JobContext[Resources]
