@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ils.jobs.pdf.pool import RenderPool
     from ils.queue.producer import Producer
 
+
 def check_kinds(kinds: Iterable[str], owner: str) -> None:
     """A :class:`ConfigurationError` (with "did you mean") for a kind no process provides."""
     for kind in kinds:
