@@ -21,8 +21,7 @@ from typing import Any
 import aiosmtplib
 from aiosmtpd.controller import Controller
 
-from ils.jobs.email import Message
-from ils.jobs.email.transports import SmtpTransport, build_mime
+from ils.jobs.email.transports import Message, SmtpTransport, build_mime
 from ils.settings import load_mail_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "email_transport.json"

@@ -3,7 +3,7 @@
 Both sides of every comparison use the same queue, job name and payload built here. Our runtime
 loads this module through ``Settings.imports`` (``bench/`` is on ``sys.path`` when
 ``bench/run.py`` runs, and spawned worker processes inherit that path), so
-:func:`ils.jobs.build_registry` calls :func:`register`.
+:func:`ils.jobs.build_registry` finds its declaration, :data:`NOOP`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from ils.queue.context import JobContext
-from ils.queue.registry import JobType, Payload, Registry
+from ils.queue.declare import job
+from ils.queue.registry import Payload
 
 QUEUE = "oma"
 JOB_NAME = "bench-noop"
@@ -26,13 +27,12 @@ class NoopPayload(Payload):
     blob: str = ""
 
 
-async def noop(payload: NoopPayload, ctx: JobContext) -> None:
+async def noop(payload: NoopPayload, ctx: JobContext[None]) -> None:
     """Does nothing: what is measured is the job system around it."""
     return None
 
 
-def register(registry: Registry) -> None:
-    registry.add(JobType(QUEUE, JOB_NAME, NoopPayload, "does nothing (benchmarks)", handler=noop))
+NOOP = job(NoopPayload, queue=QUEUE, name=JOB_NAME, description="does nothing (benchmarks)")(noop)
 
 
 def payload_data(seq: int, blob: str) -> dict[str, Any]:

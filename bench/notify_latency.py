@@ -211,7 +211,9 @@ async def measure_single(
         title = f"single {i}"
         done = rx.expect(title, 1)
         started = time.perf_counter()
-        await helpers.notify_user(user_id, title, "bench", producer=system.producer)
+        await helpers.notify_user.using(producer=system.producer)(
+            user_id=user_id, title=title, message="bench"
+        )
         waits.append((title, started, done))
         await asyncio.sleep(max(0.0, started + gap - time.perf_counter()))
     for title, started, done in waits:
@@ -229,7 +231,9 @@ async def measure_fanout(
         done = rx.expect(title, args.clients)
         started = time.perf_counter()
         prod = system.producer
-        await helpers.notify_company_role(company, "staff", title, "bench", producer=prod)
+        await helpers.notify_company_role.using(producer=prod)(
+            company_id=company, role="staff", title=title, message="bench"
+        )
         await asyncio.wait_for(done.wait(), 60)
         spread = [t - started for t in rx.arrivals[title]]
         latencies.extend(spread)

@@ -28,8 +28,8 @@ from tests.support.pdf_world import PdfWorld, make_pdf_world
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import DocumentType
-from ils.jobs.pdf import render_document
 from ils.jobs.pdf.load import LOADERS
+from ils.jobs.pdf.render import render_document
 from ils.settings import load_settings
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
 

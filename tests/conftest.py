@@ -135,11 +135,7 @@ def probe_registry(imports: tuple[str, ...] = ("tests.support.handlers",)) -> Re
 
 @pytest.fixture
 async def system(settings: Settings) -> AsyncIterator[JobSystem]:
-    js = JobSystem(
-        settings,
-        registry=probe_registry(),
-        resources={"prefix": settings.prefix, "redis_url": settings.redis_url},
-    )
+    js = JobSystem(settings, registry=probe_registry())
     try:
         yield js
     finally:

@@ -60,8 +60,8 @@ async def test_the_job_stores_anomalies_and_alerts_the_admins(
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
     try:
         async with running(system, "ai", "notification"):
-            job = await helpers.queue_anomaly_detection(
-                shop.company_id, "orders", "daily", 7, producer=system.producer
+            job = await helpers.queue_anomaly_detection.using(producer=system.producer)(
+                company_id=shop.company_id, metric="orders", range="daily", lookback_days=7
             )
             view = await system.admin.wait_for_job("ai", job.job_id, timeout_s=90)
             ctx = JobContext(job.job_id, "ai", "anomaly-detection", 1, 2, None)  # type: ignore[arg-type]

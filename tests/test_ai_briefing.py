@@ -16,10 +16,9 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import AiResult, AiResultKind, Company, Examination, Notification, Patient
 from ils.jobs import helpers
-from ils.jobs.ai.briefing import daily_briefing
+from ils.jobs.ai.briefing import DailyBriefingTask, daily_briefing
 from ils.jobs.ai.results import follow_up
 from ils.jobs.ai.schedule import BRIEFING_CRON, scheduler_id
-from ils.jobs.payloads import DailyBriefingTask
 from ils.queue.context import JobContext
 from tests.conftest import make_settings
 from tests.support.ai_world import make_shop
@@ -39,8 +38,8 @@ async def test_insights_are_ranked_facts_each_with_its_numbers(
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
     try:
         async with running(system, "ai"):
-            job = await helpers.queue_insight_generation(
-                shop.company_id, "all", "month", producer=system.producer
+            job = await helpers.queue_insight_generation.using(producer=system.producer)(
+                company_id=shop.company_id, type="all", period="month"
             )
             view = await system.admin.wait_for_job("ai", job.job_id, timeout_s=60)
     finally:
@@ -69,7 +68,9 @@ async def test_the_briefing_is_stored_emailed_and_notified_once(
     today = dt.datetime.now(dt.UTC).date()
     try:
         async with running(system, "ai", "email", "notification"):
-            first = await helpers.queue_daily_briefing(shop.company_id, producer=system.producer)
+            first = await helpers.queue_daily_briefing.using(producer=system.producer)(
+                company_id=shop.company_id
+            )
             view = await system.admin.wait_for_job("ai", first.job_id, timeout_s=60)
             # The same job run again, as a retry would: its follow-ups get the same ids.
             ctx = JobContext(first.job_id, "ai", "daily-briefing", 2, 2,

@@ -22,14 +22,14 @@ from ils.jobs.ai.chat import (
     TOOLS,
     ChatSettings,
     OfflineProvider,
-    OpenAIProvider,
     ProviderUnavailable,
     Scope,
     ToolSet,
 )
-from ils.jobs.ai.chat.handler import chat_response, load
+from ils.jobs.ai.chat.handler import ChatResponseTask, chat_response, load
+from ils.jobs.ai.chat.http_provider import OpenAIProvider
 from ils.jobs.ai.results import follow_up
-from ils.jobs.payloads import ChatResponseTask
+from ils.jobs.resources import Resources
 from ils.queue.embedded import free_port
 from ils.queue.errors import ConfigurationError, GiveUp
 from ils.settings import load_chat_settings, load_settings
@@ -57,9 +57,9 @@ async def two_shops(db: Database) -> tuple[Shop, Shop]:
 async def ask(
     system: JobSystem, shop: Shop, conversation_id: int, message: str, user_id: int | None = None
 ) -> str:
-    job = await helpers.queue_chat_response(
-        conversation_id, user_id or shop.staff_id, shop.company_id, message,
-        producer=system.producer,
+    job = await helpers.queue_chat_response.using(producer=system.producer)(
+        conversation_id=conversation_id, user_id=user_id or shop.staff_id,
+        company_id=shop.company_id, message=message,
     )  # fmt: skip
     return job.job_id
 
@@ -91,12 +91,12 @@ async def test_the_model_calls_a_tool_and_its_answer_is_stored_and_pushed(
     async with chat_server((200, first), (200, final("ALP-000 and ALP-002 are low."))) as server:
         chat = provider(server.url)
         system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db,
-                           resources={"chat_provider": chat})  # fmt: skip
+                           resources=Resources(chat=chat))  # fmt: skip
         try:
             async with running(system, "ai", "notification"):
                 job_id = await ask(system, alpha, conversation, question)
                 view = await system.admin.wait_for_job("ai", job_id, timeout_s=60)
-                note_id = follow_up(job_context(job_id, {}), "chat-answer").job_id
+                note_id = follow_up(job_context(job_id, None), "chat-answer").job_id
                 assert note_id is not None
                 note = await system.admin.wait_for_job("notification", note_id, timeout_s=30)
         finally:
@@ -139,7 +139,7 @@ async def test_a_rate_limited_reply_is_retried(
     async with chat_server(limited, (200, final("Hello from the model."))) as server:
         chat = provider(server.url)
         settings = make_settings(redis_url, prefix, tmp_path, env=QUICK_RETRY)
-        system = JobSystem(settings, database=db, resources={"chat_provider": chat})
+        system = JobSystem(settings, database=db, resources=Resources(chat=chat))
         try:
             async with running(system, "ai"):
                 job_id = await ask(system, alpha, conversation, "Hello?")
@@ -161,7 +161,7 @@ async def test_a_refused_request_fails_at_once_with_the_reply_kept(
     async with chat_server(refused) as server:
         chat = provider(server.url)
         settings = make_settings(redis_url, prefix, tmp_path, env=QUICK_RETRY)
-        system = JobSystem(settings, database=db, resources={"chat_provider": chat})
+        system = JobSystem(settings, database=db, resources=Resources(chat=chat))
         try:
             async with running(system, "ai"):
                 job_id = await ask(system, alpha, conversation, "Hello?")
@@ -182,7 +182,7 @@ async def test_the_offline_default_answers_once_per_job_even_when_run_again(
     conversation = await start_conversation(db, alpha.company_id, alpha.staff_id,
                                             "what is low on stock?")  # fmt: skip
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
-    assert isinstance(system.chat, OfflineProvider)
+    assert isinstance(system.resources.chat, OfflineProvider)
     try:
         async with running(system, "ai", "notification"):
             job_id = await ask(system, alpha, conversation, "what is low on stock?")
@@ -193,7 +193,7 @@ async def test_the_offline_default_answers_once_per_job_even_when_run_again(
                 company_id=alpha.company_id, message="what is low on stock?",
             )  # fmt: skip
             again = await chat_response(payload, job_context(job_id, system.resources, 2))
-            note_id = follow_up(job_context(job_id, {}), "chat-answer").job_id
+            note_id = follow_up(job_context(job_id, None), "chat-answer").job_id
             assert note_id is not None
             await system.admin.wait_for_job("notification", note_id, timeout_s=30)
             counts = await system.admin.stats(["notification"])
@@ -216,8 +216,11 @@ async def test_a_conversation_that_is_not_the_users_is_refused(
     try:
         async with running(system, "ai"):
             colleague = await ask(system, alpha, theirs, "low stock?", user_id=alpha.staff_id)
-            other = await helpers.queue_chat_response(
-                theirs, bravo.staff_id, bravo.company_id, "low stock?", producer=system.producer
+            other = await helpers.queue_chat_response.using(producer=system.producer)(
+                conversation_id=theirs,
+                user_id=bravo.staff_id,
+                company_id=bravo.company_id,
+                message="low stock?",
             )
             gone = await ask(system, alpha, theirs + 1000, "low stock?")
             views = [await system.admin.wait_for_job("ai", j, timeout_s=60)
@@ -284,14 +287,18 @@ async def test_unreachable_or_silent_servers_are_temporary_and_a_bad_reply_perma
             await chat.close()
 
 
-def test_a_process_with_a_misspelt_or_wrong_ai_setting_does_not_start(
+async def test_a_process_with_a_misspelt_or_wrong_ai_setting_does_not_start(
     redis_url: str, prefix: str, tmp_path: Path
 ):
     with pytest.raises(ConfigurationError, match="did you mean ILS_AI_MODEL"):
         load_settings({"ILS_AI_MODLE": "llama3"})
     wrong = make_settings(redis_url, prefix, tmp_path, env={"ILS_AI_PROVIDER": "gpt"})
-    with pytest.raises(ConfigurationError, match="ILS_AI_PROVIDER"):
-        JobSystem(wrong)
+    system = JobSystem(wrong)  # the chat provider is built by a process that runs the ai queue
+    try:
+        with pytest.raises(ConfigurationError, match="ILS_AI_PROVIDER"):
+            system.runtime(("ai",))
+    finally:
+        await system.close()
 
 
 async def test_the_history_ends_before_the_question_the_job_was_asked(db: Database):

@@ -78,10 +78,11 @@ async def test_the_job_stores_a_forecast_per_product_with_reorders(
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
     try:
         async with running(system, "ai"):
-            ok = await helpers.queue_demand_forecast(shop.company_id, 14, producer=system.producer)
-            foreign = await helpers.queue_demand_forecast(
-                shop.company_id, 7, [shop.product_ids[0], other.product_ids[0]],
-                producer=system.producer,
+            forecast = helpers.queue_demand_forecast.using(producer=system.producer)
+            ok = await forecast(company_id=shop.company_id, horizon_days=14)
+            foreign = await forecast(
+                company_id=shop.company_id, horizon_days=7,
+                product_ids=[shop.product_ids[0], other.product_ids[0]],
             )  # fmt: skip
             view = await wait_done(system, "ai", ok.job_id)
             refused = await wait_done(system, "ai", foreign.job_id)
@@ -120,12 +121,11 @@ async def test_a_200_product_forecast_does_not_stall_the_other_queues(
         shop = await make_shop(db, "large", products=200, days=150,
                                rates=[1.0 + (i % 20) for i in range(200)])  # fmt: skip
         settings = make_settings(redis_url, prefix, tmp_path)
-        system = JobSystem(settings, registry=probe_registry(), database=db,
-                           resources={"prefix": prefix, "redis_url": redis_url})  # fmt: skip
+        system = JobSystem(settings, registry=probe_registry(), database=db)
         try:
             async with running(system, "ai", "oma"):
-                big = await helpers.queue_demand_forecast(
-                    shop.company_id, 14, producer=system.producer
+                big = await helpers.queue_demand_forecast.using(producer=system.producer)(
+                    company_id=shop.company_id, horizon_days=14
                 )
                 await system.admin.wait_for_job("ai", big.job_id, 60, frozenset({"active"}))
                 probe = await system.producer.enqueue("oma", "test-probe", {"tag": "meanwhile"})

@@ -14,8 +14,9 @@ from ils.bootstrap import JobSystem
 from ils.cli import app
 from ils.domain.db import Database
 from ils.jobs import helpers
-from ils.jobs.ai.chat import ChatSettings, OpenAIProvider
-from ils.jobs.ai.chat.http_provider import redact_secret
+from ils.jobs.ai.chat import ChatSettings
+from ils.jobs.ai.chat.http_provider import OpenAIProvider, redact_secret
+from ils.jobs.resources import Resources
 from ils.queue.errors import ConfigurationError
 from ils.settings import load_chat_settings
 from tests.conftest import make_settings
@@ -67,12 +68,12 @@ async def test_failed_chat_jobs_keep_no_part_of_the_key(
             chat.url = f"{server.url}/chat/completions"
             env = {"ILS_QUEUE_AI_BACKOFF_DELAY_MS": "0"}
             settings = make_settings(redis_url, prefix, tmp_path, env=env)
-            system = JobSystem(settings, database=db, resources={"chat_provider": chat})
+            system = JobSystem(settings, database=db, resources=Resources(chat=chat))
             try:
                 async with running(system, "ai"):
-                    job = await helpers.queue_chat_response(
-                        conversation, shop.staff_id, shop.company_id, "Hello?",
-                        producer=system.producer,
+                    job = await helpers.queue_chat_response.using(producer=system.producer)(
+                        conversation_id=conversation, user_id=shop.staff_id,
+                        company_id=shop.company_id, message="Hello?",
                     )  # fmt: skip
                     view = await system.admin.wait_for_job("ai", job.job_id, timeout_s=60)
                     detail = await system.admin.browse.detail("ai", job.job_id)

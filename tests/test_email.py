@@ -24,7 +24,8 @@ from ils.domain.models import (
     Supplier,
     User,
 )
-from ils.jobs.email import Mailer
+from ils.jobs.email.mailer import Mailer
+from ils.jobs.resources import Resources
 from ils.queue.admin import JobView
 from ils.queue.errors import InvalidJobPayload
 from ils.queue.producer import EnqueueOptions
@@ -43,7 +44,7 @@ async def email_system(
     settings = make_settings(redis_url, prefix, tmp_path,
                              env={"ILS_QUEUE_EMAIL_BACKOFF_DELAY_MS": "1000"})  # fmt: skip
     mailer = Mailer(load_mail_settings(env, settings.var_dir))
-    system = JobSystem(settings, database=db, resources={"mailer": mailer})
+    system = JobSystem(settings, database=db, resources=Resources(mailer=mailer))
     try:
         yield system
     finally:
@@ -92,7 +93,7 @@ async def test_every_email_type_arrives_with_both_parts_and_its_content(
                              "html": "<p>Hi <b>you</b></p><script>steal()</script>"
                                      "<a href='x' onclick='evil()'>x</a>"}),
             ])  # fmt: skip
-            assert system.mailer.transport.connections_opened == 1  # type: ignore[attr-defined]
+            assert system.resources.mailer.transport.connections_opened == 1  # type: ignore[attr-defined]
     assert [v.state for v in views] == ["completed"] * 6, [v.failed_reason for v in views]
     by_subject = {str(m["Subject"]): m for m in handler.messages}
     assert len(handler.messages) == 6
@@ -249,7 +250,7 @@ async def test_the_rate_limit_holds_in_every_window(
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
     with smtp_server(handler) as port:
         mailer = Mailer(load_mail_settings(smtp_env(port), settings.var_dir))
-        system = JobSystem(settings, database=db, resources={"mailer": mailer})
+        system = JobSystem(settings, database=db, resources=Resources(mailer=mailer))
         try:
             views = await run_jobs(system, [
                 ("generic", {"to": [f"r{i}@example.com"], "subject": f"n{i}", "text": "t"})

@@ -70,7 +70,7 @@ async def test_failures_are_retried_with_backoff_then_complete(
         redis_url, prefix, tmp_path,
         env={"ILS_QUEUE_OMA_BACKOFF_DELAY_MS": "1000", "ILS_QUEUE_OMA_ATTEMPTS": "3"},
     )  # fmt: skip
-    system = JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
+    system = JobSystem(settings, probe_registry())
     try:
         job = await system.producer.enqueue("oma", "test-probe", {"failTimes": 2})
         async with running(system, "oma"):
@@ -92,7 +92,7 @@ async def test_failing_job_ends_failed_after_its_attempts_with_reason_kept(
         redis_url, prefix, tmp_path, env={"ILS_QUEUE_OMA_BACKOFF": "fixed",
                                           "ILS_QUEUE_OMA_BACKOFF_DELAY_MS": "0"}
     )  # fmt: skip
-    system = JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
+    system = JobSystem(settings, probe_registry())
     try:
         job = await system.producer.enqueue(
             "oma", "test-probe", {"failTimes": 10}, EnqueueOptions(attempts=2)
@@ -150,7 +150,7 @@ async def test_retention_bounds_completed_jobs_and_keeps_failed_ones_for_a_week(
         tmp_path,
         env={"ILS_QUEUE_OMA_KEEP_COMPLETED_COUNT": "2", "ILS_QUEUE_OMA_CONCURRENCY": "1"},
     )
-    system = JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
+    system = JobSystem(settings, probe_registry())
     try:
         for i in range(5):
             await system.producer.enqueue("oma", "test-probe", {"tag": str(i)})

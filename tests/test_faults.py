@@ -35,7 +35,7 @@ async def system(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[J
         redis_url, prefix, tmp_path,
         env={"ILS_QUEUE_OMA_LOCK_DURATION_MS": "2000", "ILS_QUEUE_OMA_STALLED_INTERVAL_MS": "1000"},
     )  # fmt: skip
-    js = JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
+    js = JobSystem(settings, probe_registry())
     yield js
     await js.close()
 
@@ -115,7 +115,7 @@ async def test_past_the_grace_period_the_worker_exits_and_the_job_is_recovered_l
 
 def _system_on(url: str, prefix: str, tmp_path: Path) -> JobSystem:
     settings = make_settings(url, prefix, tmp_path)
-    return JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": url})
+    return JobSystem(settings, probe_registry())
 
 
 async def test_redis_restarted_while_a_worker_idles(own_server: EmbeddedServer, tmp_path: Path):

@@ -33,7 +33,7 @@ async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
 
 def system_with(redis_url: str, prefix: str, tmp_path: Path, **env: str) -> JobSystem:
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
-    return JobSystem(settings, probe_registry(), {"prefix": prefix, "redis_url": redis_url})
+    return JobSystem(settings, probe_registry())
 
 
 # ---- guard 1: no read timeout on blocking waits -----------------------------------------------

@@ -110,17 +110,25 @@ async def test_each_type_is_stored_with_its_fields_and_announced(
     ):
         prod = system.producer
         jobs = [
-            await helpers.queue_system_notification(
-                w.user.id, "Maintenance", "Down at 22:00.", "urgent", "/status", producer=prod
+            await helpers.queue_system_notification.using(producer=prod)(
+                user_id=w.user.id,
+                title="Maintenance",
+                message="Down at 22:00.",
+                priority="urgent",
+                action_url="/status",
             ),
-            await helpers.queue_order_notification(
-                w.user.id, w.order.id, "in_production", producer=prod
+            await helpers.queue_order_notification.using(producer=prod)(
+                user_id=w.user.id, order_id=w.order.id, status="in_production"
             ),
-            await helpers.queue_ai_insight_notification(
-                w.user.id, "Stock", "Reorder SV167.", "low", insight_id=7, producer=prod
+            await helpers.queue_ai_insight_notification.using(producer=prod)(
+                user_id=w.user.id,
+                title="Stock",
+                message="Reorder SV167.",
+                priority="low",
+                insight_id=7,
             ),
-            await helpers.queue_marketplace_notification(
-                w.user.id, w.connection.id, "accepted", producer=prod
+            await helpers.queue_marketplace_notification.using(producer=prod)(
+                user_id=w.user.id, connection_id=w.connection.id, event="accepted"
             ),
         ]
         views = await run_all(system, [j.job_id for j in jobs])
@@ -153,19 +161,27 @@ async def test_the_job_priority_follows_the_notification_priority(
         queue = system.admin.queue("notification")
         expected = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
         for name, queue_priority in expected.items():
-            sys_job = await helpers.queue_system_notification(1, "t", "m", name, producer=prod)  # type: ignore[arg-type]
-            ai_job = await helpers.queue_ai_insight_notification(1, "t", "m", name, producer=prod)  # type: ignore[arg-type]
-            fan_job = await helpers.notify_company_admins(1, "t", "m", name, producer=prod)  # type: ignore[arg-type]
+            sys_job = await helpers.queue_system_notification.using(producer=prod)(
+                user_id=1, title="t", message="m", priority=name
+            )  # type: ignore[arg-type]
+            ai_job = await helpers.queue_ai_insight_notification.using(producer=prod)(
+                user_id=1, title="t", message="m", priority=name
+            )  # type: ignore[arg-type]
+            fan_job = await helpers.notify_company_admins.using(producer=prod)(
+                company_id=1, title="t", message="m", priority=name
+            )  # type: ignore[arg-type]
             for enqueued in (sys_job, ai_job, fan_job):
                 job = await Job.fromId(queue, enqueued.job_id)
                 assert job.opts["priority"] == queue_priority, (name, enqueued.name)
         # A caller's own priority wins.
-        mine = await helpers.queue_system_notification(
-            1, "t", "m", "low", options=EnqueueOptions(priority=1), producer=prod
-        )
+        mine = await helpers.queue_system_notification.using(
+            options=EnqueueOptions(priority=1), producer=prod
+        )(user_id=1, title="t", message="m", priority="low")
         assert (await Job.fromId(queue, mine.job_id)).opts["priority"] == 1
         with pytest.raises(InvalidJobPayload) as bad:
-            await helpers.queue_system_notification(1, "t", "m", "extreme", producer=prod)  # type: ignore[arg-type]
+            await helpers.queue_system_notification.using(producer=prod)(
+                user_id=1, title="t", message="m", priority="extreme"
+            )  # type: ignore[arg-type]
         assert bad.value.fields == ["priority"]
         with pytest.raises(InvalidJobPayload) as no_role:
             await prod.enqueue("notification", "fan-out", {
@@ -181,14 +197,14 @@ async def test_a_retried_job_stores_its_notification_once(
         notification_system(redis_url, prefix, tmp_path, db) as system,
         listening(redis_url, prefix) as pubsub,
     ):
-        notifier = FailingOnce(system.broker)
-        system.resources["notifier"] = notifier
-        job = await helpers.queue_system_notification(
-            w.user.id, "Once", "Only once.", producer=system.producer
+        # Built in place of the publisher, when the worker starts (closed with the system).
+        system.resources.provide({"notifier": lambda: FailingOnce(system.broker)})
+        job = await helpers.queue_system_notification.using(producer=system.producer)(
+            user_id=w.user.id, title="Once", message="Only once."
         )
         (view,) = await run_all(system, [job.job_id])
+        assert isinstance(system.resources.notifier, FailingOnce)
         event = await next_event(pubsub)
-        await notifier.close()
     assert view.state == "completed" and view.attempts_made == 2
     rows = await stored(db)
     assert len(rows) == 1 and rows[0].job_id == job.job_id
@@ -201,11 +217,15 @@ async def test_fan_out_reaches_the_audience_as_it_is_when_the_job_runs(
     w = await make_world(db)
     async with notification_system(redis_url, prefix, tmp_path, db) as system:
         prod = system.producer
-        admins = await helpers.notify_company_admins(
-            w.lab.id, "Audit", "Quarterly audit tomorrow.", "high", "/audit", producer=prod
+        admins = await helpers.notify_company_admins.using(producer=prod)(
+            company_id=w.lab.id,
+            title="Audit",
+            message="Quarterly audit tomorrow.",
+            priority="high",
+            action_url="/audit",
         )
-        techs = await helpers.notify_company_role(
-            w.lab.id, "lab_technician", "Coater down", "Use line 2.", producer=prod
+        techs = await helpers.notify_company_role.using(producer=prod)(
+            company_id=w.lab.id, role="lab_technician", title="Coater down", message="Use line 2."
         )
         # Added after the jobs were enqueued: they are resolved when the jobs run.
         late_admin = await add_user(db, w.lab.id, "late@example.com", Role.admin)
@@ -213,9 +233,9 @@ async def test_fan_out_reaches_the_audience_as_it_is_when_the_job_runs(
         await add_user(db, w.lab.id, "gone@example.com", Role.lab_technician, active=False)
         await add_user(db, w.practice.id, "other@example.com", Role.lab_technician)
         views = await run_all(system, [admins.job_id, techs.job_id])
-        again = await helpers.notify_company_admins(
-            w.lab.id, "Audit", "x", options=EnqueueOptions(job_id=admins.job_id), producer=prod
-        )
+        again = await helpers.notify_company_admins.using(
+            options=EnqueueOptions(job_id=admins.job_id), producer=prod
+        )(company_id=w.lab.id, title="Audit", message="x")
         assert again.job_id == admins.job_id  # the same job: nothing new runs or is stored
     assert [v.state for v in views] == ["completed"] * 2, [v.failed_reason for v in views]
     rows = await stored(db)
@@ -237,8 +257,12 @@ async def test_a_user_gone_gives_up_and_an_inactive_one_is_skipped(
     inactive = await add_user(db, w.lab.id, "off@example.com", Role.staff, active=False)
     async with notification_system(redis_url, prefix, tmp_path, db) as system:
         prod = system.producer
-        gone = await helpers.notify_user(999_999, "t", "m", producer=prod)
-        asleep = await helpers.notify_user(inactive, "t", "m", producer=prod)
+        gone = await helpers.notify_user.using(producer=prod)(
+            user_id=999_999, title="t", message="m"
+        )
+        asleep = await helpers.notify_user.using(producer=prod)(
+            user_id=inactive, title="t", message="m"
+        )
         views = await run_all(system, [gone.job_id, asleep.job_id])
     assert views[0].state == "failed" and views[0].attempts_made == 1
     assert "user 999999 no longer exists" in (views[0].failed_reason or "")

@@ -34,8 +34,7 @@ WAITING = frozenset({"waiting"})
 
 def _system(url: str, prefix: str, tmp_path: Path, db: Database, **env: str) -> JobSystem:
     settings = make_settings(url, prefix, tmp_path, env=env)
-    resources = {"prefix": prefix, "redis_url": url}
-    return JobSystem(settings, probe_registry(), resources, database=db)
+    return JobSystem(settings, probe_registry(), database=db)
 
 
 @pytest.fixture

@@ -22,9 +22,11 @@ from sqlalchemy import func, select
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Document, DocumentType
-from ils.jobs.pdf import RenderPool, render_document
 from ils.jobs.pdf.handlers import produce
 from ils.jobs.pdf.load import order_sheet
+from ils.jobs.pdf.pool import RenderPool
+from ils.jobs.pdf.render import render_document
+from ils.jobs.resources import Resources
 from ils.queue.admin import JobView
 from ils.queue.context import JobContext
 from tests.conftest import REPO, make_settings
@@ -39,11 +41,16 @@ OUTPUT = REPO / "test-output" / "pdf"
 
 @contextlib.asynccontextmanager
 async def pdf_system(
-    redis_url: str, prefix: str, tmp_path: Path, db: Database, **resources: Any
+    redis_url: str,
+    prefix: str,
+    tmp_path: Path,
+    db: Database,
+    resources: Resources | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[JobSystem]:
     """A job system on ``db``: pdf retries 1 s apart, no rate limit, files under tmp_path."""
     env = {"ILS_QUEUE_PDF_BACKOFF_DELAY_MS": "1000", "ILS_QUEUE_PDF_RATE_MAX": "none",
-           **resources.pop("env", {})}  # fmt: skip
+           **(env or {})}  # fmt: skip
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
     system = JobSystem(settings, database=db, resources=resources)
     try:
@@ -194,7 +201,9 @@ async def test_a_renderer_error_is_retried_then_kept_with_its_traceback(
     w = await make_world(db)
     pool = RenderPool(1, renderer=failing)
     try:
-        async with pdf_system(redis_url, prefix, tmp_path, db, pdf_renderer=pool) as system:
+        async with pdf_system(
+            redis_url, prefix, tmp_path, db, Resources(pdf_renderer=pool)
+        ) as system:
             [view] = await run_jobs(system, [("order-sheet", {"orderId": w.order_id})])
             job = await Job.fromId(system.admin.queue("pdf"), view.id)
     finally:

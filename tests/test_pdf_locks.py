@@ -17,7 +17,8 @@ import redis.asyncio as aredis
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.jobs.pdf import RenderPool
+from ils.jobs.pdf.pool import RenderPool
+from ils.jobs.resources import Resources
 from ils.queue.embedded import EmbeddedServer
 from tests.conftest import make_settings
 from tests.support.pdf_renderers import blocking
@@ -63,7 +64,7 @@ async def test_a_long_render_keeps_its_lock_and_runs_once(
            "ILS_QUEUE_PDF_RATE_MAX": "none"}  # fmt: skip
     settings = make_settings(redis_url, prefix, tmp_path, env=env)
     pool = RenderPool(1, renderer=partial(blocking, gate))
-    system = JobSystem(settings, database=db, resources={"pdf_renderer": pool})
+    system = JobSystem(settings, database=db, resources=Resources(pdf_renderer=pool))
     try:
         job = await system.producer.enqueue("pdf", "order-sheet", {"orderId": w.order_id})
         async with running(system, "pdf"):

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ils.jobs.ai import ModelPool
-from ils.jobs.pdf import RenderPool
+from ils.jobs.pdf.pool import RenderPool
 from ils.queue.pool import POOL_NICE, ProcessPool
 from tests.support.pool_probes import loaded, niceness
 
@@ -49,7 +49,7 @@ async def test_a_model_process_loads_the_models_but_no_handlers_or_database():
     models = ModelPool(1)
     try:
         assert await models.pool.run(loaded, "statsmodels")
-        assert not await models.pool.run(loaded, "ils.jobs.ai.handlers")
+        assert not await models.pool.run(loaded, "ils.jobs.ai.demand")  # the declarations
         assert not await models.pool.run(loaded, "sqlalchemy")
     finally:
         await models.close()

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from ils.bootstrap import JobSystem
+from ils.domain.db import Database
 from ils.jobs import build_registry, helpers
-from ils.jobs.ai.handlers import HANDLERS as AI_HANDLERS
+from ils.queue.declare import Helper
 from ils.queue.embedded import free_port
 from ils.queue.errors import (
     BrokerUnavailable,
@@ -22,7 +23,7 @@ from ils.queue.errors import (
     UnknownJobType,
 )
 from ils.queue.producer import EnqueueOptions
-from ils.queue.settings import QUEUE_NAMES
+from ils.queue.settings import QUEUE_NAMES, Settings
 from tests.conftest import make_settings, probe_registry
 
 SEED_TYPES = {
@@ -104,30 +105,54 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
         # The email (4), pdf (5), notification (6) and ai (8) workers are written; others later.
-        has_handler = job_type.queue in ("email", "pdf", "notification") or (
-            job_type.queue == "ai" and job_type.name in AI_HANDLERS
-        )
+        has_handler = job_type.queue in ("email", "pdf", "notification", "ai")
         assert (job_type.handler is not None) == has_handler, job_type.key
 
 
 def test_there_is_one_helper_per_job_type_and_it_is_typed():
     public = {
-        name for name, fn in inspect.getmembers(helpers, inspect.iscoroutinefunction)
+        name for name, fn in inspect.getmembers(helpers, lambda v: isinstance(v, Helper))
         if name.startswith("queue_")
     }  # fmt: skip
     assert public == set(HELPER_CALLS)
     covered = {(q, n) for q, n, _, _ in HELPER_CALLS.values()}
     assert covered == {(q, n) for q, names in SEED_TYPES.items() for n in names}
     for name in public:
-        sig = inspect.signature(getattr(helpers, name))
+        helper: Helper[Any] = getattr(helpers, name)
+        # The helper's arguments are its payload model's fields, each annotated.
+        model = helper.job_def.job_type.payload
+        assert model is helper.job_def.payload
+        assert all(f.annotation is not None for f in model.model_fields.values())
+        sig = inspect.signature(helper.using)
         assert sig.parameters["options"].kind is inspect.Parameter.KEYWORD_ONLY
         assert all(p.annotation is not inspect.Parameter.empty for p in sig.parameters.values())
+
+
+async def test_helpers_take_the_payload_by_name(system: JobSystem):
+    with pytest.raises(TypeError, match="by name"):
+        await helpers.queue_invoice_pdf.using(producer=system.producer)(9)  # type: ignore[call-arg]
+
+
+async def test_helpers_with_a_session_use_the_producer_bound_to_its_database(
+    settings: Settings, db: Database
+):
+    system = JobSystem(settings, probe_registry(), database=db)
+    try:
+        async with db.session() as session:
+            job = await helpers.queue_invoice_pdf.using(session=session)(invoice_id=1)
+        assert job.mode == "outbox"
+        assert await system.outbox.get(job.job_id) is not None
+    finally:
+        await system.close()
+    async with db.session() as session:  # a closed system's producer is no longer bound
+        with pytest.raises(ConfigurationError, match="no producer to enqueue with"):
+            await helpers.queue_invoice_pdf.using(session=session)(invoice_id=1)
 
 
 @pytest.mark.parametrize("helper", sorted(HELPER_CALLS))
 async def test_each_helper_enqueues_its_job_with_camel_case_data(system: JobSystem, helper: str):
     queue, name, kwargs, wire = HELPER_CALLS[helper]
-    job = await getattr(helpers, helper)(**kwargs, producer=system.producer)
+    job = await getattr(helpers, helper).using(producer=system.producer)(**kwargs)
     assert (job.queue, job.name, job.mode) == (queue, name, "queued")
     view = await system.admin.get_job(queue, job.job_id)
     assert view.name == name
@@ -136,13 +161,12 @@ async def test_each_helper_enqueues_its_job_with_camel_case_data(system: JobSyst
     assert view.attempts == (registered.attempts or system.settings.queue(queue).attempts)
 
 
-async def test_helpers_use_the_installed_producer(system: JobSystem):
-    with pytest.raises(ConfigurationError, match="no producer installed"):
-        await helpers.queue_invoice_pdf(1)
-    system.install()
-    job = await helpers.queue_invoice_pdf(1)
+async def test_helpers_use_the_producer_passed(system: JobSystem):
+    with pytest.raises(ConfigurationError, match="no producer to enqueue with"):
+        await helpers.queue_invoice_pdf(invoice_id=1)
+    job = await helpers.queue_invoice_pdf.using(producer=system.producer)(invoice_id=1)
     assert job.mode == "queued"
-    stats = await helpers.get_queue_stats()
+    stats = await helpers.get_queue_stats(producer=system.producer)
     assert set(stats) == set(QUEUE_NAMES)
     assert stats["pdf"]["prioritized"] == 1  # invoices carry priority 2
 
@@ -182,9 +206,10 @@ async def test_unknown_fields_and_types_are_refused(system: JobSystem):
 
 async def test_options_set_priority_delay_attempts_job_id_and_dedup(system: JobSystem):
     opts = EnqueueOptions(priority=7, delay_s=60, attempts=9, job_id="order-42-sheet")
-    job = await helpers.queue_order_sheet_pdf(42, options=opts, producer=system.producer)
+    sheet = helpers.queue_order_sheet_pdf.using(options=opts, producer=system.producer)
+    job = await sheet(order_id=42)
     assert job.job_id == "order-42-sheet"
-    again = await helpers.queue_order_sheet_pdf(42, options=opts, producer=system.producer)
+    again = await sheet(order_id=42)
     assert again.job_id == "order-42-sheet"  # same id: BullMQ keeps one job
     stored = await system.producer.queue("pdf").getJob("order-42-sheet")
     assert stored.opts["priority"] == 7 and stored.opts["attempts"] == 9
@@ -192,8 +217,9 @@ async def test_options_set_priority_delay_attempts_job_id_and_dedup(system: JobS
     assert (await system.admin.stats(["pdf"]))["pdf"]["delayed"] == 1
 
     dedup = EnqueueOptions(dedup_key="briefing-1-2026-11-28")
-    a = await helpers.queue_daily_briefing(1, TODAY, options=dedup, producer=system.producer)
-    b = await helpers.queue_daily_briefing(1, TODAY, options=dedup, producer=system.producer)
+    briefing = helpers.queue_daily_briefing.using(options=dedup, producer=system.producer)
+    a = await briefing(company_id=1, date=TODAY)
+    b = await briefing(company_id=1, date=TODAY)
     assert a.job_id == b.job_id
     counts = (await system.admin.stats(["ai"]))["ai"]
     assert counts["prioritized"] + counts["waiting"] == 1
@@ -221,7 +247,7 @@ async def offline(tmp_path: Path):
     url = f"redis://127.0.0.1:{free_port()}/0"
     inline = {"ILS_QUEUE_EMAIL_FALLBACK": "inline", "ILS_QUEUE_PDF_FALLBACK": "inline"}
     settings = make_settings(url, "offline", tmp_path, env=inline)
-    js = JobSystem(settings, probe_registry(), {"prefix": "offline", "redis_url": url})
+    js = JobSystem(settings, probe_registry())
     yield js
     await js.close()
 
@@ -235,7 +261,9 @@ async def test_inline_policy_runs_the_handler_now_when_redis_is_down(offline: Jo
         return "sent"
 
     offline.registry.set_handler("email", "order-confirmation", handler)
-    job = await helpers.queue_order_confirmation_email(5, 6, producer=offline.producer)
+    job = await helpers.queue_order_confirmation_email.using(producer=offline.producer)(
+        order_id=5, user_id=6
+    )
     assert job.mode == "inline"
     assert job.result == "sent"
     assert ran == [5]
@@ -249,12 +277,14 @@ async def test_inline_policy_surfaces_a_failing_or_missing_handler(offline: JobS
 async def test_raise_policy_raises_broker_unavailable_fast(offline: JobSystem):
     assert offline.settings.queue("ai").fallback == "raise"
     with pytest.raises(BrokerUnavailable, match="unreachable"):
-        await helpers.queue_demand_forecast(1, producer=offline.producer)
+        await helpers.queue_demand_forecast.using(producer=offline.producer)(company_id=1)
 
 
 async def test_invalid_payload_is_refused_even_when_redis_is_down(offline: JobSystem):
     with pytest.raises(InvalidJobPayload):
-        await helpers.queue_order_confirmation_email(0, 1, producer=offline.producer)
+        await helpers.queue_order_confirmation_email.using(producer=offline.producer)(
+            order_id=0, user_id=1
+        )
 
 
 def test_the_probe_registry_adds_probe_types_without_touching_the_catalogue():

@@ -87,7 +87,7 @@ async def db_system(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> AsyncIterator[JobSystem]:
     settings = make_settings(redis_url, prefix, tmp_path)
-    js = JobSystem(settings, probe_registry(), {"prefix": prefix}, database=db)
+    js = JobSystem(settings, probe_registry(), database=db)
     yield js
     await js.close()
 

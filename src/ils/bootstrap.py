@@ -9,29 +9,30 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
-from ils.files import FileStorage, LocalFileStorage
 from ils.jobs import build_registry
-from ils.jobs.ai import ModelPool, require_ai_extra
-from ils.jobs.ai.chat import ChatProvider, build_provider
-from ils.jobs.ai.schedule import install_briefing_schedules
-from ils.jobs.email import Mailer
-from ils.jobs.helpers import install_producer, uninstall_producer
-from ils.jobs.notification import NotificationPublisher
-from ils.jobs.pdf import RenderPool
+from ils.jobs.resources import Resources, check_kinds
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
 from ils.queue.outbox import Outbox
 from ils.queue.outbox_admin import OutboxAdmin
-from ils.queue.producer import Producer
+from ils.queue.producer import Producer, bind_producer, unbind_producer
 from ils.queue.registry import Registry
 from ils.queue.relay import OutboxRelay
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
 from ils.settings import IlsSettings
+
+if TYPE_CHECKING:
+    from ils.files import FileStorage
+    from ils.jobs.ai.chat.provider import ChatProvider
+    from ils.jobs.ai.pool import ModelPool
+    from ils.jobs.email.mailer import Mailer
+    from ils.jobs.notification.live import NotificationPublisher
+    from ils.jobs.pdf.pool import RenderPool
 
 
 def tune_gc_for_serving() -> None:
@@ -45,20 +46,61 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
+# ---- resource factories: each imports its module when the resource is first needed --------
+
+
+def build_files(settings: IlsSettings) -> FileStorage:
+    from ils.files import LocalFileStorage
+
+    return LocalFileStorage(settings.files_root)
+
+
+def build_mailer(settings: IlsSettings) -> Mailer:
+    """The mailer of the settings' mail section (validated here)."""
+    from ils.jobs.email.mailer import Mailer
+
+    return Mailer(settings.mail_settings())
+
+
+def build_renderer(settings: IlsSettings) -> RenderPool:
+    """A process pool sized from the pdf queue's concurrency; processes start at the first
+    render."""
+    from ils.jobs.pdf.pool import RenderPool
+
+    return RenderPool(settings.queue("pdf").concurrency)
+
+
+def build_models(settings: IlsSettings) -> ModelPool:
+    """A process pool sized from the ai queue's concurrency; processes start at the first fit."""
+    from ils.jobs.ai.pool import ModelPool
+
+    return ModelPool(settings.queue("ai").concurrency)
+
+
+def build_chat(settings: IlsSettings) -> ChatProvider:
+    """Offline, or the OpenAI-compatible API the settings' chat section names (validated here)."""
+    from ils.jobs.ai.chat import build_provider
+
+    return build_provider(settings.chat_settings())
+
+
+def build_notifier(broker: Broker) -> NotificationPublisher:
+    from ils.jobs.notification.live import NotificationPublisher
+
+    return NotificationPublisher(broker)
+
+
 class JobSystem:
     """The parts of the job system one process uses, built from one :class:`IlsSettings`.
 
     ``database`` defaults to the settings' (``DATABASE_URL``, or SQLite under ``var_dir``); it is
-    connected lazily, so processes that never touch it pay nothing. Handlers find it in their
-    context's resources as ``db``, and the email handlers find the process's ``mailer`` there,
-    built from the settings' mail section (validated here, at start-up) unless
-    ``resources`` brings one. The PDF handlers find ``pdf_renderer`` (a process pool sized from
-    the pdf queue's concurrency; its processes start at the first render and stop at
-    :meth:`close`) and ``files`` (the file storage under ``files_dir``); the notification
-    handlers announce with its ``notifier``. The AI handlers fit their models in ``ai_models`` (a
-    process pool sized from the ai queue's concurrency, started at the first fit) and enqueue
-    their follow-up jobs with ``producer``; the chat-response job answers with ``chat_provider``
-    (offline, or the OpenAI-compatible API the chat section names, validated here).
+    connected lazily, so processes that never touch it pay nothing. The producer is bound to its
+    sessions, so a service enqueueing with its session needs no producer of its own. The
+    handlers' other resources (:class:`~ils.jobs.resources.Resources`: files, mailer, PDF render
+    pool, notifier, AI model pool, chat provider) are built when first needed, by the factories
+    above; :meth:`runtime` builds those its queues' job types declare up front, so a bad setting
+    fails at start-up, and :meth:`close` closes only what was built. ``resources`` may hand in
+    parts built elsewhere (tests: a mailer on a test SMTP server); those stay the caller's.
     The outbox lives in that database; its table is made by the migrations (never here).
     :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
     runs.
@@ -68,59 +110,58 @@ class JobSystem:
         self,
         settings: IlsSettings,
         registry: Registry | None = None,
-        resources: Mapping[str, Any] | None = None,
+        resources: Resources | None = None,
         database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or build_registry(settings.imports)
+        for job_type in self.registry:
+            check_kinds(job_type.resources, f"job type {job_type.key}")
         self.database = database or Database(settings.resolved_database_url())
-        given = dict(resources or {})
-        self._owns_mailer = "mailer" not in given
-        if self._owns_mailer:
-            given["mailer"] = Mailer(settings.mail_settings())
-        self.mailer: Mailer = given["mailer"]
-        self._owns_renderer = "pdf_renderer" not in given
-        if self._owns_renderer:
-            given["pdf_renderer"] = RenderPool(settings.queue("pdf").concurrency)
-        self.renderer: RenderPool = given["pdf_renderer"]
-        if "files" not in given:
-            given["files"] = LocalFileStorage(settings.files_root)
-        self.files: FileStorage = given["files"]
-        self._owns_models = "ai_models" not in given
-        if self._owns_models:
-            given["ai_models"] = ModelPool(settings.queue("ai").concurrency)
-        self.models: ModelPool = given["ai_models"]
-        self._owns_chat = "chat_provider" not in given
-        if self._owns_chat:
-            given["chat_provider"] = build_provider(settings.chat_settings())
-        self.chat: ChatProvider = given["chat_provider"]
         self.broker = Broker(settings)
-        self._owns_notifier = "notifier" not in given
-        if self._owns_notifier:
-            given["notifier"] = NotificationPublisher(self.broker)
-        self.notifier: NotificationPublisher = given["notifier"]
-        self.resources = {"db": self.database, **given}
+        self.resources = resources or Resources()
+        self.resources.give("db", self.database)
+        factories: dict[str, Callable[[], object]] = {
+            "files": lambda: build_files(settings),
+            "mailer": lambda: build_mailer(settings),
+            "pdf_renderer": lambda: build_renderer(settings),
+            "ai_models": lambda: build_models(settings),
+            "chat": lambda: build_chat(settings),
+            "notifier": lambda: build_notifier(self.broker),
+        }
+        self.resources.provide(factories)
         self.outbox = Outbox(self.database.engine, self.database.sessions)
         self.relay = OutboxRelay(self.outbox, self.broker, settings)
         self.producer = Producer(
             settings, self.registry, self.broker, self.resources, relay=self.relay
         )
-        self.resources.setdefault("producer", self.producer)
+        self.resources.give("producer", self.producer)
+        bind_producer(self.database.sessions, self.producer)
         self.admin = QueueAdmin(settings, self.broker, self.registry)
         self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
 
+    @property
+    def files(self) -> FileStorage:
+        """The file storage (the web app serves documents from it)."""
+        return self.resources.files
+
+    @property
+    def notifier(self) -> NotificationPublisher:
+        """The live-channel publisher (the web app announces read receipts with it)."""
+        return self.resources.notifier
+
     def runtime(self, queues: tuple[str, ...] = QUEUE_NAMES, **kwargs: Any) -> WorkerRuntime:
-        """The workers of ``queues``; an ai worker without the ai extra is refused here
-        (:class:`ConfigurationError`), not at its first job."""
+        """The workers of ``queues``, with the resources their job types declare built now; an
+        ai worker without the ai extra is refused here (:class:`ConfigurationError`), not at its
+        first job."""
         if "ai" in queues:
+            from ils.jobs.ai.extra import require_ai_extra
+
             require_ai_extra()
+        self.resources.start(self.registry.resources_for(queues))
         return WorkerRuntime(
             self.settings, self.registry, self.broker, queues, self.resources, **kwargs
         )
-
-    def install(self) -> None:
-        """Make this system's producer the one the typed helpers use."""
-        install_producer(self.producer)
 
     async def start_background(self) -> None:
         """Start this process's background duties: the outbox relay's periodic sweep, and
@@ -131,6 +172,8 @@ class JobSystem:
     async def install_schedules(self) -> list[str]:
         """Upsert the job schedulers of this system's recurring jobs (the daily briefing of each
         company, 08:00 local); an outage or a missing table is logged, never fatal."""
+        from ils.jobs.ai.schedule import install_briefing_schedules
+
         try:
             return await install_briefing_schedules(self.database, self.producer)
         except Exception as exc:
@@ -144,17 +187,8 @@ class JobSystem:
         await self.database.stop_background()
 
     async def close(self) -> None:
-        uninstall_producer(self.producer)
+        unbind_producer(self.database.sessions, self.producer)
         await self.relay.stop()
+        await self.resources.close()
         await self.broker.close()
-        if self._owns_mailer:
-            await self.mailer.close()
-        if self._owns_renderer:
-            await self.renderer.close()
-        if self._owns_models:
-            await self.models.close()
-        if self._owns_chat:
-            await self.chat.close()
-        if self._owns_notifier:
-            await self.notifier.close()
         await self.database.dispose()

@@ -211,7 +211,7 @@ def worker(
         str | None, typer.Option(help="comma-separated queues (default: all)")
     ] = None,
     imports: Annotated[
-        list[str] | None, typer.Option("--import", help="module with register(registry)")
+        list[str] | None, typer.Option("--import", help="a module declaring more job types (@job)")
     ] = None,
     config: ConfigOpt = None,
     log_level: LogOpt = None,
@@ -306,10 +306,14 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 @queue_app.command("info")
 def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Each queue's settings, counts and workers, with the broker's health."""
+    """Each queue's settings, counts and workers, with the broker's health, and the job types."""
     from rich.table import Table
 
+    from ils.jobs import build_registry
+    from ils.queue.reference import describe
+
     info = _inspect(config, lambda admin: admin.info())
+    info["job_types"] = [describe(t) for t in build_registry(_settings(config).imports)]
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -331,6 +335,29 @@ def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     console.print(table)
     h = info["health"]
     console.print(f"redis: {h['redis']}  version: {h['version']}  latency: {h['latency_ms']} ms")
+    types = Table(title="ILS Jobs: job types")
+    for column in ("queue", "job name", "priority", "attempts", "resources", "description"):
+        types.add_column(column, no_wrap=column != "description")
+    for t in info["job_types"]:
+        types.add_row(t["queue"], t["name"], str(t["priority"] or "-"), str(t["attempts"] or "-"),
+                      ", ".join(t["resources"]) or "-", t["description"])  # fmt: skip
+    console.print(types)
+
+
+@queue_app.command("docs")
+def queue_docs(
+    output: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The reference table of the job types (docs/jobs.md), from their declarations."""
+    from ils.jobs import build_registry
+    from ils.jobs.reference import render
+
+    page = render(build_registry(_settings(config).imports))
+    if output is None:
+        typer.echo(page, nl=False)
+    else:
+        output.write_text(page)
 
 
 @queue_app.command("add")

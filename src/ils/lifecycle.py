@@ -63,7 +63,6 @@ async def running(
     parts, in the module's order; everything started is stopped, in reverse, whatever happens."""
     async with AsyncExitStack() as stack:
         stack.push_async_callback(system.close)
-        system.install()
         for p in first:
             await stack.enter_async_context(p)
         await system.start_background()
@@ -103,5 +102,4 @@ async def inspecting(settings: Settings) -> AsyncIterator[QueueAdmin]:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(broker.close)
         admin = QueueAdmin(settings, broker)
-        stack.push_async_callback(admin.close)
         yield admin

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from ils.domain.db import Database
 from ils.domain.models import AiConversation, AiMessage, AiResult, AiResultKind, MessageRole
+from ils.jobs.resources import Resources
 from ils.queue.context import JobContext
 
 
@@ -52,6 +52,8 @@ async def store_anomalies(db: Database, company_id: int, texts: list[str]) -> No
                        data={"anomalies": anomalies}))  # fmt: skip
 
 
-def job_context(job_id: str, resources: Mapping[str, Any], attempt: int = 1) -> JobContext:
+def job_context(
+    job_id: str, resources: Resources | None, attempt: int = 1
+) -> JobContext[Resources | None]:
     logger = logging.LoggerAdapter(logging.getLogger("test"))
     return JobContext(job_id, "ai", "chat-response", attempt, 2, logger, resources=resources)

@@ -1,4 +1,5 @@
-"""Job types and handlers used only by the tests; loaded with ``--import tests.support.handlers``.
+"""Job types and handlers used only by the tests; loaded with ``--import tests.support.handlers``
+(``Settings.imports``): the probe types are declared on every queue.
 
 Handlers record what they did in Redis under the test's own prefix, so a test can see from
 outside (and across processes) how often a job ran and in which order.
@@ -6,7 +7,6 @@ outside (and across processes) how often a job ran and in which order.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -14,9 +14,10 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from ils.queue.context import JobContext
+from ils.jobs.resources import Ctx
+from ils.queue.declare import JobDef, job
 from ils.queue.errors import GiveUp, JobCancelled, RetryLater
-from ils.queue.registry import JobType, Payload, Registry
+from ils.queue.registry import JobType, Payload
 from ils.queue.settings import QUEUE_NAMES
 
 
@@ -30,27 +31,25 @@ class Probe(Payload):
     until_cancelled: bool = False
 
 
-def _prefix(ctx: JobContext) -> str:
-    return str(ctx.resources.get("prefix") or os.environ.get("ILS_REDIS_PREFIX", "bull"))
+def _prefix(ctx: Ctx) -> str:
+    return ctx.resources.producer.settings.prefix
 
 
-def _url(ctx: JobContext) -> str:
-    return str(ctx.resources.get("redis_url") or os.environ["REDIS_URL"])
+def _url(ctx: Ctx) -> str:
+    return ctx.resources.producer.broker.url
 
 
 def record_key(prefix: str, what: str) -> str:
     return f"{prefix}:test:{what}"
 
 
-async def probe(payload: Probe, ctx: JobContext) -> dict[str, Any]:
+async def probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
     """Counts its runs; fails, snoozes, gives up or blocks as the payload says."""
     async with aredis.from_url(_url(ctx), decode_responses=True) as client:
         return await _probe(client, _prefix(ctx), payload, ctx)
 
 
-async def _probe(
-    client: aredis.Redis, prefix: str, payload: Probe, ctx: JobContext
-) -> dict[str, Any]:
+async def _probe(client: aredis.Redis, prefix: str, payload: Probe, ctx: Ctx) -> dict[str, Any]:
     runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
     await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")
     await client.rpush(record_key(prefix, f"times:{ctx.job_id}"), f"{time.time()}")
@@ -77,7 +76,7 @@ async def _probe(
     return {"runs": runs, "tag": payload.tag}
 
 
-def blocking_probe(payload: Probe, ctx: JobContext) -> str:
+def blocking_probe(payload: Probe, ctx: Ctx) -> str:
     """A sync handler doing blocking work: the runtime must run it off the event loop."""
     prefix = _prefix(ctx)
     client = redis.Redis.from_url(_url(ctx), decode_responses=True)
@@ -89,8 +88,15 @@ def blocking_probe(payload: Probe, ctx: JobContext) -> str:
         client.close()
 
 
-def register(registry: Registry) -> None:
-    for queue in QUEUE_NAMES:
-        registry.add(JobType(queue, "test-probe", Probe, handler=probe))
-        registry.add(JobType(queue, "test-blocking", Probe, handler=blocking_probe))
-        registry.add(JobType(queue, "test-unhandled", Probe))  # a type with no handler
+PROBES = tuple(
+    job(Probe, queue=queue, name="test-probe", description="counts its runs (tests)",
+        resources=("producer",))(probe)
+    for queue in QUEUE_NAMES
+)  # fmt: skip
+BLOCKING_PROBES = tuple(
+    job(Probe, queue=queue, name="test-blocking", description="blocks a thread (tests)",
+        resources=("producer",))(blocking_probe)
+    for queue in QUEUE_NAMES
+)  # fmt: skip
+# A type with no handler: its jobs fail with "no handler for <queue>/test-unhandled".
+UNHANDLED = tuple(JobDef(Probe, JobType(queue, "test-unhandled", Probe)) for queue in QUEUE_NAMES)

@@ -104,8 +104,7 @@ async def serve(system: JobSystem, web_settings: WebSettings) -> AsyncIterator[F
 async def app(
     settings: Settings, db: Database, web_settings: WebSettings
 ) -> AsyncIterator[FastAPI]:
-    probes = {"prefix": settings.prefix, "redis_url": settings.redis_url}  # for the test probes
-    system = JobSystem(settings, registry=probe_registry(), database=db, resources=probes)
+    system = JobSystem(settings, registry=probe_registry(), database=db)
     async for served in serve(system, web_settings):
         yield served
 

@@ -307,9 +307,9 @@ async def auth_session(w: World, owner: Owner, role: Role) -> Params:
 
 async def job(w: World, owner: Owner, role: Role) -> Params:
     """A delayed job of ``owner``'s company (its payload names the company)."""
-    enqueued = await helpers.queue_demand_forecast(
-        w.company[owner], options=EnqueueOptions(delay_s=3600), producer=w.system.producer
-    )
+    enqueued = await helpers.queue_demand_forecast.using(
+        options=EnqueueOptions(delay_s=3600), producer=w.system.producer
+    )(company_id=w.company[owner])
     return {"queue": "ai", "job_id": enqueued.job_id}
 
 

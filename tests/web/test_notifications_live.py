@@ -169,14 +169,18 @@ async def test_every_tab_of_the_user_gets_it_live_and_no_one_else_does(world: Li
             assert (await t.ready()) == ([], {"type": "ready", "unread_count": 0,
                                               "last_id": 0, "truncated": False})  # fmt: skip
 
-        await helpers.notify_user(ann, "Lens ready", "Order 42 is ready.", "high", producer=prod)
+        await helpers.notify_user.using(producer=prod)(
+            user_id=ann, title="Lens ready", message="Order 42 is ready.", priority="high"
+        )
         got = [await first.notification(), await second.notification()]
         assert got[0] == got[1]
         assert got[0]["notification"]["title"] == "Lens ready"
         assert got[0]["unread_count"] == 1 and got[0]["replayed"] is False
 
         # Positive control: Eve's socket works, and the first thing it gets is her own.
-        await helpers.notify_user(eve, "For Eve", "Only yours.", producer=prod)
+        await helpers.notify_user.using(producer=prod)(
+            user_id=eve, title="For Eve", message="Only yours."
+        )
         theirs = await eves.notification()
         assert theirs["notification"]["title"] == "For Eve" and theirs["unread_count"] == 1
 
@@ -243,14 +247,14 @@ async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: Live
     cookie = {"Cookie": await world.cookie_for("ann")}
     async with tab(world, cookie) as before:
         await before.ready()
-        await helpers.notify_user(ann, "one", "1", producer=prod)
+        await helpers.notify_user.using(producer=prod)(user_id=ann, title="one", message="1")
         seen = (await before.notification())["notification"]["id"]
     # Offline: two more arrive, and one for a colleague that must not be replayed to Ann.
     async with tab(world, {"Cookie": await world.cookie_for("bob")}) as watcher:
         await watcher.ready()
-        await helpers.notify_user(ann, "two", "2", producer=prod)
-        await helpers.notify_user(ann, "three", "3", producer=prod)
-        await helpers.notify_user(bob, "bob's", "b", producer=prod)
+        await helpers.notify_user.using(producer=prod)(user_id=ann, title="two", message="2")
+        await helpers.notify_user.using(producer=prod)(user_id=ann, title="three", message="3")
+        await helpers.notify_user.using(producer=prod)(user_id=bob, title="bob's", message="b")
         assert (await watcher.notification())["notification"]["title"] == "bob's"
     async with tab(world, cookie, last_id=seen) as after:
         replayed, ready = await after.ready()
@@ -260,10 +264,12 @@ async def test_a_reconnecting_tab_gets_what_it_missed_then_live_ones(world: Live
         # Then live, once each: a fan-out to the company's admins reaches the boss, not Ann ...
         async with tab(world, {"Cookie": await world.cookie_for("boss")}) as boss_tab:
             await boss_tab.ready()
-            await helpers.notify_company_admins(world.company_a, "Audit", "Now.", producer=prod)
+            await helpers.notify_company_admins.using(producer=prod)(
+                company_id=world.company_a, title="Audit", message="Now."
+            )
             assert (await boss_tab.notification())["notification"]["title"] == "Audit"
         # ... and Ann's next one arrives after her replay, with nothing repeated in between.
-        await helpers.notify_user(ann, "four", "4", producer=prod)
+        await helpers.notify_user.using(producer=prod)(user_id=ann, title="four", message="4")
         live = await after.notification()
         assert live["notification"]["title"] == "four" and live["replayed"] is False
         assert live["unread_count"] == 4
@@ -299,7 +305,9 @@ async def test_a_forged_channel_message_never_reaches_a_socket(
             for message in forged:
                 body = message if isinstance(message, str) else json.dumps(message)
                 assert await publisher.publish(channel(prefix), body) >= 1  # the web heard it
-            await helpers.notify_user(ann, "Real", "From the worker.", producer=prod)
+            await helpers.notify_user.using(producer=prod)(
+                user_id=ann, title="Real", message="From the worker."
+            )
             first = await ann_tab.next()
             assert first["type"] == "notification", first
             assert first["notification"]["title"] == "Real" and first["unread_count"] == 1

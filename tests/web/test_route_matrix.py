@@ -242,10 +242,7 @@ async def world(
     settings = make_settings(redis_url, prefix, tmp)
     try:
         async for db in open_database("sqlite", tmp):
-            resources = {"prefix": prefix, "redis_url": redis_url}
-            system = JobSystem(
-                settings, registry=probe_registry(), database=db, resources=resources
-            )
+            system = JobSystem(settings, registry=probe_registry(), database=db)
             # the outbox rows the matrix spools wait for its requests, not for the 2 s sweep
             system.relay.interval_s = 3600.0
             # The world signs its fourteen users in at once (Argon2 each): admission control

@@ -1,23 +1,46 @@
 """What a handler gets besides its payload: the job's identity, attempt, logger and tools.
 
 Handlers must be idempotent (delivery is at-least-once, guard 8): ``ctx.job_id`` is stable across
-attempts and redeliveries and is the key to make side effects happen once.
+attempts and redeliveries and is the key to make side effects happen once. ``ctx.resources`` holds
+the process's resources the job type declared, typed by the application (``JobContext[R]``); the
+engine only asks a :class:`ResourceProvider` for the view of a job type's declared kinds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+
+from ils.queue.errors import ConfigurationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+ResourcesT = TypeVar("ResourcesT")
+
+
+class ResourceProvider(Protocol):
+    """Where a worker or the inline fallback gets a job's resources: the view of the ``kinds``
+    its job type declared (built on first use)."""
+
+    def scoped(self, kinds: frozenset[str]) -> Any: ...
+
+
+class NoResources:
+    """The provider of a process without resources: fine for job types that declare none."""
+
+    def scoped(self, kinds: frozenset[str]) -> Any:
+        if kinds:
+            raise ConfigurationError(
+                f"this process has no resources, and the job needs {', '.join(sorted(kinds))}"
+            )
+        return None
 
 
 @dataclass
-class JobContext:
+class JobContext(Generic[ResourcesT]):
     job_id: str
     queue: str
     name: str
@@ -25,7 +48,7 @@ class JobContext:
     max_attempts: int
     logger: logging.LoggerAdapter[logging.Logger]
     inline: bool = False
-    resources: Mapping[str, Any] = field(default_factory=dict)
+    resources: ResourcesT = None  # type: ignore[assignment]  # None for jobs declaring none
     _progress: Callable[[Any], Awaitable[Any]] | None = None
     _log: Callable[[str], Awaitable[Any]] | None = None
     _cancelled: Callable[[], bool] | None = None

@@ -62,6 +62,10 @@ class InlineJobFailed(IlsJobsError):
         super().__init__(f"{job} failed inline: {reason}")
 
 
+class JobTimedOut(IlsJobsError):
+    """One run of a job outlasted its type's ``timeout_s``; retried like any other failure."""
+
+
 class WorkerCrashed(IlsJobsError):
     """A queue's worker loop died more often than its restart budget allows."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ils.queue.context import JobContext
-from ils.queue.errors import GiveUp, InvalidJobPayload, UnknownJobType
+from ils.queue.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
 from ils.queue.registry import Handler, JobType, Payload, Registry
 from ils.queue.tenancy import without_company
 
@@ -90,7 +90,18 @@ class Executor:
             raise GiveUp(str(exc)) from exc
 
     async def perform(
-        self, job_type: JobType, handler: Handler, payload: Payload, ctx: JobContext
+        self, job_type: JobType, handler: Handler, payload: Payload, ctx: JobContext[Any]
+    ) -> Any:
+        if job_type.timeout_s is None:
+            return await self._call(job_type, handler, payload, ctx)
+        try:
+            async with asyncio.timeout(job_type.timeout_s):
+                return await self._call(job_type, handler, payload, ctx)
+        except TimeoutError:
+            raise JobTimedOut(f"{job_type.key} ran longer than {job_type.timeout_s:g} s") from None
+
+    async def _call(
+        self, job_type: JobType, handler: Handler, payload: Payload, ctx: JobContext[Any]
     ) -> Any:
         if job_type.handler_is_async:
             return await handler(payload, ctx)
@@ -100,7 +111,7 @@ class Executor:
             result = await result
         return result
 
-    async def execute(self, queue: str, name: str, data: Any, ctx: JobContext) -> Any:
+    async def execute(self, queue: str, name: str, data: Any, ctx: JobContext[Any]) -> Any:
         job_type = self.resolve(queue, name)
         handler = self.handler_of(job_type)
         payload = self.validate(job_type, data)

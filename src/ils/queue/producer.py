@@ -21,12 +21,12 @@ from typing import Any, Literal
 from bullmq import Queue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import StatementError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ils.logs import job_log_context
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
-from ils.queue.context import JobContext
+from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
@@ -88,7 +88,12 @@ def job_options(
     o = options or DEFAULT_OPTIONS
     opts: dict[str, Any] = {
         "attempts": o.attempts or job_type.attempts or spec.attempts,
-        "backoff": backoff_option(spec.backoff, spec.backoff_delay_ms),
+        "backoff": backoff_option(
+            spec.backoff,
+            spec.backoff_delay_ms
+            if job_type.backoff_delay_ms is None
+            else job_type.backoff_delay_ms,
+        ),
         "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
         "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
     }
@@ -128,7 +133,7 @@ class Producer:
         settings: Settings,
         registry: Registry,
         broker: Broker,
-        resources: Mapping[str, Any] | None = None,
+        resources: ResourceProvider | None = None,
         relay: OutboxRelay | None = None,
     ) -> None:
         spooling = [q for q, spec in settings.queues.items() if spec.fallback == "spool"]
@@ -142,7 +147,7 @@ class Producer:
         self.settings = settings
         self.registry = registry
         self.broker = broker
-        self.resources = dict(resources or {})
+        self.resources: ResourceProvider = resources or NoResources()
         self.relay = relay
         self.executor = Executor(registry)
 
@@ -244,7 +249,7 @@ class Producer:
             max_attempts=1,
             logger=logging.LoggerAdapter(log, {"job_id": job_id, "queue": job_type.queue}),
             inline=True,
-            resources=self.resources,
+            resources=self.resources.scoped(job_type.resources),
         )
         try:
             with job_log_context(job_id, job_type.queue, job_type.name, company_id):
@@ -254,3 +259,40 @@ class Producer:
         except Exception as err:
             raise InlineJobFailed(job_type.key, err) from err
         return Enqueued(job_type.queue, job_type.name, job_id, "inline", result)
+
+
+# A producer bound to a sessionmaker: the session of a caller that has one (a domain service
+# inside its transaction) names the producer its jobs go through, so nothing needs a global.
+_PRODUCER_INFO = "ils.queue.producer"
+
+
+def bind_producer(sessions: async_sessionmaker[AsyncSession], producer: Producer) -> None:
+    """Make the sessions ``sessions`` opens from now on enqueue through ``producer``."""
+    sessions.configure(info={_PRODUCER_INFO: producer})
+
+
+def unbind_producer(sessions: async_sessionmaker[AsyncSession], producer: Producer) -> None:
+    """Forget ``producer`` if it is the one ``sessions`` name (a closing process calls this)."""
+    if sessions.kw.get("info", {}).get(_PRODUCER_INFO) is producer:
+        sessions.configure(info={})
+
+
+def producer_for(producer: Producer | None, session: AsyncSession | None) -> Producer:
+    """``producer``, else the one ``session``'s sessionmaker was bound to."""
+    if producer is not None:
+        return producer
+    bound = session.info.get(_PRODUCER_INFO) if session is not None else None
+    if isinstance(bound, Producer):
+        return bound
+    raise ConfigurationError(
+        "no producer to enqueue with: pass producer=..., or a session of a database the job "
+        "system was started with (ils.bootstrap.JobSystem binds its producer to its sessions)"
+    )
+
+
+def batch(
+    session: AsyncSession, *, producer: Producer | None = None
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Inside ``async with batch(session):`` the jobs enqueued with that ``session`` are written
+    to the outbox together, in one statement, when the block ends."""
+    return producer_for(producer, session).batch(session)

@@ -2,7 +2,8 @@
 
 Wire names are kebab-case as the seed names them, so Node BullMQ producers can feed our workers.
 Payload models accept both snake_case and the camelCase Node producers send, and put camelCase
-on the wire. A registry is built by a factory (``ils.jobs.build_registry``); there is no global.
+on the wire. Job types are declared once with :func:`ils.queue.declare.job`; a registry is built by
+a factory (``ils.jobs.build_registry``) from the declaring modules; there is no global.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import difflib
 import functools
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from ils.queue.errors import ConfigurationError, UnknownJobType
 if TYPE_CHECKING:
     from ils.queue.context import JobContext
 
-Handler = Callable[[Any, "JobContext"], Awaitable[Any] | Any]
+Handler = Callable[[Any, "JobContext[Any]"], Awaitable[Any] | Any]
 
 
 class Personal:
@@ -72,7 +73,9 @@ def _marked(annotation: Any) -> bool:
 
 @dataclass(frozen=True)
 class JobType:
-    """One kind of job. ``priority`` follows BullMQ: 1 is highest, 0 means none."""
+    """One kind of job. ``priority`` follows BullMQ: 1 is highest, 0 means none. ``attempts`` and
+    ``backoff_delay_ms`` override the queue's; ``timeout_s`` bounds one run of the handler;
+    ``resources`` names what its handler uses (the process builds those for its queues)."""
 
     queue: str
     name: str
@@ -80,11 +83,19 @@ class JobType:
     description: str = ""
     priority: int = 0
     attempts: int | None = None
+    backoff_delay_ms: int | None = None
+    timeout_s: float | None = None
+    resources: frozenset[str] = frozenset()
     handler: Handler | None = None
 
     @property
     def key(self) -> str:
         return f"{self.queue}/{self.name}"
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema of the job's data as producers send it (camelCase names)."""
+        schema: dict[str, Any] = self.payload.model_json_schema(by_alias=True)
+        return schema
 
     @functools.cached_property
     def handler_is_async(self) -> bool:
@@ -133,18 +144,19 @@ class Registry:
             raise UnknownJobType(f"no job type {queue}/{name}{hint}") from None
 
     def set_handler(self, queue: str, name: str, handler: Handler) -> None:
-        """Attach (or replace) the function that runs jobs of ``queue/name``."""
+        """Replace the function that runs jobs of ``queue/name`` (tests swap in their own)."""
         job_type = self.get(queue, name)
         self._types[job_type.key] = replace(job_type, handler=handler)
 
-    def handles(self, queue: str, name: str) -> Callable[[Handler], Handler]:
-        """Decorator form of :meth:`set_handler`."""
+    def resources_of(self, queue: str, name: str) -> frozenset[str]:
+        """What the handler of ``queue/name`` uses; nothing for a type this process lacks."""
+        job_type = self._types.get(f"{queue}/{name}")
+        return job_type.resources if job_type is not None else frozenset()
 
-        def register(fn: Handler) -> Handler:
-            self.set_handler(queue, name, fn)
-            return fn
-
-        return register
+    def resources_for(self, queues: Iterable[str]) -> frozenset[str]:
+        """Everything the job types of ``queues`` use."""
+        wanted = set(queues)
+        return frozenset(r for t in self._types.values() if t.queue in wanted for r in t.resources)
 
     def for_queue(self, queue: str) -> list[JobType]:
         return [t for t in self._types.values() if t.queue == queue]

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from bullmq import Worker
@@ -24,7 +24,7 @@ from ils.logs import job_log_context
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
-from ils.queue.context import JobContext
+from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
@@ -92,7 +92,7 @@ class WorkerRuntime:
         registry: Registry,
         broker: Broker,
         queues: tuple[str, ...] = QUEUE_NAMES,
-        resources: Mapping[str, Any] | None = None,
+        resources: ResourceProvider | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
         lag_monitor: LoopLagMonitor | None = None,
     ) -> None:
@@ -104,7 +104,7 @@ class WorkerRuntime:
         self.registry = registry
         self.broker = broker
         self.queues = queues
-        self.resources = dict(resources or {})
+        self.resources: ResourceProvider = resources or NoResources()
         self.executor = Executor(registry)
         self.worker_id = new_worker_id()
         self.on_fatal = on_fatal
@@ -134,7 +134,7 @@ class WorkerRuntime:
 
     # -- the job pipeline, adapted to BullMQ ------------------------------------------------
 
-    def _context(self, queue: str, job: Any, sig: Any) -> JobContext:
+    def _context(self, queue: str, job: Any, sig: Any) -> JobContext[Any]:
         job_id = str(job.id)
         return JobContext(
             job_id=job_id,
@@ -143,7 +143,7 @@ class WorkerRuntime:
             attempt=int(job.attemptsMade or 0) + 1,
             max_attempts=int((job.opts or {}).get("attempts") or 1),
             logger=logging.LoggerAdapter(job_log, {"job_id": job_id, "queue": queue}),
-            resources=self.resources,
+            resources=self.resources.scoped(self.registry.resources_of(queue, job.name)),
             _progress=job.updateProgress,
             _log=job.log,
             _cancelled=(lambda: bool(sig.aborted)) if sig is not None else None,

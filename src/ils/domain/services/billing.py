@@ -234,7 +234,9 @@ async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
     if issued is None:
         raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
     return QueuedJob.of(
-        await queue_invoice_pdf(invoice.id, company_id=invoice.company_id, session=session)
+        await queue_invoice_pdf.using(company_id=invoice.company_id, session=session)(
+            invoice_id=invoice.id
+        )
     )
 
 
@@ -280,7 +282,9 @@ async def record_payment(
     )
     await added(session, payment)
     return payment, QueuedJob.of(
-        await queue_receipt_pdf(payment.id, company_id=payment.company_id, session=session)
+        await queue_receipt_pdf.using(company_id=payment.company_id, session=session)(
+            payment_id=payment.id
+        )
     )
 
 

@@ -64,15 +64,15 @@ async def request_connection(
     )
     await added(session, connection)
     jobs = [
-        await helpers.queue_marketplace_connection_email(
-            connection.id, target_company_id, company_id=target_company_id, session=session
-        )
+        await helpers.queue_marketplace_connection_email.using(
+            company_id=target_company_id, session=session
+        )(connection_id=connection.id, target_company_id=target_company_id)
     ]
     for admin in await company_admins(session, target_company_id):
         jobs.append(
-            await helpers.queue_marketplace_notification(
-                admin.id, connection.id, "requested", company_id=target_company_id, session=session
-            )
+            await helpers.queue_marketplace_notification.using(
+                company_id=target_company_id, session=session
+            )(user_id=admin.id, connection_id=connection.id, event="requested")
         )
     return ConnectionResult(connection, jobs)
 
@@ -91,12 +91,12 @@ async def respond(
     jobs = []
     if connection.requested_by_user_id is not None:
         jobs.append(
-            await helpers.queue_marketplace_notification(
-                connection.requested_by_user_id,
-                connection.id,
-                connection.status.value,
-                company_id=connection.requester_company_id,
-                session=session,
+            await helpers.queue_marketplace_notification.using(
+                company_id=connection.requester_company_id, session=session
+            )(
+                user_id=connection.requested_by_user_id,
+                connection_id=connection.id,
+                event="accepted" if accept else "rejected",
             )
         )
     return ConnectionResult(connection, jobs)

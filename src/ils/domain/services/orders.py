@@ -139,14 +139,18 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
     company = order.company_id
     async with helpers.batch(session):
         jobs = [
-            await helpers.queue_order_confirmation_email(
-                order.id, user.id, company_id=company, session=session
+            await helpers.queue_order_confirmation_email.using(company_id=company, session=session)(
+                order_id=order.id, user_id=user.id
             ),
-            await helpers.queue_order_sheet_pdf(order.id, company_id=company, session=session),
-            await helpers.queue_lab_work_ticket_pdf(order.id, company_id=company, session=session),
-            await helpers.queue_order_notification(
-                user.id, order.id, order.status.value, f"Order {order.number} received",
-                company_id=company, session=session,
+            await helpers.queue_order_sheet_pdf.using(company_id=company, session=session)(
+                order_id=order.id
+            ),
+            await helpers.queue_lab_work_ticket_pdf.using(company_id=company, session=session)(
+                order_id=order.id
+            ),
+            await helpers.queue_order_notification.using(company_id=company, session=session)(
+                user_id=user.id, order_id=order.id, status=order.status.value,
+                message=f"Order {order.number} received",
             ),
         ]  # fmt: skip
     return OrderResult(order, jobs)
@@ -162,10 +166,9 @@ def _transition(order: Order, to: OrderStatus) -> None:
 async def _notify_creator(session: AsyncSession, order: Order, message: str) -> list[Enqueued]:
     if order.created_by_user_id is None:
         return []
-    job = await helpers.queue_order_notification(
-        order.created_by_user_id, order.id, order.status.value, message,
-        company_id=order.company_id, session=session,
-    )  # fmt: skip
+    notify = helpers.queue_order_notification.using(company_id=order.company_id, session=session)
+    job = await notify(user_id=order.created_by_user_id, order_id=order.id,
+                       status=order.status.value, message=message)  # fmt: skip
     return [job]
 
 
@@ -190,13 +193,13 @@ async def ship_order(
     if order.created_by_user_id is not None:
         jobs.insert(
             0,
-            await helpers.queue_shipment_notification_email(
-                order.id,
-                order.created_by_user_id,
-                tracking_number,
-                carrier,
-                company_id=order.company_id,
-                session=session,
+            await helpers.queue_shipment_notification_email.using(
+                company_id=order.company_id, session=session
+            )(
+                order_id=order.id,
+                user_id=order.created_by_user_id,
+                tracking_number=tracking_number,
+                carrier=carrier,
             ),
         )
     return OrderResult(order, jobs)

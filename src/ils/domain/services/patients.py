@@ -208,7 +208,7 @@ async def list_examinations(
 
 async def queue_examination_form(session: AsyncSession, examination: Examination) -> QueuedJob:
     """Hand the examination's form to the PDF queue, in ``session``'s transaction."""
-    enqueued = await queue_examination_form_pdf(
-        examination.id, company_id=examination.company_id, session=session
-    )
+    enqueued = await queue_examination_form_pdf.using(
+        company_id=examination.company_id, session=session
+    )(examination_id=examination.id)
     return QueuedJob.of(enqueued)

@@ -159,8 +159,8 @@ async def send_purchase_order(session: AsyncSession, order: PurchaseOrder) -> Qu
     await _move(
         session, order, PurchaseOrderStatus.draft, PurchaseOrderStatus.sent, sent_at=utcnow()
     )
-    enqueued = await queue_purchase_order_email(
-        order.id, order.supplier_id, company_id=order.company_id, session=session
+    enqueued = await queue_purchase_order_email.using(company_id=order.company_id, session=session)(
+        purchase_order_id=order.id, supplier_id=order.supplier_id
     )
     return QueuedJob.of(enqueued)
 

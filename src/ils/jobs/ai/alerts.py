@@ -7,14 +7,18 @@ ai-insight notification (keyed on the job, so a retry raises nothing twice).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from ils.domain.models import AiResultKind
-from ils.jobs import payloads as p
 from ils.jobs.ai import data
-from ils.jobs.ai.results import follow_up, store, tools
-from ils.jobs.helpers import notify_company_admins
-from ils.queue.context import JobContext
+from ils.jobs.ai.results import follow_up, store
+from ils.jobs.notification.handlers import FanOutNotification, fan_out
+from ils.jobs.payloads import Id
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
+from ils.queue.registry import Payload
 
 HISTORY_DAYS = 365
 # A weekly season in daily data; weekly and monthly buckets have no season a year can show.
@@ -22,6 +26,18 @@ PERIODS: dict[str, int | None] = {"daily": 7, "weekly": None, "monthly": None}
 ALERTING = ("critical", "high")
 UNITS = {"revenue": "revenue", "orders": "orders", "inventory": "units ordered",
          "patients": "new patients"}  # fmt: skip
+AnomalyMetric = Literal["revenue", "orders", "inventory", "patients", "all"]
+AnomalyRange = Literal["daily", "weekly", "monthly"]
+
+
+class AnomalyDetectionTask(Payload):
+    """Scores a year of the metric, bucketed by ``range``; reports what falls in the last
+    ``lookback_days``."""
+
+    company_id: Id
+    metric: AnomalyMetric = "all"
+    range: AnomalyRange = "daily"
+    lookback_days: int = Field(90, ge=7, le=730)
 
 
 def _bucket_end(label: str, grain: str) -> dt.date:
@@ -46,17 +62,16 @@ def describe(metric: str, anomaly: dict[str, Any]) -> str:
 
 
 async def scan(
-    ctx: JobContext, company_id: int, metric: str, grain: str, lookback_days: int
+    ctx: Ctx, company_id: int, metric: str, grain: str, lookback_days: int
 ) -> dict[str, Any]:
     """One metric's series and the anomalies found in its reported window."""
-    t = tools(ctx)
-    async with t.db.session() as session:
+    async with ctx.resources.db.session() as session:
         company = await data.company(session, company_id)
         end = data.local_today(company) - dt.timedelta(days=1)
         days = data.day_range(end, HISTORY_DAYS)
         series = await data.metric_series(session, company, metric, days)
     labels, values = data.regroup(days, series, grain)
-    found = await t.pool.run("detect", values, PERIODS[grain])
+    found = await ctx.resources.ai_models.run("detect", values, PERIODS[grain])
     since = end - dt.timedelta(days=lookback_days - 1)
     anomalies = []
     for a in found:
@@ -69,7 +84,9 @@ async def scan(
             "history_end": end.isoformat(), "anomalies": anomalies}  # fmt: skip
 
 
-async def anomaly_detection(payload: p.AnomalyDetectionTask, ctx: JobContext) -> dict[str, Any]:
+@job(AnomalyDetectionTask, queue="ai", name="anomaly-detection", description="anomaly detection",
+     priority=4, resources=("db", "ai_models", "producer"))  # fmt: skip
+async def anomaly_detection(payload: AnomalyDetectionTask, ctx: Ctx) -> dict[str, Any]:
     """scan each metric (in the pool) -> store -> alert the admins about high and critical."""
     metrics = data.METRICS if payload.metric == "all" else (payload.metric,)
     scans = [await scan(ctx, payload.company_id, m, payload.range, payload.lookback_days)
@@ -82,21 +99,22 @@ async def anomaly_detection(payload: p.AnomalyDetectionTask, ctx: JobContext) ->
     result = {"range": payload.range, "lookback_days": payload.lookback_days,
               "metrics": list(metrics), "counts": counts, "anomalies": anomalies,
               "series": series}  # fmt: skip
-    t = tools(ctx)
-    result_id = await store(t.db, payload.company_id, AiResultKind.anomaly, ctx.job_id, result,
-                            for_date=end)  # fmt: skip
+    result_id = await store(ctx.resources.db, payload.company_id, AiResultKind.anomaly,
+                            ctx.job_id, result, for_date=end)  # fmt: skip
     alerting = [a for a in anomalies if a["severity"] in ALERTING]
     if alerting:
         top = alerting[0]
         more = f" {len(alerting) - 1} more high or critical." if len(alerting) > 1 else ""
-        await notify_company_admins(
-            payload.company_id,
-            f"Anomaly in {UNITS[top['metric']]} ({top['severity']})",
-            top["text"] + more,
+        alert = FanOutNotification(
+            company_id=payload.company_id,
+            audience="admins",
+            kind="ai-insight",
+            title=f"Anomaly in {UNITS[top['metric']]} ({top['severity']})",
+            message=top["text"] + more,
             priority="urgent" if top["severity"] == "critical" else "high",
             action_url=f"/ai/results/{result_id}",
-            kind="ai-insight",
-            options=follow_up(ctx, "anomaly-alert"),
-            producer=t.producer,
+        )
+        await fan_out.send(
+            alert, options=follow_up(ctx, "anomaly-alert"), producer=ctx.resources.producer
         )
     return {"resultId": result_id, "counts": counts, "alerted": len(alerting)}

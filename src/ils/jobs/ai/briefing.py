@@ -11,19 +11,32 @@ import datetime as dt
 import statistics
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models import ADMIN_ROLES, AiResultKind, Company, Order, OrderStatus, Product, User
-from ils.jobs import payloads as p
 from ils.jobs.ai import data
 from ils.jobs.ai.insights import OPEN
-from ils.jobs.ai.results import follow_up, latest, store, tools
-from ils.jobs.helpers import queue_ai_insight_notification, queue_daily_briefing_email
-from ils.queue.context import JobContext
+from ils.jobs.ai.results import follow_up, latest, store
+from ils.jobs.email.handlers import daily_briefing as briefing_email
+from ils.jobs.notification.handlers import ai_insight
+from ils.jobs.payloads import Id
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
 from ils.queue.errors import GiveUp
+from ils.queue.registry import Payload
 
 SAME_WEEKDAYS = 8
+
+
+class DailyBriefingTask(Payload):
+    """The briefing of ``date`` (default: today in the company's time zone, as the 08:00 job
+    scheduler sends it) about the day before; ``user_ids`` default to the company's admins."""
+
+    company_id: Id
+    date: dt.date | None = None
+    user_ids: list[Id] = Field(default_factory=list, max_length=500)
 
 
 async def _day_totals(s: AsyncSession, c: Company, day: dt.date) -> tuple[int, float]:
@@ -97,10 +110,12 @@ async def recipients(s: AsyncSession, company_id: int, user_ids: list[int]) -> l
     return list(await s.scalars(query.order_by(User.id)))
 
 
-async def daily_briefing(payload: p.DailyBriefingTask, ctx: JobContext) -> dict[str, Any]:
+@job(DailyBriefingTask, queue="ai", name="daily-briefing", description="daily briefing",
+     priority=5, resources=("db", "producer"))  # fmt: skip
+async def daily_briefing(payload: DailyBriefingTask, ctx: Ctx) -> dict[str, Any]:
     """figures -> fresh anomalies and insights -> narrative -> store -> email and notify."""
-    t = tools(ctx)
-    async with t.db.session() as s:
+    db, producer = ctx.resources.db, ctx.resources.producer
+    async with db.session() as s:
         company = await data.company(s, payload.company_id)
         today = payload.date or data.local_today(company)
         day = today - dt.timedelta(days=1)
@@ -109,21 +124,21 @@ async def daily_briefing(payload: p.DailyBriefingTask, ctx: JobContext) -> dict[
     if not users:
         raise GiveUp(f"company {payload.company_id} has no active recipient for its briefing")
     since = dt.datetime.combine(day, dt.time(), data.zone(company))
-    found = await latest(t.db, company.id, AiResultKind.anomaly, since)
-    facts = await latest(t.db, company.id, AiResultKind.insight, since)
+    found = await latest(db, company.id, AiResultKind.anomaly, since)
+    facts = await latest(db, company.id, AiResultKind.insight, since)
     anomalies = found.data.get("anomalies", [])[:5] if found else []
     insights = facts.data.get("insights", [])[:3] if facts else []
     summary = narrative(f, anomalies, insights)
     result = {**f, "anomalies": anomalies, "insights": insights, "summary": summary,
               "recipients": users}  # fmt: skip
-    result_id = await store(t.db, company.id, AiResultKind.daily_briefing, ctx.job_id, result,
+    result_id = await store(db, company.id, AiResultKind.daily_briefing, ctx.job_id, result,
                             for_date=day)  # fmt: skip
-    await queue_daily_briefing_email(company.id, users, day, options=follow_up(ctx, "email"),
-                                     producer=t.producer)  # fmt: skip
+    await briefing_email.helper.using(options=follow_up(ctx, "email"), producer=producer)(
+        company_id=company.id, user_ids=users, date=day
+    )
     for user_id in users:
-        await queue_ai_insight_notification(
-            user_id, f"Your briefing for {day:%d %b %Y}", summary, "low", insight_id=result_id,
-            company_id=company.id, options=follow_up(ctx, f"notify:{user_id}"),
-            producer=t.producer,
-        )  # fmt: skip
+        notify = ai_insight.helper.using(company_id=company.id, producer=producer,
+                                         options=follow_up(ctx, f"notify:{user_id}"))  # fmt: skip
+        await notify(user_id=user_id, title=f"Your briefing for {day:%d %b %Y}", message=summary,
+                     priority="low", insight_id=result_id)  # fmt: skip
     return {"resultId": result_id, "day": day.isoformat(), "recipients": users}

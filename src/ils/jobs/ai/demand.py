@@ -14,27 +14,35 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import func, select
 
 from ils.domain.models import AiResultKind, Order
-from ils.jobs import payloads as p
 from ils.jobs.ai import data
 from ils.jobs.ai.data import ProductInfo
-from ils.jobs.ai.results import store, tools
-from ils.queue.context import JobContext
+from ils.jobs.ai.results import store
+from ils.jobs.payloads import Id
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
 from ils.queue.errors import GiveUp, JobCancelled
+from ils.queue.registry import Payload
 
 HISTORY_DAYS = 365
 BATCH = 10  # products per trip to the pool: few enough to spread, enough to amortise pickling
 
 
+class DemandForecastTask(Payload):
+    company_id: Id
+    horizon_days: int = Field(14, ge=1, le=365)
+    product_ids: list[Id] | None = Field(None, max_length=1_000)
+
+
 async def load_demand(
-    ctx: JobContext, payload: p.DemandForecastTask
+    ctx: Ctx, payload: DemandForecastTask
 ) -> tuple[dt.date, list[ProductInfo], dict[int, list[float]]]:
     """The last day of history (yesterday, local), the products and their daily demand since the
     company's first order (at most a year)."""
-    t = tools(ctx)
-    async with t.db.session() as session:
+    async with ctx.resources.db.session() as session:
         company = await data.company(session, payload.company_id)
         products = await data.products(session, company.id, payload.product_ids)
         if payload.product_ids:
@@ -103,11 +111,11 @@ def product_entry(
 
 
 async def forecast_all(
-    ctx: JobContext, demand: dict[int, list[float]], horizon: int
+    ctx: Ctx, demand: dict[int, list[float]], horizon: int
 ) -> dict[int, dict[str, Any]]:
     """Every series forecast in the pool, ``BATCH`` at a time over its processes; progress as
     batches finish, and a stop between them when the job is cancelled."""
-    pool = tools(ctx).pool
+    pool = ctx.resources.ai_models
     items = list(demand.items())
     batches: Sequence[list[tuple[int, list[float]]]] = [
         items[i : i + BATCH] for i in range(0, len(items), BATCH)
@@ -128,7 +136,9 @@ async def forecast_all(
     return out
 
 
-async def demand_forecast(payload: p.DemandForecastTask, ctx: JobContext) -> dict[str, Any]:
+@job(DemandForecastTask, queue="ai", name="demand-forecast", description="demand forecast",
+     priority=5, resources=("db", "ai_models"))  # fmt: skip
+async def demand_forecast(payload: DemandForecastTask, ctx: Ctx) -> dict[str, Any]:
     """load demand -> forecast in the pool -> entries with reorder suggestions -> store."""
     end, products, demand = await load_demand(ctx, payload)
     if not products:
@@ -145,7 +155,7 @@ async def demand_forecast(payload: p.DemandForecastTask, ctx: JobContext) -> dic
         "holdout": summarise_holdout(list(forecasts.values())), "reorders": len(reorders),
     }  # fmt: skip
     result_id = await store(
-        tools(ctx).db, payload.company_id, AiResultKind.demand_forecast, ctx.job_id,
+        ctx.resources.db, payload.company_id, AiResultKind.demand_forecast, ctx.job_id,
         {**summary, "forecasts": entries}, for_date=first_day,
     )  # fmt: skip
     return {"resultId": result_id, **summary}

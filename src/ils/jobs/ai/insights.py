@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,16 +23,28 @@ from ils.domain.models import (
     OrderLine,
     OrderStatus,
 )
-from ils.jobs import payloads as p
 from ils.jobs.ai import data
-from ils.jobs.ai.results import store, tools
-from ils.queue.context import JobContext
+from ils.jobs.ai.results import store
+from ils.jobs.payloads import Id
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
+from ils.queue.registry import Payload
 
 PERIOD_DAYS = {"week": 7, "month": 30, "quarter": 91}
 TYPES_OF = {"growth": "revenue", "mix": "revenue", "slow-movers": "inventory",
             "stock-at-risk": "inventory", "overdue": "operations",
             "recalls": "patient-care"}  # fmt: skip
 OPEN = (OrderStatus.pending, OrderStatus.in_production, OrderStatus.quality_check)
+InsightType = Literal["revenue", "inventory", "patient-care", "operations", "all"]
+InsightPeriod = Literal["week", "month", "quarter"]
+
+
+class InsightGenerationTask(Payload):
+    """Facts about the last ``period`` (ending yesterday) against the one before it."""
+
+    company_id: Id
+    type: InsightType = "all"
+    period: InsightPeriod = "month"
 
 
 def fact(kind: str, score: float, text: str, **numbers: Any) -> dict[str, Any]:
@@ -174,9 +186,11 @@ async def compute(
     return sorted(facts, key=lambda f: -f["score"])
 
 
-async def insight_generation(payload: p.InsightGenerationTask, ctx: JobContext) -> dict[str, Any]:
+@job(InsightGenerationTask, queue="ai", name="insight-generation",
+     description="insight generation", priority=4, resources=("db",))  # fmt: skip
+async def insight_generation(payload: InsightGenerationTask, ctx: Ctx) -> dict[str, Any]:
     """compute the facts -> rank -> store."""
-    db = tools(ctx).db
+    db = ctx.resources.db
     days = PERIOD_DAYS[payload.period]
     async with db.session() as s:
         company = await data.company(s, payload.company_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -17,30 +16,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ils.domain.db import Database
 from ils.domain.models import AiResult, AiResultKind
 from ils.domain.models.types import utcnow
-from ils.jobs.ai.pool import ModelPool
-from ils.jobs.helpers import current_producer
-from ils.queue.context import JobContext
-from ils.queue.errors import GiveUp
-from ils.queue.producer import EnqueueOptions, Producer
+from ils.jobs.resources import Ctx
+from ils.queue.producer import EnqueueOptions
 
 
-@dataclass(frozen=True)
-class AiTools:
-    db: Database
-    pool: ModelPool
-    producer: Producer
-
-
-def tools(ctx: JobContext) -> AiTools:
-    """The process's database, model pool and producer, from the job's resources."""
-    db, pool = ctx.resources.get("db"), ctx.resources.get("ai_models")
-    if not isinstance(db, Database) or not isinstance(pool, ModelPool):
-        raise GiveUp("this process has no database or model pool for AI jobs")
-    producer = ctx.resources.get("producer")
-    return AiTools(db, pool, producer if isinstance(producer, Producer) else current_producer())
-
-
-def follow_up(ctx: JobContext, what: str) -> EnqueueOptions:
+def follow_up(ctx: Ctx, what: str) -> EnqueueOptions:
     """Options giving a follow-up job an id made from this job's id and ``what``: a retry of
     this job adds the same id, which BullMQ (and the outbox) take only once."""
     digest = hashlib.sha256(f"{ctx.job_id}|{what}".encode()).hexdigest()[:32]

@@ -1,16 +1,19 @@
-"""The six email handlers. Each loads what it needs by id at send time, gives up with a clear
-reason when something is gone, and hands the email to the process's :class:`Mailer`.
+"""The six email job types: each one's payload, declaration and handler. A handler loads what
+it needs by id at send time, gives up with a clear reason when something is gone, and hands the
+email to the process's :class:`Mailer`.
 
-They find the database and the mailer in the job's resources (``db``, ``mailer``), both built
-once per process by :class:`ils.bootstrap.JobSystem`.
+They declare the database and the mailer (``ctx.resources.db``, ``ctx.resources.mailer``); the
+mailer (and with it Jinja2 and the SMTP client) is imported and built by the process that runs
+them, not by those that only enqueue.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+from pydantic import EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,21 +31,61 @@ from ils.domain.models import (
     Supplier,
     User,
 )
-from ils.jobs import payloads as p
-from ils.jobs.email.mailer import Mailer
-from ils.jobs.email.render import sanitize
-from ils.queue.context import JobContext
+from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
 from ils.queue.errors import GiveUp
-from ils.queue.registry import Handler
+from ils.queue.registry import Payload, Personal
+
+if TYPE_CHECKING:
+    from ils.jobs.email.mailer import Mailer
 
 M = TypeVar("M", bound=Base)
+GenericLayout = Literal["standard", "notice", "alert"]
+USES = ("db", "mailer")
 
 
-def _tools(ctx: JobContext) -> tuple[Database, Mailer]:
-    db, mailer = ctx.resources.get("db"), ctx.resources.get("mailer")
-    if not isinstance(db, Database) or not isinstance(mailer, Mailer):
-        raise GiveUp("this process has no database or mailer for email jobs")
-    return db, mailer
+class OrderConfirmationEmail(Payload):
+    order_id: Id
+    user_id: Id
+
+
+class OrderShipmentEmail(Payload):
+    order_id: Id
+    user_id: Id
+    tracking_number: ShortText
+    carrier: ShortText | None = None
+
+
+class PurchaseOrderEmail(Payload):
+    purchase_order_id: Id
+    supplier_id: Id
+
+
+class MarketplaceConnectionEmail(Payload):
+    connection_id: Id
+    target_company_id: Id
+
+
+class DailyBriefingEmail(Payload):
+    company_id: Id
+    user_ids: list[Id] = Field(min_length=1, max_length=500)
+    date: dt.date
+
+
+class GenericEmail(Payload):
+    to: Annotated[list[EmailStr], Personal()] = Field(min_length=1, max_length=100)
+    subject: PersonalShortText
+    text: PersonalText
+    html: PersonalText | None = None
+    template: GenericLayout = Field(
+        "standard", description="standard, notice (a highlighted panel) or alert (action needed)"
+    )
+    company_id: Id | None = Field(None, description="brand the email with this company")
+
+
+def _tools(ctx: Ctx) -> tuple[Database, Mailer]:
+    return ctx.resources.db, ctx.resources.mailer
 
 
 async def _need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
@@ -89,7 +132,10 @@ async def _order_user_company(
     return order, user, company
 
 
-async def order_confirmation(payload: p.OrderConfirmationEmail, ctx: JobContext) -> Any:
+@job(OrderConfirmationEmail, queue="email", name="order-confirmation",
+     description="order confirmation to the customer", priority=1, attempts=5,
+     resources=USES)  # fmt: skip
+async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
     delivery = await mailer.deliver(
@@ -104,7 +150,10 @@ async def order_confirmation(payload: p.OrderConfirmationEmail, ctx: JobContext)
     return delivery.as_result()
 
 
-async def order_shipment(payload: p.OrderShipmentEmail, ctx: JobContext) -> Any:
+@job(OrderShipmentEmail, queue="email", name="order-shipment",
+     description="shipment notice with tracking number", priority=2, attempts=5,
+     resources=USES)  # fmt: skip
+async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
     delivery = await mailer.deliver(
@@ -125,7 +174,10 @@ async def order_shipment(payload: p.OrderShipmentEmail, ctx: JobContext) -> Any:
     return delivery.as_result()
 
 
-async def purchase_order(payload: p.PurchaseOrderEmail, ctx: JobContext) -> Any:
+@job(PurchaseOrderEmail, queue="email", name="purchase-order",
+     description="purchase order to a supplier", priority=2, attempts=5,
+     resources=USES)  # fmt: skip
+async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
         po = await _need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
@@ -154,7 +206,10 @@ async def purchase_order(payload: p.PurchaseOrderEmail, ctx: JobContext) -> Any:
     return delivery.as_result()
 
 
-async def marketplace_connection(payload: p.MarketplaceConnectionEmail, ctx: JobContext) -> Any:
+@job(MarketplaceConnectionEmail, queue="email", name="marketplace-connection",
+     description="connection request to the target company's admins", priority=3,
+     attempts=3, resources=USES)  # fmt: skip
+async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
         connection = await _need(
@@ -215,7 +270,10 @@ async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) 
     }
 
 
-async def daily_briefing(payload: p.DailyBriefingEmail, ctx: JobContext) -> Any:
+@job(DailyBriefingEmail, queue="email", name="daily-briefing",
+     description="the AI daily briefing by email", priority=5, attempts=3,
+     resources=USES)  # fmt: skip
+async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     """One email per user (each logged under ``<job id>:<user id>``, so a retry sends only the
     ones not yet accepted); users gone are skipped. A user whose address is refused for good does
     not stop the others; the job gives up only when nobody could be written to."""
@@ -270,7 +328,11 @@ async def daily_briefing(payload: p.DailyBriefingEmail, ctx: JobContext) -> Any:
     return {"emails": deliveries, "refused": refused}
 
 
-async def generic(payload: p.GenericEmail, ctx: JobContext) -> Any:
+@job(GenericEmail, queue="email", name="generic", description="any templated email",
+     priority=4, attempts=3, resources=USES)  # fmt: skip
+async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
+    from ils.jobs.email.render import sanitize
+
     db, mailer = _tools(ctx)
     company = None
     if payload.company_id is not None:
@@ -293,13 +355,3 @@ async def generic(payload: p.GenericEmail, ctx: JobContext) -> Any:
         },
     )
     return delivery.as_result()
-
-
-HANDLERS: dict[str, Handler] = {
-    "order-confirmation": order_confirmation,
-    "order-shipment": order_shipment,
-    "purchase-order": purchase_order,
-    "marketplace-connection": marketplace_connection,
-    "daily-briefing": daily_briefing,
-    "generic": generic,
-}

@@ -1,17 +1,20 @@
-"""The notification handlers: system, order, AI insight, marketplace, and the company fan-out.
+"""The notification job types (system, order, AI insight, marketplace, and the company fan-out):
+each one's payload, declaration and handler.
 
 Each works out its notification(s) at run time, stores each once (keyed by the job id, or by
 ``<job id>:<user id>`` in a fan-out, so a retry stores nothing twice), then announces them with
 the users' new unread counts on the live channel. A retry announces again; sockets drop what
-they have already sent. The database (``db``) and the publisher (``notifier``) come from the
-job's resources, built once per process by :class:`ils.bootstrap.JobSystem`.
+they have already sent. They declare the database and the publisher (``ctx.resources.db``,
+``ctx.resources.notifier``). A notification's ``priority`` sets its job's BullMQ priority
+(:func:`queue_priority`) unless the caller chose one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field, ValidationInfo, field_validator
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -24,22 +27,89 @@ from ils.domain.models import (
     NotificationType,
     Order,
     Priority,
+    Role,
     User,
 )
 from ils.domain.services import notifications as store
 from ils.domain.services.notifications import NewNotification
-from ils.jobs import payloads as p
 from ils.jobs.notification.live import LiveEvent, NotificationPublisher
-from ils.queue.context import JobContext
+from ils.jobs.payloads import Id, NotificationPriority, PersonalShortText, PersonalText, ShortText
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
 from ils.queue.errors import GiveUp
-from ils.queue.registry import Handler
+from ils.queue.producer import EnqueueOptions
+from ils.queue.registry import Payload
+
+USES = ("db", "notifier")
+# The seed's mapping of a notification's priority to its job's BullMQ priority (1 is highest).
+QUEUE_PRIORITY: dict[str, int] = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
+NotificationKind = Literal["system", "order", "ai-insight", "marketplace"]
 
 
-def _tools(ctx: JobContext) -> tuple[Database, NotificationPublisher]:
-    db, notifier = ctx.resources.get("db"), ctx.resources.get("notifier")
-    if not isinstance(db, Database) or not isinstance(notifier, NotificationPublisher):
-        raise GiveUp("this process has no database or notification publisher")
-    return db, notifier
+class Notice(Payload):
+    """What a notice to one user says."""
+
+    user_id: Id
+    title: PersonalShortText
+    message: PersonalText
+    priority: NotificationPriority = "medium"
+
+
+class SystemNotification(Notice):
+    action_url: ShortText | None = None
+
+
+class OrderNotification(Payload):
+    user_id: Id
+    order_id: Id
+    status: ShortText
+    message: PersonalText | None = None
+
+
+class AiInsightNotification(Notice):
+    insight_id: Id | None = None
+    action_url: ShortText | None = Field(None, description="where the notification leads")
+
+
+class MarketplaceNotification(Payload):
+    user_id: Id
+    connection_id: Id
+    event: Literal["requested", "accepted", "rejected"]
+
+
+class FanOutNotification(Payload):
+    """One notification for every active user of a company who is an admin (``audience``
+    ``admins``) or has ``role`` (``audience`` ``role``); the users are resolved when it runs."""
+
+    company_id: Id
+    audience: Literal["admins", "role"]
+    role: Role | None = Field(None, validate_default=True)
+    kind: NotificationKind = "system"
+    title: PersonalShortText
+    message: PersonalText
+    priority: NotificationPriority = "medium"
+    action_url: ShortText | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _role_for_role_audience(cls, role: Role | None, info: ValidationInfo) -> Role | None:
+        audience = info.data.get("audience")
+        if audience == "role" and role is None:
+            raise ValueError("needed when audience is 'role'")
+        if audience == "admins" and role is not None:
+            raise ValueError("only with audience 'role'")
+        return role
+
+
+def queue_priority(payload: SystemNotification | AiInsightNotification | FanOutNotification
+                   ) -> EnqueueOptions:  # fmt: skip
+    """The job priority the seed mapped from the notification's priority (urgent 1, high 2,
+    medium 3, low 4); a caller's own priority wins."""
+    return EnqueueOptions(priority=QUEUE_PRIORITY[payload.priority])
+
+
+def _tools(ctx: Ctx) -> tuple[Database, NotificationPublisher]:
+    return ctx.resources.db, ctx.resources.notifier
 
 
 async def _recipient(db: Database, user_id: int) -> User | None:
@@ -52,7 +122,7 @@ async def _recipient(db: Database, user_id: int) -> User | None:
 
 
 async def deliver(
-    db: Database, notifier: NotificationPublisher, ctx: JobContext, items: Sequence[NewNotification]
+    db: Database, notifier: NotificationPublisher, ctx: Ctx, items: Sequence[NewNotification]
 ) -> list[Notification]:
     """Store ``items`` once, then announce their ids (the web process reads them back).
 
@@ -76,7 +146,7 @@ def _result(rows: Sequence[Notification], **extra: Any) -> dict[str, Any]:
 
 
 async def _one(
-    ctx: JobContext,
+    ctx: Ctx,
     user_id: int,
     kind: NotificationType,
     title: str,
@@ -101,7 +171,10 @@ async def _one(
     return _result(await deliver(db, notifier, ctx, [item]))
 
 
-async def system(payload: p.SystemNotification, ctx: JobContext) -> Any:
+@job(SystemNotification, queue="notification", name="system",
+     description="system notice", priority=3, attempts=5, resources=USES,
+     options_for=queue_priority)  # fmt: skip
+async def system(payload: SystemNotification, ctx: Ctx) -> Any:
     return await _one(
         ctx,
         payload.user_id,
@@ -113,7 +186,9 @@ async def system(payload: p.SystemNotification, ctx: JobContext) -> Any:
     )
 
 
-async def order(payload: p.OrderNotification, ctx: JobContext) -> Any:
+@job(OrderNotification, queue="notification", name="order",
+     description="order status change", priority=2, attempts=5, resources=USES)  # fmt: skip
+async def order(payload: OrderNotification, ctx: Ctx) -> Any:
     db, _ = _tools(ctx)
     async with db.session() as session:
         found = await session.get(Order, payload.order_id)
@@ -131,7 +206,10 @@ async def order(payload: p.OrderNotification, ctx: JobContext) -> Any:
     )
 
 
-async def ai_insight(payload: p.AiInsightNotification, ctx: JobContext) -> Any:
+@job(AiInsightNotification, queue="notification", name="ai-insight",
+     description="AI insight", priority=4, attempts=3, resources=USES,
+     options_for=queue_priority)  # fmt: skip
+async def ai_insight(payload: AiInsightNotification, ctx: Ctx) -> Any:
     url = payload.action_url or (
         f"/ai/insights/{payload.insight_id}" if payload.insight_id else None
     )
@@ -153,7 +231,10 @@ _MARKETPLACE_TEXT = {
 }
 
 
-async def marketplace(payload: p.MarketplaceNotification, ctx: JobContext) -> Any:
+@job(MarketplaceNotification, queue="notification", name="marketplace",
+     description="marketplace connection event", priority=3, attempts=3,
+     resources=USES)  # fmt: skip
+async def marketplace(payload: MarketplaceNotification, ctx: Ctx) -> Any:
     db, _ = _tools(ctx)
     async with db.session() as session:
         connection = await session.get(MarketplaceConnection, payload.connection_id)
@@ -177,7 +258,10 @@ async def marketplace(payload: p.MarketplaceNotification, ctx: JobContext) -> An
     )
 
 
-async def fan_out(payload: p.FanOutNotification, ctx: JobContext) -> Any:
+@job(FanOutNotification, queue="notification", name="fan-out",
+     description="one notice to a company's admins, or to its users of one role",
+     priority=3, attempts=5, resources=USES, options_for=queue_priority)  # fmt: skip
+async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
     """One notification per active user of the audience, as the company is when this runs."""
     db, notifier = _tools(ctx)
     async with db.session() as session:
@@ -207,12 +291,3 @@ async def fan_out(payload: p.FanOutNotification, ctx: JobContext) -> Any:
     ]
     rows = await deliver(db, notifier, ctx, items)
     return _result(rows, users=[user.id for user in users])
-
-
-HANDLERS: dict[str, Handler] = {
-    "system": system,
-    "order": order,
-    "ai-insight": ai_insight,
-    "marketplace": marketplace,
-    "fan-out": fan_out,
-}

@@ -1,15 +1,16 @@
-"""The five PDF handlers: load the entity (async, on the loop), render it in the render pool,
-store the file (both in the pool), record the document row (one upsert).
+"""The five PDF job types: each one's payload, declaration and handler. A handler loads the
+entity (async, on the loop), renders it in the render pool, stores the file (both in the pool)
+and records the document row (one upsert).
 
-They find the database, the render pool and the file storage in the job's resources (``db``,
-``pdf_renderer``, ``files``), built once per process by :class:`ils.bootstrap.JobSystem`. A job
-that runs again (a retry, a redelivery) writes the same file and updates the same row.
+They declare the database, the render pool and the file storage (``ctx.resources.db``,
+``.pdf_renderer``, ``.files``); the pool (and reportlab with it) is built by the process that
+runs them. A job that runs again (a retry, a redelivery) writes the same file and updates the
+same row.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -19,28 +20,34 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ils.domain.db import Database
 from ils.domain.models import ENTITY_OF, Document, DocumentType
 from ils.domain.models.types import utcnow
-from ils.files import FileStorage, StoredFile, safe_name
-from ils.jobs import payloads as p
+from ils.files import StoredFile, safe_name
+from ils.jobs.payloads import Id
 from ils.jobs.pdf.load import LOADERS, Loaded
-from ils.jobs.pdf.pool import RenderPool
-from ils.queue.context import JobContext
-from ils.queue.errors import GiveUp
-from ils.queue.registry import Handler
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
+from ils.queue.registry import Payload
+
+USES = ("db", "pdf_renderer", "files")
 
 
-@dataclass(frozen=True)
-class Tools:
-    db: Database
-    renderer: RenderPool
-    files: FileStorage
+class OrderSheetPdf(Payload):
+    order_id: Id
 
 
-def tools(ctx: JobContext) -> Tools:
-    db, renderer = ctx.resources.get("db"), ctx.resources.get("pdf_renderer")
-    files = ctx.resources.get("files")
-    if not isinstance(db, Database) or not isinstance(renderer, RenderPool) or files is None:
-        raise GiveUp("this process has no database, render pool or file storage for PDF jobs")
-    return Tools(db, renderer, files)
+class InvoicePdf(Payload):
+    invoice_id: Id
+
+
+class ReceiptPdf(Payload):
+    payment_id: Id
+
+
+class LabWorkTicketPdf(Payload):
+    order_id: Id
+
+
+class ExaminationFormPdf(Payload):
+    examination_id: Id
 
 
 def storage_key(doc_type: DocumentType, loaded: Loaded, job_id: str) -> str:
@@ -95,42 +102,42 @@ async def record(
     return document_id
 
 
-async def produce(doc_type: DocumentType, entity_id: int, ctx: JobContext) -> dict[str, Any]:
+async def produce(doc_type: DocumentType, entity_id: int, ctx: Ctx) -> dict[str, Any]:
     """load -> render and store (in the pool) -> record."""
-    t = tools(ctx)
-    async with t.db.session() as session:
+    db = ctx.resources.db
+    async with db.session() as session:
         loaded = await LOADERS[doc_type](session, entity_id)
     key = storage_key(doc_type, loaded, ctx.job_id)
-    stored = await t.renderer.render_and_store(loaded.doc, t.files, key)
-    document_id = await record(t.db, doc_type, loaded, stored, ctx.job_id)
+    stored = await ctx.resources.pdf_renderer.render_and_store(loaded.doc, ctx.resources.files, key)
+    document_id = await record(db, doc_type, loaded, stored, ctx.job_id)
     return {"documentId": document_id, "path": stored.key, "size": stored.size,
             "sha256": stored.sha256}  # fmt: skip
 
 
-async def order_sheet(payload: p.OrderSheetPdf, ctx: JobContext) -> Any:
+@job(OrderSheetPdf, queue="pdf", name="order-sheet", description="order sheet",
+     priority=2, resources=USES)  # fmt: skip
+async def order_sheet(payload: OrderSheetPdf, ctx: Ctx) -> Any:
     return await produce(DocumentType.order_sheet, payload.order_id, ctx)
 
 
-async def invoice(payload: p.InvoicePdf, ctx: JobContext) -> Any:
+@job(InvoicePdf, queue="pdf", name="invoice", description="invoice", priority=2, resources=USES)
+async def invoice(payload: InvoicePdf, ctx: Ctx) -> Any:
     return await produce(DocumentType.invoice, payload.invoice_id, ctx)
 
 
-async def receipt(payload: p.ReceiptPdf, ctx: JobContext) -> Any:
+@job(ReceiptPdf, queue="pdf", name="receipt", description="payment receipt", priority=2,
+     resources=USES)  # fmt: skip
+async def receipt(payload: ReceiptPdf, ctx: Ctx) -> Any:
     return await produce(DocumentType.receipt, payload.payment_id, ctx)
 
 
-async def lab_work_ticket(payload: p.LabWorkTicketPdf, ctx: JobContext) -> Any:
+@job(LabWorkTicketPdf, queue="pdf", name="lab-work-ticket",
+     description="lab work ticket", priority=1, resources=USES)  # fmt: skip
+async def lab_work_ticket(payload: LabWorkTicketPdf, ctx: Ctx) -> Any:
     return await produce(DocumentType.lab_work_ticket, payload.order_id, ctx)
 
 
-async def examination_form(payload: p.ExaminationFormPdf, ctx: JobContext) -> Any:
+@job(ExaminationFormPdf, queue="pdf", name="examination-form",
+     description="examination form", priority=3, resources=USES)  # fmt: skip
+async def examination_form(payload: ExaminationFormPdf, ctx: Ctx) -> Any:
     return await produce(DocumentType.examination_form, payload.examination_id, ctx)
-
-
-HANDLERS: dict[str, Handler] = {
-    "order-sheet": order_sheet,
-    "invoice": invoice,
-    "receipt": receipt,
-    "lab-work-ticket": lab_work_ticket,
-    "examination-form": examination_form,
-}

@@ -129,8 +129,9 @@ async def ask(
     message = AiMessage(conversation_id=row.id, role=MessageRole.user, content=body.content)
     session.add(message)
     await session.flush()
-    job = await helpers.queue_chat_response(
-        row.id, user.id, user.company_id, body.content, message.id, session=session
-    )
+    job = await helpers.queue_chat_response.using(session=session)(
+        conversation_id=row.id, user_id=user.id, company_id=user.company_id,
+        message=body.content, message_id=message.id,
+    )  # fmt: skip
     return Asked(message=_message(message), job=JobRef(queue=job.queue, name=job.name,
                                                        job_id=job.job_id))  # fmt: skip

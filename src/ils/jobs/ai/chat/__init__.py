@@ -2,13 +2,12 @@
 default), an OpenAI-compatible HTTP provider, the company-scoped read-only tools both use, and
 the chat-response job that stores the answer and pushes it to the user.
 
-:func:`build_provider` makes the process's provider from its :class:`ChatSettings`;
-:class:`ils.bootstrap.JobSystem` keeps it in the job resources as ``chat_provider``.
+:func:`build_provider` makes the process's provider from its :class:`ChatSettings` (the HTTP one,
+and httpx with it, imported only when chosen); handlers find it as ``ctx.resources.chat``.
 """
 
 from __future__ import annotations
 
-from ils.jobs.ai.chat.http_provider import OpenAIProvider
 from ils.jobs.ai.chat.offline import OfflineProvider
 from ils.jobs.ai.chat.provider import Answer, ChatProvider, ProviderUnavailable, Turn
 from ils.jobs.ai.chat.settings import ChatSettings
@@ -20,7 +19,6 @@ __all__ = [
     "ChatProvider",
     "ChatSettings",
     "OfflineProvider",
-    "OpenAIProvider",
     "ProviderUnavailable",
     "Scope",
     "ToolSet",
@@ -32,5 +30,7 @@ __all__ = [
 def build_provider(settings: ChatSettings) -> ChatProvider:
     """The provider ``settings`` choose: offline (no network) or the OpenAI-compatible API."""
     if settings.provider == "openai":
+        from ils.jobs.ai.chat.http_provider import OpenAIProvider
+
         return OpenAIProvider(settings)
     return OfflineProvider()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,27 +18,30 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ils.domain.db import Database
 from ils.domain.models import AiConversation, AiMessage, MessageRole, User
 from ils.domain.models.types import utcnow
-from ils.jobs import payloads as p
-from ils.jobs.ai.chat.provider import ChatProvider, Turn
+from ils.jobs.ai.chat.provider import Turn
 from ils.jobs.ai.chat.tools import Scope, ToolSet
-from ils.jobs.ai.results import follow_up, tools
-from ils.jobs.helpers import queue_ai_insight_notification
-from ils.queue.context import JobContext
+from ils.jobs.ai.results import follow_up
+from ils.jobs.notification.handlers import ai_insight
+from ils.jobs.payloads import Id, PersonalText
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
 from ils.queue.errors import GiveUp
+from ils.queue.registry import Payload
 
 HISTORY_TURNS = 20
 MAX_TEXT = 10_000
 
 
-def provider_of(ctx: JobContext) -> ChatProvider:
-    provider = ctx.resources.get("chat_provider")
-    if not isinstance(provider, ChatProvider):
-        raise GiveUp("this process has no chat provider")
-    return provider
+class ChatResponseTask(Payload):
+    conversation_id: Id
+    user_id: Id
+    company_id: Id
+    message: PersonalText
+    message_id: Id | None = Field(None, description="the stored question; history ends before it")
 
 
 async def load(
-    db: Database, payload: p.ChatResponseTask, job_id: str
+    db: Database, payload: ChatResponseTask, job_id: str
 ) -> tuple[AiConversation, list[Turn], AiMessage | None]:
     """The conversation, the turns before the message, and this job's answer if it has one."""
     async with db.session() as s:
@@ -80,21 +84,22 @@ async def store_answer(db: Database, conversation_id: int, job_id: str, text: st
     return message_id
 
 
-async def chat_response(payload: p.ChatResponseTask, ctx: JobContext) -> dict[str, Any]:
+@job(ChatResponseTask, queue="ai", name="chat-response", description="answer to a chat message",
+     priority=1, resources=("db", "chat", "producer"))  # fmt: skip
+async def chat_response(payload: ChatResponseTask, ctx: Ctx) -> dict[str, Any]:
     """load -> answer (unless this job already did) -> store -> notify the user."""
-    t, provider = tools(ctx), provider_of(ctx)
-    conversation, history, done = await load(t.db, payload, ctx.job_id)
+    db = ctx.resources.db
+    conversation, history, done = await load(db, payload, ctx.job_id)
     if done is not None:
         message_id, text, used, by = done.id, done.content, [], "stored"
     else:
-        toolset = ToolSet(Scope(t.db, payload.company_id))
-        answer = await provider.answer(history, payload.message, toolset)
+        toolset = ToolSet(Scope(db, payload.company_id))
+        answer = await ctx.resources.chat.answer(history, payload.message, toolset)
         text, used, by = answer.text[:MAX_TEXT], answer.tools_used, answer.provider
-        message_id = await store_answer(t.db, conversation.id, ctx.job_id, text)
-    await queue_ai_insight_notification(
-        payload.user_id, f"Answer: {conversation.title}"[:200], text, "medium",
-        action_url=f"/ai/conversations/{conversation.id}", company_id=payload.company_id,
-        options=follow_up(ctx, "chat-answer"), producer=t.producer,
-    )  # fmt: skip
+        message_id = await store_answer(db, conversation.id, ctx.job_id, text)
+    notify = ai_insight.helper.using(company_id=payload.company_id, producer=ctx.resources.producer,
+                                     options=follow_up(ctx, "chat-answer"))  # fmt: skip
+    await notify(user_id=payload.user_id, title=f"Answer: {conversation.title}"[:200], message=text,
+                 priority="medium", action_url=f"/ai/conversations/{conversation.id}")  # fmt: skip
     return {"conversationId": conversation.id, "messageId": message_id, "provider": by,
             "toolsUsed": used}  # fmt: skip

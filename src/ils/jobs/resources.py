@@ -1,0 +1,161 @@
+"""The resources ILS job handlers use, built on first need: the database, file storage, mailer,
+PDF render pool, notification publisher, AI model pool, chat provider and the producer.
+
+A job type names the kinds its handler uses (``@job(..., resources=("db", "mailer"))``); its
+handler reads them as typed attributes of ``ctx.resources`` (``ctx.resources.mailer``), and one it
+did not declare is a :class:`ConfigurationError`. Each kind's module is imported by its factory
+(in :mod:`ils.bootstrap`), so a process imports and starts only what its queues' job types
+use. A caller may hand in parts it built itself (``Resources(mailer=...)``); those it keeps and
+closes, the rest are closed by :meth:`Resources.close`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
+
+from ils.queue.context import JobContext
+from ils.queue.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
+    from ils.files import FileStorage
+    from ils.jobs.ai.chat.provider import ChatProvider
+    from ils.jobs.ai.pool import ModelPool
+    from ils.jobs.email.mailer import Mailer
+    from ils.jobs.notification.live import NotificationPublisher
+    from ils.jobs.pdf.pool import RenderPool
+    from ils.queue.producer import Producer
+
+
+def check_kinds(kinds: Iterable[str], owner: str) -> None:
+    """A :class:`ConfigurationError` (with "did you mean") for a kind no process provides."""
+    for kind in kinds:
+        if kind not in KINDS:
+            near = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(KINDS)})"
+            raise ConfigurationError(f"{owner}: unknown resource {kind!r}{hint}")
+
+
+T = TypeVar("T")
+
+
+class Kind(Generic[T]):
+    """A typed attribute of :class:`Resources`: reading it gets (or first builds) that kind."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Kind[T]: ...
+    @overload
+    def __get__(self, obj: Resources, owner: type) -> T: ...
+    def __get__(self, obj: Resources | None, owner: type) -> Kind[T] | T:
+        if obj is None:
+            return self
+        return cast(T, obj.get(self.name))
+
+
+class _Store:
+    """What every view of one process's resources shares."""
+
+    def __init__(self, given: dict[str, object]) -> None:
+        self.given = given
+        self.factories: dict[str, Callable[[], object]] = {}
+        self.built: dict[str, object] = {}
+
+
+class Resources:
+    """One process's resources (or, from :meth:`scoped`, the part of them a job type declared)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database | None = None,
+        files: FileStorage | None = None,
+        mailer: Mailer | None = None,
+        pdf_renderer: RenderPool | None = None,
+        notifier: NotificationPublisher | None = None,
+        ai_models: ModelPool | None = None,
+        chat: ChatProvider | None = None,
+        producer: Producer | None = None,
+    ) -> None:
+        given = {"db": db, "files": files, "mailer": mailer, "pdf_renderer": pdf_renderer,
+                 "notifier": notifier, "ai_models": ai_models, "chat": chat,
+                 "producer": producer}  # fmt: skip
+        self._store = _Store({k: v for k, v in given.items() if v is not None})
+        self._allowed: frozenset[str] | None = None
+
+    def provide(self, factories: Mapping[str, Callable[[], object]]) -> None:
+        """How to build each kind not handed in, when first needed."""
+        check_kinds(factories, "resource factories")
+        self._store.factories.update(factories)
+
+    def give(self, kind: str, value: object) -> None:
+        """Hand in ``kind`` unless the caller already did (the job system gives its database
+        and producer)."""
+        check_kinds([kind], "resources")
+        self._store.given.setdefault(kind, value)
+
+    def is_given(self, kind: str) -> bool:
+        return kind in self._store.given
+
+    def get(self, kind: str) -> object:
+        """``kind``, built now if this is its first use."""
+        if self._allowed is not None and kind not in self._allowed:
+            raise ConfigurationError(
+                f"resource {kind!r} is not declared by this job type: add it to its "
+                f"@job(resources=...)"
+            )
+        store = self._store
+        if kind in store.given:
+            return store.given[kind]
+        if kind not in store.built:
+            factory = store.factories.get(kind)
+            if factory is None:
+                raise ConfigurationError(f"this process has no {kind!r} resource")
+            store.built[kind] = factory()
+        return store.built[kind]
+
+    def start(self, kinds: Iterable[str]) -> None:
+        """Build ``kinds`` now (a worker's, at start-up: a bad setting fails here, not in a job)."""
+        wanted = sorted(kinds)
+        check_kinds(wanted, "start")
+        for kind in wanted:
+            self.get(kind)
+
+    def built(self) -> tuple[str, ...]:
+        """The kinds built so far (not those handed in)."""
+        return tuple(self._store.built)
+
+    def scoped(self, kinds: frozenset[str]) -> Resources:
+        """The view a job of a type declaring ``kinds`` gets (shares what is built)."""
+        view = copy.copy(self)
+        view._allowed = kinds
+        return view
+
+    async def close(self) -> None:
+        """Close what was built here, newest first; what was handed in stays open."""
+        built = self._store.built
+        for kind in reversed(list(built)):
+            close = getattr(built.pop(kind), "close", None)
+            if close is not None:
+                await close()
+
+    db = Kind["Database"]()
+    files = Kind["FileStorage"]()
+    mailer = Kind["Mailer"]()
+    pdf_renderer = Kind["RenderPool"]()
+    notifier = Kind["NotificationPublisher"]()
+    ai_models = Kind["ModelPool"]()
+    chat = Kind["ChatProvider"]()
+    producer = Kind["Producer"]()
+
+
+# The kinds a job type may declare: the typed attributes above.
+KINDS = tuple(name for name, value in vars(Resources).items() if isinstance(value, Kind))
+
+# What an ILS handler gets: ``async def handler(payload: MyPayload, ctx: Ctx)``.
+Ctx = JobContext[Resources]

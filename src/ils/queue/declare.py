@@ -1,0 +1,188 @@
+"""Declaring a job type once: :func:`job` turns a handler into a :class:`JobDef` that carries its
+queue, wire name, typed payload, description, options and the resources it uses.
+
+Everything else derives from the declaration: the registry entry (``JobDef.job_type``), the typed
+enqueue helper (``JobDef.helper``, keyword arguments typed by the payload model), the JSON schema
+(``JobType.schema``) and the docs table. Modules that declare job types are listed by the
+application (``ils.jobs.JOB_MODULES``, ``Settings.imports``); :func:`declared_in` finds their
+declarations. Node producers are unaffected: the wire name and the camelCase JSON are the same.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.queue.executor import validate_payload
+from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
+from ils.queue.registry import JobType, Payload
+
+P = ParamSpec("P")
+PayloadT = TypeVar("PayloadT", bound=Payload)
+
+
+def merge_options(
+    defaults: EnqueueOptions | None, chosen: EnqueueOptions | None
+) -> EnqueueOptions | None:
+    """``defaults`` (a job type's, worked out from its payload) under what the caller ``chosen``."""
+    if defaults is None or chosen is None:
+        return chosen or defaults
+    return defaults.model_copy(update=chosen.model_dump(exclude_none=True))
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How a helper enqueues, apart from the payload: the job's company, options, the caller's
+    session (its transaction's outbox) and the producer."""
+
+    company_id: int | None = None
+    options: EnqueueOptions | None = None
+    session: AsyncSession | None = None
+    producer: Producer | None = None
+    preset: tuple[tuple[str, Any], ...] = ()
+
+
+class JobDef(Generic[P, PayloadT]):
+    """One declared job type: its registry entry and the typed ways to enqueue it."""
+
+    def __init__(
+        self,
+        payload: Callable[P, PayloadT],
+        job_type: JobType,
+        options_for: Callable[[PayloadT], EnqueueOptions | None] | None = None,
+    ) -> None:
+        self.payload = payload
+        self.job_type = job_type
+        self.options_for = options_for
+
+    @property
+    def key(self) -> str:
+        return self.job_type.key
+
+    async def send(
+        self,
+        payload: PayloadT | dict[str, Any],
+        *,
+        company_id: int | None = None,
+        options: EnqueueOptions | None = None,
+        session: AsyncSession | None = None,
+        producer: Producer | None = None,
+    ) -> Enqueued:
+        """Validate and enqueue one job (see :meth:`Producer.enqueue`): as ``company_id``'s,
+        through ``session``'s outbox when given, with ``producer`` or the one bound to the
+        session. Raises :class:`InvalidJobPayload` naming each bad field."""
+        return await self._send(payload, Binding(company_id, options, session, producer))
+
+    async def _send(self, data: PayloadT | dict[str, Any], how: Binding) -> Enqueued:
+        typed = validate_payload(self.job_type, data)
+        options = how.options
+        if self.options_for is not None:
+            options = merge_options(self.options_for(cast(PayloadT, typed)), options)
+        producer = producer_for(how.producer, how.session)
+        return await producer.enqueue(
+            self.job_type.queue, self.job_type.name, typed, options,
+            session=how.session, company_id=how.company_id,
+        )  # fmt: skip
+
+    @property
+    def helper(self) -> Helper[P]:
+        """The enqueue helper: the payload's fields as keyword arguments."""
+        return Helper(self, Binding())
+
+    def __call__(self, payload: PayloadT, ctx: Any) -> Any:
+        """Run the handler (as a worker would, minus the pipeline around it)."""
+        handler = self.job_type.handler
+        if handler is None:
+            raise TypeError(f"{self.key} has no handler")
+        return handler(payload, ctx)
+
+    def __repr__(self) -> str:
+        return f"JobDef({self.key})"
+
+
+class Helper(Generic[P]):
+    """Enqueues jobs of one type from keyword arguments typed like the payload model's fields;
+    :meth:`using` binds the company, options, session or producer."""
+
+    def __init__(self, job_def: JobDef[P, Any], binding: Binding) -> None:
+        self.job_def = job_def
+        self.binding = binding
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
+        if args:
+            raise TypeError(f"{self.job_def.key}: pass the payload's fields by name")
+        preset = dict(self.binding.preset)
+        if both := sorted(preset.keys() & kwargs.keys()):
+            raise TypeError(f"{self.job_def.key}: this helper sets {', '.join(both)} itself")
+        return await self.job_def._send(preset | kwargs, self.binding)
+
+    def preset(self, **fields: Any) -> Helper[P]:
+        """This helper with some payload fields fixed, e.g. a fan-out's ``audience``."""
+        b = self.binding
+        merged = tuple((dict(b.preset) | fields).items())
+        return Helper(self.job_def, Binding(b.company_id, b.options, b.session, b.producer, merged))
+
+    def using(
+        self,
+        *,
+        company_id: int | None = None,
+        options: EnqueueOptions | None = None,
+        session: AsyncSession | None = None,
+        producer: Producer | None = None,
+    ) -> Helper[P]:
+        """This helper with the given bindings replaced, e.g.
+        ``queue_invoice_pdf.using(session=s)(invoice_id=7)``."""
+        b = self.binding
+        return Helper(self.job_def, Binding(
+            b.company_id if company_id is None else company_id, options or b.options,
+            session or b.session, producer or b.producer, b.preset,
+        ))  # fmt: skip
+
+
+def job(
+    payload: Callable[P, PayloadT],
+    *,
+    queue: str,
+    name: str,
+    description: str,
+    priority: int = 0,
+    attempts: int | None = None,
+    backoff_delay_ms: int | None = None,
+    timeout_s: float | None = None,
+    resources: tuple[str, ...] = (),
+    options_for: Callable[[PayloadT], EnqueueOptions | None] | None = None,
+) -> Callable[[Callable[[PayloadT, Any], Any]], JobDef[P, PayloadT]]:
+    """Declare the decorated handler's job type.
+
+    ``payload`` is the job's pydantic model (:class:`Payload`); ``priority`` follows BullMQ (1 is
+    the highest); ``attempts``, ``backoff_delay_ms`` override the queue's; ``timeout_s`` bounds
+    one run; ``resources`` names what the handler finds in ``ctx.resources``; ``options_for``
+    works out default enqueue options from a payload (e.g. a priority or a dedup key).
+    """
+    model = payload
+    if not (isinstance(model, type) and issubclass(model, Payload)):
+        raise TypeError(f"job {queue}/{name}: payload must be a Payload model, not {model!r}")
+
+    def declare(handler: Callable[[PayloadT, Any], Any]) -> JobDef[P, PayloadT]:
+        job_type = JobType(
+            queue, name, model, description, priority=priority, attempts=attempts,
+            backoff_delay_ms=backoff_delay_ms, timeout_s=timeout_s,
+            resources=frozenset(resources), handler=handler,
+        )  # fmt: skip
+        return JobDef(payload, job_type, options_for)
+
+    return declare
+
+
+def declared_in(module: types.ModuleType) -> Iterator[JobDef[Any, Any]]:
+    """The job types ``module`` declares: its module-level :class:`JobDef` values, and those in
+    its module-level tuples (a type declared on several queues)."""
+    for value in vars(module).values():
+        if isinstance(value, JobDef):
+            yield value
+        elif isinstance(value, tuple):
+            yield from (v for v in value if isinstance(v, JobDef))
