@@ -6,7 +6,8 @@ first and win ties, so the choice never does worse than they do on the product's
 
 On a product that sells on few days the zero forecast (the median day) often wins that score,
 yet a zero median is not a zero risk: the demand rate behind the bands and the lead-time total
-is the best of the rate methods (all but the baselines).
+comes from the rate methods (:func:`ils.jobs.ai.forecasting.models.rate`); ``rate_model`` names
+the best of them.
 """
 
 from __future__ import annotations

@@ -115,6 +115,15 @@ def predict_many(names: Sequence[str], y: np.ndarray, h: int) -> dict[str, np.nd
     return {name: out[name] for name in names}
 
 
+def rate(pattern: str, y: np.ndarray, h: int) -> np.ndarray:
+    """The demand rate behind the sample paths: the mean of every rate method of ``pattern``
+    (all candidates but the baselines). One method chosen on three windows follows their luck —
+    TSB decays after a dry month — while the combination stays near the long-run rate and still
+    follows a level that moved."""
+    names = [n for n in candidates(pattern) if n not in BASELINES]
+    return np.asarray(np.mean(list(predict_many(names, y, h).values()), axis=0))
+
+
 def predict(name: str, y: np.ndarray, h: int) -> np.ndarray:
     """The daily means of method ``name`` for ``h`` days after ``y``."""
     return predict_many([name], y, h)[name]

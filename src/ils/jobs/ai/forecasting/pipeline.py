@@ -38,9 +38,7 @@ def fit(y: np.ndarray, horizon: int) -> tuple[dict[str, Any], np.ndarray, np.nda
     pattern = classify(y)
     choice, why = _choice(y, pattern)
     mean = models.predict(choice.model, y, horizon)
-    same = choice.rate_model == choice.model
-    rate = mean if same else models.predict(choice.rate_model, y, horizon)
-    sims = paths.simulate(y, rate)
+    sims = paths.simulate(y, models.rate(pattern.label, y, horizon) if choice.scores else mean)
     summary = {
         "model": choice.model,
         "rate_model": choice.rate_model,
