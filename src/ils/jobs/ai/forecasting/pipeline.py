@@ -38,7 +38,8 @@ def fit(y: np.ndarray, horizon: int) -> tuple[dict[str, Any], np.ndarray, np.nda
     pattern = classify(y)
     choice, why = _choice(y, pattern)
     mean = models.predict(choice.model, y, horizon)
-    sims = paths.simulate(y, models.rate(pattern.label, y, horizon) if choice.scores else mean)
+    rate = models.rate(pattern.label, y, horizon) if choice.scores else mean
+    sims = paths.simulate(y, rate)
     summary = {
         "model": choice.model,
         "rate_model": choice.rate_model,
@@ -59,6 +60,8 @@ def holdout(y: np.ndarray) -> dict[str, Any] | None:
     train, test = y[:-HOLDOUT], y[-HOLDOUT:]
     summary, mean, sims = fit(train, HOLDOUT)
     b = paths.bands(sims)
+    total = paths.total_quantiles(sims, HOLDOUT)
+    actual = float(test.sum())
     return {
         "pattern": summary["pattern"]["label"],
         "model": summary["model"],
@@ -66,8 +69,12 @@ def holdout(y: np.ndarray) -> dict[str, Any] | None:
         "chosen": evaluate.scores(train, test, mean),
         "seasonal_naive": evaluate.scores(train, test, models.seasonal_naive(train, HOLDOUT)),
         "zero": evaluate.scores(train, test, np.zeros(HOLDOUT)),
+        "rate": evaluate.scores(train, test, sims.mean(axis=0)),
         "inside80": evaluate.inside(test, b["lower80"], b["upper80"]),
         "inside95": evaluate.inside(test, b["lower95"], b["upper95"]),
+        # The held-out total inside the central 80 % / 95 % of the simulated totals.
+        "total_inside80": bool(total[9] <= actual <= total[89]),
+        "total_inside95": bool(total[1] <= actual <= total[97]),
     }
 
 

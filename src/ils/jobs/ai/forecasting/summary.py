@@ -1,6 +1,8 @@
 """Holdout scores of many products pooled by demand pattern: MASE and RMSSE averaged over the
-products, WAPE and bias as total absolute and signed error over total demand, and the share of
-held-out days inside the 80 % and 95 % bands — for the chosen models, seasonal naive and zero.
+products, WAPE and bias as total absolute and signed error over total demand — for the chosen
+models, the rate behind the paths, seasonal naive and zero — and the share of held-out days
+inside the daily 80 % and 95 % bands, and of products whose held-out total lies inside the 80 %
+and 95 % intervals of the simulated totals.
 
 Pure Python (the job's process may not have numpy); the rows come from
 :func:`ils.jobs.ai.forecasting.pipeline.holdout`.
@@ -12,7 +14,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-FORECASTS = ("chosen", "seasonal_naive", "zero")
+FORECASTS = ("chosen", "rate", "seasonal_naive", "zero")
 
 
 def pooled(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
@@ -38,7 +40,13 @@ def _group(holdouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **{name: pooled([h[name] for h in holdouts]) for name in FORECASTS},
         "coverage80": round(100 * sum(h["inside80"] for h in holdouts) / days, 1) if days else None,
         "coverage95": round(100 * sum(h["inside95"] for h in holdouts) / days, 1) if days else None,
+        "total_coverage80": _share([h["total_inside80"] for h in holdouts]),
+        "total_coverage95": _share([h["total_inside95"] for h in holdouts]),
     }
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return round(100 * sum(flags) / len(flags), 1) if flags else None
 
 
 def summarise(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
