@@ -79,6 +79,7 @@ def product_entry(
         "ignored_days": forecast["ignored_days"], "holdout": forecast["holdout"],
         "cv_error": forecast["cv_error"], "dates": dates, **bands,
         "total": round(sum(bands["mean"]), 1), "cover": forecast["cover"], "stock": product.stock,
+        "lead_time_days": product.lead_time_days,
         "on_order": on_order, "reorder": suggested if suggested["quantity"] > 0 else None,
     }  # fmt: skip
 
