@@ -21,7 +21,7 @@ from ils.jobs.ai.demand import product_entry
 from ils.jobs.ai.forecasting.pipeline import forecast_series
 from ils.jobs.ai.results import store
 from tests.support.ai_world import WEEKDAY, Shop, add_orders, yesterday
-from tests.web.dashboard.conftest import OWN_COMPANY, PASSWORD, SCREENSHOTS, Site, email, start_site
+from tests.web.dashboard.conftest import OWN_COMPANY, PASSWORD, SCREENSHOTS, Site, email
 
 WAIT_MS = 20_000
 
@@ -57,13 +57,10 @@ async def _stock_and_forecast(url: str) -> None:
 
 
 @pytest.fixture
-async def forecast_site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
+async def site_db(site_db: str) -> str:
+    """The dashboard tests' database with the lens and its forecast added."""
     await _stock_and_forecast(site_db)
-    served = await start_site(worker_env, site_db)
-    try:
-        yield served
-    finally:
-        await served.process.kill()
+    return site_db
 
 
 @pytest.fixture
@@ -82,8 +79,8 @@ async def log_in(page: Page, site: Site, role: Role) -> None:
     await page.get_by_role("button", name="Log in").click()
 
 
-async def test_the_reorder_list_and_a_products_chart(page: Page, forecast_site: Site):
-    await log_in(page, forecast_site, Role.company_admin)
+async def test_the_reorder_list_and_a_products_chart(page: Page, site: Site):
+    await log_in(page, site, Role.company_admin)
     row = page.locator("#reorders-body tr")
     await expect(row).to_have_count(1, timeout=WAIT_MS)
     await expect(row.locator("td").first).to_have_text("SV-160")
@@ -103,9 +100,7 @@ async def test_the_reorder_list_and_a_products_chart(page: Page, forecast_site: 
     assert int(await row.locator("td").nth(2).inner_text()) < at95
 
 
-async def test_a_role_that_does_not_buy_stock_gets_the_not_allowed_page(
-    page: Page, forecast_site: Site
-):
-    await log_in(page, forecast_site, Role.staff)
+async def test_a_role_that_does_not_buy_stock_gets_the_not_allowed_page(page: Page, site: Site):
+    await log_in(page, site, Role.staff)
     await expect(page.get_by_role("heading", name="Not allowed")).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator("main")).to_contain_text("roles that buy stock")

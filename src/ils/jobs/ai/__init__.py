@@ -1,5 +1,6 @@
 """The ai queue's worker: demand forecasts and anomaly detection computed from the company's own
-data (statsmodels, in a process pool), ranked insights, the daily briefing, and chat answers.
+data (statsforecast and statsmodels, in a process pool), ranked insights, the daily briefing,
+and chat answers.
 
 :func:`register_ai_handlers` attaches the handlers to a registry; :class:`ModelPool` (built by
 :class:`ils.bootstrap.JobSystem`, sized from the ai queue's concurrency) fits the models for them.

@@ -61,15 +61,11 @@ async def product_forecast(
     session: DbSession,
     service_level: ServiceLevel = DEFAULT_SERVICE_LEVEL,
 ) -> dict[str, Any]:
-    product = await get_owned(session, Product, product_id, user)
-    return await stored.product_forecast(session, product, service_level)
+    owned = await get_owned(session, Product, product_id, user)
+    return await stored.product_forecast(session, owned, service_level)
 
 
-@router.get(
-    "/reorders",
-    response_model=ReorderListOut,
-    summary="What to order now, likeliest to run out first",
-)
+@router.get("/reorders", response_model=ReorderListOut, summary="What to order now, riskiest first")
 async def reorders(
     user: CurrentUser, session: DbSession, service_level: ServiceLevel = DEFAULT_SERVICE_LEVEL
 ) -> dict[str, Any]:
