@@ -71,10 +71,12 @@ async def measure(pool: ModelPool, demand: dict[int, list[float]]) -> dict[str, 
     for r in results.values():
         patterns[r["pattern"]["label"]] = patterns.get(r["pattern"]["label"], 0) + 1
         models[r["model"]] = models.get(r["model"], 0) + 1
+
+    def speed(seconds: float) -> dict[str, float]:
+        return {"seconds": round(seconds, 2), "products_per_s": round(len(items) / seconds, 1)}
+
     return {
-        "products": len(results),
-        "holt_winters": {"seconds": round(old_s, 2), "products_per_s": round(len(items) / old_s, 1)},
-        "statsforecast": {"seconds": round(new_s, 2), "products_per_s": round(len(items) / new_s, 1)},
+        "products": len(results), "holt_winters": speed(old_s), "statsforecast": speed(new_s),
         "speed_up": round(old_s / new_s, 1), "patterns": patterns, "models": models,
         "holdout": summarise(list(results.values())),
     }  # fmt: skip
