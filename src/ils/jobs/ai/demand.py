@@ -58,6 +58,11 @@ async def load_demand(
     return end, products, demand, on_order
 
 
+def lead_time(product: ProductInfo) -> int:
+    """Days from ordering to delivery: at least one (a delivery never arrives the same day)."""
+    return max(1, product.lead_time_days)
+
+
 def product_entry(
     product: ProductInfo,
     forecast: dict[str, Any],
@@ -68,9 +73,8 @@ def product_entry(
 ) -> dict[str, Any]:
     dates = [(first_day + dt.timedelta(days=i)).isoformat() for i in range(horizon)]
     bands = {k: forecast[k][:horizon] for k in ("mean", "lower80", "upper80", "lower95", "upper95")}
-    suggested = reorder.suggestion(
-        forecast["cover"], product.stock, on_order, product.lead_time_days, service_level
-    )
+    lead = lead_time(product)
+    suggested = reorder.suggestion(forecast["cover"], product.stock, on_order, lead, service_level)
     return {
         "product_id": product.id, "sku": product.sku, "name": product.name,
         "model": forecast["model"], "rate_model": forecast["rate_model"],
@@ -79,8 +83,8 @@ def product_entry(
         "ignored_days": forecast["ignored_days"], "holdout": forecast["holdout"],
         "cv_error": forecast["cv_error"], "dates": dates, **bands,
         "total": round(sum(bands["mean"]), 1), "cover": forecast["cover"], "stock": product.stock,
-        "lead_time_days": product.lead_time_days,
-        "on_order": on_order, "reorder": suggested if suggested["quantity"] > 0 else None,
+        "lead_time_days": lead, "on_order": on_order,
+        "reorder": suggested if suggested["quantity"] > 0 else None,
     }  # fmt: skip
 
 
@@ -115,7 +119,7 @@ async def demand_forecast(payload: p.DemandForecastTask, ctx: JobContext) -> dic
     end, products, demand, on_order = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")
-    covers = {x.id: max(1, x.lead_time_days) + payload.review_days for x in products}
+    covers = {x.id: lead_time(x) + payload.review_days for x in products}
     forecasts = await forecast_all(ctx, demand, covers, payload.horizon_days)
     first_day = end + dt.timedelta(days=1)
     entries = [product_entry(x, forecasts[x.id], first_day, payload.horizon_days,
