@@ -164,13 +164,13 @@ class DailyBriefingTask(Payload):
 
 class DemandForecastTask(Payload):
     """Reorder suggestions cover each supplier's lead time plus ``review_days`` (until the next
-    purchase order) at the company's ``service_level``."""
+    purchase order; default 7) at the company's ``service_level`` (default 0.95)."""
 
     company_id: Id
     horizon_days: int = Field(14, ge=1, le=365)
     product_ids: list[Id] | None = Field(None, max_length=1_000)
-    service_level: float = Field(0.95, ge=0.5, le=0.99)
-    review_days: int = Field(7, ge=0, le=90)
+    service_level: float | None = Field(None, ge=0.5, le=0.99)
+    review_days: int | None = Field(None, ge=0, le=90)
 
 
 AnomalyMetric = Literal["revenue", "orders", "inventory", "patients", "all"]

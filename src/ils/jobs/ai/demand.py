@@ -119,16 +119,18 @@ async def demand_forecast(payload: p.DemandForecastTask, ctx: JobContext) -> dic
     end, products, demand, on_order = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")
-    covers = {x.id: lead_time(x) + payload.review_days for x in products}
+    level = payload.service_level or reorder.DEFAULT_SERVICE_LEVEL
+    review = reorder.REVIEW_DAYS if payload.review_days is None else payload.review_days
+    covers = {x.id: lead_time(x) + review for x in products}
     forecasts = await forecast_all(ctx, demand, covers, payload.horizon_days)
     first_day = end + dt.timedelta(days=1)
     entries = [product_entry(x, forecasts[x.id], first_day, payload.horizon_days,
-                             on_order.get(x.id, 0), payload.service_level)
+                             on_order.get(x.id, 0), level)
                for x in products]  # fmt: skip
     reorders = [e for e in entries if e["reorder"]]
     summary = {
         "history_end": end.isoformat(), "horizon_days": payload.horizon_days,
-        "service_level": payload.service_level, "review_days": payload.review_days,
+        "service_level": level, "review_days": review,
         "products": len(entries), "models": dict(Counter(e["model"] for e in entries)),
         "patterns": dict(Counter(e["pattern"]["label"] for e in entries)),
         "holdout": summarise(list(forecasts.values())), "reorders": len(reorders),
