@@ -68,6 +68,12 @@ async def test_the_briefing_is_stored_emailed_and_notified_once(
     today = dt.datetime.now(dt.UTC).date()
     try:
         async with running(system, "ai", "email", "notification"):
+            # A demand forecast first: the briefing names what to reorder from it.
+            fc = await helpers.queue_demand_forecast.using(producer=system.producer)(
+                company_id=shop.company_id, horizon_days=7
+            )
+            forecast = await system.admin.wait_for_job("ai", fc.job_id, timeout_s=120)
+            assert forecast.state == "completed", forecast.failed_reason
             first = await helpers.queue_daily_briefing.using(producer=system.producer)(
                 company_id=shop.company_id
             )
@@ -99,6 +105,10 @@ async def test_the_briefing_is_stored_emailed_and_notified_once(
     assert data["weekday"] == f"{day:%A}" and isinstance(data["usual_orders"], (int, float))
     assert [p["sku"] for p in data["low_stock"]] == [shop.skus[0]]
     assert str(data["orders"]) in data["summary"] and "1 products" in data["summary"]
+    # 3 a day against 1 in stock: the forecast says how many to order, the briefing repeats it.
+    assert [r["sku"] for r in data["reorders"]] == [shop.skus[0]]
+    wanted = data["reorders"][0]["quantity"]
+    assert f"most urgent: {shop.skus[0]}: order {wanted} now (1 in stock" in data["summary"]
     assert [(n.user_id, n.title) for n in notes] == [
         (shop.admin_id, f"Your briefing for {day:%d %b %Y}")]  # fmt: skip
     assert notes[0].message == data["summary"]

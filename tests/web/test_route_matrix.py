@@ -169,6 +169,8 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/ai/conversations/{conversation_id}/messages", EVERYONE, 202,
         target="conversation", platform_sees_all=False,
         body={"content": "How many orders today?"}),
+    Row("GET", "/api/ai/forecasts/products/{product_id}", ADMINS | {DISP, LAB}, target="product"),
+    Row("GET", "/api/ai/reorders", ADMINS | {DISP, LAB}),
     # ---- the queue admin API: admins see their company's jobs; queue-wide acts are the
     # platform's ----
     Row("GET", "/api/queue/stats", ADMINS),

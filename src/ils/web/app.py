@@ -31,6 +31,7 @@ from ils.web.hostile import JsonGuard
 from ils.web.live import LiveHub
 from ils.web.proxies import ClientAddress
 from ils.web.routes.ai_chat import router as ai_chat_router
+from ils.web.routes.ai_forecasts import router as ai_forecasts_router
 from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(documents_router)
     app.include_router(notifications_router)
     app.include_router(ai_chat_router)
+    app.include_router(ai_forecasts_router)
     app.include_router(live_router)
     install_dashboard(app)
 

@@ -1,5 +1,6 @@
 """The ai queue's worker: demand forecasts and anomaly detection computed from the company's own
-data (statsmodels, in a process pool), ranked insights, the daily briefing, and chat answers.
+data (statsforecast and statsmodels, in a process pool), ranked insights, the daily briefing,
+and chat answers.
 
 Each job type is declared beside its handler (:mod:`.demand`, :mod:`.alerts`, :mod:`.insights`,
 :mod:`.briefing`, :mod:`.chat.handler`); :class:`ModelPool` (``ctx.resources.ai_models``, sized

@@ -1,8 +1,9 @@
 """The daily-briefing job: yesterday's orders and revenue against the usual for that weekday
-(the median of the eight same weekdays before), orders at risk, low stock, and the anomalies and
-insights found since the day before; stored as structured data with a short narrative made from
-those numbers, then sent as the daily-briefing email and an ai-insight notification to each
-recipient (follow-up jobs keyed on this job, so a retry sends nothing twice).
+(the median of the eight same weekdays before), orders at risk, low stock, the anomalies and
+insights found since the day before, and the reorder suggestions of the latest demand forecast
+("order 12 now, else a 40% risk of running out"); stored as structured data with a short
+narrative made from those numbers, then sent as the daily-briefing email and an ai-insight
+notification to each recipient (follow-up jobs keyed on this job, so a retry sends nothing twice).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.db import Database
 from ils.domain.models import ADMIN_ROLES, AiResultKind, Company, Order, OrderStatus, Product, User
 from ils.jobs.ai import data
+from ils.jobs.ai.forecasting import reorder
 from ils.jobs.ai.insights import OPEN
 from ils.jobs.ai.results import follow_up, latest, store
 from ils.jobs.email.handlers import daily_briefing as briefing_email
@@ -79,7 +82,23 @@ async def figures(s: AsyncSession, c: Company, day: dt.date) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def narrative(f: dict[str, Any], anomalies: list[Any], insights: list[Any]) -> str:
+async def reorders(db: Database, company_id: int, since: dt.datetime) -> list[dict[str, Any]]:
+    """The reorder suggestions of the company's demand forecast made since ``since``, the
+    likeliest to run out first."""
+    found = await latest(db, company_id, AiResultKind.demand_forecast, since)
+    if found is None:
+        return []
+    out = [{"sku": e["sku"], "name": e["name"], **e["reorder"]}
+           for e in found.data.get("forecasts", []) if e.get("reorder")]  # fmt: skip
+    return sorted(out, key=lambda r: (-r["stockout_risk_without_order"], r["sku"]))
+
+
+def narrative(
+    f: dict[str, Any],
+    anomalies: list[Any],
+    insights: list[Any],
+    to_order: list[dict[str, Any]] | None = None,
+) -> str:
     """A few sentences, each from the figures above."""
 
     def versus(value: float, usual: float) -> str:
@@ -99,6 +118,9 @@ def narrative(f: dict[str, Any], anomalies: list[Any], insights: list[Any]) -> s
                      f"{anomalies[0]['text']}")  # fmt: skip
     if insights:
         lines.append(f"Top insight: {insights[0]['text']}")
+    if to_order:
+        lines.append(f"{len(to_order)} products to reorder; most urgent: "
+                     f"{reorder.sentence(to_order[0]['sku'], to_order[0])}")  # fmt: skip
     return " ".join(lines)
 
 
@@ -128,9 +150,10 @@ async def daily_briefing(payload: DailyBriefingTask, ctx: Ctx) -> dict[str, Any]
     facts = await latest(db, company.id, AiResultKind.insight, since)
     anomalies = found.data.get("anomalies", [])[:5] if found else []
     insights = facts.data.get("insights", [])[:3] if facts else []
-    summary = narrative(f, anomalies, insights)
-    result = {**f, "anomalies": anomalies, "insights": insights, "summary": summary,
-              "recipients": users}  # fmt: skip
+    to_order = await reorders(db, company.id, since)
+    summary = narrative(f, anomalies, insights, to_order)
+    result = {**f, "anomalies": anomalies, "insights": insights, "reorders": to_order[:10],
+              "summary": summary, "recipients": users}  # fmt: skip
     result_id = await store(db, company.id, AiResultKind.daily_briefing, ctx.job_id, result,
                             for_date=day)  # fmt: skip
     await briefing_email.helper.using(options=follow_up(ctx, "email"), producer=producer)(

@@ -16,10 +16,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models import Company, Order, OrderLine, OrderStatus, Patient, Product, Supplier
+from ils.domain.models import (
+    Company,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Patient,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    Supplier,
+)
 from ils.queue.errors import GiveUp
 
 METRICS = ("revenue", "orders", "inventory", "patients")
@@ -99,6 +110,23 @@ async def products(
                     lead if lead is not None else 7, p.active, p.price)
         for p, lead in rows
     ]  # fmt: skip
+
+
+async def open_purchase_quantities(
+    session: AsyncSession, company_id: int, product_ids: Sequence[int]
+) -> dict[int, int]:
+    """Units per product on the company's purchase orders not yet received (drafts and sent)."""
+    rows = await session.execute(
+        select(PurchaseOrderLine.product_id, func.sum(PurchaseOrderLine.quantity))
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+        .where(
+            PurchaseOrder.company_id == company_id,
+            PurchaseOrder.status.in_([PurchaseOrderStatus.draft, PurchaseOrderStatus.sent]),
+            PurchaseOrderLine.product_id.in_(product_ids),
+        )
+        .group_by(PurchaseOrderLine.product_id)
+    )
+    return {pid: int(total or 0) for pid, total in rows}
 
 
 async def daily_demand(

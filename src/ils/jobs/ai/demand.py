@@ -1,15 +1,14 @@
 """The demand-forecast job: a year of daily demand per product, forecast in the model pool
-(batches of products spread over its processes), stored with each product's model, holdout error,
-prediction intervals and a reorder suggestion where demand over the supplier's lead time exceeds
-the stock.
+(batches of products spread over its processes, :mod:`ils.jobs.ai.forecasting`), stored with each
+product's demand pattern, chosen model, holdout scores, daily bands, the distribution of demand
+over lead time + review period, and the reorder quantity at the company's service level given
+stock on hand and open purchase orders.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,8 @@ from sqlalchemy import func, select
 from ils.domain.models import AiResultKind, Order
 from ils.jobs.ai import data
 from ils.jobs.ai.data import ProductInfo
+from ils.jobs.ai.forecasting import reorder
+from ils.jobs.ai.forecasting.summary import summarise
 from ils.jobs.ai.results import store
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
@@ -32,16 +33,21 @@ BATCH = 10  # products per trip to the pool: few enough to spread, enough to amo
 
 
 class DemandForecastTask(Payload):
+    """Reorder suggestions cover each supplier's lead time plus ``review_days`` (until the next
+    purchase order; default 7) at the company's ``service_level`` (default 0.95)."""
+
     company_id: Id
     horizon_days: int = Field(14, ge=1, le=365)
     product_ids: list[Id] | None = Field(None, max_length=1_000)
+    service_level: float | None = Field(None, ge=0.5, le=0.99)
+    review_days: int | None = Field(None, ge=0, le=90)
 
 
 async def load_demand(
     ctx: Ctx, payload: DemandForecastTask
-) -> tuple[dt.date, list[ProductInfo], dict[int, list[float]]]:
-    """The last day of history (yesterday, local), the products and their daily demand since the
-    company's first order (at most a year)."""
+) -> tuple[dt.date, list[ProductInfo], dict[int, list[float]], dict[int, int]]:
+    """The last day of history (yesterday, local), the products, their daily demand since the
+    company's first order (at most a year) and their units on open purchase orders."""
     async with ctx.resources.db.session() as session:
         company = await data.company(session, payload.company_id)
         products = await data.products(session, company.id, payload.product_ids)
@@ -59,65 +65,50 @@ async def load_demand(
                 1, min(HISTORY_DAYS, (end - first.astimezone(data.zone(company)).date()).days + 1)
             )
         days = data.day_range(end, span)
-        demand = await data.daily_demand(session, company, days, [x.id for x in products])
-    return end, products, demand
+        ids = [x.id for x in products]
+        demand = await data.daily_demand(session, company, days, ids)
+        on_order = await data.open_purchase_quantities(session, company.id, ids)
+    return end, products, demand, on_order
 
 
-def summarise_holdout(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean holdout MAPE and WAPE of Holt-Winters against seasonal naive, over the series where
-    both were scored (Holt-Winters fitted, some demand in the 30 days held out)."""
-    scored = [
-        r["holdout"] for r in results
-        if r.get("holdout") and r["holdout"]["mape"] is not None
-        and r["holdout"]["mape_naive"] is not None
-    ]  # fmt: skip
-
-    def mean_of(key: str) -> float | None:
-        values = [h[key] for h in scored if h[key] is not None]
-        return round(statistics.fmean(values), 2) if values else None
-
-    return {"series": len(scored), "mape": mean_of("mape"), "mape_naive": mean_of("mape_naive"),
-            "wape": mean_of("wape"), "wape_naive": mean_of("wape_naive")}  # fmt: skip
-
-
-def reorder(product: ProductInfo, forecast: dict[str, Any]) -> dict[str, Any] | None:
-    """A purchase suggestion when the demand expected over the supplier's lead time exceeds the
-    stock: enough to cover the upper 80 % bound of that demand."""
-    lead = max(1, product.lead_time_days)
-    expected = sum(forecast["mean"][:lead])
-    if expected <= product.stock:
-        return None
-    cover = math.ceil(sum(forecast["upper80"][:lead]))
-    return {
-        "lead_time_days": lead,
-        "expected_demand": round(expected, 1),
-        "stock": product.stock,
-        "quantity": max(1, cover - product.stock),
-    }
+def lead_time(product: ProductInfo) -> int:
+    """Days from ordering to delivery: at least one (a delivery never arrives the same day)."""
+    return max(1, product.lead_time_days)
 
 
 def product_entry(
-    product: ProductInfo, forecast: dict[str, Any], first_day: dt.date, horizon: int
+    product: ProductInfo,
+    forecast: dict[str, Any],
+    first_day: dt.date,
+    horizon: int,
+    on_order: int,
+    service_level: float,
 ) -> dict[str, Any]:
     dates = [(first_day + dt.timedelta(days=i)).isoformat() for i in range(horizon)]
     bands = {k: forecast[k][:horizon] for k in ("mean", "lower80", "upper80", "lower95", "upper95")}
+    lead = lead_time(product)
+    suggested = reorder.suggestion(forecast["cover"], product.stock, on_order, lead, service_level)
     return {
         "product_id": product.id, "sku": product.sku, "name": product.name,
-        "model": forecast["model"], "fallback_reason": forecast.get("fallback_reason"),
+        "model": forecast["model"], "rate_model": forecast["rate_model"],
+        "pattern": forecast["pattern"], "fallback_reason": forecast.get("fallback_reason"),
         "history_days": forecast["history_days"], "history_total": forecast["history_total"],
-        "holdout": forecast["holdout"], "dates": dates, **bands,
-        "total": round(sum(bands["mean"]), 1), "reorder": reorder(product, forecast),
+        "ignored_days": forecast["ignored_days"], "holdout": forecast["holdout"],
+        "cv_error": forecast["cv_error"], "dates": dates, **bands,
+        "total": round(sum(bands["mean"]), 1), "cover": forecast["cover"], "stock": product.stock,
+        "lead_time_days": lead, "on_order": on_order,
+        "reorder": suggested if suggested["quantity"] > 0 else None,
     }  # fmt: skip
 
 
 async def forecast_all(
-    ctx: Ctx, demand: dict[int, list[float]], horizon: int
+    ctx: Ctx, demand: dict[int, list[float]], covers: dict[int, int], horizon: int
 ) -> dict[int, dict[str, Any]]:
     """Every series forecast in the pool, ``BATCH`` at a time over its processes; progress as
     batches finish, and a stop between them when the job is cancelled."""
     pool = ctx.resources.ai_models
-    items = list(demand.items())
-    batches: Sequence[list[tuple[int, list[float]]]] = [
+    items = [(pid, series, covers[pid]) for pid, series in demand.items()]
+    batches: Sequence[list[tuple[int, list[float], int]]] = [
         items[i : i + BATCH] for i in range(0, len(items), BATCH)
     ]
     out: dict[int, dict[str, Any]] = {}
@@ -140,19 +131,24 @@ async def forecast_all(
      priority=5, resources=("db", "ai_models"))  # fmt: skip
 async def demand_forecast(payload: DemandForecastTask, ctx: Ctx) -> dict[str, Any]:
     """load demand -> forecast in the pool -> entries with reorder suggestions -> store."""
-    end, products, demand = await load_demand(ctx, payload)
+    end, products, demand, on_order = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")
-    longest = max([payload.horizon_days, *(x.lead_time_days for x in products)])
-    forecasts = await forecast_all(ctx, demand, longest)
+    level = payload.service_level or reorder.DEFAULT_SERVICE_LEVEL
+    review = reorder.REVIEW_DAYS if payload.review_days is None else payload.review_days
+    covers = {x.id: lead_time(x) + review for x in products}
+    forecasts = await forecast_all(ctx, demand, covers, payload.horizon_days)
     first_day = end + dt.timedelta(days=1)
-    entries = [product_entry(x, forecasts[x.id], first_day, payload.horizon_days)
+    entries = [product_entry(x, forecasts[x.id], first_day, payload.horizon_days,
+                             on_order.get(x.id, 0), level)
                for x in products]  # fmt: skip
     reorders = [e for e in entries if e["reorder"]]
     summary = {
         "history_end": end.isoformat(), "horizon_days": payload.horizon_days,
+        "service_level": level, "review_days": review,
         "products": len(entries), "models": dict(Counter(e["model"] for e in entries)),
-        "holdout": summarise_holdout(list(forecasts.values())), "reorders": len(reorders),
+        "patterns": dict(Counter(e["pattern"]["label"] for e in entries)),
+        "holdout": summarise(list(forecasts.values())), "reorders": len(reorders),
     }  # fmt: skip
     result_id = await store(
         ctx.resources.db, payload.company_id, AiResultKind.demand_forecast, ctx.job_id,

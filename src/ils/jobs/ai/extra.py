@@ -1,5 +1,5 @@
-"""The optional ``ai`` extra (numpy, pandas, statsmodels): whether it is installed, and the one
-clear error when it is not.
+"""The optional ``ai`` extra (numpy, pandas, statsforecast, statsmodels): whether it is
+installed, and the one clear error when it is not.
 
 The numeric modules import these libraries at module level; everything else in :mod:`ils.jobs.ai`
 imports them only through the process pool, so a process without the extra still starts its other
@@ -13,7 +13,7 @@ import importlib.util
 
 from ils.queue.errors import ConfigurationError
 
-REQUIRED = ("numpy", "pandas", "statsmodels")
+REQUIRED = ("numpy", "pandas", "statsforecast", "statsmodels")
 INSTALL_HINT = "install the ai extra: pip install 'ils-jobs[ai]' (make run and make test do)"
 
 

@@ -76,6 +76,9 @@ POLICY: dict[str, Rule] = {
     "marketplace.connect": _rule(ADMINS, "request, accept, reject connections"),
     "notifications.own": _rule(EVERYONE, "one's own notifications and the live socket"),
     "ai.chat": _rule(EVERYONE, "one's own AI conversations"),
+    "ai.forecasts": _rule(
+        ADMINS | {DISPENSER, LAB}, "demand forecasts and reorder suggestions (they buy stock)"
+    ),
     "queue.monitor": _rule(ADMINS, "queue stats, health, jobs, outbox, event stream (own company)"),
     "queue.jobs": _rule(
         ADMINS, "retry, promote, cancel, remove jobs, retry all failed (own company's)"

@@ -1,4 +1,5 @@
-"""The dashboard's HTML pages: the dashboard itself, its login form and the "not allowed" page.
+"""The dashboard's HTML pages: the queue dashboard, the demand-forecast page, the login form and
+the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -21,9 +22,11 @@ from ils.domain.models.accounts import ADMIN_ROLES, Role, User
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import COUNT_STATES, FINAL_STATES, LIST_STATES
 from ils.web.auth.dependencies import DbSession, cookie_scheme, current_user
+from ils.web.auth.policy import allows
 
 HERE = Path(__file__).resolve().parent
 DASHBOARD_PATH = "/admin/queues"
+FORECASTS_PATH = "/admin/forecasts"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
 OPERATOR_ROLES = frozenset({Role.platform_admin})
@@ -94,6 +97,19 @@ async def dashboard(request: Request, user: PageUser) -> Response:
         count_states=COUNT_STATES,
         final_states=FINAL_STATES,
     )
+
+
+@router.get(FORECASTS_PATH, response_class=HTMLResponse)
+async def forecasts(request: Request, user: PageUser) -> Response:
+    """The reorder list and a product's forecast chart, for the roles that buy stock."""
+    if user is None:
+        return RedirectResponse(
+            f"{LOGIN_PATH}?next={quote(FORECASTS_PATH)}", status.HTTP_303_SEE_OTHER
+        )
+    if not allows(user.role, "ai.forecasts"):
+        reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
+        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, reason=reason)
+    return _page(request, "forecasts.html", user=user)
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)

@@ -120,3 +120,54 @@ export function depthChart(container, samples) {
   container.replaceChildren(svg);
   legend(container, [["depth-line", `waiting (${last} now)`]]);
 }
+
+// A product's demand: the days of history as bars, then the forecast's mean as a line inside
+// its 95 % and 80 % bands. history: {dates, demand}; forecast: {dates, mean, lower80, upper80,
+// lower95, upper95} or null.
+export function forecastChart(container, history, forecast) {
+  const days = history.dates.length + (forecast ? forecast.dates.length : 0);
+  const top = Math.max(1, ...history.demand, ...(forecast ? forecast.upper95 : []));
+  const yMax = niceMax(top);
+  const total = forecast ? forecast.mean.reduce((a, b) => a + b, 0) : 0;
+  const label = forecast
+    ? `Demand of the last ${history.dates.length} days and ${total.toFixed(1)} forecast over the next ${forecast.dates.length}`
+    : `Demand of the last ${history.dates.length} days; no forecast yet`;
+  const svg = frame(label, yMax);
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const slot = plotW / Math.max(days, 1);
+  const x = (i) => PAD.left + (i + 0.5) * slot;
+  const y = (v) => PAD.top + plotH - (plotH * v) / yMax;
+  history.demand.forEach((v, i) => {
+    if (v > 0) {
+      const hBar = (plotH * v) / yMax;
+      svg.append(el("rect", { x: x(i) - slot / 2 + 0.5, y: y(v), width: Math.max(slot - 1, 1), height: hBar, class: "bar-history" }));
+    }
+  });
+  if (forecast) {
+    const start = history.dates.length;
+    const band = (lower, upper, cls) => {
+      const upperPts = upper.map((v, i) => `${x(start + i).toFixed(1)},${y(v).toFixed(1)}`);
+      const lowerPts = lower.map((v, i) => `${x(start + i).toFixed(1)},${y(v).toFixed(1)}`).reverse();
+      svg.append(el("polygon", { points: [...upperPts, ...lowerPts].join(" "), class: cls }));
+    };
+    band(forecast.lower95, forecast.upper95, "band-95");
+    band(forecast.lower80, forecast.upper80, "band-80");
+    const line = forecast.mean.map((v, i) => `${i ? "L" : "M"}${x(start + i).toFixed(1)},${y(v).toFixed(1)}`);
+    svg.append(el("path", { d: line.join(" "), class: "forecast-line" }));
+    const split = PAD.left + start * slot;
+    svg.append(el("line", { x1: split, x2: split, y1: PAD.top, y2: PAD.top + plotH, class: "today" }));
+  }
+  const dates = [...history.dates, ...(forecast ? forecast.dates : [])];
+  if (dates.length) {
+    svg.append(el("text", { x: PAD.left, y: H - 8, class: "tick" }, dates[0]));
+    svg.append(el("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, dates[dates.length - 1]));
+  }
+  container.replaceChildren(svg);
+  legend(container, [
+    ["bar-history", "units sold per day"],
+    ["forecast-line", "forecast (mean)"],
+    ["band-80", "80 % band"],
+    ["band-95", "95 % band"],
+  ]);
+}
