@@ -48,7 +48,7 @@ class JobSummary:
     processed_on: int | None
     finished_on: int | None
     delay: int
-    company_id: int | None = None
+    company_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
