@@ -10,6 +10,7 @@ them, not by those that only enqueue.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -132,46 +133,53 @@ async def _order_user_company(
     return order, user, company
 
 
-@job(OrderConfirmationEmail, queue="email", name="order-confirmation",
-     description="order confirmation to the customer", priority=1, attempts=5,
-     resources=USES)  # fmt: skip
-async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
+async def _order_email(
+    ctx: Ctx,
+    payload: OrderConfirmationEmail | OrderShipmentEmail,
+    template: str,
+    subject: str,
+    extra: Callable[[Order], dict[str, Any]],
+) -> Any:
+    """One of an order's emails to its customer. ``subject`` is formatted with ``company`` (its
+    name) and ``number`` (the order's); ``extra(order)`` adds to the template's context."""
     db, mailer = _tools(ctx)
     order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
         to=(user.email,),
-        template="order_confirmation",
-        subject=f"{company.name}: order {order.number} confirmed",
+        template=template,
+        subject=subject.format(company=company.name, number=order.number),
         company_id=company.id,
-        context={"order": order, "company": company, "user": user, "rx": rx_summary(order)},
+        context={"order": order, "company": company, "user": user, **extra(order)},
     )
     return delivery.as_result()
+
+
+def _rx_context(order: Order) -> dict[str, Any]:
+    return {"rx": rx_summary(order)}
+
+
+@job(OrderConfirmationEmail, queue="email", name="order-confirmation",
+     description="order confirmation to the customer", priority=1, attempts=5,
+     resources=USES)  # fmt: skip
+async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
+    subject = "{company}: order {number} confirmed"
+    return await _order_email(ctx, payload, "order_confirmation", subject, _rx_context)
 
 
 @job(OrderShipmentEmail, queue="email", name="order-shipment",
      description="shipment notice with tracking number", priority=2, attempts=5,
      resources=USES)  # fmt: skip
 async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
-    db, mailer = _tools(ctx)
-    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=(user.email,),
-        template="order_shipment",
-        subject=f"{company.name}: order {order.number} has shipped",
-        company_id=company.id,
-        context={
-            "order": order,
-            "company": company,
-            "user": user,
+    def tracking(order: Order) -> dict[str, Any]:
+        return {
             "tracking_number": payload.tracking_number,
             "carrier": payload.carrier or order.carrier,
-        },
-    )
-    return delivery.as_result()
+        }
+
+    subject = "{company}: order {number} has shipped"
+    return await _order_email(ctx, payload, "order_shipment", subject, tracking)
 
 
 @job(PurchaseOrderEmail, queue="email", name="purchase-order",
