@@ -145,6 +145,15 @@ def newest_first(model: Any) -> tuple[UnaryExpression[Any], UnaryExpression[Any]
     return model.created_at.desc(), model.id.desc()
 
 
+async def company_page(
+    session: AsyncSession, model: Any, company_id: int, window: Window, *filters: tuple[Any, Any]
+) -> Paged[Any]:
+    """One window of a company's ``model`` rows, newest first, narrowed by each given
+    ``(column, value)`` of ``filters`` (see :func:`where_given`)."""
+    stmt = where_given(select(model).where(model.company_id == company_id), *filters)
+    return await paged(session, stmt.order_by(*newest_first(model)), window)
+
+
 async def added(session: AsyncSession, row: RowT) -> RowT:
     """``row`` added to ``session`` and flushed, so it has its id."""
     session.add(row)
