@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Base, Database
+from ils.domain.db import Database
 from ils.domain.models import (
     ADMIN_ROLES,
     AiResult,
@@ -34,6 +34,7 @@ from ils.domain.models import (
 )
 from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
+from ils.jobs.rows import need
 from ils.queue.declare import job
 from ils.queue.errors import GiveUp
 from ils.queue.registry import Payload, Personal
@@ -41,7 +42,6 @@ from ils.queue.registry import Payload, Personal
 if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
 
-M = TypeVar("M", bound=Base)
 GenericLayout = Literal["standard", "notice", "alert"]
 USES = ("db", "mailer")
 
@@ -89,13 +89,6 @@ def _tools(ctx: Ctx) -> tuple[Database, Mailer]:
     return ctx.resources.db, ctx.resources.mailer
 
 
-async def _need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
-    found = await session.get(model, ident)
-    if found is None:
-        raise GiveUp(f"{what} {ident} no longer exists")
-    return found
-
-
 def rx_summary(order: Order) -> list[str]:
     """One line per eye with the values the order carries, e.g. ``R: SPH -2.25 CYL -0.50 AX 90``."""
     rows = []
@@ -127,9 +120,9 @@ async def _order_user_company(
 ) -> tuple[Order, User, Company]:
     """What an order's emails need, loaded at send time; a missing one gives up."""
     async with db.session() as session:
-        order = await _need(session, Order, order_id, "order")
-        user = await _need(session, User, user_id, "user")
-        company = await _need(session, Company, order.company_id, "company")
+        order = await need(session, Order, order_id, "order")
+        user = await need(session, User, user_id, "user")
+        company = await need(session, Company, order.company_id, "company")
     return order, user, company
 
 
@@ -188,9 +181,9 @@ async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
 async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        po = await _need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
-        supplier = await _need(session, Supplier, payload.supplier_id, "supplier")
-        company = await _need(session, Company, po.company_id, "company")
+        po = await need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
+        supplier = await need(session, Supplier, payload.supplier_id, "supplier")
+        company = await need(session, Company, po.company_id, "company")
         ids = [line.product_id for line in po.lines]
         products = {
             x.id: x for x in await session.scalars(select(Product).where(Product.id.in_(ids)))
@@ -220,11 +213,9 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
 async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        connection = await _need(
-            session, MarketplaceConnection, payload.connection_id, "connection"
-        )
-        target = await _need(session, Company, payload.target_company_id, "company")
-        requester = await _need(session, Company, connection.requester_company_id, "company")
+        connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
+        target = await need(session, Company, payload.target_company_id, "company")
+        requester = await need(session, Company, connection.requester_company_id, "company")
         admins = await session.scalars(
             select(User.email)
             .where(User.company_id == target.id, User.is_active, User.role.in_(ADMIN_ROLES))
@@ -287,7 +278,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     not stop the others; the job gives up only when nobody could be written to."""
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        company = await _need(session, Company, payload.company_id, "company")
+        company = await need(session, Company, payload.company_id, "company")
         found = await session.scalars(
             select(User).where(
                 User.id.in_(payload.user_ids), User.company_id == company.id, User.is_active
@@ -345,7 +336,7 @@ async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
     company = None
     if payload.company_id is not None:
         async with db.session() as session:
-            company = await _need(session, Company, payload.company_id, "company")
+            company = await need(session, Company, payload.company_id, "company")
     paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
     delivery = await mailer.deliver(
         db,
