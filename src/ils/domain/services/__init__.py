@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import to_money
 from ils.queue.producer import Enqueued
 
 T = TypeVar("T")
 RowT = TypeVar("RowT")
+OwnedT = TypeVar("OwnedT", bound=CompanyOwned)
 
 # Primary keys are 32-bit integers on PostgreSQL: a larger id can name no row.
 MAX_ID = 2_147_483_647
@@ -146,8 +148,12 @@ def newest_first(model: Any) -> tuple[UnaryExpression[Any], UnaryExpression[Any]
 
 
 async def company_page(
-    session: AsyncSession, model: Any, company_id: int, window: Window, *filters: tuple[Any, Any]
-) -> Paged[Any]:
+    session: AsyncSession,
+    model: type[OwnedT],
+    company_id: int,
+    window: Window,
+    *filters: tuple[Any, Any],
+) -> Paged[OwnedT]:
     """One window of a company's ``model`` rows, newest first, narrowed by each given
     ``(column, value)`` of ``filters`` (see :func:`where_given`)."""
     stmt = where_given(select(model).where(model.company_id == company_id), *filters)
