@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from ils.queue import keys
 from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
-from ils.queue.browse import JobBrowser, visible_job
+from ils.queue.browse import JobBrowser, job_fields, visible_job
 from ils.queue.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue.heartbeat import now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
@@ -343,19 +343,10 @@ class QueueAdmin:
         state = await q.getJobState(job_id)
         job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
         return JobView(
-            id=str(job.id),
+            **job_fields(job, str(state)),
             queue=queue,
-            name=job.name,
-            state=str(state),
             data=without_company(job.data),
-            attempts_made=int(job.attemptsMade or 0),
-            attempts=int((job.opts or {}).get("attempts") or 1),
-            failed_reason=job.failedReason,
             return_value=job.returnvalue,
-            progress=job.progress,
-            timestamp=int(job.timestamp or 0),
-            processed_on=int(job.processedOn) if job.processedOn else None,
-            finished_on=int(job.finishedOn) if job.finishedOn else None,
         )
 
     async def wait_for_job(

@@ -48,7 +48,7 @@ class JobSummary:
     processed_on: int | None
     finished_on: int | None
     delay: int
-    company_id: int | None = None
+    company_id: int | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,20 +101,28 @@ def _ms(value: Any) -> int | None:
     return int(value) if value else None
 
 
+def job_fields(job: Job, state: str) -> dict[str, Any]:
+    """The fields every view of a job (list row, full detail, the admin's
+    :class:`~ils.queue.admin.JobView`) reads the same way from BullMQ's job."""
+    return {
+        "id": str(job.id),
+        "name": job.name,
+        "state": str(state),
+        "attempts_made": int(job.attemptsMade or 0),
+        "attempts": int((job.opts or {}).get("attempts") or 1),
+        "progress": job.progress,
+        "failed_reason": job.failedReason,
+        "timestamp": int(job.timestamp or 0),
+        "processed_on": _ms(job.processedOn),
+        "finished_on": _ms(job.finishedOn),
+    }
+
+
 def _summary(job: Job, state: str) -> JobSummary:
     opts = job.opts or {}
     return JobSummary(
-        id=str(job.id),
-        name=job.name,
-        state=state,
-        attempts_made=int(job.attemptsMade or 0),
-        attempts=int(opts.get("attempts") or 1),
+        **job_fields(job, state),
         priority=int(opts.get("priority") or 0),
-        progress=job.progress,
-        failed_reason=job.failedReason,
-        timestamp=int(job.timestamp or 0),
-        processed_on=_ms(job.processedOn),
-        finished_on=_ms(job.finishedOn),
         delay=int(opts.get("delay") or 0),
         company_id=job_company(job.data),
     )
@@ -207,23 +215,14 @@ class JobBrowser:
         if job.parent:
             parent = {"id": str(job.parent.get("id")), "queue": str(job.parent.get("queueKey"))}
         return JobDetail(
-            id=str(job.id),
+            **job_fields(job, state),
             queue=queue,
-            name=job.name,
-            state=str(state),
             data=without_company(job.data),
             options=opts,
-            attempts_made=int(job.attemptsMade or 0),
-            attempts=int(opts.get("attempts") or 1),
-            progress=job.progress,
             return_value=job.returnvalue,
-            failed_reason=job.failedReason,
             stacktrace=[str(s) for s in (job.stacktrace or [])],
             logs=[str(line) for line in logs.get("logs", [])],
             log_count=int(logs.get("count", 0)),
-            timestamp=int(job.timestamp or 0),
-            processed_on=_ms(job.processedOn),
-            finished_on=_ms(job.finishedOn),
             delay=int(opts.get("delay") or 0),
             parent=parent,
             children=children,

@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import to_money
 from ils.queue.producer import Enqueued
 
 T = TypeVar("T")
 RowT = TypeVar("RowT")
+OwnedT = TypeVar("OwnedT", bound=CompanyOwned)
 
 # Primary keys are 32-bit integers on PostgreSQL: a larger id can name no row.
 MAX_ID = 2_147_483_647
@@ -143,6 +145,19 @@ def where_given(stmt: Select[T], *filters: tuple[Any, Any]) -> Select[T]:
 def newest_first(model: Any) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
     """The order of a list of ``model`` rows, latest created first (ties by id)."""
     return model.created_at.desc(), model.id.desc()
+
+
+async def company_page(
+    session: AsyncSession,
+    model: type[OwnedT],
+    company_id: int,
+    window: Window,
+    *filters: tuple[Any, Any],
+) -> Paged[OwnedT]:
+    """One window of a company's ``model`` rows, newest first, narrowed by each given
+    ``(column, value)`` of ``filters`` (see :func:`where_given`)."""
+    stmt = where_given(select(model).where(model.company_id == company_id), *filters)
+    return await paged(session, stmt.order_by(*newest_first(model)), window)
 
 
 async def added(session: AsyncSession, row: RowT) -> RowT:

@@ -15,15 +15,16 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models.billing import (
+from ils.domain.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    Order,
+    OrderStatus,
     Payment,
     PaymentMethod,
     invoice_number,
 )
-from ils.domain.models.orders import Order, OrderStatus
 from ils.domain.models.types import to_money, utcnow
 from ils.domain.services import (
     MAX_MONEY,
@@ -39,10 +40,8 @@ from ils.domain.services import (
     Text300,
     Window,
     added,
-    newest_first,
+    company_page,
     next_sequence,
-    paged,
-    where_given,
 )
 from ils.domain.services.catalog import company_products
 from ils.domain.services.errors import Conflict, Invalid
@@ -213,9 +212,8 @@ async def list_invoices(
     order_id: int | None = None,
 ) -> Paged[Invoice]:
     """A company's invoices, newest first."""
-    stmt = select(Invoice).where(Invoice.company_id == company_id)
-    stmt = where_given(stmt, (Invoice.status, status), (Invoice.order_id, order_id))
-    return await paged(session, stmt.order_by(*newest_first(Invoice)), window)
+    filters = (Invoice.status, status), (Invoice.order_id, order_id)
+    return await company_page(session, Invoice, company_id, window, *filters)
 
 
 async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:

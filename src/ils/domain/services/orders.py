@@ -11,16 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models.accounts import User
-from ils.domain.models.catalog import Product
-from ils.domain.models.clinical import Patient
-from ils.domain.models.orders import (
-    Eye,
-    InvalidStatusTransition,
-    LineKind,
+from ils.domain import models
+from ils.domain.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Patient,
+    Product,
+    User,
     order_number,
 )
 from ils.domain.models.types import to_money
@@ -44,12 +42,12 @@ ORDER_FIELDS = (
 
 @dataclass(frozen=True)
 class LineInput:
-    kind: LineKind
+    kind: models.LineKind
     quantity: int
     product_id: int | None = None
     description: str | None = None
     unit_price: Decimal | None = None
-    eye: Eye | None = None
+    eye: models.Eye | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
 def _transition(order: Order, to: OrderStatus) -> None:
     try:
         order.transition(to)
-    except InvalidStatusTransition as exc:
+    except models.InvalidStatusTransition as exc:
         raise Conflict(str(exc)) from exc
 
 

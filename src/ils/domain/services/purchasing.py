@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models.catalog import Product, Supplier
@@ -29,10 +29,8 @@ from ils.domain.services import (
     RowId,
     Window,
     added,
-    newest_first,
+    company_page,
     next_sequence,
-    paged,
-    where_given,
 )
 from ils.domain.services.catalog import company_products, company_supplier
 from ils.domain.services.errors import Conflict, Invalid
@@ -115,11 +113,8 @@ async def list_purchase_orders(
     supplier_id: int | None = None,
 ) -> Paged[PurchaseOrder]:
     """A company's purchase orders, newest first."""
-    stmt = select(PurchaseOrder).where(PurchaseOrder.company_id == company_id)
-    stmt = where_given(
-        stmt, (PurchaseOrder.status, status), (PurchaseOrder.supplier_id, supplier_id)
-    )
-    return await paged(session, stmt.order_by(*newest_first(PurchaseOrder)), window)
+    filters = (PurchaseOrder.status, status), (PurchaseOrder.supplier_id, supplier_id)
+    return await company_page(session, PurchaseOrder, company_id, window, *filters)
 
 
 async def _move(

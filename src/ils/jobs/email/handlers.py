@@ -10,14 +10,15 @@ them, not by those that only enqueue.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import EmailStr, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Base, Database
+from ils.domain.db import Database
 from ils.domain.models import (
     ADMIN_ROLES,
     AiResult,
@@ -33,6 +34,7 @@ from ils.domain.models import (
 )
 from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
+from ils.jobs.rows import need
 from ils.queue.declare import job
 from ils.queue.errors import GiveUp
 from ils.queue.registry import Payload, Personal
@@ -40,7 +42,6 @@ from ils.queue.registry import Payload, Personal
 if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
 
-M = TypeVar("M", bound=Base)
 GenericLayout = Literal["standard", "notice", "alert"]
 USES = ("db", "mailer")
 
@@ -88,13 +89,6 @@ def _tools(ctx: Ctx) -> tuple[Database, Mailer]:
     return ctx.resources.db, ctx.resources.mailer
 
 
-async def _need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
-    found = await session.get(model, ident)
-    if found is None:
-        raise GiveUp(f"{what} {ident} no longer exists")
-    return found
-
-
 def rx_summary(order: Order) -> list[str]:
     """One line per eye with the values the order carries, e.g. ``R: SPH -2.25 CYL -0.50 AX 90``."""
     rows = []
@@ -126,52 +120,59 @@ async def _order_user_company(
 ) -> tuple[Order, User, Company]:
     """What an order's emails need, loaded at send time; a missing one gives up."""
     async with db.session() as session:
-        order = await _need(session, Order, order_id, "order")
-        user = await _need(session, User, user_id, "user")
-        company = await _need(session, Company, order.company_id, "company")
+        order = await need(session, Order, order_id, "order")
+        user = await need(session, User, user_id, "user")
+        company = await need(session, Company, order.company_id, "company")
     return order, user, company
+
+
+async def _order_email(
+    ctx: Ctx,
+    payload: OrderConfirmationEmail | OrderShipmentEmail,
+    template: str,
+    subject: str,
+    extra: Callable[[Order], dict[str, Any]],
+) -> Any:
+    """One of an order's emails to its customer. ``subject`` is formatted with ``company`` (its
+    name) and ``number`` (the order's); ``extra(order)`` adds to the template's context."""
+    db, mailer = _tools(ctx)
+    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
+    delivery = await mailer.deliver(
+        db,
+        ctx.job_id,
+        to=(user.email,),
+        template=template,
+        subject=subject.format(company=company.name, number=order.number),
+        company_id=company.id,
+        context={"order": order, "company": company, "user": user, **extra(order)},
+    )
+    return delivery.as_result()
+
+
+def _rx_context(order: Order) -> dict[str, Any]:
+    return {"rx": rx_summary(order)}
 
 
 @job(OrderConfirmationEmail, queue="email", name="order-confirmation",
      description="order confirmation to the customer", priority=1, attempts=5,
      resources=USES)  # fmt: skip
 async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
-    db, mailer = _tools(ctx)
-    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=(user.email,),
-        template="order_confirmation",
-        subject=f"{company.name}: order {order.number} confirmed",
-        company_id=company.id,
-        context={"order": order, "company": company, "user": user, "rx": rx_summary(order)},
-    )
-    return delivery.as_result()
+    subject = "{company}: order {number} confirmed"
+    return await _order_email(ctx, payload, "order_confirmation", subject, _rx_context)
 
 
 @job(OrderShipmentEmail, queue="email", name="order-shipment",
      description="shipment notice with tracking number", priority=2, attempts=5,
      resources=USES)  # fmt: skip
 async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
-    db, mailer = _tools(ctx)
-    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=(user.email,),
-        template="order_shipment",
-        subject=f"{company.name}: order {order.number} has shipped",
-        company_id=company.id,
-        context={
-            "order": order,
-            "company": company,
-            "user": user,
+    def tracking(order: Order) -> dict[str, Any]:
+        return {
             "tracking_number": payload.tracking_number,
             "carrier": payload.carrier or order.carrier,
-        },
-    )
-    return delivery.as_result()
+        }
+
+    subject = "{company}: order {number} has shipped"
+    return await _order_email(ctx, payload, "order_shipment", subject, tracking)
 
 
 @job(PurchaseOrderEmail, queue="email", name="purchase-order",
@@ -180,9 +181,9 @@ async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
 async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        po = await _need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
-        supplier = await _need(session, Supplier, payload.supplier_id, "supplier")
-        company = await _need(session, Company, po.company_id, "company")
+        po = await need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
+        supplier = await need(session, Supplier, payload.supplier_id, "supplier")
+        company = await need(session, Company, po.company_id, "company")
         ids = [line.product_id for line in po.lines]
         products = {
             x.id: x for x in await session.scalars(select(Product).where(Product.id.in_(ids)))
@@ -212,11 +213,9 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
 async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        connection = await _need(
-            session, MarketplaceConnection, payload.connection_id, "connection"
-        )
-        target = await _need(session, Company, payload.target_company_id, "company")
-        requester = await _need(session, Company, connection.requester_company_id, "company")
+        connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
+        target = await need(session, Company, payload.target_company_id, "company")
+        requester = await need(session, Company, connection.requester_company_id, "company")
         admins = await session.scalars(
             select(User.email)
             .where(User.company_id == target.id, User.is_active, User.role.in_(ADMIN_ROLES))
@@ -279,7 +278,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     not stop the others; the job gives up only when nobody could be written to."""
     db, mailer = _tools(ctx)
     async with db.session() as session:
-        company = await _need(session, Company, payload.company_id, "company")
+        company = await need(session, Company, payload.company_id, "company")
         found = await session.scalars(
             select(User).where(
                 User.id.in_(payload.user_ids), User.company_id == company.id, User.is_active
@@ -337,7 +336,7 @@ async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
     company = None
     if payload.company_id is not None:
         async with db.session() as session:
-            company = await _need(session, Company, payload.company_id, "company")
+            company = await need(session, Company, payload.company_id, "company")
     paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
     delivery = await mailer.deliver(
         db,

@@ -12,6 +12,7 @@ they have already sent. They declare the database and the publisher (``ctx.resou
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -35,8 +36,8 @@ from ils.domain.services.notifications import NewNotification
 from ils.jobs.notification.live import LiveEvent, NotificationPublisher
 from ils.jobs.payloads import Id, NotificationPriority, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
+from ils.jobs.rows import need
 from ils.queue.declare import job
-from ils.queue.errors import GiveUp
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload
 
@@ -115,9 +116,7 @@ def _tools(ctx: Ctx) -> tuple[Database, NotificationPublisher]:
 async def _recipient(db: Database, user_id: int) -> User | None:
     """The user to notify; gives up when they are gone, None when they are inactive."""
     async with db.session() as session:
-        user = await session.get(User, user_id)
-    if user is None:
-        raise GiveUp(f"user {user_id} no longer exists")
+        user = await need(session, User, user_id, "user")
     return user if user.is_active else None
 
 
@@ -145,29 +144,36 @@ def _result(rows: Sequence[Notification], **extra: Any) -> dict[str, Any]:
     return {"notifications": [row.id for row in rows], **extra}
 
 
-async def _one(
-    ctx: Ctx,
-    user_id: int,
-    kind: NotificationType,
-    title: str,
-    message: str,
-    priority: Priority,
-    action_url: str | None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Says:
+    """What a notification says, whoever it goes to."""
+
+    type: NotificationType
+    title: str
+    message: str
+    priority: Priority
+    action_url: str | None
+
+    @classmethod
+    def of(
+        cls,
+        kind: NotificationType,
+        payload: SystemNotification | AiInsightNotification | FanOutNotification,
+        action_url: str | None,
+    ) -> _Says:
+        """What a payload that carries its own title, message and priority says."""
+        return cls(kind, payload.title, payload.message, Priority(payload.priority), action_url)
+
+    def to(self, job_key: str, user_id: int, company_id: int) -> NewNotification:
+        return NewNotification(job_key, user_id, company_id, **asdict(self))
+
+
+async def _one(ctx: Ctx, user_id: int, says: _Says) -> dict[str, Any]:
     db, notifier = _tools(ctx)
     user = await _recipient(db, user_id)
     if user is None:
         return _result([], skipped=f"user {user_id} is inactive")
-    item = NewNotification(
-        job_key=ctx.job_id,
-        user_id=user.id,
-        company_id=user.company_id,
-        type=kind,
-        title=title,
-        message=message,
-        priority=priority,
-        action_url=action_url,
-    )
+    item = says.to(ctx.job_id, user.id, user.company_id)
     return _result(await deliver(db, notifier, ctx, [item]))
 
 
@@ -175,15 +181,8 @@ async def _one(
      description="system notice", priority=3, attempts=5, resources=USES,
      options_for=queue_priority)  # fmt: skip
 async def system(payload: SystemNotification, ctx: Ctx) -> Any:
-    return await _one(
-        ctx,
-        payload.user_id,
-        NotificationType.system,
-        payload.title,
-        payload.message,
-        Priority(payload.priority),
-        payload.action_url,
-    )
+    says = _Says.of(NotificationType.system, payload, payload.action_url)
+    return await _one(ctx, payload.user_id, says)
 
 
 @job(OrderNotification, queue="notification", name="order",
@@ -191,19 +190,12 @@ async def system(payload: SystemNotification, ctx: Ctx) -> Any:
 async def order(payload: OrderNotification, ctx: Ctx) -> Any:
     db, _ = _tools(ctx)
     async with db.session() as session:
-        found = await session.get(Order, payload.order_id)
-    if found is None:
-        raise GiveUp(f"order {payload.order_id} no longer exists")
+        found = await need(session, Order, payload.order_id, "order")
     status = payload.status.replace("_", " ")
-    return await _one(
-        ctx,
-        payload.user_id,
-        NotificationType.order,
-        f"Order {found.number}: {status}",
-        payload.message or f"Order {found.number} is now {status}.",
-        Priority.high,
-        f"/orders/{found.id}",
-    )
+    title = f"Order {found.number}: {status}"
+    text = payload.message or f"Order {found.number} is now {status}."
+    says = _Says(NotificationType.order, title, text, Priority.high, f"/orders/{found.id}")
+    return await _one(ctx, payload.user_id, says)
 
 
 @job(AiInsightNotification, queue="notification", name="ai-insight",
@@ -213,15 +205,7 @@ async def ai_insight(payload: AiInsightNotification, ctx: Ctx) -> Any:
     url = payload.action_url or (
         f"/ai/insights/{payload.insight_id}" if payload.insight_id else None
     )
-    return await _one(
-        ctx,
-        payload.user_id,
-        NotificationType.ai_insight,
-        payload.title,
-        payload.message,
-        Priority(payload.priority),
-        url,
-    )
+    return await _one(ctx, payload.user_id, _Says.of(NotificationType.ai_insight, payload, url))
 
 
 _MARKETPLACE_TEXT = {
@@ -237,9 +221,7 @@ _MARKETPLACE_TEXT = {
 async def marketplace(payload: MarketplaceNotification, ctx: Ctx) -> Any:
     db, _ = _tools(ctx)
     async with db.session() as session:
-        connection = await session.get(MarketplaceConnection, payload.connection_id)
-        if connection is None:
-            raise GiveUp(f"connection {payload.connection_id} no longer exists")
+        connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
         requester = await session.get(Company, connection.requester_company_id)
         target = await session.get(Company, connection.target_company_id)
     names = {
@@ -247,15 +229,9 @@ async def marketplace(payload: MarketplaceNotification, ctx: Ctx) -> Any:
         "target": target.name if target else "a company",
     }
     title, text = _MARKETPLACE_TEXT[payload.event]
-    return await _one(
-        ctx,
-        payload.user_id,
-        NotificationType.marketplace,
-        title,
-        text.format(**names),
-        Priority.medium,
-        f"/marketplace/connections/{connection.id}",
-    )
+    url = f"/marketplace/connections/{connection.id}"
+    says = _Says(NotificationType.marketplace, title, text.format(**names), Priority.medium, url)
+    return await _one(ctx, payload.user_id, says)
 
 
 @job(FanOutNotification, queue="notification", name="fan-out",
@@ -265,9 +241,7 @@ async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
     """One notification per active user of the audience, as the company is when this runs."""
     db, notifier = _tools(ctx)
     async with db.session() as session:
-        company = await session.get(Company, payload.company_id)
-        if company is None:
-            raise GiveUp(f"company {payload.company_id} no longer exists")
+        company = await need(session, Company, payload.company_id, "company")
         roles = ADMIN_ROLES if payload.audience == "admins" else {payload.role}
         users = list(
             await session.scalars(
@@ -276,18 +250,7 @@ async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
                 .order_by(User.id)
             )
         )
-    items = [
-        NewNotification(
-            job_key=f"{ctx.job_id}:{user.id}",
-            user_id=user.id,
-            company_id=company.id,
-            type=NotificationType(payload.kind),
-            title=payload.title,
-            message=payload.message,
-            priority=Priority(payload.priority),
-            action_url=payload.action_url,
-        )
-        for user in users
-    ]
+    says = _Says.of(NotificationType(payload.kind), payload, payload.action_url)
+    items = [says.to(f"{ctx.job_id}:{user.id}", user.id, company.id) for user in users]
     rows = await deliver(db, notifier, ctx, items)
     return _result(rows, users=[user.id for user in users])

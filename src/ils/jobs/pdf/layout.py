@@ -220,6 +220,11 @@ def two_columns(left: list[Flowable], right: list[Flowable]) -> Table:
     return table
 
 
+def party_and_facts(label: str, party: Party, pairs: Iterable[tuple[str, str]]) -> Table:
+    """A document's head: the party it is for (``label`` over its block) left, ``pairs`` right."""
+    return two_columns(party_block(label, party), facts(pairs))
+
+
 def grid(
     head: Sequence[str],
     rows: Sequence[Sequence[str]],

@@ -6,13 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from ils.domain.db import Base
 from ils.domain.models import (
     Company,
     DocumentType,
@@ -28,9 +26,8 @@ from ils.domain.models import (
 )
 from ils.domain.models.rx import RxColumns
 from ils.jobs.pdf import model as m
+from ils.jobs.rows import need
 from ils.queue.errors import GiveUp
-
-M = TypeVar("M", bound=Base)
 
 
 @dataclass(frozen=True)
@@ -41,13 +38,6 @@ class Loaded:
     company_id: int
     entity_id: int
     reference: str
-
-
-async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
-    found = await session.get(model, ident)
-    if found is None:
-        raise GiveUp(f"{what} {ident} no longer exists")
-    return found
 
 
 BRAND_COLUMNS = (Company.name, Company.address, Company.email, Company.phone, Company.brand_color)

@@ -25,7 +25,7 @@ from ils.jobs.pdf.layout import (
     moment,
     money,
     notes,
-    party_block,
+    party_and_facts,
     pd_line,
     plain,
     rx_table,
@@ -55,16 +55,10 @@ def _rx(rx: Rx, color: str, with_acuity: bool = False) -> list[Flowable]:
 
 def order_sheet(doc: OrderSheet) -> bytes:
     color = doc.brand.color
+    dates = [("Order date", day(doc.created)), ("Due", day(doc.due))]
     story: list[Flowable] = [
-        two_columns(
-            party_block("Customer", doc.customer),
-            facts(
-                [
-                    ("Order date", day(doc.created)),
-                    ("Due", day(doc.due)),
-                    ("Status", doc.status.replace("_", " ")),
-                ]
-            ),
+        party_and_facts(
+            "Customer", doc.customer, [*dates, ("Status", doc.status.replace("_", " "))]
         ),
         section("Lines"),
         line_table(doc.lines, color),
@@ -81,17 +75,12 @@ def order_sheet(doc: OrderSheet) -> bytes:
 
 def invoice(doc: InvoiceDoc) -> bytes:
     extra = [("Paid", money(doc.amount_paid)), ("Balance due", money(doc.balance_due))]
+    head = [("Invoice date", day(doc.issued)), ("Due", day(doc.due))]
     story: list[Flowable] = [
-        two_columns(
-            party_block("Bill to", doc.bill_to),
-            facts(
-                [
-                    ("Invoice date", day(doc.issued)),
-                    ("Due", day(doc.due)),
-                    ("Order", doc.order_number or ""),
-                    ("Status", doc.status),
-                ]
-            ),
+        party_and_facts(
+            "Bill to",
+            doc.bill_to,
+            [*head, ("Order", doc.order_number or ""), ("Status", doc.status)],
         ),
         section("Lines"),
         line_table(doc.lines, doc.brand.color, with_kind=False),
@@ -114,7 +103,7 @@ def receipt(doc: ReceiptDoc) -> bytes:
         ["Balance remaining", money(doc.balance_remaining)],
     ]
     story: list[Flowable] = [
-        two_columns(party_block("Received from", doc.received_from), []),
+        party_and_facts("Received from", doc.received_from, []),
         Spacer(1, 4 * mm),
         grid(["Payment", ""], rows, [0.3, 0.35], doc.brand.color, right=frozenset({1})),
         Spacer(1, 6 * mm),
@@ -169,17 +158,9 @@ def lab_work_ticket(doc: LabTicket) -> bytes:
 
 
 def examination_form(doc: ExaminationDoc) -> bytes:
+    examined = [("Examined", moment(doc.examined)), ("Examiner", doc.examiner or "")]
     story: list[Flowable] = [
-        two_columns(
-            party_block("Patient", doc.patient),
-            facts(
-                [
-                    ("Examined", moment(doc.examined)),
-                    ("Examiner", doc.examiner or ""),
-                    ("Recall due", day(doc.recall_due)),
-                ]
-            ),
-        ),
+        party_and_facts("Patient", doc.patient, [*examined, ("Recall due", day(doc.recall_due))]),
         KeepTogether([section("Refraction"), *_rx(doc.rx, doc.brand.color, with_acuity=True)]),
     ]
     story += notes("Notes", doc.notes)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ils.queue.browse import MAX_PAGE_SIZE
+from ils.queue.browse import MAX_PAGE_SIZE, JobSummary
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import JobState
 from ils.web.errors import ErrorOut
@@ -31,18 +31,11 @@ from ils.web.routes.queue import (
 router = APIRouter(prefix="/api/queue", tags=["queue admin"])
 
 
-class JobSummaryOut(BaseModel):
-    id: str
-    name: str
-    state: str
-    attempts_made: int
-    attempts: int
-    priority: int
-    progress: Any
-    failed_reason: str | None
+class JobSummaryOut(BaseModel, JobSummary):
+    # A row of a job list: the fields of ils.queue.browse.JobSummary (taken from it, not
+    # repeated here), in its order, with the API's descriptions.
+
     timestamp: int = Field(description="created, epoch ms")
-    processed_on: int | None
-    finished_on: int | None
     delay: int = Field(description="ms")
     company_id: int | None = Field(description="the job's company; None for system work")
 

@@ -1,0 +1,22 @@
+"""Loading the rows a job needs when it runs: a row gone since the job was queued makes the job
+give up (retrying cannot bring it back), with a reason naming what is missing."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.db import Base
+from ils.queue.errors import GiveUp
+
+M = TypeVar("M", bound=Base)
+
+
+async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:
+    """The ``model`` row ``ident``; :class:`GiveUp` ("<what> <ident> no longer exists") when it
+    is gone."""
+    found = await session.get(model, ident)
+    if found is None:
+        raise GiveUp(f"{what} {ident} no longer exists")
+    return found
