@@ -15,10 +15,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ils.domain.db import Database
+from ils.domain.db import Database, conflict_insert
 from ils.domain.models import ENTITY_OF, Document, DocumentType
 from ils.domain.models.types import utcnow
 from ils.files import StoredFile, safe_name
@@ -71,7 +69,7 @@ RECORDED = ("company_id", "type", "entity", "entity_id", "path", "filename", "si
 def _upsert(dialect: str) -> Any:
     """The document row's upsert for ``dialect``, built once: insert, or bring up to date the row
     an earlier run of the job left (one statement either way)."""
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    insert = conflict_insert(dialect)
     statement = insert(Document).values(
         job_id=bindparam("job_id"), **{name: bindparam(name) for name in RECORDED}
     )
