@@ -41,6 +41,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def conflict_insert(dialect: str) -> Any:
+    """The ``insert`` of ``dialect`` (``sqlite``, else PostgreSQL's) that knows ``ON CONFLICT``;
+    imported here, where the engine has loaded that dialect already, so a process on SQLite never
+    loads PostgreSQL's."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert
+
+
 def database_url(env: Mapping[str, str], var_dir: Path) -> str:
     """``DATABASE_URL`` with its async driver, or the default SQLite file under ``var_dir``."""
     raw = env.get("DATABASE_URL")

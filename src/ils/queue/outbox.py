@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -136,11 +135,17 @@ class Outbox:
     def _insert(self) -> Insert:
         # A job id already in the outbox is one job, as BullMQ keeps one job per id: the second
         # write is dropped rather than breaking the caller's transaction. One statement object,
-        # executed with many rows: compiled once, then taken from SQLAlchemy's cache.
+        # executed with many rows: compiled once, then taken from SQLAlchemy's cache. The
+        # dialect's module is imported here, where the engine has loaded it already: a process
+        # on SQLite never loads PostgreSQL's (about 0.1 s of start-up).
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(outbox).on_conflict_do_nothing()
         if dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             return sqlite.insert(outbox).on_conflict_do_nothing()
         return outbox.insert()
 

@@ -10,10 +10,8 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ils.domain.db import Database
+from ils.domain.db import Database, conflict_insert
 from ils.domain.models import AiResult, AiResultKind
 from ils.domain.models.types import utcnow
 from ils.jobs.resources import Ctx
@@ -38,7 +36,7 @@ async def store(
     """The job's result row, inserted or (when the job ran before) replaced; its id."""
     fields = {"company_id": company_id, "kind": kind, "for_date": for_date, "data": data,
               "created_at": utcnow()}  # fmt: skip
-    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
+    insert = conflict_insert(db.engine.dialect.name)
     upsert = (
         insert(AiResult)
         .values(job_id=job_id, **fields)

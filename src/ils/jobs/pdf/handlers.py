@@ -5,27 +5,28 @@ and records the document row (one upsert).
 They declare the database, the render pool and the file storage (``ctx.resources.db``,
 ``.pdf_renderer``, ``.files``); the pool (and reportlab with it) is built by the process that
 runs them. A job that runs again (a retry, a redelivery) writes the same file and updates the
-same row.
+same row. The loaders (:mod:`ils.jobs.pdf.load`) are imported by the first job, not by the
+declarations, which every process's registry imports.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ils.domain.db import Database
+from ils.domain.db import Database, conflict_insert
 from ils.domain.models import ENTITY_OF, Document, DocumentType
 from ils.domain.models.types import utcnow
 from ils.files import StoredFile, safe_name
 from ils.jobs.payloads import Id
-from ils.jobs.pdf.load import LOADERS, Loaded
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.jobs.pdf.load import Loaded
 
 USES = ("db", "pdf_renderer", "files")
 
@@ -68,7 +69,7 @@ RECORDED = ("company_id", "type", "entity", "entity_id", "path", "filename", "si
 def _upsert(dialect: str) -> Any:
     """The document row's upsert for ``dialect``, built once: insert, or bring up to date the row
     an earlier run of the job left (one statement either way)."""
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    insert = conflict_insert(dialect)
     statement = insert(Document).values(
         job_id=bindparam("job_id"), **{name: bindparam(name) for name in RECORDED}
     )
@@ -104,6 +105,8 @@ async def record(
 
 async def produce(doc_type: DocumentType, entity_id: int, ctx: Ctx) -> dict[str, Any]:
     """load -> render and store (in the pool) -> record."""
+    from ils.jobs.pdf.load import LOADERS  # its ORM queries configure every mapper: at first use
+
     db = ctx.resources.db
     async with db.session() as session:
         loaded = await LOADERS[doc_type](session, entity_id)

@@ -12,10 +12,8 @@ from typing import Any
 
 from pydantic import Field
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ils.domain.db import Database
+from ils.domain.db import Database, conflict_insert
 from ils.domain.models import AiConversation, AiMessage, MessageRole, User
 from ils.domain.models.types import utcnow
 from ils.jobs.ai.chat.provider import Turn
@@ -71,7 +69,7 @@ async def load(
 
 async def store_answer(db: Database, conversation_id: int, job_id: str, text: str) -> int:
     """The answer's message row, inserted once per job (a second run finds the first's)."""
-    insert = sqlite_insert if db.engine.dialect.name == "sqlite" else postgresql_insert
+    insert = conflict_insert(db.engine.dialect.name)
     statement = insert(AiMessage).values(
         conversation_id=conversation_id, role=MessageRole.assistant, content=text,
         job_id=job_id, created_at=utcnow(),

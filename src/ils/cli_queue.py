@@ -1,0 +1,172 @@
+"""``ils queue ...``: inspect the queues (stats, health, info, the job types' reference) and add
+a job. ``stats``, ``health`` and ``info`` need Redis alone; ``add`` builds the job system.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ils.cli_common import ConfigOpt, JsonOpt, T, fail, rich_console, run_async, settings_for
+from ils.settings import IlsSettings
+
+if TYPE_CHECKING:
+    from ils.bootstrap import JobSystem
+    from ils.queue.admin import QueueAdmin
+
+queue_app = typer.Typer(help="Inspect the queues and add jobs.")
+
+
+async def _with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+    from ils.bootstrap import JobSystem
+
+    system = JobSystem(settings)
+    try:
+        return await fn(system)
+    finally:
+        await system.close()
+
+
+def _inspect(config: Path | None, fn: Callable[[QueueAdmin], Awaitable[T]]) -> T:
+    """``fn`` on an admin view that needs Redis alone (no database, mail or AI settings)."""
+    from ils import lifecycle
+
+    settings = settings_for(config)
+
+    async def run() -> T:
+        async with lifecycle.inspecting(settings) as admin:
+            return await fn(admin)
+
+    return run_async(run)
+
+
+@queue_app.command("stats")
+def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Jobs per state for each queue."""
+    from rich.table import Table
+
+    from ils.queue.states import COUNT_STATES
+
+    stats = _inspect(config, lambda admin: admin.stats())
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    table = Table("queue", *COUNT_STATES, title="ILS Jobs: queue stats")
+    for queue, counts in stats.items():
+        table.add_row(queue, *(str(counts[s]) for s in COUNT_STATES))
+    rich_console().print(table)
+
+
+@queue_app.command("health")
+def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Redis reachable, latency, version, memory, live workers per queue."""
+    from rich.table import Table
+
+    health = _inspect(config, lambda admin: admin.health())
+    if as_json:
+        typer.echo(json.dumps(health, indent=2))
+    else:
+        table = Table("check", "value", title="ILS Jobs: health")
+        for key in ("redis", "latency_ms", "version", "memory_used_human", "connected_clients"):
+            table.add_row(key, str(health[key]))
+        for queue, n in health["workers"].items():
+            table.add_row(f"workers: {queue}", str(n))
+        if health["error"]:
+            table.add_row("error", str(health["error"]))
+        rich_console().print(table)
+    if not health["redis"]:
+        raise typer.Exit(1)
+
+
+@queue_app.command("info")
+def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Each queue's settings, counts and workers, with the broker's health, and the job types."""
+    from rich.table import Table
+
+    from ils.jobs import build_registry
+    from ils.queue.reference import describe
+
+    info = _inspect(config, lambda admin: admin.info())
+    info["job_types"] = [describe(t) for t in build_registry(settings_for(config).imports)]
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    table = Table(
+        "queue", "concurrency", "rate limit", "attempts", "backoff", "lock", "workers", "jobs",
+        title=f"ILS Jobs: queues (prefix {info['prefix']})",
+    )  # fmt: skip
+    for queue, q in info["queues"].items():
+        s = q["settings"]
+        rate = f"{s['rate_max']}/{s['rate_duration_ms']}ms" if s["rate_max"] else "-"
+        counts = q["counts"] or {}
+        jobs = " ".join(f"{k}={v}" for k, v in counts.items() if v)
+        table.add_row(
+            queue, str(s["concurrency"]), rate, str(s["attempts"]),
+            f"{s['backoff']} {s['backoff_delay_ms']}ms", f"{s['lock_duration_ms']}ms",
+            str(q["workers"]), jobs or "-",
+        )  # fmt: skip
+    console = rich_console()
+    console.print(table)
+    h = info["health"]
+    console.print(f"redis: {h['redis']}  version: {h['version']}  latency: {h['latency_ms']} ms")
+    types = Table(title="ILS Jobs: job types")
+    for column in ("queue", "job name", "priority", "attempts", "resources", "description"):
+        types.add_column(column, no_wrap=column != "description")
+    for t in info["job_types"]:
+        types.add_row(t["queue"], t["name"], str(t["priority"] or "-"), str(t["attempts"] or "-"),
+                      ", ".join(t["resources"]) or "-", t["description"])  # fmt: skip
+    console.print(types)
+
+
+@queue_app.command("docs")
+def queue_docs(
+    output: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The reference table of the job types (docs/jobs.md), from their declarations."""
+    from ils.jobs import build_registry
+    from ils.jobs.reference import render
+
+    page = render(build_registry(settings_for(config).imports))
+    if output is None:
+        typer.echo(page, nl=False)
+    else:
+        output.write_text(page)
+
+
+@queue_app.command("add")
+def queue_add(
+    queue: str,
+    name: str,
+    payload: Annotated[str, typer.Argument(help="the payload as a JSON object")],
+    priority: Annotated[int | None, typer.Option(help="1 is the highest")] = None,
+    delay: Annotated[float | None, typer.Option(help="seconds to wait before running")] = None,
+    job_id: Annotated[str | None, typer.Option("--job-id")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate and enqueue one job; prints its id."""
+    from pydantic import ValidationError
+
+    from ils.queue.producer import EnqueueOptions
+
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        fail(f"payload is not JSON: {exc}")
+    try:
+        options = EnqueueOptions(priority=priority, delay_s=delay, job_id=job_id)
+    except ValidationError as exc:
+        flags = {"priority": "--priority", "delay_s": "--delay", "job_id": "--job-id"}
+        fail("; ".join(f"{flags.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}"
+                        for e in exc.errors()))  # fmt: skip
+
+    async def add(system: JobSystem) -> Any:
+        return await system.producer.enqueue(queue, name, data, options)
+
+    result = run_async(lambda: _with_system(settings_for(config), add))
+    typer.echo(json.dumps({"queue": result.queue, "name": result.name, "id": result.job_id,
+                           "mode": result.mode}))  # fmt: skip
