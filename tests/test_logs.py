@@ -130,7 +130,7 @@ async def test_the_runtimes_failure_line_from_bullmqs_callback_is_the_jobs(
 async def test_an_inline_run_logs_as_its_job(tmp_path: Path, captured: Captured):
     url = f"redis://127.0.0.1:{free_port()}/0"
     settings = make_settings(url, "offline", tmp_path, env={"ILS_QUEUE_EMAIL_FALLBACK": "inline"})
-    system = JobSystem(settings, probe_registry(), {"prefix": "offline", "redis_url": url})
+    system = JobSystem(settings, probe_registry())
     try:
         system.registry.set_handler("email", "test-probe", chatty)
         job = await system.producer.enqueue("email", "test-probe", {"tag": "t3"}, company_id=7)
