@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from ils.bootstrap import JobSystem
 from ils.cli import app
+from ils.errors import BrokerUnavailable, JobNotFound
 from ils.queue.embedded import free_port
-from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import COUNT_STATES
 from tests.conftest import make_settings, probe_registry

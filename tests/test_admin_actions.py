@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from ils.bootstrap import JobSystem
-from ils.queue.errors import JobNotFound, JobStateConflict
+from ils.errors import JobNotFound, JobStateConflict
 from ils.queue.producer import EnqueueOptions
 from tests.support.running import Records, running
 

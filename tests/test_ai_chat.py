@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import AiMessage, MessageRole, Notification, NotificationType
+from ils.errors import ConfigurationError, GiveUp
 from ils.jobs import helpers
 from ils.jobs.ai.chat import (
     TOOLS,
@@ -31,7 +32,6 @@ from ils.jobs.ai.chat.http_provider import OpenAIProvider
 from ils.jobs.ai.results import follow_up
 from ils.jobs.resources import Resources
 from ils.queue.embedded import free_port
-from ils.queue.errors import ConfigurationError, GiveUp
 from ils.settings import load_chat_settings, load_settings
 from tests.conftest import make_settings
 from tests.support.ai_world import Shop, make_shop

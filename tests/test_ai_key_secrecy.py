@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from ils.bootstrap import JobSystem
 from ils.cli import app
 from ils.domain.db import Database
+from ils.errors import ConfigurationError
 from ils.jobs import helpers
 from ils.jobs.ai.chat import ChatSettings
 from ils.jobs.ai.chat.http_provider import OpenAIProvider, redact_secret
 from ils.jobs.resources import Resources
-from ils.queue.errors import ConfigurationError
 from ils.settings import load_chat_settings
 from tests.conftest import make_settings
 from tests.support.ai_world import make_shop

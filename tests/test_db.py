@@ -16,7 +16,7 @@ from ils.domain.checkpoints import Checkpointer
 from ils.domain.db import Database, database_url
 from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.models.types import to_money
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 
 
 async def test_companies_and_users_round_trip(db: Database):

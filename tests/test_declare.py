@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 
 from ils.bootstrap import JobSystem
 from ils.cli import app
+from ils.errors import ConfigurationError, InvalidJobPayload, JobTimedOut
 from ils.files import LocalFileStorage
 from ils.jobs import build_registry
 from ils.jobs.reference import render
 from ils.jobs.resources import Resources
 from ils.queue.context import JobContext
 from ils.queue.declare import job
-from ils.queue.errors import ConfigurationError, InvalidJobPayload, JobTimedOut
 from ils.queue.executor import Executor
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings

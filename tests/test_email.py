@@ -24,10 +24,10 @@ from ils.domain.models import (
     Supplier,
     User,
 )
+from ils.errors import InvalidJobPayload
 from ils.jobs.email.mailer import Mailer
 from ils.jobs.resources import Resources
 from ils.queue.admin import JobView
-from ils.queue.errors import InvalidJobPayload
 from ils.queue.producer import EnqueueOptions
 from ils.settings import load_mail_settings
 from tests.conftest import make_settings

@@ -13,8 +13,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from ils.errors import ConfigurationError
 from ils.jobs.email.transports import MailTemporaryError, Message, SmtpTransport, build_mime
-from ils.queue.errors import ConfigurationError
 from ils.settings import load_mail_settings
 from tests.support.smtp import RecordingHandler, free_port, smtp_env, smtp_server
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ils.errors import ConfigurationError, GiveUp
 from ils.jobs.email.transports import MailTemporaryError, Message, SmtpTransport, build_mime
-from ils.queue.errors import ConfigurationError, GiveUp
 from ils.settings import load_mail_settings
 from tests.support.smtp import PUBLIC_URL, RecordingHandler, free_port, smtp_env, smtp_server
 

@@ -33,7 +33,7 @@ async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migration
     }
     loaded = {name.split(".")[0] for name in modules}
     assert {"bullmq", "ils"} <= loaded  # the log is read right
-    assert "ils.jobs.notification.live" in modules  # its handlers were imported
+    assert "ils.jobs.notification.channel" in modules  # its handlers were imported
     assert loaded.isdisjoint(WEB_AND_MIGRATIONS), loaded & WEB_AND_MIGRATIONS
     assert loaded.isdisjoint(OTHER_QUEUES_AND_TABLES), loaded & OTHER_QUEUES_AND_TABLES
     assert modules.isdisjoint(NOT_BEFORE_THE_FIRST_JOB), modules & NOT_BEFORE_THE_FIRST_JOB

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ils.bootstrap import JobSystem
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from tests.conftest import make_settings
 from tests.support.lag import lagging_loop, wait_paused, wait_samples

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from ils.bootstrap import JobSystem
+from ils.errors import ConfigurationError, GiveUp
 from ils.logs import check_log_format, job_log_context, log_handler
 from ils.queue.context import JobContext
 from ils.queue.embedded import free_port
-from ils.queue.errors import ConfigurationError, GiveUp
 from tests.conftest import make_settings, probe_registry
 from tests.support.handlers import Probe
 from tests.support.processes import IlsProcess

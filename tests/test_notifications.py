@@ -20,9 +20,9 @@ from sqlalchemy import select
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Notification, Role, User
+from ils.errors import InvalidJobPayload
 from ils.jobs import helpers
 from ils.jobs.notification import LiveEvent, NotificationPublisher, channel
-from ils.queue.errors import InvalidJobPayload
 from ils.queue.producer import EnqueueOptions
 from tests.conftest import make_settings
 from tests.support.email_world import World, make_world

@@ -17,9 +17,9 @@ from sqlalchemy import event, func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound
 from ils.queue.broker import Broker
 from ils.queue.embedded import EmbeddedServer, free_port
-from ils.queue.errors import BrokerUnavailable, ConfigurationError, JobNotFound
 from ils.queue.outbox import OUTBOX_ID_MAX, Outbox, OutboxRow, utcnow
 from ils.queue.outbox_table import outbox
 from ils.queue.producer import EnqueueOptions, Producer, job_options

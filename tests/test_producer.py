@@ -12,16 +12,16 @@ import pytest
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.jobs import build_registry, helpers
-from ils.queue.declare import Helper
-from ils.queue.embedded import free_port
-from ils.queue.errors import (
+from ils.errors import (
     BrokerUnavailable,
     ConfigurationError,
     InlineJobFailed,
     InvalidJobPayload,
     UnknownJobType,
 )
+from ils.jobs import build_registry, helpers
+from ils.queue.declare import Helper
+from ils.queue.embedded import free_port
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import QUEUE_NAMES, Settings
 from tests.conftest import make_settings, probe_registry

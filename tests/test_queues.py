@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aredis
 
 from ils.bootstrap import JobSystem
+from ils.errors import ConfigurationError
 from ils.queue.broker import make_client
-from ils.queue.errors import ConfigurationError
 from ils.queue.queues import Queues
 from ils.queue.settings import Settings
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ils import cli
 from ils.cli import app
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.settings import load_settings
 from ils.web import factory
 

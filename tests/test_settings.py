@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.runtime import parse_queues, worker_options
 from ils.queue.settings import QUEUE_FIELDS, QUEUE_NAMES
 from ils.settings import load_settings

@@ -14,8 +14,8 @@ from bullmq import Queue
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.errors import InvalidJobPayload, JobNotFound, PermissionDenied
 from ils.queue import keys
-from ils.queue.errors import InvalidJobPayload, JobNotFound, PermissionDenied
 from ils.queue.executor import validate_payload
 from ils.queue.heartbeat import now_ms
 from ils.queue.masking import mask_job

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ils.jobs.ai.chat.provider import ChatProvider
     from ils.jobs.ai.pool import ModelPool
     from ils.jobs.email.mailer import Mailer
-    from ils.jobs.notification.live import NotificationPublisher
+    from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
 
 
@@ -85,7 +85,7 @@ def build_chat(settings: IlsSettings) -> ChatProvider:
 
 
 def build_notifier(broker: Broker) -> NotificationPublisher:
-    from ils.jobs.notification.live import NotificationPublisher
+    from ils.jobs.notification.channel import NotificationPublisher
 
     return NotificationPublisher(broker)
 

@@ -18,7 +18,7 @@ import typer
 from ils.cli_common import ConfigOpt, LogOpt, fail, run_async, settings_for
 from ils.cli_queue import queue_app
 from ils.domain.cli_db import db_app, demo_app
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 from ils.queue.vardir import restrict_umask
 from ils.settings import IlsSettings
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 from ils.settings import IlsSettings, load_settings
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 from ils.queue.vardir import private_dir
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

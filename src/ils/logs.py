@@ -19,7 +19,7 @@ from typing import IO, Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 
 #: The environment variable that picks the format of a process's log lines.
 LOG_FORMAT_ENV = "ILS_LOG_FORMAT"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import DEFAULT_QUEUES, QUEUE_NAMES, Settings
 from ils.settings_sources import EnvSource, TomlSource, check_paths, config_path, flatten, nest
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import QUEUE_FIELDS, QUEUE_NAMES
 from ils.web.quota_settings import QUOTA_KINDS, QuotaRule
 

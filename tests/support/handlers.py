@@ -14,9 +14,9 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
+from ils.errors import GiveUp, JobCancelled, RetryLater
 from ils.jobs.resources import Ctx
 from ils.queue.declare import JobDef, job
-from ils.queue.errors import GiveUp, JobCancelled, RetryLater
 from ils.queue.registry import JobType, Payload
 from ils.queue.settings import QUEUE_NAMES
 

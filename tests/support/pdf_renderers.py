@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ils.jobs.pdf.model import Document
+from ils.jobs.pdf.content import Document
 from ils.jobs.pdf.render import render_document
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ils.jobs.pdf.model import (
+from ils.jobs.pdf.content import (
     Brand,
     EyeRx,
     Frame,

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings
 from ils.web.app import create_app

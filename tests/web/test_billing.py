@@ -23,7 +23,7 @@ from ils.domain.models.catalog import Product, ProductKind
 from ils.domain.models.orders import LineKind, Order, OrderLine, OrderStatus
 from ils.domain.services import billing
 from ils.domain.services.billing import PaymentCreate
-from ils.queue.errors import JobNotFound
+from ils.errors import JobNotFound
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, outbox_rows, outsider_admin, relayed, signed_in
 

@@ -7,8 +7,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ils.domain.services.errors import Conflict, DomainError, Invalid
-from ils.queue.errors import IlsJobsError, InlineJobFailed, JobNotFound, PermissionDenied
+from ils.errors import (
+    Conflict,
+    DomainError,
+    IlsJobsError,
+    InlineJobFailed,
+    Invalid,
+    JobNotFound,
+    PermissionDenied,
+)
 from ils.web.errors import ERRORS, install_error_handlers, status_of
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models.accounts import Company, CompanyKind
-from ils.queue.errors import BrokerUnavailable, InlineJobFailed, PermissionDenied
+from ils.errors import BrokerUnavailable, InlineJobFailed, PermissionDenied
 from ils.web.auth import DbSession
 from ils.web.auth.schemas import LoginRequest
 from tests.web.conftest import BASE_URL, Accounts, make_client

@@ -19,7 +19,7 @@ from ils.domain.services.notifications import NewNotification
 from ils.jobs.notification import LiveEvent, NotificationPublisher, channel
 from ils.queue.broker import Broker
 from ils.queue.embedded import EmbeddedServer
-from ils.web.live import RESYNC, Delivery, Inbox, LiveHub
+from ils.web.live_hub import RESYNC, Delivery, Inbox, LiveHub
 from tests.conftest import make_settings
 
 WAIT_S = 20

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from ils.domain.models.accounts import Role
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.settings import load_web_settings
 from ils.web.auth import routes as auth_routes
 from ils.web.settings import WebSettings

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings

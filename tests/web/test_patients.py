@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
-from ils.queue.errors import JobNotFound
+from ils.errors import JobNotFound
 from tests.web.conftest import Accounts, logged_in, make_client
 from tests.web.helpers import fields, outbox_rows, outsider_admin
 from tests.web.helpers import signed_in as _signed_in

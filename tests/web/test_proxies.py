@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.settings import load_web_settings
 from ils.web.proxies import forwarded_client
 from tests.web.conftest import Accounts, login, make_client, serve

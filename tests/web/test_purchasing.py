@@ -18,7 +18,7 @@ from ils.domain.db import Database
 from ils.domain.models.accounts import Role
 from ils.domain.models.audit import AuditEntry
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.queue.errors import JobNotFound
+from ils.errors import JobNotFound
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, outbox_rows, outsider_admin, relayed
 from tests.web.helpers import signed_in as _signed_in

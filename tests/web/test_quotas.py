@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from ils.domain.models.accounts import Role
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings
 from ils.web.settings import WebSettings

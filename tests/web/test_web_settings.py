@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ils.bootstrap import JobSystem
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings
 from ils.web.app import create_app

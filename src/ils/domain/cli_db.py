@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 from ils.settings import load_settings
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from ils.domain.checkpoints import Checkpointer
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.vardir import create_private_file
 
 NAMING = {

@@ -57,7 +57,7 @@ from ils.domain.models import (
     User,
 )
 from ils.domain.passwords import hash_password
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 
 Row = dict[str, Any]
 

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.settings import QUEUE_NAMES
 
 if TYPE_CHECKING:

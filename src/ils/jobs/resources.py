@@ -16,8 +16,8 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
+from ils.errors import ConfigurationError
 from ils.queue.context import JobContext
-from ils.queue.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ils.domain.db import Database
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ils.jobs.ai.chat.provider import ChatProvider
     from ils.jobs.ai.pool import ModelPool
     from ils.jobs.email.mailer import Mailer
-    from ils.jobs.notification.live import NotificationPublisher
+    from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
     from ils.queue.producer import Producer
 

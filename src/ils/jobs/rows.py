@@ -8,7 +8,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Base
-from ils.queue.errors import GiveUp
+from ils.errors import GiveUp
 
 M = TypeVar("M", bound=Base)
 

@@ -26,9 +26,9 @@ from typing import Any
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.errors import BrokerUnavailable, JobStateConflict
 from ils.queue.browse import visible_job
 from ils.queue.cancel import request_cancel
-from ils.queue.errors import BrokerUnavailable, JobStateConflict
 from ils.queue.states import FINAL_STATES, FinalState
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
 

@@ -25,11 +25,11 @@ from typing import Any
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue import keys
 from ils.queue.actions import QueueActions
 from ils.queue.broker import Broker
 from ils.queue.browse import JobBrowser, job_fields, visible_job
-from ils.queue.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue.heartbeat import now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin

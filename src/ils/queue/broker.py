@@ -22,8 +22,8 @@ from redis.exceptions import BusyLoadingError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ils.errors import BrokerUnavailable
 from ils.queue.embedded import EmbeddedServer
-from ils.queue.errors import BrokerUnavailable
 from ils.queue.queues import Queues
 from ils.queue.settings import Settings
 

@@ -18,8 +18,8 @@ from typing import Any
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
+from ils.errors import BrokerUnavailable, JobNotFound
 from ils.queue import keys
-from ils.queue.errors import BrokerUnavailable, JobNotFound
 from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
 from ils.queue.states import check_state

@@ -3,7 +3,7 @@
 An admin's request is a field of one Redis hash (``<queue>:<job id>`` -> when). Every worker
 process looks at that hash once a second (:class:`CancelWatcher`); the one running the job
 aborts the job's signal, which the handler sees as ``ctx.cancelled`` and answers by raising
-:class:`~ils.queue.errors.JobCancelled` (the job then fails for good, its reason kept). A
+:class:`~ils.errors.JobCancelled` (the job then fails for good, its reason kept). A
 request whose job no worker holds expires after :data:`REQUEST_TTL_S`.
 
 A poll, not pub/sub: a request made while a worker was reconnecting is still there when it

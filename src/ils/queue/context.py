@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 
 P = ParamSpec("P")
 R = TypeVar("R")

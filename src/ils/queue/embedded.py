@@ -35,7 +35,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.vardir import FILE_MODE, private_dir, tighten, write_private
 
 log = logging.getLogger(__name__)

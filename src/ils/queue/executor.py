@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ils.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
 from ils.queue.context import JobContext
-from ils.queue.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
 from ils.queue.registry import Handler, JobType, Payload, Registry
 from ils.queue.tenancy import without_company
 

@@ -16,7 +16,7 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
   of :mod:`ils.queue.tenancy` (whose Lua scripts document their contracts). The job's company
   itself is the ``_ilsCompany`` field of its data; the index only makes a company's lists fast;
 - ``<prefix>:ils:notifications`` (pub/sub channel): the live notification events of
-  :mod:`ils.jobs.notification.live`;
+  :mod:`ils.jobs.notification.channel`;
 - ``<prefix>:ils:login:<digest>`` and ``<prefix>:ils:login-ip:<digest>`` (counters): failed
   logins per email and address, and per address (hashed: no address in a key name); expire with
   their window (:mod:`ils.web.auth.ratelimit`);

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.outbox_table import outbox
 from ils.queue.tenancy import job_company
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.errors import JobNotFound
 from ils.queue.browse import TypeOf
-from ils.queue.errors import JobNotFound
 from ils.queue.outbox import Outbox, OutboxRow
 from ils.queue.registry import mask_personal
 from ils.queue.tenancy import ViewerScope, without_company

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 
 R = TypeVar("R")
 

@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ils.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.logs import job_log_context
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
-from ils.queue.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
 from ils.queue.registry import JobType, Payload, Registry

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from ils.queue.errors import ConfigurationError, UnknownJobType
+from ils.errors import ConfigurationError, UnknownJobType
 
 if TYPE_CHECKING:
     from ils.queue.context import JobContext

@@ -20,12 +20,12 @@ from typing import Any
 from bullmq import Worker
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
+from ils.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.logs import job_log_context
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
 from ils.queue.context import JobContext, NoResources, ResourceProvider
-from ils.queue.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor

@@ -23,8 +23,8 @@ from typing import Any
 
 from bullmq import Job, Queue
 
+from ils.errors import PermissionDenied
 from ils.queue import keys
-from ils.queue.errors import PermissionDenied
 from ils.queue.heartbeat import now_ms
 
 COMPANY_FIELD = "_ilsCompany"

@@ -28,7 +28,7 @@ from ils.web.auth.routes import router as auth_router
 from ils.web.dashboard import install_dashboard
 from ils.web.errors import install_error_handlers
 from ils.web.hostile import JsonGuard
-from ils.web.live import LiveHub
+from ils.web.live_hub import LiveHub
 from ils.web.proxies import ClientAddress
 from ils.web.routes.ai_chat import router as ai_chat_router
 from ils.web.routes.ai_forecasts import router as ai_forecasts_router
@@ -36,7 +36,6 @@ from ils.web.routes.audit import router as audit_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.documents import router as documents_router
-from ils.web.routes.live import router as live_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
@@ -48,6 +47,7 @@ from ils.web.routes.queue import router as queue_router
 from ils.web.routes.queue_actions import router as queue_actions_router
 from ils.web.routes.queue_admin import router as queue_admin_router
 from ils.web.routes.queue_events import router as queue_events_router
+from ils.web.routes.websocket import router as live_router
 from ils.web.settings import WebSettings
 from ils.web.shutdown import ShutdownFlag
 
@@ -76,7 +76,7 @@ def create_app(
     """Build the app around ``system``. With ``run_workers`` the lifespan starts the workers.
 
     ``web_settings`` defaults to the web section of the system's settings; an invalid value
-    raises :class:`~ils.queue.errors.ConfigurationError` here, at start-up.
+    raises :class:`~ils.errors.ConfigurationError` here, at start-up.
     """
     settings = web_settings or system.settings.web_settings()
     # Measured in every web process (/metrics shows it); in-process workers yield to it.

@@ -1,7 +1,7 @@
 """How errors become HTTP answers, in one table (:data:`ERRORS`): bad input is a 4xx with a JSON
 ``detail``, never a 500.
 
-Every error raised on purpose descends from :class:`~ils.queue.errors.IlsJobsError` (the job
+Every error raised on purpose descends from :class:`~ils.errors.IlsJobsError` (the job
 system's and the domain services' alike) and maps by meaning: invalid payload or value 422, not
 found 404, permission 403, conflict 409, broker down 503, a used-up quota 429, bad configuration
 in a request 400. A database constraint is a 409, a value the database cannot hold a 422, a
@@ -24,11 +24,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
-from ils.domain.services.errors import Conflict, Invalid
-from ils.queue.errors import (
+from ils.errors import (
     BrokerUnavailable,
     ConfigurationError,
+    Conflict,
     IlsJobsError,
+    Invalid,
     InvalidJobPayload,
     JobNotFound,
     JobStateConflict,

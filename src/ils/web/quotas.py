@@ -16,9 +16,9 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from ils.errors import IlsJobsError
 from ils.queue import keys
 from ils.queue.broker import Broker
-from ils.queue.errors import IlsJobsError
 from ils.web.auth.ratelimit import STORE_ERRORS
 from ils.web.quota_settings import QuotaRule
 

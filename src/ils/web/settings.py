@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.vardir import private_dir
 from ils.web.quota_settings import DEFAULT_QUOTAS, QuotaRule
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 import ils.domain.models  # noqa: F401  (completes Base.metadata with every model)
 from ils.domain.db import Base, Database
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 from ils.queue.outbox_table import outbox_metadata
 
 TARGET_METADATA = [Base.metadata, outbox_metadata]

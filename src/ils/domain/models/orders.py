@@ -21,7 +21,7 @@ from ils.domain.models.shared import (
     owned_children,
 )
 from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
-from ils.queue.errors import IlsJobsError
+from ils.errors import IlsJobsError
 
 
 class OrderStatus(enum.StrEnum):

@@ -44,7 +44,7 @@ from ils.domain.services import (
     next_sequence,
 )
 from ils.domain.services.catalog import company_products
-from ils.domain.services.errors import Conflict, Invalid
+from ils.errors import Conflict, Invalid
 from ils.jobs.helpers import queue_invoice_pdf, queue_receipt_pdf
 
 RATE_QUANTUM = Decimal("0.001")

@@ -29,7 +29,7 @@ from ils.domain.services import (
     paged,
     where_given,
 )
-from ils.domain.services.errors import Conflict, Invalid
+from ils.errors import Conflict, Invalid
 
 LeadTime = Annotated[int, Field(ge=0, le=365, description="days from order to delivery")]
 LensIndex = Annotated[

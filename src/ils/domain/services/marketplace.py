@@ -12,7 +12,7 @@ from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
 from ils.domain.models.types import utcnow
 from ils.domain.services import added, newest_first
-from ils.domain.services.errors import Conflict, Invalid
+from ils.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
 

@@ -23,7 +23,7 @@ from ils.domain.models import (
 )
 from ils.domain.models.types import to_money
 from ils.domain.services import newest_first, where_given
-from ils.domain.services.errors import Conflict, Invalid
+from ils.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
 

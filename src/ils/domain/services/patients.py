@@ -29,7 +29,7 @@ from ils.domain.services import (
     not_null,
     paged,
 )
-from ils.domain.services.errors import Invalid
+from ils.errors import Invalid
 from ils.jobs.helpers import queue_examination_form_pdf
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)

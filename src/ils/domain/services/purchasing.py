@@ -33,7 +33,7 @@ from ils.domain.services import (
     next_sequence,
 )
 from ils.domain.services.catalog import company_products, company_supplier
-from ils.domain.services.errors import Conflict, Invalid
+from ils.errors import Conflict, Invalid
 from ils.jobs.helpers import queue_purchase_order_email
 
 MAX_LINES = 200

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Database
 from ils.domain.models import ADMIN_ROLES, AiResultKind, Company, Order, OrderStatus, Product, User
+from ils.errors import GiveUp
 from ils.jobs.ai import data
 from ils.jobs.ai.forecasting import reorder
 from ils.jobs.ai.insights import OPEN
@@ -27,7 +28,6 @@ from ils.jobs.notification.handlers import ai_insight
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
-from ils.queue.errors import GiveUp
 from ils.queue.registry import Payload
 
 SAME_WEEKDAYS = 8

@@ -31,7 +31,7 @@ from ils.domain.models import (
     PurchaseOrderStatus,
     Supplier,
 )
-from ils.queue.errors import GiveUp
+from ils.errors import GiveUp
 
 METRICS = ("revenue", "orders", "inventory", "patients")
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from ils.domain.models import AiResultKind, Order
+from ils.errors import GiveUp, JobCancelled
 from ils.jobs.ai import data
 from ils.jobs.ai.data import ProductInfo
 from ils.jobs.ai.forecasting import reorder
@@ -25,7 +26,6 @@ from ils.jobs.ai.results import store
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
-from ils.queue.errors import GiveUp, JobCancelled
 from ils.queue.registry import Payload
 
 HISTORY_DAYS = 365

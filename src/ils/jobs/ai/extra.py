@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from ils.queue.errors import ConfigurationError
+from ils.errors import ConfigurationError
 
 REQUIRED = ("numpy", "pandas", "statsforecast", "statsmodels")
 INSTALL_HINT = "install the ai extra: pip install 'ils-jobs[ai]' (make run and make test do)"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ils.errors import GiveUp
 from ils.jobs.ai.extra import extra_problem
-from ils.queue.errors import GiveUp
 from ils.queue.pool import ProcessPool, ProcessPoolBroken
 
 ModelPoolBroken = ProcessPoolBroken

@@ -32,11 +32,11 @@ from ils.domain.models import (
     Supplier,
     User,
 )
+from ils.errors import GiveUp
 from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
-from ils.queue.errors import GiveUp
 from ils.queue.registry import Payload, Personal
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ils.domain.db import Database
 from ils.domain.models.email_log import EmailLog, EmailStatus
 from ils.domain.models.types import utcnow
+from ils.errors import GiveUp
 from ils.jobs.email.render import Renderer
 from ils.jobs.email.settings import MailSettings
 from ils.jobs.email.transports import (
@@ -26,7 +27,6 @@ from ils.jobs.email.transports import (
     build_transport,
     check_addresses,
 )
-from ils.queue.errors import GiveUp
 
 
 @dataclass(frozen=True)

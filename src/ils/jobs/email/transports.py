@@ -20,8 +20,8 @@ from typing import Protocol
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
+from ils.errors import GiveUp, IlsJobsError
 from ils.jobs.email.settings import MailSettings
-from ils.queue.errors import GiveUp, IlsJobsError
 from ils.queue.vardir import write_private
 
 log = logging.getLogger(__name__)

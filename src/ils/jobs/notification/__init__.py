@@ -7,7 +7,7 @@ with ``ctx.resources.notifier`` (a :class:`NotificationPublisher`).
 
 from __future__ import annotations
 
-from ils.jobs.notification.live import LiveEvent, NotificationPublisher, channel
+from ils.jobs.notification.channel import LiveEvent, NotificationPublisher, channel
 
 __all__ = [
     "LiveEvent",

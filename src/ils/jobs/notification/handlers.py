@@ -33,7 +33,7 @@ from ils.domain.models import (
 )
 from ils.domain.services import notifications as store
 from ils.domain.services.notifications import NewNotification
-from ils.jobs.notification.live import LiveEvent, NotificationPublisher
+from ils.jobs.notification.channel import LiveEvent, NotificationPublisher
 from ils.jobs.payloads import Id, NotificationPriority, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need

@@ -34,9 +34,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ils.jobs.pdf.content import Brand, EyeRx, Line, Party, Rx, Totals
+from ils.jobs.pdf.content import Frame as FrameSize
 from ils.jobs.pdf.fonts import FONT, register_fonts
-from ils.jobs.pdf.model import Brand, EyeRx, Line, Party, Rx, Totals
-from ils.jobs.pdf.model import Frame as FrameSize
 
 # Paragraphs look their font up when they are made: it is registered as this module loads.
 register_fonts()

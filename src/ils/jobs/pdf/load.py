@@ -25,9 +25,9 @@ from ils.domain.models import (
     User,
 )
 from ils.domain.models.rx import RxColumns
-from ils.jobs.pdf import model as m
+from ils.errors import GiveUp
+from ils.jobs.pdf import content as m
 from ils.jobs.rows import need
-from ils.queue.errors import GiveUp
 
 
 @dataclass(frozen=True)

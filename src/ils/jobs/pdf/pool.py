@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ils.files import FileStorage, StoredFile
-from ils.jobs.pdf.model import Document
+from ils.jobs.pdf.content import Document
 from ils.jobs.pdf.render import render_document
 from ils.queue.pool import ProcessPool, ProcessPoolBroken
 

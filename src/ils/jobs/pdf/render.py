@@ -11,6 +11,15 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
+from ils.jobs.pdf.content import (
+    Document,
+    ExaminationDoc,
+    InvoiceDoc,
+    LabTicket,
+    OrderSheet,
+    ReceiptDoc,
+    Rx,
+)
 from ils.jobs.pdf.layout import (
     BIG,
     LABEL,
@@ -33,15 +42,6 @@ from ils.jobs.pdf.layout import (
     text,
     totals_table,
     two_columns,
-)
-from ils.jobs.pdf.model import (
-    Document,
-    ExaminationDoc,
-    InvoiceDoc,
-    LabTicket,
-    OrderSheet,
-    ReceiptDoc,
-    Rx,
 )
 
 

@@ -26,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
-from ils.queue.errors import BrokerUnavailable
+from ils.errors import BrokerUnavailable
 from ils.queue.states import COUNTED_STATES
 from ils.queue.tenancy import PLATFORM
 from ils.web.auth.context import web_context

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from ils.domain.models.notifications import NotificationType, Priority
 from ils.domain.services import MAX_ID, Id
 from ils.domain.services import notifications as service
-from ils.jobs.notification.live import LiveEvent
+from ils.jobs.notification.channel import LiveEvent
 from ils.web.auth import CurrentUser, DbSession, permit, web_context
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.errors import BrokerUnavailable
 from ils.queue.admin import QueueAdmin
-from ils.queue.errors import BrokerUnavailable
 from ils.queue.settings import QUEUE_NAMES, QueueSpec
 from ils.queue.tenancy import PLATFORM, ViewerScope
 from ils.web.auth.context import web_context

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from ils.domain.db import Database, conflict_insert
 from ils.domain.models import AiConversation, AiMessage, MessageRole, User
 from ils.domain.models.types import utcnow
+from ils.errors import GiveUp
 from ils.jobs.ai.chat.provider import Turn
 from ils.jobs.ai.chat.tools import Scope, ToolSet
 from ils.jobs.ai.results import follow_up
@@ -23,7 +24,6 @@ from ils.jobs.notification.handlers import ai_insight
 from ils.jobs.payloads import Id, PersonalText
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
-from ils.queue.errors import GiveUp
 from ils.queue.registry import Payload
 
 HISTORY_TURNS = 20

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
+from ils.errors import GiveUp
 from ils.jobs.ai.chat.provider import Answer, ProviderUnavailable, Turn
 from ils.jobs.ai.chat.settings import ChatSettings
 from ils.jobs.ai.chat.tools import ToolSet
-from ils.queue.errors import GiveUp
 
 SYSTEM_PROMPT = (
     "You are the assistant of an optical lab or practice using ILS. Answer questions about the "

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from ils.errors import IlsJobsError
 from ils.jobs.ai.chat.tools import ToolSet
-from ils.queue.errors import IlsJobsError
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ sent over it, and the publisher that worker and web processes announce with.
 
 One channel per deployment, ``<prefix>:ils:notifications`` (under the key prefix, beside the
 keys of :mod:`ils.queue.keys`); every event names its user, and each web process keeps one
-subscription to it and hands each event to that user's open sockets (see :mod:`ils.web.live`).
+subscription to it and hands each event to that user's open sockets (see :mod:`ils.web.live_hub`).
 Events are hints, never the record: the database is, and a client that missed one (a dropped
 connection, a Redis outage) gets it again from there on reconnect.
 

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ils.domain.db import Database
 from ils.domain.services import notifications as service
-from ils.jobs.notification.live import LiveEvent, channel
+from ils.jobs.notification.channel import LiveEvent, channel
 from ils.queue.background import BackgroundTask
 from ils.queue.broker import Broker, redact
 

@@ -2,7 +2,7 @@
 
 The handshake is refused (HTTP 403, close code 1008) without a session cookie or bearer token,
 for a cookie session from another site's page, or for a bad ``last_id``. Otherwise the socket is
-registered with the process's :class:`~ils.web.live.LiveHub` *before* the database is read, so
+registered with the process's :class:`~ils.web.live_hub.LiveHub` *before* the database is read, so
 nothing published in between is lost; what the replay and the live events both carry is sent
 once (by id). The server sends JSON messages:
 
@@ -32,7 +32,7 @@ from ils.domain.services import MAX_ID
 from ils.domain.services import notifications as service
 from ils.web.auth.context import WebContext
 from ils.web.auth.sockets import SocketUser, authenticate_socket, origin_allowed
-from ils.web.live import Delivery, Inbox, LiveHub
+from ils.web.live_hub import Delivery, Inbox, LiveHub
 
 router = APIRouter(tags=["notifications"])
 
