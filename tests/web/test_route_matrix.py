@@ -171,6 +171,8 @@ ROWS: tuple[Row, ...] = (
         body={"content": "How many orders today?"}),
     Row("GET", "/api/ai/forecasts/products/{product_id}", ADMINS | {DISP, LAB}, target="product"),
     Row("GET", "/api/ai/reorders", ADMINS | {DISP, LAB}),
+    # one's own company's level: the route takes no company, so another's cannot be named
+    Row("PUT", "/api/ai/settings", ADMINS, body={"service_level": 0.95}),
     # ---- the queue admin API: admins see their company's jobs; queue-wide acts are the
     # platform's ----
     Row("GET", "/api/queue/stats", ADMINS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
@@ -45,6 +45,8 @@ class Company(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     brand_color: Mapped[str] = mapped_column(String(7), default="#1f5f8b")
+    # the chance of not running out before the next delivery that reorder suggestions aim at
+    service_level: Mapped[float] = mapped_column(Float(), default=0.95, server_default="0.95")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="company")

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import Field
 from sqlalchemy import func, select
@@ -34,7 +34,8 @@ BATCH = 10  # products per trip to the pool: few enough to spread, enough to amo
 
 class DemandForecastTask(Payload):
     """Reorder suggestions cover each supplier's lead time plus ``review_days`` (until the next
-    purchase order; default 7) at the company's ``service_level`` (default 0.95)."""
+    purchase order; default 7) at ``service_level``, by default the company's own (0.95 unless
+    its admin set another)."""
 
     company_id: Id
     horizon_days: int = Field(14, ge=1, le=365)
@@ -43,11 +44,18 @@ class DemandForecastTask(Payload):
     review_days: int | None = Field(None, ge=0, le=90)
 
 
-async def load_demand(
-    ctx: Ctx, payload: DemandForecastTask
-) -> tuple[dt.date, list[ProductInfo], dict[int, list[float]], dict[int, int]]:
+class Loaded(NamedTuple):
+    end: dt.date
+    products: list[ProductInfo]
+    demand: dict[int, list[float]]
+    on_order: dict[int, int]
+    service_level: float
+
+
+async def load_demand(ctx: Ctx, payload: DemandForecastTask) -> Loaded:
     """The last day of history (yesterday, local), the products, their daily demand since the
-    company's first order (at most a year) and their units on open purchase orders."""
+    company's first order (at most a year), their units on open purchase orders, and the service
+    level (the payload's, else the company's own)."""
     async with ctx.resources.db.session() as session:
         company = await data.company(session, payload.company_id)
         products = await data.products(session, company.id, payload.product_ids)
@@ -68,7 +76,8 @@ async def load_demand(
         ids = [x.id for x in products]
         demand = await data.daily_demand(session, company, days, ids)
         on_order = await data.open_purchase_quantities(session, company.id, ids)
-    return end, products, demand, on_order
+    level = payload.service_level or company.service_level
+    return Loaded(end, products, demand, on_order, level)
 
 
 def lead_time(product: ProductInfo) -> int:
@@ -131,10 +140,9 @@ async def forecast_all(
      priority=5, resources=("db", "ai_models"))  # fmt: skip
 async def demand_forecast(payload: DemandForecastTask, ctx: Ctx) -> dict[str, Any]:
     """load demand -> forecast in the pool -> entries with reorder suggestions -> store."""
-    end, products, demand, on_order = await load_demand(ctx, payload)
+    end, products, demand, on_order, level = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")
-    level = payload.service_level or reorder.DEFAULT_SERVICE_LEVEL
     review = reorder.REVIEW_DAYS if payload.review_days is None else payload.review_days
     covers = {x.id: lead_time(x) + review for x in products}
     forecasts = await forecast_all(ctx, demand, covers, payload.horizon_days)

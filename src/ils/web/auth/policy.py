@@ -79,6 +79,7 @@ POLICY: dict[str, Rule] = {
     "ai.forecasts": _rule(
         ADMINS | {DISPENSER, LAB}, "demand forecasts and reorder suggestions (they buy stock)"
     ),
+    "ai.settings": _rule(ADMINS, "the company's service level for reorder suggestions"),
     "queue.monitor": _rule(ADMINS, "queue stats, health, jobs, outbox, event stream (own company)"),
     "queue.jobs": _rule(
         ADMINS, "retry, promote, cancel, remove jobs, retry all failed (own company's)"

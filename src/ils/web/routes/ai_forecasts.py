@@ -1,6 +1,7 @@
 """Demand forecasts over HTTP: a product's forecast with its history and bands, and the reorder
 list (what to order now at a service level, given today's stock and open purchase orders), both
-read from the company's latest demand-forecast job. Another company's product answers 404.
+read from the company's latest demand-forecast job; and the company's own service level, which
+they use when the query names none. Another company's product answers 404.
 """
 
 from __future__ import annotations
@@ -8,22 +9,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
-from ils.domain.models import Product
+from ils.domain.models import Company, Product
 from ils.domain.services import Id
 from ils.jobs.ai.forecasting import stored
-from ils.jobs.ai.forecasting.reorder import DEFAULT_SERVICE_LEVEL
-from ils.web.auth import CurrentUser, DbSession, get_owned, permit
+from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
 
-router = APIRouter(prefix="/api/ai", tags=["ai"], dependencies=[permit("ai.forecasts")])
+router = APIRouter(prefix="/api/ai", tags=["ai"])
 
+LEVEL_LOW, LEVEL_HIGH = 0.5, 0.99
+LEVEL_MEANS = "the chance of not running out before the next delivery"
 ServiceLevel = Annotated[
-    float,
-    Query(ge=0.5, le=0.99, description="the chance of not running out before the next delivery"),
+    float | None,
+    Query(ge=LEVEL_LOW, le=LEVEL_HIGH, description=f"{LEVEL_MEANS}; the company's own if absent"),
 ]
+
+
+class AiSettings(BaseModel):
+    service_level: float = Field(ge=LEVEL_LOW, le=LEVEL_HIGH, description=LEVEL_MEANS)
 
 
 class History(BaseModel):
@@ -51,6 +57,7 @@ class ReorderListOut(BaseModel):
 
 @router.get(
     "/forecasts/products/{product_id}",
+    dependencies=[permit("ai.forecasts")],
     response_model=ProductForecastOut,
     responses={404: {"model": ErrorOut}},
     summary="A product's demand: its recent history, latest forecast with bands, and reorder",
@@ -59,14 +66,36 @@ async def product_forecast(
     product_id: Id,
     user: CurrentUser,
     session: DbSession,
-    service_level: ServiceLevel = DEFAULT_SERVICE_LEVEL,
+    service_level: ServiceLevel = None,
 ) -> dict[str, Any]:
     owned = await get_owned(session, Product, product_id, user)
     return await stored.product_forecast(session, owned, service_level)
 
 
-@router.get("/reorders", response_model=ReorderListOut, summary="What to order now, riskiest first")
+@router.get(
+    "/reorders",
+    dependencies=[permit("ai.forecasts")],
+    response_model=ReorderListOut,
+    summary="What to order now, riskiest first",
+)
 async def reorders(
-    user: CurrentUser, session: DbSession, service_level: ServiceLevel = DEFAULT_SERVICE_LEVEL
+    user: CurrentUser, session: DbSession, service_level: ServiceLevel = None
 ) -> dict[str, Any]:
     return await stored.reorder_list(session, user.company_id, service_level)
+
+
+@router.put(
+    "/settings",
+    dependencies=[permit("ai.settings")],
+    response_model=AiSettings,
+    summary="Set the company's service level for reorder suggestions and demand forecasts",
+)
+async def put_settings(
+    body: AiSettings, request: Request, user: CurrentUser, session: DbSession
+) -> AiSettings:
+    company = await session.get(Company, user.company_id)
+    assert company is not None  # a signed-in user's company exists (foreign key)
+    detail = {"from": company.service_level, "to": body.service_level}
+    company.service_level = body.service_level
+    await record_audit(session, user, "ai.settings_changed", "company", company.id, detail, request)
+    return AiSettings(service_level=company.service_level)

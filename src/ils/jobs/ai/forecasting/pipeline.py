@@ -72,6 +72,8 @@ def holdout(y: np.ndarray) -> dict[str, Any] | None:
         "rate": evaluate.scores(train, test, sims.mean(axis=0)),
         "inside80": evaluate.inside(test, b["lower80"], b["upper80"]),
         "inside95": evaluate.inside(test, b["lower95"], b["upper95"]),
+        "calibrated80": evaluate.calibrated_inside(test, sims, 0.8),
+        "calibrated95": evaluate.calibrated_inside(test, sims, 0.95),
         # The held-out total inside the central 80 % / 95 % of the simulated totals.
         "total_inside80": bool(total[9] <= actual <= total[89]),
         "total_inside95": bool(total[1] <= actual <= total[97]),

@@ -1,7 +1,7 @@
 """Reading stored demand forecasts back: a product's latest forecast entry with its recent
 history, and the company's reorder list recomputed with today's stock, open purchase orders and
-the service level asked for (the percentiles of the lead-time demand are stored, so a new level
-needs no new forecast).
+the service level asked for, else the company's own (the percentiles of the lead-time demand are
+stored, so a new level needs no new forecast).
 
 Plain SQLAlchemy and Python: the web app reads forecasts without the ai extra.
 """
@@ -37,13 +37,20 @@ def _live(entry: dict[str, Any], product: Product, on_order: int, level: float) 
     return reorder.suggestion(entry["cover"], product.stock, on_order, lead, level)
 
 
+async def _company(session: AsyncSession, company_id: int) -> Company:
+    company = await session.get(Company, company_id)
+    assert company is not None  # a signed-in user's and a product's company exist (foreign keys)
+    return company
+
+
 async def product_forecast(
-    session: AsyncSession, product: Product, level: float, today: dt.date | None = None
+    session: AsyncSession, product: Product, level: float | None, today: dt.date | None = None
 ) -> dict[str, Any]:
     """The product's last ``HISTORY_SHOWN`` days of demand, its latest forecast (None before the
-    first demand-forecast job covers it) and the reorder suggestion from it."""
-    company = await session.get(Company, product.company_id)
-    assert company is not None  # a product's company exists (foreign key)
+    first demand-forecast job covers it) and the reorder suggestion from it at ``level``, else at
+    the company's service level."""
+    company = await _company(session, product.company_id)
+    level = level or company.service_level
     end = (today or data.local_today(company)) - dt.timedelta(days=1)
     days = data.day_range(end, HISTORY_SHOWN)
     demand = await data.daily_demand(session, company, days, [product.id])
@@ -73,9 +80,12 @@ async def product_forecast(
     }  # fmt: skip
 
 
-async def reorder_list(session: AsyncSession, company_id: int, level: float) -> dict[str, Any]:
+async def reorder_list(
+    session: AsyncSession, company_id: int, level: float | None
+) -> dict[str, Any]:
     """What to order now, per product of the company's latest demand forecast, with today's stock
-    and open purchase orders; the likeliest to run out first."""
+    and open purchase orders, at ``level`` else the company's; the likeliest to run out first."""
+    level = level or (await _company(session, company_id)).service_level
     results = await _recent(session, company_id)
     if not results:
         return {"made_at": None, "history_end": None, "service_level": level, "items": []}
