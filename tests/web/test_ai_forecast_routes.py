@@ -17,7 +17,7 @@ from ils.domain.models.accounts import Role
 from ils.jobs import helpers
 from tests.support.ai_world import make_shop
 from tests.support.running import running
-from tests.web.conftest import PASSWORD, Accounts, add_user, login, make_client
+from tests.web.conftest import PASSWORD, Accounts, add_user, csrf_headers, login, make_client
 from tests.web.helpers import fields, signed_in
 
 
@@ -49,6 +49,7 @@ async def test_forecast_and_reorders_of_a_shop(
     busy, quiet = shop.product_ids
     async with make_client(api) as client:
         assert (await login(client, buyer, PASSWORD)).status_code == 200
+        client.headers.update(csrf_headers(client))
         got = await client.get(f"/api/ai/forecasts/products/{busy}")
         assert got.status_code == 200, got.text
         body = got.json()
@@ -77,6 +78,7 @@ async def test_forecast_and_reorders_of_a_shop(
         assert refused.status_code == 403  # a dispenser reads forecasts, an admin sets the level
     async with make_client(api) as client:
         assert (await login(client, boss, PASSWORD)).status_code == 200
+        client.headers.update(csrf_headers(client))
         for wrong in (0.3, 1.2, "high", None):
             bad = await client.put("/api/ai/settings", json={"service_level": wrong})
             assert fields(bad) == {"service_level"}, wrong

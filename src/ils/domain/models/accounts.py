@@ -45,9 +45,9 @@ class Company(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     brand_color: Mapped[str] = mapped_column(String(7), default="#1f5f8b")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # the chance of not running out before the next delivery that reorder suggestions aim at
     service_level: Mapped[float] = mapped_column(Float(), default=0.95, server_default="0.95")
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="company")
 
