@@ -19,6 +19,7 @@ from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
+forecasts = APIRouter(dependencies=[permit("ai.forecasts")])  # included in ``router`` below
 
 LEVEL_LOW, LEVEL_HIGH = 0.5, 0.99
 LEVEL_MEANS = "the chance of not running out before the next delivery"
@@ -55,9 +56,8 @@ class ReorderListOut(BaseModel):
     items: list[dict[str, Any]]
 
 
-@router.get(
+@forecasts.get(
     "/forecasts/products/{product_id}",
-    dependencies=[permit("ai.forecasts")],
     response_model=ProductForecastOut,
     responses={404: {"model": ErrorOut}},
     summary="A product's demand: its recent history, latest forecast with bands, and reorder",
@@ -72,11 +72,8 @@ async def product_forecast(
     return await stored.product_forecast(session, owned, service_level)
 
 
-@router.get(
-    "/reorders",
-    dependencies=[permit("ai.forecasts")],
-    response_model=ReorderListOut,
-    summary="What to order now, riskiest first",
+@forecasts.get(
+    "/reorders", response_model=ReorderListOut, summary="What to order now, riskiest first"
 )
 async def reorders(
     user: CurrentUser, session: DbSession, service_level: ServiceLevel = None
@@ -99,3 +96,6 @@ async def put_settings(
     company.service_level = body.service_level
     await record_audit(session, user, "ai.settings_changed", "company", company.id, detail, request)
     return AiSettings(service_level=company.service_level)
+
+
+router.include_router(forecasts)
