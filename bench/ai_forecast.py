@@ -4,7 +4,8 @@
 Holt-Winters method measured before (statsmodels) timed side by side in the same run.
 
 Scores per demand pattern: MASE, RMSSE, WAPE and bias of the chosen models against seasonal naive
-and zero on the last 28 days held out, and the share of those days inside the 80 % and 95 % bands.
+and zero on the last 28 days held out, and the coverage of the 80 % and 95 % bands: the plain share
+of those days inside them, and the calibrated share for count data (randomized PIT).
 
 Run: ``.venv/bin/python bench/ai_forecast.py [--workers N] [--seed S]`` (or ``make bench-ai``).
 SQLite in a temporary directory; no Redis needed. Numbers are printed, never asserted.
