@@ -19,7 +19,6 @@ from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.errors import ErrorOut
 
 router = APIRouter(prefix="/api/ai", tags=["ai"])
-forecasts = APIRouter(dependencies=[permit("ai.forecasts")])  # included in ``router`` below
 
 LEVEL_LOW, LEVEL_HIGH = 0.5, 0.99
 LEVEL_MEANS = "the chance of not running out before the next delivery"
@@ -56,8 +55,9 @@ class ReorderListOut(BaseModel):
     items: list[dict[str, Any]]
 
 
-@forecasts.get(
+@router.get(
     "/forecasts/products/{product_id}",
+    dependencies=[permit("ai.forecasts")],
     response_model=ProductForecastOut,
     responses={404: {"model": ErrorOut}},
     summary="A product's demand: its recent history, latest forecast with bands, and reorder",
@@ -72,8 +72,11 @@ async def product_forecast(
     return await stored.product_forecast(session, owned, service_level)
 
 
-@forecasts.get(
-    "/reorders", response_model=ReorderListOut, summary="What to order now, riskiest first"
+@router.get(
+    "/reorders",
+    dependencies=[permit("ai.forecasts")],
+    response_model=ReorderListOut,
+    summary="What to order now, riskiest first",
 )
 async def reorders(
     user: CurrentUser, session: DbSession, service_level: ServiceLevel = None
@@ -81,21 +84,15 @@ async def reorders(
     return await stored.reorder_list(session, user.company_id, service_level)
 
 
-@router.put(
-    "/settings",
-    dependencies=[permit("ai.settings")],
-    response_model=AiSettings,
-    summary="Set the company's service level for reorder suggestions and demand forecasts",
-)
+@router.put("/settings", dependencies=[permit("ai.settings")], response_model=AiSettings)
 async def put_settings(
     body: AiSettings, request: Request, user: CurrentUser, session: DbSession
 ) -> AiSettings:
+    """Set the company's service level, which its reorder suggestions and demand forecasts use
+    when none is asked for."""
     company = await session.get(Company, user.company_id)
     assert company is not None  # a signed-in user's company exists (foreign key)
     detail = {"from": company.service_level, "to": body.service_level}
     company.service_level = body.service_level
     await record_audit(session, user, "ai.settings_changed", "company", company.id, detail, request)
     return AiSettings(service_level=company.service_level)
-
-
-router.include_router(forecasts)
