@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from ils.domain.db import Database
 from ils.domain.models.accounts import Company, CompanyKind, Role
@@ -125,3 +125,21 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 __all__ = ["OTHER_COMPANY", "OWN_COMPANY", "PASSWORD", "SCREENSHOTS", "Site", "email"]
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+async def log_in(page: Page, site: Site, role: Role, path: str = "/admin/queues") -> None:
+    """Open ``path`` of the dashboard and sign in there as the ``role`` user."""
+    await page.goto(f"{site.url}{path}")
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await page.get_by_label("Email").fill(email(role))
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()

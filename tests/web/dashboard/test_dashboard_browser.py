@@ -5,10 +5,7 @@ auto-waiting expectations, never sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
@@ -16,30 +13,12 @@ from ils.queue.producer import EnqueueOptions
 from tests.web.dashboard.conftest import (
     OTHER_COMPANY,
     OWN_COMPANY,
-    PASSWORD,
     SCREENSHOTS,
     Site,
-    email,
+    log_in,
 )
 
 WAIT_MS = 20_000  # generous: the server and Chromium share two cores with other work
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
-
-
-async def log_in(page: Page, site: Site, role: Role) -> None:
-    await page.goto(f"{site.url}/admin/queues")
-    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
-    await page.get_by_label("Email").fill(email(role))
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
 
 
 def count(page: Page, queue: str, state: str):  # type: ignore[no-untyped-def]

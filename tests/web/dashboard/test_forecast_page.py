@@ -6,12 +6,11 @@ changing the quantities, and the not-allowed page for a role that does not buy s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from ils.domain.db import Database
 from ils.domain.models import AiResultKind, Product, ProductKind, Supplier
@@ -21,7 +20,7 @@ from ils.jobs.ai.demand import product_entry
 from ils.jobs.ai.forecasting.pipeline import forecast_series
 from ils.jobs.ai.results import store
 from tests.support.ai_world import WEEKDAY, Shop, add_orders, yesterday
-from tests.web.dashboard.conftest import OWN_COMPANY, PASSWORD, SCREENSHOTS, Site, email
+from tests.web.dashboard.conftest import OWN_COMPANY, SCREENSHOTS, Site, log_in
 
 WAIT_MS = 20_000
 
@@ -63,24 +62,8 @@ async def site_db(site_db: str) -> str:
     return site_db
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
-
-
-async def log_in(page: Page, site: Site, role: Role) -> None:
-    await page.goto(f"{site.url}/admin/forecasts")
-    await page.get_by_label("Email").fill(email(role))
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-
-
 async def test_the_reorder_list_and_a_products_chart(page: Page, site: Site):
-    await log_in(page, site, Role.company_admin)
+    await log_in(page, site, Role.company_admin, "/admin/forecasts")
     row = page.locator("#reorders-body tr")
     await expect(row).to_have_count(1, timeout=WAIT_MS)
     await expect(row.locator("td").first).to_have_text("SV-160")
@@ -101,6 +84,6 @@ async def test_the_reorder_list_and_a_products_chart(page: Page, site: Site):
 
 
 async def test_a_role_that_does_not_buy_stock_gets_the_not_allowed_page(page: Page, site: Site):
-    await log_in(page, site, Role.staff)
+    await log_in(page, site, Role.staff, "/admin/forecasts")
     await expect(page.get_by_role("heading", name="Not allowed")).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator("main")).to_contain_text("roles that buy stock")
