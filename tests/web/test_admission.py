@@ -5,8 +5,12 @@ the probes and streams are never held back; ``/metrics`` counts what was refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -38,6 +42,35 @@ def add_slow_route(app: FastAPI) -> tuple[asyncio.Event, asyncio.Event]:
     return entered, release
 
 
+@dataclass
+class Held:
+    """An app with the slow route, its client, and the route's two events."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    entered: asyncio.Event
+    release: asyncio.Event
+
+    async def hold_the_slot(self) -> asyncio.Task[httpx.Response]:
+        """A request to the slow route, once it is running (holding a slot)."""
+        holder = asyncio.create_task(self.client.get("/probe/slow"))
+        await asyncio.wait_for(self.entered.wait(), 10)
+        return holder
+
+
+@contextlib.asynccontextmanager
+async def slow_app(settings: Settings, db: Database, web: WebSettings) -> AsyncIterator[Held]:
+    """The app without workers, started, with the slow route and a client on it."""
+    system = JobSystem(settings, database=db)
+    app = create_app(system, run_workers=False, web_settings=web)
+    entered, release = add_slow_route(app)
+    try:
+        async with app.router.lifespan_context(app), make_client(app) as client:
+            yield Held(app, client, entered, release)
+    finally:
+        await system.close()
+
+
 @pytest.fixture
 def one_slot(tmp_path: Path) -> WebSettings:
     return load_web_settings(ONE_SLOT, tmp_path / "var")
@@ -46,12 +79,9 @@ def one_slot(tmp_path: Path) -> WebSettings:
 async def test_past_capacity_a_request_is_refused_at_once_and_the_probes_still_answer(
     settings: Settings, db: Database, one_slot: WebSettings
 ):
-    system = JobSystem(settings, database=db)
-    app = create_app(system, run_workers=False, web_settings=one_slot)
-    entered, release = add_slow_route(app)
-    async with app.router.lifespan_context(app), make_client(app) as client:
-        holder = asyncio.create_task(client.get("/probe/slow"))
-        await asyncio.wait_for(entered.wait(), 10)
+    async with slow_app(settings, db, one_slot) as held:
+        client = held.client
+        holder = await held.hold_the_slot()
 
         refused = await client.get("/probe/slow")
         assert refused.status_code == 503
@@ -63,13 +93,12 @@ async def test_past_capacity_a_request_is_refused_at_once_and_the_probes_still_a
         assert busy[("ils_web_requests_inflight", ())] == 1
         assert busy[("ils_web_requests_shed_total", ())] == 1
 
-        release.set()
+        held.release.set()
         assert (await holder).json() == {"done": True}
         assert (await client.get("/probe/slow")).status_code == 200  # the slot came back
         calm = samples((await client.get("/metrics")).text)
         assert calm[("ils_web_requests_inflight", ())] == 0
         assert calm[("ils_web_requests_shed_total", ())] == 1
-    await system.close()
 
 
 async def test_a_request_that_finds_a_slot_within_the_timeout_waits_for_it(
@@ -78,20 +107,15 @@ async def test_a_request_that_finds_a_slot_within_the_timeout_waits_for_it(
     patient = load_web_settings(
         {"ILS_WEB_MAX_INFLIGHT": "1", "ILS_WEB_QUEUE_TIMEOUT_MS": "20000"}, tmp_path / "var"
     )
-    system = JobSystem(settings, database=db)
-    app = create_app(system, run_workers=False, web_settings=patient)
-    entered, release = add_slow_route(app)
-    async with app.router.lifespan_context(app), make_client(app) as client:
-        holder = asyncio.create_task(client.get("/probe/slow"))
-        await asyncio.wait_for(entered.wait(), 10)
-        waiting = asyncio.create_task(client.get("/probe/slow"))
+    async with slow_app(settings, db, patient) as held:
+        holder = await held.hold_the_slot()
+        waiting = asyncio.create_task(held.client.get("/probe/slow"))
         done, _ = await asyncio.wait({waiting}, timeout=0.2)
         assert not done  # queued for the slot, not refused
-        release.set()
+        held.release.set()
         assert (await holder).status_code == 200
         assert (await waiting).status_code == 200
-        assert app.state.admission.shed == 0
-    await system.close()
+        assert held.app.state.admission.shed == 0
 
 
 def test_the_limit_is_validated_and_can_be_lifted(tmp_path: Path):
