@@ -46,19 +46,23 @@ def seasonal_naive(y: np.ndarray, h: int) -> np.ndarray:
     return np.resize(y[-SEASON:], h).astype(float)
 
 
-def weekday_profile(y: np.ndarray, h: int) -> np.ndarray:
-    """Each forecast day's share of a week's demand times 7, from the last weeks of ``y`` and
-    shrunk towards 1 (an even week) so a weekday with few sales is not read as a pattern."""
+def weekday_weights(y: np.ndarray) -> np.ndarray:
+    """Each position in the week's share of a week's demand times 7 (position counted from the
+    start of ``y``), from the last weeks of ``y`` and shrunk towards 1 (an even week) so a
+    weekday with few sales is not read as a pattern."""
     recent = y[-PROFILE_WEEKS * SEASON :]
     total = float(recent.sum())
     if total <= 0:
-        return np.ones(h)
-    # Positions in the week counted from the start of ``y``, so they line up with the forecast's.
+        return np.ones(SEASON)
     slots = np.arange(len(y) - len(recent), len(y)) % SEASON
     sums = np.bincount(slots, weights=recent, minlength=SEASON)
     prior = max(1.0, total / 70)
-    weights = SEASON * (sums + prior) / (total + SEASON * prior)
-    return np.asarray(weights[np.arange(len(y), len(y) + h) % SEASON])
+    return np.asarray(SEASON * (sums + prior) / (total + SEASON * prior))
+
+
+def weekday_profile(y: np.ndarray, h: int) -> np.ndarray:
+    """The weekday weights (:func:`weekday_weights`) of the ``h`` days after ``y``."""
+    return np.asarray(weekday_weights(y)[np.arange(len(y), len(y) + h) % SEASON])
 
 
 def _statsforecast(model: Any) -> Forecaster:

@@ -3,7 +3,8 @@ demand over a lead time (the quantile of a total, not a sum of daily quantiles).
 
 Each path draws a demand rate around the chosen model's daily means (a gamma factor as wide as
 the number of recent sales days allows: few sales, uncertain rate), then on each day a sale with
-probability rate ÷ mean size and a size drawn from the product's own past sizes.
+probability rate ÷ mean size and a size drawn from the product's own past sizes. Smooth demand
+(a sale most days) is drawn from a count distribution instead (:mod:`.counts`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+
+from ils.jobs.ai.forecasting import counts
 
 PATHS = 2_000
 RECENT_DAYS = 91
@@ -22,12 +25,14 @@ def seed_of(y: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(y, dtype=float).tobytes())
 
 
-def simulate(y: np.ndarray, mean: np.ndarray, paths: int = PATHS) -> np.ndarray:
-    """``paths`` by len(mean) simulated daily demands after history ``y``."""
+def simulate(y: np.ndarray, mean: np.ndarray, paths: int = PATHS, pattern: str = "") -> np.ndarray:
+    """``paths`` by len(mean) simulated daily demands after history ``y`` of ``pattern``."""
     sizes = y[y > 0]
     if len(sizes) == 0 or not np.any(mean > 0):
         return np.zeros((paths, len(mean)))
     rng = np.random.default_rng(seed_of(y))
+    if pattern == "smooth":
+        return counts.simulate(y, mean, paths, rng)
     sales_days = max(1, int(np.count_nonzero(y[-RECENT_DAYS:])))
     factor = rng.gamma(sales_days, 1.0 / sales_days, size=(paths, 1))
     rate = mean[None, :] * factor / float(sizes.mean())

@@ -39,7 +39,7 @@ def fit(y: np.ndarray, horizon: int) -> tuple[dict[str, Any], np.ndarray, np.nda
     choice, why = _choice(y, pattern)
     mean = models.predict(choice.model, y, horizon)
     rate = models.rate(pattern.label, y, horizon) if choice.scores else mean
-    sims = paths.simulate(y, rate)
+    sims = paths.simulate(y, rate, pattern=pattern.label)
     summary = {
         "model": choice.model,
         "rate_model": choice.rate_model,
