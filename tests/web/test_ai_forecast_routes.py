@@ -50,6 +50,8 @@ async def test_forecast_and_reorders_of_a_shop(
     async with make_client(api) as client:
         assert (await login(client, buyer, PASSWORD)).status_code == 200
         client.headers.update(csrf_headers(client))
+        # The company's level, for the page's default: read by the roles that read forecasts.
+        assert (await client.get("/api/ai/settings")).json() == {"service_level": 0.9}
         got = await client.get(f"/api/ai/forecasts/products/{busy}")
         assert got.status_code == 200, got.text
         body = got.json()
@@ -84,6 +86,7 @@ async def test_forecast_and_reorders_of_a_shop(
             assert fields(bad) == {"service_level"}, wrong
         put = await client.put("/api/ai/settings", json={"service_level": 0.99})
         assert put.status_code == 200 and put.json() == {"service_level": 0.99}
+        assert (await client.get("/api/ai/settings")).json() == {"service_level": 0.99}
         higher = (await client.get("/api/ai/reorders")).json()
         assert higher["service_level"] == 0.99
         assert higher["items"][0]["quantity"] > r["quantity"]  # the company's level moves it
@@ -92,6 +95,7 @@ async def test_forecast_and_reorders_of_a_shop(
         asked = (await client.get("/api/ai/reorders", params={"service_level": 0.9})).json()
         assert asked["items"][0]["quantity"] == r["quantity"]  # the query still overrides
     async with signed_in(api, Role.company_admin) as other:  # company A: not the shop's
+        assert (await other.get("/api/ai/settings")).json() == {"service_level": 0.95}  # its own
         assert (await other.get(f"/api/ai/forecasts/products/{busy}")).status_code == 404
         empty = (await other.get("/api/ai/reorders")).json()
         assert empty == {"made_at": None, "history_end": None, "service_level": 0.95, "items": []}

@@ -172,6 +172,7 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/ai/forecasts/products/{product_id}", ADMINS | {DISP, LAB}, target="product"),
     Row("GET", "/api/ai/reorders", ADMINS | {DISP, LAB}),
     # one's own company's level: the route takes no company, so another's cannot be named
+    Row("GET", "/api/ai/settings", ADMINS | {DISP, LAB}),
     Row("PUT", "/api/ai/settings", ADMINS, body={"service_level": 0.95}),
     # ---- the queue admin API: admins see their company's jobs; queue-wide acts are the
     # platform's ----

@@ -77,9 +77,10 @@ POLICY: dict[str, Rule] = {
     "notifications.own": _rule(EVERYONE, "one's own notifications and the live socket"),
     "ai.chat": _rule(EVERYONE, "one's own AI conversations"),
     "ai.forecasts": _rule(
-        ADMINS | {DISPENSER, LAB}, "demand forecasts and reorder suggestions (they buy stock)"
+        ADMINS | {DISPENSER, LAB},
+        "demand forecasts, reorder suggestions, the company's service level (they buy stock)",
     ),
-    "ai.settings": _rule(ADMINS, "the company's service level for reorder suggestions"),
+    "ai.settings": _rule(ADMINS, "set the company's service level for reorder suggestions"),
     "queue.monitor": _rule(ADMINS, "queue stats, health, jobs, outbox, event stream (own company)"),
     "queue.jobs": _rule(
         ADMINS, "retry, promote, cancel, remove jobs, retry all failed (own company's)"

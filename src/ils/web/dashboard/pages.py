@@ -101,7 +101,8 @@ async def dashboard(request: Request, user: PageUser) -> Response:
 
 @router.get(FORECASTS_PATH, response_class=HTMLResponse)
 async def forecasts(request: Request, user: PageUser) -> Response:
-    """The reorder list and a product's forecast chart, for the roles that buy stock."""
+    """The reorder list and a product's forecast chart, for the roles that buy stock; at the
+    company's service level unless the user picks another, which its admins may save."""
     if user is None:
         return RedirectResponse(
             f"{LOGIN_PATH}?next={quote(FORECASTS_PATH)}", status.HTTP_303_SEE_OTHER
@@ -109,7 +110,7 @@ async def forecasts(request: Request, user: PageUser) -> Response:
     if not allows(user.role, "ai.forecasts"):
         reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
         return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, reason=reason)
-    return _page(request, "forecasts.html", user=user)
+    return _page(request, "forecasts.html", user=user, can_save=allows(user.role, "ai.settings"))
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)

@@ -1,7 +1,8 @@
 """Demand forecasts over HTTP: a product's forecast with its history and bands, and the reorder
 list (what to order now at a service level, given today's stock and open purchase orders), both
 read from the company's latest demand-forecast job; and the company's own service level, which
-they use when the query names none. Another company's product answers 404.
+they use when the query names none (read by the roles that read forecasts, set by its admins).
+Another company's product answers 404.
 """
 
 from __future__ import annotations
@@ -84,14 +85,26 @@ async def reorders(
     return await stored.reorder_list(session, user.company_id, service_level)
 
 
+async def _company(session: DbSession, user: CurrentUser) -> Company:
+    company = await session.get(Company, user.company_id)
+    assert company is not None  # a signed-in user's company exists (foreign key)
+    return company
+
+
+@router.get("/settings", dependencies=[permit("ai.forecasts")], response_model=AiSettings)
+async def get_settings(user: CurrentUser, session: DbSession) -> AiSettings:
+    """The company's service level: what its reorder suggestions and demand forecasts use when
+    none is asked for (the forecast page's default)."""
+    return AiSettings(service_level=(await _company(session, user)).service_level)
+
+
 @router.put("/settings", dependencies=[permit("ai.settings")], response_model=AiSettings)
 async def put_settings(
     body: AiSettings, request: Request, user: CurrentUser, session: DbSession
 ) -> AiSettings:
     """Set the company's service level, which its reorder suggestions and demand forecasts use
     when none is asked for."""
-    company = await session.get(Company, user.company_id)
-    assert company is not None  # a signed-in user's company exists (foreign key)
+    company = await _company(session, user)
     detail = {"from": company.service_level, "to": body.service_level}
     company.service_level = body.service_level
     await record_audit(session, user, "ai.settings_changed", "company", company.id, detail, request)
