@@ -1,0 +1,134 @@
+"""What a flow's parent sees of its children while it runs (``ctx.flow``): their results, their
+failures, a batch's counts; and the worker's step that skips a parent whose children failed,
+when its flow says ``skip``.
+
+BullMQ keeps a parent's children beside its job hash (:mod:`ils.queue.keys`): the pending ones in
+``:dependencies``, the completed ones with their return values in ``:processed``, the failed
+ones it was told to ignore with their reasons in ``:failed``, and those that failed it in
+``:unsuccessful``. Each names a child by its job key, ``<prefix>:<queue>:<job id>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aredis
+
+#: A parent's data field saying what its failed children do to it, when the worker decides it
+#: (``{"onChildFailure": "skip"}``; see :mod:`ils.queue.flows`).
+FLOW_FIELD = "_ilsFlow"
+#: A batch callback's data field: ``{"total": <jobs in the batch>}``.
+BATCH_FIELD = "_ilsBatch"
+
+
+def split_job_key(prefix: str, key: str) -> tuple[str, str]:
+    """``(queue, job id)`` of a job key ``<prefix>:<queue>:<job id>`` (queue names and job ids
+    hold no ``:``)."""
+    rest = key[len(prefix) + 1 :] if key.startswith(f"{prefix}:") else key
+    queue, _, job_id = rest.partition(":")
+    return queue, job_id
+
+
+def _value(raw: Any) -> Any:
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """One finished child: its queue, job id and name, and its return value or failure reason."""
+
+    queue: str
+    job_id: str
+    name: str | None
+    completed: bool
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return f"{self.queue}/{self.job_id}"
+
+
+class ChildrenView:
+    """The children of one parent job, read when asked (nothing is read for a job that never
+    asks, so every job gets one)."""
+
+    def __init__(self, client: aredis.Redis, prefix: str, job_key: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.job_key = job_key
+
+    async def counts(self) -> dict[str, int]:
+        """How many children completed, failed (for good) and are still pending."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hlen(f"{self.job_key}:processed")
+            pipe.hlen(f"{self.job_key}:failed")
+            pipe.zcard(f"{self.job_key}:unsuccessful")
+            pipe.scard(f"{self.job_key}:dependencies")
+            completed, ignored, unsuccessful, pending = await pipe.execute()
+        return {
+            "completed": int(completed),
+            "failed": int(ignored) + int(unsuccessful),
+            "pending": int(pending),
+        }
+
+    async def failures(self) -> dict[str, str]:
+        """The failed children (``<queue>/<job id>``) and their reasons."""
+        raw = await self.client.hgetall(f"{self.job_key}:failed")
+        return {"/".join(split_job_key(self.prefix, str(k))): str(v) for k, v in raw.items()}
+
+    async def outcomes(self) -> list[ChildOutcome]:
+        """Every finished child with its name and result, completed ones first (for flows of
+        a few jobs; a batch's callback reads :meth:`counts`)."""
+        processed, failed = await self._finished()
+        found = [(k, True, v) for k, v in processed.items()]
+        found += [(k, False, v) for k, v in failed.items()]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, _, _ in found:
+                pipe.hget(key, "name")
+            names = await pipe.execute()
+        out = []
+        for (key, completed, raw), name in zip(found, names, strict=True):
+            queue, job_id = split_job_key(self.prefix, key)
+            value = _value(raw) if completed else str(raw)
+            out.append(ChildOutcome(queue, job_id, name and str(name), completed, value))
+        return out
+
+    async def result_of(self, queue: str, name: str) -> Any:
+        """The return value of the completed child of type ``queue/name`` (the first, if it has
+        several); None when no such child completed."""
+        for outcome in await self.outcomes():
+            if outcome.completed and (outcome.queue, outcome.name) == (queue, name):
+                return outcome.value
+        return None
+
+    async def _finished(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(f"{self.job_key}:processed")
+            pipe.hgetall(f"{self.job_key}:failed")
+            processed, failed = await pipe.execute()
+        return (
+            {str(k): v for k, v in processed.items()},
+            {str(k): v for k, v in failed.items()},
+        )
+
+
+def skips_on_failure(data: Any) -> bool:
+    """Whether a parent's data says to skip it when a child failed (its flow's ``skip``)."""
+    mark = data.get(FLOW_FIELD) if isinstance(data, Mapping) else None
+    return isinstance(mark, Mapping) and mark.get("onChildFailure") == "skip"
+
+
+async def skipped_result(data: Any, view: ChildrenView | None) -> dict[str, Any] | None:
+    """The result of a parent skipped because children failed, or None when it runs."""
+    if view is None or not skips_on_failure(data):
+        return None
+    failures = await view.failures()
+    if not failures:
+        return None
+    return {"skipped": True, "failedChildren": sorted(failures)}
