@@ -15,21 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aredis
+from bullmq import Queue
+
+from ils.queue import keys
+from ils.queue.keys import split_job_key
 
 #: A parent's data field saying what its failed children do to it, when the worker decides it
 #: (``{"onChildFailure": "skip"}``; see :mod:`ils.queue.flows`).
 FLOW_FIELD = "_ilsFlow"
 #: A batch callback's data field: ``{"total": <jobs in the batch>}``.
 BATCH_FIELD = "_ilsBatch"
-
-
-def split_job_key(prefix: str, key: str) -> tuple[str, str]:
-    """``(queue, job id)`` of a job key ``<prefix>:<queue>:<job id>`` (queue names and job ids
-    hold no ``:``)."""
-    rest = key[len(prefix) + 1 :] if key.startswith(f"{prefix}:") else key
-    queue, _, job_id = rest.partition(":")
-    return queue, job_id
 
 
 def _value(raw: Any) -> Any:
@@ -58,18 +53,21 @@ class ChildrenView:
     """The children of one parent job, read when asked (nothing is read for a job that never
     asks, so every job gets one)."""
 
-    def __init__(self, client: aredis.Redis, prefix: str, job_key: str) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.job_key = job_key
+    def __init__(self, queue: Queue, job_id: str) -> None:
+        self.client = queue.client
+        self.prefix = queue.prefix
+        self.processed = keys.job_processed(queue, job_id)
+        self.failed = keys.job_failed_children(queue, job_id)
+        self.unsuccessful = keys.job_unsuccessful(queue, job_id)
+        self.pending = keys.job_dependencies(queue, job_id)
 
     async def counts(self) -> dict[str, int]:
         """How many children completed, failed (for good) and are still pending."""
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hlen(f"{self.job_key}:processed")
-            pipe.hlen(f"{self.job_key}:failed")
-            pipe.zcard(f"{self.job_key}:unsuccessful")
-            pipe.scard(f"{self.job_key}:dependencies")
+            pipe.hlen(self.processed)
+            pipe.hlen(self.failed)
+            pipe.zcard(self.unsuccessful)
+            pipe.scard(self.pending)
             completed, ignored, unsuccessful, pending = await pipe.execute()
         return {
             "completed": int(completed),
@@ -79,7 +77,7 @@ class ChildrenView:
 
     async def failures(self) -> dict[str, str]:
         """The failed children (``<queue>/<job id>``) and their reasons."""
-        raw = await self.client.hgetall(f"{self.job_key}:failed")
+        raw = await self.client.hgetall(self.failed)
         return {"/".join(split_job_key(self.prefix, str(k))): str(v) for k, v in raw.items()}
 
     async def outcomes(self) -> list[ChildOutcome]:
@@ -109,8 +107,8 @@ class ChildrenView:
 
     async def _finished(self) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(f"{self.job_key}:processed")
-            pipe.hgetall(f"{self.job_key}:failed")
+            pipe.hgetall(self.processed)
+            pipe.hgetall(self.failed)
             processed, failed = await pipe.execute()
         return (
             {str(k): v for k, v in processed.items()},

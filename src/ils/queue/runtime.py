@@ -22,7 +22,6 @@ from bullmq.custom_errors import DelayedError, UnrecoverableError
 
 from ils.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
 from ils.logs import job_log_context
-from ils.queue import keys
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
@@ -138,7 +137,6 @@ class WorkerRuntime:
 
     def _context(self, queue: str, job: Any, sig: Any) -> JobContext[Any]:
         job_id = str(job.id)
-        q = self.broker.queues.get(queue)
         return JobContext(
             job_id=job_id,
             queue=queue,
@@ -147,7 +145,7 @@ class WorkerRuntime:
             max_attempts=int((job.opts or {}).get("attempts") or 1),
             logger=logging.LoggerAdapter(job_log, {"job_id": job_id, "queue": queue}),
             resources=self.resources.scoped(self.registry.resources_of(queue, job.name)),
-            flow=ChildrenView(q.client, self.settings.prefix, keys.job_hash(q, job_id)),
+            flow=ChildrenView(self.broker.queues.get(queue), job_id),
             _progress=job.updateProgress,
             _log=job.log,
             _cancelled=(lambda: bool(sig.aborted)) if sig is not None else None,
