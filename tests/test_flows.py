@@ -13,11 +13,12 @@ import pytest
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.errors import ConfigurationError, InvalidJobPayload
+from ils.errors import ConfigurationError, InvalidJobPayload, JobNotFound
 from ils.queue import keys
 from ils.queue.declare import JobDef
 from ils.queue.flow_store import add_tree
 from ils.queue.flows import build_tree, send_flow
+from ils.queue.registry import MASK
 from ils.queue.tenancy import ViewerScope
 from tests.conftest import make_settings, probe_registry
 from tests.support.handlers import PARENT_PROBES, PROBES
@@ -169,3 +170,37 @@ async def test_a_flow_enqueued_with_a_session_is_one_outbox_row_relayed_after_co
     assert await db_system.outbox.count(pending=True) == 0
     scope = ViewerScope(company_id=3)
     assert (await db_system.admin.stats(["oma"], scope))["oma"]["completed"] == 3
+
+
+async def test_the_admin_shows_a_jobs_flow_from_its_root_within_the_viewers_scope(
+    system: JobSystem,
+):
+    middle = on(PARENT_PROBES, "pdf").step(tag="mid").after(on(PROBES, "pdf").step(tag="leaf"))
+    root = PARENT.step(tag="root").after(
+        middle, PROBE.step(tag="bad", give_up=True), on_child_failure="continue"
+    )
+    sent = await send_flow(root, company_id=5, producer=system.producer)
+    async with running(system, "oma", "pdf"):
+        await system.admin.wait_for_job("oma", sent.job_id, timeout_s=30)
+    root_id, leaf = sent.job_id, f"{sent.job_id}-0-0"
+    tree = await system.admin.flows.tree("pdf", leaf, ViewerScope(5))  # asked from the leaf
+    assert (tree.id, tree.queue, tree.state, tree.on_child_failure) == (
+        root_id, "oma", "completed", "continue"
+    )  # fmt: skip
+    assert tree.children_total == 2
+    got = {(c.queue, c.id): (c.name, c.state, c.failed_reason) for c in tree.children}
+    assert got == {
+        ("pdf", f"{root_id}-0"): ("test-parent", "completed", None),
+        ("oma", f"{root_id}-1"): ("test-probe", "failed", "permanent problem"),
+    }
+    mid = next(c for c in tree.children if c.queue == "pdf")
+    assert mid.on_child_failure == "fail"
+    assert [(c.id, c.state) for c in mid.children] == [(leaf, "completed")]
+    masked = await system.admin.flows.tree("oma", root_id, ViewerScope(5, mask=True))
+    bad = next(c for c in masked.children if c.queue == "oma")
+    assert bad.failed_reason == MASK
+    with pytest.raises(JobNotFound):
+        await system.admin.flows.tree("pdf", leaf, ViewerScope(6))
+    lone = await system.producer.enqueue("oma", "test-probe", {})
+    alone = await system.admin.flows.tree("oma", lone.job_id)
+    assert (alone.id, alone.children, alone.children_total) == (lone.job_id, [], 0)

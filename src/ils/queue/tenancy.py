@@ -209,7 +209,7 @@ def new_job_id() -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _script(client: Any, source: str) -> Any:
+def script_of(client: Any, source: str) -> Any:
     """The client's registered script, made once: registering hashes the source every time, and
     the index script runs on every job an order enqueues."""
     return client.register_script(source)
@@ -218,7 +218,7 @@ def _script(client: Any, source: str) -> Any:
 async def index_job(queue: Queue, job_id: str, company_id: int) -> None:
     """Write ``job_id`` into its company's index of ``queue``, and prune a few dead entries."""
     now = now_ms()
-    script = _script(queue.client, INDEX_JOB_LUA)
+    script = script_of(queue.client, INDEX_JOB_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     await script(
         keys=[key],
@@ -257,7 +257,7 @@ async def unindex_job(queue: Queue, job_id: str, company_id: int | None) -> None
 
 async def company_counts(queue: Queue, company_id: int) -> dict[str, int]:
     """The company's jobs in ``queue`` per state (waiting, active and BullMQ's sorted sets)."""
-    script = _script(queue.client, COMPANY_JOBS_LUA)
+    script = script_of(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
         keys=[key], args=[keys.job_hash_prefix(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0]
@@ -269,7 +269,7 @@ async def company_page(
     queue: Queue, company_id: int, state: str, start: int, size: int
 ) -> tuple[int, list[str]]:
     """The company's jobs of ``queue`` in ``state``: how many, and the ids of one page."""
-    script = _script(queue.client, COMPANY_JOBS_LUA)
+    script = script_of(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
         keys=[key],
