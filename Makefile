@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lock lint node-deps bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker browser clean install install-dev
+.PHONY: run test lock lint node-deps bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker browser clean install install-dev
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -83,6 +83,11 @@ lint: install-dev
 ## bench: the benchmarks of bench/README.md (not part of the test suite)
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+## bench-batch: a batch of 10,000 no-op jobs and its one callback: add, progress reads, drain,
+## the callback exactly once (about a minute)
+bench-batch: install-dev
+	$(BIN)/python bench/batch_callback.py
 
 ## bench-orders: POST /api/orders capacity: a sweep of rates (10-200/s) in the three layouts,
 ## the knees (p99 < 50 ms, < 500 ms) and the server's CPU per order (about 6 minutes)
