@@ -28,13 +28,6 @@ SHORT_LOCKS = {
 
 
 @pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
-
-
-@pytest.fixture
 async def system(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[JobSystem]:
     js = JobSystem(make_settings(redis_url, prefix, tmp_path, env=SHORT_LOCKS), probe_registry())
     yield js

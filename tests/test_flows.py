@@ -32,13 +32,6 @@ def on(defs: tuple[JobDef[Any, Any], ...], queue: str = "oma") -> JobDef[Any, An
 PROBE, PARENT = on(PROBES), on(PARENT_PROBES)
 
 
-@pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
-
-
 async def test_a_parent_runs_after_its_children_and_sees_their_results(
     system: JobSystem, records: Records
 ):
