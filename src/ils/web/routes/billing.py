@@ -19,7 +19,7 @@ from ils.domain.services import Amount, Id, QueuedJob, Window, batches
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.quota_deps import PdfQuota
+from ils.web.quota_deps import EmailQuota, PdfQuota
 from ils.web.routes.batches import BatchStartedOut
 from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
@@ -166,7 +166,7 @@ async def issue_invoice(
     dependencies=[permit("invoices.send")],
 )
 async def resend_invoices(
-    body: ResendIn, request: Request, user: CurrentUser, _quota: PdfQuota, session: DbSession
+    body: ResendIn, request: Request, user: CurrentUser, _quota: EmailQuota, session: DbSession
 ) -> BatchStartedOut:
     """An id that is not an issued (or paid) invoice of the user's company is a 422 on
     ``invoice_ids``; the answer's ``batch_id`` is for ``GET /api/batches/{batch_id}``."""
@@ -188,7 +188,7 @@ async def email_invoice(
     invoice_id: InvoiceId,
     request: Request,
     user: CurrentUser,
-    _quota: PdfQuota,
+    _quota: EmailQuota,
     session: DbSession,
     body: InvoiceEmailIn | None = None,
 ) -> InvoiceSentOut:
