@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lock lint bench bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker browser clean install install-dev
+.PHONY: run test lock lint node-deps bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker browser clean install install-dev
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -55,13 +55,22 @@ run: install
 	$(BIN)/ils demo seed --if-empty
 	$(BIN)/ils serve --host $(HOST) --port $(PORT)
 
-## test: set up with the dev extras and the browser, then lint, type-check and run the whole suite
-test: install-dev browser lint
+## test: set up with the dev extras, the browser and the Node producer's packages, then lint,
+## type-check and run the whole suite
+test: install-dev browser node-deps lint
 	$(BIN)/python -m pytest
 
 ## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
 browser:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+## node-deps: the Node BullMQ producer of the interop tests (tests/node, from its lock file);
+## without npm those tests are skipped, with the reason
+node-deps:
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error \
+	    || echo "npm ci failed: the Node interop tests will be skipped"; \
+	else echo "npm not found: the Node interop tests will be skipped"; fi
 
 ## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
 ## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
@@ -74,6 +83,11 @@ lint: install-dev
 ## bench: the benchmarks of bench/README.md (not part of the test suite)
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+## bench-batch: a batch of 10,000 no-op jobs and its one callback: add, progress reads, drain,
+## the callback exactly once (about a minute)
+bench-batch: install-dev
+	$(BIN)/python bench/batch_callback.py
 
 ## bench-orders: POST /api/orders capacity: a sweep of rates (10-200/s) in the three layouts,
 ## the knees (p99 < 50 ms, < 500 ms) and the server's CPU per order (about 6 minutes)

@@ -1,4 +1,5 @@
-"""The bench's no-op job type: one ``oma`` job whose handler does nothing.
+"""The bench's no-op job type: one ``oma`` job whose handler does nothing; and the callback of
+the batch benchmark (``bench/batch_callback.py``), which counts its own runs.
 
 Both sides of every comparison use the same queue, job name and payload built here. Our runtime
 loads this module through ``Settings.imports`` (``bench/`` is on ``sys.path`` when
@@ -33,6 +34,22 @@ async def noop(payload: NoopPayload, ctx: JobContext[None]) -> None:
 
 
 NOOP = job(NoopPayload, queue=QUEUE, name=JOB_NAME, description="does nothing (benchmarks)")(noop)
+
+
+def callback_runs_key(prefix: str) -> str:
+    return f"{prefix}:bench:callback-runs"
+
+
+async def batch_done(payload: NoopPayload, ctx: JobContext[None]) -> dict[str, Any]:
+    """A batch's callback: counts its runs (under the bench's prefix) and returns the batch's
+    outcome as its children's sets hold it."""
+    assert ctx.flow is not None
+    runs = await ctx.flow.client.incr(callback_runs_key(ctx.flow.prefix))
+    return {"runs": runs, "counts": await ctx.flow.counts()}
+
+
+BATCH_DONE = job(NoopPayload, queue=QUEUE, name="bench-batch-done",
+                 description="a batch's callback (benchmarks)")(batch_done)  # fmt: skip
 
 
 def payload_data(seq: int, blob: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ils.queue.registry import Registry
 from ils.queue.settings import Settings
 from ils.settings import IlsSettings, load_settings
 from tests.support.databases import BACKENDS, open_database
+from tests.support.running import Records
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
@@ -140,6 +141,14 @@ async def system(settings: Settings) -> AsyncIterator[JobSystem]:
         yield js
     finally:
         await js.close()
+
+
+@pytest.fixture
+async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
+    """What the probe handlers of ``tests.support.handlers`` wrote under this test's prefix."""
+    r = Records(redis_url, prefix)
+    yield r
+    await r.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """What the ``ils`` command's sub-commands share: the common options, the settings with a
 command's options as the last source, the one way a command fails (``error: ...`` on stderr, exit
-2 or 1), and running a coroutine as a command. Rich is imported only by a command that prints a
-table.
+2 or 1), running a coroutine as a command, and the queue admin view on Redis alone that the
+inspecting commands read through. Rich is imported only by a command that prints a table.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from ils.errors import IlsJobsError
 from ils.settings import IlsSettings, load_settings
+
+if TYPE_CHECKING:
+    from ils.queue.admin import QueueAdmin
 
 T = TypeVar("T")
 
@@ -57,3 +60,16 @@ def run_async(coro: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(runner())
     except IlsJobsError as exc:
         fail(str(exc), 1)
+
+
+def inspect_admin(config: Path | None, fn: Callable[[QueueAdmin], Awaitable[T]]) -> T:
+    """``fn`` on an admin view that needs Redis alone (no database, mail or AI settings)."""
+    from ils import lifecycle
+
+    settings = settings_for(config)
+
+    async def run() -> T:
+        async with lifecycle.inspecting(settings) as admin:
+            return await fn(admin)
+
+    return run_async(run)

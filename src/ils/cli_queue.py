@@ -11,12 +11,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import ConfigOpt, JsonOpt, T, fail, rich_console, run_async, settings_for
+from ils.cli_common import (
+    ConfigOpt,
+    JsonOpt,
+    T,
+    fail,
+    inspect_admin,
+    rich_console,
+    run_async,
+    settings_for,
+)
 from ils.settings import IlsSettings
 
 if TYPE_CHECKING:
     from ils.bootstrap import JobSystem
-    from ils.queue.admin import QueueAdmin
 
 queue_app = typer.Typer(help="Inspect the queues and add jobs.")
 
@@ -31,19 +39,6 @@ async def _with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitabl
         await system.close()
 
 
-def _inspect(config: Path | None, fn: Callable[[QueueAdmin], Awaitable[T]]) -> T:
-    """``fn`` on an admin view that needs Redis alone (no database, mail or AI settings)."""
-    from ils import lifecycle
-
-    settings = settings_for(config)
-
-    async def run() -> T:
-        async with lifecycle.inspecting(settings) as admin:
-            return await fn(admin)
-
-    return run_async(run)
-
-
 @queue_app.command("stats")
 def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Jobs per state for each queue."""
@@ -51,7 +46,7 @@ def queue_stats(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
     from ils.queue.states import COUNT_STATES
 
-    stats = _inspect(config, lambda admin: admin.stats())
+    stats = inspect_admin(config, lambda admin: admin.stats())
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
@@ -66,7 +61,7 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Redis reachable, latency, version, memory, live workers per queue."""
     from rich.table import Table
 
-    health = _inspect(config, lambda admin: admin.health())
+    health = inspect_admin(config, lambda admin: admin.health())
     if as_json:
         typer.echo(json.dumps(health, indent=2))
     else:
@@ -90,7 +85,7 @@ def queue_info(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     from ils.jobs import build_registry
     from ils.queue.reference import describe
 
-    info = _inspect(config, lambda admin: admin.info())
+    info = inspect_admin(config, lambda admin: admin.info())
     info["job_types"] = [describe(t) for t in build_registry(settings_for(config).imports)]
     if as_json:
         typer.echo(json.dumps(info, indent=2))

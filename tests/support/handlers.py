@@ -100,3 +100,28 @@ BLOCKING_PROBES = tuple(
 )  # fmt: skip
 # A type with no handler: its jobs fail with "no handler for <queue>/test-unhandled".
 UNHANDLED = tuple(JobDef(Probe, JobType(queue, "test-unhandled", Probe)) for queue in QUEUE_NAMES)
+
+
+async def parent_probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
+    """A flow's parent (or a batch's callback): counts its runs and returns what it saw of its
+    children (their outcomes, or only their counts for a batch)."""
+    async with aredis.from_url(_url(ctx), decode_responses=True) as client:
+        prefix = _prefix(ctx)
+        runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
+        await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")
+    assert ctx.flow is not None
+    counts = await ctx.flow.counts()
+    if payload.tag == "batch":
+        return {"runs": runs, "counts": counts}
+    outcomes = [
+        {"key": o.key, "name": o.name, "completed": o.completed, "value": o.value}
+        for o in await ctx.flow.outcomes()
+    ]
+    return {"runs": runs, "counts": counts, "children": outcomes}
+
+
+PARENT_PROBES = tuple(
+    job(Probe, queue=queue, name="test-parent", description="a flow's parent (tests)",
+        resources=("producer",))(parent_probe)
+    for queue in QUEUE_NAMES
+)  # fmt: skip

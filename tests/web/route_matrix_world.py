@@ -31,6 +31,9 @@ from ils.domain.models import (
 )
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.jobs import helpers
+from ils.jobs.ai.demand import demand_forecast
+from ils.jobs.notification.handlers import batch_summary
+from ils.queue.flows import send_batch
 from ils.queue.outbox import OutboxRow
 from ils.queue.producer import EnqueueOptions
 from tests.web.conftest import PASSWORD, add_user, csrf_headers, login, make_client
@@ -322,6 +325,20 @@ async def outbox_row(w: World, owner: Owner, role: Role) -> Params:
     return {"row_id": row.id}
 
 
+async def batch(w: World, owner: Owner, role: Role) -> Params:
+    """A batch of ``owner``'s company: a delayed demand forecast, a summary as its callback."""
+    company = w.company[owner]
+    jobs = [demand_forecast.step(company_id=company).using(EnqueueOptions(delay_s=3600))]
+    callback = batch_summary.step(title="Matrix")
+    sent = await send_batch(callback, jobs, company_id=company, producer=w.system.producer)
+    return {"batch_id": sent.job_id}
+
+
+async def resend_body(w: World) -> dict[str, Any]:
+    """An issued invoice of the acting users' company, to resend."""
+    return {"invoice_ids": [(await issued_invoice(w, "own", Role.admin))["invoice_id"]]}
+
+
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
@@ -341,4 +358,5 @@ FACTORIES: dict[str, Factory] = {
     "auth_session": auth_session,
     "job": job,
     "outbox_row": outbox_row,
+    "batch": batch,
 }

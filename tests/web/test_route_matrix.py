@@ -47,6 +47,7 @@ from tests.web.route_matrix_world import (
     new_company,
     product_body,
     purchase_order_body,
+    resend_body,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -139,6 +140,9 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/invoices", ADMINS | {DISP, STAFF}, 201, body=INVOICE),
     Row("GET", "/api/invoices/{invoice_id}", ADMINS | {DISP, STAFF}, target="invoice"),
     Row("POST", "/api/invoices/{invoice_id}/issue", ADMINS, target="invoice"),
+    Row("POST", "/api/invoices/{invoice_id}/email", ADMINS, 202, target="issued_invoice",
+        body={"to": ["billing@customer.example.com"]}),
+    Row("POST", "/api/invoices/resend", ADMINS, 202, body=resend_body),
     Row("GET", "/api/invoices/{invoice_id}/payments", ADMINS | {DISP, STAFF}, target="invoice"),
     Row("POST", "/api/invoices/{invoice_id}/payments", ADMINS | {DISP, STAFF}, 201,
         target="issued_invoice", body={"amount": "1.00", "method": "cash"}),
@@ -185,6 +189,7 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/queue/events", ADMINS, via="asgi"),
     Row("GET", "/api/queue/{queue}/jobs", ADMINS, fixed={"queue": "ai"}),
     Row("GET", "/api/queue/{queue}/jobs/{job_id}", ADMINS, target="job"),
+    Row("GET", "/api/queue/{queue}/jobs/{job_id}/flow", ADMINS, target="job"),
     Row("DELETE", "/api/queue/{queue}/jobs/{job_id}", ADMINS, target="job"),
     Row("POST", "/api/queue/{queue}/jobs/{job_id}/{action}", ADMINS, target="job",
         fixed={"action": "promote"}),
@@ -203,6 +208,10 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/queue/outbox", ADMINS),
     Row("POST", "/api/queue/outbox/relay", ONLY_PLATFORM),  # relays every company's rows
     Row("DELETE", "/api/queue/outbox/{row_id}", ADMINS, target="outbox_row"),
+    # ---- batches: a company's admins follow its own; every company's briefings are the
+    # platform's ----
+    Row("GET", "/api/batches/{batch_id}", ADMINS, target="batch"),
+    Row("POST", "/api/batches/daily-briefings", ONLY_PLATFORM, 202),
     Row("GET", "/api/audit", ONLY_PLATFORM),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
     Row("GET", "/metrics", EVERYONE, anonymous=200),

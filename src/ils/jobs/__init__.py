@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 JOB_MODULES = (
     "ils.jobs.email.handlers",
+    "ils.jobs.email.invoice",
     "ils.jobs.pdf.handlers",
     "ils.jobs.notification.handlers",
     "ils.jobs.ai.demand",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ils.queue.declare import Helper
-from ils.queue.reference import markdown_table
+from ils.queue.flows import flows_in
+from ils.queue.reference import markdown_table, model_wire_fields
 from ils.queue.registry import Registry
 
 HEADER = """# Job types
@@ -31,6 +32,33 @@ def helper_names() -> dict[str, list[str]]:
     return dict(names)
 
 
+FLOWS = """
+## Flows
+
+Declared with `@flow` in `src/ils/jobs/flows.py`: each helper enqueues the whole tree at once
+(through the caller's outbox when bound to a session); the job it answers with is the root, the
+one that runs last. How flows and batches work, with a runnable example: `docs/flows.md`.
+
+| flow | description | data (`*` required) | Python helper |
+|---|---|---|---|
+"""
+
+
+def flows_table() -> str:
+    """The declared flows of :mod:`ils.jobs.flows` as a Markdown table."""
+    from ils.jobs import flows, helpers
+
+    names = {value.job_def: name for name, value in vars(helpers).items()
+             if isinstance(value, Helper)}  # fmt: skip
+    lines = []
+    for declared in sorted(flows_in(vars(flows)), key=lambda f: f.name):
+        model = declared.payload
+        fields = ", ".join(f"`{f}`" for f in model_wire_fields(model))  # type: ignore[arg-type]
+        helper = f"`{names[declared]}`" if declared in names else "-"
+        lines.append(f"| `{declared.name}` | {declared.description} | {fields} | {helper} |")
+    return FLOWS + "\n".join(lines) + "\n"
+
+
 def render(registry: Registry) -> str:
-    """The whole page for ``registry``'s job types."""
-    return HEADER + markdown_table(registry, helper_names())
+    """The whole page for ``registry``'s job types and the declared flows."""
+    return HEADER + markdown_table(registry, helper_names()) + flows_table()

@@ -3,8 +3,10 @@
 The API, the dashboard and the CLI read and change queue state only through :class:`QueueAdmin`;
 none of them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
-``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and totals,
-:mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`).
+``flows`` (a job's flow tree, :mod:`ils.queue.flow_tree`), ``batches`` (a batch's progress,
+:mod:`ils.queue.batches`), ``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and
+totals, :mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis,
+:mod:`ils.queue.outbox_admin`).
 Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
@@ -28,8 +30,10 @@ from redis.exceptions import RedisError
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
 from ils.queue import keys
 from ils.queue.actions import QueueActions
+from ils.queue.batches import BatchReader
 from ils.queue.broker import Broker
 from ils.queue.browse import JobBrowser, job_fields, visible_job
+from ils.queue.flow_tree import FlowReader
 from ils.queue.heartbeat import now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
@@ -96,6 +100,8 @@ class QueueAdmin:
         self.broker = broker
         self.registry = registry
         self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
+        self.flows = FlowReader(self.queue, settings.prefix, self.job_type)
+        self.batches = BatchReader(self.queue, QUEUE_NAMES)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
         self._outbox: OutboxAdmin | None = None

@@ -1,7 +1,8 @@
 """What a handler gets besides its payload: the job's identity, attempt, logger and tools.
 
 Handlers must be idempotent (delivery is at-least-once, guard 8): ``ctx.job_id`` is stable across
-attempts and redeliveries and is the key to make side effects happen once. ``ctx.resources`` holds
+attempts and redeliveries and is the key to make side effects happen once. A flow's parent reads
+its children's results in ``ctx.flow`` (:mod:`ils.queue.children`). ``ctx.resources`` holds
 the process's resources the job type declared, typed by the application (``JobContext[R]``); the
 engine only asks a :class:`ResourceProvider` for the view of a job type's declared kinds.
 """
@@ -12,9 +13,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
 from ils.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ils.queue.children import ChildrenView
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +53,8 @@ class JobContext(Generic[ResourcesT]):
     logger: logging.LoggerAdapter[logging.Logger]
     inline: bool = False
     resources: ResourcesT = None  # type: ignore[assignment]  # None for jobs declaring none
+    #: A flow parent's children (results, failures, a batch's counts); None when run inline.
+    flow: ChildrenView | None = None
     _progress: Callable[[Any], Awaitable[Any]] | None = None
     _log: Callable[[str], Awaitable[Any]] | None = None
     _cancelled: Callable[[], bool] | None = None

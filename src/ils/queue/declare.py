@@ -6,17 +6,20 @@ enqueue helper (``JobDef.helper``, keyword arguments typed by the payload model)
 (``JobType.schema``) and the docs table. Modules that declare job types are listed by the
 application (``ils.jobs.JOB_MODULES``, ``Settings.imports``); :func:`declared_in` finds their
 declarations. Node producers are unaffected: the wire name and the camelCase JSON are the same.
+``JobDef.step`` makes one :class:`Step` of a flow or a batch (:mod:`ils.queue.flows`).
 """
 
 from __future__ import annotations
 
+import difflib
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, cast
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.errors import ConfigurationError
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
 from ils.queue.registry import JobType, Payload
@@ -32,6 +35,47 @@ def merge_options(
     if defaults is None or chosen is None:
         return chosen or defaults
     return defaults.model_copy(update=chosen.model_dump(exclude_none=True))
+
+
+#: What a failed child does to the step that waits for it (see :meth:`Step.after`).
+OnChildFailure = Literal["fail", "skip", "continue"]
+ON_CHILD_FAILURE: tuple[str, ...] = get_args(OnChildFailure)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One job of a flow or a batch: a declared type, its validated payload and options, and the
+    steps it waits for (its children) with what a failed one does to it."""
+
+    job_type: JobType
+    payload: Payload
+    options: EnqueueOptions | None = None
+    children: tuple[Step, ...] = ()
+    on_child_failure: OnChildFailure = "fail"
+
+    def after(self, *children: Step, on_child_failure: OnChildFailure = "fail") -> Step:
+        """This step, run once ``children`` have completed. A child that fails for good (its
+        attempts spent) makes this step ``fail`` (it fails without running), ``skip`` (it
+        completes without running, its result naming the failed children) or ``continue`` (it
+        runs once the others are done, and finds the failures in ``ctx.flow``)."""
+        if on_child_failure not in ON_CHILD_FAILURE:
+            near = difflib.get_close_matches(str(on_child_failure), ON_CHILD_FAILURE, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigurationError(
+                f"on_child_failure must be one of {', '.join(ON_CHILD_FAILURE)}, "
+                f"not {on_child_failure!r}{hint}"
+            )
+        return replace(self, children=self.children + children, on_child_failure=on_child_failure)
+
+    def using(self, options: EnqueueOptions) -> Step:
+        """This step with ``options`` over its own (priority, attempts, delay, job id)."""
+        return replace(self, options=merge_options(self.options, options))
+
+    def walk(self) -> Iterator[Step]:
+        """This step and every step under it, parents before their children."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
 
 
 @dataclass(frozen=True)
@@ -93,6 +137,15 @@ class JobDef(Generic[P, PayloadT]):
         """The enqueue helper: the payload's fields as keyword arguments."""
         return Helper(self, Binding())
 
+    def step(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+        """One step of a flow or a batch: a job of this type with the payload's fields given by
+        name (validated now: :class:`InvalidJobPayload` names each bad field)."""
+        if args:
+            raise TypeError(f"{self.key}: pass the payload's fields by name")
+        typed = validate_payload(self.job_type, kwargs)
+        options = self.options_for(cast(PayloadT, typed)) if self.options_for else None
+        return Step(self.job_type, typed, options)
+
     def __call__(self, payload: PayloadT, ctx: Any) -> Any:
         """Run the handler (as a worker would, minus the pipeline around it)."""
         handler = self.job_type.handler
@@ -104,11 +157,21 @@ class JobDef(Generic[P, PayloadT]):
         return f"JobDef({self.key})"
 
 
-class Helper(Generic[P]):
-    """Enqueues jobs of one type from keyword arguments typed like the payload model's fields;
-    :meth:`using` binds the company, options, session or producer."""
+class Sendable(Protocol[P]):
+    """What a :class:`Helper` enqueues through: a job type's :class:`JobDef`, or a flow's
+    :class:`~ils.queue.flows.FlowDef`."""
 
-    def __init__(self, job_def: JobDef[P, Any], binding: Binding) -> None:
+    @property
+    def key(self) -> str: ...
+
+    async def _send(self, data: Any, how: Binding) -> Enqueued: ...
+
+
+class Helper(Generic[P]):
+    """Enqueues jobs of one type (or one flow) from keyword arguments typed like the payload
+    model's fields; :meth:`using` binds the company, options, session or producer."""
+
+    def __init__(self, job_def: Sendable[P], binding: Binding) -> None:
         self.job_def = job_def
         self.binding = binding
 

@@ -1,8 +1,9 @@
 """Running one job, as a short pipeline of named steps shared by workers and the inline fallback.
 
-resolve job type -> resolve handler -> validate payload -> perform -> normalize result.
-A step that can never succeed (unknown type, no handler, bad payload) raises :class:`GiveUp`, so
-the job fails at once with its reason kept, instead of burning retries.
+resolve job type -> resolve handler -> validate payload -> skip a flow parent whose children
+failed (when its flow says so) -> perform -> normalize result. A step that can never succeed
+(unknown type, no handler, bad payload) raises :class:`GiveUp`, so the job fails at once with its
+reason kept, instead of burning retries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ils.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
+from ils.queue.children import skipped_result
 from ils.queue.context import JobContext
 from ils.queue.registry import Handler, JobType, Payload, Registry
 from ils.queue.tenancy import without_company
@@ -115,4 +117,8 @@ class Executor:
         job_type = self.resolve(queue, name)
         handler = self.handler_of(job_type)
         payload = self.validate(job_type, data)
+        skipped = await skipped_result(data, ctx.flow)
+        if skipped is not None:
+            await ctx.log(f"skipped: children failed: {', '.join(skipped['failedChildren'])}")
+            return skipped
         return normalize_result(await self.perform(job_type, handler, payload, ctx))

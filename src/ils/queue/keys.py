@@ -23,10 +23,11 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:quota:...``: the request quotas' moving windows, named by the ``limits`` library
   under this key prefix (:mod:`ils.web.quotas`).
 
-BullMQ's job hash, ``<prefix>:<queue>:<job id>``, and a flow parent's ``:dependencies`` and
-``:processed`` beside it, are read directly in a few places (a pipeline of ``HGET`` over many
-jobs, a parent's children): :func:`job_hash` and its neighbours name them from the ``Queue``'s
-own key prefix.
+BullMQ's job hash, ``<prefix>:<queue>:<job id>``, and a flow parent's ``:dependencies``,
+``:processed``, ``:failed`` and ``:unsuccessful`` beside it, are read directly in a few places (a
+pipeline of ``HGET`` over many jobs, a parent's children): :func:`job_hash` and its neighbours
+name them from the ``Queue``'s own key prefix; :func:`split_job_key` reads a child's job key (as
+those sets name children) back.
 """
 
 from __future__ import annotations
@@ -127,3 +128,23 @@ def job_dependencies(queue: Queue, job_id: str) -> str:
 def job_processed(queue: Queue, job_id: str) -> str:
     """BullMQ's hash of a flow parent's finished children and their return values."""
     return f"{job_hash(queue, job_id)}:processed"
+
+
+def job_failed_children(queue: Queue, job_id: str) -> str:
+    """BullMQ's hash of a flow parent's children that failed with ``ignoreDependencyOnFailure``
+    (child job key -> failure reason)."""
+    return f"{job_hash(queue, job_id)}:failed"
+
+
+def job_unsuccessful(queue: Queue, job_id: str) -> str:
+    """BullMQ's sorted set of a flow parent's children that failed it (``failParentOnFailure``)."""
+    return f"{job_hash(queue, job_id)}:unsuccessful"
+
+
+def split_job_key(prefix: str, key: str) -> tuple[str, str]:
+    """``(queue, job id)`` of a job key ``<prefix>:<queue>:<job id>`` (queue names and job ids
+    hold no ``:``)."""
+    head = f"{prefix}:"
+    rest = key[len(head) :] if key.startswith(head) else key
+    queue, _, job_id = rest.partition(":")
+    return queue, job_id

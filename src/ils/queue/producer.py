@@ -6,7 +6,8 @@ With the caller's database session the job is written to the outbox in the calle
 and relayed to BullMQ once that commits (:mod:`ils.queue.relay`); without one it is added to
 BullMQ directly. When Redis does not answer, the queue's fallback policy decides: ``spool`` writes
 the job to the outbox for the relay to deliver later, ``inline`` runs the handler now, in this
-process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`.
+process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`. A flow (built by
+:mod:`ils.queue.flows`) goes the same ways, except inline: its jobs wait for each other.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor, validate_payload
+from ils.queue.flow_store import FlowJob, add_tree, flow_row
 from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.relay import OutboxRelay
@@ -189,9 +191,35 @@ class Producer:
             if not is_connection_error(exc):
                 raise
             if spec.fallback == "spool":
-                return await self._spool(job_type, wire, opts, exc)
+                row = OutboxRow.new(queue, name, wire, opts)
+                return await self._spool(row, job_type.key, exc)
             return await self._fallback(job_type, spec, typed, opts, exc, job_company(wire))
         return Enqueued(queue, name, str(job.id), "queued")
+
+    async def enqueue_flow(self, tree: FlowJob, session: AsyncSession | None = None) -> Enqueued:
+        """Add a flow (BullMQ's ``FlowJob`` shape, built by :mod:`ils.queue.flows`: payloads
+        validated, job ids fixed, companies stamped): with ``session`` as one outbox row in its
+        transaction, else to BullMQ now. When Redis does not answer, the root queue's ``spool``
+        policy keeps it in the outbox; any other policy raises :class:`BrokerUnavailable` (a
+        flow's jobs wait for each other: none runs inline). ``job_id`` is the root's."""
+        queue, name = str(tree["queueName"]), str(tree["name"])
+        what = f"flow {queue}/{name}"
+        if session is not None:
+            row = flow_row(tree)
+            await self._relay(f"enqueueing the {what} with a session").write(session, row)
+            return Enqueued(queue, name, row.id, "outbox")
+        try:
+            job_id = await add_tree(self.broker, tree)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            if self.settings.queue(queue).fallback == "spool":
+                return await self._spool(flow_row(tree), what, exc)
+            raise BrokerUnavailable(
+                f"could not enqueue the {what}: Redis at {redact(self.broker.url)} unreachable "
+                f"({exc}); a flow is never run inline"
+            ) from exc
+        return Enqueued(queue, name, job_id, "queued")
 
     def batch(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
         """Enqueue several jobs with ``session`` and write them to the outbox in one statement
@@ -203,27 +231,22 @@ class Producer:
             raise ConfigurationError(f"{what} needs the outbox, and this producer has none")
         return self.relay
 
-    async def _spool(
-        self, job_type: JobType, wire: dict[str, Any], opts: dict[str, Any], exc: BaseException
-    ) -> Enqueued:
-        """The ``spool`` fallback: keep the job in the outbox; the relay's sweep adds it to
-        BullMQ when Redis answers again."""
-        relay = self._relay(f"spooling {job_type.key}")
+    async def _spool(self, row: OutboxRow, what: str, exc: BaseException) -> Enqueued:
+        """The ``spool`` fallback: keep the job (or flow) in the outbox; the relay's sweep adds
+        it to BullMQ when Redis answers again."""
+        relay = self._relay(f"spooling {what}")
         where = redact(self.broker.url)
-        row = OutboxRow.new(job_type.queue, job_type.name, wire, opts)
         try:
             await relay.outbox.spool(row)
         except Exception as err:
             # Chained to the driver's error, not SQLAlchemy's: that one quotes the payload.
             cause = err.orig if isinstance(err, StatementError) and err.orig else err
             raise BrokerUnavailable(
-                f"could not enqueue {job_type.key}: Redis at {where} unreachable ({exc}), "
+                f"could not enqueue {what}: Redis at {where} unreachable ({exc}), "
                 f"and spooling it to the outbox failed ({describe_error(err)})"
             ) from cause
-        log.warning(
-            "Redis at %s unreachable; spooled %s %s to the outbox", where, job_type.key, row.id
-        )
-        return Enqueued(job_type.queue, job_type.name, row.id, "spooled")
+        log.warning("Redis at %s unreachable; spooled %s %s to the outbox", where, what, row.id)
+        return Enqueued(row.queue, row.name, row.id, "spooled")
 
     async def _fallback(
         self,

@@ -8,12 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ils.queue.registry import JobType, Registry
+from ils.queue.registry import JobType, Payload, Registry
 
 
 def wire_fields(job_type: JobType) -> list[str]:
     """The data's field names as producers send them; required ones first, marked ``*``."""
-    fields = job_type.payload.model_fields
+    return model_wire_fields(job_type.payload)
+
+
+def model_wire_fields(model: type[Payload]) -> list[str]:
+    """A payload model's field names on the wire; required ones first, marked ``*``."""
+    fields = model.model_fields
     names = [(info.alias or name, info.is_required()) for name, info in fields.items()]
     return [f"{n}*" for n, req in names if req] + [n for n, req in names if not req]
 

@@ -1,6 +1,7 @@
 """Publishing outbox rows to BullMQ for the relay: each row's job added with the row id as its job
-id (a row published twice is one job), a few at once, and whether Redis answers (the back-off
-the relay keeps while it does not).
+id (a row published twice is one job; a flow's row adds its whole tree, see
+:mod:`ils.queue.flow_store`), a few at once, and whether Redis answers (the back-off the relay
+keeps while it does not).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bullmq import Job
-
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
+from ils.queue.flow_store import add_tree, is_flow_row, tree_of
 from ils.queue.outbox import OutboxRow
 from ils.queue.settings import DAY_S
 from ils.queue.tenancy import add_job
@@ -87,9 +87,12 @@ class Publisher:
                     out.broker_error = result
         return out
 
-    async def _add(self, row: OutboxRow, now: dt.datetime) -> Job:
+    async def _add(self, row: OutboxRow, now: dt.datetime) -> str:
+        if is_flow_row(row):
+            return await add_tree(self.broker, tree_of(row, now))
         queue = self.broker.queues.get(row.queue)
-        return await add_job(queue, row.name, row.payload, row.job_options(now))
+        job = await add_job(queue, row.name, row.payload, row.job_options(now))
+        return str(job.id)
 
     def report(self, published: Published) -> None:
         """Note whether Redis answered, and log the rows BullMQ refused."""

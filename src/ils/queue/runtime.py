@@ -25,6 +25,7 @@ from ils.logs import job_log_context
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
+from ils.queue.children import ChildrenView
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
@@ -144,6 +145,7 @@ class WorkerRuntime:
             max_attempts=int((job.opts or {}).get("attempts") or 1),
             logger=logging.LoggerAdapter(job_log, {"job_id": job_id, "queue": queue}),
             resources=self.resources.scoped(self.registry.resources_of(queue, job.name)),
+            flow=ChildrenView(self.broker.queues.get(queue), job_id),
             _progress=job.updateProgress,
             _log=job.log,
             _cancelled=(lambda: bool(sig.aborted)) if sig is not None else None,

@@ -6,6 +6,8 @@ have (pydantic fields never start with ``_``), so Node BullMQ producers can stam
 ``"_ilsCompany": <id>`` to the data and ``ZADD <prefix>:ils:company:<id>:<queue> <ms> <job id>``
 (see :mod:`ils.queue.keys`). Handlers never see the field: :func:`without_company` drops it before
 the payload is validated. A job without it is system work, visible to the platform operator alone.
+Every field starting with :data:`RESERVED_PREFIX` is ours in the same way (a flow parent's
+``_ilsFlow``, a batch callback's ``_ilsBatch``, see :mod:`ils.queue.flows`).
 
 The index makes a company's lists and counts read only that company's jobs. BullMQ removes jobs
 on its own (retention, ``clean``), so entries outlive their jobs; readers and writers prune entries
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,8 @@ from ils.queue import keys
 from ils.queue.heartbeat import now_ms
 
 COMPANY_FIELD = "_ilsCompany"
+#: The start of the data fields ILS Jobs reserves (no payload field can have it).
+RESERVED_PREFIX = "_ils"
 INDEX_GRACE_MS = 60_000
 #: How many of an index's oldest entries a write checks for jobs BullMQ has removed.
 PRUNE_ON_WRITE = 20
@@ -191,9 +195,10 @@ def with_company(data: Mapping[str, Any], company_id: int | None) -> dict[str, A
 
 
 def without_company(data: Any) -> Any:
-    """``data`` without the company stamp (what handlers and viewers see as the payload)."""
-    if isinstance(data, Mapping) and COMPANY_FIELD in data:
-        return {k: v for k, v in data.items() if k != COMPANY_FIELD}
+    """``data`` without the company stamp and the other reserved fields (what handlers and
+    viewers see as the payload)."""
+    if isinstance(data, Mapping) and any(str(k).startswith(RESERVED_PREFIX) for k in data):
+        return {k: v for k, v in data.items() if not str(k).startswith(RESERVED_PREFIX)}
     return data
 
 
@@ -204,7 +209,7 @@ def new_job_id() -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _script(client: Any, source: str) -> Any:
+def script_of(client: Any, source: str) -> Any:
     """The client's registered script, made once: registering hashes the source every time, and
     the index script runs on every job an order enqueues."""
     return client.register_script(source)
@@ -213,12 +218,21 @@ def _script(client: Any, source: str) -> Any:
 async def index_job(queue: Queue, job_id: str, company_id: int) -> None:
     """Write ``job_id`` into its company's index of ``queue``, and prune a few dead entries."""
     now = now_ms()
-    script = _script(queue.client, INDEX_JOB_LUA)
+    script = script_of(queue.client, INDEX_JOB_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     await script(
         keys=[key],
         args=[job_id, now, keys.job_hash_prefix(queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE],
     )
+
+
+async def index_many(queue: Queue, job_ids: Collection[str], company_id: int) -> None:
+    """Write many of a company's jobs of ``queue`` into its index in one command (a flow's or a
+    batch's; the writes of single jobs prune the index as they go)."""
+    if job_ids:
+        now = now_ms()
+        key = keys.company_jobs(queue.prefix, queue.name, company_id)
+        await queue.client.zadd(key, dict.fromkeys(job_ids, now))
 
 
 async def add_job(queue: Queue, name: str, data: Mapping[str, Any], opts: dict[str, Any]) -> Job:
@@ -243,7 +257,7 @@ async def unindex_job(queue: Queue, job_id: str, company_id: int | None) -> None
 
 async def company_counts(queue: Queue, company_id: int) -> dict[str, int]:
     """The company's jobs in ``queue`` per state (waiting, active and BullMQ's sorted sets)."""
-    script = _script(queue.client, COMPANY_JOBS_LUA)
+    script = script_of(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
         keys=[key], args=[keys.job_hash_prefix(queue), now_ms() - INDEX_GRACE_MS, "", 0, 0]
@@ -255,7 +269,7 @@ async def company_page(
     queue: Queue, company_id: int, state: str, start: int, size: int
 ) -> tuple[int, list[str]]:
     """The company's jobs of ``queue`` in ``state``: how many, and the ids of one page."""
-    script = _script(queue.client, COMPANY_JOBS_LUA)
+    script = script_of(queue.client, COMPANY_JOBS_LUA)
     key = keys.company_jobs(queue.prefix, queue.name, company_id)
     raw = await script(
         keys=[key],

@@ -33,6 +33,7 @@ from ils.web.proxies import ClientAddress
 from ils.web.routes.ai_chat import router as ai_chat_router
 from ils.web.routes.ai_forecasts import router as ai_forecasts_router
 from ils.web.routes.audit import router as audit_router
+from ils.web.routes.batches import router as batches_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.documents import router as documents_router
@@ -146,6 +147,7 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(purchasing_router)
     app.include_router(billing_router)
+    app.include_router(batches_router)
     app.include_router(documents_router)
     app.include_router(notifications_router)
     app.include_router(ai_chat_router)

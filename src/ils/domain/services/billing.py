@@ -1,5 +1,6 @@
 """Invoices and the payments that settle them: drafting an invoice from lines or from an order,
-issuing it (its PDF goes to the queue), recording payments (each with a receipt PDF).
+issuing it (its PDF goes to the queue), emailing it with its PDF attached (a flow: the PDF, then
+the email), recording payments (each with a receipt PDF).
 
 Amounts are exact: a line's total is quantity times unit price, tax is rounded half-up to the
 cent, and a payment may never take the amount paid past the total.
@@ -45,7 +46,7 @@ from ils.domain.services import (
 )
 from ils.domain.services.catalog import company_products
 from ils.errors import Conflict, Invalid
-from ils.jobs.helpers import queue_invoice_pdf, queue_receipt_pdf
+from ils.jobs.helpers import queue_invoice_email_flow, queue_invoice_pdf, queue_receipt_pdf
 
 RATE_QUANTUM = Decimal("0.001")
 TaxRate = Annotated[
@@ -236,6 +237,18 @@ async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
             invoice_id=invoice.id
         )
     )
+
+
+async def email_invoice(
+    session: AsyncSession, invoice: Invoice, to: list[str] | None = None
+) -> QueuedJob:
+    """Email an issued invoice with its PDF attached: the ``invoice-email`` flow (the PDF is
+    rendered first; the email waits for it, and is not sent without it). ``to`` defaults to the
+    email of the order's patient. The job returned is the email, the flow's root."""
+    if invoice.status in (InvoiceStatus.draft, InvoiceStatus.void):
+        raise Conflict(f"invoice {invoice.number} is {invoice.status.value}: nothing to send")
+    send = queue_invoice_email_flow.using(company_id=invoice.company_id, session=session)
+    return QueuedJob.of(await send(invoice_id=invoice.id, to=to))
 
 
 def _check_payable(invoice: Invoice, amount: Decimal) -> None:

@@ -21,6 +21,7 @@ from ils.errors import GiveUp
 from ils.jobs.email.render import Renderer
 from ils.jobs.email.settings import MailSettings
 from ils.jobs.email.transports import (
+    Attachment,
     Message,
     Transport,
     build_mime,
@@ -60,6 +61,7 @@ class Mailer:
         template: str,
         company_id: int | None,
         context: dict[str, Any],
+        attachments: tuple[Attachment, ...] = (),
     ) -> Delivery:
         previous = await self._logged(db, key)
         if previous is not None and previous.status is EmailStatus.sent:
@@ -71,9 +73,8 @@ class Mailer:
             rendered = await asyncio.to_thread(
                 self.renderer.render, template, subject=subject, **context
             )
-            mime = build_mime(
-                Message(to, subject, rendered.html, rendered.text), self.settings.sender
-            )
+            message = Message(to, subject, rendered.html, rendered.text, attachments=attachments)
+            mime = build_mime(message, self.settings.sender)
             await self.transport.send(mime, key)
         except GiveUp as exc:
             await self._record(db, key, status=EmailStatus.failed, error=str(exc), **record)

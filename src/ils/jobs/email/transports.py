@@ -32,14 +32,24 @@ class MailTemporaryError(IlsJobsError):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email: its name, MIME type (``application/pdf``) and bytes."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Message:
-    """One email: recipients, subject, an HTML and a plain-text part, extra headers."""
+    """One email: recipients, subject, an HTML and a plain-text part, extra headers, files."""
 
     to: tuple[str, ...]
     subject: str
     html: str
     text: str
     headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 def check_addresses(addresses: tuple[str, ...]) -> None:
@@ -54,7 +64,8 @@ def check_addresses(addresses: tuple[str, ...]) -> None:
 
 
 def build_mime(message: Message, sender: str) -> EmailMessage:
-    """The multipart/alternative MIME message (text first, HTML preferred), with a Message-ID."""
+    """The multipart/alternative MIME message (text first, HTML preferred), with a Message-ID;
+    multipart/mixed around it when files are attached."""
     mime = EmailMessage()
     mime["From"] = sender
     mime["To"] = ", ".join(message.to)
@@ -66,6 +77,9 @@ def build_mime(message: Message, sender: str) -> EmailMessage:
         mime[name] = value
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
+    for file in message.attachments:
+        maintype, _, subtype = file.mime_type.partition("/")
+        mime.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=file.filename)
     return mime
 
 

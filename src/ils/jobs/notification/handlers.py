@@ -1,5 +1,5 @@
-"""The notification job types (system, order, AI insight, marketplace, and the company fan-out):
-each one's payload, declaration and handler.
+"""The notification job types (system, order, AI insight, marketplace, the company fan-out, and a
+batch's summary): each one's payload, declaration and handler.
 
 Each works out its notification(s) at run time, stores each once (keyed by the job id, or by
 ``<job id>:<user id>`` in a fan-out, so a retry stores nothing twice), then announces them with
@@ -76,6 +76,15 @@ class MarketplaceNotification(Payload):
     user_id: Id
     connection_id: Id
     event: Literal["requested", "accepted", "rejected"]
+
+
+class BatchSummary(Payload):
+    """A batch's callback (:func:`ils.queue.flows.send_batch`): how it went, told to the user
+    who started it, or to every active platform admin when ``user_id`` is left out."""
+
+    title: ShortText
+    user_id: Id | None = None
+    action_url: ShortText | None = None
 
 
 class FanOutNotification(Payload):
@@ -254,3 +263,36 @@ async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
     items = [says.to(f"{ctx.job_id}:{user.id}", user.id, company.id) for user in users]
     rows = await deliver(db, notifier, ctx, items)
     return _result(rows, users=[user.id for user in users])
+
+
+@job(BatchSummary, queue="notification", name="batch-summary",
+     description="a batch's outcome, to whoever started it or to the platform admins",
+     priority=3, attempts=5, resources=USES)  # fmt: skip
+async def batch_summary(payload: BatchSummary, ctx: Ctx) -> Any:
+    """One notification per recipient, saying how many of the batch's jobs completed and how
+    many failed (read from the batch's children when it runs as a batch's callback)."""
+    db, notifier = _tools(ctx)
+    counts = await ctx.flow.counts() if ctx.flow is not None else None
+    failed = counts["failed"] if counts else 0
+    if counts is None:
+        message = "The batch has ended."
+    else:
+        done = counts["completed"]
+        message = f"{done} of {done + failed} done" + (f", {failed} failed." if failed else ".")
+    async with db.session() as session:
+        if payload.user_id is not None:
+            found = await session.get(User, payload.user_id)
+            users = [found] if found is not None and found.is_active else []
+        else:
+            users = list(
+                await session.scalars(
+                    select(User)
+                    .where(User.role == Role.platform_admin, User.is_active)
+                    .order_by(User.id)
+                )
+            )
+    priority = Priority.high if failed else Priority.medium
+    says = _Says(NotificationType.system, payload.title, message, priority, payload.action_url)
+    items = [says.to(f"{ctx.job_id}:{user.id}", user.id, user.company_id) for user in users]
+    rows = await deliver(db, notifier, ctx, items)
+    return _result(rows, counts=counts)

@@ -67,6 +67,7 @@ POLICY: dict[str, Rule] = {
     ),
     "invoices.draft": _rule(ADMINS | {DISPENSER, STAFF}, "draft an invoice"),
     "invoices.issue": _rule(ADMINS, "issue an invoice (numbered, PDF queued)"),
+    "invoices.send": _rule(ADMINS, "email invoices with their PDFs, one or many (a batch)"),
     "payments.record": _rule(ADMINS | {DISPENSER, STAFF}, "record a payment (receipt queued)"),
     "purchasing.read": _rule(ADMINS | {DISPENSER, LAB}, "list and read purchase orders"),
     "purchasing.draft": _rule(ADMINS | {DISPENSER, LAB}, "draft a purchase order"),
@@ -88,6 +89,8 @@ POLICY: dict[str, Rule] = {
     "queue.operate": _rule(
         {P}, "pause, resume, clean, rate-limit and concurrency overrides, relay the outbox"
     ),
+    "batches.read": _rule(ADMINS, "a batch's progress (own company's batches)"),
+    "batches.briefings": _rule({P}, "every company's daily briefing as one batch"),
     "audit.read": _rule({P}, "the audit log"),
 }
 

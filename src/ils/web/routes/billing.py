@@ -1,7 +1,8 @@
 """Invoices and payments: ``/api/invoices`` — draft an invoice (from lines or an order), issue it
-(its PDF is queued), record payments (each queues a receipt).
+(its PDF is queued), email it with its PDF attached (a flow: the PDF, then the email), resend many
+at once (a batch, answered with its id), record payments (each queues a receipt).
 
-Issuing and payments are audited. Money is exact and travels as strings (``"129.99"``).
+Issuing, sending and payments are audited. Money is exact and travels as strings (``"129.99"``).
 Rules: :mod:`ils.domain.services.billing`.
 """
 
@@ -11,14 +12,15 @@ import datetime as dt
 from decimal import Decimal
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, Id, QueuedJob, Window, batches
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.quota_deps import PdfQuota
+from ils.web.quota_deps import EmailQuota, PdfQuota
+from ils.web.routes.batches import BatchStartedOut
 from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
@@ -86,6 +88,21 @@ class PaymentRecordedOut(BaseModel):
     job: QueuedJob
 
 
+class InvoiceEmailIn(BaseModel):
+    to: list[EmailStr] | None = Field(
+        None, min_length=1, max_length=10, description="by default the order's patient's email"
+    )
+
+
+class InvoiceSentOut(BaseModel):
+    invoice_id: int
+    job: QueuedJob = Field(description="the email, which runs once the invoice's PDF is made")
+
+
+class ResendIn(BaseModel):
+    invoice_ids: list[Id] = Field(min_length=1, max_length=batches.MAX_RESEND)
+
+
 invoices = OwnedRows(
     router, Invoice, InvoiceOut, "/api/invoices", "invoices.read", "invoices.draft", True
 )
@@ -139,6 +156,48 @@ async def issue_invoice(
     detail = {"number": invoice.number, "total": str(invoice.total), "job_id": job.job_id}
     await record_audit(session, user, "invoice.issued", "invoice", invoice.id, detail, request)
     return InvoiceIssuedOut(invoice=InvoiceOut.model_validate(invoice), job=job)
+
+
+@router.post(
+    "/api/invoices/resend",
+    response_model=BatchStartedOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Email many issued invoices again, their PDFs attached: one batch, one summary",
+    dependencies=[permit("invoices.send")],
+)
+async def resend_invoices(
+    body: ResendIn, request: Request, user: CurrentUser, _quota: EmailQuota, session: DbSession
+) -> BatchStartedOut:
+    """An id that is not an issued (or paid) invoice of the user's company is a 422 on
+    ``invoice_ids``; the answer's ``batch_id`` is for ``GET /api/batches/{batch_id}``."""
+    started = await batches.resend_invoices(session, user.company_id, body.invoice_ids, user.id)
+    detail = {"batch_id": started.batch_id, "invoices": started.total}
+    await record_audit(session, user, "invoice.resent", "batch", started.batch_id, detail, request)
+    return BatchStartedOut.model_validate(started, from_attributes=True)
+
+
+@router.post(
+    "/api/invoices/{invoice_id}/email",
+    response_model=InvoiceSentOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Email an issued invoice with its PDF attached (the PDF first, then the email)",
+    dependencies=[permit("invoices.send")],
+)
+async def email_invoice(
+    invoice_id: InvoiceId,
+    request: Request,
+    user: CurrentUser,
+    _quota: EmailQuota,
+    session: DbSession,
+    body: InvoiceEmailIn | None = None,
+) -> InvoiceSentOut:
+    invoice = await get_owned(session, Invoice, invoice_id, user)
+    to = [str(a) for a in body.to] if body is not None and body.to else None
+    job = await service.email_invoice(session, invoice, to)
+    detail = {"number": invoice.number, "job_id": job.job_id, "to_given": to is not None}
+    await record_audit(session, user, "invoice.emailed", "invoice", invoice.id, detail, request)
+    return InvoiceSentOut(invoice_id=invoice.id, job=job)
 
 
 @router.get(

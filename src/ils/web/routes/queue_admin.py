@@ -1,5 +1,6 @@
 """The queue admin API's reads beyond the seed's three: live workers, throughput, recurring jobs,
-job lists and job details (the actions are :mod:`ils.web.routes.queue_actions`).
+job lists, job details and a job's flow tree (the actions are
+:mod:`ils.web.routes.queue_actions`).
 
 For the three admin roles, each in the viewer scope of :func:`ils.web.routes.queue.viewer_scope`,
 which :class:`ils.queue.admin.QueueAdmin` applies (not these routes): a company's admin lists its
@@ -149,3 +150,29 @@ async def job_detail(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId
     detail = (await admin.browse.detail(queue, job_id, scope=scope)).to_dict()
     detail["priority"] = int(detail["options"].get("priority") or 0)
     return detail
+
+
+class FlowNodeOut(BaseModel):
+    id: str
+    queue: str
+    name: str | None
+    state: str | None
+    failed_reason: str | None = Field(description="masked for company_admin")
+    finished_on: int | None = Field(description="epoch ms")
+    company_id: int | None
+    hidden: bool = Field(description="a job outside the viewer's scope: its id and queue only")
+    on_child_failure: str | None = Field(
+        description="what a child failing for good does to this job: fail, skip or continue"
+    )
+    children_total: int = Field(description="all its children; at most 50 are listed")
+    children: list[FlowNodeOut]
+
+
+@router.get(
+    "/{queue}/jobs/{job_id}/flow",
+    response_model=FlowNodeOut,
+    responses=ACTION_ERRORS,
+    summary="The flow a job belongs to, from its root: each job's state, each parent's children",
+)
+async def job_flow(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId) -> dict[str, Any]:
+    return (await admin.flows.tree(queue, job_id, scope)).to_dict()

@@ -1,5 +1,6 @@
 // The job tables (one queue, one state, paged, newest first) and the job detail panel with
-// the actions that apply to the job's state.
+// the actions that apply to the job's state, the flow the job belongs to (as a tree) and, for a
+// batch's callback, the batch's progress.
 import { api } from "./api.js";
 import { confirmAction, h, wireClose } from "./dialogs.js";
 
@@ -166,8 +167,12 @@ export class JobsView {
     }
     const logTitle = job.log_count > job.logs.length ? `Logs (newest ${job.logs.length} of ${job.log_count})` : "Logs";
     blocks.push(h("h3", {}, logTitle), h("pre", { class: "code" }, job.logs.join("\n") || "—"));
+    if (job.parent || job.children.length) {
+      blocks.push(h("h3", {}, "Flow"), await this.flowTree(queue, job.id));
+    }
     if (job.children.length) {
-      blocks.push(h("h3", {}, "Children"), h("ul", {}, job.children.map((c) => h("li", {}, `${c.key} ${c.done ? "done" : "pending"}`))));
+      const batch = await this.batchProgress(job.id);
+      if (batch) blocks.push(h("h3", {}, "Batch"), batch);
     }
     body.replaceChildren(...blocks);
     // Live refreshes keep the buttons (and the keyboard focus on them) unless the state moved.
@@ -176,6 +181,54 @@ export class JobsView {
       this.actionsFor = key;
       document.getElementById("detail-actions").replaceChildren(...this.jobActions(queue, job));
     }
+  }
+
+  // The whole flow, from its root; the job shown is in bold, the others open on a click.
+  async flowTree(queue, id) {
+    let root;
+    try {
+      root = await api("GET", `/api/queue/${queue}/jobs/${encodeURIComponent(id)}/flow`);
+    } catch (exc) {
+      return h("p", { class: "muted" }, `Cannot read the flow: ${exc.message}`);
+    }
+    return h("ul", { class: "flow-tree", id: "detail-flow" }, this.flowNode(root, queue, id));
+  }
+
+  flowNode(node, queue, current) {
+    if (node.hidden) {
+      return h("li", { class: "muted" }, `${node.queue} ${node.id} (another company's job)`);
+    }
+    const name = `${node.queue}/${node.name}`;
+    const label = node.id === current && node.queue === queue
+      ? h("strong", {}, name)
+      : h("button", { type: "button", class: "link", "aria-label": `Open job ${node.id}`,
+          onclick: () => this.open(node.queue, node.id) }, name);
+    const parts = [label, " ", h("span", { class: `state state-${node.state}` }, node.state)];
+    if (node.on_child_failure) {
+      parts.push(h("span", { class: "muted" }, ` · a failed child: ${node.on_child_failure}`));
+    }
+    if (node.failed_reason) parts.push(h("div", { class: "reason" }, node.failed_reason));
+    const children = node.children.map((c) => this.flowNode(c, queue, current));
+    if (node.children_total > node.children.length) {
+      children.push(h("li", { class: "muted" }, `… and ${node.children_total - node.children.length} more`));
+    }
+    if (children.length) parts.push(h("ul", {}, children));
+    return h("li", { dataset: { jobId: node.id } }, parts);
+  }
+
+  // A parent that is a batch's callback: its jobs per state; nothing for any other parent.
+  async batchProgress(id) {
+    let batch;
+    try {
+      batch = await api("GET", `/api/batches/${encodeURIComponent(id)}`);
+    } catch {
+      return null;
+    }
+    const facts = [["Jobs", String(batch.total)], ["Done", batch.done ? "yes" : "no"]];
+    for (const [state, count] of Object.entries(batch.counts)) {
+      if (count !== null) facts.push([state, String(count)]);
+    }
+    return h("dl", { class: "facts", id: "detail-batch" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   }
 
   jobActions(queue, job) {

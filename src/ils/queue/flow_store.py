@@ -1,0 +1,78 @@
+"""Adding a flow to Redis: each of its jobs written into its company's index first (as
+:func:`ils.queue.tenancy.add_job` does for one job), then the whole tree in one MULTI/EXEC through
+BullMQ's ``FlowProducer``; and the outbox row a flow waits in until its transaction commits.
+
+A flow here is BullMQ's own shape (``FlowJob``: ``name``, ``queueName``, ``data``, ``opts`` with
+its ``jobId``, ``children``), built by :mod:`ils.queue.flows` with every job id fixed up front:
+adding the same flow twice (a relay that published it, then crashed before marking its row) adds
+each job once. An outbox row keeps the parent as its own job (queue, name, data, options) and the
+children under the :data:`FLOW_OPTION` key of its options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ils.queue.broker import Broker
+from ils.queue.outbox import OutboxRow
+from ils.queue.tenancy import index_many, job_company
+
+#: The key of an outbox row's options that holds a flow's children (BullMQ's ``FlowJob`` list).
+FLOW_OPTION = "ilsFlow"
+
+FlowJob = dict[str, Any]
+
+
+def walk(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """``node`` and every job under it, parents before their children."""
+    yield node
+    for child in node.get("children") or ():
+        yield from walk(child)
+
+
+def size(node: Mapping[str, Any]) -> int:
+    """How many jobs the flow has."""
+    return sum(1 for _ in walk(node))
+
+
+async def add_tree(broker: Broker, tree: FlowJob) -> str:
+    """Add the flow ``tree`` to BullMQ; the root's job id.
+
+    The company index entries go first, grouped by queue and company (one ``ZADD`` each): no
+    moment exists where a company's job is in Redis but not in its lists.
+    """
+    groups: dict[tuple[str, int], list[str]] = {}
+    for node in walk(tree):
+        company = job_company(node.get("data"))
+        if company is not None:
+            key = (str(node["queueName"]), company)
+            groups.setdefault(key, []).append(str(node["opts"]["jobId"]))
+    for (queue, company), ids in groups.items():
+        await index_many(broker.queues.get(queue), ids, company)
+    added = await broker.queues.flow_producer().add(tree)
+    return str(added["job"].id) if added else str(tree["opts"]["jobId"])
+
+
+def flow_row(tree: FlowJob) -> OutboxRow:
+    """The outbox row that keeps ``tree`` until its transaction commits (id: the root's job id)."""
+    opts = {**tree["opts"], FLOW_OPTION: tree.get("children") or []}
+    return OutboxRow.new(tree["queueName"], tree["name"], tree["data"], opts)
+
+
+def is_flow_row(row: OutboxRow) -> bool:
+    return FLOW_OPTION in row.options
+
+
+def tree_of(row: OutboxRow, now: dt.datetime) -> FlowJob:
+    """The flow a row keeps, as BullMQ takes it at ``now`` (what is left of the root's delay)."""
+    opts = row.job_options(now)
+    children = opts.pop(FLOW_OPTION)
+    return {
+        "name": row.name,
+        "queueName": row.queue,
+        "data": row.payload,
+        "opts": opts,
+        "children": children,
+    }

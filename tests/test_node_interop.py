@@ -1,0 +1,64 @@
+"""A Node BullMQ producer (the ``bullmq`` package pinned in ``tests/node``, installed by
+``make node-deps``) adds a flow across two queues; the Python workers run its children, then its
+parent, which sees their results; the flow is its company's, in its index, and the admin layer
+shows its tree. Skipped where Node or the package is missing (``make test`` installs it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import uuid
+
+import pytest
+
+from ils.bootstrap import JobSystem
+from ils.queue.tenancy import ViewerScope
+from tests.conftest import REPO
+from tests.support.running import Records, running
+
+NODE_DIR = REPO / "tests" / "node"
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(
+    NODE is None or not (NODE_DIR / "node_modules" / "bullmq").is_dir(),
+    reason="Node or its bullmq package is missing: run `make node-deps`",
+)
+
+
+async def node_adds_flow(redis_url: str, prefix: str, company: int) -> dict[str, object]:
+    args = {"url": redis_url, "prefix": prefix, "company": company, "parentId": uuid.uuid4().hex}
+    assert NODE is not None
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(NODE_DIR / "add_flow.mjs"), json.dumps(args),
+        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    added: dict[str, object] = json.loads(out)
+    return added
+
+
+async def test_a_node_producers_flow_is_run_by_the_python_workers(
+    system: JobSystem, redis_url: str, prefix: str
+):
+    records = Records(redis_url, prefix)
+    try:
+        added = await node_adds_flow(redis_url, prefix, company=7)
+        parent = str(added["parent"])
+        assert added["children"] == [f"{parent}-oma", f"{parent}-pdf"]
+        mine = ViewerScope(company_id=7)
+        assert (await system.admin.get_job("oma", parent, mine)).state == "waiting-children"
+        async with running(system, "oma", "pdf"):
+            view = await system.admin.wait_for_job("oma", parent, timeout_s=30)
+        assert view.state == "completed"
+        order = await records.order()
+        assert sorted(order[:2]) == ["oma:node-oma", "pdf:node-pdf"]
+        assert order[2] == "oma:node-parent"
+        children = {c["key"]: c["value"]["tag"] for c in view.return_value["children"]}
+        assert children == {f"oma/{parent}-oma": "node-oma", f"pdf/{parent}-pdf": "node-pdf"}
+        tree = await system.admin.flows.tree("pdf", f"{parent}-pdf", mine)
+        assert (tree.id, tree.on_child_failure, tree.children_total) == (parent, "fail", 2)
+        listed = await system.admin.browse.jobs("pdf", "completed", scope=mine)
+        assert [j.id for j in listed.jobs] == [f"{parent}-pdf"]
+    finally:
+        await records.close()
