@@ -65,12 +65,10 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 ## node-deps: the Node BullMQ producer of the interop tests (tests/node, from its lock file);
-## without npm those tests are skipped, with the reason
+## installs Node and npm with apt-get when they are missing, as `browser` does for Chromium
 node-deps:
-	@if command -v npm >/dev/null; then \
-	  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error \
-	    || echo "npm ci failed: the Node interop tests will be skipped"; \
-	else echo "npm not found: the Node interop tests will be skipped"; fi
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y nodejs npm; }
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 
 ## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
 ## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
