@@ -10,6 +10,7 @@ from collections.abc import Callable
 import redis.asyncio as aredis
 from bullmq import Queue
 
+from ils.queue.recurrence import use_strategy
 from ils.queue.settings import Settings
 
 
@@ -35,6 +36,7 @@ class Queues:
             if self._client is None:
                 self._client = self._connect()
             queue = Queue(name, {"connection": self._client, "prefix": self.settings.prefix})
+            use_strategy(queue)  # job schedulers stepped right across clock changes
             self._queues[name] = queue
         return queue
 
