@@ -1,5 +1,5 @@
-"""The daily failed-jobs digest: the company's jobs that failed yesterday (its local day), on
-every queue, emailed to each of its active admins.
+"""The daily failed-jobs digest: the company's jobs that failed yesterday (its local day; or the
+day the payload names), on every queue, emailed to each of its active admins.
 
 The jobs are read through the queue admin layer in the company's masked scope (what its admins
 see on the dashboard). Each email is a ``generic`` email job whose id is made of the company, the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import select
 
 from ils.domain.models import ADMIN_ROLES, User
@@ -29,6 +30,10 @@ from ils.queue.tenancy import ViewerScope
 
 #: Failures listed in one email; the rest are counted.
 LISTED = 50
+
+
+class DigestRun(CompanyRun):
+    day: dt.date | None = Field(None, description="the local day to report; none: yesterday")
 
 
 async def failed_between(
@@ -63,18 +68,17 @@ def digest_text(company: str, day: dt.date, failures: list[tuple[str, JobSummary
     return "\n".join(lines)
 
 
-@scheduled(CompanyRun, name="failed-jobs-digest",
+@scheduled(DigestRun, name="failed-jobs-digest",
            description="yesterday's failed jobs, emailed to the company's admins",
            resources=USES)  # fmt: skip
-async def failed_jobs_digest(payload: CompanyRun, ctx: Ctx) -> dict[str, Any]:
+async def failed_jobs_digest(payload: DigestRun, ctx: Ctx) -> dict[str, Any]:
     db, producer = ctx.resources.db, ctx.resources.producer
     company = await active_company(db, payload.company_id)
     if company is None:
         return skipped(payload.company_id)
-    today = local_today(company)
-    day = today - dt.timedelta(days=1)
+    day = payload.day or local_today(company) - dt.timedelta(days=1)
     tz = zone(company)
-    start, end = (dt.datetime.combine(d, dt.time(), tz) for d in (day, today))
+    start, end = (dt.datetime.combine(d, dt.time(), tz) for d in (day, day + dt.timedelta(days=1)))
     failures = await failed_between(producer, company.id, to_ms(start), to_ms(end))
     if not failures:
         return {"day": day.isoformat(), "failed": 0, "emails": []}
