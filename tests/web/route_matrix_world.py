@@ -322,6 +322,16 @@ async def outbox_row(w: World, owner: Owner, role: Role) -> Params:
     return {"row_id": row.id}
 
 
+async def schedule(w: World, owner: Owner, role: Role) -> Params:
+    """A schedule of ``owner``'s company, made by its admin."""
+    body = {"name": f"scan {w.next()}", "job_type": "nightly-anomaly-scan", "cron": "0 2 * * *"}
+    return {
+        "schedule_id": (await _created(await w.maker(owner).post("/api/schedules", json=body)))[
+            "id"
+        ]
+    }
+
+
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
@@ -341,4 +351,5 @@ FACTORIES: dict[str, Factory] = {
     "auth_session": auth_session,
     "job": job,
     "outbox_row": outbox_row,
+    "schedule": schedule,
 }

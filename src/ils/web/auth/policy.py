@@ -87,6 +87,12 @@ POLICY: dict[str, Rule] = {
     "queue.operate": _rule(
         {P}, "pause, resume, clean, rate-limit and concurrency overrides, relay the outbox"
     ),
+    "schedules.read": _rule(
+        ADMINS, "list and read schedules (own company's; platform_admin: all, the platform's)"
+    ),
+    "schedules.write": _rule(
+        ADMINS, "add, change, pause, resume, remove, run now a schedule (the same ones)"
+    ),
     "audit.read": _rule({P}, "the audit log"),
 }
 
