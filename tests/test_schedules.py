@@ -251,8 +251,9 @@ async def test_a_run_missed_during_downtime_runs_once_or_is_skipped_as_declared(
     queue = system.producer.queue("scheduled")
     assert await queue.getJobState(catch_up) == "waiting"
     async with db.session() as s:
-        rows = {r.id: r for r in await s.scalars(select(Schedule).where(Schedule.id.in_([once,
-                                                                                         skip])))}
+        rows = {
+            r.id: r for r in await s.scalars(select(Schedule).where(Schedule.id.in_([once, skip])))
+        }
     for row in rows.values():
         assert row.next_run_at == Recurrence(pattern="0 3 * * *").next_after(t1)
     # Each has one scheduler again (and so one pending run), made anew.

@@ -24,10 +24,10 @@ from ils.domain.services.schedules import JobName, ScheduleCreate, ScheduleUpdat
 from ils.errors import Invalid
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page, row_id_param
+from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
-ScheduleId = row_id_param("schedule_id")
+ScheduleId = Id
 READ, WRITE = permit("schedules.read"), permit("schedules.write")
 
 
