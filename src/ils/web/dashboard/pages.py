@@ -1,5 +1,5 @@
-"""The dashboard's HTML pages: the queue dashboard, the demand-forecast page, the login form and
-the "not allowed" page.
+"""The dashboard's HTML pages: the queue dashboard, the schedules tab, the demand-forecast page,
+the login form and the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -27,6 +27,7 @@ from ils.web.auth.policy import allows
 HERE = Path(__file__).resolve().parent
 DASHBOARD_PATH = "/admin/queues"
 FORECASTS_PATH = "/admin/forecasts"
+SCHEDULES_PATH = "/admin/schedules"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
 OPERATOR_ROLES = frozenset({Role.platform_admin})
@@ -110,6 +111,19 @@ async def forecasts(request: Request, user: PageUser) -> Response:
         reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
         return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, reason=reason)
     return _page(request, "forecasts.html", user=user)
+
+
+@router.get(SCHEDULES_PATH, response_class=HTMLResponse)
+async def schedules(request: Request, user: PageUser) -> Response:
+    """The schedules tab: the company's recurring jobs (every one, for platform admins)."""
+    if user is None:
+        return RedirectResponse(
+            f"{LOGIN_PATH}?next={quote(SCHEDULES_PATH)}", status.HTTP_303_SEE_OTHER
+        )
+    if not allows(user.role, "schedules.read"):
+        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user)
+    return _page(request, "schedules.html", user=user,
+                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
