@@ -169,6 +169,22 @@ async def test_reconcile_is_idempotent_and_leaves_schedulers_it_does_not_own(sys
     assert (await schedulers.read(queue))["schedule-2"]["template"]["data"] == {"a": 2}
 
 
+async def test_hundreds_of_schedulers_are_read_in_pipelines_not_one_connection_each(
+    system: JobSystem,
+):
+    # BullMQ's getJobSchedulers sends every HGETALL at once, a connection each: it fails with
+    # "Too many connections" here, where ours reads them in one pipeline per thousand.
+    wanted = [WantedScheduler(f"schedule-{i}", "scheduled", "retention",
+                              {"pattern": f"{i % 60} * * * *", "tz": "UTC"}, {})
+              for i in range(1, 1201)]  # fmt: skip
+    done = await schedulers.reconcile(system.producer.queue, wanted, reconcile.owns, ("scheduled",))
+    assert len(done.added) == 1200
+    listed = await system.admin.schedulers("scheduled")
+    assert len(listed) == 1200 and listed[0]["next"] <= listed[-1]["next"]
+    assert (await schedulers.reconcile(system.producer.queue, wanted, reconcile.owns,
+                                       ("scheduled",))).unchanged == 1200  # fmt: skip
+
+
 # ---- a company created while the app runs ------------------------------------------------------
 
 

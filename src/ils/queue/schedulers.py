@@ -13,19 +13,23 @@ producers see the same entries. Their runs' job ids are BullMQ's ``repeat:<sched
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bullmq import Queue
+from bullmq.job import optsFromJSON
 from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable
+from ils.queue import keys
 
 #: The template options compared besides the recurrence and the data: what a job type's
 #: declaration may change between releases.
 COMPARED_OPTIONS = ("attempts", "priority")
+READ_BATCH = 1_000
 _RUN_ID = re.compile(r"^repeat:(?P<scheduler>.+):(?P<ms>\d+)$")
 
 
@@ -77,26 +81,58 @@ def run_of(job_id: str) -> tuple[str, int] | None:
     return (found["scheduler"], int(found["ms"])) if found else None
 
 
-async def read(queue: Queue) -> dict[str, dict[str, Any]]:
-    """The queue's schedulers by id. Raises :class:`BrokerUnavailable`."""
+def record(sid: str, fields: Mapping[str, Any], next_ms: int | None) -> dict[str, Any]:
+    """A scheduler's hash in the shape of BullMQ's ``getJobSchedulers`` (the fields we use)."""
+    out: dict[str, Any] = {"key": sid, "name": fields.get("name"), "next": next_ms,
+                           "tz": fields.get("tz"), "pattern": fields.get("pattern")}  # fmt: skip
+    if fields.get("every"):
+        out["every"] = int(fields["every"])
+    template: dict[str, Any] = {}
+    if fields.get("data"):
+        template["data"] = json.loads(fields["data"])
+    if fields.get("opts"):
+        template["opts"] = optsFromJSON(json.loads(fields["opts"]))
+    out["template"] = template
+    return out
+
+
+async def read(queue: Queue, start: int = 0, end: int = -1) -> dict[str, dict[str, Any]]:
+    """The queue's schedulers by id, soonest first (``start``..``end`` of them), read in
+    pipelines of :data:`READ_BATCH` (guard: see :mod:`ils.queue.keys`). Raises
+    :class:`BrokerUnavailable`."""
+    key = keys.schedulers(queue)
+    found: dict[str, dict[str, Any]] = {}
     try:
-        records = await queue.getJobSchedulers(0, -1, True)
+        members = await queue.client.zrange(key, start, end, withscores=True)
+        for first in range(0, len(members), READ_BATCH):
+            chunk = members[first : first + READ_BATCH]
+            async with queue.client.pipeline(transaction=False) as pipe:
+                for sid, _score in chunk:
+                    pipe.hgetall(f"{key}:{sid}")
+                hashes = await pipe.execute()
+            for (sid, score), fields in zip(chunk, hashes, strict=True):
+                if fields:
+                    found[str(sid)] = record(str(sid), fields, int(score))
     except RedisError as exc:
         raise BrokerUnavailable(f"cannot read the job schedulers of {queue.name}: {exc}") from exc
-    return {str(r.get("key")): r for r in records or [] if r.get("key")}
+    return found
 
 
 async def read_some(queue: Queue, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The schedulers of ``ids`` that exist, by id. Raises :class:`BrokerUnavailable`."""
+    key = keys.schedulers(queue)
+    wanted = list(ids)
     found = {}
     try:
-        for sid in ids:
-            try:
-                record = await queue.getJobScheduler(sid)
-            except ValueError:  # BullMQ's port fails to unpack the answer for an absent one
-                continue
-            if record:
-                found[sid] = record
+        async with queue.client.pipeline(transaction=False) as pipe:
+            for sid in wanted:
+                pipe.zscore(key, sid)
+                pipe.hgetall(f"{key}:{sid}")
+            answers = await pipe.execute()
+        for i, sid in enumerate(wanted):
+            score, fields = answers[2 * i], answers[2 * i + 1]
+            if score is not None and fields:
+                found[sid] = record(sid, fields, int(score))
     except RedisError as exc:
         raise BrokerUnavailable(f"cannot read the job schedulers of {queue.name}: {exc}") from exc
     return found
