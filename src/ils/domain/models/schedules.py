@@ -66,6 +66,14 @@ class Schedule(Base):
 
 
 SCHEDULER_PREFIX = "schedule-"
+#: A trading company's schedules, made with it: (name, job type of the scheduled queue, cron in
+#: the company's time zone).
+DEFAULT_SCHEDULES = (
+    ("nightly anomaly scan", "nightly-anomaly-scan", "0 3 * * *"),
+    ("weekly demand forecast", "weekly-demand-forecast", "0 5 * * 1"),
+    ("daily briefing", "daily-briefing", "0 8 * * *"),
+    ("failed jobs digest", "failed-jobs-digest", "0 7 * * *"),
+)
 
 
 def scheduler_id(schedule_id: int) -> str:

@@ -1,7 +1,8 @@
 """Companies: create one with its default schedules, change its time zone, deactivate or delete
 it — each with, in the same transaction, the sync that brings its schedules in Redis to match.
 
-A trading company (a practice, a lab, a supplier) gets :data:`DEFAULT_SCHEDULES` on its own
+A trading company (a practice, a lab, a supplier) gets the defaults
+(:data:`ils.domain.models.schedules.DEFAULT_SCHEDULES`) on its own
 clock: a company created while the app runs has its 03:00 scan and its 08:00 briefing from the
 next 03:00 and 08:00 of its time zone, with no restart. The platform company gets none (the
 platform's own schedules belong to no company). Deactivating a company removes its schedules;
@@ -17,20 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models import Company, CompanyKind, Schedule
-from ils.domain.models.schedules import recurrence_of
+from ils.domain.models.schedules import DEFAULT_SCHEDULES, recurrence_of
 from ils.domain.models.types import utcnow
 from ils.domain.services import Email, Text200, added
 from ils.domain.services.schedules import ScheduleCreate, changed, create_schedule
 from ils.errors import Conflict
 from ils.queue.recurrence import check_timezone
-
-#: A trading company's schedules: (name, job type of the scheduled queue, cron, local time).
-DEFAULT_SCHEDULES = (
-    ("nightly anomaly scan", "nightly-anomaly-scan", "0 3 * * *"),
-    ("weekly demand forecast", "weekly-demand-forecast", "0 5 * * 1"),
-    ("daily briefing", "daily-briefing", "0 8 * * *"),
-    ("failed jobs digest", "failed-jobs-digest", "0 7 * * *"),
-)
 
 
 class CompanyCreate(BaseModel):
