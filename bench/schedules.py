@@ -15,7 +15,8 @@ For each size, on a fresh key prefix and a fresh migrated SQLite database: N pla
 - *a run's next iteration*: what a worker does when it takes a run, BullMQ's upsert of the
   scheduler's next run (``override=False``), timed over 500 schedulers.
 
-Reported per entry and as the ratio of each per-entry figure to the 1,000-entry one: a ratio near
+Each figure is the median of ``--repeats`` runs (3), each on its own prefix and database. Reported
+per entry and as the ratio of each per-entry figure to the 1,000-entry one: a ratio near
 1 is linear growth, below 1 is better than linear. Only Redis on 127.0.0.1/localhost; keys
 deleted at the end; nothing is asserted.
 """
@@ -68,6 +69,7 @@ async def timed(step: Any) -> float:
 
 
 async def one_size(url: str, n: int, work: Path) -> dict[str, Any]:
+    work.mkdir(parents=True)
     prefix = new_prefix()
     db_url = f"sqlite+aiosqlite:///{work / f'bench-{n}.db'}"
     env = {"REDIS_URL": url, "ILS_REDIS_PREFIX": prefix, "DATABASE_URL": db_url,
@@ -151,6 +153,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis-url", default=DEFAULT_URL)
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
     parser.add_argument("--out", type=Path, default=Path("bench/results/schedules.json"))
     args = parser.parse_args()
     url = checked_url(args.redis_url)
@@ -159,8 +162,11 @@ async def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            results.append(await one_size(url, n, Path(tmp)))
-            print(json.dumps(results[-1]), file=sys.stderr)
+            runs = []
+            for r in range(args.repeats):
+                runs.append(await one_size(url, n, Path(tmp) / f"{n}-{r}"))
+                print(json.dumps(runs[-1]), file=sys.stderr)
+            results.append({k: statistics.median(run[k] for run in runs) for k in runs[0]})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(table(results))

@@ -21,7 +21,12 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Company, CompanyKind, MissedRun, Schedule
 from ils.domain.services.companies import CompanyCreate, create_company, set_timezone
-from ils.domain.services.schedules import ScheduleCreate, create_schedule
+from ils.domain.services.schedules import (
+    ScheduleCreate,
+    create_schedule,
+    delete_schedule,
+    set_enabled,
+)
 from ils.jobs.scheduled import reconcile
 from ils.jobs.scheduled.runs import record_run
 from ils.queue import schedulers
@@ -237,6 +242,24 @@ async def test_a_new_time_zone_moves_the_companys_schedules(system: JobSystem, d
     assert entry["tz"] == "America/New_York"
     nyc = rows["daily-briefing"].next_run_at.astimezone(ZoneInfo("America/New_York"))
     assert nyc.time() == dt.time(8, 0)
+
+
+async def test_pausing_resuming_and_removing_a_schedule_follow_in_redis(
+    system: JobSystem, db: Database
+):
+    sid = await _platform_schedule(db, "hourly", MissedRun.run_once, dt.datetime.now(dt.UTC))
+    key = f"schedule-{sid}"
+    await reconcile.sync(db, system.producer, [sid])
+    assert key in await redis_schedulers(system)
+    steps = [(lambda s, row: set_enabled(s, row, False), False),
+             (lambda s, row: set_enabled(s, row, True), True),
+             (delete_schedule, False)]  # fmt: skip
+    for act, present in steps:
+        async with db.session() as s:
+            await act(s, await s.get(Schedule, sid))
+        done = await reconcile.sync(db, system.producer, [sid])
+        assert (key in await redis_schedulers(system)) is present, done
+        assert done.changed == 1
 
 
 # ---- downtime ----------------------------------------------------------------------------------
