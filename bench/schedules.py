@@ -68,10 +68,9 @@ async def timed(step: Any) -> float:
     return time.perf_counter() - started
 
 
-async def one_size(url: str, n: int, work: Path) -> dict[str, Any]:
-    work.mkdir(parents=True)
+async def one_size(url: str, n: int, work: Path, run: int = 0) -> dict[str, Any]:
     prefix = new_prefix()
-    db_url = f"sqlite+aiosqlite:///{work / f'bench-{n}.db'}"
+    db_url = f"sqlite+aiosqlite:///{work / f'bench-{n}-{run}.db'}"
     env = {"REDIS_URL": url, "ILS_REDIS_PREFIX": prefix, "DATABASE_URL": db_url,
            "ILS_VAR_DIR": str(work / "var")}  # fmt: skip
     system = JobSystem(load_settings(env, config_file=None))
@@ -164,7 +163,7 @@ async def main() -> int:
         for n in sizes:
             runs = []
             for r in range(args.repeats):
-                runs.append(await one_size(url, n, Path(tmp) / f"{n}-{r}"))
+                runs.append(await one_size(url, n, Path(tmp), r))
                 print(json.dumps(runs[-1]), file=sys.stderr)
             results.append({k: statistics.median(run[k] for run in runs) for k in runs[0]})
     args.out.parent.mkdir(parents=True, exist_ok=True)
