@@ -39,9 +39,12 @@ def test_a_schedule_is_added_listed_paused_resumed_run_and_removed(worker_env: d
     # The sync went through the outbox to the scheduled queue before the command returned.
     assert len(waiting(env, "scheduled")) == 1
     listed = ils(env, "schedule", "list", "--json")
-    # The migrations gave the platform its hourly retention.
-    assert [(r["name"], r["cron"]) for r in listed] == [("retention", "0 * * * *"),
-                                                        ("nightly cleanup", None)]  # fmt: skip
+    # The migrations gave the platform its hourly retention and schedulers' sync.
+    assert [(r["name"], r["cron"]) for r in listed] == [
+        ("retention", "0 * * * *"),
+        ("schedules sync", "30 * * * *"),
+        ("nightly cleanup", None),
+    ]
     sid = str(added["id"])
     assert ils(env, "schedule", "pause", sid)["enabled"] is False
     assert ils(env, "schedule", "resume", sid)["enabled"] is True
@@ -49,7 +52,8 @@ def test_a_schedule_is_added_listed_paused_resumed_run_and_removed(worker_env: d
     assert ran["queue"] == "scheduled" and ran["id"].startswith(f"schedule-{sid}-now-")
     assert ran["id"] in waiting(env, "scheduled")
     assert ils(env, "schedule", "remove", sid) == {"removed": int(sid)}
-    assert [r["name"] for r in ils(env, "schedule", "list", "--json")] == ["retention"]
+    listed = [r["name"] for r in ils(env, "schedule", "list", "--json")]
+    assert listed == ["retention", "schedules sync"]
     table = runner.invoke(app, ["schedule", "list"], env=env)
     assert table.exit_code == 0 and "schedules" in table.output
 

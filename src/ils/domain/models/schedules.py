@@ -74,6 +74,11 @@ DEFAULT_SCHEDULES = (
     ("daily briefing", "daily-briefing", "0 8 * * *"),
     ("failed jobs digest", "failed-jobs-digest", "0 7 * * *"),
 )
+#: The platform's own, made by migration 0007: (name, job type, cron in UTC, missed-run policy).
+PLATFORM_SCHEDULES = (
+    ("retention", "retention", "0 * * * *", "run_once"),
+    ("schedules sync", "sync-schedules", "30 * * * *", "skip"),
+)
 
 
 def scheduler_id(schedule_id: int) -> str:

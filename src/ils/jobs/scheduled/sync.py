@@ -1,7 +1,8 @@
 """The ``sync-schedules`` job: makes Redis's job schedulers equal to the schedule rows it names
 (all, when it names none). The schedules service enqueues it through the outbox in the
 transaction that changes a row, so a committed change always reaches Redis and a rolled-back one
-never does."""
+never does; the platform's ``schedules sync`` schedule runs a full one every hour, which mends a
+scheduler lost or changed in Redis by hand."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from pydantic import Field
 
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
-from ils.jobs.scheduled.runs import QUEUE
-from ils.queue.declare import job
+from ils.jobs.scheduled.runs import scheduled
 from ils.queue.registry import Payload
 
 
@@ -22,9 +22,9 @@ class SyncSchedules(Payload):
     )
 
 
-@job(SyncSchedules, queue=QUEUE, name="sync-schedules",
-     description="make Redis's job schedulers equal to the schedule rows",
-     resources=("db", "producer"))  # fmt: skip
+@scheduled(SyncSchedules, name="sync-schedules",
+           description="make Redis's job schedulers equal to the schedule rows",
+           resources=("producer",))  # fmt: skip
 async def sync_schedules(payload: SyncSchedules, ctx: Ctx) -> dict[str, Any]:
     from ils.jobs.scheduled.reconcile import sync
 

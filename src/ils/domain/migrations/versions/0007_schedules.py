@@ -1,5 +1,6 @@
 """Schedules (named recurring jobs of a company or of the platform) and a company's active flag;
-every trading company gets its default schedules, the platform its hourly retention.
+every trading company gets its default schedules, the platform its hourly retention and an hourly
+full sync of the job schedulers.
 
 Revision ID: 0007
 Revises: 0006
@@ -27,7 +28,10 @@ COMPANY_DEFAULTS = (
     ("daily briefing", "daily-briefing", "0 8 * * *"),
     ("failed jobs digest", "failed-jobs-digest", "0 7 * * *"),
 )
-PLATFORM_DEFAULTS = (("retention", "retention", "0 * * * *"),)
+PLATFORM_DEFAULTS = (
+    ("retention", "retention", "0 * * * *", "run_once"),
+    ("schedules sync", "sync-schedules", "30 * * * *", "skip"),
+)
 
 
 def upgrade() -> None:
@@ -78,17 +82,17 @@ def _defaults(schedules: sa.Table) -> None:
     columns = (
         "company_id, name, job_type, payload, cron, enabled, missed_run, created_at, updated_at"
     )
-    common = "'{}', '%s', TRUE, 'run_once', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
+    common = "'{}', '%s', TRUE, '%s', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
     for name, job_type, cron in COMPANY_DEFAULTS:
-        values = f"id, '{name}', '{job_type}', {common % cron}"
+        values = f"id, '{name}', '{job_type}', {common % (cron, 'run_once')}"
         op.execute(
             f"INSERT INTO {schedules.name} ({columns}) "
             f"SELECT {values} FROM companies WHERE kind != 'platform'"
         )
-    for name, job_type, cron in PLATFORM_DEFAULTS:
+    for name, job_type, cron, missed in PLATFORM_DEFAULTS:
         op.execute(
             f"INSERT INTO {schedules.name} ({columns}) "
-            f"VALUES (NULL, '{name}', '{job_type}', {common % cron})"
+            f"VALUES (NULL, '{name}', '{job_type}', {common % (cron, missed)})"
         )
 
 
