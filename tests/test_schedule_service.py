@@ -6,7 +6,6 @@ schedules, one activated again gets its defaults back."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,18 +22,8 @@ from ils.domain.services.companies import CompanyCreate
 from ils.domain.services.schedules import ScheduleCreate, ScheduleUpdate
 from ils.errors import Invalid
 from ils.queue.outbox_table import outbox
-from ils.settings import IlsSettings
 
 NOW = dt.datetime(2026, 6, 1, 9, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def system(settings: IlsSettings, db: Database) -> AsyncIterator[JobSystem]:
-    js = JobSystem(settings, database=db)
-    try:
-        yield js
-    finally:
-        await js.close()
 
 
 async def _company(db: Database, slug: str = "clear", tz: str = "Europe/Paris") -> int:
@@ -56,7 +45,7 @@ async def _add(db: Database, company_id: int | None, **fields: Any) -> Schedule:
 
 
 async def test_a_schedule_is_added_changed_paused_resumed_and_removed_each_with_its_sync(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company = await _company(db)
     before = len(await _syncs(db))
@@ -80,7 +69,7 @@ async def test_a_schedule_is_added_changed_paused_resumed_and_removed_each_with_
         assert await s.get(Schedule, row.id) is None
 
 
-async def test_a_change_rolled_back_enqueues_no_sync(system: JobSystem, db: Database):
+async def test_a_change_rolled_back_enqueues_no_sync(db_system: JobSystem, db: Database):
     company = await _company(db)
     before = await _syncs(db)
     with pytest.raises(RuntimeError):
@@ -92,7 +81,7 @@ async def test_a_change_rolled_back_enqueues_no_sync(system: JobSystem, db: Data
 
 
 async def test_run_now_goes_through_the_outbox_with_the_schedules_run_id(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company = await _company(db)
     async with db.session() as s:
@@ -110,7 +99,7 @@ def _invalid(exc: pytest.ExceptionInfo[Invalid]) -> str:
     return exc.value.field
 
 
-async def test_bad_input_is_refused_naming_the_field(system: JobSystem, db: Database):
+async def test_bad_input_is_refused_naming_the_field(db_system: JobSystem, db: Database):
     company = await _company(db)
     cases: list[tuple[dict[str, Any], int | None, str]] = [
         ({"job_type": "no-such-job", "cron": "0 1 * * *"}, company, "job_type"),
@@ -142,7 +131,7 @@ async def test_bad_input_is_refused_naming_the_field(system: JobSystem, db: Data
 
 
 async def test_a_platform_schedule_may_name_a_company_in_its_payload(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company = await _company(db)
     row = await _add(db, None, name="scan for clear", job_type="nightly-anomaly-scan",
@@ -160,7 +149,7 @@ async def test_a_platform_schedule_may_name_a_company_in_its_payload(
 
 
 async def test_deactivating_or_deleting_a_company_removes_its_schedules(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     kept, gone = await _company(db, "kept"), await _company(db, "gone")
     async with db.session() as s:

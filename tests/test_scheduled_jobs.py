@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import insert, select
 
 from ils.bootstrap import JobSystem
@@ -39,20 +37,10 @@ from ils.domain.services.schedules import ScheduleCreate
 from ils.queue.admin import JobView
 from ils.queue.outbox_table import outbox
 from ils.settings import IlsSettings
-from tests.conftest import probe_registry
 from tests.support.running import running
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 OLD = dt.timedelta(days=400)
-
-
-@pytest.fixture
-async def system(settings: IlsSettings, db: Database) -> AsyncIterator[JobSystem]:
-    js = JobSystem(settings, registry=probe_registry(), database=db)
-    try:
-        yield js
-    finally:
-        await js.close()
 
 
 async def _company(db: Database, slug: str, tz: str = "Asia/Tokyo") -> int:
@@ -75,33 +63,33 @@ async def _schedule(db: Database, company_id: int | None, job_type: str) -> int:
         return (await service.create_schedule(s, spec, company_id)).id
 
 
-async def run_now(system: JobSystem, db: Database, schedule_id: int) -> JobView:
+async def run_now(db_system: JobSystem, db: Database, schedule_id: int) -> JobView:
     async with db.session() as s:
         sent = await service.run_now(s, await s.get(Schedule, schedule_id))
-    await system.relay.wait_idle()
-    done = await system.admin.wait_for_job("scheduled", sent.job_id, timeout_s=30)
+    await db_system.relay.wait_idle()
+    done = await db_system.admin.wait_for_job("scheduled", sent.job_id, timeout_s=30)
     assert done.state == "completed", done.failed_reason
     return done
 
 
 async def test_the_company_triggers_hand_their_work_to_the_ai_queue_once_per_local_day(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company = await _company(db, "ginza")
     today = dt.datetime.now(TOKYO).date()
     year, week, _ = today.isocalendar()
     expected = {
-        "nightly-anomaly-scan": ("anomaly-detection", f"anomaly-scan-{company}-{today}"),
+        "nightly-anomaly-scan": ("anomaly-detection", f"anomaly-detection-{company}-{today}"),
         "weekly-demand-forecast": ("demand-forecast",
-                                   f"demand-forecast-{company}-{year}w{week:02d}"),
+                                   f"demand-forecast-{company}-{year}-W{week:02d}"),
         "daily-briefing": ("daily-briefing", f"daily-briefing-{company}-{today}"),
     }  # fmt: skip
-    ai = system.producer.queue("ai")
-    async with running(system, "scheduled"):
+    ai = db_system.producer.queue("ai")
+    async with running(db_system, "scheduled"):
         for job_type, (name, job_id) in expected.items():
             schedule_id = await _schedule(db, company, job_type)
-            first = await run_now(system, db, schedule_id)
-            again = await run_now(system, db, schedule_id)
+            first = await run_now(db_system, db, schedule_id)
+            again = await run_now(db_system, db, schedule_id)
             assert first.return_value["job_id"] == again.return_value["job_id"] == job_id
             job = await ai.getJob(job_id)
             assert job is not None and job.name == name
@@ -114,48 +102,48 @@ async def test_the_company_triggers_hand_their_work_to_the_ai_queue_once_per_loc
 
 
 async def test_a_company_deactivated_since_its_run_was_due_is_skipped(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company = await _company(db, "shut")
     async with db.session() as s:
         await company_service.set_active(s, await s.get(Company, company), False)
-    sent = await system.producer.enqueue("scheduled", "daily-briefing", {"company_id": company})
-    async with running(system, "scheduled"):
-        done = await system.admin.wait_for_job("scheduled", sent.job_id, timeout_s=30)
+    sent = await db_system.producer.enqueue("scheduled", "daily-briefing", {"company_id": company})
+    async with running(db_system, "scheduled"):
+        done = await db_system.admin.wait_for_job("scheduled", sent.job_id, timeout_s=30)
     assert done.state == "completed" and "deactivated" in done.return_value["skipped"]
-    assert await system.producer.queue("ai").getJobCountByTypes("waiting", "prioritized") == 0
+    assert await db_system.producer.queue("ai").getJobCountByTypes("waiting", "prioritized") == 0
 
 
 async def test_the_digest_emails_the_days_failures_to_each_admin_once(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     company, other = await _company(db, "fail"), await _company(db, "other")
     failing = [
-        await system.producer.enqueue("oma", "test-probe", {"give_up": True, "tag": t},
+        await db_system.producer.enqueue("oma", "test-probe", {"give_up": True, "tag": t},
                                       company_id=owner)
         for t, owner in (("one", company), ("two", company), ("theirs", other))
     ]  # fmt: skip
-    async with running(system, "oma", "scheduled"):
+    async with running(db_system, "oma", "scheduled"):
         for sent in failing:
-            assert (await system.admin.wait_for_job("oma", sent.job_id, 30)).state == "failed"
+            assert (await db_system.admin.wait_for_job("oma", sent.job_id, 30)).state == "failed"
         today = dt.datetime.now(TOKYO).date()
         payload = {"company_id": company, "day": today.isoformat()}
-        digests = [await system.producer.enqueue("scheduled", "failed-jobs-digest", payload)
+        digests = [await db_system.producer.enqueue("scheduled", "failed-jobs-digest", payload)
                    for _ in range(2)]  # fmt: skip
-        results = [(await system.admin.wait_for_job("scheduled", d.job_id, 30)).return_value
+        results = [(await db_system.admin.wait_for_job("scheduled", d.job_id, 30)).return_value
                    for d in digests]  # fmt: skip
     assert results[0]["failed"] == 2 and results[0]["emails"] == results[1]["emails"]
-    email = system.producer.queue("email")
+    email = db_system.producer.queue("email")
     assert await email.getJobCountByTypes("waiting", "prioritized") == 2  # two admins, once each
     job = await email.getJob(results[0]["emails"][0])
     assert job.name == "generic" and job.data["to"] == ["u0@fail.example.com"]
     assert "2 background jobs" in job.data["text"] and "oma/test-probe" in job.data["text"]
     assert failing[2].job_id not in job.data["text"]
-    quiet = await system.producer.enqueue(
+    quiet = await db_system.producer.enqueue(
         "scheduled", "failed-jobs-digest", {"company_id": company, "day": "2020-01-01"}
     )
-    async with running(system, "scheduled"):
-        done = await system.admin.wait_for_job("scheduled", quiet.job_id, 30)
+    async with running(db_system, "scheduled"):
+        done = await db_system.admin.wait_for_job("scheduled", quiet.job_id, 30)
     assert (done.return_value["failed"], done.return_value["emails"]) == (0, [])
 
 
@@ -196,13 +184,13 @@ async def _aged_world(db: Database, files: Path, now: dt.datetime) -> dict[str, 
 
 
 async def test_retention_deletes_exactly_what_its_rules_name(
-    system: JobSystem, db: Database, settings: IlsSettings
+    db_system: JobSystem, db: Database, settings: IlsSettings
 ):
     now = dt.datetime.now(dt.UTC)
     world = await _aged_world(db, settings.files_root, now)
     schedule_id = await _schedule(db, None, "retention")
-    async with running(system, "scheduled"):
-        done = await run_now(system, db, schedule_id)
+    async with running(db_system, "scheduled"):
+        done = await run_now(db_system, db, schedule_id)
     assert done.return_value == {"outbox_rows": 1, "orphaned_files": 1, "sessions": 2,
                                  "tokens": 1, "notifications": 1}  # fmt: skip
     company = world["company"]

@@ -40,20 +40,10 @@ from ils.queue.recurrence import (
     to_ms,
 )
 from ils.queue.schedulers import WantedScheduler
-from ils.settings import IlsSettings
 from ils.settings import load_settings as load
 from tests.support.running import running
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-@pytest.fixture
-async def system(settings: IlsSettings, db: Database) -> AsyncIterator[JobSystem]:
-    js = JobSystem(settings, database=db)
-    try:
-        yield js
-    finally:
-        await js.close()
 
 
 @pytest.fixture
@@ -74,8 +64,8 @@ async def by_job_type(db: Database, company_id: int | None) -> dict[str, Schedul
         return {r.job_type: r for r in rows}
 
 
-async def redis_schedulers(system: JobSystem) -> dict[str, dict[str, Any]]:
-    return {s["id"]: s for s in await system.admin.schedulers("scheduled")}
+async def redis_schedulers(db_system: JobSystem) -> dict[str, dict[str, Any]]:
+    return {s["id"]: s for s in await db_system.admin.schedulers("scheduled")}
 
 
 async def sync_job_ids(db: Database) -> list[str]:
@@ -145,8 +135,8 @@ def test_a_cron_pattern_is_normalised_and_a_zone_must_be_iana():
 # ---- Redis equal to what is wanted -------------------------------------------------------------
 
 
-async def test_reconcile_is_idempotent_and_leaves_schedulers_it_does_not_own(system: JobSystem):
-    queue = system.producer.queue("scheduled")
+async def test_reconcile_is_idempotent_and_leaves_schedulers_it_does_not_own(db_system: JobSystem):
+    queue = db_system.producer.queue("scheduled")
     await queue.upsertJobScheduler("node-report", {"every": 60_000}, "report", {"x": 1})
     await queue.upsertJobScheduler("schedule-999", {"every": 60_000}, "retention", {})
     wanted = [
@@ -157,7 +147,7 @@ async def test_reconcile_is_idempotent_and_leaves_schedulers_it_does_not_own(sys
 
     def pass_() -> Any:
         owns = reconcile.owns
-        return schedulers.reconcile(system.producer.queue, wanted, owns, ("scheduled",))
+        return schedulers.reconcile(db_system.producer.queue, wanted, owns, ("scheduled",))
 
     first = await pass_()
     assert sorted(first.added) == ["schedule-1", "schedule-2"]
@@ -175,18 +165,19 @@ async def test_reconcile_is_idempotent_and_leaves_schedulers_it_does_not_own(sys
 
 
 async def test_hundreds_of_schedulers_are_read_in_pipelines_not_one_connection_each(
-    system: JobSystem,
+    db_system: JobSystem,
 ):
     # BullMQ's getJobSchedulers sends every HGETALL at once, a connection each: it fails with
     # "Too many connections" here, where ours reads them in one pipeline per thousand.
     wanted = [WantedScheduler(f"schedule-{i}", "scheduled", "retention",
                               {"pattern": f"{i % 60} * * * *", "tz": "UTC"}, {})
               for i in range(1, 1201)]  # fmt: skip
-    done = await schedulers.reconcile(system.producer.queue, wanted, reconcile.owns, ("scheduled",))
+    queues = db_system.producer.queue
+    done = await schedulers.reconcile(queues, wanted, reconcile.owns, ("scheduled",))
     assert len(done.added) == 1200
-    listed = await system.admin.schedulers("scheduled")
+    listed = await db_system.admin.schedulers("scheduled")
     assert len(listed) == 1200 and listed[0]["next"] <= listed[-1]["next"]
-    assert (await schedulers.reconcile(system.producer.queue, wanted, reconcile.owns,
+    assert (await schedulers.reconcile(db_system.producer.queue, wanted, reconcile.owns,
                                        ("scheduled",))).unchanged == 1200  # fmt: skip
 
 
@@ -194,7 +185,7 @@ async def test_hundreds_of_schedulers_are_read_in_pipelines_not_one_connection_e
 
 
 async def test_a_company_created_at_run_time_gets_its_0300_and_0800_in_its_own_zone(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     # The clock: 14:00 UTC on a Tuesday, 23:00 in Tokyo; the app has been up for days.
     now = dt.datetime(2026, 3, 10, 14, 0, tzinfo=dt.UTC)
@@ -211,12 +202,12 @@ async def test_a_company_created_at_run_time_gets_its_0300_and_0800_in_its_own_z
     assert local["daily-briefing"] == dt.datetime(2026, 3, 11, 8, 0, tzinfo=TOKYO)
     assert local["weekly-demand-forecast"] == dt.datetime(2026, 3, 16, 5, 0, tzinfo=TOKYO)
     # One sync job in the outbox, relayed on commit, run by a worker of the scheduled queue.
-    await system.relay.wait_idle()
+    await db_system.relay.wait_idle()
     (job_id,) = await sync_job_ids(db)
-    async with running(system, "scheduled"):
-        done = await system.admin.wait_for_job("scheduled", job_id, timeout_s=30)
+    async with running(db_system, "scheduled"):
+        done = await db_system.admin.wait_for_job("scheduled", job_id, timeout_s=30)
     assert done.state == "completed", done.failed_reason
-    found = await redis_schedulers(system)
+    found = await redis_schedulers(db_system)
     for name, row in rows.items():
         entry = found[f"schedule-{row.id}"]
         assert (entry["name"], entry["pattern"], entry["tz"]) == (name, row.cron, "Asia/Tokyo")
@@ -227,38 +218,38 @@ async def test_a_company_created_at_run_time_gets_its_0300_and_0800_in_its_own_z
     assert from_ms(briefing["next"]).astimezone(TOKYO).time() == dt.time(8, 0)
 
 
-async def test_a_new_time_zone_moves_the_companys_schedules(system: JobSystem, db: Database):
+async def test_a_new_time_zone_moves_the_companys_schedules(db_system: JobSystem, db: Database):
     async with db.session() as s:
         company = await create_company(
             s, CompanyCreate(name="Lens Lab", slug="lens-lab", kind=CompanyKind.lab)
         )
-    await reconcile.sync(db, system.producer)
+    await reconcile.sync(db, db_system.producer)
     async with db.session() as s:
         await set_timezone(s, await s.get(Company, company.id), "America/New_York")
-    done = await reconcile.sync(db, system.producer)
+    done = await reconcile.sync(db, db_system.producer)
     assert len(done.updated) == 4 and not done.added
     rows = await by_job_type(db, company.id)
-    entry = (await redis_schedulers(system))[f"schedule-{rows['daily-briefing'].id}"]
+    entry = (await redis_schedulers(db_system))[f"schedule-{rows['daily-briefing'].id}"]
     assert entry["tz"] == "America/New_York"
     nyc = rows["daily-briefing"].next_run_at.astimezone(ZoneInfo("America/New_York"))
     assert nyc.time() == dt.time(8, 0)
 
 
 async def test_pausing_resuming_and_removing_a_schedule_follow_in_redis(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     sid = await _platform_schedule(db, "hourly", MissedRun.run_once, dt.datetime.now(dt.UTC))
     key = f"schedule-{sid}"
-    await reconcile.sync(db, system.producer, [sid])
-    assert key in await redis_schedulers(system)
+    await reconcile.sync(db, db_system.producer, [sid])
+    assert key in await redis_schedulers(db_system)
     steps = [(lambda s, row: set_enabled(s, row, False), False),
              (lambda s, row: set_enabled(s, row, True), True),
              (delete_schedule, False)]  # fmt: skip
     for act, present in steps:
         async with db.session() as s:
             await act(s, await s.get(Schedule, sid))
-        done = await reconcile.sync(db, system.producer, [sid])
-        assert (key in await redis_schedulers(system)) is present, done
+        done = await reconcile.sync(db, db_system.producer, [sid])
+        assert (key in await redis_schedulers(db_system)) is present, done
         assert done.changed == 1
 
 
@@ -272,22 +263,22 @@ async def _platform_schedule(db: Database, name: str, missed: MissedRun, now: dt
 
 
 async def test_a_run_missed_during_downtime_runs_once_or_is_skipped_as_declared(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
     t0 = dt.datetime.now(dt.UTC)
     once = await _platform_schedule(db, "once", MissedRun.run_once, t0)
     skip = await _platform_schedule(db, "skip", MissedRun.skip, t0)
-    first = await reconcile.start(db, system.producer, now=t0)
+    first = await reconcile.start(db, db_system.producer, now=t0)
     assert (first.caught_up, first.skipped) == ([], [])
     assert {f"schedule-{once}", f"schedule-{skip}"} <= set(first.reconciled.added)
     async with db.session() as s:
         missed_at = (await s.get(Schedule, once)).next_run_at
     # Two days later the process starts again: 03:00 came twice while nothing ran.
     t1 = t0 + dt.timedelta(days=2)
-    later = await reconcile.start(db, system.producer, now=t1)
+    later = await reconcile.start(db, db_system.producer, now=t1)
     catch_up = f"schedule-{once}-missed-{to_ms(missed_at)}"
     assert (later.caught_up, later.skipped) == ([catch_up], [skip])
-    queue = system.producer.queue("scheduled")
+    queue = db_system.producer.queue("scheduled")
     assert await queue.getJobState(catch_up) == "waiting"
     async with db.session() as s:
         rows = {
@@ -296,21 +287,21 @@ async def test_a_run_missed_during_downtime_runs_once_or_is_skipped_as_declared(
     for row in rows.values():
         assert row.next_run_at == Recurrence(pattern="0 3 * * *").next_after(t1)
     # Each has one scheduler again (and so one pending run), made anew.
-    found = await redis_schedulers(system)
+    found = await redis_schedulers(db_system)
     assert {f"schedule-{once}", f"schedule-{skip}"} <= set(found)
     # Started again at the same time: nothing was missed since.
-    again = await reconcile.start(db, system.producer, now=t1)
+    again = await reconcile.start(db, db_system.producer, now=t1)
     assert (again.caught_up, again.skipped, again.reconciled.changed) == ([], [], 0)
 
 
 async def test_start_removes_the_old_briefing_schedulers_and_keeps_other_apps(
-    system: JobSystem, db: Database
+    db_system: JobSystem, db: Database
 ):
-    ai = system.producer.queue("ai")
+    ai = db_system.producer.queue("ai")
     await ai.upsertJobScheduler("daily-briefing-company-7", {"pattern": "0 8 * * *"},
                                 "daily-briefing", {"companyId": 7})  # fmt: skip
     await ai.upsertJobScheduler("node-digest", {"every": 3_600_000}, "digest", {})
-    done = await reconcile.start(db, system.producer)
+    done = await reconcile.start(db, db_system.producer)
     assert "daily-briefing-company-7" in done.reconciled.removed
     assert set(await schedulers.read(ai)) == {"node-digest"}
 
@@ -318,7 +309,7 @@ async def test_start_removes_the_old_briefing_schedulers_and_keeps_other_apps(
 # ---- a run on its row --------------------------------------------------------------------------
 
 
-async def test_a_run_is_written_to_its_schedule(system: JobSystem, db: Database):
+async def test_a_run_is_written_to_its_schedule(db_system: JobSystem, db: Database):
     t0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
     schedule_id = await _platform_schedule(db, "hourly", MissedRun.run_once, t0)
     async with db.session() as s:

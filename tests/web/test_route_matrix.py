@@ -210,9 +210,9 @@ ROWS: tuple[Row, ...] = (
     Row("PATCH", "/api/schedules/{schedule_id}", ADMINS, target="schedule",
         body={"cron": "0 4 * * *"}),
     Row("DELETE", "/api/schedules/{schedule_id}", ADMINS, 204, target="schedule"),
-    Row("POST", "/api/schedules/{schedule_id}/pause", ADMINS, target="schedule"),
-    Row("POST", "/api/schedules/{schedule_id}/resume", ADMINS, target="schedule"),
     Row("POST", "/api/schedules/{schedule_id}/run-now", ADMINS, 202, target="schedule"),
+    Row("POST", "/api/schedules/{schedule_id}/{action}", ADMINS, target="schedule",
+        fixed={"action": "pause"}),
     Row("GET", "/api/audit", ONLY_PLATFORM),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
     Row("GET", "/metrics", EVERYONE, anonymous=200),

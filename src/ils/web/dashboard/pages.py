@@ -100,28 +100,34 @@ async def dashboard(request: Request, user: PageUser) -> Response:
     )
 
 
+def _turned_away(
+    request: Request, user: User | None, path: str, action: str, reason: str | None = None
+) -> Response | None:
+    """The login form for no session, the not-allowed page for a role ``action`` leaves out;
+    None when ``user`` may see the page at ``path``."""
+    if user is None:
+        return RedirectResponse(f"{LOGIN_PATH}?next={quote(path)}", status.HTTP_303_SEE_OTHER)
+    if not allows(user.role, action):
+        said = {"reason": reason} if reason else {}  # none: the page's own sentence
+        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, **said)
+    return None
+
+
 @router.get(FORECASTS_PATH, response_class=HTMLResponse)
 async def forecasts(request: Request, user: PageUser) -> Response:
     """The reorder list and a product's forecast chart, for the roles that buy stock."""
-    if user is None:
-        return RedirectResponse(
-            f"{LOGIN_PATH}?next={quote(FORECASTS_PATH)}", status.HTTP_303_SEE_OTHER
-        )
-    if not allows(user.role, "ai.forecasts"):
-        reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
-        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, reason=reason)
+    reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
+    if away := _turned_away(request, user, FORECASTS_PATH, "ai.forecasts", reason):
+        return away
     return _page(request, "forecasts.html", user=user)
 
 
 @router.get(SCHEDULES_PATH, response_class=HTMLResponse)
 async def schedules(request: Request, user: PageUser) -> Response:
     """The schedules tab: the company's recurring jobs (every one, for platform admins)."""
-    if user is None:
-        return RedirectResponse(
-            f"{LOGIN_PATH}?next={quote(SCHEDULES_PATH)}", status.HTTP_303_SEE_OTHER
-        )
-    if not allows(user.role, "schedules.read"):
-        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user)
+    if away := _turned_away(request, user, SCHEDULES_PATH, "schedules.read"):
+        return away
+    assert user is not None
     return _page(request, "schedules.html", user=user,
                  every_company=user.role in OPERATOR_ROLES)  # fmt: skip
 

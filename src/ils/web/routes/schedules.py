@@ -1,5 +1,6 @@
 """``/api/schedules``: the recurring jobs of the signed-in admin's company, and for platform admins
-every company's and the platform's own: list, add, read, change, pause, resume, remove, run now.
+every company's and the platform's own: list, add, read, change, remove, run now
+(``/{id}/run-now``), pause and resume (``/{id}/pause``, ``/{id}/resume``).
 
 Another company's schedule (and, for a company's admins, a platform schedule) answers 404 like
 a missing one; a company's admins cannot name another company, nor schedule the platform's job
@@ -11,7 +12,7 @@ every change is audited, and reaches Redis once its transaction commits (through
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,31 +134,6 @@ async def delete_schedule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _enable(
-    schedule_id: int, enabled: bool, request: Request, user: User, session: DbSession
-) -> Schedule:
-    row = await get_owned(session, Schedule, schedule_id, user)
-    row = await service.set_enabled(session, row, enabled)
-    await _audit(request, session, user, "resumed" if enabled else "paused", row)
-    return row
-
-
-@router.post("/{schedule_id}/pause", dependencies=[WRITE], response_model=ScheduleOut,
-             responses=NOT_FOUND, summary="Pause a schedule (no runs until resumed)")  # fmt: skip
-async def pause_schedule(
-    schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession
-) -> Schedule:
-    return await _enable(schedule_id, False, request, user, session)
-
-
-@router.post("/{schedule_id}/resume", dependencies=[WRITE], response_model=ScheduleOut,
-             responses=NOT_FOUND, summary="Resume a paused schedule")  # fmt: skip
-async def resume_schedule(
-    schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession
-) -> Schedule:
-    return await _enable(schedule_id, True, request, user, session)
-
-
 @router.post("/{schedule_id}/run-now", dependencies=[WRITE], status_code=202,
              response_model=QueuedJob, responses=NOT_FOUND,
              summary="Run a schedule's job once now, besides its schedule")  # fmt: skip
@@ -168,3 +144,16 @@ async def run_schedule_now(
     sent = await service.run_now(session, row)
     await _audit(request, session, user, "run_now", row)
     return QueuedJob.of(sent)
+
+
+@router.post("/{schedule_id}/{action}", dependencies=[WRITE], response_model=ScheduleOut,
+             responses=NOT_FOUND,
+             summary="Pause a schedule (no runs, no scheduler) or resume it")  # fmt: skip
+async def pause_or_resume_schedule(
+    schedule_id: ScheduleId, action: Literal["pause", "resume"], request: Request,
+    user: CurrentUser, session: DbSession,
+) -> Schedule:  # fmt: skip
+    row = await get_owned(session, Schedule, schedule_id, user)
+    row = await service.set_enabled(session, row, action == "resume")
+    await _audit(request, session, user, "resumed" if row.enabled else "paused", row)
+    return row

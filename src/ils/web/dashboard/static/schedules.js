@@ -1,19 +1,10 @@
 // The schedules tab: every schedule the viewer may see (its company's; a platform admin's: all)
 // with its next and last run, and pause, resume and run-now through /api/schedules.
 import { api } from "./api.js";
+import { notify } from "./toast.js";
 
 const tbody = document.getElementById("schedules-body");
 const note = document.getElementById("schedules-note");
-const toast = document.getElementById("toast");
-let toastTimer = null;
-
-function notify(text, isError = false) {
-  toast.textContent = text;
-  toast.classList.toggle("toast-error", isError);
-  toast.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (toast.hidden = true), 6000);
-}
 
 function at(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
@@ -52,18 +43,13 @@ function row(s) {
   const actions = document.createElement("td");
   actions.className = "actions";
   const path = `/api/schedules/${s.id}`;
+  const [label, action, done] = s.enabled ? ["Pause", "pause", "paused"] : ["Resume", "resume", "resumed"];
   actions.append(
-    s.enabled
-      ? button("Pause", async () => {
-          await api("POST", `${path}/pause`);
-          notify(`${s.name}: paused`);
-          await load();
-        })
-      : button("Resume", async () => {
-          await api("POST", `${path}/resume`);
-          notify(`${s.name}: resumed`);
-          await load();
-        }),
+    button(label, async () => {
+      await api("POST", `${path}/${action}`);
+      notify(`${s.name}: ${done}`);
+      await load();
+    }),
     button("Run now", async () => {
       const job = await api("POST", `${path}/run-now`);
       notify(`${s.name}: job ${job.job_id} queued`);
