@@ -306,6 +306,25 @@ async def test_start_removes_the_old_briefing_schedulers_and_keeps_other_apps(
     assert set(await schedulers.read(ai)) == {"node-digest"}
 
 
+async def test_a_scheduler_fires_and_its_run_is_written_to_the_row(
+    db_system: JobSystem, db: Database
+):
+    # Every second: BullMQ fires the first run at the row's next run, a worker runs it.
+    spec = ScheduleCreate(name="often", job_type="sync-schedules", every_s=1)
+    async with db.session() as s:
+        row = await create_schedule(s, spec, None)
+        first = row.next_run_at
+    await reconcile.sync(db, db_system.producer, [row.id])
+    job_id = f"repeat:schedule-{row.id}:{to_ms(first)}"
+    async with running(db_system, "scheduled"):
+        done = await db_system.admin.wait_for_job("scheduled", job_id, timeout_s=30)
+    assert done.state == "completed", done.failed_reason
+    async with db.session() as s:
+        ran = await s.get(Schedule, row.id)
+    assert ran.last_job_id == job_id and ran.last_run_at >= first
+    assert ran.next_run_at > first
+
+
 # ---- a run on its row --------------------------------------------------------------------------
 
 
