@@ -112,6 +112,8 @@ async def test_bad_input_is_refused_naming_the_field(db_system: JobSystem, db: D
          company, "payload.company_id"),
         ({"job_type": "daily-briefing", "cron": "0 1 * * *"}, None, "payload.company_id"),
         ({"job_type": "daily-briefing", "cron": "0 1 * * *"}, 99_999, "company_id"),
+        ({"job_type": "daily-briefing", "every_s": 30}, company, "every_s"),  # too often
+        ({"job_type": "daily-briefing", "cron": "*/5 0 1 * * *"}, company, "cron"),  # seconds
     ]  # fmt: skip
     for fields, owner, field in cases:
         with pytest.raises(Invalid) as bad:

@@ -5,7 +5,8 @@
 A schedule runs a job type of the ``scheduled`` queue: a company's, one whose payload names its
 company (filled in from the schedule), or the platform's own (retention, say), which only a
 platform-wide schedule may run. Its payload is checked against the job type's model, its cron
-pattern against BullMQ's parser, its time zone against the IANA database; a bad one is an
+pattern against BullMQ's parser, its time zone against the IANA database, and a company's
+schedule fires at most once a minute (the scheduled queue is every company's); a bad one is an
 :class:`~ils.errors.Invalid` naming the field. The next run is worked out here, with BullMQ's
 own arithmetic, so the row shows it before Redis has the scheduler.
 """
@@ -104,6 +105,20 @@ def _checked_payload(row: Schedule, job_type: JobType) -> None:
         raise Invalid(("payload", *str(first["field"]).split(".")), str(first["message"])) from exc
 
 
+#: A company's schedule fires at most this often (the scheduled queue is shared by every company).
+COMPANY_MIN_INTERVAL_S = 60
+
+
+def _not_too_often(row: Schedule) -> None:
+    if row.company_id is None:
+        return
+    if row.every_s is not None and row.every_s < COMPANY_MIN_INTERVAL_S:
+        raise Invalid("every_s", f"a company's schedule runs at most every "
+                                 f"{COMPANY_MIN_INTERVAL_S} seconds")  # fmt: skip
+    if row.cron is not None and len(row.cron.split()) == 6:
+        raise Invalid("cron", "a company's schedule has no seconds field (5 fields)")
+
+
 async def _company_tz(session: AsyncSession, company_id: int | None) -> str | None:
     if company_id is None:
         return None
@@ -120,6 +135,7 @@ async def _settled(
     if (row.cron is None) == (row.every_s is None):
         raise Invalid("cron", "give a cron pattern or an interval (every_s), exactly one")
     _checked_payload(row, _job_type(session, row.job_type, row.company_id))
+    _not_too_often(row)
     now = now or utcnow()
     tz = await _company_tz(session, row.company_id)
     row.next_run_at = recurrence_of(row, tz).next_after(now) if row.enabled else None

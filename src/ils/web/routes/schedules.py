@@ -5,7 +5,8 @@ every company's and the platform's own: list, add, read, change, remove, run now
 Another company's schedule (and, for a company's admins, a platform schedule) answers 404 like
 a missing one; a company's admins cannot name another company, nor schedule the platform's job
 types. Bad input (an unknown job type, a bad cron pattern or time zone, a payload its job type
-refuses) is a 422 naming the field. The rules live in :mod:`ils.domain.services.schedules`;
+refuses, a company's schedule firing more than once a minute) is a 422 naming the field; run-now
+counts against the ``bulk`` quota. The rules live in :mod:`ils.domain.services.schedules`;
 every change is audited, and reaches Redis once its transaction commits (through the outbox).
 """
 
@@ -25,6 +26,7 @@ from ils.domain.services.schedules import JobName, ScheduleCreate, ScheduleUpdat
 from ils.errors import Invalid
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
+from ils.web.quota_deps import BulkQuota
 from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
@@ -138,8 +140,9 @@ async def delete_schedule(
              response_model=QueuedJob, responses=NOT_FOUND,
              summary="Run a schedule's job once now, besides its schedule")  # fmt: skip
 async def run_schedule_now(
-    schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession
-) -> QueuedJob:
+    schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession,
+    _quota: BulkQuota,
+) -> QueuedJob:  # fmt: skip
     row = await get_owned(session, Schedule, schedule_id, user)
     sent = await service.run_now(session, row)
     await _audit(request, session, user, "run_now", row)
