@@ -165,3 +165,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     """The contract suite's database: every test using it runs on SQLite and on PostgreSQL."""
     async for database in open_database(request.param, tmp_path):
         yield database
+
+
+@pytest.fixture
+async def db_system(settings: Settings, db: Database) -> AsyncIterator[JobSystem]:
+    """The job system (with the probes) on the contract suite's database: its tests run on
+    SQLite and on PostgreSQL."""
+    js = JobSystem(settings, registry=probe_registry(), database=db)
+    try:
+        yield js
+    finally:
+        await js.close()

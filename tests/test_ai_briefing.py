@@ -1,7 +1,7 @@
 """Insights and the daily briefing: facts ranked with their numbers; the briefing compares
 yesterday with the usual weekday, is stored for the email, sent as one email and one ai-insight
-notification per recipient (once, even when run again); the 08:00 job schedulers per company
-time zone, listed by the admin layer."""
+notification per recipient (once, even when run again). Its 08:00 schedule per company time zone
+is tested with the other schedules (tests/test_schedules.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ import logging
 import re
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models import AiResult, AiResultKind, Company, Examination, Notification, Patient
+from ils.domain.models import AiResult, AiResultKind, Examination, Notification, Patient
 from ils.jobs import helpers
 from ils.jobs.ai.briefing import DailyBriefingTask, daily_briefing
 from ils.jobs.ai.results import follow_up
-from ils.jobs.ai.schedule import BRIEFING_CRON, scheduler_id
 from ils.queue.context import JobContext
 from tests.conftest import make_settings
 from tests.support.ai_world import make_shop
@@ -112,32 +111,3 @@ async def test_the_briefing_is_stored_emailed_and_notified_once(
     assert [(n.user_id, n.title) for n in notes] == [
         (shop.admin_id, f"Your briefing for {day:%d %b %Y}")]  # fmt: skip
     assert notes[0].message == data["summary"]
-
-
-async def test_a_scheduler_per_company_at_eight_in_its_time_zone(
-    db: Database, redis_url: str, prefix: str, tmp_path: Path
-):
-    a = await make_shop(db, "golf", products=1, days=10)
-    b = await make_shop(db, "hotel", products=1, days=10, seed=3)
-    async with db.session() as s:
-        await s.execute(update(Company).where(Company.id == b.company_id)
-                        .values(timezone="America/New_York"))  # fmt: skip
-    system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
-    try:
-        installed = await system.install_schedules()
-        again = await system.install_schedules()  # idempotent: same ids, no duplicates
-        listed = await system.admin.schedulers("ai")
-    finally:
-        await system.close()
-    assert installed == again == [scheduler_id(a.company_id), scheduler_id(b.company_id)]
-    by_id = {s["id"]: s for s in listed}
-    assert set(by_id) == set(installed)
-    ny = by_id[scheduler_id(b.company_id)]
-    assert ny["pattern"] == BRIEFING_CRON and ny["tz"] == "America/New_York"
-    assert ny["name"] == "daily-briefing" and ny["data"] == {"companyId": b.company_id}
-    assert by_id[scheduler_id(a.company_id)]["tz"] == "UTC"
-    # The next run is 08:00 local time.
-    from zoneinfo import ZoneInfo
-
-    at = dt.datetime.fromtimestamp(ny["next"] / 1000, ZoneInfo("America/New_York"))
-    assert (at.hour, at.minute) == (8, 0)

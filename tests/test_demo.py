@@ -35,6 +35,7 @@ from ils.domain.models import (
     ProductKind,
     PurchaseOrder,
     Role,
+    Schedule,
     User,
 )
 from ils.domain.passwords import verify_password
@@ -63,6 +64,8 @@ async def test_seeded_demo_holds_a_believable_year(db: Database) -> None:
     assert await count(db, PurchaseOrder) > 20
     assert credentials.counts["orders"] == await count(db, Order)
     assert credentials.counts["order_lines"] == await count(db, OrderLine)
+    # The practice and the lab have their default schedules (the platform company none).
+    assert credentials.counts["schedules"] == await count(db, Schedule) == 8
 
     async with db.session() as s:
         orders = (await s.execute(select(Order.created_at, Order.status, Order.total))).all()

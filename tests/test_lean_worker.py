@@ -12,6 +12,9 @@ from tests.support.processes import IlsProcess
 WEB_AND_MIGRATIONS = {"fastapi", "starlette", "uvicorn", "alembic"}
 OTHER_QUEUES_AND_TABLES = {"reportlab", "jinja2", "httpx", "rich"}
 NOT_BEFORE_THE_FIRST_JOB = {"ils.jobs.pdf.load", "sqlalchemy.dialects.postgresql"}
+# The schedules' reconciler and service: loaded by a worker of the scheduled queue only (the
+# ``ils schedule`` commands' module is a few lines of options, like ``ils queue``'s).
+NOT_WITHOUT_THE_SCHEDULED_QUEUE = {"ils.jobs.scheduled.reconcile", "ils.domain.services.schedules"}
 
 
 async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migrations(
@@ -37,3 +40,6 @@ async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migration
     assert loaded.isdisjoint(WEB_AND_MIGRATIONS), loaded & WEB_AND_MIGRATIONS
     assert loaded.isdisjoint(OTHER_QUEUES_AND_TABLES), loaded & OTHER_QUEUES_AND_TABLES
     assert modules.isdisjoint(NOT_BEFORE_THE_FIRST_JOB), modules & NOT_BEFORE_THE_FIRST_JOB
+    assert modules.isdisjoint(NOT_WITHOUT_THE_SCHEDULED_QUEUE), (
+        modules & NOT_WITHOUT_THE_SCHEDULED_QUEUE
+    )

@@ -30,6 +30,7 @@ from ils.domain.migrate import (
     upgrade_database,
 )
 from ils.domain.migrations import HEAD_REVISION
+from ils.domain.models.schedules import DEFAULT_SCHEDULES, PLATFORM_SCHEDULES
 from ils.domain.schema_check import stored_revision
 from ils.queue.outbox_table import outbox_metadata
 from tests.support.databases import BACKENDS, open_database
@@ -100,7 +101,7 @@ async def test_a_fresh_database_migrates_to_exactly_the_models(
 ) -> None:
     assert await current_revision(empty) is None
     await upgrade_database(empty)
-    assert await current_revision(empty) == head() == "0006"
+    assert await current_revision(empty) == head() == "0007"
     async with empty.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         migrated = await conn.run_sync(fingerprint)
@@ -141,6 +142,31 @@ async def test_upgrade_twice_is_a_no_op_and_downgrade_removes_every_table(
     assert names == ["alembic_version"]
 
 
+async def test_0007_gives_each_trading_company_its_schedules_and_the_platform_its_own(
+    empty: Database,
+) -> None:
+    await upgrade_database(empty, "0006")
+    async with empty.engine.begin() as conn:
+        for slug, kind in (("ils", "platform"), ("shop", "practice"), ("lab", "lab")):
+            await conn.execute(text(
+                "INSERT INTO companies (name, slug, kind, timezone, brand_color, created_at)"
+                " VALUES (:slug, :slug, :kind, 'UTC', '#000000', CURRENT_TIMESTAMP)"
+            ), {"slug": slug, "kind": kind})  # fmt: skip
+    await upgrade_database(empty)
+    async with empty.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT c.slug, s.job_type, s.cron, s.missed_run, s.enabled FROM schedules s"
+            " LEFT JOIN companies c ON c.id = s.company_id ORDER BY s.id"
+        ))).all()  # fmt: skip
+        active = (await conn.execute(text("SELECT DISTINCT is_active FROM companies"))).all()
+    company = {(slug, job, cron) for slug, job, cron, _m, _e in rows if slug}
+    assert company == {(slug, job, cron) for slug in ("shop", "lab")
+                       for _name, job, cron in DEFAULT_SCHEDULES}  # fmt: skip
+    platform = {(job, cron, missed) for slug, job, cron, missed, _e in rows if slug is None}
+    assert platform == {(job, cron, missed) for _n, job, cron, missed in PLATFORM_SCHEDULES}
+    assert all(enabled for *_, enabled in rows) and [tuple(a) for a in active] == [(True,)]
+
+
 def test_sync_upgrade_and_current_by_url(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'ils.db'}"
     assert current(url) is None
@@ -156,6 +182,7 @@ def test_offline_mode_writes_the_sql() -> None:
     assert "CREATE TABLE orders" in sql
     assert "CONSTRAINT ck_order_lines_quantity_positive CHECK (quantity > 0)" in sql
     assert "CREATE TABLE job_outbox" in sql
+    assert "INSERT INTO schedules" in sql
 
 
 def test_db_commands_upgrade_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,8 +196,8 @@ def test_db_commands_upgrade_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     assert "not migrated" in before.output
     done = runner.invoke(app, ["db", "upgrade"], env=env)
     assert done.exit_code == 0, done.output
-    assert "ils.db: at revision 0006" in done.output
+    assert "ils.db: at revision 0007" in done.output
     after = runner.invoke(app, ["db", "current", "--check"], env=env)
     assert after.exit_code == 0
-    assert "0006 (head)" in after.output
+    assert "0007 (head)" in after.output
     assert (tmp_path / "var" / "ils.db").exists()

@@ -169,16 +169,19 @@ class JobSystem:
         await self.database.start_background()
         self.relay.start()
 
-    async def install_schedules(self) -> list[str]:
-        """Upsert the job schedulers of this system's recurring jobs (the daily briefing of each
-        company, 08:00 local); an outage or a missing table is logged, never fatal."""
-        from ils.jobs.ai.schedule import install_briefing_schedules
+    async def start_schedules(self) -> None:
+        """What a process that works the scheduled queue does first: the runs missed while none
+        did follow their schedules' policy, and Redis's job schedulers are made equal to the
+        schedule rows (:func:`ils.jobs.scheduled.reconcile.start`). An outage or a missing table
+        is logged, never fatal: the next start, or the next change, tries again."""
+        from ils.jobs.scheduled.reconcile import start
 
         try:
-            return await install_briefing_schedules(self.database, self.producer)
+            await start(self.database, self.producer)
         except Exception as exc:
-            logging.getLogger("ils.jobs.ai").warning("could not install the schedules: %s", exc)
-            return []
+            logging.getLogger("ils.jobs.scheduled").warning(
+                "could not bring the schedules up to date: %s", exc
+            )
 
     async def stop_background(self) -> None:
         """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and

@@ -18,6 +18,7 @@ import typer
 from ils.cli_common import ConfigOpt, LogOpt, fail, run_async, settings_for
 from ils.cli_flows import batch_app, flow_app
 from ils.cli_queue import queue_app
+from ils.cli_schedule import schedule_app
 from ils.domain.cli_db import db_app, demo_app
 from ils.errors import IlsJobsError
 from ils.queue.vardir import restrict_umask
@@ -32,6 +33,7 @@ embedded_app = typer.Typer(help="The embedded Redis-compatible server (when REDI
 app.add_typer(queue_app, name="queue")
 app.add_typer(batch_app, name="batch")
 app.add_typer(flow_app, name="flow")
+app.add_typer(schedule_app, name="schedule")
 app.add_typer(embedded_app, name="embedded")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
@@ -44,6 +45,10 @@ class FileStorage(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+    def entries(self) -> Iterator[tuple[str, float]]:
+        """Every stored file's key and modification time (epoch seconds), in no set order."""
+        ...
 
 
 def safe_name(part: str) -> str:
@@ -87,3 +92,15 @@ class LocalFileStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def entries(self) -> Iterator[tuple[str, float]]:
+        if not self.root.is_dir():
+            return
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder) / name
+                try:
+                    mtime = path.stat().st_mtime
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield path.relative_to(self.root).as_posix(), mtime

@@ -4,8 +4,9 @@ lifespan (``ils serve``): started in order, stopped in reverse, on an :class:`As
 1. the job system: the typed helpers enqueue through its producer; closed last;
 2. the process's own parts that must run before the workers (the web's loop-lag monitor);
 3. the outbox relay's sweep (and SQLite's checkpoints), which every web and worker process runs;
-4. the workers, and the ai queue's schedulers: awaited by a worker process, started in the
-   background by a web process (the app answers while it waits for Redis);
+4. the workers, and (with the scheduled queue's) the schedules brought up to date: awaited by a
+   worker process, started in the background by a web process (the app answers while it waits
+   for Redis);
 5. the process's parts that must stop first (the web's shutdown flag, the live hub).
 
 :func:`inspecting` is the smallest process: the queue admin view on Redis alone.
@@ -78,16 +79,16 @@ async def running(
 async def _start_workers(
     stack: AsyncExitStack, system: JobSystem, runtime: WorkerRuntime, in_background: bool
 ) -> None:
-    schedules = "ai" in runtime.queues  # the daily briefings' schedulers, 08:00 per company
+    schedules = "scheduled" in runtime.queues  # missed runs, then Redis equal to the rows
     if not in_background:
         if schedules:
-            await system.install_schedules()
+            await system.start_schedules()
         await runtime.start()
         return
     starting = asyncio.create_task(runtime.start(), name="ils-workers-start")
     stack.push_async_callback(_cancel, starting)
     if schedules:
-        scheduling = asyncio.create_task(system.install_schedules(), name="ils-schedules")
+        scheduling = asyncio.create_task(system.start_schedules(), name="ils-schedules")
         stack.push_async_callback(_cancel, scheduling)
 
 

@@ -3,8 +3,8 @@
 :func:`load_settings` reads the sources in one order — defaults < ``ils.toml`` < environment <
 command-line options — checks every name once (:mod:`ils.settings_sources`), and returns one
 frozen :class:`IlsSettings`: the job system's settings (queues, Redis, paths) at the top, the
-``web``, ``mail``, ``chat`` and ``quotas`` sections beside them. A section's values are
-validated when a process first needs it (``mail_settings()``...), so ``ils queue stats`` runs
+``web``, ``mail``, ``chat``, ``retention`` and ``quotas`` sections beside them. A section's values
+are validated when a process first needs it (``mail_settings()``...), so ``ils queue stats`` runs
 with a broken SMTP setting while the email worker refuses to start with it. Nothing else reads
 ``os.environ`` for settings; children of ``ils serve --processes`` get this object serialized.
 """
@@ -26,6 +26,7 @@ from ils.settings_sources import EnvSource, TomlSource, check_paths, config_path
 if TYPE_CHECKING:
     from ils.jobs.ai.chat.settings import ChatSettings
     from ils.jobs.email.settings import MailSettings
+    from ils.jobs.scheduled.settings import RetentionSettings
     from ils.web.quota_settings import QuotaRule
     from ils.web.settings import WebSettings
 
@@ -50,6 +51,7 @@ class IlsSettings(BaseSettings, Settings):
     web: dict[str, Any] = Field(default_factory=dict, repr=False)
     mail: dict[str, Any] = Field(default_factory=dict, repr=False)
     chat: dict[str, Any] = Field(default_factory=dict, repr=False)
+    retention: dict[str, Any] = Field(default_factory=dict)
     quotas: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Dotted path -> the variable, file key or option its value came from (for error messages).
     origins: dict[str, str] = Field(default_factory=dict)
@@ -107,6 +109,17 @@ class IlsSettings(BaseSettings, Settings):
         from ils.jobs.ai.chat.settings import ChatSettings
 
         return self._section(ChatSettings, self.chat, "chat")
+
+    def retention_settings(self) -> RetentionSettings:
+        """The retention section, validated: how long the hourly retention job keeps things."""
+        from ils.jobs.scheduled.settings import CREDENTIAL_LIFETIMES, RetentionSettings
+        from ils.web.settings import WebSettings
+
+        lifetimes = {
+            name: self.web.get(name, WebSettings.model_fields[name].default)
+            for name in CREDENTIAL_LIFETIMES
+        }
+        return self._section(RetentionSettings, {**self.retention, **lifetimes}, "retention")
 
     def _with_public_url(self, section: Mapping[str, Any]) -> dict[str, Any]:
         given = {"public_url": self.public_url} if self.public_url else {}

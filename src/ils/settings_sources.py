@@ -78,6 +78,11 @@ ENV_PATHS: dict[str, str] = {
     "ILS_AI_MODEL": "chat.model",
     "ILS_AI_TIMEOUT_S": "chat.timeout_s",
     "ILS_AI_MAX_TOOL_ROUNDS": "chat.max_tool_rounds",
+    # retention (the hourly retention job)
+    "ILS_RETENTION_OUTBOX_DAYS": "retention.outbox_days",
+    "ILS_RETENTION_ORPHAN_DOCUMENT_HOURS": "retention.orphan_document_hours",
+    "ILS_RETENTION_CREDENTIAL_DAYS": "retention.credential_days",
+    "ILS_RETENTION_NOTIFICATION_DAYS": "retention.notification_days",
 }
 for _q in QUEUE_NAMES:
     for _f in QUEUE_FIELDS:

@@ -339,6 +339,16 @@ async def resend_body(w: World) -> dict[str, Any]:
     return {"invoice_ids": [(await issued_invoice(w, "own", Role.admin))["invoice_id"]]}
 
 
+async def schedule(w: World, owner: Owner, role: Role) -> Params:
+    """A schedule of ``owner``'s company, made by its admin."""
+    body = {"name": f"scan {w.next()}", "job_type": "nightly-anomaly-scan", "cron": "0 2 * * *"}
+    return {
+        "schedule_id": (await _created(await w.maker(owner).post("/api/schedules", json=body)))[
+            "id"
+        ]
+    }
+
+
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
@@ -359,4 +369,5 @@ FACTORIES: dict[str, Factory] = {
     "job": job,
     "outbox_row": outbox_row,
     "batch": batch,
+    "schedule": schedule,
 }

@@ -212,12 +212,29 @@ ROWS: tuple[Row, ...] = (
     # platform's ----
     Row("GET", "/api/batches/{batch_id}", ADMINS, target="batch"),
     Row("POST", "/api/batches/daily-briefings", ONLY_PLATFORM, 202),
+    # ---- schedules: admins keep their company's; platform admins every company's and the
+    # platform's own ----
+    Row("GET", "/api/schedules", ADMINS),
+    Row("POST", "/api/schedules", ADMINS, 201, body=lambda w: _schedule_body(w)),
+    Row("GET", "/api/schedules/{schedule_id}", ADMINS, target="schedule"),
+    Row("PATCH", "/api/schedules/{schedule_id}", ADMINS, target="schedule",
+        body={"cron": "0 4 * * *"}),
+    Row("DELETE", "/api/schedules/{schedule_id}", ADMINS, 204, target="schedule"),
+    Row("POST", "/api/schedules/{schedule_id}/run-now", ADMINS, 202, target="schedule"),
+    Row("POST", "/api/schedules/{schedule_id}/{action}", ADMINS, target="schedule",
+        fixed={"action": "pause"}),
     Row("GET", "/api/audit", ONLY_PLATFORM),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
     Row("GET", "/metrics", EVERYONE, anonymous=200),
     Row("GET", "/healthz", EVERYONE, anonymous=200),
     Row("GET", "/readyz", EVERYONE, anonymous=200),
 )  # fmt: skip
+
+
+def _schedule_body(w: World) -> dict[str, Any]:
+    # Company A's: every role of the matrix (platform_admin too) signs in as one of A's users.
+    return {"name": f"scan {w.next()}", "job_type": "nightly-anomaly-scan", "cron": "0 2 * * *",
+            "company_id": w.company["own"]}  # fmt: skip
 
 
 async def _target_body(w: World) -> dict[str, Any]:

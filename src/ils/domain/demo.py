@@ -41,6 +41,7 @@ from ils.domain.models import (
     Invoice,
     InvoiceLine,
     MarketplaceConnection,
+    MissedRun,
     Notification,
     NotificationType,
     Order,
@@ -53,9 +54,11 @@ from ils.domain.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     Role,
+    Schedule,
     Supplier,
     User,
 )
+from ils.domain.models.schedules import DEFAULT_SCHEDULES
 from ils.domain.passwords import hash_password
 from ils.errors import IlsJobsError
 
@@ -206,7 +209,20 @@ class _Seeding:
             for key, role, name in USERS
         ])  # fmt: skip
         self.user_ids = dict(zip((role for _, role, _ in USERS), ids, strict=True))
-        self.counts |= {"companies": len(self.company_ids), "users": len(self.user_ids)}
+        # The trading companies' default schedules; a worker of the scheduled queue makes their
+        # job schedulers when it starts (the demo is seeded before any process runs).
+        schedules: list[dict[str, Any]] = [
+            {"company_id": self.company_ids[key], "name": name, "job_type": job_type,
+             "payload": {}, "cron": cron, "every_s": None, "timezone": None, "enabled": True,
+             "missed_run": MissedRun.run_once, "created_at": self.opened,
+             "updated_at": self.opened}
+            for key, (*_, kind, _domain, _tz, _colour) in COMPANIES.items()
+            if kind is not CompanyKind.platform
+            for name, job_type, cron in DEFAULT_SCHEDULES
+        ]  # fmt: skip
+        await _insert_plain(self.session, Schedule, schedules)
+        self.counts |= {"companies": len(self.company_ids), "users": len(self.user_ids),
+                        "schedules": len(schedules)}  # fmt: skip
 
     async def catalogue(self) -> None:
         rows = supplier_rows(self.practice, self.opened)

@@ -28,7 +28,7 @@ from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
-from ils.queue import keys
+from ils.queue import keys, schedulers
 from ils.queue.actions import QueueActions
 from ils.queue.batches import BatchReader
 from ils.queue.broker import Broker
@@ -323,12 +323,8 @@ class QueueAdmin:
         """The queue's job schedulers (recurring jobs): id, job name, cron pattern or interval,
         time zone, next run (epoch ms), their jobs' data; for a company's scope only those whose
         jobs are its own. Raises :class:`BrokerUnavailable`."""
-        try:
-            raw = await self.queue(queue).getJobSchedulers(0, -1, True)
-        except RedisError as exc:
-            raise BrokerUnavailable(f"cannot read the job schedulers: {exc}") from exc
         out = []
-        for s in raw or []:
+        for s in (await schedulers.read(self.queue(queue))).values():
             template = s.get("template") or {}
             if not scope.sees(job_company(template.get("data"))):
                 continue

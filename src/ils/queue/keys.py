@@ -23,6 +23,12 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:quota:...``: the request quotas' moving windows, named by the ``limits`` library
   under this key prefix (:mod:`ils.web.quotas`).
 
+BullMQ's job schedulers of a queue, ``<prefix>:<queue>:repeat`` (sorted set: scheduler id -> its
+next run, ms) and ``<prefix>:<queue>:repeat:<id>`` (hash: name, pattern or every, tz, the jobs'
+data and options), are read in one pipeline by :mod:`ils.queue.schedulers` (:func:`schedulers`):
+BullMQ's own ``getJobSchedulers`` sends one command per scheduler at once, each on a connection
+of its own, which exhausts the connection pool at a few hundred schedulers.
+
 BullMQ's job hash, ``<prefix>:<queue>:<job id>``, and a flow parent's ``:dependencies``,
 ``:processed``, ``:failed`` and ``:unsuccessful`` beside it, are read directly in a few places (a
 pipeline of ``HGET`` over many jobs, a parent's children): :func:`job_hash` and its neighbours
@@ -36,6 +42,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bullmq import Queue
+
+
+def schedulers(queue: Queue) -> str:
+    """BullMQ's sorted set of ``queue``'s job schedulers; each one's hash is ``<this>:<id>``."""
+    return f"{queue.prefix}:{queue.name}:repeat"
 
 
 def workers_index(prefix: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import redis.asyncio as aredis
 from bullmq import FlowProducer, Queue
 
+from ils.queue.recurrence import use_strategy
 from ils.queue.settings import Settings
 
 
@@ -40,6 +41,7 @@ class Queues:
         queue = self._queues.get(name)
         if queue is None:
             queue = Queue(name, {"connection": self._shared(), "prefix": self.settings.prefix})
+            use_strategy(queue)  # job schedulers stepped right across clock changes
             self._queues[name] = queue
         return queue
 

@@ -31,6 +31,7 @@ from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
+from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
 from ils.queue.tenancy import job_company
@@ -221,6 +222,7 @@ class WorkerRuntime:
             self._processor(queue),
             worker_options(self.settings, spec, client, self.worker_id),
         )
+        use_strategy(worker)  # it steps a scheduler to its next run when it takes that run
         worker.on("completed", self._on_completed(queue))
         worker.on("failed", self._on_failed(queue))
         worker.on("error", lambda err, *_: log.warning("worker %s: %s", queue, err))

@@ -46,6 +46,7 @@ from ils.domain.models.purchasing import (
     purchase_order_number,
 )
 from ils.domain.models.rx import PrismBase
+from ils.domain.models.schedules import MissedRun, Schedule
 
 __all__ = [
     "ADMIN_ROLES",
@@ -76,6 +77,7 @@ __all__ = [
     "LineKind",
     "MarketplaceConnection",
     "MessageRole",
+    "MissedRun",
     "Notification",
     "NotificationType",
     "Order",
@@ -92,6 +94,7 @@ __all__ = [
     "PurchaseOrderLine",
     "PurchaseOrderStatus",
     "Role",
+    "Schedule",
     "Supplier",
     "User",
     "invoice_number",

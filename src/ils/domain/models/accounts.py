@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, Float, ForeignKey, String
+from sqlalchemy import Enum, Float, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ils.domain.db import Base
@@ -48,6 +48,8 @@ class Company(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # the chance of not running out before the next delivery that reorder suggestions aim at
     service_level: Mapped[float] = mapped_column(Float(), default=0.95, server_default="0.95")
+    # A deactivated company keeps its rows but runs nothing on a schedule (its schedules go).
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     users: Mapped[list[User]] = relationship(back_populates="company")
 

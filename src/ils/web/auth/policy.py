@@ -91,6 +91,12 @@ POLICY: dict[str, Rule] = {
     ),
     "batches.read": _rule(ADMINS, "a batch's progress (own company's batches)"),
     "batches.briefings": _rule({P}, "every company's daily briefing as one batch"),
+    "schedules.read": _rule(
+        ADMINS, "list and read schedules (own company's; platform_admin: all, the platform's)"
+    ),
+    "schedules.write": _rule(
+        ADMINS, "add, change, pause, resume, remove, run now a schedule (the same ones)"
+    ),
     "audit.read": _rule({P}, "the audit log"),
 }
 

@@ -1,5 +1,5 @@
-"""The dashboard's HTML pages: the queue dashboard, the demand-forecast page, the login form and
-the "not allowed" page.
+"""The dashboard's HTML pages: the queue dashboard, the schedules tab, the demand-forecast page,
+the login form and the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -27,6 +27,7 @@ from ils.web.auth.policy import allows
 HERE = Path(__file__).resolve().parent
 DASHBOARD_PATH = "/admin/queues"
 FORECASTS_PATH = "/admin/forecasts"
+SCHEDULES_PATH = "/admin/schedules"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
 OPERATOR_ROLES = frozenset({Role.platform_admin})
@@ -99,18 +100,37 @@ async def dashboard(request: Request, user: PageUser) -> Response:
     )
 
 
+def _turned_away(
+    request: Request, user: User | None, path: str, action: str, reason: str | None = None
+) -> Response | None:
+    """The login form for no session, the not-allowed page for a role ``action`` leaves out;
+    None when ``user`` may see the page at ``path``."""
+    if user is None:
+        return RedirectResponse(f"{LOGIN_PATH}?next={quote(path)}", status.HTTP_303_SEE_OTHER)
+    if not allows(user.role, action):
+        said = {"reason": reason} if reason else {}  # none: the page's own sentence
+        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, **said)
+    return None
+
+
 @router.get(FORECASTS_PATH, response_class=HTMLResponse)
 async def forecasts(request: Request, user: PageUser) -> Response:
     """The reorder list and a product's forecast chart, for the roles that buy stock; at the
     company's service level unless the user picks another, which its admins may save."""
-    if user is None:
-        return RedirectResponse(
-            f"{LOGIN_PATH}?next={quote(FORECASTS_PATH)}", status.HTTP_303_SEE_OTHER
-        )
-    if not allows(user.role, "ai.forecasts"):
-        reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
-        return _page(request, "forbidden.html", status.HTTP_403_FORBIDDEN, user=user, reason=reason)
+    reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
+    if away := _turned_away(request, user, FORECASTS_PATH, "ai.forecasts", reason):
+        return away
     return _page(request, "forecasts.html", user=user, can_save=allows(user.role, "ai.settings"))
+
+
+@router.get(SCHEDULES_PATH, response_class=HTMLResponse)
+async def schedules(request: Request, user: PageUser) -> Response:
+    """The schedules tab: the company's recurring jobs (every one, for platform admins)."""
+    if away := _turned_away(request, user, SCHEDULES_PATH, "schedules.read"):
+        return away
+    assert user is not None
+    return _page(request, "schedules.html", user=user,
+                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)

@@ -4,6 +4,7 @@ import { api, goToLogin } from "./api.js";
 import { depthChart, throughputChart } from "./charts.js";
 import { confirmAction, h } from "./dialogs.js";
 import { JobsView, when } from "./jobs.js";
+import { notify } from "./toast.js";
 
 const body = document.body;
 const QUEUES = body.dataset.queues.split(",");
@@ -17,18 +18,6 @@ const THROUGHPUT_EVERY_MS = 15_000;
 let snapshot = null;
 const depth = []; // [{t, waiting: {queue: n}}]
 let throughput = null;
-
-// -- notices -------------------------------------------------------------------------------
-
-const toast = document.getElementById("toast");
-let toastTimer = null;
-function notify(text, isError = false) {
-  toast.textContent = text;
-  toast.classList.toggle("toast-error", isError);
-  toast.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (toast.hidden = true), 6000);
-}
 
 const jobs = new JobsView({ canAct: CAN_ACT, notify, onChanged: () => jobs.load() });
 
