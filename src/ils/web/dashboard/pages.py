@@ -120,7 +120,8 @@ async def forecasts(request: Request, user: PageUser) -> Response:
     reason = "Demand forecasts are for the roles that buy stock: admins, dispensers, labs."
     if away := _turned_away(request, user, FORECASTS_PATH, "ai.forecasts", reason):
         return away
-    return _page(request, "forecasts.html", user=user, can_save=allows(user.role, "ai.settings"))
+    can_save = user is not None and allows(user.role, "ai.settings")
+    return _page(request, "forecasts.html", user=user, can_save=can_save)
 
 
 @router.get(SCHEDULES_PATH, response_class=HTMLResponse)
