@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import to_money
+from ils.queue.declare import Helper
 from ils.queue.producer import Enqueued
 
 T = TypeVar("T")
@@ -173,6 +174,14 @@ async def changed(session: AsyncSession, row: RowT, changes: Mapping[str, Any]) 
         setattr(row, name, value)
     await session.flush()
     return row
+
+
+async def for_user(user_id: int | None, helper: Helper[Any], **fields: Any) -> list[Enqueued]:
+    """``helper``'s job for the user ``user_id`` (passed as its ``user_id`` field, with
+    ``fields``), or no job when the row has no such user (its creator was deleted, say)."""
+    if user_id is None:
+        return []
+    return [await helper(user_id=user_id, **fields)]
 
 
 async def next_sequence(
