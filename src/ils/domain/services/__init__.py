@@ -89,6 +89,8 @@ Text200 = Annotated[str, _width(200), NoNul]
 Text300 = Annotated[str, _width(300), NoNul]
 LongText = Annotated[str, _width(10_000), NoNul]
 Email = Annotated[EmailStr, Field(max_length=254)]
+# What a list's ``q`` parameter searches for: 1 to 100 characters, no NUL.
+SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
 
 
 def not_null(value: Any) -> Any:

@@ -203,16 +203,18 @@ async def create_invoice(session: AsyncSession, company_id: int, data: InvoiceCr
     return await added(session, invoice)
 
 
+class InvoiceFilter(BaseModel):
+    """Which of a company's invoices a list keeps: those with each value given."""
+
+    status: InvoiceStatus | None = None
+    order_id: RowId | None = None
+
+
 async def list_invoices(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    status: InvoiceStatus | None = None,
-    order_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: InvoiceFilter
 ) -> Paged[Invoice]:
     """A company's invoices, newest first."""
-    filters = (Invoice.status, status), (Invoice.order_id, order_id)
+    filters = (Invoice.status, given.status), (Invoice.order_id, given.order_id)
     return await company_page(session, Invoice, company_id, window, *filters)
 
 

@@ -19,6 +19,7 @@ from ils.domain.services import (
     NonNegativeAmount,
     Paged,
     RowId,
+    SearchText,
     Text40,
     Text60,
     Text200,
@@ -153,12 +154,17 @@ async def _check_supplier_name(
     await _check_unique(session, Supplier.name, company_id, name, other_than, taken)
 
 
+class SupplierFilter(BaseModel):
+    q: SearchText | None = None
+
+
 async def list_suppliers(
-    session: AsyncSession, company_id: int, window: Window, search: str | None = None
+    session: AsyncSession, company_id: int, window: Window, given: SupplierFilter
 ) -> Paged[Supplier]:
+    """A company's suppliers by name; ``q`` keeps those whose name holds it."""
     stmt = select(Supplier).where(Supplier.company_id == company_id)
-    if search:
-        stmt = stmt.where(Supplier.name.icontains(search, autoescape=True))
+    if given.q:
+        stmt = stmt.where(Supplier.name.icontains(given.q, autoescape=True))
     return await paged(session, stmt.order_by(Supplier.name, Supplier.id), window)
 
 
@@ -186,26 +192,28 @@ async def _check_sku(
     await _check_unique(session, Product.sku, company_id, sku, other_than, taken)
 
 
+class ProductFilter(BaseModel):
+    """Which of a company's products a list keeps."""
+
+    kind: ProductKind | None = None
+    q: SearchText | None = None
+    low_stock: bool = Field(False, description="only stock <= reorder threshold")
+    supplier_id: RowId | None = None
+
+
 async def list_products(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    kind: ProductKind | None = None,
-    search: str | None = None,
-    low_stock: bool = False,
-    supplier_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: ProductFilter
 ) -> Paged[Product]:
-    """A company's products by SKU. ``search`` matches SKU or name; ``low_stock`` keeps those at
-    or below their reorder threshold."""
+    """A company's products by SKU. ``q`` matches SKU or name; ``low_stock`` keeps those at or
+    below their reorder threshold."""
     stmt = select(Product).where(Product.company_id == company_id)
-    stmt = where_given(stmt, (Product.kind, kind), (Product.supplier_id, supplier_id))
-    if search:
+    stmt = where_given(stmt, (Product.kind, given.kind), (Product.supplier_id, given.supplier_id))
+    if search := given.q:
         stmt = stmt.where(
             Product.sku.icontains(search, autoescape=True)
             | Product.name.icontains(search, autoescape=True)
         )
-    if low_stock:
+    if given.low_stock:
         stmt = stmt.where(Product.stock <= Product.reorder_threshold)
     return await paged(session, stmt.order_by(Product.sku, Product.id), window)
 

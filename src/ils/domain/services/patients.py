@@ -19,6 +19,7 @@ from ils.domain.services import (
     LongText,
     Paged,
     QueuedJob,
+    SearchText,
     Text12,
     Text40,
     Text100,
@@ -150,12 +151,16 @@ def _rx_values(data: ExaminationCreate) -> dict[str, Any]:
     return values | {"pd_binocular": pd.binocular, "pd_right": pd.right, "pd_left": pd.left}
 
 
+class PatientFilter(BaseModel):
+    q: SearchText | None = Field(None, description="name")
+
+
 async def list_patients(
-    session: AsyncSession, company_id: int, window: Window, search: str | None = None
+    session: AsyncSession, company_id: int, window: Window, given: PatientFilter
 ) -> Paged[Patient]:
-    """A company's patients, newest first; ``search`` matches every word in a first or last name."""
+    """A company's patients, newest first; ``q`` matches every word in a first or last name."""
     stmt = select(Patient).where(Patient.company_id == company_id)
-    for word in (search or "").split():
+    for word in (given.q or "").split():
         stmt = stmt.where(
             or_(
                 Patient.first_name.icontains(word, autoescape=True),

@@ -104,16 +104,18 @@ async def create_purchase_order(
     return await added(session, order)
 
 
+class PurchaseOrderFilter(BaseModel):
+    """Which of a company's purchase orders a list keeps: those with each value given."""
+
+    status: PurchaseOrderStatus | None = None
+    supplier_id: RowId | None = None
+
+
 async def list_purchase_orders(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    status: PurchaseOrderStatus | None = None,
-    supplier_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: PurchaseOrderFilter
 ) -> Paged[PurchaseOrder]:
     """A company's purchase orders, newest first."""
-    filters = (PurchaseOrder.status, status), (PurchaseOrder.supplier_id, supplier_id)
+    filters = (PurchaseOrder.status, given.status), (PurchaseOrder.supplier_id, given.supplier_id)
     return await company_page(session, PurchaseOrder, company_id, window, *filters)
 
 

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, Id, QueuedJob
 from ils.domain.services import billing as service
-from ils.domain.services.billing import InvoiceCreate, PaymentCreate
+from ils.domain.services.billing import InvoiceCreate, InvoiceFilter, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
+from ils.web.routes.common import CONFLICT, NOT_FOUND, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
 
@@ -91,27 +91,9 @@ invoices = OwnedRows(
 )
 
 
-@router.get(
-    "/api/invoices",
-    response_model=InvoicePage,
-    summary="The company's invoices, newest first",
-    dependencies=[permit("invoices.read")],
+invoices.search(
+    InvoicePage, service.list_invoices, "The company's invoices, newest first", InvoiceFilter
 )
-async def list_invoices(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    status: InvoiceStatus | None = None,
-    order_id: Id | None = None,
-) -> InvoicePage:
-    window = Window(limit, offset)
-    found = await service.list_invoices(
-        session, user.company_id, window, status=status, order_id=order_id
-    )
-    return InvoicePage.of(found, window, InvoiceOut.model_validate)
-
-
 invoices.create(
     InvoiceCreate,
     service.create_invoice,

@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services import Amount, Id, Window
+from ils.domain.services import Amount
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (
     ProductCreate,
+    ProductFilter,
     ProductUpdate,
     SupplierCreate,
+    SupplierFilter,
     SupplierUpdate,
 )
-from ils.web.auth import CurrentUser, DbSession, permit
-from ils.web.routes.common import Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import OwnedRows, Page
 
 router = APIRouter(tags=["catalog"])
-
-Search = Annotated[str | None, search_query()]
 
 
 class SupplierOut(BaseModel):
@@ -84,6 +82,7 @@ suppliers.search(
     SupplierPage,
     service.list_suppliers,
     "The company's suppliers",
+    SupplierFilter,
     "By name; ``q`` keeps the suppliers whose name holds it.",
 )
 suppliers.create(SupplierCreate, service.create_supplier, "Add a supplier")
@@ -96,32 +95,13 @@ suppliers.update(
 # ---- products -------------------------------------------------------------------------------
 
 
-@router.get(
-    "/api/products",
-    response_model=ProductPage,
-    summary="The company's products",
-    dependencies=[permit("catalog.read")],
+products.search(
+    ProductPage,
+    service.list_products,
+    "The company's products",
+    ProductFilter,
+    "By SKU, filtered by kind, supplier, a search on SKU or name, and low stock.",
 )
-async def list_products(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    kind: ProductKind | None = None,
-    q: Search = None,
-    low_stock: Annotated[bool, Query(description="only stock <= reorder threshold")] = False,
-    supplier_id: Id | None = None,
-) -> ProductPage:
-    """By SKU, filtered by kind, supplier, a search on SKU or name, and low stock."""
-    window = Window(limit, offset)
-    filters: dict[str, Any] = {
-        "kind": kind,
-        "search": q,
-        "low_stock": low_stock,
-        "supplier_id": supplier_id,
-    }
-    found = await service.list_products(session, user.company_id, window, **filters)
-    return ProductPage.of(found, window, ProductOut.model_validate)
 
 
 products.create(

@@ -31,11 +31,6 @@ NOT_FOUND: Responses = {404: {"model": ErrorOut}}
 CONFLICT: Responses = {409: {"model": ErrorOut}}
 
 
-def search_query(description: str | None = None) -> Any:
-    """The ``q`` parameter of a list: 1 to 100 characters, no NUL."""
-    return Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$", description=description)
-
-
 class Page(BaseModel, Generic[ItemT]):
     """One window of a list: its rows, how many the whole list holds, and the window asked for.
     Subclass it per row type (``class InvoicePage(Page[InvoiceOut])``) to name its schema."""
@@ -68,7 +63,7 @@ class Op(NamedTuple):
 
 
 Present = Callable[[Any], Any]
-Search = Callable[[AsyncSession, int, Window, str | None], Awaitable[Paged[Any]]]
+Search = Callable[[AsyncSession, int, Window, Any], Awaitable[Paged[Any]]]
 Create = Callable[[AsyncSession, int, Any], Awaitable[Any]]
 Change = Callable[[AsyncSession, Any, Any], Awaitable[Any]]
 Endpoint = Callable[..., Awaitable[Any]]
@@ -110,21 +105,28 @@ class OwnedRows:
         return f"{self.collection}/{{{self.id_name}}}"
 
     def search(
-        self, page: type[Page[Any]], search: Search, summary: str, doc: str, q: str = ""
+        self,
+        page: type[Page[Any]],
+        search: Search,
+        summary: str,
+        filters: type[BaseModel],
+        doc: str = "",
     ) -> None:
-        """A ``page`` of ``search(session, company_id, window, q)``: the company's rows whose
-        text holds ``q`` (``q`` describes it); ``doc`` describes the list."""
-        query, present = Annotated[str | None, search_query(q or None)], self.out.model_validate
+        """A ``page`` of ``search(session, company_id, window, given)``: the company's rows that
+        ``given`` keeps, a ``filters`` model whose fields are the list's query parameters after
+        ``limit`` and ``offset``; ``doc`` describes the list."""
+        given_type, present = Annotated[filters, Query()], self.out.model_validate
 
         async def endpoint(
             user: CurrentUser,
             session: DbSession,
             limit: Limit = 50,
             offset: Offset = 0,
-            q: query = None,  # type: ignore[valid-type]
+            *,
+            given: given_type,  # type: ignore[valid-type]
         ) -> Any:
             window = Window(limit, offset)
-            found = await search(session, user.company_id, window, q)
+            found = await search(session, user.company_id, window, given)
             return page.of(found, window, present)
 
         endpoint.__doc__ = doc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
@@ -17,16 +16,20 @@ from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.rx import PrismBase
 from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import patients as service
-from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
+from ils.domain.services.patients import (
+    ExaminationCreate,
+    PatientCreate,
+    PatientFilter,
+    PatientUpdate,
+)
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
 from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["patients"])
 
 PatientId = Id
 ExaminationId = Id
-Search = Annotated[str | None, search_query("name")]
 
 
 class PatientOut(BaseModel):
@@ -113,8 +116,8 @@ patients.search(
     PatientPage,
     service.list_patients,
     "The company's patients",
+    PatientFilter,
     "Newest first; ``q`` keeps the patients whose first or last name holds every word.",
-    q="name",
 )
 patients.create(PatientCreate, service.create_patient, "Register a patient")
 patients.read("A patient")

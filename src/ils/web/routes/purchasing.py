@@ -13,12 +13,12 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
-from ils.domain.services import Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, Id, QueuedJob
 from ils.domain.services import purchasing as service
-from ils.domain.services.purchasing import PurchaseOrderCreate
+from ils.domain.services.purchasing import PurchaseOrderCreate, PurchaseOrderFilter
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.quota_deps import EmailQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
+from ils.web.routes.common import CONFLICT, NOT_FOUND, OwnedRows, Page
 
 router = APIRouter(tags=["purchasing"])
 
@@ -65,25 +65,12 @@ purchase_orders = OwnedRows(
 )
 
 
-@router.get(
-    "/api/purchase-orders",
-    response_model=PurchaseOrderPage,
-    summary="The company's purchase orders, newest first",
-    dependencies=[permit("purchasing.read")],
+purchase_orders.search(
+    PurchaseOrderPage,
+    service.list_purchase_orders,
+    "The company's purchase orders, newest first",
+    PurchaseOrderFilter,
 )
-async def list_purchase_orders(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    status: PurchaseOrderStatus | None = None,
-    supplier_id: Id | None = None,
-) -> PurchaseOrderPage:
-    window = Window(limit, offset)
-    found = await service.list_purchase_orders(
-        session, user.company_id, window, status=status, supplier_id=supplier_id
-    )
-    return PurchaseOrderPage.of(found, window, PurchaseOrderOut.model_validate)
 
 
 @router.post(
