@@ -10,20 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import Amount, Id, QueuedJob
+from ils.domain.services import Amount, QueuedJob
 from ils.domain.services import billing as service
-from ils.domain.services.billing import InvoiceCreate, InvoiceFilter, PaymentCreate
-from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, OwnedRows, Page
+from ils.domain.services.billing import InvoiceCreate, PaymentCreate
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Acting, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
-
-InvoiceId = Id
 
 
 class InvoiceLineOut(BaseModel):
@@ -86,14 +82,15 @@ class PaymentRecordedOut(BaseModel):
     job: QueuedJob
 
 
+# An action on an invoice answers 404 for another company's, 409 where its status forbids it.
+FAILS = {**NOT_FOUND, **CONFLICT}
+
 invoices = OwnedRows(
     router, Invoice, InvoiceOut, "/api/invoices", "invoices.read", "invoices.draft", True
 )
 
 
-invoices.search(
-    InvoicePage, service.list_invoices, "The company's invoices, newest first", InvoiceFilter
-)
+invoices.search(InvoicePage, service.list_invoices, "The company's invoices, newest first")
 invoices.create(
     InvoiceCreate,
     service.create_invoice,
@@ -102,60 +99,31 @@ invoices.create(
 invoices.read("An invoice with its lines")
 
 
-@router.post(
-    "/api/invoices/{invoice_id}/issue",
-    response_model=InvoiceIssuedOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Issue a draft invoice: its PDF is queued",
-    dependencies=[permit("invoices.issue")],
-)
-async def issue_invoice(
-    invoice_id: InvoiceId,
-    request: Request,
-    user: CurrentUser,
-    _quota: PdfQuota,
-    session: DbSession,
-) -> InvoiceIssuedOut:
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    job = await service.issue_invoice(session, invoice)
+@invoices.action("POST", "issue", "invoices.issue", InvoiceIssuedOut, quota="pdf", responses=FAILS)
+async def issue_invoice(invoice: Invoice, act: Acting[None]) -> InvoiceIssuedOut:
+    """Issue a draft invoice: its PDF is queued"""
+    job = await service.issue_invoice(act.session, invoice)
     detail = {"number": invoice.number, "total": str(invoice.total), "job_id": job.job_id}
-    await record_audit(session, user, "invoice.issued", "invoice", invoice.id, detail, request)
+    await act.audit("invoice.issued", invoice.id, detail)
     return InvoiceIssuedOut(invoice=InvoiceOut.model_validate(invoice), job=job)
 
 
-@router.get(
-    "/api/invoices/{invoice_id}/payments",
-    response_model=list[PaymentOut],
-    responses=NOT_FOUND,
-    summary="The payments on an invoice, oldest first",
-    dependencies=[permit("invoices.read")],
-)
-async def list_payments(
-    invoice_id: InvoiceId, user: CurrentUser, session: DbSession
-) -> list[Payment]:
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    return await service.list_payments(session, invoice)
+@invoices.action("GET", "payments", "invoices.read", list[PaymentOut])
+async def list_payments(invoice: Invoice, act: Acting[None]) -> list[Payment]:
+    """The payments on an invoice, oldest first"""
+    return await service.list_payments(act.session, invoice)
 
 
-@router.post(
-    "/api/invoices/{invoice_id}/payments",
-    response_model=PaymentRecordedOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Record a payment: the invoice is paid once settled; a receipt is queued",
-    dependencies=[permit("payments.record")],
-)
-async def record_payment(
-    invoice_id: InvoiceId,
-    body: PaymentCreate,
-    request: Request,
-    user: CurrentUser,
-    _quota: PdfQuota,
-    session: DbSession,
-) -> PaymentRecordedOut:
-    """More than the balance due is a 422 on ``amount``; a draft, paid or void invoice a 409."""
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    payment, job = await service.record_payment(session, invoice, body)
+@invoices.action(
+    "POST", "payments", "payments.record", PaymentRecordedOut, body=PaymentCreate, quota="pdf",
+    status_code=status.HTTP_201_CREATED, responses=FAILS,
+)  # fmt: skip
+async def record_payment(invoice: Invoice, act: Acting[PaymentCreate]) -> PaymentRecordedOut:
+    """Record a payment: the invoice is paid once settled; a receipt is queued
+
+    More than the balance due is a 422 on ``amount``; a draft, paid or void invoice a 409.
+    """
+    payment, job = await service.record_payment(act.session, invoice, act.body)
     detail = {
         "number": invoice.number,
         "payment_id": payment.id,
@@ -164,9 +132,7 @@ async def record_payment(
         "status": invoice.status.value,
         "job_id": job.job_id,
     }
-    await record_audit(
-        session, user, "invoice.payment_recorded", "invoice", invoice.id, detail, request
-    )
+    await act.audit("invoice.payment_recorded", invoice.id, detail)
     return PaymentRecordedOut(
         payment=PaymentOut.model_validate(payment),
         invoice=InvoiceOut.model_validate(invoice),

@@ -17,10 +17,8 @@ from ils.domain.services import Amount
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (
     ProductCreate,
-    ProductFilter,
     ProductUpdate,
     SupplierCreate,
-    SupplierFilter,
     SupplierUpdate,
 )
 from ils.web.routes.common import OwnedRows, Page
@@ -82,7 +80,6 @@ suppliers.search(
     SupplierPage,
     service.list_suppliers,
     "The company's suppliers",
-    SupplierFilter,
     "By name; ``q`` keeps the suppliers whose name holds it.",
 )
 suppliers.create(SupplierCreate, service.create_supplier, "Add a supplier")
@@ -99,7 +96,6 @@ products.search(
     ProductPage,
     service.list_products,
     "The company's products",
-    ProductFilter,
     "By SKU, filtered by kind, supplier, a search on SKU or name, and low stock.",
 )
 
