@@ -98,6 +98,13 @@ class Acting(Generic[BodyT]):
 Act = Callable[[Any, Acting[Any]], Awaitable[Any]]
 
 
+def take_summary(endpoint: Callable[..., Any]) -> str:
+    """The summary of a route written in ``endpoint``'s docstring: its first paragraph, taken
+    out, so that the rest (if any) is the route's description."""
+    summary, _, endpoint.__doc__ = inspect.cleandoc(endpoint.__doc__ or "").partition("\n\n")
+    return summary
+
+
 def body_of(model: Any) -> Callable[..., Any]:
     """The dependency that reads a route's body, a ``model`` (no body when ``model`` is None)."""
 
@@ -239,8 +246,8 @@ class OwnedRows:
                 row = await get_owned(session, model, row_id, user)
                 return await act(row, Acting(body, session, user, request, target))
 
-            summary, _, endpoint.__doc__ = inspect.cleandoc(act.__doc__ or "").partition("\n\n")
-            op = Op(act.__name__, action, summary)
+            endpoint.__doc__ = act.__doc__
+            op = Op(act.__name__, action, take_summary(endpoint))
             self._add(verb, f"{self.item}/{path}", endpoint, op, response_model=out, **options)
             return act
 
