@@ -8,7 +8,7 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import Percent, str_enum
@@ -18,6 +18,8 @@ from ils.domain.models.shared import (
     line_checks,
     not_negative,
     owned_children,
+    owner,
+    owner_key,
 )
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
@@ -80,9 +82,7 @@ class InvoiceLine(Base):
     __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(
-        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
-    )
+    invoice_id: Mapped[int] = owner_key("invoices")
     product_id: Mapped[int | None] = mapped_column(
         ForeignKey("products.id", ondelete="SET NULL"), index=True
     )
@@ -91,7 +91,7 @@ class InvoiceLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money())
     line_total: Mapped[Decimal] = mapped_column(Money())
 
-    invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
+    invoice: Mapped[Invoice] = owner("lines")
 
 
 class Payment(CompanyOwned, Base):

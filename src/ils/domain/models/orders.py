@@ -8,7 +8,7 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import Millimeters, str_enum
@@ -19,6 +19,8 @@ from ils.domain.models.shared import (
     line_checks,
     not_negative,
     owned_children,
+    owner,
+    owner_key,
 )
 from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
 from ils.errors import IlsJobsError
@@ -138,7 +140,7 @@ class OrderLine(Base):
     __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = owner_key("orders")
     product_id: Mapped[int | None] = mapped_column(
         ForeignKey("products.id", ondelete="SET NULL"), index=True
     )
@@ -149,4 +151,4 @@ class OrderLine(Base):
     line_total: Mapped[Decimal] = mapped_column(Money())
     eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10))
 
-    order: Mapped[Order] = relationship(back_populates="lines", lazy="raise_on_sql")
+    order: Mapped[Order] = owner("lines")

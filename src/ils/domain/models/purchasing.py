@@ -7,7 +7,7 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
@@ -17,6 +17,8 @@ from ils.domain.models.shared import (
     line_checks,
     not_negative,
     owned_children,
+    owner,
+    owner_key,
 )
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
@@ -62,14 +64,10 @@ class PurchaseOrderLine(Base):
     __table_args__ = line_checks("unit_cost")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(
-        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
-    )
+    purchase_order_id: Mapped[int] = owner_key("purchase_orders")
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     quantity: Mapped[int] = mapped_column()
     unit_cost: Mapped[Decimal] = mapped_column(Money())
     line_total: Mapped[Decimal] = mapped_column(Money())
 
-    purchase_order: Mapped[PurchaseOrder] = relationship(
-        back_populates="lines", lazy="raise_on_sql"
-    )
+    purchase_order: Mapped[PurchaseOrder] = owner("lines")

@@ -1,5 +1,6 @@
 """What many tables share: the id and owning company of a company's row, a parent's list of the
-children it owns, the CHECKs of amounts and of a document's lines, and document numbers."""
+children it owns and a child's key to its owner, the CHECKs of amounts and of a document's lines,
+and document numbers."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def owned_children(
         order_by=order_by,
         lazy=lazy,
     )
+
+
+def owner_key(table: str) -> Any:
+    """A child's foreign key to the row of ``table`` that owns it: indexed, and deleted with it
+    on the database (ON DELETE CASCADE)."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), index=True)
+
+
+def owner(back_populates: str) -> Any:
+    """A child's owner, the other side of :func:`owned_children`: never loaded by lazy SQL."""
+    return relationship(back_populates=back_populates, lazy="raise_on_sql")
 
 
 def not_negative(*columns: str) -> tuple[CheckConstraint, ...]:

@@ -269,7 +269,7 @@ async def examination_form(session: AsyncSession, examination_id: int) -> Loaded
     reference = examination_reference(exam.id)
     doc = m.ExaminationDoc(
         brand=brand_of(str(brand[0]), *brand[1:]),
-        reference=reference,
+        number=reference,
         patient=m.Party(patient.full_name, tuple(x for x in (born, patient.phone) if x)),
         examined=exam.examined_at,
         examiner=examiner,
