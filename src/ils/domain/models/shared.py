@@ -1,14 +1,17 @@
 """What many tables share: the id and owning company of a company's row, a parent's list of the
 children it owns and a child's key to its owner, the CHECKs of amounts and of a document's lines,
-and document numbers."""
+the columns of a line of what a company sells, and document numbers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from ils.domain.models.types import Money
 
 
 class CompanyOwned:
@@ -54,6 +57,24 @@ def line_checks(price: str) -> tuple[CheckConstraint, ...]:
     cost) and its total not negative."""
     positive = CheckConstraint("quantity > 0", name="quantity_positive")
     return (positive, *not_negative(price, "line_total"))
+
+
+class SoldLine:
+    """A line of what a company sells, as an order carries it and its invoice copies it: the
+    product (the line stays when the product is deleted), the description, quantity, unit price
+    and total, with the CHECKs of :func:`line_checks`. These columns follow the table's own."""
+
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="SET NULL"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Money())
+    line_total: Mapped[Decimal] = mapped_column(Money())
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint, ...]:  # noqa: N805
+        return line_checks("unit_price")
 
 
 def document_number(prefix: str) -> Callable[[int], str]:

@@ -25,6 +25,7 @@ from ils.domain.models import (
     PaymentMethod,
     invoice_number,
 )
+from ils.domain.models.shared import SoldLine
 from ils.domain.models.types import to_money, utcnow
 from ils.domain.services import (
     MAX_MONEY,
@@ -144,8 +145,8 @@ async def _order_to_invoice(session: AsyncSession, company_id: int, order_id: in
     return order
 
 
-# What an invoice line copies of an order line.
-_COPIED = ("product_id", "description", "quantity", "unit_price", "line_total")
+# What an invoice line copies of an order line: the columns of a line sold.
+_COPIED = tuple(SoldLine.__annotations__)
 
 
 def _order_lines(order: Order) -> list[InvoiceLine]:
