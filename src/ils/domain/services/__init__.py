@@ -1,8 +1,9 @@
 """The ILS domain services: business rules on an ``AsyncSession``, free of HTTP, for routes and CLI.
 
-This module holds what their inputs and results share: exact money amounts, bounded text and
-ids, partial updates, a window and a page of rows, filters and the newest-first order of a list,
-adding and changing a row, per-company document numbers, and a job handed to the queue.
+This module holds what their inputs and results share: exact money amounts and a line's total,
+bounded text and ids, partial updates, a window and a page of rows, filters and the newest-first
+order of a list, adding and changing a row, per-company document numbers, a job handed to the
+queue, and a job for a row's user.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import to_money
+from ils.errors import Invalid
 from ils.queue.declare import Helper
 from ils.queue.producer import Enqueued
 
@@ -91,6 +93,15 @@ LongText = Annotated[str, _width(10_000), NoNul]
 Email = Annotated[EmailStr, Field(max_length=254)]
 # What a list's ``q`` parameter searches for: 1 to 100 characters, no NUL.
 SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
+def line_total(index: int, price: Decimal, quantity: int) -> Decimal:
+    """The exact total of a document's line ``index``: ``price`` times ``quantity``; a total past
+    what the column holds is :class:`~ils.errors.Invalid`, naming the line's quantity."""
+    total = to_money(price * quantity)
+    if total > MAX_MONEY:
+        raise Invalid(("lines", index, "quantity"), f"the line's total exceeds {MAX_MONEY}")
+    return total
 
 
 def not_null(value: Any) -> Any:

@@ -42,6 +42,7 @@ from ils.domain.services import (
     Window,
     added,
     company_page,
+    line_total,
     next_sequence,
 )
 from ils.domain.services.catalog import company_products
@@ -112,16 +113,13 @@ async def _lines_given(
             if product is None:
                 raise Invalid(("lines", i, "unit_price"), "required for a line without a product")
             unit_price = product.price
-        line_total = to_money(unit_price * line.quantity)
-        if line_total > MAX_MONEY:
-            raise Invalid(("lines", i, "quantity"), f"the line's total exceeds {MAX_MONEY}")
         lines.append(
             InvoiceLine(
                 product_id=line.product_id,
                 description=description,
                 quantity=line.quantity,
                 unit_price=unit_price,
-                line_total=line_total,
+                line_total=line_total(i, unit_price, line.quantity),
             )
         )
     return lines

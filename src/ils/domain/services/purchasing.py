@@ -18,7 +18,7 @@ from ils.domain.models.purchasing import (
     PurchaseOrderStatus,
     purchase_order_number,
 )
-from ils.domain.models.types import to_money, utcnow
+from ils.domain.models.types import utcnow
 from ils.domain.services import (
     MAX_MONEY,
     LongText,
@@ -30,6 +30,7 @@ from ils.domain.services import (
     Window,
     added,
     company_page,
+    line_total,
     next_sequence,
 )
 from ils.domain.services.catalog import company_products, company_supplier
@@ -65,15 +66,12 @@ async def _lines(
         if product is None:
             raise Invalid(("lines", i, "product_id"), f"no product {line.product_id} here")
         unit_cost = line.unit_cost if line.unit_cost is not None else product.cost
-        line_total = to_money(unit_cost * line.quantity)
-        if line_total > MAX_MONEY:
-            raise Invalid(("lines", i, "quantity"), f"the line's total exceeds {MAX_MONEY}")
         lines.append(
             PurchaseOrderLine(
                 product_id=product.id,
                 quantity=line.quantity,
                 unit_cost=unit_cost,
-                line_total=line_total,
+                line_total=line_total(i, unit_cost, line.quantity),
             )
         )
     return lines
