@@ -1,9 +1,9 @@
 """The ILS domain services: business rules on an ``AsyncSession``, free of HTTP, for routes and CLI.
 
 This module holds what their inputs and results share: exact money amounts and a line's total,
-bounded text and ids, partial updates, a window and a page of rows, filters and the newest-first
-order of a list, adding and changing a row, per-company document numbers, a job handed to the
-queue, and a job for a row's user.
+bounded text and ids, partial updates (derived from what a row is created from), a window and a
+page of rows, filters and the newest-first order of a list, adding and changing a row,
+per-company document numbers, a job handed to the queue, and a job for a row's user.
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
     StringConstraints,
+    create_model,
+    field_validator,
 )
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +113,28 @@ def not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null")
     return value
+
+
+class PartialUpdate(BaseModel):
+    """A partial update: only the fields sent change; ``null`` clears an optional one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def partial_update(name: str, create: type[BaseModel], *required: str) -> type[PartialUpdate]:
+    """The :class:`PartialUpdate` ``name`` of what ``create`` creates: each of its fields with
+    its type (and the type's constraints), optional and None by default; the ``required`` ones
+    may be left out but not cleared (:func:`not_null`)."""
+    hints = get_type_hints(create, include_extras=True)
+    fields: dict[str, Any] = {field: (hints[field] | None, None) for field in create.model_fields}
+    return create_model(
+        name,
+        __base__=PartialUpdate,
+        __doc__=PartialUpdate.__doc__,
+        __module__=create.__module__,
+        __validators__={"_required": field_validator(*required)(not_null)},
+        **fields,
+    )
 
 
 class QueuedJob(BaseModel):

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from ils.domain.services import (
     Email,
     LongText,
     Paged,
+    PartialUpdate,
     QueuedJob,
     SearchText,
     Text12,
@@ -27,8 +28,8 @@ from ils.domain.services import (
     added,
     changed,
     newest_first,
-    not_null,
     paged,
+    partial_update,
 )
 from ils.errors import Invalid
 from ils.jobs.helpers import queue_examination_form_pdf
@@ -57,19 +58,7 @@ class PatientCreate(BaseModel):
     notes: LongText | None = None
 
 
-class PatientUpdate(BaseModel):
-    """A partial update: only the fields sent change; ``null`` clears an optional one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    first_name: Text100 | None = None
-    last_name: Text100 | None = None
-    date_of_birth: BirthDate | None = None
-    email: Email | None = None
-    phone: Text40 | None = None
-    notes: LongText | None = None
-
-    _required = field_validator("first_name", "last_name")(not_null)
+PatientUpdate = partial_update("PatientUpdate", PatientCreate, "first_name", "last_name")
 
 
 def _hundredths(value: Decimal) -> Decimal:
@@ -174,7 +163,7 @@ async def create_patient(session: AsyncSession, company_id: int, data: PatientCr
     return await added(session, Patient(company_id=company_id, **data.model_dump()))
 
 
-async def update_patient(session: AsyncSession, patient: Patient, data: PatientUpdate) -> Patient:
+async def update_patient(session: AsyncSession, patient: Patient, data: PartialUpdate) -> Patient:
     return await changed(session, patient, data.model_dump(exclude_unset=True))
 
 
