@@ -1,6 +1,6 @@
-"""What the company-scoped domain routes share: paging and search query parameters, a page of rows,
-the error responses they declare, and the routes that list, create, read, change and act on one
-owned row.
+"""What the company-scoped domain routes share: the paging query parameters, a page of rows, the
+error responses they declare, and the routes that list, create, read, change and act on one owned
+row.
 
 :class:`OwnedRows` adds those routes as a hand-written route would have them: the path, the
 operation id (from the operation's name), the summary, the role check (the policy action, see
@@ -120,8 +120,9 @@ def body_of(model: Any) -> Callable[..., Any]:
 @dataclass(frozen=True)
 class OwnedRows:
     """The routes of one kind of company-owned row ``model``: ``GET`` (a search) and ``POST``
-    ``collection``, and ``GET`` and ``PATCH`` ``collection/{<row>_id}``. Each route answers
-    ``out`` (its response model) or a page of them.
+    ``collection``, ``GET`` and ``PATCH`` ``collection/{<row>_id}``, and actions on one row
+    (``collection/{<row>_id}/<action>``, :meth:`action`). Each route answers ``out`` (its
+    response model) or a page of them, unless it says otherwise.
 
     ``collection`` ends with the plural of the row's name (``/api/purchase-orders``: the row is
     a ``purchase_order``, its id ``purchase_order_id``). Reading needs the policy action
