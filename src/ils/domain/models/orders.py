@@ -133,7 +133,7 @@ class OrderLine(shared.SoldLine, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = shared.owner_key("orders")
-    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind))
-    eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10))
+    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind), sort_order=2)
+    eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10), sort_order=4)
 
     order: Mapped[Order] = shared.owner("lines")

@@ -62,15 +62,18 @@ def line_checks(price: str) -> tuple[CheckConstraint, ...]:
 class SoldLine:
     """A line of what a company sells, as an order carries it and its invoice copies it: the
     product (the line stays when the product is deleted), the description, quantity, unit price
-    and total, with the CHECKs of :func:`line_checks`. These columns follow the table's own."""
+    and total, with the CHECKs of :func:`line_checks`.
+
+    Its columns follow the table's own id and owner key: the product (``sort_order`` 1), then the
+    rest (3); a table's own column may stand between them (2) or after them (4)."""
 
     product_id: Mapped[int | None] = mapped_column(
-        ForeignKey("products.id", ondelete="SET NULL"), index=True
+        ForeignKey("products.id", ondelete="SET NULL"), index=True, sort_order=1
     )
-    description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[int] = mapped_column(default=1)
-    unit_price: Mapped[Decimal] = mapped_column(Money())
-    line_total: Mapped[Decimal] = mapped_column(Money())
+    description: Mapped[str] = mapped_column(String(300), sort_order=3)
+    quantity: Mapped[int] = mapped_column(default=1, sort_order=3)
+    unit_price: Mapped[Decimal] = mapped_column(Money(), sort_order=3)
+    line_total: Mapped[Decimal] = mapped_column(Money(), sort_order=3)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[CheckConstraint, ...]:  # noqa: N805
