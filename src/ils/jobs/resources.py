@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
 from ils.errors import ConfigurationError
 from ils.queue.context import JobContext
@@ -58,6 +58,19 @@ class Kind(Generic[T]):
         return cast(T, obj.get(self.name))
 
 
+class Given(TypedDict, total=False):
+    """The parts a caller built itself and hands in, by kind (one of :data:`KINDS`)."""
+
+    db: Database
+    files: FileStorage
+    mailer: Mailer
+    pdf_renderer: RenderPool
+    notifier: NotificationPublisher
+    ai_models: ModelPool
+    chat: ChatProvider
+    producer: Producer
+
+
 class _Store:
     """What every view of one process's resources shares."""
 
@@ -70,22 +83,8 @@ class _Store:
 class Resources:
     """One process's resources (or, from :meth:`scoped`, the part of them a job type declared)."""
 
-    def __init__(
-        self,
-        *,
-        db: Database | None = None,
-        files: FileStorage | None = None,
-        mailer: Mailer | None = None,
-        pdf_renderer: RenderPool | None = None,
-        notifier: NotificationPublisher | None = None,
-        ai_models: ModelPool | None = None,
-        chat: ChatProvider | None = None,
-        producer: Producer | None = None,
-    ) -> None:
-        given = {"db": db, "files": files, "mailer": mailer, "pdf_renderer": pdf_renderer,
-                 "notifier": notifier, "ai_models": ai_models, "chat": chat,
-                 "producer": producer}  # fmt: skip
-        self._store = _Store({k: v for k, v in given.items() if v is not None})
+    def __init__(self, **given: Unpack[Given]) -> None:
+        self._store = _Store(dict(given))
         self._allowed: frozenset[str] | None = None
 
     def provide(self, factories: Mapping[str, Callable[[], object]]) -> None:

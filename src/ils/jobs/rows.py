@@ -3,7 +3,7 @@ give up (retrying cannot bring it back), with a reason naming what is missing.""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,3 +20,19 @@ async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> 
     if found is None:
         raise GiveUp(f"{what} {ident} no longer exists")
     return found
+
+
+async def gone(
+    session: AsyncSession,
+    model: type[M],
+    ident: int,
+    what: str,
+    *parents: tuple[type[Base], str, str],
+) -> NoReturn:
+    """Give up on a row that a joined query did not find, naming what is missing: the ``model``
+    row ``ident`` itself, else the first of its ``parents`` gone (each ``(model, the row's column
+    holding its id, what)``), else the row all the same."""
+    row = await need(session, model, ident, what)
+    for parent, column, name in parents:
+        await need(session, parent, getattr(row, column), name)
+    raise GiveUp(f"{what} {ident} no longer exists")

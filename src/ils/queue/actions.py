@@ -19,7 +19,7 @@ its configured concurrency).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,22 @@ class Overrides:
     def to_dict(self) -> dict[str, Any]:
         return {"rate_max": self.rate_max, "rate_duration_ms": self.rate_duration_ms,
                 "concurrency": self.concurrency}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Override:
+    """A run-time override of a queue: what it is called, and the ``Queue`` methods that lift it
+    and set it."""
+
+    what: str
+    lift: Callable[[Queue], Awaitable[Any]]
+    apply: Callable[..., Awaitable[Any]]
+
+
+RATE_LIMIT = Override("a queue's rate limit", Queue.removeGlobalRateLimit, Queue.setGlobalRateLimit)
+CONCURRENCY = Override(
+    "a queue's concurrency", Queue.removeGlobalConcurrency, Queue.setGlobalConcurrency
+)
 
 
 class QueueActions:
@@ -158,29 +174,29 @@ class QueueActions:
     ) -> None:
         """At most ``max_jobs`` per ``duration_ms`` across all workers; ``None`` goes back to the
         configured limit."""
-        scope.require_all_companies("a queue's rate limit")
-        async with _broker_errors():
-            q = self.queue(queue)
-            if max_jobs is None:
-                await q.removeGlobalRateLimit()
-                return
-            if max_jobs < 1 or duration_ms < 1:
-                raise ValueError("max_jobs and duration_ms must be >= 1")
-            await q.setGlobalRateLimit(max_jobs, duration_ms)
+        values = None if max_jobs is None else {"max_jobs": max_jobs, "duration_ms": duration_ms}
+        await self._override(queue, scope, RATE_LIMIT, values)
 
     async def set_concurrency(
         self, queue: str, concurrency: int | None, scope: ViewerScope = PLATFORM
     ) -> None:
         """At most ``concurrency`` jobs at once across all workers; ``None`` lifts the cap."""
-        scope.require_all_companies("a queue's concurrency")
+        values = None if concurrency is None else {"concurrency": concurrency}
+        await self._override(queue, scope, CONCURRENCY, values)
+
+    async def _override(
+        self, queue: str, scope: ViewerScope, override: Override, values: dict[str, int] | None
+    ) -> None:
+        """Set ``override`` on ``queue`` to ``values`` (each at least 1), or lift it (None)."""
+        scope.require_all_companies(override.what)
         async with _broker_errors():
             q = self.queue(queue)
-            if concurrency is None:
-                await q.removeGlobalConcurrency()
+            if values is None:
+                await override.lift(q)
                 return
-            if concurrency < 1:
-                raise ValueError("concurrency must be >= 1")
-            await q.setGlobalConcurrency(concurrency)
+            if min(values.values()) < 1:
+                raise ValueError(f"{' and '.join(values)} must be >= 1")
+            await override.apply(q, *values.values())
 
     async def overrides(self, queue: str) -> Overrides:
         async with _broker_errors():

@@ -60,33 +60,23 @@ class QueueSpec(BaseModel):
         return (self.lock_duration_ms + 2 * self.stalled_interval_ms) / 1000
 
 
+# Each queue's values where they differ from QueueSpec's defaults, and its fallback (the choice
+# that matters when Redis is down), stated for every queue.
 DEFAULT_QUEUES: dict[str, QueueSpec] = {
-    "email": QueueSpec(
-        concurrency=5, rate_max=100, rate_duration_ms=60_000, attempts=3, fallback="spool"
-    ),
-    "pdf": QueueSpec(
-        concurrency=3,
-        rate_max=20,
-        rate_duration_ms=60_000,
-        attempts=3,
-        lock_duration_ms=60_000,
-        fallback="spool",
-    ),
-    "notification": QueueSpec(
-        concurrency=10, rate_max=200, rate_duration_ms=60_000, attempts=3, fallback="spool"
-    ),
+    "email": QueueSpec(concurrency=5, rate_max=100, fallback="spool"),
+    "pdf": QueueSpec(concurrency=3, rate_max=20, lock_duration_ms=60_000, fallback="spool"),
+    "notification": QueueSpec(concurrency=10, rate_max=200, fallback="spool"),
     "ai": QueueSpec(
         concurrency=2,
         rate_max=10,
-        rate_duration_ms=60_000,
         attempts=2,
         backoff_delay_ms=5_000,
         lock_duration_ms=120_000,
         stalled_interval_ms=60_000,
         fallback="raise",
     ),
-    "oma": QueueSpec(concurrency=2, attempts=3, fallback="raise"),
-    "scheduled": QueueSpec(concurrency=1, attempts=3, lock_duration_ms=60_000, fallback="raise"),
+    "oma": QueueSpec(concurrency=2, fallback="raise"),
+    "scheduled": QueueSpec(concurrency=1, lock_duration_ms=60_000, fallback="raise"),
 }
 
 

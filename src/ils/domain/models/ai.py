@@ -7,12 +7,12 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
-from ils.domain.models.shared import CompanyOwned, owned_children
+from ils.domain.models.shared import CompanyOwned, owned_children, owner, owner_key
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -31,7 +31,7 @@ class AiResultKind(enum.StrEnum):
 class AiConversation(CompanyOwned, Base):
     __tablename__ = "ai_conversations"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = owner_key("users")
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -46,17 +46,13 @@ class AiMessage(Base):
     __tablename__ = "ai_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("ai_conversations.id", ondelete="CASCADE"), index=True
-    )
+    conversation_id: Mapped[int] = owner_key("ai_conversations")
     role: Mapped[MessageRole] = mapped_column(str_enum(MessageRole, 10))
     content: Mapped[str] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    conversation: Mapped[AiConversation] = relationship(
-        back_populates="messages", lazy="raise_on_sql"
-    )
+    conversation: Mapped[AiConversation] = owner("messages")
 
 
 class AiResult(CompanyOwned, Base):

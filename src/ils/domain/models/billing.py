@@ -8,17 +8,12 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
+from ils.domain.models import shared
 from ils.domain.models.columns import Percent, str_enum
-from ils.domain.models.shared import (
-    CompanyOwned,
-    document_number,
-    line_checks,
-    not_negative,
-    owned_children,
-)
+from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
 
@@ -75,23 +70,13 @@ class Invoice(CompanyOwned, Base):
         return self.total - self.amount_paid
 
 
-class InvoiceLine(Base):
+class InvoiceLine(shared.SoldLine, Base):
     __tablename__ = "invoice_lines"
-    __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(
-        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
-    )
-    product_id: Mapped[int | None] = mapped_column(
-        ForeignKey("products.id", ondelete="SET NULL"), index=True
-    )
-    description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[int] = mapped_column(default=1)
-    unit_price: Mapped[Decimal] = mapped_column(Money())
-    line_total: Mapped[Decimal] = mapped_column(Money())
+    invoice_id: Mapped[int] = shared.owner_key("invoices")
 
-    invoice: Mapped[Invoice] = relationship(back_populates="lines", lazy="raise_on_sql")
+    invoice: Mapped[Invoice] = shared.owner("lines")
 
 
 class Payment(CompanyOwned, Base):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.rx import RxColumns, rx_checks
-from ils.domain.models.shared import CompanyOwned, owned_children
+from ils.domain.models.shared import CompanyOwned, owned_children, owner
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -55,4 +55,4 @@ class Examination(RxColumns, CompanyOwned, Base):
     recall_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
-    patient: Mapped[Patient] = relationship(back_populates="examinations", lazy="raise_on_sql")
+    patient: Mapped[Patient] = owner("examinations")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
 from ils.domain.models.columns import str_enum
-from ils.domain.models.shared import CompanyOwned
+from ils.domain.models.shared import CompanyOwned, owner_key
 from ils.domain.models.types import UtcDateTime, utcnow
 
 
@@ -36,7 +36,7 @@ class Notification(CompanyOwned, Base):
         Index("ix_notifications_company_created", "company_id", "created_at"),
     )
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = owner_key("users")
     type: Mapped[NotificationType] = mapped_column(str_enum(NotificationType))
     title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)

@@ -8,18 +8,13 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
+from ils.domain.models import shared
 from ils.domain.models.columns import Millimeters, str_enum
 from ils.domain.models.rx import RxColumns, rx_checks
-from ils.domain.models.shared import (
-    CompanyOwned,
-    document_number,
-    line_checks,
-    not_negative,
-    owned_children,
-)
+from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
 from ils.errors import IlsJobsError
 
@@ -133,20 +128,12 @@ class Order(RxColumns, CompanyOwned, Base):
         self.total = self.subtotal + self.tax
 
 
-class OrderLine(Base):
+class OrderLine(shared.SoldLine, Base):
     __tablename__ = "order_lines"
-    __table_args__ = line_checks("unit_price")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int | None] = mapped_column(
-        ForeignKey("products.id", ondelete="SET NULL"), index=True
-    )
-    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind))
-    description: Mapped[str] = mapped_column(String(300))
-    quantity: Mapped[int] = mapped_column(default=1)
-    unit_price: Mapped[Decimal] = mapped_column(Money())
-    line_total: Mapped[Decimal] = mapped_column(Money())
-    eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10))
+    order_id: Mapped[int] = shared.owner_key("orders")
+    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind), sort_order=2)
+    eye: Mapped[Eye | None] = mapped_column(str_enum(Eye, 10), sort_order=4)
 
-    order: Mapped[Order] = relationship(back_populates="lines", lazy="raise_on_sql")
+    order: Mapped[Order] = shared.owner("lines")

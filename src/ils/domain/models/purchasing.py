@@ -7,17 +7,12 @@ import enum
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ils.domain.db import Base
+from ils.domain.models import shared
 from ils.domain.models.columns import str_enum
-from ils.domain.models.shared import (
-    CompanyOwned,
-    document_number,
-    line_checks,
-    not_negative,
-    owned_children,
-)
+from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, utcnow
 
 
@@ -59,17 +54,13 @@ class PurchaseOrder(CompanyOwned, Base):
 
 class PurchaseOrderLine(Base):
     __tablename__ = "purchase_order_lines"
-    __table_args__ = line_checks("unit_cost")
+    __table_args__ = shared.line_checks("unit_cost")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_order_id: Mapped[int] = mapped_column(
-        ForeignKey("purchase_orders.id", ondelete="CASCADE"), index=True
-    )
+    purchase_order_id: Mapped[int] = shared.owner_key("purchase_orders")
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     quantity: Mapped[int] = mapped_column()
     unit_cost: Mapped[Decimal] = mapped_column(Money())
     line_total: Mapped[Decimal] = mapped_column(Money())
 
-    purchase_order: Mapped[PurchaseOrder] = relationship(
-        back_populates="lines", lazy="raise_on_sql"
-    )
+    purchase_order: Mapped[PurchaseOrder] = shared.owner("lines")

@@ -1,8 +1,9 @@
 """The ILS domain services: business rules on an ``AsyncSession``, free of HTTP, for routes and CLI.
 
-This module holds what their inputs and results share: exact money amounts, bounded text and
-ids, partial updates, a window and a page of rows, filters and the newest-first order of a list,
-adding and changing a row, per-company document numbers, and a job handed to the queue.
+This module holds what their inputs and results share: exact money amounts and a line's total,
+bounded text and ids, partial updates (derived from what a row is created from), a window and a
+page of rows, filters and the newest-first order of a list, adding and changing a row,
+per-company document numbers, a job handed to the queue, and a job for a row's user.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
     StringConstraints,
+    create_model,
+    field_validator,
 )
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +31,8 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import to_money
+from ils.errors import Invalid
+from ils.queue.declare import Helper
 from ils.queue.producer import Enqueued
 
 T = TypeVar("T")
@@ -88,6 +94,17 @@ Text200 = Annotated[str, _width(200), NoNul]
 Text300 = Annotated[str, _width(300), NoNul]
 LongText = Annotated[str, _width(10_000), NoNul]
 Email = Annotated[EmailStr, Field(max_length=254)]
+# What a list's ``q`` parameter searches for: 1 to 100 characters, no NUL.
+SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+
+
+def line_total(index: int, price: Decimal, quantity: int) -> Decimal:
+    """The exact total of a document's line ``index``: ``price`` times ``quantity``; a total past
+    what the column holds is :class:`~ils.errors.Invalid`, naming the line's quantity."""
+    total = to_money(price * quantity)
+    if total > MAX_MONEY:
+        raise Invalid(("lines", index, "quantity"), f"the line's total exceeds {MAX_MONEY}")
+    return total
 
 
 def not_null(value: Any) -> Any:
@@ -96,6 +113,28 @@ def not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null")
     return value
+
+
+class PartialUpdate(BaseModel):
+    """A partial update: only the fields sent change; ``null`` clears an optional one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def partial_update(name: str, create: type[BaseModel], *required: str) -> type[PartialUpdate]:
+    """The :class:`PartialUpdate` ``name`` of what ``create`` creates: each of its fields with
+    its type (and the type's constraints), optional and None by default; the ``required`` ones
+    may be left out but not cleared (:func:`not_null`)."""
+    hints = get_type_hints(create, include_extras=True)
+    fields: dict[str, Any] = {field: (hints[field] | None, None) for field in create.model_fields}
+    return create_model(
+        name,
+        __base__=PartialUpdate,
+        __doc__=PartialUpdate.__doc__,
+        __module__=create.__module__,
+        __validators__={"_required": field_validator(*required)(not_null)},
+        **fields,
+    )
 
 
 class QueuedJob(BaseModel):
@@ -173,6 +212,14 @@ async def changed(session: AsyncSession, row: RowT, changes: Mapping[str, Any]) 
         setattr(row, name, value)
     await session.flush()
     return row
+
+
+async def for_user(user_id: int | None, helper: Helper[Any], **fields: Any) -> list[Enqueued]:
+    """``helper``'s job for the user ``user_id`` (passed as its ``user_id`` field, with
+    ``fields``), or no job when the row has no such user (its creator was deleted, say)."""
+    if user_id is None:
+        return []
+    return [await helper(user_id=user_id, **fields)]
 
 
 async def next_sequence(

@@ -26,6 +26,7 @@ from ils.domain.models import (
     PaymentMethod,
     invoice_number,
 )
+from ils.domain.models.shared import SoldLine
 from ils.domain.models.types import to_money, utcnow
 from ils.domain.services import (
     MAX_MONEY,
@@ -42,6 +43,7 @@ from ils.domain.services import (
     Window,
     added,
     company_page,
+    line_total,
     next_sequence,
 )
 from ils.domain.services.catalog import company_products
@@ -112,16 +114,13 @@ async def _lines_given(
             if product is None:
                 raise Invalid(("lines", i, "unit_price"), "required for a line without a product")
             unit_price = product.price
-        line_total = to_money(unit_price * line.quantity)
-        if line_total > MAX_MONEY:
-            raise Invalid(("lines", i, "quantity"), f"the line's total exceeds {MAX_MONEY}")
         lines.append(
             InvoiceLine(
                 product_id=line.product_id,
                 description=description,
                 quantity=line.quantity,
                 unit_price=unit_price,
-                line_total=line_total,
+                line_total=line_total(i, unit_price, line.quantity),
             )
         )
     return lines
@@ -145,8 +144,8 @@ async def _order_to_invoice(session: AsyncSession, company_id: int, order_id: in
     return order
 
 
-# What an invoice line copies of an order line.
-_COPIED = ("product_id", "description", "quantity", "unit_price", "line_total")
+# What an invoice line copies of an order line: the columns of a line sold.
+_COPIED = tuple(SoldLine.__annotations__)
 
 
 def _order_lines(order: Order) -> list[InvoiceLine]:
@@ -204,16 +203,18 @@ async def create_invoice(session: AsyncSession, company_id: int, data: InvoiceCr
     return await added(session, invoice)
 
 
+class InvoiceFilter(BaseModel):
+    """Which of a company's invoices a list keeps: those with each value given."""
+
+    status: InvoiceStatus | None = None
+    order_id: RowId | None = None
+
+
 async def list_invoices(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    status: InvoiceStatus | None = None,
-    order_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: InvoiceFilter
 ) -> Paged[Invoice]:
     """A company's invoices, newest first."""
-    filters = (Invoice.status, status), (Invoice.order_id, order_id)
+    filters = (Invoice.status, given.status), (Invoice.order_id, given.order_id)
     return await company_page(session, Invoice, company_id, window, *filters)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -18,15 +18,17 @@ from ils.domain.services import (
     Email,
     NonNegativeAmount,
     Paged,
+    PartialUpdate,
     RowId,
+    SearchText,
     Text40,
     Text60,
     Text200,
     Window,
     added,
     changed,
-    not_null,
     paged,
+    partial_update,
     where_given,
 )
 from ils.errors import Conflict, Invalid
@@ -48,17 +50,7 @@ class SupplierCreate(BaseModel):
     lead_time_days: LeadTime = 7
 
 
-class SupplierUpdate(BaseModel):
-    """A partial update: only the fields sent change; ``null`` clears an optional one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Text200 | None = None
-    email: Email | None = None
-    phone: Text40 | None = None
-    lead_time_days: LeadTime | None = None
-
-    _required = field_validator("name", "lead_time_days")(not_null)
+SupplierUpdate = partial_update("SupplierUpdate", SupplierCreate, "name", "lead_time_days")
 
 
 class ProductCreate(BaseModel):
@@ -78,27 +70,11 @@ class ProductCreate(BaseModel):
     active: bool = True
 
 
-class ProductUpdate(BaseModel):
-    """A partial update: only the fields sent change; ``null`` clears an optional one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sku: Text40 | None = None
-    name: Text200 | None = None
-    kind: ProductKind | None = None
-    supplier_id: RowId | None = None
-    price: NonNegativeAmount | None = None
-    cost: NonNegativeAmount | None = None
-    stock: Count | None = None
-    reorder_threshold: Count | None = None
-    material: Text60 | None = None
-    design: Text60 | None = None
-    lens_index: LensIndex | None = None
-    active: bool | None = None
-
-    _required = field_validator(
-        "sku", "name", "kind", "price", "cost", "stock", "reorder_threshold", "active"
-    )(not_null)
+ProductUpdate = partial_update(
+    "ProductUpdate",
+    ProductCreate,
+    *("sku", "name", "kind", "price", "cost", "stock", "reorder_threshold", "active"),
+)
 
 
 # ---- lookups other services share -----------------------------------------------------------
@@ -127,85 +103,87 @@ async def company_products(
     return {product.id: product for product in rows}
 
 
+# The values unique within a company, and what a clash on each says.
+_TAKEN = {
+    "suppliers.name": "a supplier named {!r} already exists",
+    "products.sku": "a product with SKU {!r} already exists",
+}
+
+
 async def _check_unique(
     session: AsyncSession,
     column: InstrumentedAttribute[str],
     company_id: int,
     value: str,
-    other_than: int | None,
-    taken: str,
+    other_than: int | None = None,
 ) -> None:
-    """A :class:`Conflict` saying ``taken`` when another row of the company has ``value``."""
+    """A :class:`Conflict` when a row of the company other than ``other_than`` already has
+    ``value`` in ``column`` (one of :data:`_TAKEN`)."""
     model = column.class_
     stmt = select(model.id).where(model.company_id == company_id, column == value)
     found = (await session.execute(stmt)).scalar_one_or_none()
     if found is not None and found != other_than:
-        raise Conflict(taken)
+        raise Conflict(_TAKEN[f"{model.__tablename__}.{column.key}"].format(value))
 
 
 # ---- suppliers ------------------------------------------------------------------------------
 
 
-async def _check_supplier_name(
-    session: AsyncSession, company_id: int, name: str, other_than: int | None = None
-) -> None:
-    taken = f"a supplier named {name!r} already exists"
-    await _check_unique(session, Supplier.name, company_id, name, other_than, taken)
+class SupplierFilter(BaseModel):
+    q: SearchText | None = None
 
 
 async def list_suppliers(
-    session: AsyncSession, company_id: int, window: Window, search: str | None = None
+    session: AsyncSession, company_id: int, window: Window, given: SupplierFilter
 ) -> Paged[Supplier]:
+    """A company's suppliers by name; ``q`` keeps those whose name holds it."""
     stmt = select(Supplier).where(Supplier.company_id == company_id)
-    if search:
-        stmt = stmt.where(Supplier.name.icontains(search, autoescape=True))
+    if given.q:
+        stmt = stmt.where(Supplier.name.icontains(given.q, autoescape=True))
     return await paged(session, stmt.order_by(Supplier.name, Supplier.id), window)
 
 
 async def create_supplier(session: AsyncSession, company_id: int, data: SupplierCreate) -> Supplier:
-    await _check_supplier_name(session, company_id, data.name)
+    await _check_unique(session, Supplier.name, company_id, data.name)
     return await added(session, Supplier(company_id=company_id, **data.model_dump()))
 
 
 async def update_supplier(
-    session: AsyncSession, supplier: Supplier, data: SupplierUpdate
+    session: AsyncSession, supplier: Supplier, data: PartialUpdate
 ) -> Supplier:
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes:
-        await _check_supplier_name(session, supplier.company_id, changes["name"], supplier.id)
+        await _check_unique(
+            session, Supplier.name, supplier.company_id, changes["name"], supplier.id
+        )
     return await changed(session, supplier, changes)
 
 
 # ---- products -------------------------------------------------------------------------------
 
 
-async def _check_sku(
-    session: AsyncSession, company_id: int, sku: str, other_than: int | None = None
-) -> None:
-    taken = f"a product with SKU {sku!r} already exists"
-    await _check_unique(session, Product.sku, company_id, sku, other_than, taken)
+class ProductFilter(BaseModel):
+    """Which of a company's products a list keeps."""
+
+    kind: ProductKind | None = None
+    q: SearchText | None = None
+    low_stock: bool = Field(False, description="only stock <= reorder threshold")
+    supplier_id: RowId | None = None
 
 
 async def list_products(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    kind: ProductKind | None = None,
-    search: str | None = None,
-    low_stock: bool = False,
-    supplier_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: ProductFilter
 ) -> Paged[Product]:
-    """A company's products by SKU. ``search`` matches SKU or name; ``low_stock`` keeps those at
-    or below their reorder threshold."""
+    """A company's products by SKU. ``q`` matches SKU or name; ``low_stock`` keeps those at or
+    below their reorder threshold."""
     stmt = select(Product).where(Product.company_id == company_id)
-    stmt = where_given(stmt, (Product.kind, kind), (Product.supplier_id, supplier_id))
-    if search:
+    stmt = where_given(stmt, (Product.kind, given.kind), (Product.supplier_id, given.supplier_id))
+    if search := given.q:
         stmt = stmt.where(
             Product.sku.icontains(search, autoescape=True)
             | Product.name.icontains(search, autoescape=True)
         )
-    if low_stock:
+    if given.low_stock:
         stmt = stmt.where(Product.stock <= Product.reorder_threshold)
     return await paged(session, stmt.order_by(Product.sku, Product.id), window)
 
@@ -213,14 +191,14 @@ async def list_products(
 async def create_product(session: AsyncSession, company_id: int, data: ProductCreate) -> Product:
     if data.supplier_id is not None:
         await company_supplier(session, company_id, data.supplier_id)
-    await _check_sku(session, company_id, data.sku)
+    await _check_unique(session, Product.sku, company_id, data.sku)
     return await added(session, Product(company_id=company_id, **data.model_dump()))
 
 
-async def update_product(session: AsyncSession, product: Product, data: ProductUpdate) -> Product:
+async def update_product(session: AsyncSession, product: Product, data: PartialUpdate) -> Product:
     changes = data.model_dump(exclude_unset=True)
     if changes.get("supplier_id") is not None:
         await company_supplier(session, product.company_id, changes["supplier_id"])
     if "sku" in changes:
-        await _check_sku(session, product.company_id, changes["sku"], product.id)
+        await _check_unique(session, Product.sku, product.company_id, changes["sku"], product.id)
     return await changed(session, product, changes)

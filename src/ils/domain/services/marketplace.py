@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ils.domain.models.accounts import Company, CompanyKind, Role, User
 from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
 from ils.domain.models.types import utcnow
-from ils.domain.services import added, newest_first
+from ils.domain.services import added, for_user, newest_first
 from ils.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
@@ -88,17 +88,13 @@ async def respond(
     connection.status = ConnectionStatus.accepted if accept else ConnectionStatus.rejected
     connection.responded_by_user_id = user.id
     connection.responded_at = utcnow()
-    jobs = []
-    if connection.requested_by_user_id is not None:
-        jobs.append(
-            await helpers.queue_marketplace_notification.using(
-                company_id=connection.requester_company_id, session=session
-            )(
-                user_id=connection.requested_by_user_id,
-                connection_id=connection.id,
-                event="accepted" if accept else "rejected",
-            )
-        )
+    notify = helpers.queue_marketplace_notification.using(
+        company_id=connection.requester_company_id, session=session
+    )
+    event = "accepted" if accept else "rejected"
+    jobs = await for_user(
+        connection.requested_by_user_id, notify, connection_id=connection.id, event=event
+    )
     return ConnectionResult(connection, jobs)
 
 

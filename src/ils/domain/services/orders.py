@@ -22,7 +22,7 @@ from ils.domain.models import (
     order_number,
 )
 from ils.domain.models.types import to_money
-from ils.domain.services import newest_first, where_given
+from ils.domain.services import for_user, newest_first, where_given
 from ils.errors import Conflict, Invalid
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
@@ -162,12 +162,9 @@ def _transition(order: Order, to: OrderStatus) -> None:
 
 
 async def _notify_creator(session: AsyncSession, order: Order, message: str) -> list[Enqueued]:
-    if order.created_by_user_id is None:
-        return []
     notify = helpers.queue_order_notification.using(company_id=order.company_id, session=session)
-    job = await notify(user_id=order.created_by_user_id, order_id=order.id,
-                       status=order.status.value, message=message)  # fmt: skip
-    return [job]
+    fields = {"order_id": order.id, "status": order.status.value, "message": message}
+    return await for_user(order.created_by_user_id, notify, **fields)
 
 
 async def change_status(session: AsyncSession, order: Order, to: OrderStatus) -> OrderResult:
@@ -187,19 +184,13 @@ async def ship_order(
     _transition(order, OrderStatus.shipped)
     order.tracking_number = tracking_number
     order.carrier = carrier
-    jobs = await _notify_creator(session, order, f"Order {order.number} has shipped")
-    if order.created_by_user_id is not None:
-        jobs.insert(
-            0,
-            await helpers.queue_shipment_notification_email.using(
-                company_id=order.company_id, session=session
-            )(
-                order_id=order.id,
-                user_id=order.created_by_user_id,
-                tracking_number=tracking_number,
-                carrier=carrier,
-            ),
-        )
+    notified = await _notify_creator(session, order, f"Order {order.number} has shipped")
+    email = helpers.queue_shipment_notification_email.using(
+        company_id=order.company_id, session=session
+    )
+    tracking = {"tracking_number": tracking_number, "carrier": carrier}
+    jobs = await for_user(order.created_by_user_id, email, order_id=order.id, **tracking)
+    jobs += notified
     return OrderResult(order, jobs)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,9 @@ from ils.domain.services import (
     Email,
     LongText,
     Paged,
+    PartialUpdate,
     QueuedJob,
+    SearchText,
     Text12,
     Text40,
     Text100,
@@ -26,8 +28,8 @@ from ils.domain.services import (
     added,
     changed,
     newest_first,
-    not_null,
     paged,
+    partial_update,
 )
 from ils.errors import Invalid
 from ils.jobs.helpers import queue_examination_form_pdf
@@ -56,19 +58,7 @@ class PatientCreate(BaseModel):
     notes: LongText | None = None
 
 
-class PatientUpdate(BaseModel):
-    """A partial update: only the fields sent change; ``null`` clears an optional one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    first_name: Text100 | None = None
-    last_name: Text100 | None = None
-    date_of_birth: BirthDate | None = None
-    email: Email | None = None
-    phone: Text40 | None = None
-    notes: LongText | None = None
-
-    _required = field_validator("first_name", "last_name")(not_null)
+PatientUpdate = partial_update("PatientUpdate", PatientCreate, "first_name", "last_name")
 
 
 def _hundredths(value: Decimal) -> Decimal:
@@ -150,12 +140,16 @@ def _rx_values(data: ExaminationCreate) -> dict[str, Any]:
     return values | {"pd_binocular": pd.binocular, "pd_right": pd.right, "pd_left": pd.left}
 
 
+class PatientFilter(BaseModel):
+    q: SearchText | None = Field(None, description="name")
+
+
 async def list_patients(
-    session: AsyncSession, company_id: int, window: Window, search: str | None = None
+    session: AsyncSession, company_id: int, window: Window, given: PatientFilter
 ) -> Paged[Patient]:
-    """A company's patients, newest first; ``search`` matches every word in a first or last name."""
+    """A company's patients, newest first; ``q`` matches every word in a first or last name."""
     stmt = select(Patient).where(Patient.company_id == company_id)
-    for word in (search or "").split():
+    for word in (given.q or "").split():
         stmt = stmt.where(
             or_(
                 Patient.first_name.icontains(word, autoescape=True),
@@ -169,7 +163,7 @@ async def create_patient(session: AsyncSession, company_id: int, data: PatientCr
     return await added(session, Patient(company_id=company_id, **data.model_dump()))
 
 
-async def update_patient(session: AsyncSession, patient: Patient, data: PatientUpdate) -> Patient:
+async def update_patient(session: AsyncSession, patient: Patient, data: PartialUpdate) -> Patient:
     return await changed(session, patient, data.model_dump(exclude_unset=True))
 
 

@@ -18,7 +18,7 @@ from ils.domain.models.purchasing import (
     PurchaseOrderStatus,
     purchase_order_number,
 )
-from ils.domain.models.types import to_money, utcnow
+from ils.domain.models.types import utcnow
 from ils.domain.services import (
     MAX_MONEY,
     LongText,
@@ -30,6 +30,7 @@ from ils.domain.services import (
     Window,
     added,
     company_page,
+    line_total,
     next_sequence,
 )
 from ils.domain.services.catalog import company_products, company_supplier
@@ -65,15 +66,12 @@ async def _lines(
         if product is None:
             raise Invalid(("lines", i, "product_id"), f"no product {line.product_id} here")
         unit_cost = line.unit_cost if line.unit_cost is not None else product.cost
-        line_total = to_money(unit_cost * line.quantity)
-        if line_total > MAX_MONEY:
-            raise Invalid(("lines", i, "quantity"), f"the line's total exceeds {MAX_MONEY}")
         lines.append(
             PurchaseOrderLine(
                 product_id=product.id,
                 quantity=line.quantity,
                 unit_cost=unit_cost,
-                line_total=line_total,
+                line_total=line_total(i, unit_cost, line.quantity),
             )
         )
     return lines
@@ -104,16 +102,18 @@ async def create_purchase_order(
     return await added(session, order)
 
 
+class PurchaseOrderFilter(BaseModel):
+    """Which of a company's purchase orders a list keeps: those with each value given."""
+
+    status: PurchaseOrderStatus | None = None
+    supplier_id: RowId | None = None
+
+
 async def list_purchase_orders(
-    session: AsyncSession,
-    company_id: int,
-    window: Window,
-    *,
-    status: PurchaseOrderStatus | None = None,
-    supplier_id: int | None = None,
+    session: AsyncSession, company_id: int, window: Window, given: PurchaseOrderFilter
 ) -> Paged[PurchaseOrder]:
     """A company's purchase orders, newest first."""
-    filters = (PurchaseOrder.status, status), (PurchaseOrder.supplier_id, supplier_id)
+    filters = (PurchaseOrder.status, given.status), (PurchaseOrder.supplier_id, given.supplier_id)
     return await company_page(session, PurchaseOrder, company_id, window, *filters)
 
 

@@ -33,6 +33,7 @@ from ils.domain.models import (
     User,
 )
 from ils.errors import GiveUp
+from ils.jobs.email.outgoing import Email
 from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
@@ -85,8 +86,12 @@ class GenericEmail(Payload):
     company_id: Id | None = Field(None, description="brand the email with this company")
 
 
-def _tools(ctx: Ctx) -> tuple[Database, Mailer]:
-    return ctx.resources.db, ctx.resources.mailer
+async def _send(ctx: Ctx, email: Email, key: str | None = None) -> dict[str, Any]:
+    """Hand ``email`` to the process's mailer, logged under ``key`` (the job's id unless the job
+    sends several), so that a retry does not send it twice; what the job answers for it."""
+    mailer: Mailer = ctx.resources.mailer
+    delivery = await mailer.deliver(ctx.resources.db, key or ctx.job_id, email)
+    return delivery.as_result()
 
 
 def rx_summary(order: Order) -> list[str]:
@@ -126,27 +131,27 @@ async def _order_user_company(
     return order, user, company
 
 
+# The subject of each of an order's emails to its customer, by template, formatted with the
+# company's name and the order's number.
+ORDER_SUBJECTS = {
+    "order_confirmation": "{company}: order {number} confirmed",
+    "order_shipment": "{company}: order {number} has shipped",
+}
+
+
 async def _order_email(
     ctx: Ctx,
     payload: OrderConfirmationEmail | OrderShipmentEmail,
     template: str,
-    subject: str,
     extra: Callable[[Order], dict[str, Any]],
 ) -> Any:
-    """One of an order's emails to its customer. ``subject`` is formatted with ``company`` (its
-    name) and ``number`` (the order's); ``extra(order)`` adds to the template's context."""
-    db, mailer = _tools(ctx)
-    order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=(user.email,),
-        template=template,
-        subject=subject.format(company=company.name, number=order.number),
-        company_id=company.id,
-        context={"order": order, "company": company, "user": user, **extra(order)},
-    )
-    return delivery.as_result()
+    """One of an order's emails to its customer, from ``template`` with its subject
+    (:data:`ORDER_SUBJECTS`); ``extra(order)`` adds to the template's context."""
+    ids = payload.order_id, payload.user_id
+    order, user, company = await _order_user_company(ctx.resources.db, *ids)
+    subject = ORDER_SUBJECTS[template].format(company=company.name, number=order.number)
+    context = {"order": order, "company": company, "user": user, **extra(order)}
+    return await _send(ctx, Email((user.email,), subject, template, company.id, context))
 
 
 def _rx_context(order: Order) -> dict[str, Any]:
@@ -157,8 +162,7 @@ def _rx_context(order: Order) -> dict[str, Any]:
      description="order confirmation to the customer", priority=1, attempts=5,
      resources=USES)  # fmt: skip
 async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
-    subject = "{company}: order {number} confirmed"
-    return await _order_email(ctx, payload, "order_confirmation", subject, _rx_context)
+    return await _order_email(ctx, payload, "order_confirmation", _rx_context)
 
 
 @job(OrderShipmentEmail, queue="email", name="order-shipment",
@@ -171,16 +175,14 @@ async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
             "carrier": payload.carrier or order.carrier,
         }
 
-    subject = "{company}: order {number} has shipped"
-    return await _order_email(ctx, payload, "order_shipment", subject, tracking)
+    return await _order_email(ctx, payload, "order_shipment", tracking)
 
 
 @job(PurchaseOrderEmail, queue="email", name="purchase-order",
      description="purchase order to a supplier", priority=2, attempts=5,
      resources=USES)  # fmt: skip
 async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
-    db, mailer = _tools(ctx)
-    async with db.session() as session:
+    async with ctx.resources.db.session() as session:
         po = await need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
         supplier = await need(session, Supplier, payload.supplier_id, "supplier")
         company = await need(session, Company, po.company_id, "company")
@@ -190,29 +192,18 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
         }
     if not supplier.email:
         raise GiveUp(f"supplier {supplier.id} ({supplier.name}) has no email address")
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=(supplier.email,),
-        template="purchase_order",
-        subject=f"Purchase order {po.number} from {company.name}",
-        company_id=company.id,
-        context={
-            "po": po,
-            "supplier": supplier,
-            "company": company,
-            "lines": [(line, products[line.product_id]) for line in po.lines],
-        },
-    )
-    return delivery.as_result()
+    subject = f"Purchase order {po.number} from {company.name}"
+    lines = [(line, products[line.product_id]) for line in po.lines]
+    context = {"po": po, "supplier": supplier, "company": company, "lines": lines}
+    email = Email((supplier.email,), subject, "purchase_order", company.id, context)
+    return await _send(ctx, email)
 
 
 @job(MarketplaceConnectionEmail, queue="email", name="marketplace-connection",
      description="connection request to the target company's admins", priority=3,
      attempts=3, resources=USES)  # fmt: skip
 async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
-    db, mailer = _tools(ctx)
-    async with db.session() as session:
+    async with ctx.resources.db.session() as session:
         connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
         target = await need(session, Company, payload.target_company_id, "company")
         requester = await need(session, Company, connection.requester_company_id, "company")
@@ -224,16 +215,9 @@ async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) 
         to = tuple(admins) or ((target.email,) if target.email else ())
     if not to:
         raise GiveUp(f"company {target.id} ({target.name}) has no admin or email to write to")
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=to,
-        template="marketplace_connection",
-        company_id=target.id,
-        subject=f"{requester.name} wants to connect with {target.name}",
-        context={"connection": connection, "company": target, "requester": requester},
-    )
-    return delivery.as_result()
+    subject = f"{requester.name} wants to connect with {target.name}"
+    context = {"connection": connection, "company": target, "requester": requester}
+    return await _send(ctx, Email(to, subject, "marketplace_connection", target.id, context))
 
 
 async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) -> dict[str, Any]:
@@ -276,8 +260,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     """One email per user (each logged under ``<job id>:<user id>``, so a retry sends only the
     ones not yet accepted); users gone are skipped. A user whose address is refused for good does
     not stop the others; the job gives up only when nobody could be written to."""
-    db, mailer = _tools(ctx)
-    async with db.session() as session:
+    async with ctx.resources.db.session() as session:
         company = await need(session, Company, payload.company_id, "company")
         found = await session.scalars(
             select(User).where(
@@ -299,29 +282,21 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     if not users:
         raise GiveUp(f"none of users {payload.user_ids} is an active user of company {company.id}")
     summary = result.data.get("summary") if result is not None else None
+    subject = f"{company.name}: your briefing for {payload.date:%d %b %Y}"
+    shared = {"company": company, "day": payload.date, "stats": stats,
+              "summary": summary if isinstance(summary, str) else None}  # fmt: skip
     deliveries: list[dict[str, Any]] = []
     refused: list[str] = []
     for user in users:
+        email = Email(
+            (user.email,), subject, "daily_briefing", company.id, {**shared, "user": user}
+        )
         try:
-            delivery = await mailer.deliver(
-                db,
-                f"{ctx.job_id}:{user.id}",
-                to=(user.email,),
-                template="daily_briefing",
-                subject=f"{company.name}: your briefing for {payload.date:%d %b %Y}",
-                company_id=company.id,
-                context={
-                    "company": company,
-                    "user": user,
-                    "day": payload.date,
-                    "stats": stats,
-                    "summary": summary if isinstance(summary, str) else None,
-                },
-            )
+            sent = await _send(ctx, email, f"{ctx.job_id}:{user.id}")
         except GiveUp as exc:
             refused.append(f"user {user.id}: {exc}")
             continue
-        deliveries.append(delivery.as_result())
+        deliveries.append(sent)
     if not deliveries:
         raise GiveUp("; ".join(refused))
     return {"emails": deliveries, "refused": refused}
@@ -332,25 +307,17 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
 async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
     from ils.jobs.email.render import sanitize
 
-    db, mailer = _tools(ctx)
     company = None
     if payload.company_id is not None:
-        async with db.session() as session:
+        async with ctx.resources.db.session() as session:
             company = await need(session, Company, payload.company_id, "company")
     paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=tuple(str(a) for a in payload.to),
-        subject=payload.subject,
-        template="generic",
-        company_id=payload.company_id,
-        context={
-            "company": company,
-            "layout": payload.template,
-            "text": payload.text,
-            "paragraphs": paragraphs,
-            "body_html": sanitize(payload.html) if payload.html else None,
-        },
-    )
-    return delivery.as_result()
+    context = {
+        "company": company,
+        "layout": payload.template,
+        "text": payload.text,
+        "paragraphs": paragraphs,
+        "body_html": sanitize(payload.html) if payload.html else None,
+    }
+    to = tuple(str(a) for a in payload.to)
+    return await _send(ctx, Email(to, payload.subject, "generic", payload.company_id, context))

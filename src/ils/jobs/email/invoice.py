@@ -26,6 +26,7 @@ from ils.domain.models import (
 )
 from ils.errors import GiveUp
 from ils.files import FileStorage, StoredFileMissing
+from ils.jobs.email.outgoing import Email
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
@@ -93,14 +94,13 @@ async def invoice_email(payload: InvoiceEmail, ctx: Ctx) -> Any:
         data = await asyncio.to_thread(_read, ctx.resources.files, document.path)
     except StoredFileMissing as exc:
         raise GiveUp(f"the PDF of invoice {invoice.number} is gone: {exc}") from exc
-    delivery = await mailer.deliver(
-        db,
-        ctx.job_id,
-        to=to,
-        template="invoice",
-        subject=f"{company.name}: invoice {invoice.number}",
-        company_id=company.id,
-        context={"invoice": invoice, "company": company},
-        attachments=(Attachment(document.filename, "application/pdf", data),),
+    email = Email(
+        to,
+        f"{company.name}: invoice {invoice.number}",
+        "invoice",
+        company.id,
+        {"invoice": invoice, "company": company},
+        (Attachment(document.filename, "application/pdf", data),),
     )
+    delivery = await mailer.deliver(db, ctx.job_id, email)
     return delivery.as_result() | {"documentId": document.id}

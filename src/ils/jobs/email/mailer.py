@@ -1,9 +1,9 @@
 """The mailer of one process: renders, sends through the configured transport, and keeps the
 email log so that a job whose email was accepted never sends it again (guard 8).
 
-Handlers call :meth:`Mailer.deliver` with a log key (the job id, or the job id and recipient
-for a job that sends several emails); the steps are: already sent? -> check addresses ->
-render (off the event loop) -> send -> record.
+Handlers call :meth:`Mailer.deliver` with an :class:`~.outgoing.Email` and a log key (the job
+id, or the job id and recipient for a job that sends several emails); the steps are: already
+sent? -> check addresses -> render (off the event loop) -> send -> record.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from ils.domain.db import Database
 from ils.domain.models.email_log import EmailLog, EmailStatus
 from ils.domain.models.types import utcnow
 from ils.errors import GiveUp
+from ils.jobs.email.outgoing import Email
 from ils.jobs.email.render import Renderer
 from ils.jobs.email.settings import MailSettings
 from ils.jobs.email.transports import (
-    Attachment,
     Message,
     Transport,
     build_mime,
@@ -51,29 +51,21 @@ class Mailer:
         self.renderer = Renderer(settings.public_url)
         self.transport = transport or build_transport(settings)
 
-    async def deliver(
-        self,
-        db: Database,
-        key: str,
-        *,
-        to: tuple[str, ...],
-        subject: str,
-        template: str,
-        company_id: int | None,
-        context: dict[str, Any],
-        attachments: tuple[Attachment, ...] = (),
-    ) -> Delivery:
+    async def deliver(self, db: Database, key: str, email: Email) -> Delivery:
         previous = await self._logged(db, key)
         if previous is not None and previous.status is EmailStatus.sent:
             return Delivery(key, sent=False, message_id=previous.message_id)
-        record = {"to": ", ".join(to), "subject": subject, "template": template,
-                  "company_id": company_id}  # fmt: skip
+        to, subject = email.to, email.subject
+        record = {"to": ", ".join(to), "subject": subject, "template": email.template,
+                  "company_id": email.company_id}  # fmt: skip
         try:
             check_addresses(to)
             rendered = await asyncio.to_thread(
-                self.renderer.render, template, subject=subject, **context
+                self.renderer.render, email.template, subject=subject, **email.context
             )
-            message = Message(to, subject, rendered.html, rendered.text, attachments=attachments)
+            message = Message(
+                to, subject, rendered.html, rendered.text, attachments=email.attachments
+            )
             mime = build_mime(message, self.settings.sender)
             await self.transport.send(mime, key)
         except GiveUp as exc:

@@ -1,7 +1,9 @@
 """The plain-data documents the renderers draw: frozen dataclasses of text, Decimal and dates.
 
 The worker loads them from the database on its event loop, then hands them to the render pool;
-they hold no ORM objects, so they pickle into another process as they are.
+they hold no ORM objects, so they pickle into another process as they are. Every document is a
+:class:`Doc` (the brand and number its page header shows); an order's two are an
+:class:`OrderDoc`. Documents are built by keyword.
 """
 
 from __future__ import annotations
@@ -89,25 +91,36 @@ class LensSpec:
     lens_index: Decimal | None = None
 
 
-@dataclass(frozen=True)
-class OrderSheet:
+@dataclass(frozen=True, kw_only=True)
+class Doc:
+    """What every document has: the issuing company's brand and the document's number, the two
+    things the header of each of its pages shows."""
+
     brand: Brand
     number: str
-    customer: Party
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderDoc(Doc):
+    """What both of an order's documents (its sheet and its lab work ticket) show of it."""
+
     created: dt.date
     due: dt.date | None
-    status: str
-    lines: tuple[Line, ...]
     rx: Rx
     frame: Frame
-    totals: Totals
     instructions: str | None = None
 
 
-@dataclass(frozen=True)
-class InvoiceDoc:
-    brand: Brand
-    number: str
+@dataclass(frozen=True, kw_only=True)
+class OrderSheet(OrderDoc):
+    customer: Party
+    status: str
+    lines: tuple[Line, ...]
+    totals: Totals
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceDoc(Doc):
     bill_to: Party
     issued: dt.date | None
     due: dt.date | None
@@ -120,10 +133,8 @@ class InvoiceDoc:
     status: str
 
 
-@dataclass(frozen=True)
-class ReceiptDoc:
-    brand: Brand
-    number: str
+@dataclass(frozen=True, kw_only=True)
+class ReceiptDoc(Doc):
     invoice_number: str
     received_from: Party
     paid_at: dt.datetime
@@ -135,26 +146,17 @@ class ReceiptDoc:
     balance_remaining: Decimal
 
 
-@dataclass(frozen=True)
-class LabTicket:
-    brand: Brand
-    number: str
+@dataclass(frozen=True, kw_only=True)
+class LabTicket(OrderDoc):
     tray: str | None
     customer: str
-    created: dt.date
-    due: dt.date | None
-    rx: Rx
-    frame: Frame
     lenses: tuple[LensSpec, ...]
     coatings: tuple[str, ...]
     frame_lines: tuple[str, ...]
-    instructions: str | None
 
 
-@dataclass(frozen=True)
-class ExaminationDoc:
-    brand: Brand
-    reference: str
+@dataclass(frozen=True, kw_only=True)
+class ExaminationDoc(Doc):
     patient: Party
     examined: dt.datetime
     examiner: str | None

@@ -25,9 +25,8 @@ from ils.domain.models import (
     User,
 )
 from ils.domain.models.rx import RxColumns
-from ils.errors import GiveUp
 from ils.jobs.pdf import content as m
-from ils.jobs.rows import need
+from ils.jobs.rows import gone, need
 
 
 @dataclass(frozen=True)
@@ -173,9 +172,7 @@ async def invoice(session: AsyncSession, invoice_id: int) -> Loaded:
     conn = await session.connection()
     row = (await conn.execute(_INVOICE, {"invoice_id": invoice_id})).first()
     if row is None:
-        found = await need(session, Invoice, invoice_id, "invoice")
-        await need(session, Company, found.company_id, "company")
-        raise GiveUp(f"invoice {invoice_id} no longer exists")
+        await gone(session, Invoice, invoice_id, "invoice", (Company, "company_id", "company"))
     lines = (await conn.execute(_INVOICE_LINES, {"invoice_id": invoice_id})).all()
     address = tuple(x.strip() for x in (row.billing_address or "").splitlines() if x.strip())
     doc = m.InvoiceDoc(
@@ -227,10 +224,8 @@ async def receipt(session: AsyncSession, payment_id: int) -> Loaded:
     ).first()
     if found is None:
         # Which one is gone, for the job's failure reason.
-        payment = await need(session, Payment, payment_id, "payment")
-        await need(session, Invoice, payment.invoice_id, "invoice")
-        await need(session, Company, payment.company_id, "company")
-        raise GiveUp(f"payment {payment_id} no longer exists")
+        parents = (Invoice, "invoice_id", "invoice"), (Company, "company_id", "company")
+        await gone(session, Payment, payment_id, "payment", *parents)
     (pay_id, company_id, amount, method, paid_at, reference, invoice_number, billing_name,
      invoice_total, paid_sum, *brand) = found  # fmt: skip
     paid_to_date = paid_sum if isinstance(paid_sum, Decimal) else Decimal(paid_sum or 0)
@@ -267,16 +262,14 @@ async def examination_form(session: AsyncSession, examination_id: int) -> Loaded
         )
     ).first()
     if found is None:
-        exam = await need(session, Examination, examination_id, "examination")
-        await need(session, Patient, exam.patient_id, "patient")
-        await need(session, Company, exam.company_id, "company")
-        raise GiveUp(f"examination {examination_id} no longer exists")
+        parents = (Patient, "patient_id", "patient"), (Company, "company_id", "company")
+        await gone(session, Examination, examination_id, "examination", *parents)
     exam, patient, examiner, *brand = found
     born = f"Born {patient.date_of_birth:%d %b %Y}" if patient.date_of_birth else None
     reference = examination_reference(exam.id)
     doc = m.ExaminationDoc(
         brand=brand_of(str(brand[0]), *brand[1:]),
-        reference=reference,
+        number=reference,
         patient=m.Party(patient.full_name, tuple(x for x in (born, patient.phone) if x)),
         examined=exam.examined_at,
         examiner=examiner,

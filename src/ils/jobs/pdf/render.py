@@ -164,7 +164,7 @@ def examination_form(doc: ExaminationDoc) -> bytes:
         KeepTogether([section("Refraction"), *_rx(doc.rx, doc.brand.color, with_acuity=True)]),
     ]
     story += notes("Notes", doc.notes)
-    return build(Header(doc.brand, "Examination form", doc.reference), story)
+    return build(Header(doc.brand, "Examination form", doc.number), story)
 
 
 def render_document(doc: Document) -> bytes:

@@ -5,10 +5,9 @@ A password change ends every session and token of the user; the browser that mad
 fresh session. Tokens are minted only from a browser session, never by another token.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -17,7 +16,6 @@ from sqlalchemy import select
 
 from ils.domain.models.accounts import ApiToken, AuthSession
 from ils.domain.passwords import hash_password, verify_password
-from ils.domain.services import Id
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import WebContext, web_context
 from ils.web.auth.dependencies import (
@@ -39,6 +37,7 @@ from ils.web.auth.schemas import (
 from ils.web.auth.session_store import revoke_credentials, start_session
 from ils.web.auth.tokens import create_token
 from ils.web.errors import ErrorOut
+from ils.web.routes.common import row_id_param
 
 log = logging.getLogger(__name__)
 
@@ -156,40 +155,45 @@ REVOKED: dict[str, Any] = {
 }
 
 
-@router.delete(
-    "/tokens/{token_id}",
-    summary="Revoke one of the current user's API tokens (another user's is a 404)",
-    **REVOKED,
-)
-async def revoke_api_token(
-    token_id: Id, request: Request, user: CurrentUser, session: DbSession
-) -> Response:
-    row = await session.get(ApiToken, token_id)
-    detail = {"name": row.name, "prefix": row.prefix} if row is not None else {}
-    return await _revoke_own(
-        row, "API token", token_id, "auth.token_revoked", detail, request, user, session
-    )
-
-
-async def _revoke_own(
-    row: ApiToken | AuthSession | None,
-    what: str,
-    row_id: int,
+def _revoke_route(
+    path: str,
+    model: type[ApiToken] | type[AuthSession],
+    name: str,
+    summary: str,
     action: str,
-    detail: dict[str, Any],
-    request: Request,
-    user: CurrentUser,
-    session: DbSession,
-) -> Response:
-    """Revoke the user's own token or session, once, audited (204); anyone else's is a 404 like
-    a missing one."""
-    if row is None or row.user_id != user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} {row_id} not found")
-    if row.revoked_at is None:
-        row.revoked_at = web_context(request).clock()
-        subject = "api_token" if isinstance(row, ApiToken) else "session"
-        await record_audit(session, user, action, subject, row.id, detail, request)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    detail: Callable[[Any], dict[str, Any]],
+) -> None:
+    """``DELETE path`` (``.../{<row>_id}``): revoke one of the current user's own ``model`` rows,
+    once, audited as ``action`` with ``detail(row)`` (204); anyone else's is a 404 like a missing
+    one. ``name`` is the operation's name."""
+    what, subject = ("API token", "api_token") if model is ApiToken else ("session", "session")
+    row_id_type = row_id_param(path.rsplit("{", 1)[1].rstrip("}"))
+
+    async def endpoint(
+        row_id: row_id_type,  # type: ignore[valid-type]
+        request: Request,
+        user: CurrentUser,
+        session: DbSession,
+    ) -> Response:
+        row: ApiToken | AuthSession | None = await session.get(model, row_id)
+        if row is None or row.user_id != user.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} {row_id} not found")
+        if row.revoked_at is None:
+            row.revoked_at = web_context(request).clock()
+            await record_audit(session, user, action, subject, row.id, detail(row), request)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    router.add_api_route(path, endpoint, methods=["DELETE"], name=name, summary=summary, **REVOKED)
+
+
+_revoke_route(
+    "/tokens/{token_id}",
+    ApiToken,
+    "revoke_api_token",
+    "Revoke one of the current user's API tokens (another user's is a 404)",
+    "auth.token_revoked",
+    lambda row: {"name": row.name, "prefix": row.prefix},
+)
 
 
 @router.get(
@@ -223,15 +227,11 @@ async def list_sessions(
     ]
 
 
-@router.delete(
+_revoke_route(
     "/sessions/{session_id}",
-    summary="End one of the current user's browser sessions (another user's is a 404)",
-    **REVOKED,
+    AuthSession,
+    "end_session",
+    "End one of the current user's browser sessions (another user's is a 404)",
+    "auth.session_ended",
+    lambda _row: {},
 )
-async def end_session(
-    session_id: Id, request: Request, user: CurrentUser, session: DbSession
-) -> Response:
-    row = await session.get(AuthSession, session_id)
-    return await _revoke_own(
-        row, "session", session_id, "auth.session_ended", {}, request, user, session
-    )

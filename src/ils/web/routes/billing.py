@@ -15,17 +15,15 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
-from ils.domain.services import Amount, Id, QueuedJob, Window, batches
+from ils.domain.services import Amount, Id, QueuedJob, batches
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.quota_deps import EmailQuota, PdfQuota
+from ils.web.quota_deps import EmailQuota
 from ils.web.routes.batches import BatchStartedOut
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Acting, OwnedRows, Page
 
 router = APIRouter(tags=["billing"])
-
-InvoiceId = Id
 
 
 class InvoiceLineOut(BaseModel):
@@ -103,32 +101,15 @@ class ResendIn(BaseModel):
     invoice_ids: list[Id] = Field(min_length=1, max_length=batches.MAX_RESEND)
 
 
+# An action on an invoice answers 404 for another company's, 409 where its status forbids it.
+FAILS = {**NOT_FOUND, **CONFLICT}
+
 invoices = OwnedRows(
     router, Invoice, InvoiceOut, "/api/invoices", "invoices.read", "invoices.draft", True
 )
 
 
-@router.get(
-    "/api/invoices",
-    response_model=InvoicePage,
-    summary="The company's invoices, newest first",
-    dependencies=[permit("invoices.read")],
-)
-async def list_invoices(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    status: InvoiceStatus | None = None,
-    order_id: Id | None = None,
-) -> InvoicePage:
-    window = Window(limit, offset)
-    found = await service.list_invoices(
-        session, user.company_id, window, status=status, order_id=order_id
-    )
-    return InvoicePage.of(found, window, InvoiceOut.model_validate)
-
-
+invoices.search(InvoicePage, service.list_invoices, "The company's invoices, newest first")
 invoices.create(
     InvoiceCreate,
     service.create_invoice,
@@ -137,24 +118,12 @@ invoices.create(
 invoices.read("An invoice with its lines")
 
 
-@router.post(
-    "/api/invoices/{invoice_id}/issue",
-    response_model=InvoiceIssuedOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Issue a draft invoice: its PDF is queued",
-    dependencies=[permit("invoices.issue")],
-)
-async def issue_invoice(
-    invoice_id: InvoiceId,
-    request: Request,
-    user: CurrentUser,
-    _quota: PdfQuota,
-    session: DbSession,
-) -> InvoiceIssuedOut:
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    job = await service.issue_invoice(session, invoice)
+@invoices.action("POST", "issue", "invoices.issue", InvoiceIssuedOut, quota="pdf", responses=FAILS)
+async def issue_invoice(invoice: Invoice, act: Acting[None]) -> InvoiceIssuedOut:
+    """Issue a draft invoice: its PDF is queued"""
+    job = await service.issue_invoice(act.session, invoice)
     detail = {"number": invoice.number, "total": str(invoice.total), "job_id": job.job_id}
-    await record_audit(session, user, "invoice.issued", "invoice", invoice.id, detail, request)
+    await act.audit("invoice.issued", invoice.id, detail)
     return InvoiceIssuedOut(invoice=InvoiceOut.model_validate(invoice), job=job)
 
 
@@ -185,7 +154,7 @@ async def resend_invoices(
     dependencies=[permit("invoices.send")],
 )
 async def email_invoice(
-    invoice_id: InvoiceId,
+    invoice_id: Id,
     request: Request,
     user: CurrentUser,
     _quota: EmailQuota,
@@ -200,39 +169,22 @@ async def email_invoice(
     return InvoiceSentOut(invoice_id=invoice.id, job=job)
 
 
-@router.get(
-    "/api/invoices/{invoice_id}/payments",
-    response_model=list[PaymentOut],
-    responses=NOT_FOUND,
-    summary="The payments on an invoice, oldest first",
-    dependencies=[permit("invoices.read")],
-)
-async def list_payments(
-    invoice_id: InvoiceId, user: CurrentUser, session: DbSession
-) -> list[Payment]:
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    return await service.list_payments(session, invoice)
+@invoices.action("GET", "payments", "invoices.read", list[PaymentOut])
+async def list_payments(invoice: Invoice, act: Acting[None]) -> list[Payment]:
+    """The payments on an invoice, oldest first"""
+    return await service.list_payments(act.session, invoice)
 
 
-@router.post(
-    "/api/invoices/{invoice_id}/payments",
-    response_model=PaymentRecordedOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Record a payment: the invoice is paid once settled; a receipt is queued",
-    dependencies=[permit("payments.record")],
-)
-async def record_payment(
-    invoice_id: InvoiceId,
-    body: PaymentCreate,
-    request: Request,
-    user: CurrentUser,
-    _quota: PdfQuota,
-    session: DbSession,
-) -> PaymentRecordedOut:
-    """More than the balance due is a 422 on ``amount``; a draft, paid or void invoice a 409."""
-    invoice = await get_owned(session, Invoice, invoice_id, user)
-    payment, job = await service.record_payment(session, invoice, body)
+@invoices.action(
+    "POST", "payments", "payments.record", PaymentRecordedOut, body=PaymentCreate, quota="pdf",
+    status_code=status.HTTP_201_CREATED, responses=FAILS,
+)  # fmt: skip
+async def record_payment(invoice: Invoice, act: Acting[PaymentCreate]) -> PaymentRecordedOut:
+    """Record a payment: the invoice is paid once settled; a receipt is queued
+
+    More than the balance due is a 422 on ``amount``; a draft, paid or void invoice a 409.
+    """
+    payment, job = await service.record_payment(act.session, invoice, act.body)
     detail = {
         "number": invoice.number,
         "payment_id": payment.id,
@@ -241,9 +193,7 @@ async def record_payment(
         "status": invoice.status.value,
         "job_id": job.job_id,
     }
-    await record_audit(
-        session, user, "invoice.payment_recorded", "invoice", invoice.id, detail, request
-    )
+    await act.audit("invoice.payment_recorded", invoice.id, detail)
     return PaymentRecordedOut(
         payment=PaymentOut.model_validate(payment),
         invoice=InvoiceOut.model_validate(invoice),

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.catalog import Product, ProductKind, Supplier
-from ils.domain.services import Amount, Id, Window
+from ils.domain.services import Amount
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (
     ProductCreate,
@@ -22,12 +21,9 @@ from ils.domain.services.catalog import (
     SupplierCreate,
     SupplierUpdate,
 )
-from ils.web.auth import CurrentUser, DbSession, permit
-from ils.web.routes.common import Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import OwnedRows, Page
 
 router = APIRouter(tags=["catalog"])
-
-Search = Annotated[str | None, search_query()]
 
 
 class SupplierOut(BaseModel):
@@ -96,32 +92,12 @@ suppliers.update(
 # ---- products -------------------------------------------------------------------------------
 
 
-@router.get(
-    "/api/products",
-    response_model=ProductPage,
-    summary="The company's products",
-    dependencies=[permit("catalog.read")],
+products.search(
+    ProductPage,
+    service.list_products,
+    "The company's products",
+    "By SKU, filtered by kind, supplier, a search on SKU or name, and low stock.",
 )
-async def list_products(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    kind: ProductKind | None = None,
-    q: Search = None,
-    low_stock: Annotated[bool, Query(description="only stock <= reorder threshold")] = False,
-    supplier_id: Id | None = None,
-) -> ProductPage:
-    """By SKU, filtered by kind, supplier, a search on SKU or name, and low stock."""
-    window = Window(limit, offset)
-    filters: dict[str, Any] = {
-        "kind": kind,
-        "search": q,
-        "low_stock": low_stock,
-        "supplier_id": supplier_id,
-    }
-    found = await service.list_products(session, user.company_id, window, **filters)
-    return ProductPage.of(found, window, ProductOut.model_validate)
 
 
 products.create(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ils.domain.models.orders import Eye, LineKind, Order, OrderStatus
@@ -23,12 +23,12 @@ from ils.web.auth import (
     DbSession,
     get_owned,
     permit,
-    record_audit,
     sees_all_companies,
 )
 from ils.web.quota_deps import OrderQuota
+from ils.web.routes.common import Acting, OwnedRows
 
-router = APIRouter(prefix="/api/orders", tags=["orders"])
+router = APIRouter(tags=["orders"])
 
 # A line's price stays far below what the totals' columns hold (the total is checked as well).
 MoneyIn = Annotated[Decimal, Field(ge=0, le=MAX_UNIT_PRICE, max_digits=12, decimal_places=2)]
@@ -139,6 +139,11 @@ class ShipIn(BaseModel):
     carrier: Annotated[str, Field(min_length=1, max_length=60)] | None = None
 
 
+orders = OwnedRows(router, Order, OrderOut, "/api/orders", "orders.read")
+# A change to one order (its status, shipping it) counts as order work; it declares no errors.
+ON_ONE_ORDER: dict[str, Any] = {"quota": "order", "responses": {}}
+
+
 def order_out(order: Order) -> OrderOut:
     rx = {
         eye: {name: getattr(order, f"{eye}_{name}") for name in service.RX_FIELDS}
@@ -164,7 +169,7 @@ def with_jobs(result: service.OrderResult) -> OrderWithJobs:
 
 
 @router.post(
-    "",
+    "/api/orders",
     status_code=status.HTTP_201_CREATED,
     summary="Create an order",
     dependencies=[permit("orders.create")],
@@ -187,7 +192,9 @@ async def create_order(
     return with_jobs(await service.create_order(session, user, data))
 
 
-@router.get("", summary="List orders, newest first", dependencies=[permit("orders.read")])
+@router.get(
+    "/api/orders", summary="List orders, newest first", dependencies=[permit("orders.read")]
+)
 async def list_orders(
     user: CurrentUser,
     session: DbSession,
@@ -200,47 +207,30 @@ async def list_orders(
     return [order_out(o) for o in rows]
 
 
-@router.get("/{order_id}", summary="One order with its lines", dependencies=[permit("orders.read")])
+@router.get(
+    "/api/orders/{order_id}",
+    summary="One order with its lines",
+    dependencies=[permit("orders.read")],
+)
 async def get_order(order_id: Id, user: CurrentUser, session: DbSession) -> OrderOut:
     return order_out(await get_owned(session, Order, order_id, user))
 
 
-@router.post(
-    "/{order_id}/status",
-    summary="Move an order to another status",
-    dependencies=[permit("orders.status")],
-)
-async def change_status(
-    order_id: Id,
-    body: StatusIn,
-    request: Request,
-    user: CurrentUser,
-    _quota: OrderQuota,
-    session: DbSession,
-) -> OrderWithJobs:
-    order = await get_owned(session, Order, order_id, user)
-    before = order.status
-    result = await service.change_status(session, order, body.status)
-    detail = {"from": before.value, "to": body.status.value}
-    await record_audit(session, user, "order.status", "order", order.id, detail, request)
+@orders.action("POST", "status", "orders.status", OrderWithJobs, body=StatusIn, **ON_ONE_ORDER)
+async def change_status(order: Order, act: Acting[StatusIn]) -> OrderWithJobs:
+    """Move an order to another status"""
+    before, to = order.status, act.body.status
+    result = await service.change_status(act.session, order, to)
+    await act.audit("order.status", order.id, {"from": before.value, "to": to.value})
     return with_jobs(result)
 
 
-@router.post(
-    "/{order_id}/ship",
-    summary="Ship an order with its tracking number",
-    dependencies=[permit("orders.ship")],
-)
-async def ship_order(
-    order_id: Id,
-    body: ShipIn,
-    request: Request,
-    user: CurrentUser,
-    _quota: OrderQuota,
-    session: DbSession,
-) -> OrderWithJobs:
-    order = await get_owned(session, Order, order_id, user)
-    result = await service.ship_order(session, order, body.tracking_number, body.carrier)
-    detail = {"carrier": body.carrier, "tracking_number": body.tracking_number}
-    await record_audit(session, user, "order.shipped", "order", order.id, detail, request)
+@orders.action("POST", "ship", "orders.ship", OrderWithJobs, body=ShipIn, **ON_ONE_ORDER)
+async def ship_order(order: Order, act: Acting[ShipIn]) -> OrderWithJobs:
+    """Ship an order with its tracking number"""
+    tracking_number, carrier = act.body.tracking_number, act.body.carrier
+    result = await service.ship_order(act.session, order, tracking_number, carrier)
+    await act.audit(
+        "order.shipped", order.id, {"carrier": carrier, "tracking_number": tracking_number}
+    )
     return with_jobs(result)

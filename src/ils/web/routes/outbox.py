@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from ils.web.auth.audit import record_audit
 from ils.web.auth.dependencies import DbSession
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.queue import ACTION_ERRORS, Admin, QueueMonitor, Scope
+from ils.web.routes.queue import Admin, Scope, admin_route
+from ils.web.routes.queue_actions import Act
 
 router = APIRouter(prefix="/api/queue/outbox", tags=["queue admin"])
 
@@ -44,8 +45,7 @@ class RelayOut(BaseModel):
     pending: int
 
 
-@router.get("", response_model=OutboxPageOut, responses=ACTION_ERRORS,
-            summary="Jobs waiting in the outbox for Redis, longest-waiting first")  # fmt: skip
+@admin_route(router, "GET", "", OutboxPageOut)
 async def pending_jobs(
     scope: Scope,
     admin: Admin,
@@ -53,43 +53,30 @@ async def pending_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
+    """Jobs waiting in the outbox for Redis, longest-waiting first"""
     pending, rows = await admin.outbox.pending(session, scope, limit, offset)
     return {"pending": pending, "rows": rows}
 
 
-@router.post("/relay", response_model=RelayOut, responses=ACTION_ERRORS,
-             summary="Relay every pending job now instead of at the next sweep")  # fmt: skip
-async def relay_now(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    _quota: BulkQuota,
-) -> dict[str, int]:
-    outbox = admin.outbox
-    scope.require_all_companies("relaying the outbox")
-    await record_audit(session, user, "queue.outbox_relay", "outbox", None, {}, request)
+@admin_route(router, "POST", "/relay", RelayOut)
+async def relay_now(act: Act, _quota: BulkQuota) -> dict[str, int]:
+    """Relay every pending job now instead of at the next sweep"""
+    outbox, session = act.admin.outbox, act.session
+    act.scope.require_all_companies("relaying the outbox")
+    await record_audit(session, act.user, "queue.outbox_relay", "outbox", None, {}, act.request)
     # The relay works in sessions of its own: let go of this request's connection first (SQLite
     # has one per process), keeping the audit entry.
     await session.commit()
-    relayed = await outbox.relay_now(scope)
-    return {"relayed": relayed, "pending": await outbox.count(scope)}
+    relayed = await outbox.relay_now(act.scope)
+    return {"relayed": relayed, "pending": await outbox.count(act.scope)}
 
 
-@router.delete("/{row_id}", response_model=RelayOut, responses=ACTION_ERRORS,
-               summary="Give up on a pending job: delete it from the outbox")  # fmt: skip
+@admin_route(router, "DELETE", "/{row_id}", RelayOut)
 async def discard(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    row_id: Annotated[str, Path(min_length=1, max_length=40)],
+    act: Act, row_id: Annotated[str, Path(min_length=1, max_length=40)]
 ) -> dict[str, int]:
-    outbox = admin.outbox
-    row = await outbox.discard(session, scope, row_id)
-    detail = {"queue": row.queue, "name": row.name, "attempts": row.relay_attempts}
-    await record_audit(session, user, "queue.outbox_discard", "job", f"{row.queue}/{row_id}",
-                       detail, request)  # fmt: skip
-    return {"relayed": 0, "pending": await outbox.count(scope, session)}
+    """Give up on a pending job: delete it from the outbox"""
+    outbox = act.admin.outbox
+    row = await outbox.discard(act.session, act.scope, row_id)
+    await act.audit("outbox_discard", row.queue, row_id, name=row.name, attempts=row.relay_attempts)
+    return {"relayed": 0, "pending": await outbox.count(act.scope, act.session)}

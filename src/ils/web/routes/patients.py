@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
@@ -17,16 +16,18 @@ from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.rx import PrismBase
 from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import patients as service
-from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
+from ils.domain.services.patients import (
+    ExaminationCreate,
+    PatientCreate,
+    PatientUpdate,
+)
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
-from ils.web.quota_deps import PdfQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, OwnedRows, Page, search_query
+from ils.web.routes.common import NOT_FOUND, Acting, Limit, Offset, OwnedRows, Page
 
 router = APIRouter(tags=["patients"])
 
 PatientId = Id
 ExaminationId = Id
-Search = Annotated[str | None, search_query("name")]
 
 
 class PatientOut(BaseModel):
@@ -114,7 +115,6 @@ patients.search(
     service.list_patients,
     "The company's patients",
     "Newest first; ``q`` keeps the patients whose first or last name holds every word.",
-    q="name",
 )
 patients.create(PatientCreate, service.create_patient, "Register a patient")
 patients.read("A patient")
@@ -143,36 +143,25 @@ async def list_examinations(
     return ExaminationPage.of(found, window, ExaminationOut.of)
 
 
-@router.post(
-    "/api/patients/{patient_id}/examinations",
-    response_model=ExaminationOut,
+@patients.action(
+    "POST", "examinations", "examinations.record", ExaminationOut, body=ExaminationCreate,
     status_code=status.HTTP_201_CREATED,
-    responses=NOT_FOUND,
-    summary="Record an examination of a patient",
-    dependencies=[permit("examinations.record")],
-)
-async def create_examination(
-    patient_id: PatientId, body: ExaminationCreate, user: CurrentUser, session: DbSession
-) -> ExaminationOut:
-    patient = await get_owned(session, Patient, patient_id, user)
-    row = await service.create_examination(session, patient, user.id, body)
+)  # fmt: skip
+async def create_examination(patient: Patient, act: Acting[ExaminationCreate]) -> ExaminationOut:
+    """Record an examination of a patient"""
+    row = await service.create_examination(act.session, patient, act.user.id, act.body)
     return ExaminationOut.of(row)
 
 
 examinations.read("An examination", ExaminationOut.of)
 
 
-@router.post(
-    "/api/examinations/{examination_id}/pdf",
-    response_model=QueuedJob,
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=NOT_FOUND,
-    summary="Render the examination form as a PDF, in the background",
-    dependencies=[permit("examinations.pdf")],
+@examinations.action(
+    "POST", "pdf", "examinations.pdf", QueuedJob, quota="pdf", status_code=status.HTTP_202_ACCEPTED
 )
-async def examination_pdf(
-    examination_id: ExaminationId, user: CurrentUser, _quota: PdfQuota, session: DbSession
-) -> QueuedJob:
-    """Answers at once with the job's id; the job reaches the PDF queue when this commits."""
-    examination = await get_owned(session, Examination, examination_id, user)
-    return await service.queue_examination_form(session, examination)
+async def examination_pdf(examination: Examination, act: Acting[None]) -> QueuedJob:
+    """Render the examination form as a PDF, in the background
+
+    Answers at once with the job's id; the job reaches the PDF queue when this commits.
+    """
+    return await service.queue_examination_form(act.session, examination)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
-from ils.domain.services import Amount, Id, QueuedJob, Window
+from ils.domain.services import Amount, QueuedJob
 from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate
-from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
-from ils.web.quota_deps import EmailQuota
-from ils.web.routes.common import CONFLICT, NOT_FOUND, Limit, Offset, OwnedRows, Page
+from ils.web.auth import CurrentUser, DbSession, permit
+from ils.web.routes.common import CONFLICT, NOT_FOUND, Acting, OwnedRows, Page
 
 router = APIRouter(tags=["purchasing"])
-
-PurchaseOrderId = Id
 
 
 class PurchaseOrderLineOut(BaseModel):
@@ -60,30 +57,17 @@ class PurchaseOrderSentOut(BaseModel):
     job: QueuedJob
 
 
+# An action on a purchase order answers 404 for another company's, 409 where its status forbids it.
+FAILS = {**NOT_FOUND, **CONFLICT}
+
 purchase_orders = OwnedRows(
     router, PurchaseOrder, PurchaseOrderOut, "/api/purchase-orders", "purchasing.read"
 )
 
 
-@router.get(
-    "/api/purchase-orders",
-    response_model=PurchaseOrderPage,
-    summary="The company's purchase orders, newest first",
-    dependencies=[permit("purchasing.read")],
+purchase_orders.search(
+    PurchaseOrderPage, service.list_purchase_orders, "The company's purchase orders, newest first"
 )
-async def list_purchase_orders(
-    user: CurrentUser,
-    session: DbSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
-    status: PurchaseOrderStatus | None = None,
-    supplier_id: Id | None = None,
-) -> PurchaseOrderPage:
-    window = Window(limit, offset)
-    found = await service.list_purchase_orders(
-        session, user.company_id, window, status=status, supplier_id=supplier_id
-    )
-    return PurchaseOrderPage.of(found, window, PurchaseOrderOut.model_validate)
 
 
 @router.post(
@@ -102,44 +86,24 @@ async def create_purchase_order(
 purchase_orders.read("A purchase order with its lines")
 
 
-@router.post(
-    "/api/purchase-orders/{purchase_order_id}/send",
-    response_model=PurchaseOrderSentOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Send a draft to its supplier: the email is queued",
-    dependencies=[permit("purchasing.send")],
+@purchase_orders.action(
+    "POST", "send", "purchasing.send", PurchaseOrderSentOut, quota="email", responses=FAILS
 )
-async def send_purchase_order(
-    purchase_order_id: PurchaseOrderId,
-    request: Request,
-    user: CurrentUser,
-    _quota: EmailQuota,
-    session: DbSession,
-) -> PurchaseOrderSentOut:
-    """Sending twice, or to a supplier without an email address, is a 409."""
-    order = await get_owned(session, PurchaseOrder, purchase_order_id, user)
-    job = await service.send_purchase_order(session, order)
+async def send_purchase_order(order: PurchaseOrder, act: Acting[None]) -> PurchaseOrderSentOut:
+    """Send a draft to its supplier: the email is queued
+
+    Sending twice, or to a supplier without an email address, is a 409.
+    """
+    job = await service.send_purchase_order(act.session, order)
     detail = {"number": order.number, "supplier_id": order.supplier_id, "job_id": job.job_id}
-    await record_audit(
-        session, user, "purchase_order.sent", "purchase_order", order.id, detail, request
-    )
+    await act.audit("purchase_order.sent", order.id, detail)
     return PurchaseOrderSentOut(purchase_order=PurchaseOrderOut.model_validate(order), job=job)
 
 
-@router.post(
-    "/api/purchase-orders/{purchase_order_id}/receive",
-    response_model=PurchaseOrderOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Receive a sent order: its quantities are added to stock",
-    dependencies=[permit("purchasing.receive")],
-)
-async def receive_purchase_order(
-    purchase_order_id: PurchaseOrderId, request: Request, user: CurrentUser, session: DbSession
-) -> PurchaseOrder:
-    order = await get_owned(session, PurchaseOrder, purchase_order_id, user)
-    await service.receive_purchase_order(session, order)
+@purchase_orders.action("POST", "receive", "purchasing.receive", PurchaseOrderOut, responses=FAILS)
+async def receive_purchase_order(order: PurchaseOrder, act: Acting[None]) -> PurchaseOrder:
+    """Receive a sent order: its quantities are added to stock"""
+    await service.receive_purchase_order(act.session, order)
     detail = {"number": order.number, "lines": len(order.lines)}
-    await record_audit(
-        session, user, "purchase_order.received", "purchase_order", order.id, detail, request
-    )
+    await act.audit("purchase_order.received", order.id, detail)
     return order

@@ -8,7 +8,8 @@ themselves.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse
@@ -22,11 +23,14 @@ from ils.queue.tenancy import PLATFORM, ViewerScope
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import require_roles
 from ils.web.errors import ErrorOut
+from ils.web.routes.common import take_summary
 
 router = APIRouter(prefix="/api/queue", tags=["queue"])
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+Responses = dict[int | str, dict[str, Any]]
 
 QueueMonitor = Annotated[User, Depends(require_roles(*sorted(ADMIN_ROLES)))]
-DENIED: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+DENIED: Responses = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 
 # The path parameters and error answers of the admin routes (queue_admin, queue_actions, outbox).
 QueueName = Annotated[
@@ -34,13 +38,30 @@ QueueName = Annotated[
     Path(description="one of the six queues"),
 ]
 JobId = Annotated[str, Path(min_length=1, max_length=100)]
-ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+UNREACHABLE = {"model": ErrorOut, "description": "Redis is unreachable"}
+ACTION_ERRORS: Responses = {
     **DENIED,
     404: {"model": ErrorOut, "description": "no such job (or another company's)"},
     409: {"model": ErrorOut, "description": "the action does not apply to the job's state"},
-    503: {"model": ErrorOut, "description": "Redis is unreachable"},
+    503: UNREACHABLE,
 }
 assert set(QueueName.__origin__.__args__) == set(QUEUE_NAMES)  # type: ignore[attr-defined]
+
+
+def admin_route(
+    router: APIRouter, method: str, path: str, out: Any, responses: Responses = ACTION_ERRORS
+) -> Callable[[Endpoint], Endpoint]:
+    """A decorator: the function as ``method path`` of ``router``, answering ``out``, with its
+    error answers (by default those of every admin action). The first paragraph of its
+    docstring is the summary, the rest the description."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        summary = take_summary(endpoint)
+        options = {"response_model": out, "responses": responses, "summary": summary}
+        router.add_api_route(path, endpoint, methods=[method], **options)
+        return endpoint
+
+    return register
 
 
 class QueueCounts(BaseModel):
@@ -146,21 +167,35 @@ async def queue_stats(scope: Scope, admin: Admin) -> QueueStatsOut | JSONRespons
     return QueueStatsOut.model_validate({"redis": True, **stats})
 
 
-@router.get(
+def _read(
+    path: str,
+    name: str,
+    summary: str,
+    out: Any,
+    read: Callable[[QueueAdmin, ViewerScope], Awaitable[dict[str, Any]]],
+) -> None:
+    """``GET path`` (the operation ``name``): what ``read(admin, scope)`` answers, in the viewer's
+    scope."""
+
+    async def endpoint(scope: Scope, admin: Admin) -> dict[str, Any]:
+        return await read(admin, scope)
+
+    router.add_api_route(
+        path, endpoint, name=name, response_model=out, responses=DENIED, summary=summary
+    )
+
+
+_read(
     "/health",
-    response_model=QueueHealthOut,
-    summary="Redis reachability, latency and memory, and the live workers per queue",
-    responses=DENIED,
+    "queue_health",
+    "Redis reachability, latency and memory, and the live workers per queue",
+    QueueHealthOut,
+    QueueAdmin.health,
 )
-async def queue_health(scope: Scope, admin: Admin) -> dict[str, Any]:
-    return await admin.health(scope)
-
-
-@router.get(
+_read(
     "/info",
-    response_model=QueueInfoOut,
-    summary="Each queue's settings, counts and workers, with the broker's health",
-    responses=DENIED,
+    "queue_info",
+    "Each queue's settings, counts and workers, with the broker's health",
+    QueueInfoOut,
+    QueueAdmin.info,
 )
-async def queue_info(scope: Scope, admin: Admin) -> dict[str, Any]:
-    return await admin.info(scope)

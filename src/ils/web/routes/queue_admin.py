@@ -18,15 +18,15 @@ from pydantic import BaseModel, Field
 from ils.queue.browse import MAX_PAGE_SIZE, JobSummary
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import JobState
-from ils.web.errors import ErrorOut
 from ils.web.routes.queue import (
-    ACTION_ERRORS,
     DENIED,
+    UNREACHABLE,
     Admin,
     JobId,
     QueueName,
     Scope,
     WorkerProcessOut,
+    admin_route,
 )
 
 router = APIRouter(prefix="/api/queue", tags=["queue admin"])
@@ -75,22 +75,13 @@ class ThroughputOut(BaseModel):
     queues: dict[str, list[ThroughputPointOut]]
 
 
-@router.get(
-    "/workers",
-    response_model=list[WorkerProcessOut],
-    responses=DENIED,
-    summary="Live worker processes: host, pid, queues, jobs in progress",
-)
+@admin_route(router, "GET", "/workers", list[WorkerProcessOut], DENIED)
 async def list_workers(scope: Scope, admin: Admin) -> list[dict[str, Any]]:
+    """Live worker processes: host, pid, queues, jobs in progress"""
     return [w.to_dict(scope) for w in await admin.workers()]
 
 
-@router.get(
-    "/throughput",
-    response_model=ThroughputOut,
-    responses=DENIED,
-    summary="Completed, failed and retried jobs per minute per queue",
-)
+@admin_route(router, "GET", "/throughput", ThroughputOut, DENIED)
 async def throughput(
     scope: Scope,
     admin: Admin,
@@ -98,6 +89,7 @@ async def throughput(
         int, Query(ge=1, le=1440, description="60: the last hour; 1440: a day")
     ] = 60,
 ) -> dict[str, Any]:
+    """Completed, failed and retried jobs per minute per queue"""
     series = {q: [vars(p) for p in await admin.throughput(q, minutes, scope)] for q in QUEUE_NAMES}
     return {"minutes": minutes, "queues": series}
 
@@ -113,22 +105,13 @@ class SchedulerOut(BaseModel):
     data: Any = Field(description="the payload of the jobs it adds")
 
 
-@router.get(
-    "/schedules",
-    response_model=list[SchedulerOut],
-    responses={**DENIED, 503: {"model": ErrorOut, "description": "Redis is unreachable"}},
-    summary="Recurring jobs (BullMQ job schedulers) of every queue, e.g. the 08:00 briefings",
-)
+@admin_route(router, "GET", "/schedules", list[SchedulerOut], {**DENIED, 503: UNREACHABLE})
 async def list_schedules(scope: Scope, admin: Admin) -> list[dict[str, Any]]:
+    """Recurring jobs (BullMQ job schedulers) of every queue, e.g. the 08:00 briefings"""
     return [s for q in QUEUE_NAMES for s in await admin.schedulers(q, scope)]
 
 
-@router.get(
-    "/{queue}/jobs",
-    response_model=JobPageOut,
-    responses=ACTION_ERRORS,
-    summary="A queue's jobs in one state, newest first",
-)
+@admin_route(router, "GET", "/{queue}/jobs", JobPageOut)
 async def list_jobs(
     scope: Scope,
     admin: Admin,
@@ -137,16 +120,13 @@ async def list_jobs(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> dict[str, Any]:
+    """A queue's jobs in one state, newest first"""
     return (await admin.browse.jobs(queue, state, page, page_size, scope)).to_dict()
 
 
-@router.get(
-    "/{queue}/jobs/{job_id}",
-    response_model=JobDetailOut,
-    responses=ACTION_ERRORS,
-    summary="One job in full: payload, options, logs, result or failure",
-)
+@admin_route(router, "GET", "/{queue}/jobs/{job_id}", JobDetailOut)
 async def job_detail(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId) -> dict[str, Any]:
+    """One job in full: payload, options, logs, result or failure"""
     detail = (await admin.browse.detail(queue, job_id, scope=scope)).to_dict()
     detail["priority"] = int(detail["options"].get("priority") or 0)
     return detail
@@ -168,11 +148,7 @@ class FlowNodeOut(BaseModel):
     children: list[FlowNodeOut]
 
 
-@router.get(
-    "/{queue}/jobs/{job_id}/flow",
-    response_model=FlowNodeOut,
-    responses=ACTION_ERRORS,
-    summary="The flow a job belongs to, from its root: each job's state, each parent's children",
-)
+@admin_route(router, "GET", "/{queue}/jobs/{job_id}/flow", FlowNodeOut)
 async def job_flow(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId) -> dict[str, Any]:
+    """The flow a job belongs to, from its root: each job's state, each parent's children"""
     return (await admin.flows.tree(queue, job_id, scope)).to_dict()
