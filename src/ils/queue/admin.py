@@ -35,7 +35,7 @@ from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.registry import JobType, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
-from ils.queue.states import COUNTED_STATES, FINAL_STATES
+from ils.queue.states import CANCELLED, COUNTED_STATES, FINAL_STATES
 from ils.queue.tenancy import (
     PLATFORM,
     ViewerScope,
@@ -354,10 +354,11 @@ class QueueAdmin:
         queue: str,
         job_id: str,
         timeout_s: float,
-        states: Collection[str] = FINAL_STATES,
+        states: Collection[str] = (*FINAL_STATES, CANCELLED),
         poll_s: float = 0.05,
     ) -> JobView:
-        """Poll until the job reaches one of ``states`` (completed or failed by default).
+        """Poll until the job reaches one of ``states`` (completed, failed or cancelled by
+        default).
 
         Polling, not ``QueueEvents``: events stop for good after a long outage (guard 3),
         while a job's state in Redis is the truth. Raises ``TimeoutError``.

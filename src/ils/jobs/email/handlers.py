@@ -137,6 +137,7 @@ async def _order_email(
     name) and ``number`` (the order's); ``extra(order)`` adds to the template's context."""
     db, mailer = _tools(ctx)
     order, user, company = await _order_user_company(db, payload.order_id, payload.user_id)
+    ctx.check_cancelled("before sending")
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
@@ -190,6 +191,7 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
         }
     if not supplier.email:
         raise GiveUp(f"supplier {supplier.id} ({supplier.name}) has no email address")
+    ctx.check_cancelled("before sending")
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
@@ -224,6 +226,7 @@ async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) 
         to = tuple(admins) or ((target.email,) if target.email else ())
     if not to:
         raise GiveUp(f"company {target.id} ({target.name}) has no admin or email to write to")
+    ctx.check_cancelled("before sending")
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
@@ -302,6 +305,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     deliveries: list[dict[str, Any]] = []
     refused: list[str] = []
     for user in users:
+        ctx.check_cancelled(f"after {len(deliveries)} of {len(users)} emails")
         try:
             delivery = await mailer.deliver(
                 db,
@@ -338,6 +342,7 @@ async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
         async with db.session() as session:
             company = await need(session, Company, payload.company_id, "company")
     paragraphs = [part.strip() for part in payload.text.split("\n\n") if part.strip()]
+    ctx.check_cancelled("before sending")
     delivery = await mailer.deliver(
         db,
         ctx.job_id,
