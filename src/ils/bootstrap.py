@@ -1,5 +1,5 @@
 """Assembles one process's job system from its settings: broker, registry, outbox and relay,
-producer, admin.
+producer, dead letters, admin.
 
 The CLI, the web app and the tests all build through :class:`JobSystem`, so there is exactly one
 way a process gets its connections, and no hidden default ones.
@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
 from ils.jobs import build_registry
+from ils.jobs.dead_letter_notice import notify_admins
 from ils.jobs.resources import Resources, check_kinds
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
+from ils.queue.dead_letter_admin import DeadLetterAdmin
+from ils.queue.dead_letters import DeadLetters
 from ils.queue.outbox import Outbox
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.producer import Producer, bind_producer, unbind_producer
@@ -137,8 +140,15 @@ class JobSystem:
         )
         self.resources.give("producer", self.producer)
         bind_producer(self.database.sessions, self.producer)
+        # Jobs that fail for good are recorded here, their company's admins notified.
+        self.dead_letters = DeadLetters(
+            self.database.sessions, self.broker, on_new=notify_admins(self.producer)
+        )
         self.admin = QueueAdmin(settings, self.broker, self.registry)
         self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
+        self.admin.dead_letters = DeadLetterAdmin(
+            self.dead_letters, self.producer, self.admin.job_type
+        )
 
     @property
     def files(self) -> FileStorage:
@@ -159,6 +169,7 @@ class JobSystem:
 
             require_ai_extra()
         self.resources.start(self.registry.resources_for(queues))
+        kwargs.setdefault("dead_letters", self.dead_letters)
         return WorkerRuntime(
             self.settings, self.registry, self.broker, queues, self.resources, **kwargs
         )

@@ -4,7 +4,8 @@ The API, the dashboard and the CLI read and change queue state only through :cla
 none of them talks to Redis directly (as Sidekiq's web UI goes only through its ``api.rb``).
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
 ``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and totals,
-:mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`).
+:mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`) and
+``dead_letters`` (jobs that failed for good, :mod:`ils.queue.dead_letter_admin`).
 Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
@@ -20,7 +21,7 @@ import asyncio
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
@@ -44,6 +45,9 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
+
+if TYPE_CHECKING:
+    from ils.queue.dead_letter_admin import DeadLetterAdmin
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class QueueAdmin:
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
         self._outbox: OutboxAdmin | None = None
+        self._dead_letters: DeadLetterAdmin | None = None
 
     @property
     def outbox(self) -> OutboxAdmin:
@@ -111,6 +116,17 @@ class QueueAdmin:
     @outbox.setter
     def outbox(self, outbox: OutboxAdmin) -> None:
         self._outbox = outbox
+
+    @property
+    def dead_letters(self) -> DeadLetterAdmin:
+        """The dead letters' scoped view, set by ``ils.bootstrap`` like :attr:`outbox`."""
+        if self._dead_letters is None:
+            raise ConfigurationError("this process's queue admin has no dead letters")
+        return self._dead_letters
+
+    @dead_letters.setter
+    def dead_letters(self, dead_letters: DeadLetterAdmin) -> None:
+        self._dead_letters = dead_letters
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""

@@ -10,6 +10,8 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
   (seconds) and ``|count`` (runs): the run-time histogram;
 - ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms);
+- ``<prefix>:ils:first-failure:<queue>:<job id>`` (string): when a job that is being retried
+  first failed (ms), for its dead letter (:mod:`ils.queue.dead_letters`); expires after 30 days;
 - ``<prefix>:ils:company:<company id>:<queue>`` (sorted set): job id -> when it was added (ms): the
   company's jobs of one queue, written just before each add (by ``ils.queue.tenancy.add_job``, or
   by a Node producer with ``ZADD``), pruned of jobs BullMQ has removed by the readers and writers
@@ -82,6 +84,11 @@ def parse_cancel_field(field: str) -> tuple[str, str]:
     """``(queue, job_id)`` of a :func:`cancel_field` (job ids hold no ``:``; queue names none)."""
     queue, _, job_id = field.partition(":")
     return queue, job_id
+
+
+def first_failure(prefix: str, queue: str, job_id: str) -> str:
+    """When ``queue``/``job_id`` first failed (ms), while it is retried."""
+    return f"{prefix}:ils:first-failure:{queue}:{job_id}"
 
 
 def company_jobs(prefix: str, queue: str, company_id: int) -> str:
