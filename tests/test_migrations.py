@@ -108,7 +108,9 @@ async def test_a_fresh_database_migrates_to_exactly_the_models(
     async for reference in models_database(backend, tmp_path):
         async with reference.engine.connect() as conn:
             created = await conn.run_sync(fingerprint)
-    assert set(migrated) == set(created) == {*Base.metadata.tables, "job_outbox", "job_dead_letters"}
+    assert (
+        set(migrated) == set(created) == {*Base.metadata.tables, "job_outbox", "job_dead_letters"}
+    )
     for table in created:
         assert migrated[table] == created[table], table
     checks = {name for name, _sql in migrated["order_lines"]["checks"]}
