@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ils.cli_common import ConfigOpt, LogOpt, fail, run_async, settings_for
+from ils.cli_dlq import dlq_app
 from ils.cli_queue import queue_app
 from ils.domain.cli_db import db_app, demo_app
 from ils.errors import IlsJobsError
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="ILS Jobs: background jobs of the Integrated Lens System.")
 embedded_app = typer.Typer(help="The embedded Redis-compatible server (when REDIS_URL is unset).")
 app.add_typer(queue_app, name="queue")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(embedded_app, name="embedded")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from ils.errors import IlsJobsError
 from ils.settings import IlsSettings, load_settings
+
+if TYPE_CHECKING:
+    from ils.bootstrap import JobSystem
 
 T = TypeVar("T")
 
@@ -57,3 +60,14 @@ def run_async(coro: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(runner())
     except IlsJobsError as exc:
         fail(str(exc), 1)
+
+
+async def with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+    """``fn`` on the whole job system (database, broker, producer, admin), closed after."""
+    from ils.bootstrap import JobSystem
+
+    system = JobSystem(settings)
+    try:
+        return await fn(system)
+    finally:
+        await system.close()
