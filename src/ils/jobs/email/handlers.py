@@ -37,6 +37,7 @@ from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
+from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload, Personal
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 
 GenericLayout = Literal["standard", "notice", "alert"]
 USES = ("db", "mailer")
+#: An order's confirmation enqueued again within this window (a double submit, a request
+#: retried by the client) is sent once: BullMQ deduplication on the order's id.
+CONFIRMATION_WINDOW_S = 600.0
 
 
 class OrderConfirmationEmail(Payload):
@@ -154,9 +158,16 @@ def _rx_context(order: Order) -> dict[str, Any]:
     return {"rx": rx_summary(order)}
 
 
+def once_per_order(payload: OrderConfirmationEmail) -> EnqueueOptions:
+    """The confirmation's dedup key and window; a caller's own options win."""
+    return EnqueueOptions(
+        dedup_key=f"order-confirmation:{payload.order_id}", dedup_ttl_s=CONFIRMATION_WINDOW_S
+    )
+
+
 @job(OrderConfirmationEmail, queue="email", name="order-confirmation",
-     description="order confirmation to the customer", priority=1, attempts=5,
-     resources=USES)  # fmt: skip
+     description="order confirmation to the customer (once per order within 10 minutes)",
+     priority=1, attempts=5, resources=USES, options_for=once_per_order)  # fmt: skip
 async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
     subject = "{company}: order {number} confirmed"
     return await _order_email(ctx, payload, "order_confirmation", subject, _rx_context)
