@@ -203,3 +203,23 @@ async def test_each_company_sees_replays_and_discards_only_its_own_masked_for_co
     async with db.session() as s:
         left = await system.admin.dead_letters.page(s, PLATFORM)
         assert [d["job_id"] for d in left["dead_letters"]] == [theirs]
+
+
+async def test_a_job_failed_without_our_recording_is_swept_into_one_dead_letter(
+    system: JobSystem, world: World, db: Database
+):
+    sweep = system.dead_letter_sweep
+    sweep.grace_ms = 0  # no failure is being recorded by a worker right now
+    assert await sweep.sweep_queue("oma") == 0  # the first sweep starts from now
+    earlier = await probe(system, world.lab.id, give_up=True, tag="before")
+    async with running(system, "oma", dead_letters=None):  # e.g. a Node worker, or a stall
+        assert (await system.admin.wait_for_job("oma", earlier, timeout_s=30)).state == "failed"
+    async with db.session() as s:
+        assert (await system.admin.dead_letters.page(s, PLATFORM))["total"] == 0
+    assert await sweep.sweep() == 1
+    assert await sweep.sweep() == 0  # swept once, however often the sweep runs
+    async with db.session() as s:
+        [dead] = (await system.admin.dead_letters.page(s, PLATFORM))["dead_letters"]
+    assert dead["job_id"] == earlier and dead["company_id"] == world.lab.id
+    assert dead["reason"] == "permanent problem" and "GiveUp" in dead["stack"]
+    assert dead["attempts"] == 1 and dead["payload"]["tag"] == "before"

@@ -19,6 +19,7 @@ from ils.jobs.resources import Resources, check_kinds
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
 from ils.queue.dead_letter_admin import DeadLetterAdmin
+from ils.queue.dead_letter_sweep import DeadLetterSweep
 from ils.queue.dead_letters import DeadLetters
 from ils.queue.outbox import Outbox
 from ils.queue.outbox_admin import OutboxAdmin
@@ -144,6 +145,7 @@ class JobSystem:
         self.dead_letters = DeadLetters(
             self.database.sessions, self.broker, on_new=notify_admins(self.producer)
         )
+        self.dead_letter_sweep = DeadLetterSweep(self.dead_letters, self.broker, QUEUE_NAMES)
         self.admin = QueueAdmin(settings, self.broker, self.registry)
         self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
         self.admin.dead_letters = DeadLetterAdmin(
@@ -175,10 +177,11 @@ class JobSystem:
         )
 
     async def start_background(self) -> None:
-        """Start this process's background duties: the outbox relay's periodic sweep, and
-        (SQLite) the WAL checkpoints."""
+        """Start this process's background duties: the outbox relay's periodic sweep, the
+        dead-letter sweep, and (SQLite) the WAL checkpoints."""
         await self.database.start_background()
         self.relay.start()
+        self.dead_letter_sweep.start()
 
     async def install_schedules(self) -> list[str]:
         """Upsert the job schedulers of this system's recurring jobs (the daily briefing of each
@@ -194,11 +197,13 @@ class JobSystem:
     async def stop_background(self) -> None:
         """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and
         the checkpoints."""
+        await self.dead_letter_sweep.stop()
         await self.relay.stop()
         await self.database.stop_background()
 
     async def close(self) -> None:
         unbind_producer(self.database.sessions, self.producer)
+        await self.dead_letter_sweep.stop()
         await self.relay.stop()
         await self.resources.close()
         await self.broker.close()

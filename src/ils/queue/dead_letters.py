@@ -18,7 +18,7 @@ notes its time in Redis (``<prefix>:ils:first-failure:<queue>:<job id>``, expiri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -183,6 +183,15 @@ class DeadLetters:
     async def _get(self, session: AsyncSession, dead_letter_id: int) -> DeadLetter:
         raw = (await session.execute(select(table).where(table.c.id == dead_letter_id))).one()
         return _dead_letter(raw)
+
+    async def recorded(self, queue: str, job_ids: Sequence[str]) -> set[str]:
+        """Which of ``queue``'s ``job_ids`` have a dead letter already."""
+        c = table.c
+        async with self.sessions() as session:
+            found = await session.scalars(
+                select(c.job_id).where(c.queue == queue, c.job_id.in_(list(job_ids)))
+            )
+            return set(found)
 
     async def get(
         self, session: AsyncSession, dead_letter_id: int, company_id: int | None = None
