@@ -2,6 +2,7 @@
 // event stream (/api/queue/events), with the queue actions behind a confirmation dialog.
 import { api, goToLogin } from "./api.js";
 import { depthChart, throughputChart } from "./charts.js";
+import { DeadLettersView } from "./deadletters.js";
 import { confirmAction, h } from "./dialogs.js";
 import { JobsView, when } from "./jobs.js";
 
@@ -31,6 +32,13 @@ function notify(text, isError = false) {
 }
 
 const jobs = new JobsView({ canAct: CAN_ACT, notify, onChanged: () => jobs.load() });
+const deadLetters = new DeadLettersView({
+  canAct: CAN_ACT,
+  notify,
+  panel: jobs.panel,
+  onOpen: () => (jobs.detailJob = null), // the panel no longer follows a job
+  onChanged: () => jobs.load(),
+});
 
 // -- queue cards ---------------------------------------------------------------------------
 
@@ -277,7 +285,10 @@ function onSnapshot(snap) {
     if (depth.length > DEPTH_SAMPLES) depth.shift();
   }
   renderDepth();
-  if (snap.redis && finishedChanged(previous, snap)) loadThroughputSoon();
+  if (snap.redis && finishedChanged(previous, snap)) {
+    loadThroughputSoon();
+    deadLetters.load(); // a job that failed for good is recorded before it shows as failed
+  }
   const counts = snap.queues[jobs.queue].counts;
   jobs.showCounts(counts);
   // Reload the visible job page when its queue's counts moved (or Redis came back).
@@ -330,5 +341,6 @@ document.getElementById("logout").addEventListener("click", async () => {
 buildCards();
 connect();
 jobs.load();
+deadLetters.load();
 loadThroughput();
 setInterval(loadThroughput, THROUGHPUT_EVERY_MS);

@@ -4,6 +4,8 @@ import { api } from "./api.js";
 import { confirmAction, h, wireClose } from "./dialogs.js";
 
 const PAGE_SIZE = 20;
+// The states a job can be cancelled in before it runs (ils.queue.actions.CANCELLABLE).
+const CANCELLABLE = new Set(["waiting", "paused", "prioritized", "delayed", "waiting-children"]);
 
 export function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "—";
@@ -108,7 +110,7 @@ export class JobsView {
             h("td", { class: "num" }, `${job.attempts_made}/${job.attempts}`),
             h("td", {}, when(job.timestamp)),
             h("td", {}, when(job.finished_on)),
-            h("td", { class: "reason" }, job.failed_reason || ""),
+            h("td", { class: "reason" }, job.failed_reason || (job.state === "cancelled" ? "cancelled" : "")),
           ),
         ),
       );
@@ -181,7 +183,8 @@ export class JobsView {
   jobActions(queue, job) {
     if (!this.canAct) return [];
     const path = `/api/queue/${queue}/jobs/${encodeURIComponent(job.id)}`;
-    const act = (label, text, method, url, danger = false) =>
+    // `gone`: the job no longer exists afterwards (removed, or cancelled before it ran).
+    const act = (label, text, method, url, danger = false, gone = method === "DELETE") =>
       h("button", {
         type: "button",
         class: `btn ${danger ? "btn-danger" : ""}`,
@@ -194,7 +197,7 @@ export class JobsView {
             run: async () => {
               await api(method, url);
               this.notify(`${label}: job ${job.id} of ${queue}`);
-              if (method === "DELETE") {
+              if (gone) {
                 this.detailJob = null;
                 this.panel.close();
               } else {
@@ -212,8 +215,11 @@ export class JobsView {
       buttons.push(act("Promote", "The job runs now instead of at its due time.", "POST", `${path}/promote`));
     }
     if (job.state === "active") {
-      buttons.push(act("Cancel", "The worker running it is asked to stop it.", "POST", `${path}/cancel`, true));
+      buttons.push(act("Cancel job", "The worker running it is asked to stop it at its next step; it ends cancelled.", "POST", `${path}/cancel`, true));
     } else {
+      if (CANCELLABLE.has(job.state)) {
+        buttons.push(act("Cancel job", "The job has not run yet: it is removed and will not run.", "POST", `${path}/cancel`, true, true));
+      }
       buttons.push(act("Remove", "The job and its logs are deleted for good.", "DELETE", path, true));
     }
     return buttons;
