@@ -21,11 +21,13 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
+from ils.jobs.resources import Resources
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
 from ils.queue.settings import Settings
 from ils.settings import IlsSettings, load_settings
 from tests.support.databases import BACKENDS, open_database
+from tests.support.running import Records
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
@@ -136,6 +138,32 @@ def probe_registry(imports: tuple[str, ...] = ("tests.support.handlers",)) -> Re
 @pytest.fixture
 async def system(settings: Settings) -> AsyncIterator[JobSystem]:
     js = JobSystem(settings, registry=probe_registry())
+    try:
+        yield js
+    finally:
+        await js.close()
+
+
+@pytest.fixture
+async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
+    """What the probe handlers record under this test's prefix."""
+    r = Records(redis_url, prefix)
+    yield r
+    await r.close()
+
+
+@contextlib.asynccontextmanager
+async def system_on(
+    redis_url: str,
+    prefix: str,
+    tmp_path: Path,
+    db: Database,
+    env: dict[str, str] | None = None,
+    resources: Resources | None = None,
+) -> AsyncIterator[JobSystem]:
+    """A job system with the probes on ``db``, its settings tweaked by ``env``; closed after."""
+    settings = make_settings(redis_url, prefix, tmp_path, env=env or {})
+    js = JobSystem(settings, probe_registry(), resources=resources, database=db)
     try:
         yield js
     finally:

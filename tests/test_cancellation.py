@@ -30,7 +30,7 @@ from ils.queue.context import JobContext
 from ils.queue.producer import EnqueueOptions
 from ils.queue.tenancy import PLATFORM, ViewerScope
 from ils.settings import load_mail_settings
-from tests.conftest import make_settings, probe_registry
+from tests.conftest import make_settings, system_on
 from tests.support.email_world import make_world
 from tests.support.pdf_world import make_pdf_world
 from tests.support.running import Records, running
@@ -52,18 +52,6 @@ class GatedHandler(RecordingHandler):
             self.arrived.set()
             await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 30)
         return await super().handle_DATA(server, session, envelope)
-
-
-@contextlib.asynccontextmanager
-async def system_on(
-    redis_url: str, prefix: str, tmp_path: Path, db: Database, resources: Resources | None = None
-) -> AsyncIterator[JobSystem]:
-    js = JobSystem(make_settings(redis_url, prefix, tmp_path), probe_registry(),
-                   resources=resources, database=db)  # fmt: skip
-    try:
-        yield js
-    finally:
-        await js.close()
 
 
 @pytest.fixture
@@ -133,7 +121,8 @@ async def test_an_active_briefing_email_stops_between_its_emails_and_ends_cancel
     handler = GatedHandler()
     with smtp_server(handler) as port, open_gate(handler):
         mailer = Mailer(load_mail_settings(smtp_env(port), tmp_path / "var"))
-        async with system_on(redis_url, prefix, tmp_path, db, Resources(mailer=mailer)) as system:
+        mailer_only = Resources(mailer=mailer)
+        async with system_on(redis_url, prefix, tmp_path, db, resources=mailer_only) as system:
             job = await helpers.queue_daily_briefing_email.using(producer=system.producer)(
                 company_id=w.lab.id, user_ids=users, date=dt.date(2026, 11, 27)
             )

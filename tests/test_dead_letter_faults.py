@@ -36,13 +36,6 @@ async def system(
     await js.close()
 
 
-@pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
-
-
 async def dead_letters(system: JobSystem) -> list[dict]:
     async with system.database.session() as s:
         return list((await system.admin.dead_letters.page(s, PLATFORM))["dead_letters"])

@@ -5,7 +5,6 @@ each company sees, replays and discards only its own (masked for ``company_admin
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,26 +21,16 @@ from ils.queue.dead_letters import DeadLetterFilter
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import MASK
 from ils.queue.tenancy import PLATFORM, ViewerScope, add_job, with_company
-from tests.conftest import make_settings, probe_registry
+from tests.conftest import system_on
 from tests.support.email_world import World, make_world
 from tests.support.running import Records, running
 
 TWICE = EnqueueOptions(attempts=2)
 
 
-@contextlib.asynccontextmanager
-async def dlq_system(
-    redis_url: str, prefix: str, tmp_path: Path, db: Database
-) -> AsyncIterator[JobSystem]:
-    """A job system on ``db`` whose oma and notification retries come 50 ms apart."""
-    env = {"ILS_QUEUE_OMA_BACKOFF_DELAY_MS": "50",
-           "ILS_QUEUE_NOTIFICATION_BACKOFF_DELAY_MS": "50"}  # fmt: skip
-    system = JobSystem(make_settings(redis_url, prefix, tmp_path, env=env),
-                       registry=probe_registry(), database=db)  # fmt: skip
-    try:
-        yield system
-    finally:
-        await system.close()
+# The oma and notification retries come 50 ms apart.
+FAST_RETRIES = {"ILS_QUEUE_OMA_BACKOFF_DELAY_MS": "50",
+                "ILS_QUEUE_NOTIFICATION_BACKOFF_DELAY_MS": "50"}  # fmt: skip
 
 
 @pytest.fixture
@@ -53,15 +42,8 @@ async def world(db: Database) -> World:
 async def system(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> AsyncIterator[JobSystem]:
-    async with dlq_system(redis_url, prefix, tmp_path, db) as js:
+    async with system_on(redis_url, prefix, tmp_path, db, FAST_RETRIES) as js:
         yield js
-
-
-@pytest.fixture
-async def records(system: JobSystem) -> AsyncIterator[Records]:
-    r = Records(system.broker.url, system.settings.prefix)
-    yield r
-    await r.close()
 
 
 async def probe(system: JobSystem, company_id: int | None, options: EnqueueOptions = TWICE,

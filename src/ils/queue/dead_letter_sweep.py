@@ -25,8 +25,7 @@ from ils.queue import keys
 from ils.queue.background import BackgroundTask, every
 from ils.queue.broker import Broker
 from ils.queue.dead_letters import DeadLetters
-from ils.queue.processing import STACK_MAX, Failure
-from ils.queue.tenancy import job_company, without_company
+from ils.queue.processing import Failure, failure_of
 
 log = logging.getLogger("ils.queue.dead_letters")
 
@@ -38,17 +37,9 @@ BATCH = 500
 def failure_from_job(queue: str, job: Job, failed_at_ms: int) -> Failure:
     """A failed job's dead-letter record, from what BullMQ kept of it."""
     stack = "\n".join(str(s) for s in (job.stacktrace or []))
-    return Failure(
-        queue=queue,
-        name=str(job.name),
-        job_id=str(job.id),
-        company_id=job_company(job.data),
-        payload=without_company(job.data),
-        reason=str(job.failedReason or "failed"),
-        stack=stack[-STACK_MAX:],
-        attempts=int(job.attemptsMade or 0),
-        failed_at_ms=int(job.finishedOn or failed_at_ms),
-    )
+    reason = str(job.failedReason or "failed")
+    failed_at = int(job.finishedOn or failed_at_ms)
+    return failure_of(queue, job, reason, stack, int(job.attemptsMade or 0), failed_at)
 
 
 class DeadLetterSweep:

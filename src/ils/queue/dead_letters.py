@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ils.queue import keys
 from ils.queue.broker import Broker
 from ils.queue.outbox_table import dead_letters as table
-from ils.queue.processing import Failure
+from ils.queue.processing import FailedJob, Failure
 
 FIRST_FAILURE_TTL_S = 30 * 86_400
 MAX_PAGE_SIZE = 200
@@ -54,18 +54,10 @@ def replay_job_id(dead_letter_id: int) -> str:
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """One job that failed for good."""
+class DeadLetter(FailedJob):
+    """One job that failed for good, recorded."""
 
     id: int
-    queue: str
-    name: str
-    job_id: str
-    company_id: int | None
-    payload: Any
-    reason: str
-    stack: str
-    attempts: int
     first_failed_at: dt.datetime
     last_failed_at: dt.datetime
     replayed_as: str | None = None

@@ -49,8 +49,9 @@ STACK_MAX = 20_000
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A job that failed for good, as the worker saw it: what a dead letter records."""
+class FailedJob:
+    """What is kept of a job that failed for good: which job, whose, its payload (without the
+    company stamp), why (reason and stack trace) and after how many attempts."""
 
     queue: str
     name: str
@@ -60,6 +61,12 @@ class Failure:
     reason: str
     stack: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class Failure(FailedJob):
+    """A job that failed for good, as the worker saw it, and when: what a dead letter records."""
+
     failed_at_ms: int
 
 
@@ -82,19 +89,21 @@ class Ending:
     value: Any = None
 
 
-def failure_of(queue: str, job: Any, exc: BaseException, attempts: int) -> Failure:
-    """The dead letter's record of ``job`` failing for good with ``exc``."""
-    stack = "".join(traceback.format_exception(exc))
+def failure_of(
+    queue: str, job: Any, reason: str, stack: str, attempts: int, failed_at_ms: int
+) -> Failure:
+    """The dead letter's record of BullMQ's ``job`` failing for good (its stack trace cut to
+    its last :data:`STACK_MAX` characters)."""
     return Failure(
         queue=queue,
         name=str(job.name),
         job_id=str(job.id),
         company_id=job_company(job.data),
         payload=without_company(job.data),
-        reason=str(exc) or type(exc).__name__,
+        reason=reason,
         stack=stack[-STACK_MAX:],
         attempts=attempts,
-        failed_at_ms=int(time.time() * 1000),
+        failed_at_ms=failed_at_ms,
     )
 
 
@@ -143,8 +152,11 @@ class Endings:
         is logged loudly rather than turned into another retry."""
         if self.dead_letters is None:
             return
+        stack = "".join(traceback.format_exception(exc))
+        now = int(time.time() * 1000)
         try:
-            await self.dead_letters.record(failure_of(queue, job, exc, attempts))
+            failure = failure_of(queue, job, str(exc) or type(exc).__name__, stack, attempts, now)
+            await self.dead_letters.record(failure)
         except Exception as err:
             log.error("job %s %s/%s not recorded as a dead letter: %s", job.id, queue, job.name,
                       err)  # fmt: skip

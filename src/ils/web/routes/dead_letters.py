@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from ils.queue.dead_letter_admin import MAX_BULK
@@ -25,7 +25,8 @@ from ils.web.auth.dependencies import DbSession
 from ils.web.auth.policy import permit
 from ils.web.errors import ErrorOut
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.queue import ACTION_ERRORS, Admin, QueueMonitor, QueueName, Scope
+from ils.web.routes.queue import ACTION_ERRORS, Admin, QueueName, Scope
+from ils.web.routes.queue_actions import Act, Acting
 
 router = APIRouter(
     prefix="/api/queue/dead-letters",
@@ -109,21 +110,17 @@ async def list_dead_letters(
     return await admin.dead_letters.page(session, scope, which, page, page_size)
 
 
+async def _audit(act: Acting, action: str, target: int | None, detail: dict[str, Any]) -> None:
+    await record_audit(act.session, act.user, f"queue.{action}", "dead_letter", target, detail,
+                       act.request)  # fmt: skip
+
+
 @router.post("/replay", response_model=ReplayManyOut, responses=ERRORS,
              summary="Replay many dead letters, each as a new job enqueued once")  # fmt: skip
-async def replay_many(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    body: ReplayManyIn,
-    _quota: BulkQuota,
-) -> dict[str, Any]:
-    results = await admin.dead_letters.replay_many(session, scope, body.ids)
-    replayed = [r.dead_letter_id for r in results if r.enqueued]
-    await record_audit(session, user, "queue.dead_letters_replay", "dead_letter", None,
-                       {"ids": body.ids, "enqueued": replayed}, request)  # fmt: skip
+async def replay_many(act: Act, body: ReplayManyIn, _quota: BulkQuota) -> dict[str, Any]:
+    results = await act.admin.dead_letters.replay_many(act.session, act.scope, body.ids)
+    enqueued = [r.dead_letter_id for r in results if r.enqueued]
+    await _audit(act, "dead_letters_replay", None, {"ids": body.ids, "enqueued": enqueued})
     return {"results": [r.to_dict() for r in results]}
 
 
@@ -137,31 +134,16 @@ async def inspect_dead_letter(
 
 @router.post("/{dead_letter_id}/replay", response_model=ReplayOut, responses=ERRORS,
              summary="Replay a dead letter as a new job (dlq-<id>); again returns it")  # fmt: skip
-async def replay_dead_letter(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    dead_letter_id: DeadLetterId,
-) -> dict[str, Any]:
-    result = await admin.dead_letters.replay(session, scope, dead_letter_id)
-    await record_audit(session, user, "queue.dead_letter_replay", "dead_letter", dead_letter_id,
-                       {"job_id": result.job_id, "enqueued": result.enqueued}, request)  # fmt: skip
+async def replay_dead_letter(act: Act, dead_letter_id: DeadLetterId) -> dict[str, Any]:
+    result = await act.admin.dead_letters.replay(act.session, act.scope, dead_letter_id)
+    detail = {"job_id": result.job_id, "enqueued": result.enqueued}
+    await _audit(act, "dead_letter_replay", dead_letter_id, detail)
     return result.to_dict()
 
 
 @router.delete("/{dead_letter_id}", response_model=DiscardOut, responses=ACTION_ERRORS,
                summary="Discard a dead letter (its failed job stays until cleaned)")  # fmt: skip
-async def discard_dead_letter(
-    user: QueueMonitor,
-    scope: Scope,
-    admin: Admin,
-    session: DbSession,
-    request: Request,
-    dead_letter_id: DeadLetterId,
-) -> dict[str, Any]:
-    dead = await admin.dead_letters.discard(session, scope, dead_letter_id)
-    await record_audit(session, user, "queue.dead_letter_discard", "dead_letter", dead.id,
-                       {"queue": dead.queue, "job_id": dead.job_id}, request)  # fmt: skip
+async def discard_dead_letter(act: Act, dead_letter_id: DeadLetterId) -> dict[str, Any]:
+    dead = await act.admin.dead_letters.discard(act.session, act.scope, dead_letter_id)
+    await _audit(act, "dead_letter_discard", dead.id, {"queue": dead.queue, "job_id": dead.job_id})
     return {"id": dead.id, "queue": dead.queue, "job_id": dead.job_id}
