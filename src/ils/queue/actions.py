@@ -29,12 +29,10 @@ from redis.exceptions import RedisError
 from ils.errors import BrokerUnavailable, JobStateConflict
 from ils.queue.browse import visible_job
 from ils.queue.cancel import request_cancel
-from ils.queue.states import FINAL_STATES, FinalState, shown_state
+from ils.queue.states import CANCELLABLE_STATES, FINAL_STATES, FinalState, shown_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
 
 CLEAN_BATCH = 1_000
-#: The states a job can be cancelled in: every one but finished.
-CANCELLABLE = ("waiting", "paused", "prioritized", "delayed", "waiting-children", "active")
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ class QueueActions:
         next step and the job ends ``cancelled`` (see :mod:`ils.queue.processing`)."""
         async with _broker_errors():
             q, job, state = await self._job(queue, job_id, scope)
-            if state not in CANCELLABLE:
+            if state not in CANCELLABLE_STATES:
                 shown = shown_state(state, job.returnvalue)
                 raise JobStateConflict(f"job {job_id} is {shown}: it has ended, not cancelled")
             if state != "active":

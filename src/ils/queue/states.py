@@ -40,6 +40,12 @@ def check_state(state: str) -> JobState:
     raise ValueError(f"unknown job state {state!r}; valid: {', '.join(LIST_STATES)}")
 
 
+#: The states a job can be cancelled in: every one but finished (``paused``: waiting in a paused
+#: queue). Cancelling one not running yet removes it; an active one is asked to stop.
+CANCELLABLE_STATES: tuple[str, ...] = (
+    "waiting", "paused", "prioritized", "delayed", "waiting-children", "active"
+)  # fmt: skip
+
 #: The state a view shows for a completed job whose return value carries :data:`CANCELLED_MARK`.
 CANCELLED = "cancelled"
 #: The key of a cancelled job's return value: ``{"_ilsCancelled": {"reason": ..., "at": ms}}``.

@@ -134,7 +134,9 @@ async def inspect_dead_letter(
 
 @router.post("/{dead_letter_id}/replay", response_model=ReplayOut, responses=ERRORS,
              summary="Replay a dead letter as a new job (dlq-<id>); again returns it")  # fmt: skip
-async def replay_dead_letter(act: Act, dead_letter_id: DeadLetterId) -> dict[str, Any]:
+async def replay_dead_letter(
+    act: Act, dead_letter_id: DeadLetterId, _quota: BulkQuota
+) -> dict[str, Any]:
     result = await act.admin.dead_letters.replay(act.session, act.scope, dead_letter_id)
     detail = {"job_id": result.job_id, "enqueued": result.enqueued}
     await _audit(act, "dead_letter_replay", dead_letter_id, detail)

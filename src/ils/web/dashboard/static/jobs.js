@@ -4,8 +4,8 @@ import { api } from "./api.js";
 import { confirmAction, h, wireClose } from "./dialogs.js";
 
 const PAGE_SIZE = 20;
-// The states a job can be cancelled in before it runs (ils.queue.actions.CANCELLABLE).
-const CANCELLABLE = new Set(["waiting", "paused", "prioritized", "delayed", "waiting-children"]);
+// The states a job can be cancelled in (ils.queue.states.CANCELLABLE_STATES).
+const CANCELLABLE = new Set(document.body.dataset.cancellableStates.split(","));
 
 export function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "—";
