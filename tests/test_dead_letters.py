@@ -6,10 +6,12 @@ each company sees, replays and discards only its own (masked for ``company_admin
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from bullmq.custom_errors import DelayedError, WaitingChildrenError
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
@@ -17,7 +19,9 @@ from ils.domain.db import Database
 from ils.domain.models import Notification
 from ils.errors import JobNotFound, JobStateConflict
 from ils.jobs.dead_letter_notice import DEAD_LETTERS_URL
+from ils.queue.context import JobContext
 from ils.queue.dead_letters import DeadLetterFilter
+from ils.queue.processing import Endings
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import MASK
 from ils.queue.tenancy import PLATFORM, ViewerScope, add_job, with_company
@@ -205,3 +209,11 @@ async def test_a_job_failed_without_our_recording_is_swept_into_one_dead_letter(
     assert dead["job_id"] == earlier and dead["company_id"] == world.lab.id
     assert dead["reason"] == "permanent problem" and "GiveUp" in dead["stack"]
     assert dead["attempts"] == 1 and dead["payload"]["tag"] == "before"
+
+
+async def test_bullmq_control_flow_errors_are_neither_failures_nor_dead_letters():
+    job = types.SimpleNamespace(id="j1", name="test-probe", data={}, opts={"attempts": 1})
+    ctx: JobContext[None] = JobContext("j1", "oma", "test-probe", 1, 1, None)  # type: ignore[arg-type]
+    for signal in (WaitingChildrenError(), DelayedError()):
+        ending = await Endings(None).settle("oma", job, "token", ctx, signal, False)
+        assert ending.error is signal and ending.outcome is None

@@ -1,7 +1,8 @@
 """How a job's run ends, for the worker runtime: completed, snoozed, cancelled, failed to be
 retried, or failed for good — and then recorded as a dead letter before BullMQ is told.
 
-A run that raised is settled by :class:`Endings` as one of:
+A run that raised is settled by :class:`Endings` as one of (BullMQ's own ``DelayedError`` and
+``WaitingChildrenError``, a handler's "I moved this job", pass through untouched):
 
 - **snoozed** (:class:`~ils.errors.RetryLater`): moved back to delayed, no attempt used;
 - **cancelled**: an admin asked to stop it while it ran (the handler saw ``ctx.cancelled`` and
@@ -32,7 +33,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bullmq.custom_errors import DelayedError, UnrecoverableError
+from bullmq.custom_errors import DelayedError, UnrecoverableError, WaitingChildrenError
 
 from ils.errors import GiveUp, JobCancelled, RetryLater
 from ils.queue.context import JobContext
@@ -123,6 +124,8 @@ class Endings:
         exc: Exception,
         asked_to_cancel: bool,
     ) -> Ending:
+        if isinstance(exc, DelayedError | WaitingChildrenError):
+            return Ending(None, exc)  # BullMQ's own "moved elsewhere" signals: its to handle
         if isinstance(exc, RetryLater):
             due = int(time.time() * 1000 + exc.delay_s * 1000)
             await job.moveToDelayed(due, token)
