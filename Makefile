@@ -73,8 +73,8 @@ node-deps:
 ## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
 ## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
 lint: install-dev
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests $(wildcard bench) docs/examples
+	$(BIN)/ruff format --check src tests $(wildcard bench) docs/examples
 	$(BIN)/mypy
 	$(BIN)/pylint src/ils
 

@@ -21,6 +21,7 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
+from ils.jobs.resources import Resources
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
 from ils.queue.settings import Settings
@@ -149,6 +150,24 @@ async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
     r = Records(redis_url, prefix)
     yield r
     await r.close()
+
+
+@contextlib.asynccontextmanager
+async def system_on(
+    redis_url: str,
+    prefix: str,
+    tmp_path: Path,
+    db: Database,
+    env: dict[str, str] | None = None,
+    resources: Resources | None = None,
+) -> AsyncIterator[JobSystem]:
+    """A job system with the probes on ``db``, its settings tweaked by ``env``; closed after."""
+    settings = make_settings(redis_url, prefix, tmp_path, env=env or {})
+    js = JobSystem(settings, probe_registry(), resources=resources, database=db)
+    try:
+        yield js
+    finally:
+        await js.close()
 
 
 @pytest.fixture

@@ -3,23 +3,13 @@ failures kept with their reason, retries with backoff, snoozes, priorities and r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from ils.bootstrap import JobSystem
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import QUEUE_NAMES
 from tests.conftest import make_settings, probe_registry
 from tests.support.running import Records, running
-
-
-@pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
 
 
 async def test_every_queue_processes_a_job_to_completion(system: JobSystem, records: Records):

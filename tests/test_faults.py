@@ -23,13 +23,6 @@ READY = "background job workers active"
 
 
 @pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
-
-
-@pytest.fixture
 async def system(redis_url: str, prefix: str, tmp_path: Path) -> AsyncIterator[JobSystem]:
     settings = make_settings(
         redis_url, prefix, tmp_path,

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from ils.queue.broker import make_client
 from ils.queue.settings import QueueSpec
 from tests.conftest import REPO, make_settings, probe_registry
 from tests.support.running import Records, running
-
-
-@pytest.fixture
-async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
-    r = Records(redis_url, prefix)
-    yield r
-    await r.close()
 
 
 def system_with(redis_url: str, prefix: str, tmp_path: Path, **env: str) -> JobSystem:

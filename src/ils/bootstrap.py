@@ -1,5 +1,5 @@
 """Assembles one process's job system from its settings: broker, registry, outbox and relay,
-producer, admin.
+producer, dead letters, admin.
 
 The CLI, the web app and the tests all build through :class:`JobSystem`, so there is exactly one
 way a process gets its connections, and no hidden default ones.
@@ -14,9 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
 from ils.jobs import build_registry
+from ils.jobs.dead_letter_notice import notify_admins
 from ils.jobs.resources import Resources, check_kinds
 from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
+from ils.queue.dead_letter_admin import DeadLetterAdmin
+from ils.queue.dead_letter_sweep import DeadLetterSweep
+from ils.queue.dead_letters import DeadLetters
 from ils.queue.outbox import Outbox
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.producer import Producer, bind_producer, unbind_producer
@@ -137,8 +141,16 @@ class JobSystem:
         )
         self.resources.give("producer", self.producer)
         bind_producer(self.database.sessions, self.producer)
+        # Jobs that fail for good are recorded here, their company's admins notified.
+        self.dead_letters = DeadLetters(
+            self.database.sessions, self.broker, on_new=notify_admins(self.producer)
+        )
+        self.dead_letter_sweep = DeadLetterSweep(self.dead_letters, self.broker, QUEUE_NAMES)
         self.admin = QueueAdmin(settings, self.broker, self.registry)
         self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
+        self.admin.dead_letters = DeadLetterAdmin(
+            self.dead_letters, self.producer, self.admin.job_type
+        )
 
     @property
     def files(self) -> FileStorage:
@@ -159,15 +171,17 @@ class JobSystem:
 
             require_ai_extra()
         self.resources.start(self.registry.resources_for(queues))
+        kwargs.setdefault("dead_letters", self.dead_letters)
         return WorkerRuntime(
             self.settings, self.registry, self.broker, queues, self.resources, **kwargs
         )
 
     async def start_background(self) -> None:
-        """Start this process's background duties: the outbox relay's periodic sweep, and
-        (SQLite) the WAL checkpoints."""
+        """Start this process's background duties: the outbox relay's periodic sweep, the
+        dead-letter sweep, and (SQLite) the WAL checkpoints."""
         await self.database.start_background()
         self.relay.start()
+        self.dead_letter_sweep.start()
 
     async def start_schedules(self) -> None:
         """What a process that works the scheduled queue does first: the runs missed while none
@@ -186,11 +200,13 @@ class JobSystem:
     async def stop_background(self) -> None:
         """Stop the sweep (relays under way get a few seconds, the rest stays for a sweep) and
         the checkpoints."""
+        await self.dead_letter_sweep.stop()
         await self.relay.stop()
         await self.database.stop_background()
 
     async def close(self) -> None:
         unbind_producer(self.database.sessions, self.producer)
+        await self.dead_letter_sweep.stop()
         await self.relay.stop()
         await self.resources.close()
         await self.broker.close()

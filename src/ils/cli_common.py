@@ -17,6 +17,7 @@ from ils.errors import IlsJobsError
 from ils.settings import IlsSettings, load_settings
 
 if TYPE_CHECKING:
+    from ils.bootstrap import JobSystem
     from ils.queue.admin import QueueAdmin
 
 T = TypeVar("T")
@@ -73,3 +74,14 @@ def inspect_admin(config: Path | None, fn: Callable[[QueueAdmin], Awaitable[T]])
             return await fn(admin)
 
     return run_async(run)
+
+
+async def with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
+    """``fn`` on the whole job system (database, broker, producer, admin), closed after."""
+    from ils.bootstrap import JobSystem
+
+    system = JobSystem(settings)
+    try:
+        return await fn(system)
+    finally:
+        await system.close()

@@ -5,7 +5,6 @@ a job. ``stats``, ``health`` and ``info`` need Redis alone; ``add`` builds the j
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,29 +13,18 @@ import typer
 from ils.cli_common import (
     ConfigOpt,
     JsonOpt,
-    T,
     fail,
     inspect_admin,
     rich_console,
     run_async,
     settings_for,
+    with_system,
 )
-from ils.settings import IlsSettings
 
 if TYPE_CHECKING:
     from ils.bootstrap import JobSystem
 
 queue_app = typer.Typer(help="Inspect the queues and add jobs.")
-
-
-async def _with_system(settings: IlsSettings, fn: Callable[[JobSystem], Awaitable[T]]) -> T:
-    from ils.bootstrap import JobSystem
-
-    system = JobSystem(settings)
-    try:
-        return await fn(system)
-    finally:
-        await system.close()
 
 
 @queue_app.command("stats")
@@ -162,6 +150,22 @@ def queue_add(
     async def add(system: JobSystem) -> Any:
         return await system.producer.enqueue(queue, name, data, options)
 
-    result = run_async(lambda: _with_system(settings_for(config), add))
+    result = run_async(lambda: with_system(settings_for(config), add))
     typer.echo(json.dumps({"queue": result.queue, "name": result.name, "id": result.job_id,
                            "mode": result.mode}))  # fmt: skip
+
+
+@queue_app.command("job")
+def queue_job(queue: str, job_id: str, config: ConfigOpt = None) -> None:
+    """One job as JSON: its state (``cancelled`` for a job stopped on request), payload,
+    attempts, result or failure."""
+    view = inspect_admin(config, lambda admin: admin.get_job(queue, job_id))
+    typer.echo(json.dumps(view.to_dict(), indent=2, default=str))
+
+
+@queue_app.command("cancel")
+def queue_cancel(queue: str, job_id: str, config: ConfigOpt = None) -> None:
+    """Cancel a job that has not finished: removed if it is not running yet; if it is, its
+    worker is asked to stop it and it ends ``cancelled`` (see ``ils queue job``)."""
+    outcome = inspect_admin(config, lambda admin: admin.actions.cancel(queue, job_id))
+    typer.echo(json.dumps({"queue": queue, "id": job_id, "outcome": outcome}))

@@ -92,7 +92,8 @@ class GiveUp(JobOutcome):
 
 
 class JobCancelled(JobOutcome):
-    """The job was cancelled (by an admin or by the handler); it fails without retry."""
+    """The job was cancelled (by an admin or by the handler): it ends ``cancelled`` (completed
+    on BullMQ, its return value marked), neither failed nor retried nor dead-lettered."""
 
 
 # ---- the domain services' errors: a conflict with the current state, or input that cannot

@@ -29,6 +29,7 @@ class Probe(Payload):
     give_up: bool = False
     wait_release: bool = False
     until_cancelled: bool = False
+    broken: bool = False  # fail while the test's "broken" key is set (see Records.break_probes)
 
 
 def _prefix(ctx: Ctx) -> str:
@@ -60,6 +61,8 @@ async def _probe(client: aredis.Redis, prefix: str, payload: Probe, ctx: Ctx) ->
         raise RetryLater(payload.retry_later_s, "not yet")
     if runs <= payload.fail_times:
         raise RuntimeError(f"transient failure {runs}")
+    if payload.broken and await client.exists(record_key(prefix, "broken")):
+        raise RuntimeError("still broken")
     if payload.wait_release and runs == 1:
         # Hold the job until the test releases it (or the process is killed).
         await client.rpush(record_key(prefix, "started"), ctx.job_id)

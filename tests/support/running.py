@@ -53,5 +53,10 @@ class Records:
     async def release(self, job_id: str) -> None:
         await self.client.rpush(record_key(self.prefix, f"release:{job_id}"), "go")
 
+    async def break_probes(self, broken: bool = True) -> None:
+        """Make ``broken`` probes fail (or, with False, succeed) from now on."""
+        key = record_key(self.prefix, "broken")
+        await (self.client.set(key, "1") if broken else self.client.delete(key))
+
     async def close(self) -> None:
         await self.client.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from ils.jobs.ai.demand import demand_forecast
 from ils.jobs.notification.handlers import batch_summary
 from ils.queue.flows import send_batch
 from ils.queue.outbox import OutboxRow
+from ils.queue.processing import Failure
 from ils.queue.producer import EnqueueOptions
 from tests.web.conftest import PASSWORD, add_user, csrf_headers, login, make_client
 
@@ -349,6 +351,16 @@ async def schedule(w: World, owner: Owner, role: Role) -> Params:
     }
 
 
+async def dead_letter(w: World, owner: Owner, role: Role) -> Params:
+    """A dead letter of ``owner``'s company: a demand forecast that failed for good."""
+    company = w.company[owner]
+    failure = Failure("ai", "demand-forecast", f"matrix-{w.next()}", company,
+                      {"companyId": company, "horizonDays": 14}, "model pool died",
+                      "Traceback ...", 3, int(time.time() * 1000))  # fmt: skip
+    dead, _ = await w.system.dead_letters.record(failure)
+    return {"dead_letter_id": dead.id}
+
+
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
@@ -370,4 +382,5 @@ FACTORIES: dict[str, Factory] = {
     "outbox_row": outbox_row,
     "batch": batch,
     "schedule": schedule,
+    "dead_letter": dead_letter,
 }

@@ -20,7 +20,7 @@ from tests.conftest import make_settings
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 BEGIN, END = "<!-- policy table:", "<!-- end of policy table -->"
 # Enforced by the queue admin layer with its company filter, not by a route's permit().
-QUEUE_ACTIONS = {"queue.monitor", "queue.jobs", "queue.operate"}
+QUEUE_ACTIONS = {"queue.monitor", "queue.jobs", "queue.dead_letters", "queue.operate"}
 # Routes every signed-in user has for their own account, and the queue admin API.
 OUTSIDE_THE_TABLE = ("/api/auth/", "/api/queue/")
 # Checked once the row is loaded: a document needs the read action of what it shows.

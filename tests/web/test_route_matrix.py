@@ -223,6 +223,13 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/schedules/{schedule_id}/run-now", ADMINS, 202, target="schedule"),
     Row("POST", "/api/schedules/{schedule_id}/{action}", ADMINS, target="schedule",
         fixed={"action": "pause"}),
+    Row("GET", "/api/queue/dead-letters", ADMINS),
+    Row("GET", "/api/queue/dead-letters/{dead_letter_id}", ADMINS, target="dead_letter"),
+    Row("POST", "/api/queue/dead-letters/{dead_letter_id}/replay", ADMINS,
+        target="dead_letter"),
+    Row("DELETE", "/api/queue/dead-letters/{dead_letter_id}", ADMINS, target="dead_letter"),
+    # each id not the caller's is reported in the answer ("no dead letter n"), not a 404
+    Row("POST", "/api/queue/dead-letters/replay", ADMINS, body={"ids": [1]}),
     Row("GET", "/api/audit", ONLY_PLATFORM),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
     Row("GET", "/metrics", EVERYONE, anonymous=200),

@@ -16,7 +16,9 @@ HEADER = """# Job types
 Generated from the job declarations (`@job` in `src/ils/jobs/`) by `ils queue docs`; do not
 edit by hand. Node producers add jobs with the queue and job name below and camelCase data; the
 JSON schema of each type's data is in `ils queue info --json` (and `JobType.schema()`).
-Priority follows BullMQ (1 is the highest); attempts default to the queue's.
+Priority follows BullMQ (1 is the highest); attempts default to the queue's. What becomes of a
+job that fails for good (a dead letter), is cancelled, or is enqueued twice (a deduplication
+window): [failures.md](failures.md).
 
 """
 

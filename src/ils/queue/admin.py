@@ -5,8 +5,9 @@ none of them talks to Redis directly (as Sidekiq's web UI goes only through its 
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
 ``flows`` (a job's flow tree, :mod:`ils.queue.flow_tree`), ``batches`` (a batch's progress,
 :mod:`ils.queue.batches`), ``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and
-totals, :mod:`ils.queue.metrics`) and ``outbox`` (jobs not yet in Redis,
-:mod:`ils.queue.outbox_admin`).
+totals, :mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis,
+:mod:`ils.queue.outbox_admin`) and ``dead_letters`` (jobs that failed for good,
+:mod:`ils.queue.dead_letter_admin`).
 Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
@@ -22,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
@@ -39,7 +40,7 @@ from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.registry import JobType, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
-from ils.queue.states import COUNTED_STATES, FINAL_STATES
+from ils.queue.states import CANCELLED, COUNTED_STATES, FINAL_STATES
 from ils.queue.tenancy import (
     PLATFORM,
     ViewerScope,
@@ -48,6 +49,9 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
+
+if TYPE_CHECKING:
+    from ils.queue.dead_letter_admin import DeadLetterAdmin
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class QueueAdmin:
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
         self._outbox: OutboxAdmin | None = None
+        self._dead_letters: DeadLetterAdmin | None = None
 
     @property
     def outbox(self) -> OutboxAdmin:
@@ -117,6 +122,17 @@ class QueueAdmin:
     @outbox.setter
     def outbox(self, outbox: OutboxAdmin) -> None:
         self._outbox = outbox
+
+    @property
+    def dead_letters(self) -> DeadLetterAdmin:
+        """The dead letters' scoped view, set by ``ils.bootstrap`` like :attr:`outbox`."""
+        if self._dead_letters is None:
+            raise ConfigurationError("this process's queue admin has no dead letters")
+        return self._dead_letters
+
+    @dead_letters.setter
+    def dead_letters(self, dead_letters: DeadLetterAdmin) -> None:
+        self._dead_letters = dead_letters
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
@@ -356,10 +372,11 @@ class QueueAdmin:
         queue: str,
         job_id: str,
         timeout_s: float,
-        states: Collection[str] = FINAL_STATES,
+        states: Collection[str] = (*FINAL_STATES, CANCELLED),
         poll_s: float = 0.05,
     ) -> JobView:
-        """Poll until the job reaches one of ``states`` (completed or failed by default).
+        """Poll until the job reaches one of ``states`` (completed, failed or cancelled by
+        default).
 
         Polling, not ``QueueEvents``: events stop for good after a long outage (guard 3),
         while a job's state in Redis is the truth. Raises ``TimeoutError``.

@@ -22,7 +22,7 @@ from ils.errors import BrokerUnavailable, JobNotFound
 from ils.queue import keys
 from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
-from ils.queue.states import check_state
+from ils.queue.states import check_state, shown_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, without_company
 
 #: The job type of ``(queue, name)``, or None for a name the registry does not know.
@@ -103,11 +103,12 @@ def _ms(value: Any) -> int | None:
 
 def job_fields(job: Job, state: str) -> dict[str, Any]:
     """The fields every view of a job (list row, full detail, the admin's
-    :class:`~ils.queue.admin.JobView`) reads the same way from BullMQ's job."""
+    :class:`~ils.queue.admin.JobView`) reads the same way from BullMQ's job; a completed job
+    marked cancelled shows as ``cancelled``."""
     return {
         "id": str(job.id),
         "name": job.name,
-        "state": str(state),
+        "state": shown_state(str(state), job.returnvalue),
         "attempts_made": int(job.attemptsMade or 0),
         "attempts": int((job.opts or {}).get("attempts") or 1),
         "progress": job.progress,

@@ -2,9 +2,10 @@
 
 An admin's request is a field of one Redis hash (``<queue>:<job id>`` -> when). Every worker
 process looks at that hash once a second (:class:`CancelWatcher`); the one running the job
-aborts the job's signal, which the handler sees as ``ctx.cancelled`` and answers by raising
-:class:`~ils.errors.JobCancelled` (the job then fails for good, its reason kept). A
-request whose job no worker holds expires after :data:`REQUEST_TTL_S`.
+aborts the job's signal, which the handler sees as ``ctx.cancelled`` (or ``ctx.check_cancelled()``
+raising :class:`~ils.errors.JobCancelled`) at its next step; the job then ends ``cancelled``
+(:mod:`ils.queue.processing`). A request whose job no worker holds expires after
+:data:`REQUEST_TTL_S`. Jobs not running yet are not asked: :mod:`ils.queue.actions` removes them.
 
 A poll, not pub/sub: a request made while a worker was reconnecting is still there when it
 comes back, and a one-field hash read per second per process costs nothing.

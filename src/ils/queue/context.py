@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
-from ils.errors import ConfigurationError
+from ils.errors import ConfigurationError, JobCancelled
 
 if TYPE_CHECKING:
     from ils.queue.children import ChildrenView
@@ -68,6 +68,13 @@ class JobContext(Generic[ResourcesT]):
     def cancelled(self) -> bool:
         """True once an admin (or shutdown) asked this job to stop; check it in long loops."""
         return self._cancelled() if self._cancelled else False
+
+    def check_cancelled(self, step: str = "") -> None:
+        """Raise :class:`JobCancelled` if this job was asked to stop: call it at the handler's
+        natural steps (before sending an email, between products, before rendering), where
+        stopping leaves nothing half done. The job then ends ``cancelled``, not failed."""
+        if self.cancelled:
+            raise JobCancelled(f"cancelled {step}".strip() if step else "cancelled on request")
 
     async def wait_cancelled(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for a cancel request; True if one came. For handlers that

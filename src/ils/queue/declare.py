@@ -196,12 +196,21 @@ class Helper(Generic[P]):
         options: EnqueueOptions | None = None,
         session: AsyncSession | None = None,
         producer: Producer | None = None,
+        dedup_key: str | None = None,
+        dedup_ttl_s: float | None = None,
     ) -> Helper[P]:
         """This helper with the given bindings replaced, e.g.
-        ``queue_invoice_pdf.using(session=s)(invoice_id=7)``."""
+        ``queue_invoice_pdf.using(session=s)(invoice_id=7)``; ``dedup_key`` (with its window
+        ``dedup_ttl_s``) is the options' own, e.g. ``.using(dedup_key=f"resend:{order_id}",
+        dedup_ttl_s=600)``: the same key enqueued again within the window runs once."""
         b = self.binding
+        chosen = options or b.options
+        dedup = {"dedup_key": dedup_key, "dedup_ttl_s": dedup_ttl_s}
+        if any(v is not None for v in dedup.values()):
+            base = (chosen or EnqueueOptions()).model_dump()
+            chosen = EnqueueOptions(**base | {k: v for k, v in dedup.items() if v is not None})
         return Helper(self.job_def, Binding(
-            b.company_id if company_id is None else company_id, options or b.options,
+            b.company_id if company_id is None else company_id, chosen,
             session or b.session, producer or b.producer, b.preset,
         ))  # fmt: skip
 

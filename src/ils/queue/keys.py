@@ -10,6 +10,10 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
   (seconds) and ``|count`` (runs): the run-time histogram;
 - ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms);
+- ``<prefix>:ils:first-failure:<queue>:<job id>`` (string): when a job that is being retried
+  first failed (ms), for its dead letter (:mod:`ils.queue.dead_letters`); expires after 30 days;
+- ``<prefix>:ils:dlq-swept:<queue>`` (string): the failure time (ms) up to which the dead-letter
+  sweep has read the queue's failed set (:mod:`ils.queue.dead_letter_sweep`);
 - ``<prefix>:ils:company:<company id>:<queue>`` (sorted set): job id -> when it was added (ms): the
   company's jobs of one queue, written just before each add (by ``ils.queue.tenancy.add_job``, or
   by a Node producer with ``ZADD``), pruned of jobs BullMQ has removed by the readers and writers
@@ -96,6 +100,16 @@ def parse_cancel_field(field: str) -> tuple[str, str]:
     return queue, job_id
 
 
+def first_failure(prefix: str, queue: str, job_id: str) -> str:
+    """When ``queue``/``job_id`` first failed (ms), while it is retried."""
+    return f"{prefix}:ils:first-failure:{queue}:{job_id}"
+
+
+def dead_letter_sweep(prefix: str, queue: str) -> str:
+    """How far (ms) the dead-letter sweep has read ``queue``'s failed set."""
+    return f"{prefix}:ils:dlq-swept:{queue}"
+
+
 def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     """One company's jobs of one queue (see :mod:`ils.queue.tenancy`)."""
     return f"{prefix}:ils:company:{company_id}:{queue}"
@@ -159,3 +173,8 @@ def split_job_key(prefix: str, key: str) -> tuple[str, str]:
     rest = key[len(head) :] if key.startswith(head) else key
     queue, _, job_id = rest.partition(":")
     return queue, job_id
+
+
+def failed_set(queue: Queue) -> str:
+    """BullMQ's sorted set of ``queue``'s failed jobs, scored by when they failed (ms)."""
+    return f"{job_hash_prefix(queue)}failed"

@@ -1,5 +1,5 @@
 """What a viewer who may watch the queues but not read patients' data sees of a job: the one
-masking function the admin layer applies to every field a job exposes.
+masking function the admin layer applies to every field a job exposes (and its dead letter's).
 
 The payload keeps the fields its job type does not mark :class:`ils.queue.registry.Personal`;
 everything else free-form (return value, failure reason, stack trace, logs, non-numeric progress,
@@ -53,3 +53,15 @@ def mask_job(view: dict[str, Any], job_type: JobType | None) -> dict[str, Any]:
             for child in out["children"]
         ]
     return out
+
+
+def mask_dead_letter(view: dict[str, Any], job_type: JobType | None) -> dict[str, Any]:
+    """A copy of a dead letter's view (:class:`~ils.queue.dead_letters.DeadLetter`'s dict) with
+    its payload's personal fields masked and its failure reason and stack trace hidden whole,
+    as :func:`mask_job` does for the job itself."""
+    job = mask_job(
+        {"data": view["payload"], "failed_reason": view["reason"], "stacktrace": view["stack"]},
+        job_type,
+    )
+    return {**view, "payload": job["data"], "reason": job["failed_reason"],
+            "stack": job["stacktrace"]}  # fmt: skip

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bullmq import Queue
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +41,13 @@ log = logging.getLogger(__name__)
 
 
 class EnqueueOptions(BaseModel):
-    """How to enqueue, apart from what: priority, delay, attempts, dedup key, job id."""
+    """How to enqueue, apart from what: priority, delay, attempts, dedup key, job id.
+
+    ``dedup_key`` is BullMQ's deduplication id (per queue): while a job added with it is kept in
+    Redis — or, with ``dedup_ttl_s``, for that window from its add — adding another job with the
+    same key adds nothing and answers the first job's id. Through the outbox the key travels with
+    the row, so two transactions enqueueing the same key within the window make one job.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,6 +58,12 @@ class EnqueueOptions(BaseModel):
     dedup_ttl_s: float | None = Field(None, gt=0)
     # At most the outbox id's width: a job id must work with a session and when spooled too.
     job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX)
+
+    @model_validator(mode="after")
+    def _window_needs_a_key(self) -> EnqueueOptions:
+        if self.dedup_ttl_s is not None and self.dedup_key is None:
+            raise ValueError("dedup_ttl_s is the window of a dedup_key: give dedup_key too")
+        return self
 
     @field_validator("job_id")
     @classmethod

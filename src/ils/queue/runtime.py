@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bullmq import Worker
-from bullmq.custom_errors import DelayedError, UnrecoverableError
+from bullmq.custom_errors import UnrecoverableError
 
-from ils.errors import GiveUp, JobCancelled, RetryLater, WorkerCrashed
+from ils.errors import WorkerCrashed
 from ils.logs import job_log_context
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
@@ -31,6 +31,7 @@ from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
+from ils.queue.processing import CANCEL_REASON, DeadLetterSink, Endings
 from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
@@ -97,9 +98,11 @@ class WorkerRuntime:
         resources: ResourceProvider | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
         lag_monitor: LoopLagMonitor | None = None,
+        dead_letters: DeadLetterSink | None = None,
     ) -> None:
         """``lag_monitor`` (the web process's): pause these workers while its loop lags more
-        than ``settings.loop_lag_pause_ms`` (see :mod:`ils.queue.loadguard`)."""
+        than ``settings.loop_lag_pause_ms`` (see :mod:`ils.queue.loadguard`); ``dead_letters``
+        records the jobs that fail for good (:mod:`ils.queue.processing`)."""
         for q in queues:
             settings.queue(q)
         self.settings = settings
@@ -108,6 +111,7 @@ class WorkerRuntime:
         self.queues = queues
         self.resources: ResourceProvider = resources or NoResources()
         self.executor = Executor(registry)
+        self.endings = Endings(dead_letters)
         self.worker_id = new_worker_id()
         self.on_fatal = on_fatal
         self.workers: dict[str, Worker] = {}
@@ -168,14 +172,15 @@ class WorkerRuntime:
                 result = await self.executor.execute(queue, job.name, job.data, ctx)
                 outcome = "completed"
                 return result
-            except RetryLater as exc:
-                outcome = None  # snoozed, not failed
-                due = int(time.time() * 1000 + exc.delay_s * 1000)
-                await job.moveToDelayed(due, token)
-                raise DelayedError(str(exc)) from exc
-            except (GiveUp, JobCancelled) as exc:
-                outcome = "failed"
-                raise UnrecoverableError(str(exc)) from exc
+            except Exception as exc:
+                asked = sig is not None and sig.aborted and sig.reason == CANCEL_REASON
+                ending = await self.endings.settle(queue, job, token, ctx, exc, asked)
+                outcome = ending.outcome
+                if ending.error is exc:
+                    raise
+                if ending.error is not None:
+                    raise ending.error from exc
+                return ending.value
             finally:
                 self.active -= 1
                 if outcome is not None and self.metrics is not None:
@@ -187,7 +192,7 @@ class WorkerRuntime:
 
     def _cancel_job(self, queue: str, job_id: str) -> bool:
         worker = self.workers.get(queue)
-        return bool(worker is not None and worker.cancelJob(job_id, "cancelled by an admin"))
+        return bool(worker is not None and worker.cancelJob(job_id, CANCEL_REASON))
 
     def _on_completed(self, queue: str) -> Callable[..., None]:
         def completed(job: Any, _result: Any) -> None:

@@ -1,11 +1,15 @@
 """The job states, declared once: BullMQ's names for where a job is, which of them a job list
 shows, which the queue stats count, and which are final. Admin, browse, metrics, the web routes
 and the dashboard all take their lists from here.
+
+Beside BullMQ's: ``cancelled``, the state shown for a job an admin stopped while it ran. BullMQ
+keeps such a job *completed*, its return value marked (:data:`CANCELLED_MARK`, see
+:mod:`ils.queue.processing` for why); :func:`shown_state` is how every view names it.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 #: Where a job is, in BullMQ's names (what ``Queue.getJobState`` answers, and a job list's tabs).
 JobState = Literal[
@@ -34,3 +38,30 @@ def check_state(state: str) -> JobState:
         if state == known:
             return known
     raise ValueError(f"unknown job state {state!r}; valid: {', '.join(LIST_STATES)}")
+
+
+#: The states a job can be cancelled in: every one but finished (``paused``: waiting in a paused
+#: queue). Cancelling one not running yet removes it; an active one is asked to stop.
+CANCELLABLE_STATES: tuple[str, ...] = (
+    "waiting", "paused", "prioritized", "delayed", "waiting-children", "active"
+)  # fmt: skip
+
+#: The state a view shows for a completed job whose return value carries :data:`CANCELLED_MARK`.
+CANCELLED = "cancelled"
+#: The key of a cancelled job's return value: ``{"_ilsCancelled": {"reason": ..., "at": ms}}``.
+CANCELLED_MARK = "_ilsCancelled"
+
+
+def cancelled_result(reason: str, at_ms: int) -> dict[str, Any]:
+    """The return value a job stopped on request ends with (completed, not failed)."""
+    return {CANCELLED_MARK: {"reason": reason, "at": at_ms}}
+
+
+def is_cancelled(return_value: Any) -> bool:
+    """Whether a job's return value marks it cancelled."""
+    return isinstance(return_value, dict) and isinstance(return_value.get(CANCELLED_MARK), dict)
+
+
+def shown_state(state: str, return_value: Any) -> str:
+    """BullMQ's ``state`` of a job, or ``cancelled`` for a completed job marked so."""
+    return CANCELLED if state == "completed" and is_cancelled(return_value) else state

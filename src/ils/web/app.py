@@ -36,6 +36,7 @@ from ils.web.routes.audit import router as audit_router
 from ils.web.routes.batches import router as batches_router
 from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
+from ils.web.routes.dead_letters import router as dead_letters_router
 from ils.web.routes.documents import router as documents_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(queue_router)
     # Before the queue admin's routes: /api/queue/outbox/... would match /api/queue/{queue}/...
     app.include_router(outbox_router)
+    app.include_router(dead_letters_router)
     app.include_router(queue_admin_router)
     app.include_router(queue_actions_router)
     app.include_router(queue_events_router)

@@ -89,8 +89,10 @@ async def scan(
 async def anomaly_detection(payload: AnomalyDetectionTask, ctx: Ctx) -> dict[str, Any]:
     """scan each metric (in the pool) -> store -> alert the admins about high and critical."""
     metrics = data.METRICS if payload.metric == "all" else (payload.metric,)
-    scans = [await scan(ctx, payload.company_id, m, payload.range, payload.lookback_days)
-             for m in metrics]  # fmt: skip
+    scans: list[dict[str, Any]] = []
+    for m in metrics:
+        ctx.check_cancelled(f"after {len(scans)} of {len(metrics)} metrics")
+        scans.append(await scan(ctx, payload.company_id, m, payload.range, payload.lookback_days))
     anomalies = sorted((a for s in scans for a in s["anomalies"]), key=lambda a: -abs(a["score"]))
     counts = {level: sum(a["severity"] == level for a in anomalies)
               for level in ("critical", "high", "medium", "low")}  # fmt: skip

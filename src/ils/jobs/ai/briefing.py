@@ -152,6 +152,7 @@ async def daily_briefing(payload: DailyBriefingTask, ctx: Ctx) -> dict[str, Any]
     insights = facts.data.get("insights", [])[:3] if facts else []
     to_order = await reorders(db, company.id, since)
     summary = narrative(f, anomalies, insights, to_order)
+    ctx.check_cancelled("before storing and sending the briefing")
     result = {**f, "anomalies": anomalies, "insights": insights, "reorders": to_order[:10],
               "summary": summary, "recipients": users}  # fmt: skip
     result_id = await store(db, company.id, AiResultKind.daily_briefing, ctx.job_id, result,

@@ -196,6 +196,7 @@ async def insight_generation(payload: InsightGenerationTask, ctx: Ctx) -> dict[s
         company = await data.company(s, payload.company_id)
         end = data.local_today(company) - dt.timedelta(days=1)
         facts = await compute(s, company, end, payload.type, days)
+    ctx.check_cancelled("before storing the insights")
     result = {"type": payload.type, "period": payload.period, "period_days": days,
               "period_end": end.isoformat(), "insights": facts}  # fmt: skip
     result_id = await store(db, payload.company_id, AiResultKind.insight, ctx.job_id, result,

@@ -38,6 +38,7 @@ from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
+from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload, Personal
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 GenericLayout = Literal["standard", "notice", "alert"]
 USES = ("db", "mailer")
+#: An order's confirmation enqueued again within this window (a double submit, a request
+#: retried by the client) is sent once: BullMQ deduplication on the order's id.
+CONFIRMATION_WINDOW_S = 600.0
 
 
 class OrderConfirmationEmail(Payload):
@@ -86,9 +90,13 @@ class GenericEmail(Payload):
     company_id: Id | None = Field(None, description="brand the email with this company")
 
 
-async def _send(ctx: Ctx, email: Email, key: str | None = None) -> dict[str, Any]:
+async def _send(
+    ctx: Ctx, email: Email, key: str | None = None, step: str = "before sending"
+) -> dict[str, Any]:
     """Hand ``email`` to the process's mailer, logged under ``key`` (the job's id unless the job
-    sends several), so that a retry does not send it twice; what the job answers for it."""
+    sends several), so that a retry does not send it twice; what the job answers for it. A job
+    cancelled by then stops here (``step`` says where, in the job's cancelled answer)."""
+    ctx.check_cancelled(step)
     mailer: Mailer = ctx.resources.mailer
     delivery = await mailer.deliver(ctx.resources.db, key or ctx.job_id, email)
     return delivery.as_result()
@@ -158,9 +166,16 @@ def _rx_context(order: Order) -> dict[str, Any]:
     return {"rx": rx_summary(order)}
 
 
+def once_per_order(payload: OrderConfirmationEmail) -> EnqueueOptions:
+    """The confirmation's dedup key and window; a caller's own options win."""
+    return EnqueueOptions(
+        dedup_key=f"order-confirmation:{payload.order_id}", dedup_ttl_s=CONFIRMATION_WINDOW_S
+    )
+
+
 @job(OrderConfirmationEmail, queue="email", name="order-confirmation",
-     description="order confirmation to the customer", priority=1, attempts=5,
-     resources=USES)  # fmt: skip
+     description="order confirmation to the customer (once per order within 10 minutes)",
+     priority=1, attempts=5, resources=USES, options_for=once_per_order)  # fmt: skip
 async def order_confirmation(payload: OrderConfirmationEmail, ctx: Ctx) -> Any:
     return await _order_email(ctx, payload, "order_confirmation", _rx_context)
 
@@ -292,7 +307,8 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
             (user.email,), subject, "daily_briefing", company.id, {**shared, "user": user}
         )
         try:
-            sent = await _send(ctx, email, f"{ctx.job_id}:{user.id}")
+            step = f"after {len(deliveries)} of {len(users)} emails"
+            sent = await _send(ctx, email, f"{ctx.job_id}:{user.id}", step)
         except GiveUp as exc:
             refused.append(f"user {user.id}: {exc}")
             continue

@@ -102,5 +102,6 @@ async def invoice_email(payload: InvoiceEmail, ctx: Ctx) -> Any:
         {"invoice": invoice, "company": company},
         (Attachment(document.filename, "application/pdf", data),),
     )
+    ctx.check_cancelled("before sending")
     delivery = await mailer.deliver(db, ctx.job_id, email)
     return delivery.as_result() | {"documentId": document.id}

@@ -261,6 +261,7 @@ async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
         )
     says = _Says.of(NotificationType(payload.kind), payload, payload.action_url)
     items = [says.to(f"{ctx.job_id}:{user.id}", user.id, company.id) for user in users]
+    ctx.check_cancelled("before notifying")
     rows = await deliver(db, notifier, ctx, items)
     return _result(rows, users=[user.id for user in users])
 

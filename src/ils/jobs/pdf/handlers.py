@@ -110,6 +110,7 @@ async def produce(doc_type: DocumentType, entity_id: int, ctx: Ctx) -> dict[str,
     db = ctx.resources.db
     async with db.session() as session:
         loaded = await LOADERS[doc_type](session, entity_id)
+    ctx.check_cancelled("before rendering")
     key = storage_key(doc_type, loaded, ctx.job_id)
     stored = await ctx.resources.pdf_renderer.render_and_store(loaded.doc, ctx.resources.files, key)
     document_id = await record(db, doc_type, loaded, stored, ctx.job_id)

@@ -86,6 +86,9 @@ POLICY: dict[str, Rule] = {
     "queue.jobs": _rule(
         ADMINS, "retry, promote, cancel, remove jobs, retry all failed (own company's)"
     ),
+    "queue.dead_letters": _rule(
+        ADMINS, "list, inspect, replay and discard dead letters (own company's)"
+    ),
     "queue.operate": _rule(
         {P}, "pause, resume, clean, rate-limit and concurrency overrides, relay the outbox"
     ),

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from ils.domain.models.accounts import ADMIN_ROLES, Role, User
 from ils.queue.settings import QUEUE_NAMES
-from ils.queue.states import COUNT_STATES, FINAL_STATES, LIST_STATES
+from ils.queue.states import CANCELLABLE_STATES, COUNT_STATES, FINAL_STATES, LIST_STATES
 from ils.web.auth.dependencies import DbSession, cookie_scheme, current_user
 from ils.web.auth.policy import allows
 
@@ -97,6 +97,7 @@ async def dashboard(request: Request, user: PageUser) -> Response:
         states=LIST_STATES,
         count_states=COUNT_STATES,
         final_states=FINAL_STATES,
+        cancellable_states=CANCELLABLE_STATES,
     )
 
 

@@ -39,6 +39,10 @@ class ActionOut(BaseModel):
     queue: str
     job_id: str | None = None
     count: int | None = Field(None, description="jobs affected, where it is a bulk action")
+    outcome: str | None = Field(
+        None, description="cancel: 'removed' (it was not running yet) or 'cancelling' (its "
+        "worker was asked to stop it; it ends 'cancelled')"
+    )  # fmt: skip
 
 
 class CleanIn(BaseModel):
@@ -113,8 +117,8 @@ Act = Annotated[Acting, Depends(acting)]
 @_route(
     "POST",
     "/{queue}/jobs/{job_id}/{action}",
-    "Retry a failed job, promote a delayed one, or "
-    "ask the worker running an active one to cancel it",
+    "Retry a failed job, promote a delayed one, or cancel one that has not finished "
+    "(removed if not running yet; an active one's worker is asked to stop it)",
 )
 async def job_action(
     act: Act,
@@ -125,8 +129,10 @@ async def job_action(
 ) -> ActionOut:
     await act.audit(f"job_{action}", queue, job_id)
     jobs = act.admin.actions
-    run = {"retry": jobs.retry, "promote": jobs.promote, "cancel": jobs.cancel}[action]
-    await run(queue, job_id, act.scope)
+    if action == "cancel":
+        outcome = await jobs.cancel(queue, job_id, act.scope)
+        return ActionOut(action=action, queue=queue, job_id=job_id, outcome=outcome)
+    await (jobs.retry if action == "retry" else jobs.promote)(queue, job_id, act.scope)
     return ActionOut(action=action, queue=queue, job_id=job_id)
 
 

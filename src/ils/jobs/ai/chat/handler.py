@@ -91,6 +91,7 @@ async def chat_response(payload: ChatResponseTask, ctx: Ctx) -> dict[str, Any]:
     if done is not None:
         message_id, text, used, by = done.id, done.content, [], "stored"
     else:
+        ctx.check_cancelled("before answering")
         toolset = ToolSet(Scope(db, payload.company_id))
         answer = await ctx.resources.chat.answer(history, payload.message, toolset)
         text, used, by = answer.text[:MAX_TEXT], answer.tools_used, answer.provider

@@ -2,6 +2,7 @@
 // event stream (/api/queue/events), with the queue actions behind a confirmation dialog.
 import { api, goToLogin } from "./api.js";
 import { depthChart, throughputChart } from "./charts.js";
+import { DeadLettersView } from "./deadletters.js";
 import { confirmAction, h } from "./dialogs.js";
 import { JobsView, when } from "./jobs.js";
 import { notify } from "./toast.js";
@@ -20,6 +21,13 @@ const depth = []; // [{t, waiting: {queue: n}}]
 let throughput = null;
 
 const jobs = new JobsView({ canAct: CAN_ACT, notify, onChanged: () => jobs.load() });
+const deadLetters = new DeadLettersView({
+  canAct: CAN_ACT,
+  notify,
+  panel: jobs.panel,
+  onOpen: () => (jobs.detailJob = null), // the panel no longer follows a job
+  onChanged: () => jobs.load(),
+});
 
 // -- queue cards ---------------------------------------------------------------------------
 
@@ -266,7 +274,10 @@ function onSnapshot(snap) {
     if (depth.length > DEPTH_SAMPLES) depth.shift();
   }
   renderDepth();
-  if (snap.redis && finishedChanged(previous, snap)) loadThroughputSoon();
+  if (snap.redis && finishedChanged(previous, snap)) {
+    loadThroughputSoon();
+    deadLetters.load(); // a job that failed for good is recorded before it shows as failed
+  }
   const counts = snap.queues[jobs.queue].counts;
   jobs.showCounts(counts);
   // Reload the visible job page when its queue's counts moved (or Redis came back).
@@ -319,5 +330,6 @@ document.getElementById("logout").addEventListener("click", async () => {
 buildCards();
 connect();
 jobs.load();
+deadLetters.load();
 loadThroughput();
 setInterval(loadThroughput, THROUGHPUT_EVERY_MS);

@@ -5,6 +5,8 @@ import { api } from "./api.js";
 import { confirmAction, h, wireClose } from "./dialogs.js";
 
 const PAGE_SIZE = 20;
+// The states a job can be cancelled in (ils.queue.states.CANCELLABLE_STATES).
+const CANCELLABLE = new Set(document.body.dataset.cancellableStates.split(","));
 
 export function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "—";
@@ -109,7 +111,7 @@ export class JobsView {
             h("td", { class: "num" }, `${job.attempts_made}/${job.attempts}`),
             h("td", {}, when(job.timestamp)),
             h("td", {}, when(job.finished_on)),
-            h("td", { class: "reason" }, job.failed_reason || ""),
+            h("td", { class: "reason" }, job.failed_reason || (job.state === "cancelled" ? "cancelled" : "")),
           ),
         ),
       );
@@ -234,7 +236,8 @@ export class JobsView {
   jobActions(queue, job) {
     if (!this.canAct) return [];
     const path = `/api/queue/${queue}/jobs/${encodeURIComponent(job.id)}`;
-    const act = (label, text, method, url, danger = false) =>
+    // `gone`: the job no longer exists afterwards (removed, or cancelled before it ran).
+    const act = (label, text, method, url, danger = false, gone = method === "DELETE") =>
       h("button", {
         type: "button",
         class: `btn ${danger ? "btn-danger" : ""}`,
@@ -247,7 +250,7 @@ export class JobsView {
             run: async () => {
               await api(method, url);
               this.notify(`${label}: job ${job.id} of ${queue}`);
-              if (method === "DELETE") {
+              if (gone) {
                 this.detailJob = null;
                 this.panel.close();
               } else {
@@ -265,8 +268,11 @@ export class JobsView {
       buttons.push(act("Promote", "The job runs now instead of at its due time.", "POST", `${path}/promote`));
     }
     if (job.state === "active") {
-      buttons.push(act("Cancel", "The worker running it is asked to stop it.", "POST", `${path}/cancel`, true));
+      buttons.push(act("Cancel job", "The worker running it is asked to stop it at its next step; it ends cancelled.", "POST", `${path}/cancel`, true));
     } else {
+      if (CANCELLABLE.has(job.state)) {
+        buttons.push(act("Cancel job", "The job has not run yet: it is removed and will not run.", "POST", `${path}/cancel`, true, true));
+      }
       buttons.push(act("Remove", "The job and its logs are deleted for good.", "DELETE", path, true));
     }
     return buttons;
