@@ -1,12 +1,14 @@
 """What the ``ils`` command's sub-commands share: the common options, the settings with a
 command's options as the last source, the one way a command fails (``error: ...`` on stderr, exit
-2 or 1), running a coroutine as a command, and the queue admin view on Redis alone that the
-inspecting commands read through. Rich is imported only by a command that prints a table.
+2 or 1), reading a JSON argument, running a coroutine as a command, and the queue admin view on
+Redis alone that the inspecting commands read through. Rich is imported only by a command that
+prints a table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -51,6 +53,14 @@ def rich_console() -> Any:
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def parse_json(text: str, what: str) -> Any:
+    """``text`` as JSON, or the command fails with ``<what> is not JSON: ...``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not JSON: {exc}")
 
 
 def run_async(coro: Callable[[], Awaitable[T]]) -> T:

@@ -15,6 +15,7 @@ from ils.cli_common import (
     JsonOpt,
     fail,
     inspect_admin,
+    parse_json,
     rich_console,
     run_async,
     settings_for,
@@ -136,10 +137,7 @@ def queue_add(
 
     from ils.queue.producer import EnqueueOptions
 
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        fail(f"payload is not JSON: {exc}")
+    data = parse_json(payload, "payload")
     try:
         options = EnqueueOptions(priority=priority, delay_s=delay, job_id=job_id)
     except ValidationError as exc:

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import ConfigOpt, JsonOpt, T, fail, rich_console, run_async, settings_for
+from ils.cli_common import (
+    ConfigOpt,
+    JsonOpt,
+    T,
+    fail,
+    parse_json,
+    rich_console,
+    run_async,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,10 +138,7 @@ def schedule_add(
     """Add a schedule; prints it."""
     from ils.domain.services.schedules import ScheduleCreate, create_schedule
 
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError as exc:
-        fail(f"--payload is not JSON: {exc}")
+    data = parse_json(payload, "--payload")
 
     async def add(session: AsyncSession) -> dict[str, Any]:
         spec = ScheduleCreate.model_validate({

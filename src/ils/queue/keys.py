@@ -66,14 +66,25 @@ def throughput(prefix: str, queue: str, hour: int) -> str:
     return f"{prefix}:ils:tp:{queue}:{hour}"
 
 
+def _pair_field(first: object, second: str) -> str:
+    """A hash field of two parts, ``<first>:<second>`` (``first`` holds no ``:``)."""
+    return f"{first}:{second}"
+
+
+def _split_field(field: str) -> tuple[str, str]:
+    """The two parts of a :func:`_pair_field`."""
+    first, _, second = field.partition(":")
+    return first, second
+
+
 def throughput_field(minute: int, outcome: str) -> str:
     """The field of :func:`throughput` counting ``outcome`` in ``minute`` (epoch seconds // 60)."""
-    return f"{minute}:{outcome}"
+    return _pair_field(minute, outcome)
 
 
 def parse_throughput_field(field: str) -> tuple[int, str]:
     """``(minute, outcome)`` of a :func:`throughput_field`."""
-    minute, _, outcome = field.partition(":")
+    minute, outcome = _split_field(field)
     return int(minute), outcome
 
 
@@ -91,13 +102,12 @@ def cancel_requests(prefix: str) -> str:
 
 def cancel_field(queue: str, job_id: str) -> str:
     """The field of :func:`cancel_requests` asking to cancel ``queue``/``job_id``."""
-    return f"{queue}:{job_id}"
+    return _pair_field(queue, job_id)
 
 
 def parse_cancel_field(field: str) -> tuple[str, str]:
     """``(queue, job_id)`` of a :func:`cancel_field` (job ids hold no ``:``; queue names none)."""
-    queue, _, job_id = field.partition(":")
-    return queue, job_id
+    return _split_field(field)
 
 
 def first_failure(prefix: str, queue: str, job_id: str) -> str:
