@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
@@ -94,8 +94,37 @@ class JobView:
         return asdict(self)
 
 
+V = TypeVar("V")
+
+
+class _Attached(Generic[V]):
+    """A database-backed view of :class:`QueueAdmin`, set by ``ils.bootstrap`` where the process
+    has a database; reading it where it has none is a :class:`ConfigurationError`."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> V:
+        if obj is None:
+            return self  # type: ignore[return-value]  # on the class: the descriptor
+        view: V | None = getattr(obj, self.slot, None)
+        if view is None:
+            raise ConfigurationError(f"this process's queue admin has no {self.what}")
+        return view
+
+    def __set__(self, obj: object, view: V) -> None:
+        setattr(obj, self.slot, view)
+
+
 class QueueAdmin:
     """Reads and acts on the state of the queues of one prefix."""
+
+    # The outbox's (:mod:`ils.queue.outbox_admin`) and the dead letters' scoped views.
+    outbox: _Attached[OutboxAdmin] = _Attached("outbox")
+    dead_letters: _Attached[DeadLetterAdmin] = _Attached("dead letters")
 
     def __init__(
         self, settings: Settings, broker: Broker, registry: Registry | None = None
@@ -108,31 +137,6 @@ class QueueAdmin:
         self.batches = BatchReader(self.queue, QUEUE_NAMES)
         self.actions = QueueActions(self.queue, settings.prefix)
         self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
-        self._outbox: OutboxAdmin | None = None
-        self._dead_letters: DeadLetterAdmin | None = None
-
-    @property
-    def outbox(self) -> OutboxAdmin:
-        """The outbox's scoped view (:mod:`ils.queue.outbox_admin`), set by ``ils.bootstrap``
-        where the process has a database; :class:`ConfigurationError` where it has none."""
-        if self._outbox is None:
-            raise ConfigurationError("this process's queue admin has no outbox")
-        return self._outbox
-
-    @outbox.setter
-    def outbox(self, outbox: OutboxAdmin) -> None:
-        self._outbox = outbox
-
-    @property
-    def dead_letters(self) -> DeadLetterAdmin:
-        """The dead letters' scoped view, set by ``ils.bootstrap`` like :attr:`outbox`."""
-        if self._dead_letters is None:
-            raise ConfigurationError("this process's queue admin has no dead letters")
-        return self._dead_letters
-
-    @dead_letters.setter
-    def dead_letters(self, dead_letters: DeadLetterAdmin) -> None:
-        self._dead_letters = dead_letters
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
