@@ -56,7 +56,8 @@ async def test_admin_roles_get_the_dashboard_queue_actions_for_the_platform_admi
 
 
 @pytest.mark.parametrize(
-    "asset", ["dashboard.js", "jobs.js", "dialogs.js", "charts.js", "api.js", "dashboard.css"]
+    "asset",
+    ["dashboard.js", "jobs.js", "paged.js", "dialogs.js", "charts.js", "api.js", "dashboard.css"],
 )
 async def test_the_assets_are_served_by_the_app(api: FastAPI, asset: str):
     async with make_client(api) as client:

@@ -3,25 +3,23 @@
 // behind the confirmation dialog. The API applies the viewer's company and masking.
 import { api } from "./api.js";
 import { confirmAction, h } from "./dialogs.js";
+import { PAGE_SIZE, PagedTable } from "./paged.js";
 
-const PAGE_SIZE = 20;
 const URL = "/api/queue/dead-letters";
 
 function at(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
-export class DeadLettersView {
+export class DeadLettersView extends PagedTable {
   constructor({ canAct, notify, panel, onOpen, onChanged }) {
+    super({ bodyId: "dlq-body", prefix: "dlq", columns: 8, noun: "dead letters" });
     this.canAct = canAct;
     this.notify = notify;
     this.panel = panel; // the detail dialog, shared with the job panel
     this.onOpen = onOpen; // the panel now shows a dead letter, not a job
     this.onChanged = onChanged;
-    this.page = 1;
-    this.total = 0;
     this.selected = new Set();
-    this.body = document.getElementById("dlq-body");
     this.replaySelected = document.getElementById("dlq-replay-selected");
     for (const id of ["dlq-queue", "dlq-pending"]) {
       document.getElementById(id).addEventListener("change", () => {
@@ -29,17 +27,9 @@ export class DeadLettersView {
         this.load();
       });
     }
-    document.getElementById("dlq-prev").addEventListener("click", () => this.goTo(this.page - 1));
-    document.getElementById("dlq-next").addEventListener("click", () => this.goTo(this.page + 1));
     if (this.replaySelected) {
       this.replaySelected.addEventListener("click", () => this.replayMany([...this.selected]));
     }
-  }
-
-  goTo(page) {
-    const pages = Math.max(1, Math.ceil(this.total / PAGE_SIZE));
-    this.page = Math.min(Math.max(1, page), pages);
-    return this.load();
   }
 
   query() {
@@ -48,25 +38,6 @@ export class DeadLettersView {
     if (queue) params.set("queue", queue);
     if (document.getElementById("dlq-pending").checked) params.set("replayed", "false");
     return `${URL}?${params}`;
-  }
-
-  async load() {
-    const url = this.query();
-    this.loading = url;
-    let data;
-    try {
-      data = await api("GET", url);
-    } catch (exc) {
-      if (this.loading === url) this.message(`Cannot list dead letters: ${exc.message}`);
-      return;
-    }
-    if (this.loading !== url) return;
-    this.total = data.total;
-    this.render(data);
-  }
-
-  message(text) {
-    this.body.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "muted" }, text)));
   }
 
   render(data) {
@@ -78,10 +49,7 @@ export class DeadLettersView {
       this.body.replaceChildren(...data.dead_letters.map((d) => this.row(d)));
     }
     this.markSelection();
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    document.getElementById("dlq-info").textContent = `page ${data.page} of ${pages} · ${data.total} dead letters`;
-    document.getElementById("dlq-prev").disabled = data.page <= 1;
-    document.getElementById("dlq-next").disabled = data.page >= pages;
+    this.showPage(data);
   }
 
   row(d) {

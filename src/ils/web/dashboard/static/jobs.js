@@ -3,8 +3,8 @@
 // batch's callback, the batch's progress.
 import { api } from "./api.js";
 import { confirmAction, h, wireClose } from "./dialogs.js";
+import { PAGE_SIZE, PagedTable } from "./paged.js";
 
-const PAGE_SIZE = 20;
 // The states a job can be cancelled in (ils.queue.states.CANCELLABLE_STATES).
 const CANCELLABLE = new Set(document.body.dataset.cancellableStates.split(","));
 
@@ -16,17 +16,14 @@ function pretty(value) {
   return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);
 }
 
-export class JobsView {
+export class JobsView extends PagedTable {
   constructor({ canAct, notify, onChanged }) {
+    super({ bodyId: "jobs-body", prefix: "page", columns: 6, noun: "jobs" });
     this.canAct = canAct;
     this.notify = notify;
     this.onChanged = onChanged; // an action changed something: refresh what depends on it
     this.queue = document.getElementById("jobs-queue").value;
     this.state = "failed";
-    this.page = 1;
-    this.total = 0;
-    this.loading = null;
-    this.body = document.getElementById("jobs-body");
     this.panel = document.getElementById("detail");
     wireClose(this.panel);
     this.detailJob = null;
@@ -36,8 +33,6 @@ export class JobsView {
     for (const tab of document.querySelectorAll("#state-tabs .tab")) {
       tab.addEventListener("click", () => this.select(this.queue, tab.dataset.state));
     }
-    document.getElementById("page-prev").addEventListener("click", () => this.goTo(this.page - 1));
-    document.getElementById("page-next").addEventListener("click", () => this.goTo(this.page + 1));
     this.markTabs();
   }
 
@@ -47,12 +42,6 @@ export class JobsView {
     this.page = 1;
     document.getElementById("jobs-queue").value = queue;
     this.markTabs();
-    return this.load();
-  }
-
-  goTo(page) {
-    const pages = Math.max(1, Math.ceil(this.total / PAGE_SIZE));
-    this.page = Math.min(Math.max(1, page), pages);
     return this.load();
   }
 
@@ -70,31 +59,16 @@ export class JobsView {
     }
   }
 
-  async load() {
-    // One request at a time; a newer request replaces the one in flight.
-    const url = `/api/queue/${this.queue}/jobs?state=${this.state}&page=${this.page}&page_size=${PAGE_SIZE}`;
-    this.loading = url;
-    let data;
-    try {
-      data = await api("GET", url);
-    } catch (exc) {
-      if (this.loading === url) this.renderMessage(`Cannot list jobs: ${exc.message}`);
-      return;
-    }
-    if (this.loading !== url) return;
-    this.total = data.total;
-    this.render(data);
-  }
-
-  renderMessage(text) {
-    this.body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "muted" }, text)));
+  // The list's URL for this.page (one request at a time: see PagedTable.load).
+  query() {
+    return `/api/queue/${this.queue}/jobs?state=${this.state}&page=${this.page}&page_size=${PAGE_SIZE}`;
   }
 
   render(data) {
     const caption = `${data.state} jobs of ${data.queue}`;
     document.getElementById("jobs-caption").textContent = caption;
     if (!data.jobs.length) {
-      this.renderMessage(`No ${data.state} jobs in ${data.queue}.`);
+      this.message(`No ${data.state} jobs in ${data.queue}.`);
     } else {
       this.body.replaceChildren(
         ...data.jobs.map((job) =>
@@ -116,10 +90,7 @@ export class JobsView {
         ),
       );
     }
-    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
-    document.getElementById("page-info").textContent = `page ${data.page} of ${pages} · ${data.total} jobs`;
-    document.getElementById("page-prev").disabled = data.page <= 1;
-    document.getElementById("page-next").disabled = data.page >= pages;
+    this.showPage(data);
   }
 
   // -- the detail panel ------------------------------------------------------------------
