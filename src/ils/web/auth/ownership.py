@@ -11,7 +11,8 @@ from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Base
-from ils.domain.models.accounts import Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import User
 
 ModelT = TypeVar("ModelT", bound=Base)
 

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.enums import ProductKind
+from ils.domain.models.catalog import Product, Supplier
 from ils.domain.services import Amount, Id, Window
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
+from ils.domain.enums import PrismBase
 from ils.domain.models.clinical import Examination, Patient
-from ils.domain.models.rx import PrismBase
 from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import patients as service
 from ils.domain.services.patients import ExaminationCreate, PatientCreate, PatientUpdate
