@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.errors import GiveUp
 
 M = TypeVar("M", bound=Base)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Enum, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import CompanyKind, Role
 from ils.domain.models.types import UtcDateTime, utcnow
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import AiResultKind, MessageRole
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned, owned_children

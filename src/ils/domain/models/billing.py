@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import InvoiceStatus, PaymentMethod
 from ils.domain.models.columns import Percent, str_enum
 from ils.domain.models.shared import (

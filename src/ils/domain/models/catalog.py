@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import ProductKind
 from ils.domain.models.columns import RefractiveIndex, str_enum
 from ils.domain.models.shared import CompanyOwned, not_negative

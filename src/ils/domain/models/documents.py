@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import DocumentEntity, DocumentType
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned

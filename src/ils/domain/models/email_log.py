@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import EmailStatus
 from ils.domain.models.columns import str_enum
 from ils.domain.models.types import UtcDateTime, utcnow

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import ConnectionStatus
 from ils.domain.models.columns import str_enum
 from ils.domain.models.types import UtcDateTime, utcnow

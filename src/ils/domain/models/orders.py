@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.enums import Eye, LineKind, OrderStatus
 from ils.domain.models.columns import Millimeters, str_enum
 from ils.domain.models.rx import RxColumns, rx_checks
