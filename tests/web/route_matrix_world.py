@@ -31,7 +31,7 @@ from ils.domain.models import (
 )
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.jobs import helpers
-from ils.queue.outbox import OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.producer import EnqueueOptions
 from tests.web.conftest import PASSWORD, add_user, csrf_headers, login, make_client
 

@@ -10,7 +10,7 @@ driver alone (:attr:`Database.direct`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +82,9 @@ class Database:
         self.direct = DirectReader(url, schema)
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
-        self._on_sessions: list[Callable[[async_sessionmaker[AsyncSession]], None]] = []
+        # What every session starts with in its ``info``, whenever the sessions are made (the
+        # job system names its producer here: ils.queue.producer.bind_producer).
+        self.session_info: dict[str, Any] = {}
 
     @property
     def built(self) -> bool:
@@ -100,18 +102,11 @@ class Database:
         if self._sessions is None:
             from sqlalchemy.ext.asyncio import async_sessionmaker
 
-            sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-            for configure in self._on_sessions:
-                configure(sessions)
-            self._sessions = sessions
+            # The info dict itself, not a copy: what is named in it later applies too.
+            self._sessions = async_sessionmaker(
+                self.engine, expire_on_commit=False, info=self.session_info
+            )
         return self._sessions
-
-    def on_sessions(self, configure: Callable[[async_sessionmaker[AsyncSession]], None]) -> None:
-        """Call ``configure`` with the session factory: now if it is made, else when it is."""
-        if self._sessions is not None:
-            configure(self._sessions)
-        else:
-            self._on_sessions.append(configure)
 
     def _make_engine(self) -> AsyncEngine:
         from sqlalchemy import event

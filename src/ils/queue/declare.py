@@ -13,13 +13,14 @@ from __future__ import annotations
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, cast
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
 from ils.queue.registry import JobType, Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 P = ParamSpec("P")
 PayloadT = TypeVar("PayloadT", bound=Payload)
