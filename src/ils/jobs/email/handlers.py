@@ -4,7 +4,8 @@ email to the process's :class:`Mailer`.
 
 They declare the database and the mailer (``ctx.resources.db``, ``ctx.resources.mailer``); the
 mailer (and with it Jinja2 and the SMTP client) is imported and built by the process that runs
-them, not by those that only enqueue.
+them, not by those that only enqueue. The models and SQLAlchemy are imported by the handlers when
+they run, not with the declarations every process's registry loads.
 """
 
 from __future__ import annotations
@@ -15,23 +16,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import EmailStr, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Database
-from ils.domain.models import (
-    ADMIN_ROLES,
-    AiResult,
-    AiResultKind,
-    Company,
-    MarketplaceConnection,
-    Order,
-    OrderStatus,
-    Product,
-    PurchaseOrder,
-    Supplier,
-    User,
-)
+from ils.domain.enums import ADMIN_ROLES, AiResultKind, OrderStatus
 from ils.errors import GiveUp
 from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
@@ -40,6 +26,10 @@ from ils.queue.declare import job
 from ils.queue.registry import Payload, Personal
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.domain.db import Database
+    from ils.domain.models import Company, Order, User
     from ils.jobs.email.mailer import Mailer
 
 GenericLayout = Literal["standard", "notice", "alert"]
@@ -119,6 +109,8 @@ async def _order_user_company(
     db: Database, order_id: int, user_id: int
 ) -> tuple[Order, User, Company]:
     """What an order's emails need, loaded at send time; a missing one gives up."""
+    from ils.domain.models import Company, Order, User
+
     async with db.session() as session:
         order = await need(session, Order, order_id, "order")
         user = await need(session, User, user_id, "user")
@@ -179,6 +171,10 @@ async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
      description="purchase order to a supplier", priority=2, attempts=5,
      resources=USES)  # fmt: skip
 async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, Product, PurchaseOrder, Supplier
+
     db, mailer = _tools(ctx)
     async with db.session() as session:
         po = await need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
@@ -211,6 +207,10 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
      description="connection request to the target company's admins", priority=3,
      attempts=3, resources=USES)  # fmt: skip
 async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, MarketplaceConnection, User
+
     db, mailer = _tools(ctx)
     async with db.session() as session:
         connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
@@ -237,6 +237,10 @@ async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) 
 
 
 async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Order, Product
+
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     of_day = (
         Order.company_id == company_id,
@@ -276,6 +280,10 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     """One email per user (each logged under ``<job id>:<user id>``, so a retry sends only the
     ones not yet accepted); users gone are skipped. A user whose address is refused for good does
     not stop the others; the job gives up only when nobody could be written to."""
+    from sqlalchemy import select
+
+    from ils.domain.models import AiResult, Company, User
+
     db, mailer = _tools(ctx)
     async with db.session() as session:
         company = await need(session, Company, payload.company_id, "company")
@@ -330,6 +338,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
 @job(GenericEmail, queue="email", name="generic", description="any templated email",
      priority=4, attempts=3, resources=USES)  # fmt: skip
 async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
+    from ils.domain.models import Company
     from ils.jobs.email.render import sanitize
 
     db, mailer = _tools(ctx)

@@ -3,7 +3,8 @@ default), an OpenAI-compatible HTTP provider, the company-scoped read-only tools
 the chat-response job that stores the answer and pushes it to the user.
 
 :func:`build_provider` makes the process's provider from its :class:`ChatSettings` (the HTTP one,
-and httpx with it, imported only when chosen); handlers find it as ``ctx.resources.chat``.
+and httpx with it, imported only when chosen); handlers find it as ``ctx.resources.chat``. The
+tools (:mod:`.tools`, on SQLAlchemy) are imported from their module, by the job when it runs.
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ from __future__ import annotations
 from ils.jobs.ai.chat.offline import OfflineProvider
 from ils.jobs.ai.chat.provider import Answer, ChatProvider, ProviderUnavailable, Turn
 from ils.jobs.ai.chat.settings import ChatSettings
-from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
 
 __all__ = [
-    "TOOLS",
     "Answer",
     "ChatProvider",
     "ChatSettings",
     "OfflineProvider",
     "ProviderUnavailable",
-    "Scope",
-    "ToolSet",
     "Turn",
     "build_provider",
 ]
