@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ils.domain.db import Database
 from ils.jobs import build_registry
 from ils.jobs.resources import Resources, check_kinds
-from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
-from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.outbox_probe import OutboxProbe
 from ils.queue.producer import Producer, bind_producer, unbind_producer
 from ils.queue.registry import Registry
@@ -35,6 +33,7 @@ if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
+    from ils.queue.admin import QueueAdmin
     from ils.queue.outbox import Outbox
 
 
@@ -142,8 +141,17 @@ class JobSystem:
         )
         self.resources.give("producer", self.producer)
         bind_producer(self.database.session_info, self.producer)
-        self.admin = QueueAdmin(settings, self.broker, self.registry)
-        self.admin.outbox = OutboxAdmin(self.relay, self.admin.job_type)
+
+    @functools.cached_property
+    def admin(self) -> QueueAdmin:
+        """The queue admin view, outbox included (the web app's and the CLI's: a worker never
+        makes it)."""
+        from ils.queue.admin import QueueAdmin
+        from ils.queue.outbox_admin import OutboxAdmin
+
+        admin = QueueAdmin(self.settings, self.broker, self.registry)
+        admin.outbox = OutboxAdmin(self.relay, admin.job_type)
+        return admin
 
     @functools.cached_property
     def outbox(self) -> Outbox:

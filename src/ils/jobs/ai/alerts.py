@@ -64,7 +64,7 @@ async def scan(
     ctx: Ctx, company_id: int, metric: str, grain: str, lookback_days: int
 ) -> dict[str, Any]:
     """One metric's series and the anomalies found in its reported window."""
-    from ils.jobs.ai import data  # its queries load SQLAlchemy: when the job runs
+    from ils.jobs.ai import data
 
     async with ctx.resources.db.session() as session:
         company = await data.company(session, company_id)

@@ -10,7 +10,6 @@ SQLAlchemy, the models and the AI data queries are imported when the job runs.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -63,6 +62,8 @@ async def _day_totals(s: AsyncSession, c: Company, day: dt.date) -> tuple[int, f
 
 async def figures(s: AsyncSession, c: Company, day: dt.date) -> dict[str, Any]:
     """The numbers of ``day`` and of the days before it that the briefing compares."""
+    import statistics
+
     from sqlalchemy import select
 
     from ils.domain.models import Order, Product

@@ -19,7 +19,6 @@ from pydantic import Field
 from ils.domain.enums import AiResultKind
 from ils.errors import GiveUp, JobCancelled
 from ils.jobs.ai.forecasting import reorder
-from ils.jobs.ai.forecasting.summary import summarise
 from ils.jobs.ai.results import store
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
@@ -146,6 +145,8 @@ async def forecast_all(
      priority=5, resources=("db", "ai_models"))  # fmt: skip
 async def demand_forecast(payload: DemandForecastTask, ctx: Ctx) -> dict[str, Any]:
     """load demand -> forecast in the pool -> entries with reorder suggestions -> store."""
+    from ils.jobs.ai.forecasting.summary import summarise  # statistics: when the job runs
+
     end, products, demand, on_order, level = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from ils.domain.enums import ADMIN_ROLES, AiResultKind, OrderStatus
 from ils.errors import GiveUp
-from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
+from ils.jobs.payloads import EmailAddress, Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
@@ -65,7 +65,7 @@ class DailyBriefingEmail(Payload):
 
 
 class GenericEmail(Payload):
-    to: Annotated[list[EmailStr], Personal()] = Field(min_length=1, max_length=100)
+    to: Annotated[list[EmailAddress], Personal()] = Field(min_length=1, max_length=100)
     subject: PersonalShortText
     text: PersonalText
     html: PersonalText | None = None
