@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
-from pydantic.networks import validate_email
 
 from ils.queue.registry import Personal
 
@@ -26,12 +25,15 @@ NotificationPriority = Literal["urgent", "high", "medium", "low"]
 
 
 def _email_address(value: str) -> str:
+    from pydantic.networks import validate_email
+
     return validate_email(value)[1]
 
 
 # pydantic's EmailStr, validated the same way (the same errors, the same JSON schema), except that
-# email-validator is imported when the first address is validated, not when a payload model is
-# built: every process's registry builds the email payloads, and most never validate an address.
+# pydantic's URL types and email-validator are imported when the first address is validated, not
+# when a payload model is built: every process's registry builds the email payloads, and most
+# never validate an address.
 EmailAddress = Annotated[
     str, AfterValidator(_email_address), WithJsonSchema({"type": "string", "format": "email"})
 ]
