@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import ConfigOpt, JsonOpt, T, fail, rich_console, run_async, settings_for
+from ils.cli_base import T, fail, run_async, settings_for
+from ils.cli_common import ConfigOpt, JsonOpt, rich_console
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
