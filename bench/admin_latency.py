@@ -24,8 +24,10 @@ from typing import Any
 import httpx
 from bullmq import Queue
 
-from ils.domain.db import Base, Database
-from ils.domain.models.accounts import Company, CompanyKind, Role, User
+from ils.domain.base import Base
+from ils.domain.db import Database
+from ils.domain.enums import CompanyKind, Role
+from ils.domain.models.accounts import Company, User
 from ils.domain.passwords import hash_password
 from ils.queue import keys
 from ils.queue.broker import make_client

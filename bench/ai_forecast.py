@@ -32,9 +32,10 @@ from tests.support.demand_processes import catalogue
 from ils.domain.db import Database
 from ils.domain.demo import seed_demo
 from ils.domain.models import Company, CompanyKind
-from ils.jobs.ai import ModelPool, data
+from ils.jobs.ai import data
 from ils.jobs.ai.demand import BATCH
 from ils.jobs.ai.forecasting.summary import summarise
+from ils.jobs.ai.pool import ModelPool
 
 TODAY = dt.date(2026, 3, 1)  # fixed, so every run forecasts the same history
 HORIZON = 14

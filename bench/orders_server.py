@@ -33,7 +33,8 @@ STORES = ("valkey", "redis")  # the embedded server: its CPU is counted apart
 async def make_token(database_url: str) -> str:
     """A company, a dispenser and an API token for them; the token."""
     from ils.domain.db import Database
-    from ils.domain.models.accounts import Company, CompanyKind, Role, User
+    from ils.domain.enums import CompanyKind, Role
+    from ils.domain.models.accounts import Company, User
     from ils.domain.passwords import hash_password
     from ils.web.auth.tokens import create_token
 

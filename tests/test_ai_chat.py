@@ -19,16 +19,12 @@ from ils.domain.db import Database
 from ils.domain.models import AiMessage, MessageRole, Notification, NotificationType
 from ils.errors import ConfigurationError, GiveUp
 from ils.jobs import helpers
-from ils.jobs.ai.chat import (
-    TOOLS,
-    ChatSettings,
-    OfflineProvider,
-    ProviderUnavailable,
-    Scope,
-    ToolSet,
-)
 from ils.jobs.ai.chat.handler import ChatResponseTask, chat_response, load
 from ils.jobs.ai.chat.http_provider import OpenAIProvider
+from ils.jobs.ai.chat.offline import OfflineProvider
+from ils.jobs.ai.chat.provider import ProviderUnavailable
+from ils.jobs.ai.chat.settings import ChatSettings
+from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
 from ils.jobs.ai.results import follow_up
 from ils.jobs.resources import Resources
 from ils.queue.embedded import free_port

@@ -12,7 +12,8 @@ import pytest
 
 from ils.domain.db import Database
 from ils.domain.models import Order, OrderStatus
-from ils.jobs.ai.chat import TOOLS, OfflineProvider, Scope, ToolSet
+from ils.jobs.ai.chat.offline import OfflineProvider
+from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
 from tests.support.ai_world import Shop, make_shop
 from tests.support.chat_world import store_anomalies, store_forecast
 

@@ -15,8 +15,8 @@ from ils.cli import app
 from ils.domain.db import Database
 from ils.errors import ConfigurationError
 from ils.jobs import helpers
-from ils.jobs.ai.chat import ChatSettings
 from ils.jobs.ai.chat.http_provider import OpenAIProvider, redact_secret
+from ils.jobs.ai.chat.settings import ChatSettings
 from ils.jobs.resources import Resources
 from ils.settings import load_chat_settings
 from tests.conftest import make_settings

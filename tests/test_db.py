@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from ils.domain.checkpoints import Checkpointer
 from ils.domain.db import Database, database_url
-from ils.domain.models.accounts import Company, CompanyKind, Role, User
+from ils.domain.enums import CompanyKind, Role
+from ils.domain.models.accounts import Company, User
 from ils.domain.models.types import to_money
 from ils.errors import ConfigurationError
 

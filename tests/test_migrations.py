@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 import ils.domain.models  # noqa: F401  (every table in Base.metadata)
+from ils.domain.base import Base
 from ils.domain.cli_db import db_app
-from ils.domain.db import Base, Database
+from ils.domain.db import Database
 from ils.domain.migrate import (
     alembic_config,
     current,

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ils.domain.models as models
-from ils.domain.db import Base, Database
+from ils.domain.base import Base
+from ils.domain.db import Database
 from ils.domain.models import (
     TRANSITIONS,
     AiResult,

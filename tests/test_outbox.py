@@ -20,7 +20,8 @@ from ils.domain.db import Database
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound
 from ils.queue.broker import Broker
 from ils.queue.embedded import EmbeddedServer, free_port
-from ils.queue.outbox import OUTBOX_ID_MAX, Outbox, OutboxRow, utcnow
+from ils.queue.outbox import Outbox
+from ils.queue.outbox_row import OUTBOX_ID_MAX, OutboxRow, utcnow
 from ils.queue.outbox_table import outbox
 from ils.queue.producer import EnqueueOptions, Producer, job_options
 from ils.queue.relay import OutboxRelay

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ils.jobs.ai import ModelPool
+from ils.jobs.ai.pool import ModelPool
 from ils.jobs.pdf.pool import RenderPool
 from ils.queue.pool import POOL_NICE, ProcessPool
 from tests.support.pool_probes import loaded, niceness

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ils.queue.broker import Broker
 from ils.queue.embedded import free_port
-from ils.queue.outbox import OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.relay_publish import Publisher, RelayTiming
 from ils.queue.settings import Settings
 from tests.conftest import make_settings

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from ils import cli
 from ils.cli import app
+from ils.cli_base import ready_to_run
 from ils.errors import ConfigurationError
 from ils.settings import load_settings
 from ils.web import factory
@@ -98,7 +98,7 @@ def test_db_upgrade_and_serve_use_the_database_of_the_var_dir_set_in_the_toml_fi
     assert not (tmp_path / "var").exists()
     settings = load_settings()
     assert settings.resolved_database_url().endswith(str(tmp_path / "elsewhere" / "ils.db"))
-    cli._ready_to_run(settings)  # what serve and worker check: the database is migrated
+    ready_to_run(settings)  # what serve and worker check: the database is migrated
     current = CliRunner().invoke(app, ["db", "current", "--check"])
     assert current.exit_code == 0 and "elsewhere" in current.output, current.output
 

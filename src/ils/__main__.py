@@ -1,5 +1,5 @@
-"""``python -m ils``: the same as the ``ils`` command."""
+"""``python -m ils``: the same as the ``ils`` command (:func:`ils.cli_worker.main`)."""
 
-from ils.cli import app
+from ils.cli_worker import main
 
-app()
+main()

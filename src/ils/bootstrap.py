@@ -7,6 +7,8 @@ way a process gets its connections, and no hidden default ones.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import gc
 import logging
 from collections.abc import Callable
@@ -14,15 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
 from ils.jobs import build_registry
-from ils.jobs.dead_letter_notice import notify_admins
 from ils.jobs.resources import Resources, check_kinds
-from ils.queue.admin import QueueAdmin
 from ils.queue.broker import Broker
-from ils.queue.dead_letter_admin import DeadLetterAdmin
 from ils.queue.dead_letter_sweep import DeadLetterSweep
-from ils.queue.dead_letters import DeadLetters
-from ils.queue.outbox import Outbox
-from ils.queue.outbox_admin import OutboxAdmin
+from ils.queue.outbox_probe import OutboxProbe
+from ils.queue.processing import DeadLettersOnDemand
 from ils.queue.producer import Producer, bind_producer, unbind_producer
 from ils.queue.registry import Registry
 from ils.queue.relay import OutboxRelay
@@ -37,6 +35,9 @@ if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
+    from ils.queue.admin import QueueAdmin
+    from ils.queue.dead_letters import DeadLetters
+    from ils.queue.outbox import Outbox
 
 
 def tune_gc_for_serving() -> None:
@@ -107,7 +108,9 @@ class JobSystem:
     parts built elsewhere (tests: a mailer on a test SMTP server); those stay the caller's.
     The outbox lives in that database; its table is made by the migrations (never here).
     :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
-    runs.
+    runs; until something needs the database's engine, the sweep asks the database's own driver
+    whether there is anything to do (:meth:`_outbox_due`), so a worker whose jobs have not used
+    the database has not loaded SQLAlchemy.
     """
 
     def __init__(
@@ -134,23 +137,55 @@ class JobSystem:
             "notifier": lambda: build_notifier(self.broker),
         }
         self.resources.provide(factories)
-        self.outbox = Outbox(self.database.engine, self.database.sessions)
-        self.relay = OutboxRelay(self.outbox, self.broker, settings)
+        self._probe = OutboxProbe(self.database.direct)
+        self.relay = OutboxRelay(lambda: self.outbox, self.broker, settings, probe=self._outbox_due)
         self.producer = Producer(
             settings, self.registry, self.broker, self.resources, relay=self.relay
         )
         self.resources.give("producer", self.producer)
-        bind_producer(self.database.sessions, self.producer)
-        # Jobs that fail for good are recorded here, their company's admins notified.
-        self.dead_letters = DeadLetters(
-            self.database.sessions, self.broker, on_new=notify_admins(self.producer)
+        bind_producer(self.database.session_info, self.producer)
+        # Jobs that fail for good are recorded in the database, their company's admins notified;
+        # the store (SQLAlchemy) is made at the first one, the sweep reads Redis until then.
+        self.dead_letter_sweep = DeadLetterSweep(
+            lambda: self.dead_letters, self.broker, QUEUE_NAMES
         )
-        self.dead_letter_sweep = DeadLetterSweep(self.dead_letters, self.broker, QUEUE_NAMES)
-        self.admin = QueueAdmin(settings, self.broker, self.registry)
-        self.admin.outbox = OutboxAdmin(self.outbox, self.relay, self.admin.job_type)
-        self.admin.dead_letters = DeadLetterAdmin(
-            self.dead_letters, self.producer, self.admin.job_type
-        )
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter store (made at its first use: a job failed for good, an admin read)."""
+        from ils.jobs.dead_letter_notice import notify_admins
+        from ils.queue.dead_letters import DeadLetters
+
+        return DeadLetters(self.database.sessions, self.broker, on_new=notify_admins(self.producer))
+
+    @functools.cached_property
+    def admin(self) -> QueueAdmin:
+        """The queue admin view, outbox and dead letters included (the web app's and the CLI's:
+        a worker never makes it)."""
+        from ils.queue.admin import QueueAdmin
+        from ils.queue.dead_letter_admin import DeadLetterAdmin
+        from ils.queue.outbox_admin import OutboxAdmin
+
+        admin = QueueAdmin(self.settings, self.broker, self.registry)
+        admin.outbox = OutboxAdmin(self.relay, admin.job_type)
+        admin.dead_letters = DeadLetterAdmin(self.dead_letters, self.producer, admin.job_type)
+        return admin
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """The outbox in the database (on SQLAlchemy: made at its first use)."""
+        from ils.queue.outbox import Outbox
+
+        return Outbox(self.database.engine, self.database.sessions)
+
+    async def _outbox_due(self, purge_before: dt.datetime | None) -> bool:
+        """The relay's probe: whether its sweep has anything to do. Asked through the database's
+        driver while the engine is not made; once it is (a job or a request used the database),
+        the sweep's own queries cost no more, and the driver's connection is closed."""
+        if self.database.built or not self.database.direct.can_read:
+            await self.database.direct.close()
+            return True
+        return await self._probe.due(purge_before)
 
     @property
     def files(self) -> FileStorage:
@@ -171,7 +206,7 @@ class JobSystem:
 
             require_ai_extra()
         self.resources.start(self.registry.resources_for(queues))
-        kwargs.setdefault("dead_letters", self.dead_letters)
+        kwargs.setdefault("dead_letters", DeadLettersOnDemand(lambda: self.dead_letters))
         return WorkerRuntime(
             self.settings, self.registry, self.broker, queues, self.resources, **kwargs
         )
@@ -205,7 +240,7 @@ class JobSystem:
         await self.database.stop_background()
 
     async def close(self) -> None:
-        unbind_producer(self.database.sessions, self.producer)
+        unbind_producer(self.database.session_info, self.producer)
         await self.dead_letter_sweep.stop()
         await self.relay.stop()
         await self.resources.close()

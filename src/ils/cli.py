@@ -1,29 +1,31 @@
-"""The ``ils`` command: serve the app, run workers, inspect queues, manage the embedded server.
+"""The ``ils`` command's typer app: serve the app, run workers, inspect queues, manage the
+embedded server.
 
 Every command builds its settings with :func:`ils.settings.load_settings` (its options are the
 last source) and imports what it runs inside its body: a worker of one queue, or ``ils queue
-stats``, loads neither the web app, nor the migrations, nor the other queues' code.
+stats``, loads neither the web app, nor the migrations, nor the other queues' code. The ``ils``
+command starts in :mod:`ils.cli_worker`, which runs a well-formed ``ils worker`` line without
+this app (and typer); everything else comes here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ils.cli_common import ConfigOpt, LogOpt, fail, run_async, settings_for
+from ils.cli_base import configure_logging, fail, ready_to_run, settings_for
+from ils.cli_common import ConfigOpt, LogOpt
 from ils.cli_dlq import dlq_app
 from ils.cli_flows import batch_app, flow_app
 from ils.cli_queue import queue_app
 from ils.cli_schedule import schedule_app
+from ils.cli_worker import run_worker
 from ils.domain.cli_db import db_app, demo_app
 from ils.errors import IlsJobsError
 from ils.queue.vardir import restrict_umask
-from ils.settings import IlsSettings
 
 if TYPE_CHECKING:
     from ils.bootstrap import JobSystem
@@ -46,35 +48,6 @@ def _private_files() -> None:
     """Whatever any command creates (database, PDFs, mail, the embedded server's files) is
     private to this user; the writers set modes explicitly too, this catches the rest."""
     restrict_umask()
-
-
-def _configure_logging(settings: IlsSettings) -> None:
-    from ils.logs import configure_logging
-
-    configure_logging(settings.log_level, settings.log_format)
-
-
-def _ready_to_run(settings: IlsSettings) -> None:
-    """Start-up checks of ``serve`` and ``worker``: the var directory is private, and the
-    database is at the newest migration (else every job would fail on a missing table)."""
-    from ils.domain.schema_check import schema_problem_at
-    from ils.queue.vardir import tighten
-
-    tighten(settings.var_dir)
-    chatty = logging.getLogger("alembic")  # its INFO lines (plugins, context) say nothing here
-    level = chatty.level
-    chatty.setLevel(logging.WARNING)
-    try:
-        problem = schema_problem_at(settings.resolved_database_url())
-    except IlsJobsError as exc:
-        fail(str(exc))
-    except Exception as exc:  # the driver's own errors: unreachable, refused, bad database
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fail(f"cannot read the database's migration revision: {reason}", 1)
-    finally:
-        chatty.setLevel(level)
-    if problem is not None:
-        fail(problem, 1)
 
 
 # ---- serve and worker -----------------------------------------------------------------------
@@ -104,9 +77,9 @@ def serve(
     from ils.web.serving import UVICORN_OPTIONS, quiet_access_log
 
     settings = settings_for(config, log_level=log_level)
-    _configure_logging(settings)
+    configure_logging(settings)
     tune_gc_for_serving()
-    _ready_to_run(settings)
+    ready_to_run(settings)
     try:
         chosen = parse_queues(queues)
         system = JobSystem(settings)
@@ -181,27 +154,9 @@ def worker(
     log_level: LogOpt = None,
 ) -> None:
     """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
-    from ils import lifecycle
-    from ils.queue.runtime import parse_queues
-
-    settings = settings_for(config, imports, log_level=log_level)
-    _configure_logging(settings)
-    _ready_to_run(settings)
-
-    async def main() -> int:
-        from ils.bootstrap import JobSystem
-
-        system = JobSystem(settings)
-        runtime = system.runtime(parse_queues(queues))
-        async with lifecycle.running(system, runtime):
-            runtime.install_signal_handlers()
-            logging.getLogger("ils.worker").info(
-                "ready: worker %s takes jobs of %s", runtime.worker_id, ",".join(runtime.queues)
-            )
-            return await runtime.wait()
-
-    code = run_async(main)
-    raise typer.Exit(code)
+    # The same body as `ils worker` run the short way (ils.cli_worker), which declares these
+    # options too.
+    raise typer.Exit(run_worker(queues, imports, config, log_level))
 
 
 # ---- embedded server ------------------------------------------------------------------------
@@ -231,7 +186,3 @@ def embedded_stop(config: ConfigOpt = None) -> None:
     """Stop the embedded server now (its data is saved first)."""
     stopped = _embedded(config).stop()
     typer.echo("embedded server stopped" if stopped else "embedded server was not running")
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())

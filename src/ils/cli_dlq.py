@@ -14,15 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import (
-    ConfigOpt,
-    JsonOpt,
-    fail,
-    rich_console,
-    run_async,
-    settings_for,
-    with_system,
-)
+from ils.cli_base import fail, run_async, settings_for
+from ils.cli_common import ConfigOpt, JsonOpt, rich_console, with_system
 
 if TYPE_CHECKING:
     from ils.bootstrap import JobSystem

@@ -10,17 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import (
-    ConfigOpt,
-    JsonOpt,
-    fail,
-    inspect_admin,
-    parse_json,
-    rich_console,
-    run_async,
-    settings_for,
-    with_system,
-)
+from ils.cli_base import fail, parse_json, run_async, settings_for
+from ils.cli_common import ConfigOpt, JsonOpt, inspect_admin, rich_console, with_system
 
 if TYPE_CHECKING:
     from ils.bootstrap import JobSystem

@@ -16,16 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_common import (
-    ConfigOpt,
-    JsonOpt,
-    T,
-    fail,
-    parse_json,
-    rich_console,
-    run_async,
-    settings_for,
-)
+from ils.cli_base import T, fail, parse_json, run_async, settings_for
+from ils.cli_common import ConfigOpt, JsonOpt, rich_console
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

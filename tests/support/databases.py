@@ -19,7 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ils.domain.db import Base, Database
+from ils.domain.base import Base
+from ils.domain.db import Database
 from ils.domain.migrate import alembic_config
 from ils.queue.outbox_table import outbox_metadata
 

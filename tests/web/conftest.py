@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Company, CompanyKind, Role, User
+from ils.domain.enums import CompanyKind, Role
+from ils.domain.models.accounts import Company, User
 from ils.domain.passwords import hash_password
 from ils.queue.embedded import free_port
 from ils.queue.settings import Settings

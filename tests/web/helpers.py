@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import User
 from ils.domain.passwords import hash_password
 from ils.queue.outbox_table import outbox
 from tests.web.conftest import (

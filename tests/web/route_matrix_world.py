@@ -35,7 +35,7 @@ from ils.jobs import helpers
 from ils.jobs.ai.demand import demand_forecast
 from ils.jobs.notification.handlers import batch_summary
 from ils.queue.flows import send_batch
-from ils.queue.outbox import OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.processing import Failure
 from ils.queue.producer import EnqueueOptions
 from tests.web.conftest import PASSWORD, add_user, csrf_headers, login, make_client

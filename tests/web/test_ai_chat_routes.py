@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from tests.support.running import running
 from tests.web.conftest import Accounts, make_client
 from tests.web.helpers import fields, outsider, relayed, signed_in

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.domain.enums import Role
 from ils.domain.models import Company, PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
-from ils.domain.models.accounts import Role
 from ils.jobs import helpers
 from tests.support.ai_world import make_shop
 from tests.support.running import running

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from ils.domain.db import Database, database_url
-from ils.domain.models.accounts import Company, CompanyKind, Role, User
+from ils.domain.enums import CompanyKind, Role
+from ils.domain.models.accounts import Company, User
 from ils.domain.passwords import hash_password
 from ils.queue.embedded import free_port
 from ils.web.auth.tokens import create_token

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import ApiToken, Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import ApiToken, User
 from ils.domain.passwords import hash_password
 from tests.web.conftest import (
     INACTIVE_EMAIL,

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
+from ils.domain.enums import LineKind, OrderStatus, PaymentMethod, ProductKind, Role
 from ils.domain.models.audit import AuditEntry
-from ils.domain.models.billing import Invoice, Payment, PaymentMethod
-from ils.domain.models.catalog import Product, ProductKind
-from ils.domain.models.orders import LineKind, Order, OrderLine, OrderStatus
+from ils.domain.models.billing import Invoice, Payment
+from ils.domain.models.catalog import Product
+from ils.domain.models.orders import Order, OrderLine
 from ils.domain.services import billing
 from ils.domain.services.billing import PaymentCreate
 from ils.errors import JobNotFound

@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.enums import ProductKind, Role
+from ils.domain.models.catalog import Product, Supplier
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, outsider, signed_in
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import ApiToken, Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import ApiToken, User
 from ils.domain.models.audit import AuditEntry
 from ils.domain.passwords import MIN_PASSWORD_LENGTH, verify_password
 from tests.web.conftest import PASSWORD, Accounts, csrf_headers, logged_in, login, make_client

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from tests.web.conftest import logged_in, make_client
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import select, text
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Company, CompanyKind
+from ils.domain.enums import CompanyKind
+from ils.domain.models.accounts import Company
 from ils.errors import BrokerUnavailable, InlineJobFailed, PermissionDenied
 from ils.web.auth import DbSession
 from ils.web.auth.schemas import LoginRequest

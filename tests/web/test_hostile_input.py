@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.domain.models.orders import Order
 from ils.settings import load_web_settings
 from ils.web.settings import WebSettings

@@ -12,8 +12,8 @@ from pathlib import Path
 import redis.asyncio as aredis
 
 from ils.domain.db import Database
+from ils.domain.enums import NotificationType, Priority
 from ils.domain.models import Company, CompanyKind, Role, User
-from ils.domain.models.notifications import NotificationType, Priority
 from ils.domain.services import notifications as store
 from ils.domain.services.notifications import NewNotification
 from ils.jobs.notification import LiveEvent, NotificationPublisher, channel

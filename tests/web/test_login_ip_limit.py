@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.errors import ConfigurationError
 from ils.settings import load_web_settings
 from ils.web.auth import routes as auth_routes

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aredis
 from fastapi import FastAPI
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.queue.settings import Settings
 from tests.web.conftest import Accounts, login, make_client
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from tests.web.conftest import Accounts, add_user, csrf_headers, logged_in, login, make_client
 
 B_ADMIN = "admin@b.localhost"

@@ -24,9 +24,9 @@ from websockets.exceptions import InvalidStatus
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database, database_url
+from ils.domain.enums import NotificationType, Priority
 from ils.domain.migrate import upgrade_database
 from ils.domain.models import ApiToken, Company, CompanyKind, Role, User
-from ils.domain.models.notifications import NotificationType, Priority
 from ils.domain.services import notifications as store
 from ils.domain.services.notifications import NewNotification
 from ils.jobs import helpers

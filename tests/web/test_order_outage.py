@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.settings import QUEUE_NAMES
 from ils.web.settings import WebSettings

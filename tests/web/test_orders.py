@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role, User
+from ils.domain.enums import LineKind, Role
+from ils.domain.models.accounts import User
 from ils.domain.models.audit import AuditEntry
-from ils.domain.models.orders import LineKind
 from ils.domain.services import orders as service
 from ils.queue.outbox_table import outbox
 from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
-from ils.queue.outbox import OutboxRow
+from ils.domain.enums import Role
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.tenancy import with_company
 from tests.web.conftest import Accounts, csrf_headers, logged_in
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.errors import JobNotFound
 from tests.web.conftest import Accounts, logged_in, make_client
 from tests.web.helpers import fields, outbox_rows, outsider_admin

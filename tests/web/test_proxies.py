@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.domain.models.audit import AuditEntry
 from ils.errors import ConfigurationError
 from ils.settings import load_web_settings

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
+from ils.domain.enums import ProductKind, Role
 from ils.domain.models.audit import AuditEntry
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.models.catalog import Product, Supplier
 from ils.errors import JobNotFound
 from tests.web.conftest import Accounts
 from tests.web.helpers import fields, outbox_rows, outsider_admin, relayed

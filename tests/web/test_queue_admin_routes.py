@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.queue.producer import EnqueueOptions
 from tests.support.running import running
 from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client

@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import ADMIN_ROLES, STAFF_ROLES, Role
+from ils.domain.enums import ADMIN_ROLES, STAFF_ROLES, Role
 from ils.queue.states import COUNT_STATES
 from tests.web.conftest import Accounts, logged_in, make_client
 

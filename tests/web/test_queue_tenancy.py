@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
 from ils.settings import load_web_settings

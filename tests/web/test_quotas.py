@@ -17,7 +17,7 @@ import redis.asyncio as aredis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.errors import ConfigurationError
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings

@@ -7,7 +7,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import ApiToken, Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import ApiToken, User
 from ils.domain.models.audit import AuditEntry
 from ils.web.auth import CurrentUser, DbSession, get_owned, record_audit
 from ils.web.auth.schemas import UserOut

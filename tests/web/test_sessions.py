@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
-from ils.domain.models.accounts import AuthSession, Role
+from ils.domain.enums import Role
+from ils.domain.models.accounts import AuthSession
 from ils.domain.models.audit import AuditEntry
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings

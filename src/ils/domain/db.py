@@ -2,7 +2,9 @@
 
 Default (zero setup): a SQLite file under ``<var>/ils.db``; production: PostgreSQL
 (``postgresql://...`` is taken to mean the asyncpg driver). One :class:`Database` per process,
-built by a factory; no module-level engine.
+built by a factory; no module-level engine. The engine is made (and SQLAlchemy imported) at its
+first use: a worker whose jobs have not needed the database yet reads what it must through the
+driver alone (:attr:`Database.direct`).
 """
 
 from __future__ import annotations
@@ -10,35 +12,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import DeclarativeBase
+from typing import TYPE_CHECKING, Any
 
 from ils.domain.checkpoints import Checkpointer
+from ils.domain.dbapi import DirectReader, dialect_of, sqlite_path
 from ils.errors import ConfigurationError
 from ils.queue.vardir import create_private_file
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    """Base of every ILS domain model."""
-
-    metadata = MetaData(naming_convention=NAMING)
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 def conflict_insert(dialect: str) -> Any:
@@ -59,6 +42,8 @@ def database_url(env: Mapping[str, str], var_dir: Path) -> str:
     raw = env.get("DATABASE_URL")
     if not raw:
         return f"sqlite+aiosqlite:///{(var_dir / 'ils.db').resolve()}"
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(raw)
     except Exception as exc:
@@ -77,7 +62,7 @@ def database_url(env: Mapping[str, str], var_dir: Path) -> str:
 
 
 class Database:
-    """One database: its engine and the sessions made from it.
+    """One database: its engine and the sessions made from it, both made at first use.
 
     ``schema`` (PostgreSQL only) puts every table in that schema through the search path; the
     tests use it to give each run a schema of its own.
@@ -86,29 +71,61 @@ class Database:
     def __init__(self, url: str, schema: str | None = None, echo: bool = False) -> None:
         self.url = url
         self.schema = schema
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not url.startswith("sqlite")}
-        if url.startswith("sqlite"):
-            path = make_url(url).database
-            if path and path != ":memory:":
-                # Patient data: made 0600 before SQLite opens it (its -wal and -shm files take
-                # the database file's mode), in a 0700 folder.
-                create_private_file(Path(path))
+        self.echo = echo
+        self.dialect = dialect_of(url)
+        path = sqlite_path(url)
+        if path is not None:
+            # Patient data: made 0600 before SQLite opens it (its -wal and -shm files take the
+            # database file's mode), in a 0700 folder.
+            create_private_file(path)
+        self.checkpointer: Checkpointer | None = Checkpointer(path) if path else None
+        self.direct = DirectReader(url, schema)
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        # What every session starts with in its ``info``, whenever the sessions are made (the
+        # job system names its producer here: ils.queue.producer.bind_producer).
+        self.session_info: dict[str, Any] = {}
+
+    @property
+    def built(self) -> bool:
+        """Whether the engine has been made (SQLAlchemy is loaded)."""
+        return self._engine is not None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = self._make_engine()
+        return self._engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            # The info dict itself, not a copy: what is named in it later applies too.
+            self._sessions = async_sessionmaker(
+                self.engine, expire_on_commit=False, info=self.session_info
+            )
+        return self._sessions
+
+    def _make_engine(self) -> AsyncEngine:
+        from sqlalchemy import event
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        kwargs: dict[str, Any] = {"echo": self.echo, "pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
             # SQLite has one writer at a time, and a writer kept waiting by another connection
             # of this process polls with sleeps of up to 100 ms. One connection per process
             # makes transactions queue in asyncio instead, woken the moment the last one ends.
             # No ping before each use: a file's connection does not drop (each ping was a round
             # trip through the driver's thread, twice per job).
             kwargs |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
-        elif schema:
-            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        self.checkpointer: Checkpointer | None = None
+        elif self.schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": self.schema}}
+        engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            path = make_url(url).database
-            if path and path != ":memory:":
-                self.checkpointer = Checkpointer(Path(path))
-            event.listen(self.engine.sync_engine, "connect", self._sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(engine.sync_engine, "connect", self._sqlite_pragmas)
+        return engine
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -125,17 +142,19 @@ class Database:
         if self.checkpointer is None or self.checkpointer.running:
             return
         self.checkpointer.start()
-        # Connections opened from now on leave checkpoints to it: open them anew.
-        await self.engine.dispose()
+        if self._engine is not None:
+            # Connections opened from now on leave checkpoints to it: open them anew.
+            await self._engine.dispose()
 
     async def stop_background(self) -> None:
         if self.checkpointer is not None and self.checkpointer.running:
             await self.checkpointer.stop()
-            await self.engine.dispose()  # back to SQLite's own checkpoints
+            if self._engine is not None:
+                await self._engine.dispose()  # back to SQLite's own checkpoints
 
     @property
     def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        return self.dialect == "sqlite"
 
     @property
     def sync_engine(self) -> Engine:
@@ -149,4 +168,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.stop_background()
-        await self.engine.dispose()
+        await self.direct.close()
+        if self._engine is not None:
+            await self._engine.dispose()

@@ -18,7 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Base, Database
+from ils.domain.base import Base
+from ils.domain.db import Database
 from ils.domain.demo_catalog import (
     SUPPLIERS,
     examination_rows,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ils.domain.models.catalog import ProductKind
-from ils.domain.models.rx import EYES, PrismBase
+from ils.domain.enums import PrismBase, ProductKind
+from ils.domain.models.rx import EYES
 from ils.domain.models.types import to_money
 
 Row = dict[str, Any]

@@ -16,10 +16,18 @@ from decimal import Decimal
 from typing import Any
 
 from ils.domain.demo_catalog import PatientProfile
-from ils.domain.models.billing import InvoiceStatus, PaymentMethod, invoice_number
-from ils.domain.models.catalog import ProductKind
-from ils.domain.models.orders import Eye, LineKind, OrderStatus, order_number
-from ils.domain.models.purchasing import PurchaseOrderStatus, purchase_order_number
+from ils.domain.enums import (
+    Eye,
+    InvoiceStatus,
+    LineKind,
+    OrderStatus,
+    PaymentMethod,
+    ProductKind,
+    PurchaseOrderStatus,
+)
+from ils.domain.models.billing import invoice_number
+from ils.domain.models.orders import order_number
+from ils.domain.models.purchasing import purchase_order_number
 from ils.domain.models.types import to_money
 
 Row = dict[str, Any]

@@ -3,14 +3,16 @@ give up (retrying cannot bring it back), with a reason naming what is missing.""
 
 from __future__ import annotations
 
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ils.domain.db import Base
 from ils.errors import GiveUp
 
-M = TypeVar("M", bound=Base)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.domain.base import Base
+
+M = TypeVar("M", bound="Base")
 
 
 async def need(session: AsyncSession, model: type[M], ident: int, what: str) -> M:

@@ -45,10 +45,15 @@ async def every(
     interval_s: float, step: Callable[[], Awaitable[Any]], log: logging.Logger, failed: str
 ) -> NoReturn:
     """Run ``step`` every ``interval_s`` for ever; a Redis error is logged (debug, as
-    ``failed: error``) and the next round tries again."""
+    ``failed: error``) and the next round tries again. A cancellation ends it even when ``step``
+    swallowed it (the Redis client can, when it arrives mid-command): else the loop would go on
+    for ever, and the process that cancelled it would wait for it at shutdown."""
     while True:
         try:
             await step()
         except RedisError as exc:
             log.debug("%s: %s", failed, exc)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         await asyncio.sleep(interval_s)

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from bullmq import Job
 
 from ils.queue import keys
 from ils.queue.background import BackgroundTask, every
 from ils.queue.broker import Broker
-from ils.queue.dead_letters import DeadLetters
 from ils.queue.processing import Failure, failure_of
+
+if TYPE_CHECKING:
+    from ils.queue.dead_letters import DeadLetters
 
 log = logging.getLogger("ils.queue.dead_letters")
 
@@ -43,11 +45,12 @@ def failure_from_job(queue: str, job: Job, failed_at_ms: int) -> Failure:
 
 
 class DeadLetterSweep:
-    """Sweeps ``queues``' failed sets into ``store``."""
+    """Sweeps ``queues``' failed sets into the store ``store()`` gives (asked for only when a
+    sweep finds failed jobs: until then no database code is loaded)."""
 
     def __init__(
         self,
-        store: DeadLetters,
+        store: Callable[[], DeadLetters],
         broker: Broker,
         queues: Sequence[str],
         interval_s: float = SWEEP_INTERVAL_S,
@@ -82,11 +85,11 @@ class DeadLetterSweep:
         pairs = cast(list[tuple[str, float]], found)  # withscores: (member, score) pairs
         scores = {str(job_id): int(score) for job_id, score in pairs}
         recorded = 0
-        for job_id in sorted(set(scores) - await self.store.recorded(name, list(scores))):
+        for job_id in sorted(set(scores) - await self.store().recorded(name, list(scores))):
             job = await Job.fromId(queue, job_id)
             if job is None:  # removed since (retention, an admin): nothing to keep
                 continue
-            await self.store.record(failure_from_job(name, job, scores[job_id]))
+            await self.store().record(failure_from_job(name, job, scores[job_id]))
             log.warning("job %s %s/%s failed without being recorded: recorded as a dead letter",
                         job_id, name, job.name)  # fmt: skip
             recorded += 1

@@ -15,14 +15,25 @@ import difflib
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, get_args
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+    get_args,
+)
 
 from ils.errors import ConfigurationError
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
 from ils.queue.registry import JobType, Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 P = ParamSpec("P")
 PayloadT = TypeVar("PayloadT", bound=Payload)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ils.queue.broker import Broker
-from ils.queue.outbox import OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.tenancy import index_many, job_company
 
 #: The key of an outbox row's options that holds a flow's children (BullMQ's ``FlowJob`` list).

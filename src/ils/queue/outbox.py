@@ -1,94 +1,22 @@
 """The transactional outbox's storage: jobs written in a database transaction, waiting for BullMQ.
 
-:class:`Outbox` is the only code that reads or writes the ``job_outbox`` table; the relay
+:class:`Outbox` is the only code that reads or writes the ``job_outbox`` table (the relay's probe,
+:mod:`ils.queue.outbox_probe`, only asks whether there is anything to relay); the relay
 (:mod:`ils.queue.relay`) decides when. A row's id is its BullMQ job id, so relaying twice adds once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Insert, and_, delete, func, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ils.errors import ConfigurationError
+from ils.queue.outbox_row import ERROR_MAX, OutboxRow, aware
 from ils.queue.outbox_table import outbox
-from ils.queue.tenancy import job_company
-
-# The width of ``job_outbox.id``: a job id given by the caller must fit in it.
-OUTBOX_ID_MAX = 40
-# ``last_error`` keeps the start of a message; a relay error is not a log.
-ERROR_MAX = 1_000
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def describe_error(exc: BaseException) -> str:
-    """An error for a log line or an exception message, without the statement's parameters (a
-    failed INSERT of an outbox row would otherwise carry its payload, which may be patient data)."""
-    if isinstance(exc, StatementError):
-        return f"{type(exc).__name__}: {exc.orig if exc.orig is not None else 'statement failed'}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite keeps no time zone; every time written here is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One job in the outbox: what to add to BullMQ, and how relaying it has gone so far."""
-
-    id: str
-    queue: str
-    name: str
-    payload: dict[str, Any]
-    options: dict[str, Any]
-    created_at: dt.datetime
-    relayed_at: dt.datetime | None = None
-    relay_attempts: int = 0
-    last_error: str | None = None
-    company_id: int | None = None
-
-    @classmethod
-    def new(
-        cls, queue: str, name: str, payload: Mapping[str, Any], options: Mapping[str, Any]
-    ) -> OutboxRow:
-        """A row for a job about to be written: its id is the caller's ``jobId`` or a uuid4 hex."""
-        job_id = str(options.get("jobId") or uuid.uuid4().hex)
-        if len(job_id) > OUTBOX_ID_MAX or ":" in job_id:
-            raise ConfigurationError(
-                f"job id {job_id!r} cannot be an outbox id: at most {OUTBOX_ID_MAX} characters, "
-                "no ':'"
-            )
-        return cls(
-            id=job_id,
-            queue=queue,
-            name=name,
-            payload=dict(payload),
-            options={**options, "jobId": job_id},
-            created_at=utcnow(),
-            company_id=job_company(payload),
-        )
-
-    def job_options(self, now: dt.datetime) -> dict[str, Any]:
-        """BullMQ options for adding this job at ``now``: its id, and what is left of its delay
-        (a job delayed by a minute and relayed after an hour-long outage is due at once)."""
-        opts = {**self.options, "jobId": self.id}
-        delay_ms = int(opts.pop("delay", 0) or 0)
-        waited_ms = int((now - _aware(self.created_at)).total_seconds() * 1000)
-        if delay_ms - waited_ms > 0:
-            opts["delay"] = delay_ms - waited_ms
-        return opts
 
 
 def _row(raw: Row[Any]) -> OutboxRow:
@@ -100,8 +28,8 @@ def _row(raw: Row[Any]) -> OutboxRow:
         name=m["name"],
         payload=dict(m["payload"]),
         options=dict(m["options"]),
-        created_at=_aware(m["created_at"]),
-        relayed_at=_aware(relayed_at) if relayed_at is not None else None,
+        created_at=aware(m["created_at"]),
+        relayed_at=aware(relayed_at) if relayed_at is not None else None,
         relay_attempts=int(m["relay_attempts"] or 0),
         last_error=m["last_error"],
         company_id=m["company_id"],

@@ -10,25 +10,30 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ils.errors import JobNotFound
 from ils.queue.browse import TypeOf
-from ils.queue.outbox import Outbox, OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.registry import mask_personal
 from ils.queue.tenancy import ViewerScope, without_company
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.outbox import Outbox
     from ils.queue.relay import OutboxRelay
 
 
 class OutboxAdmin:
     """Scoped reads and actions on one database's outbox."""
 
-    def __init__(self, outbox: Outbox, relay: OutboxRelay, type_of: TypeOf) -> None:
-        self.outbox = outbox
+    def __init__(self, relay: OutboxRelay, type_of: TypeOf) -> None:
         self.relay = relay
         self.type_of = type_of
+
+    @property
+    def outbox(self) -> Outbox:
+        """The relay's outbox (made at first use: the admin of a worker may never need it)."""
+        return self.relay.outbox
 
     def view(self, row: OutboxRow, scope: ViewerScope) -> dict[str, Any]:
         """The row as ``scope`` may see it: the payload without the company stamp, its personal

@@ -21,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ils.queue.outbox_row import OUTBOX_TABLE, RELAYED_AT
+
 outbox_metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -30,7 +32,7 @@ outbox_metadata = MetaData(
 )
 
 outbox = Table(
-    "job_outbox",
+    OUTBOX_TABLE,
     outbox_metadata,
     Column("id", String(40), primary_key=True),
     Column("queue", String(32), nullable=False),
@@ -38,13 +40,14 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("options", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("relayed_at", DateTime(timezone=True), nullable=True),
+    Column(RELAYED_AT, DateTime(timezone=True), nullable=True),
     Column("relay_attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
     # The job's company (also stamped in the payload, see ils.queue.tenancy); None: system work.
     Column("company_id", Integer, nullable=True),
-    Index("ix_job_outbox_pending", "relayed_at", "created_at"),
-    Index("ix_job_outbox_company", "company_id", "relayed_at", "created_at"),
+    # The relay's claims and its probe (ils.queue.outbox_probe) read through this index.
+    Index("ix_job_outbox_pending", RELAYED_AT, "created_at"),
+    Index("ix_job_outbox_company", "company_id", RELAYED_AT, "created_at"),
 )
 
 dead_letters = Table(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,6 +79,20 @@ class DeadLetterSink(Protocol):
     async def record(self, failure: Failure) -> Any: ...
 
     async def note_failed_attempt(self, queue: str, job_id: str, at_ms: int) -> None: ...
+
+
+class DeadLettersOnDemand:
+    """A :class:`DeadLetterSink` that makes the real one (the database's, on SQLAlchemy) at the
+    first job that fails: a worker whose jobs all succeed never loads it."""
+
+    def __init__(self, make: Callable[[], DeadLetterSink]) -> None:
+        self._make = make
+
+    async def record(self, failure: Failure) -> Any:
+        return await self._make().record(failure)
+
+    async def note_failed_attempt(self, queue: str, job_id: str, at_ms: int) -> None:
+        await self._make().note_failed_attempt(queue, job_id, at_ms)
 
 
 @dataclass(frozen=True)

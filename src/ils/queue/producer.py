@@ -15,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bullmq import Queue
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy.exc import StatementError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ils.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.logs import job_log_context
@@ -31,11 +29,15 @@ from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.flow_store import FlowJob, add_tree, flow_row
-from ils.queue.outbox import OUTBOX_ID_MAX, OutboxRow, describe_error
+from ils.queue.outbox_row import OUTBOX_ID_MAX, OutboxRow, describe_error, statement_error
 from ils.queue.registry import JobType, Payload, Registry
-from ils.queue.relay import OutboxRelay
 from ils.queue.settings import QueueSpec, Settings
 from ils.queue.tenancy import add_job, job_company, with_company
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +254,8 @@ class Producer:
             await relay.outbox.spool(row)
         except Exception as err:
             # Chained to the driver's error, not SQLAlchemy's: that one quotes the payload.
-            cause = err.orig if isinstance(err, StatementError) and err.orig else err
+            failed = statement_error(err)
+            cause = failed.orig if failed is not None and failed.orig else err
             raise BrokerUnavailable(
                 f"could not enqueue {what}: Redis at {where} unreachable ({exc}), "
                 f"and spooling it to the outbox failed ({describe_error(err)})"
@@ -296,20 +299,22 @@ class Producer:
         return Enqueued(job_type.queue, job_type.name, job_id, "inline", result)
 
 
-# A producer bound to a sessionmaker: the session of a caller that has one (a domain service
-# inside its transaction) names the producer its jobs go through, so nothing needs a global.
+# A producer bound to a database's sessions: the session of a caller that has one (a domain
+# service inside its transaction) names the producer its jobs go through, so nothing needs a
+# global.
 _PRODUCER_INFO = "ils.queue.producer"
 
 
-def bind_producer(sessions: async_sessionmaker[AsyncSession], producer: Producer) -> None:
-    """Make the sessions ``sessions`` opens from now on enqueue through ``producer``."""
-    sessions.configure(info={_PRODUCER_INFO: producer})
+def bind_producer(session_info: MutableMapping[str, Any], producer: Producer) -> None:
+    """Make the sessions that start with ``session_info`` in their ``info`` (those of a
+    :class:`~ils.domain.db.Database`, made now or later) enqueue through ``producer``."""
+    session_info[_PRODUCER_INFO] = producer
 
 
-def unbind_producer(sessions: async_sessionmaker[AsyncSession], producer: Producer) -> None:
-    """Forget ``producer`` if it is the one ``sessions`` name (a closing process calls this)."""
-    if sessions.kw.get("info", {}).get(_PRODUCER_INFO) is producer:
-        sessions.configure(info={})
+def unbind_producer(session_info: MutableMapping[str, Any], producer: Producer) -> None:
+    """Forget ``producer`` if ``session_info`` names it (a closing process calls this)."""
+    if session_info.get(_PRODUCER_INFO) is producer:
+        del session_info[_PRODUCER_INFO]
 
 
 def producer_for(producer: Producer | None, session: AsyncSession | None) -> Producer:

@@ -40,13 +40,19 @@ MASK = "[personal data hidden]"
 
 
 class Payload(BaseModel):
-    """Base of every job payload: strict fields, camelCase on the wire, snake_case in Python."""
+    """Base of every job payload: strict fields, camelCase on the wire, snake_case in Python.
+
+    A payload model's validator is built when it first validates (or shows its schema), not when
+    its class is made: every process's registry declares every job type, and a worker validates
+    the payloads of its own queues and of the jobs it enqueues only.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         alias_generator=to_camel,
         populate_by_name=True,
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:

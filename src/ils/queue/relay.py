@@ -8,23 +8,31 @@ twice is added once. A row is marked relayed only after BullMQ has it (at-least-
 :class:`OutboxRelay` composes its parts, each in a module of its own: the transactional write
 (:mod:`ils.queue.relay_write`), claiming rows (:mod:`ils.queue.relay_claim`), publishing them to
 BullMQ (:mod:`ils.queue.relay_publish`) and the tasks that run it (:mod:`ils.queue.relay_sweep`).
+The parts on SQLAlchemy (the outbox's storage, claiming, the transactional write) are made at
+their first use; given a probe, the sweep first asks it whether there is anything to do, so a
+worker that has not needed the database loads none of them until a row is there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
-
-from sqlalchemy.ext.asyncio import AsyncSession
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ils.queue.broker import Broker
-from ils.queue.outbox import Outbox, OutboxRow
-from ils.queue.relay_claim import Claimer
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.relay_publish import Publisher, RelayTiming
-from ils.queue.relay_sweep import Sweeper
-from ils.queue.relay_write import OutboxWriter
+from ils.queue.relay_sweep import Probe, Sweeper
 from ils.queue.settings import DAY_S, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.outbox import Outbox
+    from ils.queue.relay_claim import Claimer
+    from ils.queue.relay_write import OutboxWriter
 
 
 class OutboxRelay:
@@ -34,29 +42,50 @@ class OutboxRelay:
     commits); :meth:`relay_pending` relays everything pending once; :meth:`start` runs the sweep
     every ``interval_s`` (backing off up to ``max_backoff_s`` while Redis or the database fails),
     which deletes rows relayed more than ``retention_s`` ago.
+
+    ``outbox`` is the outbox, or a function that makes it when first needed; ``probe`` (see
+    :class:`~ils.queue.relay_sweep.Sweeper`) lets a sweep with nothing to do skip the outbox.
     """
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: Outbox | Callable[[], Outbox],
         broker: Broker,
         settings: Settings,
         *,
+        probe: Probe | None = None,
         interval_s: float = 2.0,
         batch_size: int = 100,
         retention_s: float = DAY_S,
         purge_every_s: float = 300.0,
         max_backoff_s: float = 15.0,
     ) -> None:
-        self.outbox = outbox
+        self._outbox = outbox
         self.broker = broker
         self.settings = settings
         self.timing = RelayTiming(interval_s, batch_size, retention_s, purge_every_s, max_backoff_s)
-        stopping = asyncio.Event()
+        self.stopping = asyncio.Event()
         self.publisher = Publisher(broker, self.timing)
-        self.claimer = Claimer(outbox, self.publisher, self.timing, self._after_add, stopping)
-        self.sweeper = Sweeper(self.claimer)
-        self.writer = OutboxWriter(outbox, self.sweeper.schedule)
+        self.sweeper = Sweeper(
+            lambda: self.claimer, self.publisher, self.timing, self.stopping, probe
+        )
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """The outbox's storage (made now if the relay was given a function that makes it)."""
+        return self._outbox() if callable(self._outbox) else self._outbox
+
+    @functools.cached_property
+    def claimer(self) -> Claimer:
+        from ils.queue.relay_claim import Claimer
+
+        return Claimer(self.outbox, self.publisher, self.timing, self._after_add, self.stopping)
+
+    @functools.cached_property
+    def writer(self) -> OutboxWriter:
+        from ils.queue.relay_write import OutboxWriter
+
+        return OutboxWriter(self.outbox, self.sweeper.schedule)
 
     async def after_add(self, rows: Sequence[OutboxRow]) -> None:
         """Extension point, called once the jobs of ``rows`` are in BullMQ, before the rows are

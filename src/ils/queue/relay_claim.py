@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.queue.outbox import Outbox, OutboxRow, describe_error, utcnow
+from ils.queue.outbox import Outbox
+from ils.queue.outbox_row import OutboxRow, describe_error, utcnow
 from ils.queue.relay_publish import Published, Publisher, RelayTiming
 
 log = logging.getLogger("ils.queue.relay")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
-from ils.queue.outbox import OutboxRow
+from ils.queue.outbox_row import OutboxRow
 from ils.queue.settings import DAY_S
 from ils.queue.tenancy import add_job
 

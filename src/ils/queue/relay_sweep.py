@@ -1,6 +1,8 @@
 """When the relay runs: woken right after a commit for the rows it wrote (one drain task at a
 time), and by the periodic sweep, which relays whatever is pending (a crash between commit and
 relay, Redis down), purges rows past retention, and backs off while Redis or the database fails.
+With a probe, a sweep first asks whether there is anything to do, and reaches for the claimer
+(the outbox on SQLAlchemy) only when there is.
 """
 
 from __future__ import annotations
@@ -10,23 +12,42 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from ils.queue.outbox import OutboxRow, describe_error, utcnow
-from ils.queue.relay_claim import Claimer
+from ils.queue.outbox_row import OutboxRow, describe_error, utcnow
+from ils.queue.relay_publish import Publisher, RelayTiming
+
+if TYPE_CHECKING:
+    from ils.queue.relay_claim import Claimer
 
 log = logging.getLogger("ils.queue.relay")
 
+#: Whether a sweep has anything to do: a row pending, or (given a time) a row relayed before it.
+Probe = Callable[[dt.datetime | None], Awaitable[bool]]
+
 
 class Sweeper:
-    """The relay's tasks in this process: the drain after commits and the periodic sweep."""
+    """The relay's tasks in this process: the drain after commits and the periodic sweep.
 
-    def __init__(self, claimer: Claimer) -> None:
-        # The claimer's outbox, publisher, pacing and stop signal are the relay's.
+    ``claimer`` gives the relay's claimer (made at its first use); the publisher, pacing and stop
+    signal are the relay's. ``probe``, when given, is asked before each sweep; a sweep it answers
+    "nothing" for touches neither the claimer nor the outbox.
+    """
+
+    def __init__(
+        self,
+        claimer: Callable[[], Claimer],
+        publisher: Publisher,
+        timing: RelayTiming,
+        stopping: asyncio.Event,
+        probe: Probe | None = None,
+    ) -> None:
         self.claimer = claimer
-        self.outbox = claimer.outbox
-        self.publisher = claimer.publisher
-        self.timing = claimer.timing
-        self.stopping = claimer.stopping
+        self.publisher = publisher
+        self.timing = timing
+        self.stopping = stopping
+        self.probe = probe
         # Rows committed in this process and not relayed yet, in commit order (a set that keeps
         # order); the one drain task empties it.
         self._due: dict[str, OutboxRow | None] = {}
@@ -66,9 +87,9 @@ class Sweeper:
             unknown = [row_id for row_id in ids if row_id not in known_ids]
             try:
                 if known:
-                    await self.claimer.relay_known(known)
+                    await self.claimer().relay_known(known)
                 if unknown:
-                    await self.claimer.relay_batch(ids=unknown)
+                    await self.claimer().relay_batch(ids=unknown)
             except Exception:
                 log.exception("relaying %d outbox rows failed; the sweep will retry", len(ids))
 
@@ -82,17 +103,27 @@ class Sweeper:
     async def purge(self) -> int:
         """Delete rows relayed more than ``retention_s`` ago; how many."""
         self._purged_at = time.monotonic()
-        deleted = await self.outbox.purge(utcnow() - dt.timedelta(seconds=self.timing.retention_s))
+        deleted = await self.claimer().outbox.purge(self._purge_before())
         if deleted:
             log.info("outbox relay: deleted %d relayed rows past retention", deleted)
         return deleted
 
+    def _purge_before(self) -> dt.datetime:
+        return utcnow() - dt.timedelta(seconds=self.timing.retention_s)
+
     async def sweep(self) -> int:
         """One pass of the periodic sweep: relay what is pending, purge when due."""
-        relayed = await self.claimer.relay_pending()
+        purge_due = time.monotonic() - self._purged_at >= self.timing.purge_every_s
+        if self.probe is not None and not await self.probe(
+            self._purge_before() if purge_due else None
+        ):
+            if purge_due:
+                self._purged_at = time.monotonic()  # nothing relayed long enough ago
+            return 0
+        relayed = await self.claimer().relay_pending()
         if relayed:
             log.info("outbox relay: relayed %d pending jobs", relayed)
-        if time.monotonic() - self._purged_at >= self.timing.purge_every_s:
+        if purge_due:
             await self.purge()
         return relayed
 

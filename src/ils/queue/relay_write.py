@@ -12,7 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ils.queue.outbox import Outbox, OutboxRow
+from ils.queue.outbox import Outbox
+from ils.queue.outbox_row import OutboxRow
 
 #: Takes the committed rows: row id -> the row, or None where it must be read back.
 OnCommit = Callable[[dict[str, OutboxRow | None]], None]

@@ -17,7 +17,8 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from ils.domain.db import Database
-from ils.domain.models.accounts import Company, CompanyKind, Role
+from ils.domain.enums import CompanyKind, Role
+from ils.domain.models.accounts import Company
 from ils.queue.embedded import free_port
 from tests.conftest import REPO
 from tests.support.databases import open_database

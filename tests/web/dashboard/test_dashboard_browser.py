@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.queue.producer import EnqueueOptions
 from tests.web.dashboard.conftest import (
     OTHER_COMPANY,

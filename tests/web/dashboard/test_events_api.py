@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ils.bootstrap import JobSystem
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from tests.web.dashboard.conftest import OTHER_COMPANY, OWN_COMPANY, PASSWORD, Site, email
 
 READ_TIMEOUT_S = 20

@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import Page, Request, expect
 
 from ils.domain.db import Database
+from ils.domain.enums import Role
 from ils.domain.models import AiResultKind, Company, Product, ProductKind, Supplier
-from ils.domain.models.accounts import Role
 from ils.jobs.ai.data import ProductInfo
 from ils.jobs.ai.demand import product_entry
 from ils.jobs.ai.forecasting.pipeline import forecast_series

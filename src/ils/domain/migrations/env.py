@@ -13,7 +13,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import ils.domain.models  # noqa: F401  (completes Base.metadata with every model)
-from ils.domain.db import Base, Database
+from ils.domain.base import Base
+from ils.domain.db import Database
 from ils.errors import ConfigurationError
 from ils.queue.outbox_table import outbox_metadata
 

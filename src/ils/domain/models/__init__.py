@@ -3,49 +3,47 @@
 
 from __future__ import annotations
 
-from ils.domain.models.accounts import (
+from ils.domain.enums import (
     ADMIN_ROLES,
+    ENTITY_OF,
     STAFF_ROLES,
-    ApiToken,
-    AuthSession,
-    Company,
+    AiResultKind,
     CompanyKind,
-    Role,
-    User,
-)
-from ils.domain.models.ai import AiConversation, AiMessage, AiResult, AiResultKind, MessageRole
-from ils.domain.models.audit import AuditEntry
-from ils.domain.models.billing import (
-    Invoice,
-    InvoiceLine,
+    ConnectionStatus,
+    DocumentEntity,
+    DocumentType,
+    EmailStatus,
+    Eye,
     InvoiceStatus,
-    Payment,
+    LineKind,
+    MessageRole,
+    NotificationType,
+    OrderStatus,
     PaymentMethod,
-    invoice_number,
+    Priority,
+    PrismBase,
+    ProductKind,
+    PurchaseOrderStatus,
+    Role,
 )
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.models.accounts import ApiToken, AuthSession, Company, User
+from ils.domain.models.ai import AiConversation, AiMessage, AiResult
+from ils.domain.models.audit import AuditEntry
+from ils.domain.models.billing import Invoice, InvoiceLine, Payment, invoice_number
+from ils.domain.models.catalog import Product, Supplier
 from ils.domain.models.clinical import Examination, Patient
-from ils.domain.models.documents import ENTITY_OF, Document, DocumentEntity, DocumentType
-from ils.domain.models.email_log import EmailLog, EmailStatus
-from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
-from ils.domain.models.notifications import Notification, NotificationType, Priority
+from ils.domain.models.documents import Document
+from ils.domain.models.email_log import EmailLog
+from ils.domain.models.marketplace import MarketplaceConnection
+from ils.domain.models.notifications import Notification
 from ils.domain.models.orders import (
     TRANSITIONS,
-    Eye,
     InvalidStatusTransition,
-    LineKind,
     Order,
     OrderLine,
-    OrderStatus,
     order_number,
 )
-from ils.domain.models.purchasing import (
-    PurchaseOrder,
-    PurchaseOrderLine,
-    PurchaseOrderStatus,
-    purchase_order_number,
-)
-from ils.domain.models.rx import PrismBase
+from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.schedules import MissedRun, Schedule
 
 __all__ = [

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import Enum, Float, ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import CompanyKind, Role
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class Role(enum.StrEnum):
-    platform_admin = "platform_admin"
-    admin = "admin"
-    company_admin = "company_admin"
-    optometrist = "optometrist"
-    dispenser = "dispenser"
-    lab_technician = "lab_technician"
-    staff = "staff"
-
-
-ADMIN_ROLES = frozenset({Role.platform_admin, Role.admin, Role.company_admin})
-STAFF_ROLES = frozenset({Role.optometrist, Role.dispenser, Role.lab_technician, Role.staff})
-
-
-class CompanyKind(enum.StrEnum):
-    practice = "practice"
-    lab = "lab"
-    supplier = "supplier"
-    platform = "platform"
 
 
 class Company(Base):

@@ -4,28 +4,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import JSON, Date, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import AiResultKind, MessageRole
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned, owned_children, owner, owner_key
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class MessageRole(enum.StrEnum):
-    user = "user"
-    assistant = "assistant"
-
-
-class AiResultKind(enum.StrEnum):
-    daily_briefing = "daily-briefing"
-    demand_forecast = "demand-forecast"
-    anomaly = "anomaly"
-    insight = "insight"
 
 
 class AiConversation(CompanyOwned, Base):

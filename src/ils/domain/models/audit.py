@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.models.types import UtcDateTime, utcnow
 
 

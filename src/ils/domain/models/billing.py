@@ -4,32 +4,17 @@ settle them. Tax rates are exact percentages; every amount is exact money."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import InvoiceStatus, PaymentMethod
 from ils.domain.models import shared
 from ils.domain.models.columns import Percent, str_enum
 from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, utcnow
-
-
-class InvoiceStatus(enum.StrEnum):
-    draft = "draft"
-    issued = "issued"
-    paid = "paid"
-    void = "void"
-
-
-class PaymentMethod(enum.StrEnum):
-    card = "card"
-    cash = "cash"
-    bank_transfer = "bank_transfer"
-    insurance = "insurance"
-
 
 invoice_number = document_number("INV")  # INV-000042
 

@@ -4,23 +4,16 @@ prices, costs and stock, and the suppliers they are bought from."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import ProductKind
 from ils.domain.models.columns import RefractiveIndex, str_enum
 from ils.domain.models.shared import CompanyOwned, not_negative
 from ils.domain.models.types import Money, UtcDateTime, utcnow
-
-
-class ProductKind(enum.StrEnum):
-    lens = "lens"
-    frame = "frame"
-    coating = "coating"
-    accessory = "accessory"
 
 
 class Supplier(CompanyOwned, Base):

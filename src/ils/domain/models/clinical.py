@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
 from ils.domain.models.rx import RxColumns, rx_checks
 from ils.domain.models.shared import CompanyOwned, owned_children, owner
 from ils.domain.models.types import UtcDateTime, utcnow

@@ -7,43 +7,15 @@ retries and redeliveries never add a second document.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import DocumentEntity, DocumentType
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class DocumentType(enum.StrEnum):
-    """The kinds of document, named like the PDF jobs that make them."""
-
-    order_sheet = "order-sheet"
-    invoice = "invoice"
-    receipt = "receipt"
-    lab_work_ticket = "lab-work-ticket"
-    examination_form = "examination-form"
-
-
-class DocumentEntity(enum.StrEnum):
-    """The kind of row a document shows."""
-
-    order = "order"
-    invoice = "invoice"
-    payment = "payment"
-    examination = "examination"
-
-
-ENTITY_OF: dict[DocumentType, DocumentEntity] = {
-    DocumentType.order_sheet: DocumentEntity.order,
-    DocumentType.lab_work_ticket: DocumentEntity.order,
-    DocumentType.invoice: DocumentEntity.invoice,
-    DocumentType.receipt: DocumentEntity.payment,
-    DocumentType.examination_form: DocumentEntity.examination,
-}
 
 
 class Document(CompanyOwned, Base):

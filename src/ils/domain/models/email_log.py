@@ -6,19 +6,14 @@ A retried or redelivered job finds its row marked ``sent`` and sends nothing aga
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import EmailStatus
 from ils.domain.models.columns import str_enum
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class EmailStatus(enum.StrEnum):
-    sent = "sent"
-    failed = "failed"
 
 
 class EmailLog(Base):

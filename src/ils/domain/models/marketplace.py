@@ -4,20 +4,14 @@ with what message, and whether the other side accepted."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import ConnectionStatus
 from ils.domain.models.columns import str_enum
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class ConnectionStatus(enum.StrEnum):
-    requested = "requested"
-    accepted = "accepted"
-    rejected = "rejected"
 
 
 class MarketplaceConnection(Base):

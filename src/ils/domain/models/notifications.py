@@ -4,29 +4,15 @@ job's id, unique, so a retried job never stores the same notification twice."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import NotificationType, Priority
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned, owner_key
 from ils.domain.models.types import UtcDateTime, utcnow
-
-
-class NotificationType(enum.StrEnum):
-    system = "system"
-    order = "order"
-    ai_insight = "ai-insight"
-    marketplace = "marketplace"
-
-
-class Priority(enum.StrEnum):
-    urgent = "urgent"
-    high = "high"
-    medium = "medium"
-    low = "low"
 
 
 class Notification(CompanyOwned, Base):

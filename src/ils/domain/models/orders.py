@@ -4,29 +4,19 @@ from pending to delivered (the allowed status transitions live here), shipping a
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import Eye, LineKind, OrderStatus
 from ils.domain.models import shared
 from ils.domain.models.columns import Millimeters, str_enum
 from ils.domain.models.rx import RxColumns, rx_checks
 from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, to_money, utcnow
 from ils.errors import IlsJobsError
-
-
-class OrderStatus(enum.StrEnum):
-    pending = "pending"
-    in_production = "in_production"
-    quality_check = "quality_check"
-    shipped = "shipped"
-    delivered = "delivered"
-    cancelled = "cancelled"
-
 
 # Where an order may go from each status. A failed quality check sends the job back to
 # production; once shipped an order can no longer be cancelled, only delivered.
@@ -40,19 +30,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.delivered: frozenset(),
     OrderStatus.cancelled: frozenset(),
 }
-
-
-class LineKind(enum.StrEnum):
-    lens = "lens"
-    frame = "frame"
-    coating = "coating"
-    service = "service"
-
-
-class Eye(enum.StrEnum):
-    right = "right"
-    left = "left"
-    both = "both"
 
 
 class InvalidStatusTransition(IlsJobsError):

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import PurchaseOrderStatus
 from ils.domain.models import shared
 from ils.domain.models.columns import str_enum
 from ils.domain.models.shared import CompanyOwned, document_number, not_negative, owned_children
 from ils.domain.models.types import Money, UtcDateTime, utcnow
-
-
-class PurchaseOrderStatus(enum.StrEnum):
-    draft = "draft"
-    sent = "sent"
-    received = "received"
-    cancelled = "cancelled"
-
 
 purchase_order_number = document_number("PO")  # PO-000042
 

@@ -3,24 +3,15 @@ rules they obey: axis 0 to 180, add and prism not negative, pupillary distances 
 
 from __future__ import annotations
 
-import enum
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ils.domain.enums import PrismBase
 from ils.domain.models.columns import Diopter, Millimeters, str_enum
 
 EYES = ("right", "left")
-
-
-class PrismBase(enum.StrEnum):
-    """The direction of a prism's base."""
-
-    up = "up"
-    down = "down"
-    in_ = "in"
-    out = "out"
 
 
 class RxColumns:

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ils.domain.db import Base
+from ils.domain.base import Base
+from ils.domain.enums import SCHEDULER_PREFIX
 from ils.domain.models.columns import str_enum
 from ils.domain.models.types import UtcDateTime, utcnow
 from ils.queue.recurrence import Recurrence
@@ -65,7 +66,6 @@ class Schedule(Base):
         return scheduler_id(self.id)
 
 
-SCHEDULER_PREFIX = "schedule-"
 #: A trading company's schedules, made with it: (name, job type of the scheduled queue, cron in
 #: the company's time zone).
 DEFAULT_SCHEDULES = (

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.enums import ProductKind
+from ils.domain.models.catalog import Product, Supplier
 from ils.domain.services import (
     Count,
     Email,

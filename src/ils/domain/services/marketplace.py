@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models.accounts import Company, CompanyKind, Role, User
-from ils.domain.models.marketplace import ConnectionStatus, MarketplaceConnection
+from ils.domain.enums import CompanyKind, ConnectionStatus, Role
+from ils.domain.models.accounts import Company, User
+from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.types import utcnow
 from ils.domain.services import added, for_user, newest_first
 from ils.errors import Conflict, Invalid

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Database
-from ils.domain.models.notifications import Notification, NotificationType, Priority
+from ils.domain.enums import NotificationType, Priority
+from ils.domain.models.notifications import Notification
 from ils.domain.models.types import utcnow
 
 

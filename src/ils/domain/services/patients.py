@@ -11,8 +11,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.enums import PrismBase
 from ils.domain.models.clinical import Examination, Patient
-from ils.domain.models.rx import PrismBase
 from ils.domain.models.types import utcnow
 from ils.domain.services import (
     Email,

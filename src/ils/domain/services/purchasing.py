@@ -11,13 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.enums import PurchaseOrderStatus
 from ils.domain.models.catalog import Product, Supplier
-from ils.domain.models.purchasing import (
-    PurchaseOrder,
-    PurchaseOrderLine,
-    PurchaseOrderStatus,
-    purchase_order_number,
-)
+from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.types import utcnow
 from ils.domain.services import (
     MAX_MONEY,

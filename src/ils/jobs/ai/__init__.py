@@ -6,16 +6,7 @@ Each job type is declared beside its handler (:mod:`.demand`, :mod:`.alerts`, :m
 :mod:`.briefing`, :mod:`.chat.handler`); :class:`ModelPool` (``ctx.resources.ai_models``, sized
 from the ai queue's concurrency) fits the models for them.
 The numeric libraries come with the optional ``ai`` extra (:mod:`ils.jobs.ai.extra`).
+
+This package's own module imports nothing: the declarations every process's registry loads come
+without the pool (multiprocessing) or the chat provider; import them from their modules.
 """
-
-from __future__ import annotations
-
-from ils.jobs.ai.extra import extra_problem, require_ai_extra
-from ils.jobs.ai.pool import ModelPool, ModelPoolBroken
-
-__all__ = [
-    "ModelPool",
-    "ModelPoolBroken",
-    "extra_problem",
-    "require_ai_extra",
-]

@@ -11,8 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ils.domain.models import AiResultKind
-from ils.jobs.ai import data
+from ils.domain.enums import AiResultKind
 from ils.jobs.ai.results import follow_up, store
 from ils.jobs.notification.handlers import FanOutNotification, fan_out
 from ils.jobs.payloads import Id
@@ -65,6 +64,8 @@ async def scan(
     ctx: Ctx, company_id: int, metric: str, grain: str, lookback_days: int
 ) -> dict[str, Any]:
     """One metric's series and the anomalies found in its reported window."""
+    from ils.jobs.ai import data
+
     async with ctx.resources.db.session() as session:
         company = await data.company(session, company_id)
         end = data.local_today(company) - dt.timedelta(days=1)
@@ -88,6 +89,8 @@ async def scan(
      priority=4, resources=("db", "ai_models", "producer"))  # fmt: skip
 async def anomaly_detection(payload: AnomalyDetectionTask, ctx: Ctx) -> dict[str, Any]:
     """scan each metric (in the pool) -> store -> alert the admins about high and critical."""
+    from ils.jobs.ai import data
+
     metrics = data.METRICS if payload.metric == "all" else (payload.metric,)
     scans: list[dict[str, Any]] = []
     for m in metrics:

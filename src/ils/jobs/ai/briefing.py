@@ -4,22 +4,18 @@ insights found since the day before, and the reorder suggestions of the latest d
 ("order 12 now, else a 40% risk of running out"); stored as structured data with a short
 narrative made from those numbers, then sent as the daily-briefing email and an ai-insight
 notification to each recipient (follow-up jobs keyed on this job, so a retry sends nothing twice).
+SQLAlchemy, the models and the AI data queries are imported when the job runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Database
-from ils.domain.models import ADMIN_ROLES, AiResultKind, Company, Order, OrderStatus, Product, User
+from ils.domain.enums import ADMIN_ROLES, AiResultKind, OrderStatus
 from ils.errors import GiveUp
-from ils.jobs.ai import data
 from ils.jobs.ai.forecasting import reorder
 from ils.jobs.ai.insights import OPEN
 from ils.jobs.ai.results import follow_up, latest, store
@@ -29,6 +25,12 @@ from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.domain.db import Database
+    from ils.domain.models import Company
 
 SAME_WEEKDAYS = 8
 
@@ -43,6 +45,11 @@ class DailyBriefingTask(Payload):
 
 
 async def _day_totals(s: AsyncSession, c: Company, day: dt.date) -> tuple[int, float]:
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Order
+    from ils.jobs.ai import data
+
     start, end = data.utc_bounds(c, day, day)
     count, revenue = (await s.execute(
         select(func.count(Order.id), func.coalesce(func.sum(Order.total), 0)).where(
@@ -55,6 +62,12 @@ async def _day_totals(s: AsyncSession, c: Company, day: dt.date) -> tuple[int, f
 
 async def figures(s: AsyncSession, c: Company, day: dt.date) -> dict[str, Any]:
     """The numbers of ``day`` and of the days before it that the briefing compares."""
+    import statistics
+
+    from sqlalchemy import select
+
+    from ils.domain.models import Order, Product
+
     orders, revenue = await _day_totals(s, c, day)
     before = [await _day_totals(s, c, day - dt.timedelta(weeks=k))
               for k in range(1, SAME_WEEKDAYS + 1)]  # fmt: skip
@@ -126,6 +139,10 @@ def narrative(
 
 async def recipients(s: AsyncSession, company_id: int, user_ids: list[int]) -> list[int]:
     """The named active users of the company, else its active admins."""
+    from sqlalchemy import select
+
+    from ils.domain.models import User
+
     query = select(User.id).where(User.company_id == company_id, User.is_active)
     query = query.where(User.id.in_(user_ids)) if user_ids else query.where(
         User.role.in_(sorted(ADMIN_ROLES)))  # fmt: skip
@@ -136,6 +153,8 @@ async def recipients(s: AsyncSession, company_id: int, user_ids: list[int]) -> l
      priority=5, resources=("db", "producer"))  # fmt: skip
 async def daily_briefing(payload: DailyBriefingTask, ctx: Ctx) -> dict[str, Any]:
     """figures -> fresh anomalies and insights -> narrative -> store -> email and notify."""
+    from ils.jobs.ai import data
+
     db, producer = ctx.resources.db, ctx.resources.producer
     async with db.session() as s:
         company = await data.company(s, payload.company_id)

@@ -2,7 +2,8 @@
 (batches of products spread over its processes, :mod:`ils.jobs.ai.forecasting`), stored with each
 product's demand pattern, chosen model, holdout scores, daily bands, the distribution of demand
 over lead time + review period, and the reorder quantity at the company's service level given
-stock on hand and open purchase orders.
+stock on hand and open purchase orders. SQLAlchemy, the models and the AI data queries are
+imported when the job runs.
 """
 
 from __future__ import annotations
@@ -11,22 +12,21 @@ import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import Field
-from sqlalchemy import func, select
 
-from ils.domain.models import AiResultKind, Order
+from ils.domain.enums import AiResultKind
 from ils.errors import GiveUp, JobCancelled
-from ils.jobs.ai import data
-from ils.jobs.ai.data import ProductInfo
 from ils.jobs.ai.forecasting import reorder
-from ils.jobs.ai.forecasting.summary import summarise
 from ils.jobs.ai.results import store
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.jobs.ai.data import ProductInfo
 
 HISTORY_DAYS = 365
 BATCH = 10  # products per trip to the pool: few enough to spread, enough to amortise pickling
@@ -56,6 +56,11 @@ async def load_demand(ctx: Ctx, payload: DemandForecastTask) -> Loaded:
     """The last day of history (yesterday, local), the products, their daily demand since the
     company's first order (at most a year), their units on open purchase orders, and the service
     level (the payload's, else the company's own)."""
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Order
+    from ils.jobs.ai import data
+
     async with ctx.resources.db.session() as session:
         company = await data.company(session, payload.company_id)
         products = await data.products(session, company.id, payload.product_ids)
@@ -140,6 +145,8 @@ async def forecast_all(
      priority=5, resources=("db", "ai_models"))  # fmt: skip
 async def demand_forecast(payload: DemandForecastTask, ctx: Ctx) -> dict[str, Any]:
     """load demand -> forecast in the pool -> entries with reorder suggestions -> store."""
+    from ils.jobs.ai.forecasting.summary import summarise  # statistics: when the job runs
+
     end, products, demand, on_order, level = await load_demand(ctx, payload)
     if not products:
         raise GiveUp(f"company {payload.company_id} has no active products to forecast")

@@ -4,31 +4,26 @@ overdue orders, examinations due for recall — each a sentence built from its n
 how much it matters, and stored.
 
 Every fact carries the numbers it was computed from; nothing is said that no number backs.
+SQLAlchemy, the models and the AI data queries are imported when the job runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ils.domain.models import (
-    AiResultKind,
-    Company,
-    Examination,
-    Order,
-    OrderLine,
-    OrderStatus,
-)
-from ils.jobs.ai import data
+from ils.domain.enums import AiResultKind, OrderStatus
 from ils.jobs.ai.results import store
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.domain.models import Company
 
 PERIOD_DAYS = {"week": 7, "month": 30, "quarter": 91}
 TYPES_OF = {"growth": "revenue", "mix": "revenue", "slow-movers": "inventory",
@@ -59,6 +54,11 @@ def pct(new: float, old: float) -> float | None:
 async def _window_totals(
     s: AsyncSession, c: Company, first: dt.date, last: dt.date
 ) -> tuple[int, float, dict[str, float]]:
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Order, OrderLine
+    from ils.jobs.ai import data
+
     start, end = data.utc_bounds(c, first, last)
     live = (Order.company_id == c.id, Order.status != OrderStatus.cancelled,
             Order.created_at >= start, Order.created_at < end)  # fmt: skip
@@ -106,6 +106,8 @@ async def revenue_facts(s: AsyncSession, c: Company, end: dt.date, days: int) ->
 
 
 async def inventory_facts(s: AsyncSession, c: Company, end: dt.date, days: int) -> list[Any]:
+    from ils.jobs.ai import data
+
     products = await data.products(s, c.id)
     span = data.day_range(end, days)
     demand = await data.daily_demand(s, c, span, [x.id for x in products])
@@ -136,6 +138,10 @@ async def inventory_facts(s: AsyncSession, c: Company, end: dt.date, days: int) 
 
 
 async def operations_facts(s: AsyncSession, c: Company, end: dt.date) -> list[Any]:
+    from sqlalchemy import select
+
+    from ils.domain.models import Order
+
     rows = (await s.execute(
         select(Order.number, Order.due_date).where(
             Order.company_id == c.id, Order.status.in_(OPEN), Order.due_date < end
@@ -153,6 +159,10 @@ async def operations_facts(s: AsyncSession, c: Company, end: dt.date) -> list[An
 
 
 async def recall_facts(s: AsyncSession, c: Company, end: dt.date) -> list[Any]:
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Examination
+
     soon = end + dt.timedelta(days=30)
     due, overdue = (await s.execute(
         select(
@@ -190,6 +200,8 @@ async def compute(
      description="insight generation", priority=4, resources=("db",))  # fmt: skip
 async def insight_generation(payload: InsightGenerationTask, ctx: Ctx) -> dict[str, Any]:
     """compute the facts -> rank -> store."""
+    from ils.jobs.ai import data
+
     db = ctx.resources.db
     days = PERIOD_DAYS[payload.period]
     async with db.session() as s:

@@ -1,21 +1,23 @@
 """Where the AI jobs keep what they found: one ``ai_results`` row per job (upserted on its job
 id, so a retried job updates its row instead of adding one), and the follow-up jobs they enqueue
 (notifications, emails) with ids derived from their own, so a retry enqueues nothing twice.
+SQLAlchemy and the models are imported when a result is first stored or read, not with the job
+declarations that import this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from ils.domain.db import Database, conflict_insert
-from ils.domain.models import AiResult, AiResultKind
-from ils.domain.models.types import utcnow
+from ils.domain.enums import AiResultKind
 from ils.jobs.resources import Ctx
 from ils.queue.producer import EnqueueOptions
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
+    from ils.domain.models import AiResult
 
 
 def follow_up(ctx: Ctx, what: str) -> EnqueueOptions:
@@ -34,6 +36,10 @@ async def store(
     for_date: dt.date | None = None,
 ) -> int:
     """The job's result row, inserted or (when the job ran before) replaced; its id."""
+    from ils.domain.db import conflict_insert
+    from ils.domain.models import AiResult
+    from ils.domain.models.types import utcnow
+
     fields = {"company_id": company_id, "kind": kind, "for_date": for_date, "data": data,
               "created_at": utcnow()}  # fmt: skip
     insert = conflict_insert(db.engine.dialect.name)
@@ -52,6 +58,10 @@ async def latest(
     db: Database, company_id: int, kind: AiResultKind, since: dt.datetime | None = None
 ) -> AiResult | None:
     """The company's newest result of ``kind`` (made after ``since``, if given)."""
+    from sqlalchemy import select
+
+    from ils.domain.models import AiResult
+
     query = select(AiResult).where(AiResult.company_id == company_id, AiResult.kind == kind)
     if since is not None:
         query = query.where(AiResult.created_at >= since)

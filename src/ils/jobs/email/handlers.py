@@ -4,7 +4,8 @@ email to the process's :class:`Mailer`.
 
 They declare the database and the mailer (``ctx.resources.db``, ``ctx.resources.mailer``); the
 mailer (and with it Jinja2 and the SMTP client) is imported and built by the process that runs
-them, not by those that only enqueue.
+them, not by those that only enqueue. The models and SQLAlchemy are imported by the handlers when
+they run, not with the declarations every process's registry loads.
 """
 
 from __future__ import annotations
@@ -14,27 +15,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import EmailStr, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import Field
 
-from ils.domain.db import Database
-from ils.domain.models import (
-    ADMIN_ROLES,
-    AiResult,
-    AiResultKind,
-    Company,
-    MarketplaceConnection,
-    Order,
-    OrderStatus,
-    Product,
-    PurchaseOrder,
-    Supplier,
-    User,
-)
+from ils.domain.enums import ADMIN_ROLES, AiResultKind, OrderStatus
 from ils.errors import GiveUp
 from ils.jobs.email.outgoing import Email
-from ils.jobs.payloads import Id, PersonalShortText, PersonalText, ShortText
+from ils.jobs.payloads import EmailAddress, Id, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
@@ -42,6 +28,10 @@ from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload, Personal
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.domain.db import Database
+    from ils.domain.models import Company, Order, User
     from ils.jobs.email.mailer import Mailer
 
 GenericLayout = Literal["standard", "notice", "alert"]
@@ -80,7 +70,7 @@ class DailyBriefingEmail(Payload):
 
 
 class GenericEmail(Payload):
-    to: Annotated[list[EmailStr], Personal()] = Field(min_length=1, max_length=100)
+    to: Annotated[list[EmailAddress], Personal()] = Field(min_length=1, max_length=100)
     subject: PersonalShortText
     text: PersonalText
     html: PersonalText | None = None
@@ -132,6 +122,8 @@ async def _order_user_company(
     db: Database, order_id: int, user_id: int
 ) -> tuple[Order, User, Company]:
     """What an order's emails need, loaded at send time; a missing one gives up."""
+    from ils.domain.models import Company, Order, User
+
     async with db.session() as session:
         order = await need(session, Order, order_id, "order")
         user = await need(session, User, user_id, "user")
@@ -197,6 +189,10 @@ async def order_shipment(payload: OrderShipmentEmail, ctx: Ctx) -> Any:
      description="purchase order to a supplier", priority=2, attempts=5,
      resources=USES)  # fmt: skip
 async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, Product, PurchaseOrder, Supplier
+
     async with ctx.resources.db.session() as session:
         po = await need(session, PurchaseOrder, payload.purchase_order_id, "purchase order")
         supplier = await need(session, Supplier, payload.supplier_id, "supplier")
@@ -218,6 +214,10 @@ async def purchase_order(payload: PurchaseOrderEmail, ctx: Ctx) -> Any:
      description="connection request to the target company's admins", priority=3,
      attempts=3, resources=USES)  # fmt: skip
 async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) -> Any:
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, MarketplaceConnection, User
+
     async with ctx.resources.db.session() as session:
         connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
         target = await need(session, Company, payload.target_company_id, "company")
@@ -236,6 +236,10 @@ async def marketplace_connection(payload: MarketplaceConnectionEmail, ctx: Ctx) 
 
 
 async def _briefing_stats(session: AsyncSession, company_id: int, day: dt.date) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from ils.domain.models import Order, Product
+
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     of_day = (
         Order.company_id == company_id,
@@ -275,6 +279,10 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
     """One email per user (each logged under ``<job id>:<user id>``, so a retry sends only the
     ones not yet accepted); users gone are skipped. A user whose address is refused for good does
     not stop the others; the job gives up only when nobody could be written to."""
+    from sqlalchemy import select
+
+    from ils.domain.models import AiResult, Company, User
+
     async with ctx.resources.db.session() as session:
         company = await need(session, Company, payload.company_id, "company")
         found = await session.scalars(
@@ -321,6 +329,7 @@ async def daily_briefing(payload: DailyBriefingEmail, ctx: Ctx) -> Any:
 @job(GenericEmail, queue="email", name="generic", description="any templated email",
      priority=4, attempts=3, resources=USES)  # fmt: skip
 async def generic(payload: GenericEmail, ctx: Ctx) -> Any:
+    from ils.domain.models import Company
     from ils.jobs.email.render import sanitize
 
     company = None

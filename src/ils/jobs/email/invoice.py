@@ -12,22 +12,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from pydantic import EmailStr, Field
-from sqlalchemy import select
+from pydantic import Field
 
-from ils.domain.models import (
-    Company,
-    Document,
-    DocumentEntity,
-    DocumentType,
-    Invoice,
-    Order,
-    Patient,
-)
 from ils.errors import GiveUp
 from ils.files import FileStorage, StoredFileMissing
 from ils.jobs.email.outgoing import Email
-from ils.jobs.payloads import Id
+from ils.jobs.payloads import EmailAddress, Id
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
@@ -38,7 +28,7 @@ USES = ("db", "mailer", "files")
 
 class InvoiceEmail(Payload):
     invoice_id: Id
-    to: Annotated[list[EmailStr], Personal()] | None = Field(
+    to: Annotated[list[EmailAddress], Personal()] | None = Field(
         None, max_length=10, description="the addresses; by default the order's patient's email"
     )
 
@@ -50,6 +40,10 @@ def _read(files: FileStorage, key: str) -> bytes:
 
 async def _document_id(ctx: Ctx, invoice_id: int) -> int | None:
     """The PDF to attach: the one this flow's child rendered, else the newest stored one."""
+    from sqlalchemy import select
+
+    from ils.domain.models import Document, DocumentEntity, DocumentType
+
     if ctx.flow is not None:
         rendered = await ctx.flow.result_of("pdf", "invoice")
         if isinstance(rendered, dict) and rendered.get("documentId"):
@@ -72,6 +66,8 @@ async def _document_id(ctx: Ctx, invoice_id: int) -> int | None:
      description="an issued invoice to its customer, its PDF attached", priority=3,
      attempts=5, resources=USES)  # fmt: skip
 async def invoice_email(payload: InvoiceEmail, ctx: Ctx) -> Any:
+    from ils.domain.models import Company, Document, Invoice, Order, Patient
+
     db, mailer = ctx.resources.db, ctx.resources.mailer
     async with db.session() as session:
         invoice = await need(session, Invoice, payload.invoice_id, "invoice")

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ils.domain.db import Database
-from ils.domain.models.email_log import EmailLog, EmailStatus
+from ils.domain.enums import EmailStatus
+from ils.domain.models.email_log import EmailLog
 from ils.domain.models.types import utcnow
 from ils.errors import GiveUp
 from ils.jobs.email.outgoing import Email

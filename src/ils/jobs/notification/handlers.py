@@ -6,40 +6,34 @@ Each works out its notification(s) at run time, stores each once (keyed by the j
 the users' new unread counts on the live channel. A retry announces again; sockets drop what
 they have already sent. They declare the database and the publisher (``ctx.resources.db``,
 ``ctx.resources.notifier``). A notification's ``priority`` sets its job's BullMQ priority
-(:func:`queue_priority`) unless the caller chose one.
+(:func:`queue_priority`) unless the caller chose one. The models, their queries and the store
+are imported by the handlers when they run: a worker, and every process's registry, loads the
+payloads and declarations without SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 from redis.exceptions import RedisError
-from sqlalchemy import select
 
-from ils.domain.db import Database
-from ils.domain.models import (
-    ADMIN_ROLES,
-    Company,
-    MarketplaceConnection,
-    Notification,
-    NotificationType,
-    Order,
-    Priority,
-    Role,
-    User,
-)
-from ils.domain.services import notifications as store
-from ils.domain.services.notifications import NewNotification
-from ils.jobs.notification.channel import LiveEvent, NotificationPublisher
+from ils.domain.enums import ADMIN_ROLES, NotificationType, Priority, Role
+from ils.jobs.notification.channel import LiveEvent
 from ils.jobs.payloads import Id, NotificationPriority, PersonalShortText, PersonalText, ShortText
 from ils.jobs.resources import Ctx
 from ils.jobs.rows import need
 from ils.queue.declare import job
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
+    from ils.domain.models import Notification, User
+    from ils.domain.services.notifications import NewNotification
+    from ils.jobs.notification.channel import NotificationPublisher
 
 USES = ("db", "notifier")
 # The seed's mapping of a notification's priority to its job's BullMQ priority (1 is highest).
@@ -124,6 +118,8 @@ def _tools(ctx: Ctx) -> tuple[Database, NotificationPublisher]:
 
 async def _recipient(db: Database, user_id: int) -> User | None:
     """The user to notify; gives up when they are gone, None when they are inactive."""
+    from ils.domain.models import User
+
     async with db.session() as session:
         user = await need(session, User, user_id, "user")
     return user if user.is_active else None
@@ -138,7 +134,9 @@ async def deliver(
     where Redis is down by definition: the notification waits in the database for the user's
     next reconnect or reload.
     """
-    rows = await store.store_once(db, items)
+    from ils.domain.services.notifications import store_once
+
+    rows = await store_once(db, items)
     events = [LiveEvent("notification", row.user_id, notification_id=row.id) for row in rows]
     try:
         await notifier.publish(events)
@@ -174,6 +172,8 @@ class _Says:
         return cls(kind, payload.title, payload.message, Priority(payload.priority), action_url)
 
     def to(self, job_key: str, user_id: int, company_id: int) -> NewNotification:
+        from ils.domain.services.notifications import NewNotification
+
         return NewNotification(job_key, user_id, company_id, **asdict(self))
 
 
@@ -197,6 +197,8 @@ async def system(payload: SystemNotification, ctx: Ctx) -> Any:
 @job(OrderNotification, queue="notification", name="order",
      description="order status change", priority=2, attempts=5, resources=USES)  # fmt: skip
 async def order(payload: OrderNotification, ctx: Ctx) -> Any:
+    from ils.domain.models import Order
+
     db, _ = _tools(ctx)
     async with db.session() as session:
         found = await need(session, Order, payload.order_id, "order")
@@ -228,6 +230,8 @@ _MARKETPLACE_TEXT = {
      description="marketplace connection event", priority=3, attempts=3,
      resources=USES)  # fmt: skip
 async def marketplace(payload: MarketplaceNotification, ctx: Ctx) -> Any:
+    from ils.domain.models import Company, MarketplaceConnection
+
     db, _ = _tools(ctx)
     async with db.session() as session:
         connection = await need(session, MarketplaceConnection, payload.connection_id, "connection")
@@ -248,6 +252,10 @@ async def marketplace(payload: MarketplaceNotification, ctx: Ctx) -> Any:
      priority=3, attempts=5, resources=USES, options_for=queue_priority)  # fmt: skip
 async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
     """One notification per active user of the audience, as the company is when this runs."""
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, User
+
     db, notifier = _tools(ctx)
     async with db.session() as session:
         company = await need(session, Company, payload.company_id, "company")
@@ -272,6 +280,10 @@ async def fan_out(payload: FanOutNotification, ctx: Ctx) -> Any:
 async def batch_summary(payload: BatchSummary, ctx: Ctx) -> Any:
     """One notification per recipient, saying how many of the batch's jobs completed and how
     many failed (read from the batch's children when it runs as a batch's callback)."""
+    from sqlalchemy import select
+
+    from ils.domain.models import User
+
     db, notifier = _tools(ctx)
     counts = await ctx.flow.counts() if ctx.flow is not None else None
     failed = counts["failed"] if counts else 0

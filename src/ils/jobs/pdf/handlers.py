@@ -5,21 +5,17 @@ and records the document row (one upsert).
 They declare the database, the render pool and the file storage (``ctx.resources.db``,
 ``.pdf_renderer``, ``.files``); the pool (and reportlab with it) is built by the process that
 runs them. A job that runs again (a retry, a redelivery) writes the same file and updates the
-same row. The loaders (:mod:`ils.jobs.pdf.load`) are imported by the first job, not by the
-declarations, which every process's registry imports.
+same row. The loaders (:mod:`ils.jobs.pdf.load`) and the document row's writer
+(:mod:`ils.jobs.pdf.record`) are imported by the first job, not by the declarations, which every
+process's registry imports: so these load neither SQLAlchemy nor the ORM models.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam
-
-from ils.domain.db import Database, conflict_insert
-from ils.domain.models import ENTITY_OF, Document, DocumentType
-from ils.domain.models.types import utcnow
-from ils.files import StoredFile, safe_name
+from ils.domain.enums import DocumentType
+from ils.files import safe_name
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
@@ -56,56 +52,12 @@ def storage_key(doc_type: DocumentType, loaded: Loaded, job_id: str) -> str:
     return f"{loaded.company_id}/{doc_type.value}/{name}"
 
 
-def download_name(doc_type: DocumentType, reference: str) -> str:
-    """What a browser saves the file as, e.g. ``invoice-INV-000042.pdf``."""
-    return f"{doc_type.value}-{safe_name(reference)}.pdf"
-
-
-RECORDED = ("company_id", "type", "entity", "entity_id", "path", "filename", "size", "sha256",
-            "created_at")  # fmt: skip
-
-
-@functools.cache
-def _upsert(dialect: str) -> Any:
-    """The document row's upsert for ``dialect``, built once: insert, or bring up to date the row
-    an earlier run of the job left (one statement either way)."""
-    insert = conflict_insert(dialect)
-    statement = insert(Document).values(
-        job_id=bindparam("job_id"), **{name: bindparam(name) for name in RECORDED}
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[Document.job_id],
-        set_={name: statement.excluded[name] for name in RECORDED},
-    ).returning(Document.id)
-
-
-async def record(
-    db: Database, doc_type: DocumentType, loaded: Loaded, stored: StoredFile, job_id: str
-) -> int:
-    """The job's document row, inserted or (when the job ran before) brought up to date. Core on
-    a plain connection: the ORM session's machinery cost more than the statement itself."""
-    params = {
-        "job_id": job_id,
-        "company_id": loaded.company_id,
-        "type": doc_type,
-        "entity": ENTITY_OF[doc_type],
-        "entity_id": loaded.entity_id,
-        "path": stored.key,
-        "filename": download_name(doc_type, loaded.reference),
-        "size": stored.size,
-        "sha256": stored.sha256,
-        "created_at": utcnow(),
-    }
-    async with db.engine.begin() as conn:
-        document_id: int = (
-            await conn.execute(_upsert(db.engine.dialect.name), params)
-        ).scalar_one()
-    return document_id
-
-
 async def produce(doc_type: DocumentType, entity_id: int, ctx: Ctx) -> dict[str, Any]:
     """load -> render and store (in the pool) -> record."""
-    from ils.jobs.pdf.load import LOADERS  # its ORM queries configure every mapper: at first use
+    # At the first job, not with the declarations: the loaders' ORM queries configure every
+    # mapper, and the document row is written with SQLAlchemy.
+    from ils.jobs.pdf.load import LOADERS
+    from ils.jobs.pdf.record import record
 
     db = ctx.resources.db
     async with db.session() as session:

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ils.domain.db import Database
-from ils.domain.models import Company
-from ils.domain.models.types import utcnow
 from ils.jobs.ai.alerts import anomaly_detection
 from ils.jobs.ai.briefing import daily_briefing as briefing
-from ils.jobs.ai.data import zone
 from ils.jobs.ai.demand import demand_forecast
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
@@ -26,6 +22,10 @@ from ils.jobs.scheduled.runs import scheduled
 from ils.queue.declare import JobDef
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
+    from ils.domain.models import Company
 
 USES = ("producer",)
 
@@ -37,6 +37,8 @@ class CompanyRun(Payload):
 
 
 async def active_company(db: Database, company_id: int) -> Company | None:
+    from ils.domain.models import Company
+
     async with db.session() as session:
         company = await session.get(Company, company_id)
     return company if company is not None and company.is_active else None
@@ -44,7 +46,9 @@ async def active_company(db: Database, company_id: int) -> Company | None:
 
 def local_today(company: Company, now: dt.datetime | None = None) -> dt.date:
     """Today in the company's time zone."""
-    return (now or utcnow()).astimezone(zone(company)).date()
+    from ils.jobs.ai.data import zone
+
+    return (now or dt.datetime.now(dt.UTC)).astimezone(zone(company)).date()
 
 
 def skipped(company_id: int) -> dict[str, Any]:

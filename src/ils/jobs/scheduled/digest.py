@@ -10,23 +10,23 @@ sends each admin one email. No failure, no email.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from sqlalchemy import select
 
-from ils.domain.models import ADMIN_ROLES, User
-from ils.jobs.ai.data import zone
 from ils.jobs.email.handlers import generic
 from ils.jobs.resources import Ctx
 from ils.jobs.scheduled.company import USES, CompanyRun, active_company, local_today, skipped
 from ils.jobs.scheduled.runs import scheduled
-from ils.queue.admin import QueueAdmin
-from ils.queue.browse import MAX_PAGE_SIZE, JobSummary
-from ils.queue.producer import EnqueueOptions, Producer
+from ils.queue.browse import MAX_PAGE_SIZE
+from ils.queue.producer import EnqueueOptions
 from ils.queue.recurrence import to_ms
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.tenancy import ViewerScope
+
+if TYPE_CHECKING:
+    from ils.queue.browse import JobSummary
+    from ils.queue.producer import Producer
 
 #: Failures listed in one email; the rest are counted.
 LISTED = 50
@@ -40,6 +40,8 @@ async def failed_between(
     producer: Producer, company_id: int, start_ms: int, end_ms: int
 ) -> list[tuple[str, JobSummary]]:
     """The company's jobs of every queue that failed in ``[start_ms, end_ms)``, newest first."""
+    from ils.queue.admin import QueueAdmin
+
     admin = QueueAdmin(producer.settings, producer.broker, producer.registry)
     scope = ViewerScope(company_id, mask=True)
     found: list[tuple[str, JobSummary]] = []
@@ -72,6 +74,11 @@ def digest_text(company: str, day: dt.date, failures: list[tuple[str, JobSummary
            description="yesterday's failed jobs, emailed to the company's admins",
            resources=USES)  # fmt: skip
 async def failed_jobs_digest(payload: DigestRun, ctx: Ctx) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from ils.domain.models import ADMIN_ROLES, User
+    from ils.jobs.ai.data import zone
+
     db, producer = ctx.resources.db, ctx.resources.producer
     company = await active_company(db, payload.company_id)
     if company is None:

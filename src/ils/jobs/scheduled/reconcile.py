@@ -22,8 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Database
+from ils.domain.enums import SCHEDULER_PREFIX
 from ils.domain.models import Company, MissedRun, Schedule
-from ils.domain.models.schedules import SCHEDULER_PREFIX, job_data, recurrence_of, scheduler_id
+from ils.domain.models.schedules import job_data, recurrence_of, scheduler_id
 from ils.domain.models.types import utcnow
 from ils.errors import InvalidJobPayload, UnknownJobType
 from ils.jobs.scheduled.runs import QUEUE, own_run_id

@@ -14,18 +14,16 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
-from sqlalchemy import select
-
-from ils.domain.db import Database
-from ils.domain.models import Company, Schedule
-from ils.domain.models.schedules import SCHEDULER_PREFIX, recurrence_of
-from ils.domain.models.types import utcnow
+from ils.domain.enums import SCHEDULER_PREFIX
 from ils.jobs.resources import Ctx
 from ils.queue.declare import JobDef, job
 from ils.queue.recurrence import from_ms
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
 
 QUEUE = "scheduled"
 P = ParamSpec("P")
@@ -60,6 +58,12 @@ async def record_run(db: Database, job_id: str, now: dt.datetime | None = None) 
     """Write the run ``job_id`` names to its schedule: when it started (``now``) and its job
     id, and (a run the scheduler fired) the next run after it. Nothing for a job of no schedule,
     or of one gone."""
+    from sqlalchemy import select
+
+    from ils.domain.models import Company, Schedule
+    from ils.domain.models.schedules import recurrence_of
+    from ils.domain.models.types import utcnow
+
     run = run_of(job_id)
     if run is None:
         return None

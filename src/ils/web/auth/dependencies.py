@@ -14,7 +14,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models.accounts import Role, User
+from ils.domain.enums import Role
+from ils.domain.models.accounts import User
 from ils.web.auth.context import web_context
 from ils.web.auth.session_store import live_session
 from ils.web.auth.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Base
-from ils.domain.models.accounts import Role, User
+from ils.domain.base import Base
+from ils.domain.enums import Role
+from ils.domain.models.accounts import User
 
 ModelT = TypeVar("ModelT", bound=Base)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, status
 
-from ils.domain.models.accounts import Role, User
-from ils.domain.models.documents import DocumentEntity
+from ils.domain.enums import DocumentEntity, Role
+from ils.domain.models.accounts import User
 from ils.web.auth.dependencies import CurrentUser
 
 P, A, CA = Role.platform_admin, Role.admin, Role.company_admin

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ils.domain.models.accounts import Role
+from ils.domain.enums import Role
 from ils.domain.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 

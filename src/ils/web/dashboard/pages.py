@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.domain.enums import ADMIN_ROLES, Role
+from ils.domain.models.accounts import User
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import CANCELLABLE_STATES, COUNT_STATES, FINAL_STATES, LIST_STATES
 from ils.web.auth.dependencies import DbSession, cookie_scheme, current_user

@@ -14,7 +14,8 @@ from decimal import Decimal
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from ils.domain.models.billing import Invoice, InvoiceStatus, Payment, PaymentMethod
+from ils.domain.enums import InvoiceStatus, PaymentMethod
+from ils.domain.models.billing import Invoice, Payment
 from ils.domain.services import Amount, Id, QueuedJob, batches
 from ils.domain.services import billing as service
 from ils.domain.services.billing import InvoiceCreate, PaymentCreate

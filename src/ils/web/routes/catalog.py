@@ -12,7 +12,8 @@ from decimal import Decimal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ils.domain.models.catalog import Product, ProductKind, Supplier
+from ils.domain.enums import ProductKind
+from ils.domain.models.catalog import Product, Supplier
 from ils.domain.services import Amount
 from ils.domain.services import catalog as service
 from ils.domain.services.catalog import (

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ils.domain.models.accounts import CompanyKind, User
-from ils.domain.models.marketplace import ConnectionStatus
+from ils.domain.enums import CompanyKind, ConnectionStatus
+from ils.domain.models.accounts import User
 from ils.domain.services import Id
 from ils.domain.services import marketplace as service
 from ils.web.auth import CurrentUser, DbSession, permit, record_audit, sees_all_companies

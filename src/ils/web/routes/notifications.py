@@ -15,7 +15,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, s
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from ils.domain.models.notifications import NotificationType, Priority
+from ils.domain.enums import NotificationType, Priority
 from ils.domain.services import MAX_ID, Id
 from ils.domain.services import notifications as service
 from ils.jobs.notification.channel import LiveEvent

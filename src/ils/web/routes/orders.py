@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ils.domain.models.orders import Eye, LineKind, Order, OrderStatus
-from ils.domain.models.rx import PrismBase
+from ils.domain.enums import Eye, LineKind, OrderStatus, PrismBase
+from ils.domain.models.orders import Order
 from ils.domain.services import Id
 from ils.domain.services import orders as service
 from ils.domain.services.orders import MAX_UNIT_PRICE

@@ -12,8 +12,8 @@ from decimal import Decimal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
+from ils.domain.enums import PrismBase
 from ils.domain.models.clinical import Examination, Patient
-from ils.domain.models.rx import PrismBase
 from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import patients as service
 from ils.domain.services.patients import (

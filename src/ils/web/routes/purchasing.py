@@ -12,7 +12,8 @@ import datetime as dt
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderStatus
+from ils.domain.enums import PurchaseOrderStatus
+from ils.domain.models.purchasing import PurchaseOrder
 from ils.domain.services import Amount, QueuedJob
 from ils.domain.services import purchasing as service
 from ils.domain.services.purchasing import PurchaseOrderCreate

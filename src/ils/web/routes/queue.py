@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ils.domain.models.accounts import ADMIN_ROLES, Role, User
+from ils.domain.enums import ADMIN_ROLES, Role
+from ils.domain.models.accounts import User
 from ils.errors import BrokerUnavailable
 from ils.queue.admin import QueueAdmin
 from ils.queue.settings import QUEUE_NAMES, QueueSpec

@@ -3,28 +3,19 @@ default), an OpenAI-compatible HTTP provider, the company-scoped read-only tools
 the chat-response job that stores the answer and pushes it to the user.
 
 :func:`build_provider` makes the process's provider from its :class:`ChatSettings` (the HTTP one,
-and httpx with it, imported only when chosen); handlers find it as ``ctx.resources.chat``.
+and httpx with it, imported only when chosen); handlers find it as ``ctx.resources.chat``. The
+package imports none of its modules: the chat-response declaration (:mod:`.handler`), which every
+process's registry loads, comes without the providers, their settings or the tools (on
+SQLAlchemy); import those from their modules.
 """
 
 from __future__ import annotations
 
-from ils.jobs.ai.chat.offline import OfflineProvider
-from ils.jobs.ai.chat.provider import Answer, ChatProvider, ProviderUnavailable, Turn
-from ils.jobs.ai.chat.settings import ChatSettings
-from ils.jobs.ai.chat.tools import TOOLS, Scope, ToolSet
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "TOOLS",
-    "Answer",
-    "ChatProvider",
-    "ChatSettings",
-    "OfflineProvider",
-    "ProviderUnavailable",
-    "Scope",
-    "ToolSet",
-    "Turn",
-    "build_provider",
-]
+if TYPE_CHECKING:
+    from ils.jobs.ai.chat.provider import ChatProvider
+    from ils.jobs.ai.chat.settings import ChatSettings
 
 
 def build_provider(settings: ChatSettings) -> ChatProvider:
@@ -33,4 +24,6 @@ def build_provider(settings: ChatSettings) -> ChatProvider:
         from ils.jobs.ai.chat.http_provider import OpenAIProvider
 
         return OpenAIProvider(settings)
+    from ils.jobs.ai.chat.offline import OfflineProvider
+
     return OfflineProvider()

@@ -8,23 +8,22 @@ notification went out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from sqlalchemy import select
 
-from ils.domain.db import Database, conflict_insert
-from ils.domain.models import AiConversation, AiMessage, MessageRole, User
-from ils.domain.models.types import utcnow
+from ils.domain.enums import MessageRole
 from ils.errors import GiveUp
 from ils.jobs.ai.chat.provider import Turn
-from ils.jobs.ai.chat.tools import Scope, ToolSet
-from ils.jobs.ai.results import follow_up
 from ils.jobs.notification.handlers import ai_insight
 from ils.jobs.payloads import Id, PersonalText
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from ils.domain.db import Database
+    from ils.domain.models import AiConversation, AiMessage
 
 HISTORY_TURNS = 20
 MAX_TEXT = 10_000
@@ -42,6 +41,10 @@ async def load(
     db: Database, payload: ChatResponseTask, job_id: str
 ) -> tuple[AiConversation, list[Turn], AiMessage | None]:
     """The conversation, the turns before the message, and this job's answer if it has one."""
+    from sqlalchemy import select
+
+    from ils.domain.models import AiConversation, AiMessage, User
+
     async with db.session() as s:
         conversation = await s.get(AiConversation, payload.conversation_id)
         if conversation is None:
@@ -69,6 +72,12 @@ async def load(
 
 async def store_answer(db: Database, conversation_id: int, job_id: str, text: str) -> int:
     """The answer's message row, inserted once per job (a second run finds the first's)."""
+    from sqlalchemy import select
+
+    from ils.domain.db import conflict_insert
+    from ils.domain.models import AiMessage
+    from ils.domain.models.types import utcnow
+
     insert = conflict_insert(db.engine.dialect.name)
     statement = insert(AiMessage).values(
         conversation_id=conversation_id, role=MessageRole.assistant, content=text,
@@ -86,6 +95,9 @@ async def store_answer(db: Database, conversation_id: int, job_id: str, text: st
      priority=1, resources=("db", "chat", "producer"))  # fmt: skip
 async def chat_response(payload: ChatResponseTask, ctx: Ctx) -> dict[str, Any]:
     """load -> answer (unless this job already did) -> store -> notify the user."""
+    from ils.jobs.ai.chat.tools import Scope, ToolSet
+    from ils.jobs.ai.results import follow_up
+
     db = ctx.resources.db
     conversation, history, done = await load(db, payload, ctx.job_id)
     if done is not None:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ils.domain.models import OrderStatus
+from ils.domain.enums import OrderStatus
 from ils.jobs.ai.chat.provider import Answer, Turn
-from ils.jobs.ai.chat.tools import ToolSet
+
+if TYPE_CHECKING:
+    from ils.jobs.ai.chat.tools import ToolSet
 
 CAN_ANSWER = (
     'how many orders there were today, yesterday, this week or this month ("how many orders '

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ils.errors import IlsJobsError
-from ils.jobs.ai.chat.tools import ToolSet
+
+if TYPE_CHECKING:
+    from ils.jobs.ai.chat.tools import ToolSet
 
 
 @dataclass(frozen=True)
