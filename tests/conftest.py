@@ -6,6 +6,7 @@ Tests that stop or restart a server start their own embedded one (see ``own_serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -25,7 +26,7 @@ from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
 from ils.queue.settings import Settings
 from ils.settings import IlsSettings, load_settings
-from tests.support.databases import BACKENDS, open_database
+from tests.support.databases import BACKENDS, PG_URL, POOL, open_database
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
@@ -149,6 +150,11 @@ def own_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     yield server
     with contextlib.suppress(Exception):
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL schemas kept for later tests, and the SQLite template."""
+    asyncio.run(POOL.close(PG_URL))
 
 
 @pytest.fixture(params=BACKENDS)
