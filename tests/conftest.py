@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 
 from ils.bootstrap import JobSystem
+from ils.domain import passwords
 from ils.domain.db import Database
 from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
@@ -31,6 +33,20 @@ from tests.support.databases import BACKENDS, PG_URL, POOL, open_database
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
 MACHINE_REDIS = f"redis://127.0.0.1:6379/{TEST_DB}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_password_hasher() -> Iterator[PasswordHasher]:
+    """Argon2id at its cheapest for the hashes made and checked in this test process; the real
+    one (64 MiB and three passes a check, slow on purpose) is yielded for the tests of its
+    parameters (tests/test_passwords.py). Hundreds of logins at the real cost were a large part
+    of the suite's CPU and proved nothing more. ``ils`` subprocesses keep the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        real = passwords._hasher
+        patch.setattr(
+            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+        )
+        yield real
 
 
 def _answers(url: str) -> bool:
