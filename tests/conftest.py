@@ -24,9 +24,10 @@ from ils.domain import passwords
 from ils.domain.db import Database
 from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
+from ils.jobs.ai.pool import ModelPool
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
-from ils.queue.settings import Settings
+from ils.queue.settings import DEFAULT_QUEUES, Settings
 from ils.settings import IlsSettings, load_settings
 from tests.support.databases import BACKENDS, PG_URL, POOL, open_database
 
@@ -157,6 +158,17 @@ async def system(settings: Settings) -> AsyncIterator[JobSystem]:
         yield js
     finally:
         await js.close()
+
+
+@pytest.fixture(scope="session")
+def model_pool() -> Iterator[ModelPool]:
+    """One AI model pool (sized as a worker's) for the session's forecasts and anomaly scans:
+    each of its processes loads statsforecast and statsmodels once, seconds of CPU, not once per
+    test. A test hands it in with ``system.resources.give("ai_models", model_pool)``; the tests
+    of the pool itself (test_pool.py) make their own."""
+    pool = ModelPool(DEFAULT_QUEUES["ai"].concurrency)
+    yield pool
+    asyncio.run(pool.close())
 
 
 @pytest.fixture
