@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from ils.domain.db import Database
@@ -20,8 +20,9 @@ from ils.jobs.ai.demand import product_entry
 from ils.jobs.ai.forecasting.pipeline import forecast_series
 from ils.jobs.ai.results import store
 from tests.support.ai_world import WEEKDAY, Shop, add_orders, yesterday
-from tests.web.dashboard.conftest import OWN_COMPANY, SCREENSHOTS, Site, log_in
+from tests.web.dashboard.conftest import IN_SESSION_LOOP, OWN_COMPANY, SCREENSHOTS, Site, log_in
 
+pytestmark = IN_SESSION_LOOP
 WAIT_MS = 20_000
 
 
@@ -55,7 +56,7 @@ async def _stock_and_forecast(url: str) -> None:
         await db.dispose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site_db(site_db: str) -> str:
     """The dashboard tests' database with the lens and its forecast added."""
     await _stock_and_forecast(site_db)
