@@ -56,9 +56,11 @@ run: install
 	$(BIN)/ils serve --host $(HOST) --port $(PORT)
 
 ## test: set up with the dev extras, the browser and the Node producer's packages, then lint,
-## type-check and run the whole suite
+## type-check and run the whole suite in TEST_WORKERS processes (pytest-xdist; each test module
+## stays in one process, so its module-wide fixtures are made once)
+TEST_WORKERS ?= 2
 test: install-dev browser node-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 ## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
 browser:

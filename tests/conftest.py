@@ -6,6 +6,7 @@ Tests that stop or restart a server start their own embedded one (see ``own_serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -16,22 +17,39 @@ from typing import Any
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 
 from ils.bootstrap import JobSystem
+from ils.domain import passwords
 from ils.domain.db import Database
 from ils.domain.migrate import upgrade
 from ils.jobs import build_registry
+from ils.jobs.ai.pool import ModelPool
 from ils.jobs.resources import Resources
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.registry import Registry
-from ils.queue.settings import Settings
+from ils.queue.settings import DEFAULT_QUEUES, Settings
 from ils.settings import IlsSettings, load_settings
-from tests.support.databases import BACKENDS, open_database
+from tests.support.databases import BACKENDS, PG_URL, POOL, open_database
 from tests.support.running import Records
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DB = 9
 MACHINE_REDIS = f"redis://127.0.0.1:6379/{TEST_DB}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_password_hasher() -> Iterator[PasswordHasher]:
+    """Argon2id at its cheapest for the hashes made and checked in this test process; the real
+    one (64 MiB and three passes a check, slow on purpose) is yielded for the tests of its
+    parameters (tests/test_passwords.py). Hundreds of logins at the real cost were a large part
+    of the suite's CPU and proved nothing more. ``ils`` subprocesses keep the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        real = passwords._hasher
+        patch.setattr(
+            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+        )
+        yield real
 
 
 def _answers(url: str) -> bool:
@@ -144,6 +162,17 @@ async def system(settings: Settings) -> AsyncIterator[JobSystem]:
         await js.close()
 
 
+@pytest.fixture(scope="session")
+def model_pool() -> Iterator[ModelPool]:
+    """One AI model pool (sized as a worker's) for the session's forecasts and anomaly scans:
+    each of its processes loads statsforecast and statsmodels once, seconds of CPU, not once per
+    test. A test hands it in with ``system.resources.give("ai_models", model_pool)``; the tests
+    of the pool itself (test_pool.py) make their own."""
+    pool = ModelPool(DEFAULT_QUEUES["ai"].concurrency)
+    yield pool
+    asyncio.run(pool.close())
+
+
 @pytest.fixture
 async def records(redis_url: str, prefix: str) -> AsyncIterator[Records]:
     """What the probe handlers of ``tests.support.handlers`` wrote under this test's prefix."""
@@ -177,6 +206,11 @@ def own_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
     yield server
     with contextlib.suppress(Exception):
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL schemas kept for later tests, and the SQLite template."""
+    asyncio.run(POOL.close(PG_URL))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -16,6 +16,7 @@ from ils.domain.db import Database
 from ils.domain.models import AiResult, Notification, NotificationType
 from ils.jobs import helpers
 from ils.jobs.ai.anomaly import detect, severity
+from ils.jobs.ai.pool import ModelPool
 from ils.jobs.ai.results import follow_up
 from ils.queue.context import JobContext
 from tests.conftest import make_settings
@@ -51,13 +52,14 @@ def test_severity_levels():
 
 
 async def test_the_job_stores_anomalies_and_alerts_the_admins(
-    db: Database, redis_url: str, prefix: str, tmp_path: Path
+    db: Database, redis_url: str, prefix: str, tmp_path: Path, model_pool: ModelPool
 ):
     shop = await make_shop(db, "delta", products=2, days=150, rates=[8, 12])
     async with db.session() as s:  # yesterday, a burst of 60 extra orders
         await add_orders(s, shop, {yesterday(): [(shop.product_ids[0], 1)] * 60},
                          Decimal("20.00"), first_number=100_000)  # fmt: skip
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
+    system.resources.give("ai_models", model_pool)
     try:
         async with running(system, "ai", "notification"):
             job = await helpers.queue_anomaly_detection.using(producer=system.producer)(

@@ -17,6 +17,7 @@ from ils.domain.db import Database
 from ils.domain.models import AiResult, AiResultKind, Examination, Notification, Patient
 from ils.jobs import helpers
 from ils.jobs.ai.briefing import DailyBriefingTask, daily_briefing
+from ils.jobs.ai.pool import ModelPool
 from ils.jobs.ai.results import follow_up
 from ils.queue.context import JobContext
 from tests.conftest import make_settings
@@ -60,10 +61,11 @@ async def test_insights_are_ranked_facts_each_with_its_numbers(
 
 
 async def test_the_briefing_is_stored_emailed_and_notified_once(
-    db: Database, redis_url: str, prefix: str, tmp_path: Path
+    db: Database, redis_url: str, prefix: str, tmp_path: Path, model_pool: ModelPool
 ):
     shop = await make_shop(db, "foxtrot", products=2, days=70, rates=[3, 5], stocks=[1, 500])
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
+    system.resources.give("ai_models", model_pool)
     today = dt.datetime.now(dt.UTC).date()
     try:
         async with running(system, "ai", "email", "notification"):

@@ -19,6 +19,7 @@ from ils.domain.models import AiResult, AiResultKind
 from ils.jobs import helpers
 from ils.jobs.ai.forecast import HOLT_WINTERS
 from ils.jobs.ai.forecast import forecast_series as holt_winters
+from ils.jobs.ai.pool import ModelPool
 from tests.conftest import make_settings, probe_registry
 from tests.support.ai_world import WEEKDAY, make_shop
 from tests.support.databases import open_database
@@ -46,12 +47,13 @@ async def wait_done(system: JobSystem, queue: str, job_id: str, timeout_s: float
 
 
 async def test_the_job_stores_a_forecast_per_product_with_reorders(
-    db: Database, redis_url: str, prefix: str, tmp_path: Path
+    db: Database, redis_url: str, prefix: str, tmp_path: Path, model_pool: ModelPool
 ):
     shop = await make_shop(db, "alpha", products=3, days=120, rates=[2, 6, 12],
                            stocks=[500, 500, 3])  # fmt: skip
     other = await make_shop(db, "bravo", products=1, days=30, seed=2)
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
+    system.resources.give("ai_models", model_pool)
     try:
         async with running(system, "ai"):
             forecast = helpers.queue_demand_forecast.using(producer=system.producer)
@@ -96,13 +98,14 @@ async def test_the_job_stores_a_forecast_per_product_with_reorders(
 
 @pytest.mark.slow
 async def test_a_200_product_forecast_does_not_stall_the_other_queues(
-    redis_url: str, prefix: str, tmp_path: Path
+    redis_url: str, prefix: str, tmp_path: Path, model_pool: ModelPool
 ):
     async for db in open_database("sqlite", tmp_path):
         shop = await make_shop(db, "large", products=200, days=150,
                                rates=[1.0 + (i % 20) for i in range(200)])  # fmt: skip
         settings = make_settings(redis_url, prefix, tmp_path)
         system = JobSystem(settings, registry=probe_registry(), database=db)
+        system.resources.give("ai_models", model_pool)
         try:
             async with running(system, "ai", "oma"):
                 big = await helpers.queue_demand_forecast.using(producer=system.producer)(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
@@ -60,38 +61,52 @@ def web_settings(tmp_path: Path) -> WebSettings:
     return load_web_settings({}, tmp_path / "var")
 
 
+async def new_user(
+    s: AsyncSession,
+    company_id: int,
+    email: str,
+    role: Role,
+    password_hash: str,
+    active: bool = True,
+) -> int:
+    """A user added in ``s``; its id."""
+    user = User(
+        company_id=company_id,
+        email=email,
+        name=email.split("@")[0],
+        password_hash=password_hash,
+        role=role,
+        is_active=active,
+    )
+    s.add(user)
+    await s.flush()
+    return user.id
+
+
 async def add_user(
     db: Database, company_id: int, email: str, role: Role, password_hash: str, active: bool = True
 ) -> int:
     async with db.session() as s:
-        user = User(
-            company_id=company_id,
-            email=email,
-            name=email.split("@")[0],
-            password_hash=password_hash,
-            role=role,
-            is_active=active,
-        )
-        s.add(user)
-        await s.flush()
-        return user.id
+        return await new_user(s, company_id, email, role, password_hash, active)
 
 
 @pytest.fixture
 async def accounts(db: Database, password_hash: str) -> Accounts:
+    # One transaction for the lot: a commit per user cost more than the test using them.
     async with db.session() as s:
         a = Company(name="Clear Sight Opticians", slug="clear-sight", kind=CompanyKind.practice)
         b = Company(name="Prism Lens Lab", slug="prism-lab", kind=CompanyKind.lab)
         s.add_all([a, b])
         await s.flush()
         ids = (a.id, b.id)
-    by_role = {
-        role: await add_user(db, ids[0], Accounts.email(role), role, password_hash) for role in Role
-    }
-    outsider = await add_user(db, ids[1], OUTSIDER_EMAIL, Role.staff, password_hash)
-    inactive = await add_user(
-        db, ids[0], INACTIVE_EMAIL, Role.company_admin, password_hash, active=False
-    )
+        by_role = {
+            role: await new_user(s, ids[0], Accounts.email(role), role, password_hash)
+            for role in Role
+        }
+        outsider = await new_user(s, ids[1], OUTSIDER_EMAIL, Role.staff, password_hash)
+        inactive = await new_user(
+            s, ids[0], INACTIVE_EMAIL, Role.company_admin, password_hash, active=False
+        )
     return Accounts(ids[0], ids[1], by_role, outsider, inactive)
 
 

@@ -15,6 +15,7 @@ from ils.domain.db import Database
 from ils.domain.enums import Role
 from ils.domain.models import Company, PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 from ils.jobs import helpers
+from ils.jobs.ai.pool import ModelPool
 from tests.support.ai_world import make_shop
 from tests.support.running import running
 from tests.web.conftest import PASSWORD, Accounts, add_user, csrf_headers, login, make_client
@@ -22,9 +23,10 @@ from tests.web.helpers import fields, signed_in
 
 
 async def test_forecast_and_reorders_of_a_shop(
-    api: FastAPI, accounts: Accounts, db: Database, password_hash: str
+    api: FastAPI, accounts: Accounts, db: Database, password_hash: str, model_pool: ModelPool
 ):
     system: JobSystem = api.state.system
+    system.resources.give("ai_models", model_pool)
     shop = await make_shop(db, "kilo", products=2, days=120, rates=[4, 0.3], stocks=[2, 500])
     async with db.session() as s:
         po = PurchaseOrder(company_id=shop.company_id, supplier_id=shop.supplier_id,

@@ -2,7 +2,10 @@
 probes and workers for the ``oma`` queue) on its own SQLite database, and Debian's Chromium.
 
 Chromium comes from the system (``make test`` installs Debian's package when it is missing). The
-tests skip without it locally; under ``CI=true`` they fail instead.
+tests skip without it locally; under ``CI=true`` they fail instead. One Chromium serves the
+session (each test gets a fresh browser context: its own cookies and storage), so these tests
+and their async fixtures run in the session's event loop, where the browser lives: each test
+module here is marked :data:`IN_SESSION_LOOP`.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.enums import CompanyKind, Role
 from ils.domain.models.accounts import Company
 from ils.queue.embedded import free_port
-from tests.conftest import REPO
+from ils.queue.settings import Settings
+from tests.conftest import REPO, probe_registry
 from tests.support.databases import open_database
 from tests.support.processes import IlsProcess
 from tests.web.conftest import PASSWORD, add_user
@@ -29,6 +35,8 @@ SCREENSHOTS = REPO / "test-output"
 ROLES = (Role.platform_admin, Role.admin, Role.company_admin, Role.staff)
 #: The ids of the users' company and of another one (a fresh database numbers them so).
 OWN_COMPANY, OTHER_COMPANY = 1, 2
+#: The mark of the dashboard's test modules: their tests run in the loop the browser lives in.
+IN_SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
 
 
 def email(role: Role) -> str:
@@ -57,7 +65,7 @@ async def _users(db: Database, password_hash: str) -> None:
         await add_user(db, company_id, email(role), role, password_hash)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site_db(tmp_path: Path, password_hash: str) -> AsyncIterator[str]:
     """A SQLite database with one user per role of :data:`ROLES`; its URL."""
     async for db in open_database("sqlite", tmp_path):
@@ -82,7 +90,7 @@ async def start_site(env: dict[str, str], database_url: str) -> Site:
     return Site(f"http://127.0.0.1:{port}", process)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
     """The app with workers for ``oma``, sharing this test's Redis prefix."""
     served = await start_site(worker_env, site_db)
@@ -92,7 +100,7 @@ async def site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
         await served.process.kill()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def dead_redis_site(worker_env: dict[str, str], site_db: str) -> AsyncIterator[Site]:
     """The app with nothing listening where its Redis should be."""
     env = worker_env | {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
@@ -113,8 +121,19 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
+async def system(settings: Settings) -> AsyncIterator[JobSystem]:
+    """The test's job system (as in tests/conftest.py), made in the session's loop."""
+    js = JobSystem(settings, registry=probe_registry())
+    try:
+        yield js
+    finally:
+        await js.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the session: launching it cost more than most of the tests using it."""
     path = chromium_path()
     async with async_playwright() as pw:
         # --no-sandbox: the tests may run as root (CI does), where Chromium's sandbox refuses.
@@ -125,10 +144,18 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-__all__ = ["OTHER_COMPANY", "OWN_COMPANY", "PASSWORD", "SCREENSHOTS", "Site", "email"]
+__all__ = [
+    "IN_SESSION_LOOP",
+    "OTHER_COMPANY",
+    "OWN_COMPANY",
+    "PASSWORD",
+    "SCREENSHOTS",
+    "Site",
+    "email",
+]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     try:

@@ -11,6 +11,7 @@ from ils.bootstrap import JobSystem
 from ils.domain.enums import Role
 from ils.queue.producer import EnqueueOptions
 from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
     OTHER_COMPANY,
     OWN_COMPANY,
     SCREENSHOTS,
@@ -18,6 +19,7 @@ from tests.web.dashboard.conftest import (
     log_in,
 )
 
+pytestmark = IN_SESSION_LOOP
 WAIT_MS = 20_000  # generous: the server and Chromium share two cores with other work
 
 

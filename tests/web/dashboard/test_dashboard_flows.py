@@ -10,8 +10,10 @@ from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.queue.flows import send_batch
 from tests.test_flows import PARENT, PROBE
-from tests.web.dashboard.conftest import OWN_COMPANY, SCREENSHOTS, Site, log_in
+from tests.web.dashboard.conftest import IN_SESSION_LOOP, OWN_COMPANY, SCREENSHOTS, Site, log_in
 from tests.web.dashboard.test_dashboard_browser import WAIT_MS
+
+pytestmark = IN_SESSION_LOOP
 
 
 async def test_a_batch_callbacks_panel_shows_its_flow_and_progress(

@@ -12,8 +12,17 @@ from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.errors import JobNotFound
 from ils.queue.producer import EnqueueOptions
-from tests.web.dashboard.conftest import OTHER_COMPANY, OWN_COMPANY, SCREENSHOTS, Site, log_in
+from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
+    OTHER_COMPANY,
+    OWN_COMPANY,
+    SCREENSHOTS,
+    Site,
+    log_in,
+)
 from tests.web.dashboard.test_dashboard_browser import WAIT_MS, confirm
+
+pytestmark = IN_SESSION_LOOP
 
 ONCE = EnqueueOptions(attempts=1)
 

@@ -14,8 +14,16 @@ import pytest
 
 from ils.bootstrap import JobSystem
 from ils.domain.enums import Role
-from tests.web.dashboard.conftest import OTHER_COMPANY, OWN_COMPANY, PASSWORD, Site, email
+from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
+    OTHER_COMPANY,
+    OWN_COMPANY,
+    PASSWORD,
+    Site,
+    email,
+)
 
+pytestmark = IN_SESSION_LOOP
 READ_TIMEOUT_S = 20
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, Request, expect
 
 from ils.domain.db import Database
@@ -24,8 +24,16 @@ from ils.jobs.ai.forecasting.pipeline import forecast_series
 from ils.jobs.ai.results import store
 from tests.support.ai_world import WEEKDAY, Shop, add_orders, yesterday
 from tests.web.conftest import add_user
-from tests.web.dashboard.conftest import OWN_COMPANY, SCREENSHOTS, Site, email, log_in
+from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
+    OWN_COMPANY,
+    SCREENSHOTS,
+    Site,
+    email,
+    log_in,
+)
 
+pytestmark = IN_SESSION_LOOP
 WAIT_MS = 20_000
 
 
@@ -59,7 +67,7 @@ async def _stock_and_forecast(url: str) -> None:
         await db.dispose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site_db(site_db: str, password_hash: str) -> str:
     """The dashboard tests' database with the lens and its forecast added, and a dispenser."""
     await _stock_and_forecast(site_db)

@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
 from ils.domain.db import Database
 from ils.domain.models import Schedule
 from ils.domain.models.accounts import Role
-from tests.web.dashboard.conftest import OTHER_COMPANY, OWN_COMPANY, SCREENSHOTS, Site, log_in
+from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
+    OTHER_COMPANY,
+    OWN_COMPANY,
+    SCREENSHOTS,
+    Site,
+    log_in,
+)
+
+pytestmark = IN_SESSION_LOOP
 
 WAIT_MS = 20_000
 NEXT = dt.datetime(2030, 1, 2, 8, 0, tzinfo=dt.UTC)
@@ -44,7 +53,7 @@ async def _enabled(url: str, name: str) -> bool:
         await db.dispose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def site_db(site_db: str) -> str:
     """The dashboard tests' database with schedules of both companies and of the platform."""
     await _schedules(site_db)
