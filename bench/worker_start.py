@@ -7,8 +7,9 @@ object), ``ils worker --queues notification``, and ``ils worker`` (every queue).
 run, and it says so on one line (the bare script prints ``ready`` once its worker's backend is
 ready; ``ils worker`` logs ``ready: worker ...`` once its runtime has started). Peak memory is the
 process's own high-water mark of resident memory (``VmHWM`` in ``/proc/<pid>/status``), read
-after it has idled ready for a moment; CPU to ready, its own CPU time when it said so. Rounds run the four one after the other; medians and the
-ratios to the baseline of the same run are printed (Markdown, for bench/README.md).
+after it has idled ready for a moment; CPU to ready, its own CPU time when it said so. Rounds run
+the four one after the other; medians and the ratios to the baseline of the same run are printed
+(Markdown, for bench/README.md).
 
     .venv/bin/python bench/worker_start.py [--rounds 7] [--redis-url redis://127.0.0.1:6379/9]
 """
