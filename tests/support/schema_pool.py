@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ils.domain.db import Base, Database
+from ils.domain.base import Base
+from ils.domain.db import Database
 from ils.queue.outbox_table import outbox_metadata
 
 CreateSchema = Callable[[Database], Awaitable[None]]
