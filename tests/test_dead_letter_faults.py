@@ -71,7 +71,7 @@ async def test_a_worker_killed_while_recording_a_failure_leaves_exactly_one_dead
     assert view.state == "failed" and await records.runs("oma", job.job_id) == 2
     [dead] = await dead_letters(system)
     assert dead["job_id"] == job.job_id and dead["reason"] == "permanent problem"
-    assert (await system.dead_letter_sweep.store.recorded("oma", [job.job_id])) == {job.job_id}
+    assert (await system.dead_letters.recorded("oma", [job.job_id])) == {job.job_id}
 
 
 async def test_a_replay_whose_worker_is_killed_mid_job_is_enqueued_once_and_done_once(

@@ -71,7 +71,7 @@ def test_every_model_module_is_in_the_metadata():
         "suppliers", "products", "orders", "order_lines", "purchase_orders",
         "purchase_order_lines", "invoices", "invoice_lines", "payments",
         "marketplace_connections", "notifications", "ai_conversations", "ai_messages",
-        "ai_results", "email_log", "documents",
+        "ai_results", "email_log", "documents", "schedules",
     }  # fmt: skip
     assert set(Base.metadata.tables) == expected
     assert {name for name in models.__all__ if not hasattr(models, name)} == set()

@@ -34,8 +34,18 @@ SEED_TYPES = {
     "ai": {"daily-briefing", "demand-forecast", "anomaly-detection", "insight-generation",
            "chat-response"},
 }  # fmt: skip
-# Job types beside the seed's: the company fan-out of notifications (issue 6).
-ADDED_TYPES = {"notification": {"fan-out"}}
+# Job types beside the seed's: the company fan-out of notifications (issue 6); the invoice email
+# and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17).
+ADDED_TYPES = {
+    "notification": {"fan-out", "batch-summary"},
+    "email": {"invoice"},
+    "scheduled": {"sync-schedules", "retention", "nightly-anomaly-scan", "failed-jobs-digest",
+                  "daily-briefing", "weekly-demand-forecast"},
+}  # fmt: skip
+# Added types with a helper of their own (the scheduled queue's are run by their schedules).
+ADDED_HELPER_TYPES = {("email", "invoice"), ("notification", "batch-summary")}
+# Helpers of flows (a tree of jobs): checked in tests/test_flows.py.
+FLOW_HELPERS = {"queue_invoice_email_flow", "queue_lab_order_flow"}
 
 TODAY = dt.date(2026, 11, 28)
 # helper -> (queue, wire name, business arguments, expected data on the wire)
@@ -93,6 +103,9 @@ HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         "ai", "chat-response",
         {"conversation_id": 1, "user_id": 2, "company_id": 3, "message": "Stock of SV lenses?"},
         {"conversationId": 1, "userId": 2, "companyId": 3, "message": "Stock of SV lenses?"}),
+    "queue_invoice_email": ("email", "invoice", {"invoice_id": 4}, {"invoiceId": 4}),
+    "queue_batch_summary": (
+        "notification", "batch-summary", {"title": "Resend"}, {"title": "Resend"}),
 }  # fmt: skip
 
 
@@ -101,22 +114,23 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for queue in QUEUE_NAMES:
         expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
         assert {t.name for t in registry.for_queue(queue)} == expected
-    assert len(registry) == 21
+    assert len(registry) == 29
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
-        # The email (4), pdf (5), notification (6) and ai (8) workers are written; others later.
-        has_handler = job_type.queue in ("email", "pdf", "notification", "ai")
+        # Every queue but oma has its worker (oma's job types come with issue 18).
+        has_handler = job_type.queue != "oma"
         assert (job_type.handler is not None) == has_handler, job_type.key
 
 
 def test_there_is_one_helper_per_job_type_and_it_is_typed():
     public = {
         name for name, fn in inspect.getmembers(helpers, lambda v: isinstance(v, Helper))
-        if name.startswith("queue_")
+        if name.startswith("queue_") and name not in FLOW_HELPERS
     }  # fmt: skip
     assert public == set(HELPER_CALLS)
     covered = {(q, n) for q, n, _, _ in HELPER_CALLS.values()}
-    assert covered == {(q, n) for q, names in SEED_TYPES.items() for n in names}
+    seed = {(q, n) for q, names in SEED_TYPES.items() for n in names}
+    assert covered == seed | ADDED_HELPER_TYPES
     for name in public:
         helper: Helper[Any] = getattr(helpers, name)
         # The helper's arguments are its payload model's fields, each annotated.

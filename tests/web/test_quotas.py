@@ -157,6 +157,11 @@ ENQUEUING_ROUTES = {
     ("POST", "/api/queue/{queue}/jobs/{job_id}/{action}"): "bulk",
     ("POST", "/api/queue/{queue}/retry-failed"): "bulk",
     ("POST", "/api/queue/outbox/relay"): "bulk",
+    ("POST", "/api/invoices/resend"): "email",
+    ("POST", "/api/invoices/{invoice_id}/email"): "email",
+    ("POST", "/api/queue/dead-letters/replay"): "bulk",
+    ("POST", "/api/queue/dead-letters/{dead_letter_id}/replay"): "bulk",
+    ("POST", "/api/schedules/{schedule_id}/run-now"): "bulk",
 }
 
 
