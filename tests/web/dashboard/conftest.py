@@ -37,6 +37,9 @@ ROLES = (Role.platform_admin, Role.admin, Role.company_admin, Role.staff)
 OWN_COMPANY, OTHER_COMPANY = 1, 2
 #: The mark of the dashboard's test modules: their tests run in the loop the browser lives in.
 IN_SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
+#: How long a browser test waits for what the server does (the server and Chromium share two
+#: cores with other work).
+WAIT_MS = 20_000
 
 
 def email(role: Role) -> str:
@@ -165,9 +168,14 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 
 async def log_in(page: Page, site: Site, role: Role, path: str = "/admin/queues") -> None:
-    """Open ``path`` of the dashboard and sign in there as the ``role`` user."""
+    """Open ``path`` of the dashboard and sign in there as the ``role`` user; return once the
+    page it lands on is wired (its script set ``data-ready``), so that a click that follows is
+    not made before the page listens for it."""
     await page.goto(f"{site.url}{path}")
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
     await page.get_by_label("Email").fill(email(role))
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#login-form")).to_have_count(0, timeout=WAIT_MS)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=WAIT_MS)

@@ -15,12 +15,12 @@ from tests.web.dashboard.conftest import (
     OTHER_COMPANY,
     OWN_COMPANY,
     SCREENSHOTS,
+    WAIT_MS,
     Site,
     log_in,
 )
 
 pytestmark = IN_SESSION_LOOP
-WAIT_MS = 20_000  # generous: the server and Chromium share two cores with other work
 
 
 def count(page: Page, queue: str, state: str):  # type: ignore[no-untyped-def]

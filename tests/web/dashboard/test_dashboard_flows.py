@@ -10,8 +10,14 @@ from ils.bootstrap import JobSystem
 from ils.domain.models.accounts import Role
 from ils.queue.flows import send_batch
 from tests.test_flows import PARENT, PROBE
-from tests.web.dashboard.conftest import IN_SESSION_LOOP, OWN_COMPANY, SCREENSHOTS, Site, log_in
-from tests.web.dashboard.test_dashboard_browser import WAIT_MS
+from tests.web.dashboard.conftest import (
+    IN_SESSION_LOOP,
+    OWN_COMPANY,
+    SCREENSHOTS,
+    WAIT_MS,
+    Site,
+    log_in,
+)
 
 pytestmark = IN_SESSION_LOOP
 

@@ -17,10 +17,11 @@ from tests.web.dashboard.conftest import (
     OTHER_COMPANY,
     OWN_COMPANY,
     SCREENSHOTS,
+    WAIT_MS,
     Site,
     log_in,
 )
-from tests.web.dashboard.test_dashboard_browser import WAIT_MS, confirm
+from tests.web.dashboard.test_dashboard_browser import confirm
 
 pytestmark = IN_SESSION_LOOP
 

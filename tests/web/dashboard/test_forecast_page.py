@@ -28,13 +28,13 @@ from tests.web.dashboard.conftest import (
     IN_SESSION_LOOP,
     OWN_COMPANY,
     SCREENSHOTS,
+    WAIT_MS,
     Site,
     email,
     log_in,
 )
 
 pytestmark = IN_SESSION_LOOP
-WAIT_MS = 20_000
 
 
 async def _stock_and_forecast(url: str) -> None:

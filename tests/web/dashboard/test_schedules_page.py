@@ -18,13 +18,13 @@ from tests.web.dashboard.conftest import (
     OTHER_COMPANY,
     OWN_COMPANY,
     SCREENSHOTS,
+    WAIT_MS,
     Site,
     log_in,
 )
 
 pytestmark = IN_SESSION_LOOP
 
-WAIT_MS = 20_000
 NEXT = dt.datetime(2030, 1, 2, 8, 0, tzinfo=dt.UTC)
 
 

@@ -333,3 +333,6 @@ jobs.load();
 deadLetters.load();
 loadThroughput();
 setInterval(loadThroughput, THROUGHPUT_EVERY_MS);
+
+// The page is wired: its controls answer from now on (the browser tests wait for this).
+document.body.dataset.ready = "true";

@@ -118,6 +118,8 @@ async function start() {
     });
   });
   if (save) save.addEventListener("click", saveLevel);
+  // The page is wired: its controls answer from now on (the browser tests wait for this).
+  document.body.dataset.ready = "true";
   await load();
 }
 

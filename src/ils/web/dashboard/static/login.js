@@ -28,3 +28,6 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+// The page is wired: its controls answer from now on (the browser tests wait for this).
+document.body.dataset.ready = "true";

@@ -81,3 +81,6 @@ document.getElementById("refresh").addEventListener("click", () => load().catch(
 load().catch((err) => {
   note.textContent = err.message;
 });
+
+// The page is wired: its controls answer from now on (the browser tests wait for this).
+document.body.dataset.ready = "true";
