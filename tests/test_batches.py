@@ -15,6 +15,7 @@ from ils.errors import ConfigurationError, JobNotFound
 from ils.queue.flows import send_batch
 from ils.queue.tenancy import ViewerScope
 from tests.conftest import make_settings, probe_registry
+from tests.support.batch_trace import unaccounted_children
 from tests.support.processes import IlsProcess
 from tests.support.running import Records, running
 from tests.test_flows import PARENT, PROBE
@@ -103,7 +104,10 @@ async def test_the_callback_runs_once_when_the_worker_is_killed_mid_batch(
         assert view.state == "completed"
         assert await records.runs("oma", sent.job_id) == 1  # the callback: exactly once
         assert await records.runs("oma", held) == 2  # the held job ran again after the kill
-        assert view.return_value["counts"] == {"completed": 30, "failed": 0, "pending": 0}
+        counts = view.return_value["counts"]
+        assert counts == {"completed": 30, "failed": 0, "pending": 0}, await unaccounted_children(
+            system.admin.queue("oma"), sent.job_id, 30
+        )
         assert await records.effects() == 30
     finally:
         await victim.kill()
