@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -71,12 +72,13 @@ browser:
 node-deps:
 	@command -v npm >/dev/null || { apt-get update && apt-get install -y nodejs npm; }
 	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	npm ci --prefix docs/examples/node --no-audit --no-fund --loglevel=error
 
 ## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
 ## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
 lint: install-dev
-	$(BIN)/ruff check src tests $(wildcard bench) docs/examples
-	$(BIN)/ruff format --check src tests $(wildcard bench) docs/examples
+	$(BIN)/ruff check src tests $(wildcard bench) docs/examples docs/generate.py
+	$(BIN)/ruff format --check src tests $(wildcard bench) docs/examples docs/generate.py
 	$(BIN)/mypy
 	$(BIN)/pylint src/ils
 
@@ -129,3 +131,15 @@ bench-worker: install-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## docs: build the documentation site strictly (a broken link or reference fails); docs-serve:
+## serve it with live reload; docs-reference: regenerate the reference pages from the code
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
+docs-reference: install-dev
+	$(BIN)/python -m docs.generate
+	$(BIN)/ils queue docs --output docs/jobs.md

@@ -1,13 +1,24 @@
-"""The docs' examples run: ``docs/examples/failures.py`` (dead letters, replay, cancellation) on
-the test's Redis prefix and a migrated database, and docs/failures.md quotes it as it is."""
+"""The docs' examples run on the test's Redis prefix and a migrated database:
+``docs/examples/failures.py`` (dead letters, replay, cancellation; docs/failures.md quotes it as
+it is) and ``docs/examples/first_job.py`` (a job type from scratch, enqueued directly and through
+the outbox; the concepts guide includes it)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.errors import JobNotFound
+from ils.queue.tenancy import ViewerScope
 from tests.conftest import REPO, make_settings, probe_registry
+from tests.support.running import running
 
 EXAMPLE = REPO / "docs" / "examples" / "failures.py"
 PAGE = REPO / "docs" / "failures.md"
@@ -36,3 +47,64 @@ async def test_the_failures_example_runs_as_the_page_says(
 
 def test_the_page_quotes_the_example_whole():
     assert EXAMPLE.read_text() in PAGE.read_text()
+
+
+async def test_the_first_job_example_runs_as_the_guide_says(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+):
+    from docs.examples import first_job
+
+    registry = probe_registry(("docs.examples.first_job",))
+    system = JobSystem(make_settings(redis_url, prefix, tmp_path), registry, database=db)
+    try:
+        seen = await first_job.main(system)
+    finally:
+        await system.close()
+    assert seen == {
+        "direct": ["queued", "completed", 2, "A-1001 R"],
+        "outbox": ["outbox", "completed", "A-1002 L"],
+        "rolled_back": "never enqueued",
+        "refused": ["eye"],
+    }
+
+
+NODE_EXAMPLES = REPO / "docs" / "examples" / "node"
+NODE = shutil.which("node")
+NODE_MISSING = NODE is None or not (NODE_EXAMPLES / "node_modules" / "bullmq").is_dir()
+
+
+async def test_the_node_example_enqueues_a_job_the_python_worker_runs(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+):
+    if NODE_MISSING:
+        message = "Node or the examples' bullmq package is missing: run `make node-deps`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    assert NODE is not None
+    args = json.dumps({"url": redis_url, "prefix": prefix, "company": 7})
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(NODE_EXAMPLES / "enqueue.mjs"), args, cwd=NODE_EXAMPLES,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    job_id = json.loads(out)["jobId"]
+
+    registry = probe_registry(("docs.examples.first_job",))
+    system = JobSystem(make_settings(redis_url, prefix, tmp_path), registry, database=db)
+    try:
+        async with running(system, "oma"):
+            done = await system.admin.wait_for_job("oma", job_id, timeout_s=30)
+        mine = await system.admin.get_job("oma", job_id, ViewerScope(company_id=7))
+        with pytest.raises(JobNotFound):
+            await system.admin.get_job("oma", job_id, ViewerScope(company_id=8))
+    finally:
+        await system.close()
+    assert (done.state, done.attempts_made, done.return_value) == ("completed", 2, "N-2001 L")
+    assert mine.data == {"orderNumber": "N-2001", "eye": "L"}
+
+
+def test_the_examples_page_includes_the_node_example():
+    page = (REPO / "docs" / "examples.md").read_text()
+    assert '--8<-- "examples/node/enqueue.mjs"' in page
