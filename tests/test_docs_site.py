@@ -30,6 +30,14 @@ def test_every_setting_has_a_row_in_the_settings_reference():
     assert [env for env in ENV_PATHS if f"`{env}`" not in page] == []
 
 
+def test_the_quick_start_lists_every_demo_login():
+    from ils.domain.demo import USERS, demo_email, demo_password
+
+    page = (REPO / "docs" / "quickstart.md").read_text()
+    for key, role, _ in USERS:
+        assert f"`{demo_email(role, key)}` | `{demo_password(role)}`" in page, role
+
+
 def test_the_site_builds_strictly(tmp_path: Path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     built = subprocess.run(
