@@ -1,0 +1,70 @@
+"""The ``TRCFMT`` record: the header that announces a trace (encoding, point count, angle mode,
+side, what was traced), read strictly so that each malformed field is named.
+
+Fields may carry spaces around them (devices pad them); the record's text is kept as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ils.oma.errors import OmaError, UnsupportedTraceFormat
+
+if TYPE_CHECKING:
+    from ils.oma.model import Record
+
+#: The trace encodings this package reads: 1 is the ASCII encoding (``R=`` records of integers).
+SUPPORTED_FORMATS = frozenset({1})
+#: The encodings the standard defines; the binary ones (2 to 4) are refused with their number.
+KNOWN_FORMATS = frozenset({1, 2, 3, 4})
+SIDES = frozenset({"R", "L", "B"})
+
+_INT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def parse_int(text: str) -> int | None:
+    """A decimal integer field (spaces around it allowed), or None when it is not one."""
+    return int(text) if _INT.fullmatch(text) else None
+
+
+def read_header(record: Record) -> tuple[int, int, bool, str, str]:
+    """``(format, points, equiangular, side, kind code)`` of a ``TRCFMT`` record."""
+    fields = [v.strip() for v in record.values]
+    if len(fields) < 5:
+        raise OmaError(
+            f"TRCFMT needs 5 fields (format;points;E|U;side;kind), got {len(fields)}",
+            line=record.line,
+            label=record.label,
+        )
+    fmt = parse_int(fields[0])
+    if fmt is None:
+        raise OmaError(
+            f"trace format is not a number: {fields[0]!r}", line=record.line, label="TRCFMT"
+        )
+    if fmt not in SUPPORTED_FORMATS:
+        raise UnsupportedTraceFormat(fields[0], line=record.line)
+    points = parse_int(fields[1])
+    if points is None or points <= 0:
+        raise OmaError(
+            f"number of points must be a positive integer, got {fields[1]!r}",
+            line=record.line,
+            label="TRCFMT",
+        )
+    if fields[2] not in ("E", "U"):
+        raise OmaError(
+            f"angle mode must be E (equiangular) or U (angles given), got {fields[2]!r}",
+            line=record.line,
+            label="TRCFMT",
+        )
+    if fields[3] not in SIDES:
+        raise OmaError(
+            f"side must be R, L or B, got {fields[3]!r}", line=record.line, label="TRCFMT"
+        )
+    if not re.fullmatch(r"[A-Z]", fields[4]):
+        raise OmaError(
+            f"trace kind must be one letter (F, P, L, D…), got {fields[4]!r}",
+            line=record.line,
+            label="TRCFMT",
+        )
+    return fmt, points, fields[2] == "E", fields[3], fields[4]
