@@ -41,8 +41,9 @@ def test_an_off_centre_shape_measures_from_its_boxing_centre():
         radii.append(round(100 * math.hypot(x, y)))
         angles.append(round(math.degrees(math.atan2(y, x)) % 360 * 100))
     order = sorted(range(points), key=lambda k: angles[k])
-    trace = Trace(1, points, False, "R", "F", tuple(radii[k] for k in order),
-                  tuple(angles[k] for k in order))
+    trace = Trace(
+        1, points, False, "R", "F", tuple(radii[k] for k in order), tuple(angles[k] for k in order)
+    )
     m = measure(trace)
     assert m.centre[0] == pytest.approx(-5.0, abs=0.05)
     assert m.ed == pytest.approx(40.0, abs=0.05)

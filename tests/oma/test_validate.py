@@ -30,9 +30,7 @@ def test_a_truncated_trace_is_a_count_error_on_its_trcfmt_line():
 
 
 def test_too_many_radii_and_missing_angles_are_errors():
-    data = (
-        b"JOB=1\r\nTRCFMT=1;4;U;L;F\r\nR=2000;2000;2000;2000;2000\r\nA=0;9000;18000\r\n"
-    )
+    data = b"JOB=1\r\nTRCFMT=1;4;U;L;F\r\nR=2000;2000;2000;2000;2000\r\nA=0;9000;18000\r\n"
     messages = [(i.label, i.message) for i in errors(parse(data))]
     assert messages == [
         ("A", "TRCFMT announces 4 points, the A records hold 3"),
