@@ -158,3 +158,10 @@ def test_a_truncated_trace_still_parses_and_keeps_what_it_has():
 def test_files_compare_by_their_records():
     assert parse(b"JOB=1\r\n") == OmaFile((Record("JOB", ("1",)),))
     assert parse(b"JOB=1\r\n") != parse(b"JOB=1\n")
+
+
+def test_a_trace_record_ending_in_a_semicolon_holds_no_empty_value():
+    data = b"JOB=1\r\nTRCFMT=1;4;E;R;F\r\nR=2500;2500;\r\nR=2500;2500;\r\n"
+    oma = parse(data)
+    assert oma.traces[0].radii == (2500,) * 4
+    assert write(oma) == data
