@@ -1,0 +1,154 @@
+"""Production Redis as docs/production-redis.md sets it up: a password, one least-privileged ACL
+user per role, TLS. A producer, a worker and the web app's admin stats and ``/metrics`` run
+through those users on a redis-server of the test's own, and the server denies nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from ils.bootstrap import JobSystem
+from ils.domain.db import Database
+from ils.queue import acl
+from ils.queue.producer import EnqueueOptions
+from ils.settings import load_web_settings
+from ils.settings_sources import redis_url_from_env
+from ils.web.settings import WebSettings
+from tests.conftest import make_settings, probe_registry
+from tests.support.acl_server import USERS, AclServer, TlsUnsupported, acl_server
+from tests.support.databases import open_database
+from tests.support.running import running
+from tests.web.conftest import make_client, serve
+
+REPO = Path(__file__).resolve().parent.parent
+BULLMQ_COMMANDS = Path(__import__("bullmq").__file__).parent / "commands"
+PREFIX = "prod"
+
+
+@pytest.fixture(params=["plain", "tls"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AclServer]:
+    tls = request.param == "tls"
+    try:
+        with acl_server(tmp_path / "redis", PREFIX, tls=tls) as running_server:
+            yield running_server
+    except TlsUnsupported as exc:
+        # Only a build without TLS skips, under CI too: there is nothing to test then.
+        pytest.skip(f"this redis-server has no TLS: {exc}")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async for database in open_database("sqlite", tmp_path):
+        yield database
+
+
+def _denied(admin: redis.Redis) -> list[str]:
+    return [f"{e['username']}: {e['object']} ({e['reason']})" for e in admin.acl_log()]
+
+
+async def test_worker_producer_and_web_run_through_their_least_privileged_users(
+    server: AclServer, tmp_path: Path, db: Database
+):
+    web = JobSystem(
+        make_settings(server.url("web"), PREFIX, tmp_path / "web"), probe_registry(), database=db
+    )
+    worker = JobSystem(
+        make_settings(server.url("worker"), PREFIX, tmp_path / "worker"),
+        probe_registry(),
+        database=db,
+    )
+    once = EnqueueOptions(attempts=1)
+    try:
+        async for app in serve(web, web_settings_for(tmp_path)):
+            ids = [(await web.producer.enqueue("oma", "test-probe", {}, once)).job_id
+                   for _ in range(3)]  # fmt: skip
+            failing = await web.producer.enqueue("oma", "test-probe", {"giveUp": True}, once)
+            later = await web.producer.enqueue("oma", "test-probe", {}, EnqueueOptions(delay_s=60))
+            async with running(worker, "oma"):
+                for job_id in [*ids, failing.job_id]:
+                    await web.admin.wait_for_job("oma", job_id, timeout_s=30)
+                health = await web.admin.health()
+            await web.admin.actions.promote("oma", later.job_id)
+            info = await web.admin.info()
+            async with make_client(app) as client:
+                scrape = await client.get("/metrics")
+    finally:
+        await web.close()
+        await worker.close()
+    assert health["redis"] and health["workers"]["oma"] == 1
+    assert info["queues"]["oma"]["counts"]["completed"] == 3
+    assert info["queues"]["oma"]["counts"]["failed"] == 1
+    assert scrape.status_code == 200
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scrape.text)
+        for s in family.samples
+    }
+    assert got[("ils_redis_up", ())] == 1
+    assert got[("ils_jobs", (("queue", "oma"), ("state", "completed")))] == 3
+    admin = server.admin()
+    try:
+        assert _denied(admin) == []
+    finally:
+        admin.close()
+
+
+def test_each_user_is_kept_to_its_prefix_and_commands(server: AclServer):
+    for role in USERS:
+        client = redis.Redis.from_url(server.url(role), decode_responses=True)
+        try:
+            client.set(f"{PREFIX}:probe", "1")
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.set("elsewhere:probe", "1")
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.config_get("dir")
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.flushall()
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.keys("*")
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.eval("return 1", 0)
+        finally:
+            client.close()
+    admin = server.admin()
+    try:
+        users = {line.split()[1]: line for line in admin.acl_list()}
+        assert set(USERS.values()) <= set(users)
+        # The connections above were the users themselves, over TLS when the server has it.
+        assert server.ca_file is None or admin.config_get("port")["port"] == "0"
+    finally:
+        admin.close()
+
+
+def test_every_command_of_bullmqs_scripts_is_granted():
+    called: set[str] = set()
+    for script in BULLMQ_COMMANDS.glob("*.lua"):
+        text = script.read_text()
+        called |= {m.lower() for m in re.findall(r"rcall\(\s*[\"']([A-Za-z]+)[\"']", text)}
+        called |= {m.lower() for m in re.findall(r"(?:Command|Cmd)\s*=\s*[\"']([A-Z]+)[\"']", text)}
+        called |= {m.lower() for m in re.findall(r"and [\"']([A-Z]+)[\"'] or [\"']([A-Z]+)", text)
+                   for m in m}  # fmt: skip
+    assert called, "BullMQ's scripts not found"
+    assert called - acl.BULLMQ_SCRIPT_COMMANDS == set()
+
+
+def test_the_docs_show_the_rules_the_code_makes():
+    doc = (REPO / "docs" / "production-redis.md").read_text()
+    for role in acl.ROLES:
+        assert f"user ils-{role} on #<sha256 of its password> {acl.rules(role, 'bull')}" in doc
+
+
+def test_username_and_password_come_from_the_environment_too():
+    env = {"REDIS_HOST": "redis.internal", "REDIS_USERNAME": "ils-web", "REDIS_PASSWORD": "p/w"}
+    assert redis_url_from_env(env) == "redis://ils-web:p%2Fw@redis.internal:6379/0"
+    assert redis_url_from_env({**env, "REDIS_TLS": "true"}).startswith("rediss://ils-web:")
+
+
+def web_settings_for(tmp_path: Path) -> WebSettings:
+    return load_web_settings({}, tmp_path / "web" / "var")
