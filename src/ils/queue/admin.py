@@ -65,6 +65,7 @@ class WorkerInfo:
     processed: int
     failed: int
     active: int
+    memory_bytes: int | None = None  # resident memory at the last heartbeat
 
     def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """The record; without its job counts for a company's scope (they span every company)."""
@@ -243,6 +244,7 @@ class QueueAdmin:
                     processed=int(rec.get("processed", 0)),
                     failed=int(rec.get("failed", 0)),
                     active=int(rec.get("active", 0)),
+                    memory_bytes=int(rec["rss"]) if rec.get("rss") else None,
                 )
             )
         return sorted(out, key=lambda w: w.started)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from ipaddress import ip_address
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -131,6 +132,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
     outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
+    families.append(_worker_memory(health["worker_processes"]))
     if not health["redis"]:
         return families
     try:
@@ -158,6 +160,19 @@ async def _deployment_families(request: Request) -> list[Metric]:
             [series.queue, series.name], buckets=series.buckets, sum_value=series.seconds
         )
     return [*families, jobs, pause, processed, duration]
+
+
+def _worker_memory(processes: list[dict[str, Any]]) -> Metric:
+    """Each live worker process's resident memory at its last heartbeat (the memory alert)."""
+    memory = GaugeMetricFamily(
+        "ils_worker_memory_bytes",
+        "resident memory of a live worker process at its last heartbeat",
+        labels=["worker", "host"],
+    )
+    for proc in processes:
+        if proc.get("memory_bytes") is not None:
+            memory.add_metric([proc["id"], proc["host"]], proc["memory_bytes"])
+    return memory
 
 
 @router.get(
