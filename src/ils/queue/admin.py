@@ -5,10 +5,9 @@ none of them talks to Redis directly (as Sidekiq's web UI goes only through its 
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
 ``flows`` (a job's flow tree, :mod:`ils.queue.flow_tree`), ``batches`` (a batch's progress,
 :mod:`ils.queue.batches`), ``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and
-totals, :mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis,
-:mod:`ils.queue.outbox_admin`) and ``dead_letters`` (jobs that failed for good,
-:mod:`ils.queue.dead_letter_admin`).
-Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
+totals, :mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`)
+and ``dead_letters`` (jobs that failed for good, :mod:`ils.queue.dead_letter_admin`). Its queues are
+the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
 :class:`~ils.queue.tenancy.ViewerScope` (by default :data:`~ils.queue.tenancy.PLATFORM`, the
@@ -65,7 +64,7 @@ class WorkerInfo:
     processed: int
     failed: int
     active: int
-    memory_bytes: int | None = None  # resident memory at the last heartbeat
+    memory_bytes: int | None = None  # resident, at the last heartbeat; None from older workers
 
     def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """The record; without its job counts for a company's scope (they span every company)."""
@@ -226,9 +225,8 @@ class QueueAdmin:
         index = keys.workers_index(self.settings.prefix)
         ttl_ms = int(self.settings.heartbeat_interval_s * 3 * 1000)
         await client.zremrangebyscore(index, "-inf", now_ms() - ttl_ms)
-        ids = await client.zrange(index, 0, -1)
         out = []
-        for wid in ids:
+        for wid in await client.zrange(index, 0, -1):
             raw = await client.hgetall(keys.worker_record(self.settings.prefix, str(wid)))
             rec: dict[str, str] = {str(k): str(v) for k, v in raw.items()}
             if not rec:
