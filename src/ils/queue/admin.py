@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bullmq import Job, Queue
+from bullmq import Queue
 from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
@@ -49,6 +49,7 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
+from ils.queue.undecodable import job_from_id
 from ils.queue.waiting_age import oldest_waiting_s
 
 if TYPE_CHECKING:
@@ -372,7 +373,7 @@ class QueueAdmin:
         # State first: a job seen finished has its result in its hash already (one Lua script
         # writes both), while a hash read first may predate a finish that the state then shows.
         state = await q.getJobState(job_id)
-        job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
+        job = visible_job(await job_from_id(q, job_id), queue, job_id, scope)
         return JobView(
             **job_fields(job, str(state)),
             queue=queue,

@@ -28,13 +28,13 @@ from ils.queue.children import ChildrenView
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.ils_worker import IlsWorker as Worker
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.processing import CANCEL_REASON, DeadLetterSink, Endings
 from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
-from ils.queue.stalls import OwnCheckWorker as Worker
 from ils.queue.stalls import StallSweeper
 from ils.queue.tenancy import job_company
 

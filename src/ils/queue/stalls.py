@@ -20,8 +20,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bullmq import Worker
-
 from ils.queue.background import every
 from ils.queue.settings import QueueSpec
 
@@ -34,14 +32,6 @@ TRIES_PER_GAP = 4
 def check_gap_s(spec: QueueSpec) -> float:
     """The longest time between two executed stalled-job checks of ``spec``'s queue."""
     return min(spec.lock_duration_ms, spec.stalled_interval_ms) / 1000
-
-
-class OwnCheckWorker(Worker):  # type: ignore[misc]
-    """A BullMQ worker that leaves the stalled-job check to :class:`StallSweeper` (its own timer
-    would hold the shared ``stalled-check`` key for a whole interval at a time)."""
-
-    async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
-        return None
 
 
 class StallSweeper:
@@ -70,7 +60,10 @@ class StallSweeper:
         raw = await backend.moveStalledJobsToWait(self.spec.max_stalled_count, self.hold_ms)
         stalled = [j.decode() if isinstance(j, bytes) else str(j) for j in raw or []]
         for job_id in stalled:
-            log.warning("job %s on %s stalled; handed back to wait", job_id, self.name)
+            log.warning(
+                "job %s on %s stalled; handed back to wait", job_id, self.name,
+                extra={"job_id": job_id, "queue": self.name},
+            )  # fmt: skip
             self._on_stalled(job_id)
         return stalled
 
