@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bullmq import Worker
 from bullmq.custom_errors import UnrecoverableError
 
 from ils.errors import WorkerCrashed
@@ -29,12 +28,14 @@ from ils.queue.children import ChildrenView
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor
 from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.ils_worker import IlsWorker as Worker
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.processing import CANCEL_REASON, DeadLetterSink, Endings
 from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
+from ils.queue.stalls import StallSweeper
 from ils.queue.tenancy import job_company
 
 log = logging.getLogger("ils.worker")
@@ -231,8 +232,16 @@ class WorkerRuntime:
         worker.on("completed", self._on_completed(queue))
         worker.on("failed", self._on_failed(queue))
         worker.on("error", lambda err, *_: log.warning("worker %s: %s", queue, err))
-        worker.on("stalled", lambda job_id, *_: log.warning("job %s on %s stalled", job_id, queue))
         return worker
+
+    def _sweeper(self, queue: str) -> StallSweeper:
+        def stalled(_job_id: str) -> None:
+            if self.metrics is not None:
+                self.metrics.record_stalled(queue)
+
+        return StallSweeper(
+            queue, self.settings.queue(queue), lambda: self.broker.queues.get(queue), stalled
+        )
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -302,11 +311,17 @@ class WorkerRuntime:
             active=lambda: self.active,
         )
         await self._heartbeat.beat()
-        self.metrics = MetricsRecorder(self._heartbeat.client, self.settings.prefix)
+        self.metrics = MetricsRecorder(
+            self._heartbeat.client, self.settings.prefix, known=self.registry.knows
+        )
         self.cancels = CancelWatcher(
             self._heartbeat.client, self.settings.prefix, self.workers, self._cancel_job
         )
         for q in self.queues:
+            # The stalled-job check first: jobs a killed worker left active go back to wait
+            # before this process takes new ones (issue 16, defect 1).
+            sweeper = self._sweeper(q)
+            self._tasks.append(asyncio.create_task(sweeper.run(), name=f"ils-stalls-{q}"))
             await self._launch(q)
             self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
         self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))

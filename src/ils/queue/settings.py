@@ -57,7 +57,7 @@ class QueueSpec(BaseModel):
     @property
     def stall_recovery_bound_s(self) -> float:
         """Upper bound on how long a job held by a dead worker waits to be recovered (guard 9)."""
-        return (self.lock_duration_ms + 2 * self.stalled_interval_ms) / 1000
+        return (self.lock_duration_ms + self.stalled_interval_ms) / 1000
 
 
 # Each queue's values where they differ from QueueSpec's defaults, and its fallback (the choice

@@ -128,7 +128,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
     )
     for queue, n in health["workers"].items():
         live.add_metric([queue], n)
-    families: list[Metric] = [up, rtt, live]
+    families: list[Metric] = [up, rtt, live, _heartbeat_age(health)]
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
     outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
@@ -138,6 +138,8 @@ async def _deployment_families(request: Request) -> list[Metric]:
     try:
         states = await admin.states()
         totals = await admin.metrics.totals()
+        stalled = await admin.metrics.stalled()
+        waiting = await admin.oldest_waiting()
     except (BrokerUnavailable, RedisError):
         return families
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
@@ -159,7 +161,38 @@ async def _deployment_families(request: Request) -> list[Metric]:
         duration.add_metric(
             [series.queue, series.name], buckets=series.buckets, sum_value=series.seconds
         )
-    return [*families, jobs, pause, processed, duration]
+    handed_back = CounterMetricFamily(
+        "ils_jobs_stalled",
+        "jobs found stalled (their worker died or lost its lock) and handed back to wait",
+        labels=["queue"],
+    )
+    oldest = GaugeMetricFamily(
+        "ils_queue_oldest_waiting_seconds",
+        "how long the queue's longest-waiting job has waited (0: none waits)",
+        labels=["queue"],
+    )
+    for queue in states:
+        handed_back.add_metric([queue], stalled.get(queue, 0))
+        oldest.add_metric([queue], waiting.get(queue, 0.0))
+    return [*families, jobs, pause, processed, duration, handed_back, oldest]
+
+
+def _heartbeat_age(health: dict[str, Any]) -> Metric:
+    """Per queue, seconds since the freshest heartbeat of a live worker process serving it (no
+    sample for a queue without one: ``ils_workers_live`` is 0 there)."""
+    age = GaugeMetricFamily(
+        "ils_worker_heartbeat_age_seconds",
+        "seconds since the freshest heartbeat of a worker process serving the queue",
+        labels=["queue"],
+    )
+    now = health["checked_at"]
+    freshest: dict[str, int] = {}
+    for worker in health["worker_processes"]:
+        for queue in worker["queues"]:
+            freshest[queue] = max(freshest.get(queue, 0), int(worker["last_seen"]))
+    for queue, seen in sorted(freshest.items()):
+        age.add_metric([queue], max(0.0, (now - seen) / 1000))
+    return age
 
 
 def _worker_memory(processes: list[dict[str, Any]]) -> Metric:

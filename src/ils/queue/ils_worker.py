@@ -1,0 +1,45 @@
+"""The BullMQ ``Worker`` the runtime runs: BullMQ's own, with two steps taken over.
+
+- the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
+  first run it a whole interval after start, and hold the shared check key an interval at a time);
+- a job whose stored fields are not JSON is made readable before BullMQ decodes it
+  (:mod:`ils.queue.undecodable`), so it reaches the executor and fails once instead of looping.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bullmq import Worker
+
+from ils.queue import keys
+from ils.queue.undecodable import readable
+
+log = logging.getLogger("ils.worker")
+
+
+class IlsWorker(Worker):  # type: ignore[misc]
+    """BullMQ's worker with the two changes of this module's docstring."""
+
+    async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
+        return None
+
+    async def nextJobFromJobData(  # noqa: N802 (BullMQ's name)
+        self,
+        job_data: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        limit_until: int = 0,
+        delay_until: int = 0,
+        token: str | None = None,
+    ) -> Any:
+        if job_data and job_id is not None:
+            job_data, fixed = readable(job_data)
+            if fixed:
+                jid = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+                log.warning(
+                    "job %s on %s has fields that are not JSON (%s); quarantined",
+                    jid, self.name, ", ".join(fixed), extra={"job_id": jid, "queue": self.name},
+                )  # fmt: skip
+                await self.client.hset(keys.job_hash(self, jid), mapping=fixed)
+        return await super().nextJobFromJobData(job_data, job_id, limit_until, delay_until, token)
