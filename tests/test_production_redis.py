@@ -1,11 +1,14 @@
 """Production Redis as docs/production-redis.md sets it up: a password, one least-privileged ACL
-user per role, TLS. A producer, a worker and the web app's admin stats and ``/metrics`` run
-through those users on a redis-server of the test's own, and the server denies nothing.
+user per role, TLS. A producer, a worker (in-process and an ``ils worker`` process), the web app's
+admin stats and ``/metrics`` and the CLI run through those users on a redis-server of the test's
+own, and the server denies nothing.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from ils.web.settings import WebSettings
 from tests.conftest import make_settings, probe_registry
 from tests.support.acl_server import USERS, AclServer, TlsUnsupported, acl_server
 from tests.support.databases import open_database
+from tests.support.processes import IlsProcess
 from tests.support.running import running
 from tests.web.conftest import make_client, serve
 
@@ -92,6 +96,49 @@ async def test_worker_producer_and_web_run_through_their_least_privileged_users(
     }
     assert got[("ils_redis_up", ())] == 1
     assert got[("ils_jobs", (("queue", "oma"), ("state", "completed")))] == 3
+    admin = server.admin()
+    try:
+        assert _denied(admin) == []
+    finally:
+        admin.close()
+
+
+def redis_env(server: AclServer, role: acl.Role) -> dict[str, str]:
+    """The plain server in the seed's parts (with ``REDIS_USERNAME``), the TLS one as a
+    ``rediss://`` URL naming its private CA."""
+    if server.ca_file is not None:
+        return {"REDIS_URL": server.url(role)}
+    return {
+        "REDIS_HOST": "localhost",
+        "REDIS_PORT": str(server.port),
+        "REDIS_USERNAME": USERS[role],
+        "REDIS_PASSWORD": server.passwords[role],
+    }
+
+
+async def test_an_ils_worker_process_and_the_cli_connect_as_their_users(
+    server: AclServer, worker_env: dict[str, str], tmp_path: Path, db: Database
+):
+    base = {k: v for k, v in worker_env.items() if not k.startswith("REDIS_")}
+    base["ILS_REDIS_PREFIX"] = PREFIX
+    web = JobSystem(
+        make_settings(server.url("web"), PREFIX, tmp_path / "web"), probe_registry(), database=db
+    )
+    args = ["worker", "--queues", "oma", "--import", "tests.support.handlers"]
+    worker = await IlsProcess(args, base | redis_env(server, "worker")).start()
+    try:
+        await worker.wait_for_line("background job workers active")
+        job = await web.producer.enqueue("oma", "test-probe", {}, EnqueueOptions(attempts=1))
+        await web.admin.wait_for_job("oma", job.job_id, timeout_s=30)
+        worker.signal(signal.SIGTERM)
+        assert await worker.wait() == 0
+    finally:
+        await worker.kill()
+        await web.close()
+    assert server.passwords["worker"] not in worker.output
+    stats = await IlsProcess(["queue", "stats", "--json"], base | redis_env(server, "web")).start()
+    assert await stats.wait() == 0, stats.output
+    assert json.loads(stats.output)["oma"]["completed"] == 1
     admin = server.admin()
     try:
         assert _denied(admin) == []
