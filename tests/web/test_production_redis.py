@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
+from ils.domain.enums import Role
+from ils.errors import ConfigurationError
 from ils.queue import acl
 from ils.queue.producer import EnqueueOptions
 from ils.settings import load_web_settings
@@ -28,9 +30,9 @@ from tests.support.acl_server import USERS, AclServer, TlsUnsupported, acl_serve
 from tests.support.databases import open_database
 from tests.support.processes import IlsProcess
 from tests.support.running import running
-from tests.web.conftest import make_client, serve
+from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client, serve
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BULLMQ_COMMANDS = Path(__import__("bullmq").__file__).parent / "commands"
 PREFIX = "prod"
 
@@ -57,7 +59,7 @@ def _denied(admin: redis.Redis) -> list[str]:
 
 
 async def test_worker_producer_and_web_run_through_their_least_privileged_users(
-    server: AclServer, tmp_path: Path, db: Database
+    server: AclServer, tmp_path: Path, db: Database, accounts: Accounts
 ):
     web = JobSystem(
         make_settings(server.url("web"), PREFIX, tmp_path / "web"), probe_registry(), database=db
@@ -82,12 +84,19 @@ async def test_worker_producer_and_web_run_through_their_least_privileged_users(
             info = await web.admin.info()
             async with make_client(app) as client:
                 scrape = await client.get("/metrics")
+            async with logged_in(app, Role.platform_admin) as operator:  # the login limiter too
+                stats = (await operator.get("/api/queue/stats")).json()
+                retried = await operator.post(  # counted in the bulk quota's window
+                    "/api/queue/oma/retry-failed", headers=csrf_headers(operator)
+                )
     finally:
         await web.close()
         await worker.close()
     assert health["redis"] and health["workers"]["oma"] == 1
     assert info["queues"]["oma"]["counts"]["completed"] == 3
     assert info["queues"]["oma"]["counts"]["failed"] == 1
+    assert stats["oma"]["completed"] == 3
+    assert retried.status_code == 200 and retried.json()["count"] == 1, retried.text
     assert scrape.status_code == 200
     got = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -195,6 +204,9 @@ def test_username_and_password_come_from_the_environment_too():
     env = {"REDIS_HOST": "redis.internal", "REDIS_USERNAME": "ils-web", "REDIS_PASSWORD": "p/w"}
     assert redis_url_from_env(env) == "redis://ils-web:p%2Fw@redis.internal:6379/0"
     assert redis_url_from_env({**env, "REDIS_TLS": "true"}).startswith("rediss://ils-web:")
+    assert redis_url_from_env({**env, "REDIS_TLS": "off"}).startswith("redis://ils-web:")
+    with pytest.raises(ConfigurationError, match="REDIS_TLS"):
+        redis_url_from_env({**env, "REDIS_TLS": "sometimes"})
 
 
 def web_settings_for(tmp_path: Path) -> WebSettings:
