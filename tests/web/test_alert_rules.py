@@ -80,9 +80,13 @@ async def test_every_metric_and_label_of_the_rules_is_served(app: FastAPI):
             response = await client.get("/metrics")
     assert response.status_code == 200
     labels: dict[str, set[str]] = {}
+    memory: list[float] = []
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             labels.setdefault(sample.name, set()).update(sample.labels)
+            if sample.name == "ils_worker_memory_bytes":
+                memory.append(sample.value)
+    assert len(memory) == 1 and memory[0] > 10 * 2**20  # this process, resident: MiBs
     for rule in rules():
         expr = rule["expr"]
         for match in METRIC.finditer(expr):
