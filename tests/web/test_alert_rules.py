@@ -72,20 +72,22 @@ async def test_every_metric_and_label_of_the_rules_is_served(app: FastAPI):
     once = EnqueueOptions(attempts=1)
     done = await system.producer.enqueue("oma", "test-probe", {}, once)
     failed = await system.producer.enqueue("oma", "test-probe", {"giveUp": True}, once)
-    async with running(system, "oma"):
-        for job in (done, failed):
-            await system.admin.wait_for_job("oma", job.job_id, timeout_s=20)
-        await system.producer.enqueue("pdf", "invoice", {"invoiceId": 1})
-        async with make_client(app) as client:
-            response = await client.get("/metrics")
-    assert response.status_code == 200
+    async with make_client(app) as client:
+        async with running(system, "oma"):
+            for job in (done, failed):
+                await system.admin.wait_for_job("oma", job.job_id, timeout_s=20)
+            await system.producer.enqueue("pdf", "invoice", {"invoiceId": 1})
+            live = await client.get("/metrics")  # the worker's heartbeat and memory
+        after = await client.get("/metrics")  # its counters, flushed as it stopped
+    assert live.status_code == after.status_code == 200
     labels: dict[str, set[str]] = {}
     memory: list[float] = []
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            labels.setdefault(sample.name, set()).update(sample.labels)
-            if sample.name == "ils_worker_memory_bytes":
-                memory.append(sample.value)
+    for response in (live, after):
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                labels.setdefault(sample.name, set()).update(sample.labels)
+                if sample.name == "ils_worker_memory_bytes":
+                    memory.append(sample.value)
     assert len(memory) == 1 and memory[0] > 10 * 2**20  # this process, resident: MiBs
     for rule in rules():
         expr = rule["expr"]
