@@ -2,8 +2,9 @@
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
-- a job whose stored fields are not JSON is made readable before BullMQ decodes it
-  (:mod:`ils.queue.undecodable`), so it reaches the executor and fails once instead of looping.
+- a job whose stored fields are not JSON, or whose data is over the size cap, is made readable
+  before BullMQ decodes it (:mod:`ils.queue.undecodable`), so it reaches the executor and fails
+  once instead of looping.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ log = logging.getLogger("ils.worker")
 
 
 class IlsWorker(Worker):  # type: ignore[misc]
-    """BullMQ's worker with the two changes of this module's docstring."""
+    """BullMQ's worker with the two changes of this module's docstring; jobs whose data is over
+    ``max_payload_bytes`` are quarantined like undecodable ones."""
+
+    def __init__(self, *args: Any, max_payload_bytes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_payload_bytes = max_payload_bytes
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None
@@ -34,11 +40,11 @@ class IlsWorker(Worker):  # type: ignore[misc]
         token: str | None = None,
     ) -> Any:
         if job_data and job_id is not None:
-            job_data, fixed = readable(job_data)
+            job_data, fixed = readable(job_data, self.max_payload_bytes)
             if fixed:
                 jid = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
                 log.warning(
-                    "job %s on %s has fields that are not JSON (%s); quarantined",
+                    "job %s on %s has fields it cannot run (%s); quarantined",
                     jid, self.name, ", ".join(fixed), extra={"job_id": jid, "queue": self.name},
                 )  # fmt: skip
                 await self.client.hset(keys.job_hash(self, jid), mapping=fixed)

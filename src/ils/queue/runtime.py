@@ -27,6 +27,7 @@ from ils.queue.cancel import CancelWatcher
 from ils.queue.children import ChildrenView
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor
+from ils.queue.failed_budget import FailedBudget
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.ils_worker import IlsWorker as Worker
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
@@ -130,6 +131,7 @@ class WorkerRuntime:
         self.metrics: MetricsRecorder | None = None
         self.cancels: CancelWatcher | None = None
         self.active = 0
+        self.failed_budgets: dict[str, FailedBudget] = {}
         self.backoff: LagBackoff | None = None
         if lag_monitor is not None:
             self.backoff = LagBackoff(
@@ -210,6 +212,8 @@ class WorkerRuntime:
                 self._heartbeat.failed += 1
             attempts = int((job.opts or {}).get("attempts") or 1)
             final = isinstance(err, UnrecoverableError) or int(job.attemptsMade or 0) >= attempts
+            if final and queue in self.failed_budgets:
+                self.failed_budgets[queue].poke()
             with job_log_scope(queue, job):
                 job_log.log(
                     logging.ERROR if final else logging.WARNING,
@@ -227,6 +231,7 @@ class WorkerRuntime:
             queue,
             self._processor(queue),
             worker_options(self.settings, spec, client, self.worker_id),
+            max_payload_bytes=self.settings.max_payload_bytes,
         )
         use_strategy(worker)  # it steps a scheduler to its next run when it takes that run
         worker.on("completed", self._on_completed(queue))
@@ -241,6 +246,15 @@ class WorkerRuntime:
 
         return StallSweeper(
             queue, self.settings.queue(queue), lambda: self.broker.queues.get(queue), stalled
+        )
+
+    def _failed_budget(self, queue: str) -> FailedBudget:
+        assert self._heartbeat is not None
+        return FailedBudget(
+            queue,
+            self.settings.queue(queue),
+            lambda: self.broker.queues.get(queue),
+            self._heartbeat.client,
         )
 
     # -- supervision -----------------------------------------------------------------------
@@ -322,6 +336,9 @@ class WorkerRuntime:
             # before this process takes new ones (issue 16, defect 1).
             sweeper = self._sweeper(q)
             self._tasks.append(asyncio.create_task(sweeper.run(), name=f"ils-stalls-{q}"))
+            budget = self._failed_budget(q)
+            self.failed_budgets[q] = budget
+            self._tasks.append(asyncio.create_task(budget.run(), name=f"ils-failed-budget-{q}"))
             await self._launch(q)
             self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
         self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))
