@@ -1,4 +1,5 @@
-"""The BullMQ ``Worker`` the runtime runs: BullMQ's own, with two steps taken over.
+"""The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
+over.
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
@@ -15,9 +16,39 @@ from typing import Any
 from bullmq import Worker
 
 from ils.queue import keys
+from ils.queue.backoff import bullmq_strategy
+from ils.queue.settings import QueueSpec, Settings
 from ils.queue.undecodable import readable
 
 log = logging.getLogger("ils.worker")
+
+# How soon BullMQ retries its loop after a connection error (its default, 15 s, would keep a
+# worker idle long after Redis returns).
+RUN_RETRY_DELAY_MS = 1_000
+
+
+def worker_options(
+    settings: Settings, spec: QueueSpec, connection: Any, name: str
+) -> dict[str, Any]:
+    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
+    opts: dict[str, Any] = {
+        "connection": connection,
+        "prefix": settings.prefix,
+        "name": name,
+        "autorun": False,
+        "concurrency": spec.concurrency,
+        "lockDuration": spec.lock_duration_ms,
+        "stalledInterval": spec.stalled_interval_ms,
+        "maxStalledCount": spec.max_stalled_count,
+        "drainDelay": spec.effective_drain_delay_s,
+        "runRetryDelay": RUN_RETRY_DELAY_MS,
+        "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
+        "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
+        "settings": {"backoffStrategy": bullmq_strategy()},
+    }
+    if spec.rate_max is not None:
+        opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
+    return opts
 
 
 class IlsWorker(Worker):  # type: ignore[misc]

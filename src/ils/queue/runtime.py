@@ -21,7 +21,6 @@ from bullmq.custom_errors import UnrecoverableError
 
 from ils.errors import WorkerCrashed
 from ils.logs import job_log_context
-from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
 from ils.queue.children import ChildrenView
@@ -30,47 +29,21 @@ from ils.queue.executor import Executor
 from ils.queue.failed_budget import FailedBudget
 from ils.queue.heartbeat import Heartbeat, new_worker_id
 from ils.queue.ils_worker import IlsWorker as Worker
+from ils.queue.ils_worker import worker_options
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.processing import CANCEL_REASON, DeadLetterSink, Endings
 from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
-from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
+from ils.queue.settings import QUEUE_NAMES, Settings, check_queue_name
 from ils.queue.stalls import StallSweeper
 from ils.queue.tenancy import job_company
 
 log = logging.getLogger("ils.worker")
 job_log = logging.getLogger("ils.jobs")
 
-# How soon BullMQ retries its loop after a connection error (its default, 15 s, would keep a
-# worker idle long after Redis returns).
-RUN_RETRY_DELAY_MS = 1_000
 # A worker that ran this long before dying starts with a fresh restart budget.
 RESTART_WINDOW_S = 60.0
-
-
-def worker_options(
-    settings: Settings, spec: QueueSpec, connection: Any, name: str
-) -> dict[str, Any]:
-    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
-    opts: dict[str, Any] = {
-        "connection": connection,
-        "prefix": settings.prefix,
-        "name": name,
-        "autorun": False,
-        "concurrency": spec.concurrency,
-        "lockDuration": spec.lock_duration_ms,
-        "stalledInterval": spec.stalled_interval_ms,
-        "maxStalledCount": spec.max_stalled_count,
-        "drainDelay": spec.effective_drain_delay_s,
-        "runRetryDelay": RUN_RETRY_DELAY_MS,
-        "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
-        "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
-        "settings": {"backoffStrategy": bullmq_strategy()},
-    }
-    if spec.rate_max is not None:
-        opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
-    return opts
 
 
 def job_log_scope(queue: str, job: Any) -> contextlib.AbstractContextManager[Any]:
