@@ -39,6 +39,7 @@ ENV_PATHS: dict[str, str] = {
     "ILS_EMBEDDED_PORT": "embedded_port",
     "ILS_SHUTDOWN_GRACE_S": "shutdown_grace_s",
     "ILS_HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",
+    "ILS_MAX_PAYLOAD_BYTES": "max_payload_bytes",
     "ILS_LOOP_LAG_PAUSE_MS": "loop_lag_pause_ms",
     "ILS_LOOP_LAG_RESUME_MS": "loop_lag_resume_ms",
     "ILS_IMPORTS": "imports",

@@ -84,6 +84,8 @@ async def test_worker_producer_and_web_run_through_their_least_privileged_users(
             info = await web.admin.info()
             async with make_client(app) as client:
                 scrape = await client.get("/metrics")
+            async with logged_in(app, Role.company_admin) as member:  # company-scoped reads
+                own = await member.get("/api/queue/oma/jobs?state=completed")
             async with logged_in(app, Role.platform_admin) as operator:  # the login limiter too
                 stats = (await operator.get("/api/queue/stats")).json()
                 retried = await operator.post(  # counted in the bulk quota's window
@@ -95,6 +97,7 @@ async def test_worker_producer_and_web_run_through_their_least_privileged_users(
     assert health["redis"] and health["workers"]["oma"] == 1
     assert info["queues"]["oma"]["counts"]["completed"] == 3
     assert info["queues"]["oma"]["counts"]["failed"] == 1
+    assert own.status_code == 200 and own.json()["total"] == 0  # the jobs are the platform's
     assert stats["oma"]["completed"] == 3
     assert retried.status_code == 200 and retried.json()["count"] == 1, retried.text
     assert scrape.status_code == 200
@@ -192,6 +195,15 @@ def test_every_command_of_bullmqs_scripts_is_granted():
                    for m in m}  # fmt: skip
     assert called, "BullMQ's scripts not found"
     assert called - acl.BULLMQ_SCRIPT_COMMANDS == set()
+
+
+def test_every_command_of_ils_own_scripts_is_granted():
+    called: set[str] = set()
+    for module in (REPO / "src" / "ils").rglob("*.py"):
+        found = re.findall(r"redis\.p?call\(\s*[\"']([A-Za-z]+)[\"']", module.read_text())
+        called |= {name.lower() for name in found}
+    assert called, "ILS's Lua scripts not found"
+    assert called - acl.ILS_COMMANDS - acl.BULLMQ_SCRIPT_COMMANDS == set()
 
 
 def test_the_docs_show_the_rules_the_code_makes():

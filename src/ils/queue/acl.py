@@ -54,14 +54,15 @@ CLIENT_COMMANDS: frozenset[str] = _words(
     """
 )
 
-#: ILS's own keys (heartbeats, metrics, cancel requests, company indexes, login counters, the
-#: dead-letter sweep) and the ``limits`` library's moving windows (its Lua scripts).
+#: ILS's own keys (heartbeats, metrics, cancel requests, company indexes and their Lua scripts in
+#: :mod:`ils.queue.tenancy`, login counters, the dead-letter sweep, the failed jobs' byte budget)
+#: and the ``limits`` library's moving windows (its Lua scripts).
 ILS_COMMANDS: frozenset[str] = _words(
     """
     del exists expire get incr incrby pttl rename set ttl
-    hdel hget hgetall hincrby hincrbyfloat hkeys hlen hmget hset
+    hdel hget hgetall hincrby hincrbyfloat hkeys hlen hmget hset hstrlen
     lindex lpush lrange ltrim smembers scard
-    zadd zcard zrange zrangebyscore zrem zremrangebyscore zscore
+    zadd zcard zinter zintercard zmscore zrange zrangebyscore zrem zremrangebyscore zscore
     """
 )
 

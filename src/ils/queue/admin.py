@@ -28,7 +28,7 @@ from bullmq import Queue
 from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
-from ils.queue import keys, schedulers
+from ils.queue import keys, schedulers, undecodable
 from ils.queue.actions import QueueActions
 from ils.queue.batches import BatchReader
 from ils.queue.broker import Broker
@@ -48,8 +48,6 @@ from ils.queue.tenancy import (
     job_company,
     without_company,
 )
-from ils.queue.undecodable import job_from_id
-from ils.queue.waiting_age import oldest_waiting_s
 
 if TYPE_CHECKING:
     from ils.queue.dead_letter_admin import DeadLetterAdmin
@@ -138,8 +136,7 @@ class QueueAdmin:
         self.flows = FlowReader(self.queue, settings.prefix, self.job_type)
         self.batches = BatchReader(self.queue, QUEUE_NAMES)
         self.actions = QueueActions(self.queue, settings.prefix)
-        known = registry.knows if registry is not None else None
-        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix, known)
+        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix, registry)
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
@@ -167,13 +164,6 @@ class QueueAdmin:
         counts: dict[str, int] = {s: int(raw.get(s, 0)) for s in COUNTED_STATES}
         counts["paused"] = counts["waiting"] + counts["prioritized"] if paused else 0
         return counts, bool(paused)
-
-    async def oldest_waiting(self, queues: Iterable[str] = QUEUE_NAMES) -> dict[str, float]:
-        """Per queue, the seconds its longest-waiting job has waited (0: none waits)."""
-        client = self.broker.admin_client
-        names = list(queues)
-        ages = await asyncio.gather(*(oldest_waiting_s(client, self.queue(q)) for q in names))
-        return dict(zip(names, ages, strict=True))
 
     async def counts(self, queue: str, scope: ViewerScope = PLATFORM) -> dict[str, int]:
         return (await self._counts_and_paused(queue, scope))[0]
@@ -373,7 +363,7 @@ class QueueAdmin:
         # State first: a job seen finished has its result in its hash already (one Lua script
         # writes both), while a hash read first may predate a finish that the state then shows.
         state = await q.getJobState(job_id)
-        job = visible_job(await job_from_id(q, job_id), queue, job_id, scope)
+        job = visible_job(await undecodable.job_from_id(q, job_id), queue, job_id, scope)
         return JobView(
             **job_fields(job, str(state)),
             queue=queue,

@@ -23,15 +23,16 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from ils.queue import keys
 from ils.queue.states import FINAL_STATES, FinalState
+from ils.queue.waiting_age import oldest_waiting_s
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ THROUGHPUT_TTL_S = 25 * 3600
 UNKNOWN_NAME = "unknown"
 #: Whether ``(queue, name)`` is a registered job type.
 Known = Callable[[str, str], bool]
+
+
+class JobNames(Protocol):
+    """What knows the registered job types (:class:`ils.queue.registry.Registry`)."""
+
+    def knows(self, queue: str, name: str) -> bool: ...
 
 
 def series_name(known: Known | None, queue: str, name: str) -> str:
@@ -182,11 +189,18 @@ class MetricsReader:
     ``client`` is called at each read (the broker connects on first use)."""
 
     def __init__(
-        self, client: Callable[[], aredis.Redis], prefix: str, known: Known | None = None
+        self, client: Callable[[], aredis.Redis], prefix: str, names: JobNames | None = None
     ) -> None:
         self.client = client
         self.prefix = prefix
-        self.known = known
+        self.known: Known | None = names.knows if names is not None else None
+
+    async def oldest_waiting(self, queues: Iterable[str]) -> dict[str, float]:
+        """Per queue, the seconds its longest-waiting job has waited (0: none waits)."""
+        names = list(queues)
+        client = self.client()
+        ages = await asyncio.gather(*(oldest_waiting_s(client, self.prefix, q) for q in names))
+        return dict(zip(names, ages, strict=True))
 
     async def stalled(self) -> dict[str, int]:
         """Per queue, the jobs the stalled-job check has handed back to wait so far."""

@@ -1,11 +1,13 @@
-"""Jobs whose stored fields are not JSON (a foreign producer wrote them): recognised when a worker
-takes them, quarantined in their own hash, and failed once by the executor with the reason.
+"""Jobs whose stored fields are not JSON, or whose data is over the size cap (a foreign producer
+wrote them): recognised when a worker takes them, quarantined in their own hash, and failed once
+by the executor with the reason.
 
 BullMQ decodes a job's ``data``, ``opts`` and ``progress`` as JSON when a worker takes it; one that
 does not decode raised inside BullMQ's fetch, so the job sat in active without being run until the
 stalled-job check handed it back, for ever (issue 16, defect 4). :func:`readable` replaces such a
 field, in the job's hash too (so admin views, dead letters and Node dashboards can read the job),
-with a JSON marker keeping the error and the start of the raw text; the executor's first step
+with a JSON marker keeping the reason and the start of the raw text (oversized data likewise,
+which also frees its memory: :mod:`ils.queue.payload_size`); the executor's first step
 (:func:`check_decodable`) then fails the job for good with that reason: it is never retried.
 """
 
@@ -46,17 +48,29 @@ def _decode_error(value: Any) -> str | None:
     return None
 
 
-def readable(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``raw`` (a job hash BullMQ is about to decode) with every undecodable JSON field replaced,
-    and the replaced fields' new values (empty when the job decodes as it is)."""
+def readable(
+    raw: Mapping[str, Any], max_data_bytes: int | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``raw`` (a job hash BullMQ is about to decode) with every undecodable JSON field replaced
+    (and, with ``max_data_bytes``, data bigger than that), and the replaced fields' new values
+    (empty when the job decodes as it is)."""
     out = dict(raw)
     fixed: dict[str, str] = {}
     data = raw.get("data")
     if data is not None:
-        error = _decode_error(data)
-        if error is not None:
-            text = _text(data)
-            marker = {MARKER: {"field": "data", "error": error, "raw": text[:RAW_KEPT]}}
+        size = len(data.encode() if isinstance(data, str) else data)
+        reason = None
+        if max_data_bytes is not None and size > max_data_bytes:
+            reason = (
+                f"job data is {size} bytes, over the limit of {max_data_bytes} "
+                "(ILS_MAX_PAYLOAD_BYTES)"
+            )
+        else:
+            error = _decode_error(data)
+            if error is not None:
+                reason = f"job data is not JSON ({error}); written by a foreign producer?"
+        if reason is not None:
+            marker = {MARKER: {"reason": reason, "raw": _text(data)[:RAW_KEPT]}}
             fixed["data"] = json.dumps(marker)
     for name, default in JSON_FIELDS.items():
         value = raw.get(name)
@@ -67,14 +81,11 @@ def readable(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def check_decodable(data: Any) -> None:
-    """Raise :class:`GiveUp` for a job whose data :func:`readable` marked as not JSON."""
+    """Raise :class:`GiveUp` for a job whose data :func:`readable` replaced."""
     if isinstance(data, Mapping) and isinstance(data.get(MARKER), Mapping):
         mark = data[MARKER]
         raw = str(mark.get("raw", ""))[:RAW_QUOTED]
-        raise GiveUp(
-            f"job data is not JSON ({mark.get('error')}); written by a foreign producer? "
-            f"it starts with {raw!r}"
-        )
+        raise GiveUp(f"{mark.get('reason')}; it starts with {raw!r}")
 
 
 async def job_from_id(queue: Queue, job_id: str) -> Job | None:

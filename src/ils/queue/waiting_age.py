@@ -12,25 +12,25 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from ils.queue import keys
-
 if TYPE_CHECKING:
     import redis.asyncio as aredis
-    from bullmq import Queue
 
 
-async def oldest_waiting_s(client: aredis.Redis, queue: Queue, now_ms: int | None = None) -> float:
+async def oldest_waiting_s(
+    client: aredis.Redis, prefix: str, queue: str, now_ms: int | None = None
+) -> float:
     """Seconds the longest-waiting job of ``queue`` has waited (0 when none waits)."""
+    head = f"{prefix}:{queue}:"  # BullMQ's keys of the queue
     async with client.pipeline(transaction=False) as pipe:
-        pipe.lindex(queue.keys["wait"], -1)
-        pipe.zrange(queue.keys["prioritized"], 0, 0)
+        pipe.lindex(f"{head}wait", -1)
+        pipe.zrange(f"{head}prioritized", 0, 0)
         last, first_prioritized = await pipe.execute()
     ids = [str(j) for j in (last, *(first_prioritized or [])) if j is not None]
     if not ids:
         return 0.0
     async with client.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hmget(keys.job_hash(queue, job_id), "timestamp", "delay")
+            pipe.hmget(f"{head}{job_id}", "timestamp", "delay")
         rows = await pipe.execute()
     now = int(time.time() * 1000) if now_ms is None else now_ms
     since = [int(ts) + int(delay or 0) for ts, delay in rows if ts is not None]

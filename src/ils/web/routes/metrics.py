@@ -139,7 +139,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
         states = await admin.states()
         totals = await admin.metrics.totals()
         stalled = await admin.metrics.stalled()
-        waiting = await admin.oldest_waiting()
+        waiting = await admin.metrics.oldest_waiting(states)
     except (BrokerUnavailable, RedisError):
         return families
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
