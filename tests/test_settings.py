@@ -144,6 +144,7 @@ FIELD_VALUES = {
     "max_stalled_count": ("2", 2), "drain_delay_s": ("2.5", 2.5),
     "keep_completed_age_s": ("3600", 3600), "keep_completed_count": ("100", 100),
     "keep_failed_age_s": ("7200", 7200), "keep_failed_count": ("200", 200),
+    "keep_failed_bytes": ("1048576", 1048576),
 }  # fmt: skip
 
 

@@ -213,7 +213,9 @@ class JobSystem:
 
     async def start_background(self) -> None:
         """Start this process's background duties: the outbox relay's periodic sweep, the
-        dead-letter sweep, and (SQLite) the WAL checkpoints."""
+        dead-letter sweep, (SQLite) the WAL checkpoints, and the embedded server's watch (it
+        restarts the server when it dies: :mod:`ils.queue.embedded_watch`)."""
+        self.broker.start_watch()
         await self.database.start_background()
         self.relay.start()
         self.dead_letter_sweep.start()

@@ -37,6 +37,16 @@ class InvalidJobPayload(IlsJobsError):
         return [str(e["field"]) for e in self.errors]
 
 
+class PayloadTooLarge(InvalidJobPayload):
+    """A job's data is bigger than ``max_payload_bytes``; nothing was enqueued."""
+
+    def __init__(self, job: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        message = f"{size} bytes as JSON, over the limit of {limit} (ILS_MAX_PAYLOAD_BYTES)"
+        super().__init__(job, [{"field": "(payload)", "message": message}])
+
+
 class UnknownJobType(IlsJobsError):
     """No job type is registered under that queue and name."""
 

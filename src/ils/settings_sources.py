@@ -26,7 +26,8 @@ from ils.web.quota_settings import QUOTA_KINDS, QuotaRule
 CONFIG_ENV = "ILS_CONFIG"  # names the TOML file; not a setting itself
 # Variables of the test harness, read by the tests and never by ILS.
 HARNESS_PREFIX = "ILS_TEST_"
-REDIS_PARTS = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD")
+REDIS_PARTS = ("REDIS_HOST", "REDIS_PORT", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_TLS")
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 # Environment name -> dotted path, for every name that is not generated per queue or quota kind.
 ENV_PATHS: dict[str, str] = {
@@ -38,6 +39,7 @@ ENV_PATHS: dict[str, str] = {
     "ILS_EMBEDDED_PORT": "embedded_port",
     "ILS_SHUTDOWN_GRACE_S": "shutdown_grace_s",
     "ILS_HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",
+    "ILS_MAX_PAYLOAD_BYTES": "max_payload_bytes",
     "ILS_LOOP_LAG_PAUSE_MS": "loop_lag_pause_ms",
     "ILS_LOOP_LAG_RESUME_MS": "loop_lag_resume_ms",
     "ILS_IMPORTS": "imports",
@@ -158,16 +160,22 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str | None:
-    """``REDIS_URL``, else ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD`` (the seed's names)."""
+    """``REDIS_URL``, else ``REDIS_HOST``/``REDIS_PORT``/``REDIS_PASSWORD`` (the seed's names),
+    with ``REDIS_USERNAME`` for an ACL user and ``REDIS_TLS`` (true/false) for ``rediss://``."""
     if env.get("REDIS_URL"):
         return env["REDIS_URL"]
     host = env.get("REDIS_HOST")
     port = env.get("REDIS_PORT")
     if not host and not port:
         return None
+    user = quote(env.get("REDIS_USERNAME") or "", safe="")
     password = env.get("REDIS_PASSWORD")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{host or 'localhost'}:{port or '6379'}/0"
+    auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    tls = (env.get("REDIS_TLS") or "").strip().lower()
+    if tls and tls not in (*TRUE_WORDS, "0", "false", "no", "off"):
+        raise ConfigurationError(f"REDIS_TLS must be true or false, not {tls!r}")
+    scheme = "rediss" if tls in TRUE_WORDS else "redis"
+    return f"{scheme}://{auth}{host or 'localhost'}:{port or '6379'}/0"
 
 
 class EnvSource(PydanticBaseSettingsSource):

@@ -46,7 +46,7 @@ def record_key(prefix: str, what: str) -> str:
 
 async def probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
     """Counts its runs; fails, snoozes, gives up or blocks as the payload says."""
-    async with aredis.from_url(_url(ctx), decode_responses=True) as client:
+    async with aredis.from_url(_url(ctx), decode_responses=True, driver_info=None) as client:
         return await _probe(client, _prefix(ctx), payload, ctx)
 
 
@@ -108,7 +108,7 @@ UNHANDLED = tuple(JobDef(Probe, JobType(queue, "test-unhandled", Probe)) for que
 async def parent_probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
     """A flow's parent (or a batch's callback): counts its runs and returns what it saw of its
     children (their outcomes, or only their counts for a batch)."""
-    async with aredis.from_url(_url(ctx), decode_responses=True) as client:
+    async with aredis.from_url(_url(ctx), decode_responses=True, driver_info=None) as client:
         prefix = _prefix(ctx)
         runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
         await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")

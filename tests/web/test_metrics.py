@@ -3,6 +3,7 @@ open to loopback by default, to other networks only when allowed, or to a bearer
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,41 @@ def test_metrics_settings_are_checked_at_start_up(tmp_path: Path):
         load_web_settings({"ILS_METRICS_TOKN": TOKEN}, tmp_path)
     allowed = load_web_settings({"ILS_METRICS_ALLOW": "10.0.0.0/8,::1"}, tmp_path)
     assert [str(n) for n in allowed.metrics_allow] == ["10.0.0.0/8", "::1/128"]
+
+
+async def test_job_names_that_are_not_registered_are_counted_as_unknown(app: FastAPI):
+    """Issue 16, defect 5: a producer sending random names adds one series, not one per name."""
+    system: JobSystem = app.state.system
+    queue = system.broker.queues.get("oma")
+    names = [f"random-{i}" for i in range(5)]
+    jobs = [await queue.add(name, {}, {"attempts": 1}) for name in names]
+    async with running(system, "oma"):
+        for job in jobs:
+            await system.admin.wait_for_job("oma", str(job.id), timeout_s=20)
+    async with make_client(app) as client:
+        text = (await client.get("/metrics")).text
+    got = samples(text)
+    unknown = (("name", "unknown"), ("outcome", "failed"), ("queue", "oma"))
+    assert got[("ils_jobs_processed_total", unknown)] == len(names)
+    assert not [line for line in text.splitlines() if "random-" in line]
+    series = [t.name for t in await system.admin.metrics.totals() if t.queue == "oma"]
+    assert series == ["unknown"]
+
+
+async def test_metrics_show_waiting_age_stalled_jobs_and_heartbeats(app: FastAPI):
+    """What the alert rules watch: the oldest waiting job's age, stalled jobs handed back, and
+    how fresh the workers' heartbeats are."""
+    system: JobSystem = app.state.system
+    minute_ago = int((time.time() - 60) * 1000)
+    await system.broker.queues.get("email").add("old", {}, {"timestamp": minute_ago})
+    async with running(system, "oma") as runtime, make_client(app) as client:
+        assert runtime.metrics is not None
+        runtime.metrics.record_stalled("oma", 2)
+        await runtime.metrics.flush()
+        got = samples((await client.get("/metrics")).text)
+    assert 60 <= got[("ils_queue_oldest_waiting_seconds", (("queue", "email"),))] < 600
+    assert got[("ils_queue_oldest_waiting_seconds", (("queue", "pdf"),))] == 0
+    assert got[("ils_jobs_stalled_total", (("queue", "oma"),))] == 2
+    assert got[("ils_jobs_stalled_total", (("queue", "pdf"),))] == 0
+    assert 0 <= got[("ils_worker_heartbeat_age_seconds", (("queue", "oma"),))] < 60
+    assert ("ils_worker_heartbeat_age_seconds", (("queue", "pdf"),)) not in got

@@ -31,6 +31,7 @@ from ils.queue.browse import visible_job
 from ils.queue.cancel import request_cancel
 from ils.queue.states import CANCELLABLE_STATES, FINAL_STATES, FinalState, shown_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
+from ils.queue.undecodable import job_from_id
 
 CLEAN_BATCH = 1_000
 
@@ -75,7 +76,7 @@ class QueueActions:
         self, queue: str, job_id: str, scope: ViewerScope, *states: str
     ) -> tuple[Queue, Job, str]:
         q = self.queue(queue)
-        job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
+        job = visible_job(await job_from_id(q, job_id), queue, job_id, scope)
         state = str(await q.getJobState(job_id))
         if states and state not in states:
             raise JobStateConflict(f"job {job_id} is {state}, not {' or '.join(states)}")
@@ -103,7 +104,7 @@ class QueueActions:
         retried = 0
         _, ids = await company_page(q, company_id, "failed", 0, CLEAN_BATCH)
         for job_id in ids:
-            job = await Job.fromId(q, job_id)
+            job = await job_from_id(q, job_id)
             if job is None or job_company(job.data) != company_id:
                 continue
             try:

@@ -5,10 +5,9 @@ none of them talks to Redis directly (as Sidekiq's web UI goes only through its 
 Besides its own reads it carries ``browse`` (job lists and details, :mod:`ils.queue.browse`),
 ``flows`` (a job's flow tree, :mod:`ils.queue.flow_tree`), ``batches`` (a batch's progress,
 :mod:`ils.queue.batches`), ``actions`` (:mod:`ils.queue.actions`), ``metrics`` (throughput and
-totals, :mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis,
-:mod:`ils.queue.outbox_admin`) and ``dead_letters`` (jobs that failed for good,
-:mod:`ils.queue.dead_letter_admin`).
-Its queues are the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
+totals, :mod:`ils.queue.metrics`), ``outbox`` (jobs not yet in Redis, :mod:`ils.queue.outbox_admin`)
+and ``dead_letters`` (jobs that failed for good, :mod:`ils.queue.dead_letter_admin`). Its queues are
+the broker's (:mod:`ils.queue.queues`), shared with the producer and the relay.
 
 Tenancy is applied here, once, for every caller: each read and action takes the viewer's
 :class:`~ils.queue.tenancy.ViewerScope` (by default :data:`~ils.queue.tenancy.PLATFORM`, the
@@ -25,11 +24,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bullmq import Job, Queue
+from bullmq import Queue
 from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownJobType
-from ils.queue import keys, schedulers
+from ils.queue import keys, schedulers, undecodable
 from ils.queue.actions import QueueActions
 from ils.queue.batches import BatchReader
 from ils.queue.broker import Broker
@@ -65,6 +64,7 @@ class WorkerInfo:
     processed: int
     failed: int
     active: int
+    memory_bytes: int | None = None  # resident, at the last heartbeat; None from older workers
 
     def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """The record; without its job counts for a company's scope (they span every company)."""
@@ -136,7 +136,7 @@ class QueueAdmin:
         self.flows = FlowReader(self.queue, settings.prefix, self.job_type)
         self.batches = BatchReader(self.queue, QUEUE_NAMES)
         self.actions = QueueActions(self.queue, settings.prefix)
-        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix)
+        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix, registry)
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
@@ -225,9 +225,8 @@ class QueueAdmin:
         index = keys.workers_index(self.settings.prefix)
         ttl_ms = int(self.settings.heartbeat_interval_s * 3 * 1000)
         await client.zremrangebyscore(index, "-inf", now_ms() - ttl_ms)
-        ids = await client.zrange(index, 0, -1)
         out = []
-        for wid in ids:
+        for wid in await client.zrange(index, 0, -1):
             raw = await client.hgetall(keys.worker_record(self.settings.prefix, str(wid)))
             rec: dict[str, str] = {str(k): str(v) for k, v in raw.items()}
             if not rec:
@@ -243,6 +242,7 @@ class QueueAdmin:
                     processed=int(rec.get("processed", 0)),
                     failed=int(rec.get("failed", 0)),
                     active=int(rec.get("active", 0)),
+                    memory_bytes=int(rec["rss"]) if rec.get("rss") else None,
                 )
             )
         return sorted(out, key=lambda w: w.started)
@@ -363,7 +363,7 @@ class QueueAdmin:
         # State first: a job seen finished has its result in its hash already (one Lua script
         # writes both), while a hash read first may predate a finish that the state then shows.
         state = await q.getJobState(job_id)
-        job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
+        job = visible_job(await undecodable.job_from_id(q, job_id), queue, job_id, scope)
         return JobView(
             **job_fields(job, str(state)),
             queue=queue,

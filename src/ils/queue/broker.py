@@ -23,7 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ils.errors import BrokerUnavailable
+from ils.queue.background import BackgroundTask
 from ils.queue.embedded import EmbeddedServer
+from ils.queue.embedded_watch import EmbeddedWatch
 from ils.queue.queues import Queues
 from ils.queue.settings import Settings
 
@@ -59,6 +61,9 @@ def make_client(url: str, purpose: Purpose, name: str | None = None) -> aredis.R
         "health_check_interval": 15,
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, BusyLoadingError],
         "client_name": name,
+        # No CLIENT SETINFO on connect: one command fewer for the ACL users to be granted, and
+        # one Redis before 7.2 does not know (docs/production-redis.md).
+        "driver_info": None,
     }
     if purpose == "worker":
         return aredis.from_url(
@@ -102,6 +107,8 @@ class Broker:
         self._embedded: EmbeddedServer | None = None
         self._url: str | None = settings.redis_url
         self._admin: aredis.Redis | None = None
+        self._watch: EmbeddedWatch | None = None
+        self._watch_task: BackgroundTask | None = None
         self.queues = Queues(settings, lambda: self.client("producer", name="ils-queues"))
 
     @property
@@ -117,6 +124,18 @@ class Broker:
     def _start_embedded(self) -> str:
         self._embedded = EmbeddedServer(self.settings.redis_dir, self.settings.embedded_port)
         return self._embedded.ensure()
+
+    def start_watch(self) -> EmbeddedWatch | None:
+        """Watch the embedded server (restart it when it dies) until :meth:`close`; None when
+        Redis is not the embedded server. Idempotent."""
+        if not self.embedded:
+            return None
+        url = self.url  # starts or reuses the server
+        if self._watch is None and self._embedded is not None:
+            self._watch = EmbeddedWatch(self._embedded, url)
+            self._watch_task = BackgroundTask("ils-embedded-watch", self._watch.run)
+            self._watch_task.start()
+        return self._watch
 
     def client(self, purpose: Purpose, name: str | None = None) -> aredis.Redis:
         return make_client(self.url, purpose, name)
@@ -171,6 +190,9 @@ class Broker:
             await asyncio.sleep(poll_s)
 
     async def close(self) -> None:
+        if self._watch_task is not None:
+            await self._watch_task.stop()
+            self._watch_task, self._watch = None, None
         await self.queues.close()
         if self._admin is not None:
             await self._admin.aclose()

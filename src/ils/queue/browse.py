@@ -24,6 +24,7 @@ from ils.queue.masking import mask_job
 from ils.queue.registry import JobType
 from ils.queue.states import check_state, shown_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, without_company
+from ils.queue.undecodable import job_from_id, jobs_in
 
 #: The job type of ``(queue, name)``, or None for a name the registry does not know.
 TypeOf = Callable[[str, str], JobType | None]
@@ -173,11 +174,11 @@ class JobBrowser:
             if scope.company_id is None:
                 total, jobs = await asyncio.gather(
                     q.getJobCountByTypes(state),
-                    q.getJobs([state], start, start + page_size - 1, False),
+                    jobs_in(q, state, start, start + page_size - 1),
                 )
             else:
                 total, ids = await company_page(q, scope.company_id, state, start, page_size)
-                jobs = await asyncio.gather(*(Job.fromId(q, job_id) for job_id in ids))
+                jobs = await asyncio.gather(*(job_from_id(q, job_id) for job_id in ids))
         except RedisError as exc:
             raise BrokerUnavailable(f"cannot list jobs: {exc}") from exc
         summaries = [_summary(job, state) for job in jobs if job is not None]
@@ -203,7 +204,7 @@ class JobBrowser:
     ) -> JobDetail:
         q = self.queue(queue)
         try:
-            job = visible_job(await Job.fromId(q, job_id), queue, job_id, scope)
+            job = visible_job(await job_from_id(q, job_id), queue, job_id, scope)
             state, logs = await asyncio.gather(
                 q.getJobState(job_id),
                 q.getJobLogs(job_id, -min(log_lines, MAX_LOG_LINES), -1, True),

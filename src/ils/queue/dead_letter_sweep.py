@@ -25,6 +25,7 @@ from ils.queue import keys
 from ils.queue.background import BackgroundTask, every
 from ils.queue.broker import Broker
 from ils.queue.processing import Failure, failure_of
+from ils.queue.undecodable import job_from_id
 
 if TYPE_CHECKING:
     from ils.queue.dead_letters import DeadLetters
@@ -86,7 +87,7 @@ class DeadLetterSweep:
         scores = {str(job_id): int(score) for job_id, score in pairs}
         recorded = 0
         for job_id in sorted(set(scores) - await self.store().recorded(name, list(scores))):
-            job = await Job.fromId(queue, job_id)
+            job = await job_from_id(queue, job_id)
             if job is None:  # removed since (retention, an admin): nothing to keep
                 continue
             await self.store().record(failure_from_job(name, job, scores[job_id]))

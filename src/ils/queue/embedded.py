@@ -193,6 +193,17 @@ class EmbeddedServer:
         state = self._read_state()
         return state if state is not None and self._answers(state) else None
 
+    def crashed(self) -> bool:
+        """Whether the server this directory records as running has died (one stopped on
+        purpose is recorded as such: not a crash)."""
+        with self._locked():
+            state = self._read_state()
+            if state is None or _alive(state.pid):
+                return False
+            with contextlib.suppress(OSError, ValueError):
+                return not json.loads(self._state_file.read_text()).get("stopped", False)
+            return False
+
     def ensure(self, user_pid: int | None = None) -> str:
         """Start the server, or reuse the one already running; return its URL.
 
@@ -217,9 +228,15 @@ class EmbeddedServer:
             return self._shutdown()
 
     def stop(self) -> bool:
-        """Stop the server whoever uses it (data is saved first). True if one was running."""
+        """Stop the server whoever uses it (data is saved first). True if one was running.
+        Its record goes too, so the processes watching it do not start it again."""
         with self._locked():
-            return self._shutdown()
+            stopped = self._shutdown()
+            state = self._read_state()
+            if state is not None:
+                body = {"port": state.port, "pid": state.pid, "stopped": True}
+                write_private(self._state_file, json.dumps(body).encode())
+            return stopped
 
     def _start(self, previous: ServerState | None) -> ServerState:
         if previous is not None and _alive(previous.pid):

@@ -1,8 +1,9 @@
 """Running one job, as a short pipeline of named steps shared by workers and the inline fallback.
 
-resolve job type -> resolve handler -> validate payload -> skip a flow parent whose children
-failed (when its flow says so) -> perform -> normalize result. A step that can never succeed
-(unknown type, no handler, bad payload) raises :class:`GiveUp`, so the job fails at once with its
+check the data decoded (:mod:`ils.queue.undecodable`) -> resolve job type -> resolve handler ->
+validate payload -> skip a flow parent whose children failed (when its flow says so) -> perform
+-> normalize result. A step that can never succeed (data that is not JSON, unknown type, no
+handler, bad payload) raises :class:`GiveUp`, so the job fails at once with its
 reason kept, instead of burning retries.
 """
 
@@ -21,6 +22,7 @@ from ils.queue.children import skipped_result
 from ils.queue.context import JobContext
 from ils.queue.registry import Handler, JobType, Payload, Registry
 from ils.queue.tenancy import without_company
+from ils.queue.undecodable import check_decodable
 
 log = logging.getLogger("ils.jobs")
 
@@ -114,6 +116,7 @@ class Executor:
         return result
 
     async def execute(self, queue: str, name: str, data: Any, ctx: JobContext[Any]) -> Any:
+        check_decodable(data)
         job_type = self.resolve(queue, name)
         handler = self.handler_of(job_type)
         payload = self.validate(job_type, data)

@@ -25,6 +25,7 @@ from ils.queue.browse import TypeOf, visible_job
 from ils.queue.children import skips_on_failure
 from ils.queue.masking import mask_job
 from ils.queue.tenancy import PLATFORM, ViewerScope, job_company
+from ils.queue.undecodable import job_from_id
 
 #: The children shown per parent, and the levels followed up and down.
 MAX_CHILDREN = 50
@@ -74,7 +75,7 @@ class FlowReader:
         """The flow of ``queue/job_id`` from its root (the job alone when it is in no flow).
         Raises :class:`JobNotFound`, :class:`BrokerUnavailable`."""
         try:
-            job = visible_job(await Job.fromId(self.queue(queue), job_id), queue, job_id, scope)
+            job = visible_job(await job_from_id(self.queue(queue), job_id), queue, job_id, scope)
             root_queue, root = queue, job
             for _ in range(MAX_DEPTH):
                 if not root.parent:
@@ -93,7 +94,7 @@ class FlowReader:
             q = self.queue(queue)
         except ConfigurationError:  # a queue of another application (a Node producer's)
             return None
-        return await Job.fromId(q, job_id)
+        return await job_from_id(q, job_id)
 
     async def _node(self, queue: str, job: Job, scope: ViewerScope, depth: int) -> FlowNode:
         job_id = str(job.id)

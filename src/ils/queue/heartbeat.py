@@ -1,7 +1,7 @@
 """Worker heartbeats: each worker process says who it is and that it is alive.
 
-The admin layer lists live workers (host, pid, queues, jobs in progress, started, last seen)
-from these records.
+The admin layer lists live workers (host, pid, queues, jobs in progress, started, last seen,
+resident memory) from these records; ``/metrics`` shows the memory for the worker-memory alert.
 A record expires after three missed beats, so a killed process drops off on its own.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +33,17 @@ def new_worker_id() -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now; its peak where ``/proc`` is missing (not Linux)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # bytes there, KiB elsewhere
 
 
 @dataclass
@@ -65,6 +78,7 @@ class Heartbeat:
                     "processed": self.processed,
                     "failed": self.failed,
                     "active": self.active(),
+                    "rss": rss_bytes(),
                 },
             )
             pipe.expire(record, self.ttl_s)

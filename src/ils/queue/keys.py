@@ -9,6 +9,7 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
 - ``<prefix>:ils:metrics:jobs`` (hash): ``<queue>|<name>|<outcome>`` -> jobs so far;
 - ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
   (seconds) and ``|count`` (runs): the run-time histogram;
+- ``<prefix>:ils:metrics:stalled`` (hash): ``<queue>`` -> jobs the stalled-job check handed back;
 - ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms);
 - ``<prefix>:ils:first-failure:<queue>:<job id>`` (string): when a job that is being retried
   first failed (ms), for its dead letter (:mod:`ils.queue.dead_letters`); expires after 30 days;
@@ -94,6 +95,11 @@ def job_totals(prefix: str) -> str:
 
 def job_durations(prefix: str) -> str:
     return f"{prefix}:ils:metrics:duration"
+
+
+def stalled_totals(prefix: str) -> str:
+    """Jobs handed back to wait by the stalled-job check, per queue (``/metrics``)."""
+    return f"{prefix}:ils:metrics:stalled"
 
 
 def cancel_requests(prefix: str) -> str:

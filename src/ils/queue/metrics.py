@@ -6,7 +6,12 @@ trip. What is kept (key names in :mod:`ils.queue.keys`):
 
 - per queue and minute, jobs completed, failed for good and failed-to-be-retried (the
   dashboard's charts and the admin API's throughput), for 25 hours;
-- per queue and job name, totals of the same and a histogram of run times (``/metrics``).
+- per queue and job name, totals of the same and a histogram of run times (``/metrics``);
+- per queue, the jobs the stalled-job check handed back to wait (:mod:`ils.queue.stalls`).
+
+Job names come from whoever enqueued the job (a Node producer too), so a name that is not a
+registered job type is counted as :data:`UNKNOWN_NAME`: the hashes and ``/metrics`` hold one series
+per registered type and queue, whatever names producers send (issue 16, defect 5).
 
 :class:`MetricsReader` is the admin side: throughput series and the totals for Prometheus.
 """
@@ -18,15 +23,16 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from ils.queue import keys
 from ils.queue.states import FINAL_STATES, FinalState
+from ils.queue.waiting_age import oldest_waiting_s
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,24 @@ DURATION_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 )  # fmt: skip
 THROUGHPUT_TTL_S = 25 * 3600
+#: The name under which runs of jobs whose name is not a registered type are counted.
+UNKNOWN_NAME = "unknown"
+#: Whether ``(queue, name)`` is a registered job type.
+Known = Callable[[str, str], bool]
+
+
+class JobNames(Protocol):
+    """What knows the registered job types (:class:`ils.queue.registry.Registry`)."""
+
+    def knows(self, queue: str, name: str) -> bool: ...
+
+
+def series_name(known: Known | None, queue: str, name: str) -> str:
+    """``name`` when it is a registered type of ``queue`` (or no registry is given), else
+    :data:`UNKNOWN_NAME`."""
+    if known is None or known(queue, name):
+        return name
+    return UNKNOWN_NAME
 
 
 def bucket_label(seconds: float) -> str:
@@ -54,9 +78,10 @@ class _Pending:
     totals: Counter[str] = field(default_factory=Counter)
     buckets: Counter[str] = field(default_factory=Counter)
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    stalled: Counter[str] = field(default_factory=Counter)
 
     def __bool__(self) -> bool:
-        return bool(self.minutes or self.totals)
+        return bool(self.minutes or self.totals or self.stalled)
 
     def merge(self, other: _Pending) -> None:
         self.minutes.update(other.minutes)
@@ -64,16 +89,29 @@ class _Pending:
         self.buckets.update(other.buckets)
         for name, total in other.seconds.items():
             self.seconds[name] += total
+        self.stalled.update(other.stalled)
 
 
 class MetricsRecorder:
-    """The counters of one process, added to Redis by :meth:`flush` (run by :meth:`run`)."""
+    """The counters of one process, added to Redis by :meth:`flush` (run by :meth:`run`);
+    ``known`` (the registry's) folds unregistered job names into :data:`UNKNOWN_NAME`."""
 
-    def __init__(self, client: aredis.Redis, prefix: str, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: aredis.Redis,
+        prefix: str,
+        interval_s: float = 1.0,
+        known: Known | None = None,
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.interval_s = interval_s
+        self.known = known
         self._pending = _Pending()
+
+    def record_stalled(self, queue: str, n: int = 1) -> None:
+        """``n`` jobs of ``queue`` handed back to wait by the stalled-job check."""
+        self._pending.stalled[queue] += n
 
     def record(
         self, queue: str, name: str, outcome: Outcome, duration_s: float, at: float | None = None
@@ -82,7 +120,7 @@ class MetricsRecorder:
         minute = int((time.time() if at is None else at) // 60)
         p = self._pending
         p.minutes[(queue, minute, outcome)] += 1
-        series = f"{queue}|{name}"
+        series = f"{queue}|{series_name(self.known, queue, name)}"
         p.totals[f"{series}|{outcome}"] += 1
         p.buckets[f"{series}|{bucket_label(duration_s)}"] += 1
         p.buckets[f"{series}|count"] += 1
@@ -109,6 +147,8 @@ class MetricsRecorder:
                     pipe.hincrby(durations, name, n)
                 for name, total in pending.seconds.items():
                     pipe.hincrbyfloat(durations, name, total)
+                for queue, n in pending.stalled.items():
+                    pipe.hincrby(keys.stalled_totals(self.prefix), queue, n)
                 await pipe.execute()
         except RedisError as exc:
             log.debug("job metrics not written, kept for the next flush: %s", exc)
@@ -148,9 +188,24 @@ class MetricsReader:
     """Reads the counters of one prefix: throughput series and totals per job type.
     ``client`` is called at each read (the broker connects on first use)."""
 
-    def __init__(self, client: Callable[[], aredis.Redis], prefix: str) -> None:
+    def __init__(
+        self, client: Callable[[], aredis.Redis], prefix: str, names: JobNames | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.known: Known | None = names.knows if names is not None else None
+
+    async def oldest_waiting(self, queues: Iterable[str]) -> dict[str, float]:
+        """Per queue, the seconds its longest-waiting job has waited (0: none waits)."""
+        names = list(queues)
+        client = self.client()
+        ages = await asyncio.gather(*(oldest_waiting_s(client, self.prefix, q) for q in names))
+        return dict(zip(names, ages, strict=True))
+
+    async def stalled(self) -> dict[str, int]:
+        """Per queue, the jobs the stalled-job check has handed back to wait so far."""
+        raw = await self.client().hgetall(keys.stalled_totals(self.prefix))
+        return {str(q): int(n) for q, n in raw.items()}
 
     async def throughput(
         self, queue: str, minutes: int = 60, now: float | None = None
@@ -182,11 +237,14 @@ class MetricsReader:
         outcomes: dict[tuple[str, str], dict[str, int]] = {}
         for fieldname, value in jobs.items():
             queue, name, outcome = str(fieldname).split("|", 2)
-            outcomes.setdefault((queue, name), dict.fromkeys(OUTCOMES, 0))[outcome] = int(value)
-        raw: dict[tuple[str, str], dict[str, str]] = {}
+            series = (queue, series_name(self.known, queue, name))
+            counts = outcomes.setdefault(series, dict.fromkeys(OUTCOMES, 0))
+            counts[outcome] = counts.get(outcome, 0) + int(value)
+        raw: dict[tuple[str, str], dict[str, float]] = {}
         for fieldname, value in durations.items():
             queue, name, part = str(fieldname).split("|", 2)
-            raw.setdefault((queue, name), {})[part] = str(value)
+            parts = raw.setdefault((queue, series_name(self.known, queue, name)), {})
+            parts[part] = parts.get(part, 0.0) + float(value)
         out = []
         for series in sorted(set(outcomes) | set(raw)):
             parts = raw.get(series, {})
@@ -194,7 +252,7 @@ class MetricsReader:
             for label in [*(repr(b) for b in DURATION_BUCKETS_S), "+Inf"]:
                 running += int(parts.get(label, 0))
                 buckets.append((label, running))
-            seconds = float(parts.get("sum", 0.0))
+            seconds = parts.get("sum", 0.0)
             out.append(
                 SeriesTotals(
                     queue=series[0],

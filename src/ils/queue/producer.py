@@ -30,6 +30,7 @@ from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.flow_store import FlowJob, add_tree, flow_row
 from ils.queue.outbox_row import OUTBOX_ID_MAX, OutboxRow, describe_error, statement_error
+from ils.queue.payload_size import check_payload_size, check_tree_size
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.settings import QueueSpec, Settings
 from ils.queue.tenancy import add_job, job_company, with_company
@@ -186,7 +187,8 @@ class Producer:
         With ``session`` (the caller's, in its transaction) the job is written to the outbox in
         that transaction, without a Redis call, and reaches BullMQ once it commits; a rollback
         enqueues nothing. Without, it is added to BullMQ now. Raises :class:`InvalidJobPayload`
-        (nothing enqueued), :class:`UnknownJobType`, or :class:`BrokerUnavailable` under the
+        (nothing enqueued; :class:`PayloadTooLarge` for data over ``max_payload_bytes``),
+        :class:`UnknownJobType`, or :class:`BrokerUnavailable` under the
         ``raise`` policy.
         """
         spec = self.settings.queue(queue)
@@ -194,6 +196,7 @@ class Producer:
         typed = validate_payload(job_type, payload)
         opts = job_options(job_type, spec, options)
         wire = with_company(typed.to_wire(), owner(typed, company_id))
+        check_payload_size(job_type.key, wire, self.settings.max_payload_bytes)
         if session is not None:
             relay = self._relay(f"enqueueing {job_type.key} with a session")
             row = OutboxRow.new(queue, name, wire, opts)
@@ -218,6 +221,7 @@ class Producer:
         flow's jobs wait for each other: none runs inline). ``job_id`` is the root's."""
         queue, name = str(tree["queueName"]), str(tree["name"])
         what = f"flow {queue}/{name}"
+        check_tree_size(tree, self.settings.max_payload_bytes)
         if session is not None:
             row = flow_row(tree)
             await self._relay(f"enqueueing the {what} with a session").write(session, row)

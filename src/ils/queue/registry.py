@@ -149,6 +149,10 @@ class Registry:
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise UnknownJobType(f"no job type {queue}/{name}{hint}") from None
 
+    def knows(self, queue: str, name: str) -> bool:
+        """Whether ``queue/name`` is a registered job type."""
+        return f"{queue}/{name}" in self._types
+
     def set_handler(self, queue: str, name: str, handler: Handler) -> None:
         """Replace the function that runs jobs of ``queue/name`` (tests swap in their own)."""
         job_type = self.get(queue, name)

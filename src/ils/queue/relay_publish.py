@@ -17,6 +17,7 @@ from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
 from ils.queue.outbox_row import OutboxRow
+from ils.queue.payload_size import check_payload_size, check_tree_size
 from ils.queue.settings import DAY_S
 from ils.queue.tenancy import add_job
 
@@ -88,8 +89,12 @@ class Publisher:
         return out
 
     async def _add(self, row: OutboxRow, now: dt.datetime) -> str:
+        limit = self.broker.settings.max_payload_bytes
         if is_flow_row(row):
-            return await add_tree(self.broker, tree_of(row, now))
+            tree = tree_of(row, now)
+            check_tree_size(tree, limit)  # the row stays, with this error, for an admin to see
+            return await add_tree(self.broker, tree)
+        check_payload_size(f"{row.queue}/{row.name}", row.payload, limit)
         queue = self.broker.queues.get(row.queue)
         job = await add_job(queue, row.name, row.payload, row.job_options(now))
         return str(job.id)

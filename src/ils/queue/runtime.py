@@ -17,58 +17,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bullmq import Worker
 from bullmq.custom_errors import UnrecoverableError
 
 from ils.errors import WorkerCrashed
 from ils.logs import job_log_context
-from ils.queue.backoff import bullmq_strategy
 from ils.queue.broker import Broker, is_connection_error
 from ils.queue.cancel import CancelWatcher
 from ils.queue.children import ChildrenView
 from ils.queue.context import JobContext, NoResources, ResourceProvider
 from ils.queue.executor import Executor
+from ils.queue.failed_budget import FailedBudget
 from ils.queue.heartbeat import Heartbeat, new_worker_id
+from ils.queue.ils_worker import IlsWorker as Worker
+from ils.queue.ils_worker import worker_options
 from ils.queue.loadguard import LagBackoff, LoopLagMonitor
 from ils.queue.metrics import MetricsRecorder, Outcome
 from ils.queue.processing import CANCEL_REASON, DeadLetterSink, Endings
 from ils.queue.recurrence import use_strategy
 from ils.queue.registry import Registry
-from ils.queue.settings import QUEUE_NAMES, QueueSpec, Settings, check_queue_name
+from ils.queue.settings import QUEUE_NAMES, Settings, check_queue_name
+from ils.queue.stalls import StallSweeper
 from ils.queue.tenancy import job_company
 
 log = logging.getLogger("ils.worker")
 job_log = logging.getLogger("ils.jobs")
 
-# How soon BullMQ retries its loop after a connection error (its default, 15 s, would keep a
-# worker idle long after Redis returns).
-RUN_RETRY_DELAY_MS = 1_000
 # A worker that ran this long before dying starts with a fresh restart budget.
 RESTART_WINDOW_S = 60.0
-
-
-def worker_options(
-    settings: Settings, spec: QueueSpec, connection: Any, name: str
-) -> dict[str, Any]:
-    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
-    opts: dict[str, Any] = {
-        "connection": connection,
-        "prefix": settings.prefix,
-        "name": name,
-        "autorun": False,
-        "concurrency": spec.concurrency,
-        "lockDuration": spec.lock_duration_ms,
-        "stalledInterval": spec.stalled_interval_ms,
-        "maxStalledCount": spec.max_stalled_count,
-        "drainDelay": spec.effective_drain_delay_s,
-        "runRetryDelay": RUN_RETRY_DELAY_MS,
-        "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
-        "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
-        "settings": {"backoffStrategy": bullmq_strategy()},
-    }
-    if spec.rate_max is not None:
-        opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
-    return opts
 
 
 def job_log_scope(queue: str, job: Any) -> contextlib.AbstractContextManager[Any]:
@@ -129,6 +104,7 @@ class WorkerRuntime:
         self.metrics: MetricsRecorder | None = None
         self.cancels: CancelWatcher | None = None
         self.active = 0
+        self.failed_budgets: dict[str, FailedBudget] = {}
         self.backoff: LagBackoff | None = None
         if lag_monitor is not None:
             self.backoff = LagBackoff(
@@ -209,6 +185,8 @@ class WorkerRuntime:
                 self._heartbeat.failed += 1
             attempts = int((job.opts or {}).get("attempts") or 1)
             final = isinstance(err, UnrecoverableError) or int(job.attemptsMade or 0) >= attempts
+            if final and queue in self.failed_budgets:
+                self.failed_budgets[queue].poke()
             with job_log_scope(queue, job):
                 job_log.log(
                     logging.ERROR if final else logging.WARNING,
@@ -226,13 +204,31 @@ class WorkerRuntime:
             queue,
             self._processor(queue),
             worker_options(self.settings, spec, client, self.worker_id),
+            max_payload_bytes=self.settings.max_payload_bytes,
         )
         use_strategy(worker)  # it steps a scheduler to its next run when it takes that run
         worker.on("completed", self._on_completed(queue))
         worker.on("failed", self._on_failed(queue))
         worker.on("error", lambda err, *_: log.warning("worker %s: %s", queue, err))
-        worker.on("stalled", lambda job_id, *_: log.warning("job %s on %s stalled", job_id, queue))
         return worker
+
+    def _sweeper(self, queue: str) -> StallSweeper:
+        def stalled(_job_id: str) -> None:
+            if self.metrics is not None:
+                self.metrics.record_stalled(queue)
+
+        return StallSweeper(
+            queue, self.settings.queue(queue), lambda: self.broker.queues.get(queue), stalled
+        )
+
+    def _failed_budget(self, queue: str) -> FailedBudget:
+        assert self._heartbeat is not None
+        return FailedBudget(
+            queue,
+            self.settings.queue(queue),
+            lambda: self.broker.queues.get(queue),
+            self._heartbeat.client,
+        )
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -302,11 +298,20 @@ class WorkerRuntime:
             active=lambda: self.active,
         )
         await self._heartbeat.beat()
-        self.metrics = MetricsRecorder(self._heartbeat.client, self.settings.prefix)
+        self.metrics = MetricsRecorder(
+            self._heartbeat.client, self.settings.prefix, known=self.registry.knows
+        )
         self.cancels = CancelWatcher(
             self._heartbeat.client, self.settings.prefix, self.workers, self._cancel_job
         )
         for q in self.queues:
+            # The stalled-job check first: jobs a killed worker left active go back to wait
+            # before this process takes new ones (issue 16, defect 1).
+            sweeper = self._sweeper(q)
+            self._tasks.append(asyncio.create_task(sweeper.run(), name=f"ils-stalls-{q}"))
+            budget = self._failed_budget(q)
+            self.failed_budgets[q] = budget
+            self._tasks.append(asyncio.create_task(budget.run(), name=f"ils-failed-budget-{q}"))
             await self._launch(q)
             self._tasks.append(asyncio.create_task(self._supervise(q), name=f"ils-worker-{q}"))
         self._tasks.append(asyncio.create_task(self._heartbeat.run(), name="ils-heartbeat"))

@@ -46,6 +46,9 @@ class QueueSpec(BaseModel):
     keep_completed_count: int = Field(10_000, ge=0)
     keep_failed_age_s: int = Field(7 * DAY_S, ge=0)
     keep_failed_count: int = Field(50_000, ge=0)
+    # Failed jobs keep their payload and stack trace in Redis; past this many bytes of them the
+    # oldest are removed (their dead letters stay in the database). None: no byte budget.
+    keep_failed_bytes: int | None = Field(64 * 1024 * 1024, ge=1)
     fallback: FallbackPolicy = "raise"
 
     @property
@@ -57,7 +60,7 @@ class QueueSpec(BaseModel):
     @property
     def stall_recovery_bound_s(self) -> float:
         """Upper bound on how long a job held by a dead worker waits to be recovered (guard 9)."""
-        return (self.lock_duration_ms + 2 * self.stalled_interval_ms) / 1000
+        return (self.lock_duration_ms + self.stalled_interval_ms) / 1000
 
 
 # Each queue's values where they differ from QueueSpec's defaults, and its fallback (the choice
@@ -102,6 +105,9 @@ class Settings(BaseModel):
     loop_lag_resume_ms: float | None = Field(
         None, gt=0, description="None: half of loop_lag_pause_ms"
     )
+    # A job's data (JSON, as stored) may be at most this big: enqueue refuses bigger ones, and a
+    # worker fails bigger ones a foreign producer added (issue 16, defect 6).
+    max_payload_bytes: int = Field(256 * 1024, ge=1024)
     imports: tuple[str, ...] = ()
     queues: dict[str, QueueSpec] = Field(default_factory=lambda: dict(DEFAULT_QUEUES))
 

@@ -184,6 +184,7 @@ class LiveHub:
             health_check_interval=15,
             retry=Retry(NoBackoff(), 0),
             client_name="ils-live-hub",
+            driver_info=None,  # as every client of the broker's: no CLIENT SETINFO
         )
 
     async def _run(self) -> None:

@@ -1,6 +1,11 @@
 """The mailer of one process: renders, sends through the configured transport, and keeps the
 email log so that a job whose email was accepted never sends it again (guard 8).
 
+The log is written right after the server accepts the email; a worker killed between the two
+leaves the job to run again, and it sends again. That copy carries the same Message-ID (derived
+from the log key, :func:`~.transports.message_id_for`), so mail servers and clients that drop
+duplicate Message-IDs show the email once (docs/failures.md).
+
 Handlers call :meth:`Mailer.deliver` with an :class:`~.outgoing.Email` and a log key (the job
 id, or the job id and recipient for a job that sends several emails); the steps are: already
 sent? -> check addresses -> render (off the event loop) -> send -> record.
@@ -67,7 +72,7 @@ class Mailer:
             message = Message(
                 to, subject, rendered.html, rendered.text, attachments=email.attachments
             )
-            mime = build_mime(message, self.settings.sender)
+            mime = build_mime(message, self.settings.sender, key)
             await self.transport.send(mime, key)
         except GiveUp as exc:
             await self._record(db, key, status=EmailStatus.failed, error=str(exc), **record)

@@ -9,6 +9,7 @@ raises :class:`MailTemporaryError`, which the queue retries with backoff; a perm
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -63,16 +64,26 @@ def check_addresses(addresses: tuple[str, ...]) -> None:
             raise GiveUp(f"invalid address {address!r}: {exc}") from exc
 
 
-def build_mime(message: Message, sender: str) -> EmailMessage:
-    """The multipart/alternative MIME message (text first, HTML preferred), with a Message-ID;
-    multipart/mixed around it when files are attached."""
+def message_id_for(key: str, sender: str) -> str:
+    """The Message-ID of the email logged under ``key`` (the job id, or job id and recipient):
+    the same for every attempt, so a copy re-sent after a crash between the server's acceptance
+    and the log's record is recognisably the same email, and dropped downstream."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"<ils.{digest}@{domain}>"
+
+
+def build_mime(message: Message, sender: str, key: str | None = None) -> EmailMessage:
+    """The multipart/alternative MIME message (text first, HTML preferred), with a Message-ID
+    derived from ``key`` (:func:`message_id_for`; a random one without it); multipart/mixed
+    around it when files are attached."""
     mime = EmailMessage()
     mime["From"] = sender
     mime["To"] = ", ".join(message.to)
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(localtime=False, usegmt=True)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    mime["Message-ID"] = make_msgid(domain=domain)
+    mime["Message-ID"] = message_id_for(key, sender) if key else make_msgid(domain=domain)
     for name, value in message.headers.items():
         mime[name] = value
     mime.set_content(message.text)

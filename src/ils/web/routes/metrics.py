@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from ipaddress import ip_address
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -127,15 +128,18 @@ async def _deployment_families(request: Request) -> list[Metric]:
     )
     for queue, n in health["workers"].items():
         live.add_metric([queue], n)
-    families: list[Metric] = [up, rtt, live]
+    families: list[Metric] = [up, rtt, live, _heartbeat_age(health)]
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
     outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
+    families.append(_worker_memory(health["worker_processes"]))
     if not health["redis"]:
         return families
     try:
         states = await admin.states()
         totals = await admin.metrics.totals()
+        stalled = await admin.metrics.stalled()
+        waiting = await admin.metrics.oldest_waiting(states)
     except (BrokerUnavailable, RedisError):
         return families
     jobs = GaugeMetricFamily("ils_jobs", "jobs per queue and state", labels=["queue", "state"])
@@ -157,7 +161,51 @@ async def _deployment_families(request: Request) -> list[Metric]:
         duration.add_metric(
             [series.queue, series.name], buckets=series.buckets, sum_value=series.seconds
         )
-    return [*families, jobs, pause, processed, duration]
+    handed_back = CounterMetricFamily(
+        "ils_jobs_stalled",
+        "jobs found stalled (their worker died or lost its lock) and handed back to wait",
+        labels=["queue"],
+    )
+    oldest = GaugeMetricFamily(
+        "ils_queue_oldest_waiting_seconds",
+        "how long the queue's longest-waiting job has waited (0: none waits)",
+        labels=["queue"],
+    )
+    for queue in states:
+        handed_back.add_metric([queue], stalled.get(queue, 0))
+        oldest.add_metric([queue], waiting.get(queue, 0.0))
+    return [*families, jobs, pause, processed, duration, handed_back, oldest]
+
+
+def _heartbeat_age(health: dict[str, Any]) -> Metric:
+    """Per queue, seconds since the freshest heartbeat of a live worker process serving it (no
+    sample for a queue without one: ``ils_workers_live`` is 0 there)."""
+    age = GaugeMetricFamily(
+        "ils_worker_heartbeat_age_seconds",
+        "seconds since the freshest heartbeat of a worker process serving the queue",
+        labels=["queue"],
+    )
+    now = health["checked_at"]
+    freshest: dict[str, int] = {}
+    for worker in health["worker_processes"]:
+        for queue in worker["queues"]:
+            freshest[queue] = max(freshest.get(queue, 0), int(worker["last_seen"]))
+    for queue, seen in sorted(freshest.items()):
+        age.add_metric([queue], max(0.0, (now - seen) / 1000))
+    return age
+
+
+def _worker_memory(processes: list[dict[str, Any]]) -> Metric:
+    """Each live worker process's resident memory at its last heartbeat (the memory alert)."""
+    memory = GaugeMetricFamily(
+        "ils_worker_memory_bytes",
+        "resident memory of a live worker process at its last heartbeat",
+        labels=["worker", "host"],
+    )
+    for proc in processes:
+        if proc.get("memory_bytes") is not None:
+            memory.add_metric([proc["id"], proc["host"]], proc["memory_bytes"])
+    return memory
 
 
 @router.get(

@@ -1,0 +1,82 @@
+"""The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
+over.
+
+- the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
+  first run it a whole interval after start, and hold the shared check key an interval at a time);
+- a job whose stored fields are not JSON, or whose data is over the size cap, is made readable
+  before BullMQ decodes it (:mod:`ils.queue.undecodable`), so it reaches the executor and fails
+  once instead of looping.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bullmq import Worker
+
+from ils.queue import keys
+from ils.queue.backoff import bullmq_strategy
+from ils.queue.settings import QueueSpec, Settings
+from ils.queue.undecodable import readable
+
+log = logging.getLogger("ils.worker")
+
+# How soon BullMQ retries its loop after a connection error (its default, 15 s, would keep a
+# worker idle long after Redis returns).
+RUN_RETRY_DELAY_MS = 1_000
+
+
+def worker_options(
+    settings: Settings, spec: QueueSpec, connection: Any, name: str
+) -> dict[str, Any]:
+    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
+    opts: dict[str, Any] = {
+        "connection": connection,
+        "prefix": settings.prefix,
+        "name": name,
+        "autorun": False,
+        "concurrency": spec.concurrency,
+        "lockDuration": spec.lock_duration_ms,
+        "stalledInterval": spec.stalled_interval_ms,
+        "maxStalledCount": spec.max_stalled_count,
+        "drainDelay": spec.effective_drain_delay_s,
+        "runRetryDelay": RUN_RETRY_DELAY_MS,
+        "removeOnComplete": {"age": spec.keep_completed_age_s, "count": spec.keep_completed_count},
+        "removeOnFail": {"age": spec.keep_failed_age_s, "count": spec.keep_failed_count},
+        "settings": {"backoffStrategy": bullmq_strategy()},
+    }
+    if spec.rate_max is not None:
+        opts["limiter"] = {"max": spec.rate_max, "duration": spec.rate_duration_ms}
+    return opts
+
+
+class IlsWorker(Worker):  # type: ignore[misc]
+    """BullMQ's worker with the two changes of this module's docstring; jobs whose data is over
+    ``max_payload_bytes`` are quarantined like undecodable ones."""
+
+    def __init__(self, *args: Any, max_payload_bytes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_payload_bytes = max_payload_bytes
+
+    async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
+        return None
+
+    async def nextJobFromJobData(  # noqa: N802 (BullMQ's name)
+        self,
+        job_data: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        limit_until: int = 0,
+        delay_until: int = 0,
+        token: str | None = None,
+    ) -> Any:
+        if job_data and job_id is not None:
+            job_data, fixed = readable(job_data, self.max_payload_bytes)
+            if fixed:
+                jid = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+                log.warning(
+                    "job %s on %s has fields it cannot run (%s); quarantined",
+                    jid, self.name, ", ".join(fixed), extra={"job_id": jid, "queue": self.name},
+                )  # fmt: skip
+                await self.client.hset(keys.job_hash(self, jid), mapping=fixed)
+        return await super().nextJobFromJobData(job_data, job_id, limit_until, delay_until, token)
