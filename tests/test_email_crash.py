@@ -18,7 +18,6 @@ from sqlalchemy import select
 from ils.bootstrap import JobSystem
 from ils.domain.models import EmailLog, EmailStatus
 from ils.jobs.email.mailer import Mailer
-from ils.jobs.resources import Resources
 from ils.settings import load_mail_settings
 from tests.conftest import make_settings
 from tests.support.email_world import make_world

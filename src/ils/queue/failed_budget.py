@@ -30,6 +30,9 @@ log = logging.getLogger("ils.worker")
 SIZED_FIELDS = ("data", "opts", "failedReason", "stacktrace", "returnvalue")
 #: Failed jobs read per round trip, newest first.
 PAGE = 500
+#: The least time between two trims of a queue: under a storm of failures a trim (which reads
+#: the sizes of the failed set's newest jobs) runs at most this often.
+MIN_GAP_S = 5.0
 
 
 class FailedBudget:
@@ -101,4 +104,5 @@ class FailedBudget:
                 await self.trim()
             except RedisError as exc:
                 log.debug("failed jobs of %s not trimmed: %s", self.name, exc)
+            await asyncio.sleep(MIN_GAP_S)
             await self._poked.wait()
