@@ -45,6 +45,7 @@ from ils.domain.models.orders import (
 )
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.schedules import MissedRun, Schedule
+from ils.events.models import Event, EventCursor
 
 __all__ = [
     "ADMIN_ROLES",
@@ -66,6 +67,8 @@ __all__ = [
     "DocumentType",
     "EmailLog",
     "EmailStatus",
+    "Event",
+    "EventCursor",
     "Examination",
     "Eye",
     "InvalidStatusTransition",
