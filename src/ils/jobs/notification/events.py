@@ -23,6 +23,8 @@ from ils.queue.registry import Payload
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from ils.queue.producer import Producer
+
 #: Seconds an event waits before it is dispatched (see ils.events.dispatcher: ids are made at
 #: record time, transactions commit in their own order).
 SETTLE_S = 1.0
@@ -62,13 +64,17 @@ async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
     }
 
 
-async def queue_dispatch(session: AsyncSession, event_id: str) -> bool:
+async def queue_dispatch(
+    session: AsyncSession, event_id: str, producer: Producer | None = None
+) -> bool:
     """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
     session is of a database no job system was started with (a migration, a script): its events
     wait in the log for the next pass."""
     options = EnqueueOptions(job_id=f"evd-{event_id}", delay_s=SETTLE_S)
     try:
-        await dispatch_events.send({"event_id": event_id}, options=options, session=session)
+        await dispatch_events.send(
+            {"event_id": event_id}, options=options, session=session, producer=producer
+        )
     except ConfigurationError:
         return False
     return True
