@@ -15,9 +15,9 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.enums import CompanyKind
 from ils.domain.models import Company
+from ils.domain.models.events import Event
 from ils.domain.services.companies import CompanyCreate, create_company
 from ils.events.dispatcher import Dispatcher
-from ils.events.models import Event
 from ils.queue.outbox_table import outbox
 from tests.test_events_core import Collect
 

@@ -30,13 +30,13 @@ from ils.domain.models import (
     Schedule,
     User,
 )
+from ils.domain.models.events import Event
 from ils.domain.services import Window
 from ils.domain.services import companies as company_service
 from ils.domain.services import schedules as service
 from ils.domain.services.companies import CompanyCreate
 from ils.domain.services.schedules import ScheduleCreate
 from ils.events.envelope import new_event_id
-from ils.events.models import Event
 from ils.queue.admin import JobView
 from ils.queue.outbox_table import outbox
 from ils.settings import IlsSettings

@@ -16,8 +16,8 @@ from ils.domain.db import Database
 from ils.domain.enums import LineKind, Role
 from ils.domain.models.accounts import User
 from ils.domain.models.audit import AuditEntry
+from ils.domain.models.events import Event
 from ils.domain.services import orders as service
-from ils.events.models import Event
 from ils.queue.outbox_table import outbox
 from tests.web.conftest import Accounts, csrf_headers, logged_in, make_client
 from tests.web.helpers import outsider_admin

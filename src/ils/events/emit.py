@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.models.events import Event
 from ils.events.envelope import Actor
-from ils.events.models import Event
 from ils.events.record import record
 
 if TYPE_CHECKING:

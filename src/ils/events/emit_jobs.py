@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.models.events import Event
 from ils.events.envelope import Actor, Subject
-from ils.events.models import Event
 from ils.events.record import record
 
 if TYPE_CHECKING:

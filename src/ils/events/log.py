@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.models.events import Event
 from ils.events.envelope import id_floor
-from ils.events.models import Event
 
 PAGE_MAX = 200
 

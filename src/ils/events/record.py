@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.models.events import Event
 from ils.domain.models.types import utcnow
 from ils.errors import InvalidEventData
 from ils.events.catalog import latest_version, schema_of
 from ils.events.envelope import Actor, Subject, new_event_id
-from ils.events.models import Event
 
 if TYPE_CHECKING:
     from ils.queue.producer import Producer

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ils.domain.db import Database
 from ils.domain.models import User
-from ils.events.models import Event
+from ils.domain.models.events import Event
 from ils.web.auth.ownership import sees_all_companies
 from ils.web.auth.policy import allows
 
