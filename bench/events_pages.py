@@ -7,11 +7,11 @@ and the page p50/p99 of ``ils.events.log.page`` is timed there: the baseline of 
 log is then grown to ``--events`` (1,000,000) and timed again. Each timing is ``--pages`` (300)
 pages of 50 started at random cursors across the whole log, in three shapes the API serves: the
 whole log (a platform admin), one company's (of 20), and one company's of one type. Reported as
-the p50 and p99 per shape and size, and the ratio of the large log's figure to the baseline (near 1: a
-page costs the same however long the log is). A deep ``OFFSET`` page (what the cursor avoids) is
-timed beside it for contrast. Nothing is asserted. Rows are written with one multi-row INSERT per
-5,000 (SQLite) or ``COPY`` (PostgreSQL), the ids made from increasing times as recording makes
-them.
+the p50 and p99 per shape and size, and the ratio of the large log's p99 to the baseline's (near
+1: a page costs the same however long the log is). A deep ``OFFSET`` page (what the cursor
+avoids) is timed beside it for contrast. Nothing is asserted. Rows are written with the driver's
+``executemany`` per 5,000 (SQLite) or ``COPY`` (PostgreSQL), their ids made from increasing
+times as recording makes them.
 """
 
 from __future__ import annotations
