@@ -19,6 +19,7 @@ from ils.domain.models import Company
 from ils.domain.models.events import Event, EventCursor
 from ils.domain.services.companies import CompanyCreate, create_company
 from ils.events.dispatcher import Dispatcher
+from ils.events.emit_jobs import document_generated
 from ils.queue.outbox_table import outbox
 from tests.support.running import running
 from tests.test_events_core import Collect
@@ -128,3 +129,19 @@ async def test_the_dispatch_job_hands_committed_events_to_the_live_subscriber(
     finally:
         await listener.aclose()
         await channel.aclose()
+
+
+async def test_a_job_run_again_records_its_event_once(db_system: JobSystem, db: Database):
+    """A retried PDF job brings its document row up to date; its document.generated is not
+    recorded a second time (same type, job and subject)."""
+    params = {"type": "order_sheet", "entity": "order", "entity_id": 4, "job_id": "pdf-4",
+              "company_id": 1}  # fmt: skip
+    for _ in range(2):
+        async with db.session() as session:
+            await document_generated(session, 17, params)
+    async with db.session() as session:
+        found = (await session.scalars(
+            select(Event).where(Event.type == "document.generated")
+        )).all()  # fmt: skip
+    assert len(found) == 1
+    assert found[0].actor.job_id == "pdf-4" and found[0].data["document_id"] == 17
