@@ -34,6 +34,7 @@ from ils.domain.models.catalog import Product, Supplier
 from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.documents import Document
 from ils.domain.models.email_log import EmailLog
+from ils.domain.models.events import Event, EventCursor
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.notifications import Notification
 from ils.domain.models.orders import (
@@ -66,6 +67,8 @@ __all__ = [
     "DocumentType",
     "EmailLog",
     "EmailStatus",
+    "Event",
+    "EventCursor",
     "Examination",
     "Eye",
     "InvalidStatusTransition",
