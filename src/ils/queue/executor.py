@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ils.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
+from ils.errors import GiveUp, InvalidJobPayload, JobCancelled, JobTimedOut, UnknownJobType
 from ils.queue.children import skipped_result
 from ils.queue.context import JobContext
 from ils.queue.registry import Handler, JobType, Payload, Registry
+from ils.queue.states import cancel_reason
 from ils.queue.tenancy import without_company
 
 log = logging.getLogger("ils.jobs")
@@ -114,6 +115,9 @@ class Executor:
         return result
 
     async def execute(self, queue: str, name: str, data: Any, ctx: JobContext[Any]) -> Any:
+        reason = cancel_reason(data)
+        if reason is not None:  # cancelled with its flow while it waited for its children
+            raise JobCancelled(reason)
         job_type = self.resolve(queue, name)
         handler = self.handler_of(job_type)
         payload = self.validate(job_type, data)
