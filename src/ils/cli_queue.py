@@ -159,4 +159,5 @@ def queue_cancel(queue: str, job_id: str, config: ConfigOpt = None) -> None:
     waiting for children (a flow's, a batch's callback) is cancelled with its pending children;
     the answer lists every job removed, asked to stop, or marked to end cancelled."""
     done = inspect_admin(config, lambda admin: admin.actions.cancel(queue, job_id))
-    typer.echo(json.dumps({"id": job_id, **done.to_dict()}))
+    answer = {k: v for k, v in done.to_dict().items() if k != "job_id"}
+    typer.echo(json.dumps({"queue": queue, "id": job_id, **answer}))
