@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bullmq import Job
 
 from ils.bootstrap import JobSystem
 from ils.errors import JobNotFound
 from ils.queue.declare import JobDef
 from ils.queue.flows import send_batch, send_flow
 from ils.queue.producer import EnqueueOptions
-from ils.queue.tenancy import ViewerScope
+from ils.queue.tenancy import COMPANY_FIELD, ViewerScope
 from tests.support.handlers import PARENT_PROBES, PROBES
 from tests.support.running import Records, running
 
@@ -92,3 +93,20 @@ async def test_cancelling_a_batch_callback_removes_its_waiting_jobs_and_it_ends_
     assert view.state == "cancelled"
     assert await records.runs("oma", b) == 0
     assert all([await records.runs("oma", f"{b}-{i}") == 0 for i in range(5)])
+
+
+async def test_a_child_of_another_company_is_left_alone_and_the_parent_waits_for_it(
+    system: JobSystem, records: Records
+):
+    root = PARENT.step(tag="root").after(PROBE.step(tag="mine"), PROBE.step(tag="theirs"))
+    sent = await send_flow(root, company_id=5, producer=system.producer)
+    r = sent.job_id
+    theirs = await Job.fromId(system.producer.queue("oma"), f"{r}-1")
+    await theirs.updateData({**theirs.data, COMPANY_FIELD: 6})  # as a platform flow could mix
+    done = await system.admin.actions.cancel("oma", r, MINE)
+    assert (done.removed, done.marked, done.left_alone) == ([f"oma/{r}-0"], [f"oma/{r}"], 1)
+    assert (await system.admin.get_job("oma", f"{r}-1")).state == "waiting"
+    async with running(system, "oma"):
+        view = await system.admin.wait_for_job("oma", r, timeout_s=30)
+    assert view.state == "cancelled"
+    assert await records.runs("oma", f"{r}-1") == 1 and await records.runs("oma", r) == 0

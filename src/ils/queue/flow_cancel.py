@@ -18,6 +18,7 @@ once that child has ended.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,8 @@ from ils.queue.tenancy import ViewerScope, job_company, unindex_job
 FLOW_CANCEL_REASON = "cancelled with its flow by an admin"
 #: The levels of a tree followed down (as :mod:`ils.queue.flow_tree` shows them).
 MAX_DEPTH = 10
+#: The children of one parent cancelled side by side.
+AT_ONCE = 64
 
 
 @dataclass
@@ -73,6 +76,8 @@ class FlowCanceller:
         await self._cancel(queue, job, state, scope, result, MAX_DEPTH)
         me = f"{queue}/{job.id}"
         result.outcome = "removed" if me in result.removed else "cancelling"
+        for found in (result.removed, result.stopping, result.marked):
+            found.sort()
         return result
 
     async def _cancel(
@@ -118,21 +123,28 @@ class FlowCanceller:
     async def _cancel_children(
         self, q: Queue, job_id: str, scope: ViewerScope, result: CancelResult, depth: int
     ) -> None:
-        """Cancel a parent's pending children (BullMQ's ``:dependencies`` set of job keys)."""
-        pending = await q.client.smembers(keys.job_dependencies(q, job_id))
-        for key in sorted(str(k) for k in pending):
-            child_queue, child_id = keys.split_job_key(self.prefix, key)
-            try:
-                cq = self.queue(child_queue)
-            except ConfigurationError:  # a queue of another application (a Node producer's)
-                result.left_alone += 1
-                continue
-            child = await Job.fromId(cq, child_id)
-            if child is None:
-                continue  # ended and removed meanwhile
-            if not scope.sees(job_company(child.data)):
-                result.left_alone += 1
-                continue
-            state = str(await cq.getJobState(child_id))
-            if state in CANCELLABLE_STATES:
-                await self._cancel(child_queue, child, state, scope, result, depth)
+        """Cancel a parent's pending children (BullMQ's ``:dependencies`` set of job keys),
+        :data:`AT_ONCE` at a time: a batch's thousands of jobs are round trips, not work."""
+        pending = sorted(str(k) for k in await q.client.smembers(keys.job_dependencies(q, job_id)))
+        for first in range(0, len(pending), AT_ONCE):
+            chunk = pending[first : first + AT_ONCE]
+            await asyncio.gather(*(self._cancel_child(k, scope, result, depth) for k in chunk))
+
+    async def _cancel_child(
+        self, key: str, scope: ViewerScope, result: CancelResult, depth: int
+    ) -> None:
+        child_queue, child_id = keys.split_job_key(self.prefix, key)
+        try:
+            cq = self.queue(child_queue)
+        except ConfigurationError:  # a queue of another application (a Node producer's)
+            result.left_alone += 1
+            return
+        child = await Job.fromId(cq, child_id)
+        if child is None:
+            return  # ended and removed meanwhile
+        if not scope.sees(job_company(child.data)):
+            result.left_alone += 1
+            return
+        state = str(await cq.getJobState(child_id))
+        if state in CANCELLABLE_STATES:
+            await self._cancel(child_queue, child, state, scope, result, depth)
