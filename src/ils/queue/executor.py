@@ -1,9 +1,10 @@
 """Running one job, as a short pipeline of named steps shared by workers and the inline fallback.
 
-resolve job type -> resolve handler -> validate payload -> skip a flow parent whose children
-failed (when its flow says so) -> perform -> normalize result. A step that can never succeed
-(unknown type, no handler, bad payload) raises :class:`GiveUp`, so the job fails at once with its
-reason kept, instead of burning retries.
+end a flow parent cancelled while it waited for its children (:class:`JobCancelled`, see
+:mod:`ils.queue.flow_cancel`) -> resolve job type -> resolve handler -> validate payload -> skip
+a flow parent whose children failed (when its flow says so) -> perform -> normalize result. A
+step that can never succeed (unknown type, no handler, bad payload) raises :class:`GiveUp`, so
+the job fails at once with its reason kept, instead of burning retries.
 """
 
 from __future__ import annotations
