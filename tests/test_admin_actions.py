@@ -108,7 +108,7 @@ async def test_cancel_stops_an_active_job_which_ends_cancelled_without_retry(
             await system.admin.actions.remove("oma", job_id)
         workers = await system.admin.workers()
         assert [w.active for w in workers] in ([1], [0])  # the beat may predate the job
-        assert await system.admin.actions.cancel("oma", job_id) == "cancelling"
+        assert (await system.admin.actions.cancel("oma", job_id)).outcome == "cancelling"
         view = await system.admin.wait_for_job("oma", job_id, timeout_s=20)
     # Completed on BullMQ (Node dashboards see no failure), shown as cancelled here.
     assert view.state == "cancelled" and view.failed_reason is None

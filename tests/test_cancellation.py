@@ -97,7 +97,7 @@ async def test_waiting_and_delayed_jobs_of_several_types_are_removed(
     before = {q: (await system.admin.stats([q], lab))[q] for q, _ in jobs}
     assert all(sum(counts.values()) >= 1 for counts in before.values())
     for queue, job in jobs:
-        assert await system.admin.actions.cancel(queue, job.job_id, lab) == "removed"
+        assert (await system.admin.actions.cancel(queue, job.job_id, lab)).outcome == "removed"
         with pytest.raises(JobNotFound):
             await system.admin.get_job(queue, job.job_id)
     for queue, _ in jobs:
@@ -128,7 +128,8 @@ async def test_an_active_briefing_email_stops_between_its_emails_and_ends_cancel
             )
             async with running(system, "email") as runtime:
                 assert await asyncio.to_thread(handler.arrived.wait, 30)  # the first email
-                assert await system.admin.actions.cancel("email", job.job_id) == "cancelling"
+                done = await system.admin.actions.cancel("email", job.job_id)
+                assert done.outcome == "cancelling"
                 assert runtime.cancels is not None and await runtime.cancels.check() == 1
                 handler.gate.set()
                 view = await system.admin.wait_for_job("email", job.job_id, timeout_s=30)

@@ -70,7 +70,10 @@ def test_a_job_not_running_yet_is_cancelled_by_removing_it(worker_env: dict[str,
                 env=env)  # fmt: skip
     job_id = json.loads(added.output)["id"]
     cancelled = run(app, ["queue", "cancel", "pdf", job_id], env=env)
-    assert json.loads(cancelled.output) == {"queue": "pdf", "id": job_id, "outcome": "removed"}
+    assert json.loads(cancelled.output) == {
+        "queue": "pdf", "id": job_id, "outcome": "removed", "removed": [f"pdf/{job_id}"],
+        "stopping": [], "marked": [], "left_alone": 0,
+    }  # fmt: skip
     gone = run(app, ["queue", "job", "pdf", job_id], env=env)
     assert gone.exit_code == 1 and f"no job {job_id}" in gone.output
 

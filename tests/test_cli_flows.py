@@ -57,3 +57,16 @@ def test_batch_and_flow_show_print_tables_and_json(
     assert missing.exit_code == 1 and "no batch nope" in missing.output
     missing = runner.invoke(app, ["flow", "show", "oma", "nope"], env=env)
     assert missing.exit_code == 1 and "no job nope" in missing.output
+
+
+def test_queue_cancel_of_a_flows_parent_lists_its_children_cancelled_with_it(
+    worker_env: dict[str, str], redis_url: str, prefix: str, tmp_path: Path
+):
+    flow_id, _ = asyncio.run(_flow_and_batch(redis_url, prefix, tmp_path))
+    runner, env = CliRunner(), cli_env(worker_env)
+    done = runner.invoke(app, ["queue", "cancel", "oma", flow_id], env=env)
+    assert done.exit_code == 0, done.output
+    answer = json.loads(done.output)
+    assert (answer["id"], answer["outcome"]) == (flow_id, "cancelling")
+    assert (answer["removed"], answer["marked"]) == ([f"oma/{flow_id}-0"], [f"oma/{flow_id}"])
+    assert answer["stopping"] == [] and answer["left_alone"] == 0

@@ -40,6 +40,7 @@ from ils.queue.recurrence import (
     to_ms,
 )
 from ils.queue.schedulers import WantedScheduler
+from ils.queue.tenancy import ViewerScope
 from ils.settings import load_settings as load
 from tests.support.running import running
 
@@ -343,3 +344,44 @@ async def test_a_run_is_written_to_its_schedule(db_system: JobSystem, db: Databa
     assert row.last_job_id == job_id and row.last_run_at == fired + dt.timedelta(seconds=2)
     assert row.next_run_at == dt.datetime(2026, 5, 1, 14, 0, tzinfo=dt.UTC)
     assert await record_run(db, "an-ordinary-job") is None
+
+
+async def test_a_companys_fired_runs_are_in_its_job_lists_and_not_in_anothers(
+    db_system: JobSystem, db: Database
+):
+    async with db.session() as s:
+        mine = await create_company(
+            s, CompanyCreate(name="Index Optics", slug="index-optics", kind=CompanyKind.practice)
+        )
+        theirs = await create_company(
+            s, CompanyCreate(name="Other Optics", slug="other-optics", kind=CompanyKind.practice)
+        )
+    row = (await by_job_type(db, mine.id))["nightly-anomaly-scan"]
+    # Every second from a second from now: a company's schedule fires at most once a minute
+    # through the service, so the row is changed behind its back rather than waiting a minute.
+    first = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+    async with db.session() as s:
+        await s.execute(update(Schedule).where(Schedule.id == row.id)
+                        .values(cron=None, every_s=1, next_run_at=first))  # fmt: skip
+    await reconcile.sync(db, db_system.producer, [row.id])
+    job_id = f"repeat:schedule-{row.id}:{to_ms(first)}"
+    browse = db_system.admin.browse
+
+    async def listed(company_id: int) -> set[str]:
+        scope = ViewerScope(company_id=company_id)
+        found: set[str] = set()
+        for state in ("waiting", "active", "delayed", "completed"):
+            page = await browse.jobs("scheduled", state, page_size=100, scope=scope)
+            found |= {j.id for j in page.jobs if j.id.startswith(f"repeat:schedule-{row.id}:")}
+        return found
+
+    assert await listed(mine.id) == {job_id}  # the first run, made by the scheduler's upsert
+    async with running(db_system, "scheduled"):
+        done = await db_system.admin.wait_for_job("scheduled", job_id, timeout_s=30)
+        assert done.state == "completed", done.failed_reason
+        mine_listed = await listed(mine.id)
+    # The fired run, and the next one the worker made when it took it, are the company's.
+    assert job_id in mine_listed and len(mine_listed) >= 2
+    assert await listed(theirs.id) == set()
+    counts = await db_system.admin.counts("scheduled", ViewerScope(company_id=mine.id))
+    assert counts["completed"] >= 1

@@ -64,12 +64,12 @@ async def main(system: JobSystem) -> dict[str, Any]:
         # 3. A running job is asked to stop: it ends "cancelled" at its next step.
         counting = await producer.enqueue("oma", "example-count", {})
         await admin.wait_for_job("oma", counting.job_id, timeout_s=30, states=("active",))
-        asked = await admin.actions.cancel("oma", counting.job_id)
+        asked = (await admin.actions.cancel("oma", counting.job_id)).outcome
         stopped = await admin.wait_for_job("oma", counting.job_id, timeout_s=30)
 
         # 4. A job not running yet (here: due in an hour) is removed.
         later = await producer.enqueue("oma", "example-count", {}, EnqueueOptions(delay_s=3600))
-        removed = await admin.actions.cancel("oma", later.job_id)
+        removed = (await admin.actions.cancel("oma", later.job_id)).outcome
     finally:
         await runtime.stop()
     return {

@@ -155,6 +155,9 @@ def queue_job(queue: str, job_id: str, config: ConfigOpt = None) -> None:
 @queue_app.command("cancel")
 def queue_cancel(queue: str, job_id: str, config: ConfigOpt = None) -> None:
     """Cancel a job that has not finished: removed if it is not running yet; if it is, its
-    worker is asked to stop it and it ends ``cancelled`` (see ``ils queue job``)."""
-    outcome = inspect_admin(config, lambda admin: admin.actions.cancel(queue, job_id))
-    typer.echo(json.dumps({"queue": queue, "id": job_id, "outcome": outcome}))
+    worker is asked to stop it and it ends ``cancelled`` (see ``ils queue job``). A parent
+    waiting for children (a flow's, a batch's callback) is cancelled with its pending children;
+    the answer lists every job removed, asked to stop, or marked to end cancelled."""
+    done = inspect_admin(config, lambda admin: admin.actions.cancel(queue, job_id))
+    answer = {k: v for k, v in done.to_dict().items() if k != "job_id"}
+    typer.echo(json.dumps({"queue": queue, "id": job_id, **answer}))

@@ -15,14 +15,26 @@ from fastapi import FastAPI
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.enums import Role
+from ils.queue.flows import send_flow
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
 from ils.settings import load_web_settings
 from ils.web.settings import WebSettings
+from tests.support.handlers import PARENT_PROBES, PROBES
 from tests.support.running import running
-from tests.web.conftest import Accounts, add_user, csrf_headers, logged_in, login, make_client
+from tests.web.conftest import (
+    OUTSIDER_EMAIL,
+    Accounts,
+    add_user,
+    csrf_headers,
+    logged_in,
+    login,
+    make_client,
+)
 from tests.web.test_orders import ORDER
 
+PROBE = next(d for d in PROBES if d.job_type.queue == "oma")
+PARENT = next(d for d in PARENT_PROBES if d.job_type.queue == "oma")
 COMPANY_ROLES = (Role.admin, Role.company_admin)
 # These tests send more job actions per user than the bulk quota allows in a minute; quotas have
 # their own tests (test_quotas.py), here a 429 would stand in front of the 404 under test.
@@ -120,6 +132,29 @@ async def test_a_companys_admins_act_on_their_own_jobs(
     assert await audit_actions(api) == [
         "queue.job_remove", "queue.job_promote", "queue.retry_all_failed", "queue.job_retry"
     ]  # fmt: skip
+
+
+async def test_a_company_admin_cancels_its_flows_parent_with_its_children_through_the_api(
+    api: FastAPI, accounts: Accounts
+):
+    system: JobSystem = api.state.system
+    root = PARENT.step(tag="root").after(PROBE.step(tag="a"), PROBE.step(tag="b").using(LATER))
+    sent = await send_flow(root, company_id=accounts.company_a, producer=system.producer)
+    path = f"/api/queue/oma/jobs/{sent.job_id}/cancel"
+    async with make_client(api) as outsider:
+        assert (await login(outsider, OUTSIDER_EMAIL)).status_code == 200
+        assert (await call(outsider, "POST", path)).status_code in (403, 404)
+    async with logged_in(api, Role.company_admin) as client:
+        answer = await call(client, "POST", path)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["outcome"] == "cancelling"
+    assert body["cancelled"] == {
+        "removed": [f"oma/{sent.job_id}-0", f"oma/{sent.job_id}-1"], "stopping": [],
+        "marked": [f"oma/{sent.job_id}"], "left_alone": 0,
+    }  # fmt: skip
+    async with running(system, "oma"):
+        assert (await system.admin.wait_for_job("oma", sent.job_id, 20)).state == "cancelled"
 
 
 QUEUE_WIDE: list[tuple[str, str, dict[str, Any] | None]] = [

@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable, JobStateConflict
 from ils.queue.browse import visible_job
-from ils.queue.cancel import request_cancel
+from ils.queue.flow_cancel import CancelResult, FlowCanceller
 from ils.queue.states import CANCELLABLE_STATES, FINAL_STATES, FinalState, shown_state
 from ils.queue.tenancy import PLATFORM, ViewerScope, company_page, job_company, unindex_job
 from ils.queue.undecodable import job_from_id
@@ -131,32 +131,20 @@ class QueueActions:
             _, job, _ = await self._job(queue, job_id, scope, "delayed")
             await job.promote()
 
-    async def cancel(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> str:
+    async def cancel(self, queue: str, job_id: str, scope: ViewerScope = PLATFORM) -> CancelResult:
         """Cancel a job that has not finished, whatever its type: one not yet running (waiting,
-        prioritized, delayed, waiting for children) is removed (``"removed"``); an active one's
-        worker is asked to stop it (``"cancelling"``): the handler sees ``ctx.cancelled`` at its
-        next step and the job ends ``cancelled`` (see :mod:`ils.queue.processing`)."""
+        prioritized, delayed) is removed (outcome ``"removed"``); an active one's worker is
+        asked to stop it (``"cancelling"``): the handler sees ``ctx.cancelled`` at its next step
+        and the job ends ``cancelled`` (see :mod:`ils.queue.processing`). A parent waiting for
+        its children (a flow's, a batch's callback) is cancelled with its pending children, to
+        any depth, within ``scope`` (``"cancelling"``; see :mod:`ils.queue.flow_cancel`); the
+        result lists every job touched."""
         async with _broker_errors():
-            q, job, state = await self._job(queue, job_id, scope)
+            _, job, state = await self._job(queue, job_id, scope)
             if state not in CANCELLABLE_STATES:
                 shown = shown_state(state, job.returnvalue)
                 raise JobStateConflict(f"job {job_id} is {shown}: it has ended, not cancelled")
-            if state != "active":
-                try:
-                    await job.remove()
-                except Exception as exc:
-                    if isinstance(exc, RedisError):
-                        raise
-                    # Taken by a worker between the state read and the removal: it holds a
-                    # lock now, so it is cancelled as an active job is.
-                    state = str(await q.getJobState(job_id))
-                    if state != "active":
-                        raise JobStateConflict(f"job {job_id} is {state}: not cancelled") from exc
-                else:
-                    await unindex_job(q, job_id, job_company(job.data))
-                    return "removed"
-            await request_cancel(q.client, self.prefix, queue, job_id)
-            return "cancelling"
+            return await FlowCanceller(self.queue, self.prefix).cancel(queue, job, state, scope)
 
     async def clean(
         self, queue: str, state: FinalState, older_than_s: int, scope: ViewerScope = PLATFORM

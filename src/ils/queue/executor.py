@@ -1,10 +1,11 @@
 """Running one job, as a short pipeline of named steps shared by workers and the inline fallback.
 
-check the data decoded (:mod:`ils.queue.undecodable`) -> resolve job type -> resolve handler ->
-validate payload -> skip a flow parent whose children failed (when its flow says so) -> perform
--> normalize result. A step that can never succeed (data that is not JSON, unknown type, no
-handler, bad payload) raises :class:`GiveUp`, so the job fails at once with its
-reason kept, instead of burning retries.
+check the data decoded (:mod:`ils.queue.undecodable`) -> end a flow parent cancelled while it
+waited for its children (:class:`JobCancelled`, see :mod:`ils.queue.flow_cancel`) -> resolve job
+type -> resolve handler -> validate payload -> skip a flow parent whose children failed (when its
+flow says so) -> perform -> normalize result. A step that can never succeed (data that is not
+JSON, unknown type, no handler, bad payload) raises :class:`GiveUp`, so the job fails at once
+with its reason kept, instead of burning retries.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ils.errors import GiveUp, InvalidJobPayload, JobTimedOut, UnknownJobType
+from ils.errors import GiveUp, InvalidJobPayload, JobCancelled, JobTimedOut, UnknownJobType
 from ils.queue.children import skipped_result
 from ils.queue.context import JobContext
 from ils.queue.registry import Handler, JobType, Payload, Registry
+from ils.queue.states import cancel_reason
 from ils.queue.tenancy import without_company
 from ils.queue.undecodable import check_decodable
 
@@ -117,6 +119,9 @@ class Executor:
 
     async def execute(self, queue: str, name: str, data: Any, ctx: JobContext[Any]) -> Any:
         check_decodable(data)
+        reason = cancel_reason(data)
+        if reason is not None:  # cancelled with its flow while it waited for its children
+            raise JobCancelled(reason)
         job_type = self.resolve(queue, name)
         handler = self.handler_of(job_type)
         payload = self.validate(job_type, data)

@@ -11,6 +11,9 @@ does not exist that day (02:30 when clocks jump from 02:00 to 03:00) runs at the
 the jump (03:30); one that exists twice runs at the first. Patterns have 5 fields, or 6 with the
 seconds first, as BullMQ reads them. Intervals fire one interval after the previous run; the
 first run of a new one is one interval after it is made (BullMQ's ``startDate``), not at once.
+
+The same scheduler writes each run of a company's schedule into that company's job index
+(:class:`IndexingJobScheduler`): BullMQ's scripts add the runs, and they know no index.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bullmq.job_scheduler import JobScheduler
 from croniter import croniter
+
+from ils.queue.tenancy import index_job, job_company
 
 #: Wide enough for any real pattern, narrow enough for a column.
 CRON_MAX = 120
@@ -50,10 +55,26 @@ def repeat_strategy(millis: int, opts: Mapping[str, Any]) -> int | None:
             return found
 
 
+class IndexingJobScheduler(JobScheduler):  # type: ignore[misc]  # bullmq ships no stubs
+    """BullMQ's job scheduler that also writes each run it makes into the run's company index
+    (:mod:`ils.queue.tenancy`), so a company's scheduled runs are in its job lists like the jobs
+    it enqueues. The run's id is computed inside BullMQ's scheduler, so its entry follows the
+    add rather than preceding it; an entry is idempotent, and a run BullMQ found already made is
+    indexed again harmlessly."""
+
+    async def upsertJobScheduler(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        run = await super().upsertJobScheduler(*args, **kwargs)
+        company = job_company(run.data) if run is not None else None
+        if company is not None:
+            await index_job(self.queue, str(run.id), company)
+        return run
+
+
 def use_strategy(owner: Any) -> Any:
     """``owner`` (a bullmq ``Queue`` or ``Worker``) with :func:`repeat_strategy` for its job
-    schedulers: BullMQ makes its scheduler lazily and takes no option for it."""
-    owner._job_scheduler = JobScheduler(owner, repeat_strategy)
+    schedulers, and their runs indexed by company: BullMQ makes its scheduler lazily and takes
+    no option for it."""
+    owner._job_scheduler = IndexingJobScheduler(owner, repeat_strategy)
     return owner
 
 

@@ -48,13 +48,24 @@ CANCELLABLE_STATES: tuple[str, ...] = (
 
 #: The state a view shows for a completed job whose return value carries :data:`CANCELLED_MARK`.
 CANCELLED = "cancelled"
-#: The key of a cancelled job's return value: ``{"_ilsCancelled": {"reason": ..., "at": ms}}``.
+#: The key of a cancelled job's return value: ``{"_ilsCancelled": {"reason": ..., "at": ms}}``;
+#: the same key in a job's *data* asks the worker to end it cancelled without running it.
 CANCELLED_MARK = "_ilsCancelled"
 
 
 def cancelled_result(reason: str, at_ms: int) -> dict[str, Any]:
     """The return value a job stopped on request ends with (completed, not failed)."""
     return {CANCELLED_MARK: {"reason": reason, "at": at_ms}}
+
+
+def cancel_reason(data: Any) -> str | None:
+    """The reason a job was cancelled before it ran, when its data carries the mark (a flow's
+    parent cancelled while it waited for its children, see :mod:`ils.queue.flow_cancel`): the
+    worker ends such a job ``cancelled`` without running its handler."""
+    mark = data.get(CANCELLED_MARK) if isinstance(data, dict) else None
+    if isinstance(mark, dict):
+        return str(mark.get("reason") or "cancelled")
+    return None
 
 
 def is_cancelled(return_value: Any) -> bool:

@@ -33,6 +33,17 @@ router = APIRouter(prefix="/api/queue", tags=["queue admin"])
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
+class CancelledOut(BaseModel):
+    """Every job a cancel touched, as ``<queue>/<job id>``."""
+
+    removed: list[str] = Field(description="not running yet: removed, they never run")
+    stopping: list[str] = Field(description="active: their worker was asked to stop them")
+    marked: list[str] = Field(
+        description="parents waiting for children: they end 'cancelled' without running"
+    )
+    left_alone: int = Field(description="children outside your company's scope, not touched")
+
+
 class ActionOut(BaseModel):
     ok: bool = True
     action: str
@@ -41,8 +52,12 @@ class ActionOut(BaseModel):
     count: int | None = Field(None, description="jobs affected, where it is a bulk action")
     outcome: str | None = Field(
         None, description="cancel: 'removed' (it was not running yet) or 'cancelling' (its "
-        "worker was asked to stop it; it ends 'cancelled')"
+        "worker was asked to stop it, or it waits for children cancelled with it; it ends "
+        "'cancelled')"
     )  # fmt: skip
+    cancelled: CancelledOut | None = Field(
+        None, description="cancel: the job and its flow's pending children it cancelled"
+    )
 
 
 class CleanIn(BaseModel):
@@ -118,7 +133,8 @@ Act = Annotated[Acting, Depends(acting)]
     "POST",
     "/{queue}/jobs/{job_id}/{action}",
     "Retry a failed job, promote a delayed one, or cancel one that has not finished "
-    "(removed if not running yet; an active one's worker is asked to stop it)",
+    "(removed if not running yet; an active one's worker is asked to stop it; a parent waiting "
+    "for children is cancelled with its pending children)",
 )
 async def job_action(
     act: Act,
@@ -130,8 +146,14 @@ async def job_action(
     await act.audit(f"job_{action}", queue, job_id)
     jobs = act.admin.actions
     if action == "cancel":
-        outcome = await jobs.cancel(queue, job_id, act.scope)
-        return ActionOut(action=action, queue=queue, job_id=job_id, outcome=outcome)
+        done = await jobs.cancel(queue, job_id, act.scope)
+        cancelled = CancelledOut(
+            removed=done.removed, stopping=done.stopping, marked=done.marked,
+            left_alone=done.left_alone,
+        )  # fmt: skip
+        return ActionOut(
+            action=action, queue=queue, job_id=job_id, outcome=done.outcome, cancelled=cancelled
+        )
     await (jobs.retry if action == "retry" else jobs.promote)(queue, job_id, act.scope)
     return ActionOut(action=action, queue=queue, job_id=job_id)
 

@@ -16,6 +16,18 @@ function pretty(value) {
   return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);
 }
 
+// What a cancel touched beyond the job itself (a parent's children), for the notice.
+function cancelSummary(answer) {
+  const done = answer && answer.cancelled;
+  if (!done) return "";
+  const parts = [];
+  if (done.removed.length) parts.push(`${done.removed.length} removed`);
+  if (done.stopping.length) parts.push(`${done.stopping.length} asked to stop`);
+  if (done.marked.length) parts.push(`${done.marked.length} waiting parent(s) to end cancelled`);
+  if (done.left_alone) parts.push(`${done.left_alone} of other companies left alone`);
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
 export class JobsView extends PagedTable {
   constructor({ canAct, notify, onChanged }) {
     super({ bodyId: "jobs-body", prefix: "page", columns: 6, noun: "jobs" });
@@ -219,8 +231,8 @@ export class JobsView extends PagedTable {
             confirmLabel: label,
             danger,
             run: async () => {
-              await api(method, url);
-              this.notify(`${label}: job ${job.id} of ${queue}`);
+              const answer = await api(method, url);
+              this.notify(`${label}: job ${job.id} of ${queue}${cancelSummary(answer)}`);
               if (gone) {
                 this.detailJob = null;
                 this.panel.close();
@@ -238,7 +250,9 @@ export class JobsView extends PagedTable {
     if (job.state === "delayed") {
       buttons.push(act("Promote", "The job runs now instead of at its due time.", "POST", `${path}/promote`));
     }
-    if (job.state === "active") {
+    if (job.state === "waiting-children") {
+      buttons.push(act("Cancel job", "Its children that have not finished are cancelled with it (those not running yet are removed, running ones asked to stop); it ends cancelled without running.", "POST", `${path}/cancel`, true));
+    } else if (job.state === "active") {
       buttons.push(act("Cancel job", "The worker running it is asked to stop it at its next step; it ends cancelled.", "POST", `${path}/cancel`, true));
     } else {
       if (CANCELLABLE.has(job.state)) {
