@@ -32,6 +32,7 @@ from ils.queue import keys
 from ils.queue.cancel import request_cancel
 from ils.queue.states import CANCELLABLE_STATES, CANCELLED_MARK
 from ils.queue.tenancy import ViewerScope, job_company, unindex_job
+from ils.queue.undecodable import job_from_id
 
 #: The reason a parent cancelled with its flow ends with.
 FLOW_CANCEL_REASON = "cancelled with its flow by an admin"
@@ -139,7 +140,7 @@ class FlowCanceller:
         except ConfigurationError:  # a queue of another application (a Node producer's)
             result.left_alone += 1
             return
-        child = await Job.fromId(cq, child_id)
+        child = await job_from_id(cq, child_id)
         if child is None:
             return  # ended and removed meanwhile
         if not scope.sees(job_company(child.data)):
