@@ -36,6 +36,7 @@ from ils.domain.models.documents import Document
 from ils.domain.models.email_log import EmailLog
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.notifications import Notification
+from ils.domain.models.oma import OmaFile
 from ils.domain.models.orders import (
     TRANSITIONS,
     InvalidStatusTransition,
@@ -77,6 +78,7 @@ __all__ = [
     "MessageRole",
     "MissedRun",
     "Notification",
+    "OmaFile",
     "NotificationType",
     "Order",
     "OrderLine",
