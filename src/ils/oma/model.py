@@ -153,19 +153,21 @@ class OmaFile:
 
 def read_traces(records: Iterable[Record]) -> Iterator[Trace]:
     """The traces of a record sequence: each ``TRCFMT`` with the ``R``/``A``/``Z`` records that
-    follow it. Raises OmaError when a trace record is malformed."""
+    follow it. A ``TRCFMT`` with no data after it (a device announcing the formats it accepts, in
+    an ``INI`` request) is no trace. Raises OmaError when a trace's records are malformed, and
+    UnsupportedTraceFormat when data follows a header of an encoding this package does not read.
+    """
     header: Record | None = None
-    data: dict[str, list[int]] = {}
+    data: list[Record] = []
     for record in records:
         if header is not None and record.label in TRACE_DATA_LABELS:
-            data.setdefault(record.label, []).extend(_integers(record))
+            data.append(record)
             continue
-        if header is not None:
+        if header is not None and data:
             yield _trace(header, data)
-            header = None
-        if record.label == "TRCFMT":
-            header, data = record, {}
-    if header is not None:
+        header = record if record.label == "TRCFMT" else None
+        data = []
+    if header is not None and data:
         yield _trace(header, data)
 
 
@@ -179,16 +181,19 @@ def _integers(record: Record) -> list[int]:
     return out
 
 
-def _trace(header: Record, data: dict[str, list[int]]) -> Trace:
+def _trace(header: Record, data: list[Record]) -> Trace:
     fmt, points, equiangular, side, kind = read_header(header)
+    values: dict[str, list[int]] = {"R": [], "A": [], "Z": []}
+    for record in data:
+        values[record.label].extend(_integers(record))
     return Trace(
         format=fmt,
         points=points,
         equiangular=equiangular,
         side=side,
         kind_code=kind,
-        radii=tuple(data.get("R", ())),
-        angles=tuple(data.get("A", ())),
-        depths=tuple(data.get("Z", ())),
+        radii=tuple(values["R"]),
+        angles=tuple(values["A"]),
+        depths=tuple(values["Z"]),
         line=header.line,
     )

@@ -31,9 +31,9 @@ def parse_int(text: str) -> int | None:
 def read_header(record: Record) -> tuple[int, int, bool, str, str]:
     """``(format, points, equiangular, side, kind code)`` of a ``TRCFMT`` record."""
     fields = [v.strip() for v in record.values]
-    if len(fields) < 5:
+    if len(fields) < 4:
         raise OmaError(
-            f"TRCFMT needs 5 fields (format;points;E|U;side;kind), got {len(fields)}",
+            f"TRCFMT needs format;points;E|U;side[;kind], got {len(fields)} field(s)",
             line=record.line,
             label=record.label,
         )
@@ -61,10 +61,11 @@ def read_header(record: Record) -> tuple[int, int, bool, str, str]:
         raise OmaError(
             f"side must be R, L or B, got {fields[3]!r}", line=record.line, label="TRCFMT"
         )
-    if not re.fullmatch(r"[A-Z]", fields[4]):
+    kind = fields[4] if len(fields) > 4 else ""
+    if kind and not re.fullmatch(r"[A-Z]", kind):
         raise OmaError(
-            f"trace kind must be one letter (F, P, L, D…), got {fields[4]!r}",
+            f"trace kind must be one letter (F, P, L, D...), got {kind!r}",
             line=record.line,
             label="TRCFMT",
         )
-    return fmt, points, fields[2] == "E", fields[3], fields[4]
+    return fmt, points, fields[2] == "E", fields[3], kind
