@@ -18,9 +18,9 @@ from ils.domain.base import Base
 from ils.domain.models.shared import CompanyOwned
 from ils.domain.models.types import UtcDateTime, utcnow
 
-#: ``status`` of a file the parser read: with no validation issue, or with some.
+#: ``status`` of a stored file: no issue at all, or warnings only (a file with errors is refused).
 OMA_VALID = "valid"
-OMA_ISSUES = "issues"
+OMA_WARNINGS = "warnings"
 
 
 class OmaFile(CompanyOwned, Base):

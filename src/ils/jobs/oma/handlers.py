@@ -41,7 +41,9 @@ class ProcessOmaFile(Payload):
     filename: ShortText | None = None
     content: Base64 | None = None
     path: ShortText | None = None
-    user_id: Id | None = Field(None, description="who uploaded it (told when the order has no owner)")
+    user_id: Id | None = Field(
+        None, description="who uploaded it (told when the order has no owner)"
+    )
 
     @field_validator("content")
     @classmethod

@@ -72,7 +72,7 @@ async def save(db: Database, job_id: str, values: dict[str, Any]) -> int:
 
 
 async def set_svg(db: Database, oma_file_id: int, svg_path: str) -> None:
-    async with db.session() as session, session.begin():
+    async with db.session() as session:
         row = await session.get(OmaFile, oma_file_id)
         if row is None:
             raise GiveUp(f"OMA file {oma_file_id} no longer exists")

@@ -41,7 +41,10 @@ def upgrade() -> None:
             ["company_id"], ["companies.id"], name=op.f("fk_oma_files_company_id_companies")
         ),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_oma_files_order_id_orders"), ondelete="CASCADE"
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_oma_files_order_id_orders"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oma_files")),
         sa.UniqueConstraint("job_id", name=op.f("uq_oma_files_job_id")),
