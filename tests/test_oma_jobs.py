@@ -30,7 +30,7 @@ from ils.queue.admin import JobView
 from ils.queue.context import JobContext
 from tests.conftest import make_settings
 from tests.support.oma_files import job_file, truncated
-from tests.support.oma_world import OmaWorld, make_oma_world
+from tests.support.oma_world import make_oma_world
 from tests.support.running import running
 
 QUEUES = ("oma", "notification")

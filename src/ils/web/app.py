@@ -38,6 +38,7 @@ from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.dead_letters import router as dead_letters_router
 from ils.web.routes.documents import router as documents_router
+from ils.web.routes.oma import router as oma_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
@@ -153,6 +154,7 @@ def create_app(
     app.include_router(billing_router)
     app.include_router(batches_router)
     app.include_router(documents_router)
+    app.include_router(oma_router)
     app.include_router(notifications_router)
     app.include_router(ai_chat_router)
     app.include_router(ai_forecasts_router)

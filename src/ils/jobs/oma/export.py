@@ -14,7 +14,8 @@ from ils.jobs.oma.reading import order_fields
 from ils.oma import OmaFile, Trace, build, parse, write
 
 if TYPE_CHECKING:
-    from ils.domain.db import Database
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ils.files import FileStorage
     from ils.jobs.oma.handlers import ExportOmaFile
     from ils.jobs.resources import Ctx
@@ -33,20 +34,21 @@ def compose(order: dict[str, Any], traces: list[Trace]) -> bytes:
 
 
 async def regenerate(
-    db: Database, files: FileStorage, company_id: int, order_id: int
+    session: AsyncSession, files: FileStorage, company_id: int, order_id: int
 ) -> tuple[str, bytes]:
     """The order's number and its DCS bytes (another company's order: :class:`GiveUp`)."""
-    order = await store.order_values(db, company_id, order_id)
-    latest = await store.latest_for_order(db, order_id)
+    order = await store.order_values(session, company_id, order_id)
+    latest = await store.latest_for_order(session, order_id)
     traces = stored_traces(files, latest.path) if latest is not None else []
     return str(order["number"]), compose(order, traces)
 
 
 async def export(payload: ExportOmaFile, ctx: Ctx) -> dict[str, Any]:
     """order and its newest trace -> DCS bytes -> the drop folder, or the file storage."""
-    number, data = await regenerate(
-        ctx.resources.db, ctx.resources.files, payload.company_id, payload.order_id
-    )
+    async with ctx.resources.db.session() as session:
+        number, data = await regenerate(
+            session, ctx.resources.files, payload.company_id, payload.order_id
+        )
     name = f"{safe_name(number)}.oma"
     if payload.deliver == "drop":
         target = ctx.resources.oma_folders.deliver(payload.company_id, name, data)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Database, conflict_insert
 from ils.domain.models import OmaFile, Order
@@ -87,15 +88,14 @@ async def load_file(db: Database, oma_file_id: int) -> OmaFile:
     return row
 
 
-async def latest_for_order(db: Database, order_id: int) -> OmaFile | None:
+async def latest_for_order(session: AsyncSession, order_id: int) -> OmaFile | None:
     """The order's newest OMA file, or None."""
-    async with db.session() as session:
-        return await session.scalar(
-            select(OmaFile)
-            .where(OmaFile.order_id == order_id)
-            .order_by(OmaFile.created_at.desc(), OmaFile.id.desc())
-            .limit(1)
-        )
+    return await session.scalar(
+        select(OmaFile)
+        .where(OmaFile.order_id == order_id)
+        .order_by(OmaFile.created_at.desc(), OmaFile.id.desc())
+        .limit(1)
+    )
 
 
 ORDER_COLUMNS = ("number", "right_sphere", "right_cylinder", "right_axis", "right_add",
@@ -103,11 +103,10 @@ ORDER_COLUMNS = ("number", "right_sphere", "right_cylinder", "right_axis", "righ
                  "pd_right", "pd_left", "frame_a", "frame_b", "frame_dbl", "frame_ed")  # fmt: skip
 
 
-async def order_values(db: Database, company_id: int, order_id: int) -> dict[str, Any]:
+async def order_values(session: AsyncSession, company_id: int, order_id: int) -> dict[str, Any]:
     """The columns of the company's order an exported file is written from (another company's
     order reads as a missing one)."""
-    async with db.session() as session:
-        order = await session.get(Order, order_id)
-        if order is None or order.company_id != company_id:
-            raise GiveUp(f"orderId: order {order_id} not found for company {company_id}")
-        return {"id": order.id} | {name: getattr(order, name) for name in ORDER_COLUMNS}
+    order = await session.get(Order, order_id)
+    if order is None or order.company_id != company_id:
+        raise GiveUp(f"orderId: order {order_id} not found for company {company_id}")
+    return {"id": order.id} | {name: getattr(order, name) for name in ORDER_COLUMNS}
