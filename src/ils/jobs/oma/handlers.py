@@ -66,12 +66,14 @@ class ProcessOmaFile(Payload):
         return base64.b64decode(self.content or "")
 
     def source_digest(self) -> str:
-        source = self.content if self.content is not None else f"path:{self.path}"
-        return hashlib.sha256(source.encode()).hexdigest()[:32]
+        return hashlib.sha256((self.content or "").encode()).hexdigest()[:32]
 
 
-def process_options(payload: ProcessOmaFile) -> EnqueueOptions:
-    """Dedup on the company, order and file: the same file enqueued twice runs once."""
+def process_options(payload: ProcessOmaFile) -> EnqueueOptions | None:
+    """Dedup on the company, order and bytes sent: the same upload enqueued twice runs once. A
+    ``path`` may hold other bytes tomorrow: its sender (the folder watcher) dedups by content."""
+    if payload.content is None:
+        return None
     key = f"oma:{payload.company_id}:{payload.order_id or '-'}:{payload.source_digest()}"
     return EnqueueOptions(dedup_key=key, dedup_ttl_s=DEDUP_TTL_S)
 
