@@ -3,20 +3,24 @@ the drop folder is stored with its order (original, parsed data, traces, derived
 owner told, its trace drawn; each bad file (unreadable, truncated trace, non-ASCII, a JOB of no
 order, another company's order, a path outside the drop folder) fails its job with the reason,
 stores nothing, and tells the owner of each validation error; a job run twice stores once; an
-order's file exported to the drop folder reads back with its trace."""
+order's file exported to the drop folder reads back with its trace; the lab work ticket draws
+the traced shape (saved to ``test-output/oma/`` for a person to look at)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import contextlib
+import io
 import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pypdfium2
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
@@ -28,12 +32,13 @@ from ils.jobs.oma.process import process
 from ils.oma import parse
 from ils.queue.admin import JobView
 from ils.queue.context import JobContext
-from tests.conftest import make_settings
+from tests.conftest import REPO, make_settings
 from tests.support.oma_files import job_file, truncated
 from tests.support.oma_world import make_oma_world
 from tests.support.running import running
 
 QUEUES = ("oma", "notification")
+OUTPUT = REPO / "test-output" / "oma"
 PENDING = ("waiting", "active", "delayed", "prioritized", "waiting-children")
 
 
@@ -239,3 +244,25 @@ async def test_an_order_is_exported_to_the_drop_folder_with_its_trace(
     assert oma.chiral("SPH") == ("-2.25", "-1.75") and oma.chiral("AX") == ("90", None)
     assert oma.chiral("IPD") == ("31.50", "31.50") and oma.value("DBL") == "18.00"
     assert [(t.side, len(t.radii)) for t in oma.traces] == [("R", 400), ("L", 400)]
+
+
+async def test_the_lab_work_ticket_draws_the_orders_traced_shape(
+    db: Database, redis_url: str, prefix: str, tmp_path: Path
+):
+    w = await make_oma_world(db)
+    async with oma_system(redis_url, prefix, tmp_path, db) as system:
+        await run(system, w.lab_id, content=b64(job_file()))
+        enqueued = await system.producer.enqueue("pdf", "lab-work-ticket", {"orderId": w.order_id})
+        async with running(system, "pdf"):
+            view = await system.admin.wait_for_job("pdf", enqueued.job_id, timeout_s=60)
+        assert view.state == "completed", view.failed_reason
+        with system.files.open(view.return_value["path"]) as fh:
+            pdf = fh.read()
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Frame shape" in text
+    assert "R 50.00 x 50.00, ED 50.00" in text and "L 50.00 x 50.00, ED 50.00" in text
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page = pypdfium2.PdfDocument(pdf)[0]
+    page.render(scale=1.5).to_pil().save(
+        OUTPUT / f"lab-ticket-with-shape-{db.engine.dialect.name}.png"
+    )
