@@ -38,10 +38,10 @@ from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.dead_letters import router as dead_letters_router
 from ils.web.routes.documents import router as documents_router
-from ils.web.routes.oma import router as oma_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
+from ils.web.routes.oma import router as oma_router
 from ils.web.routes.orders import router as orders_router
 from ils.web.routes.outbox import router as outbox_router
 from ils.web.routes.patients import router as patients_router

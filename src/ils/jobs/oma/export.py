@@ -10,22 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ils.files import safe_name
 from ils.jobs.oma import store
-from ils.jobs.oma.reading import order_fields
-from ils.oma import OmaFile, Trace, build, parse, write
+from ils.jobs.oma.reading import order_fields, stored_traces
+from ils.oma import Trace, build, write
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from ils.files import FileStorage
     from ils.jobs.oma.handlers import ExportOmaFile
     from ils.jobs.resources import Ctx
-
-
-def stored_traces(files: FileStorage, path: str) -> list[Trace]:
-    """The traces of a stored original (already read once by ``process-oma-file``)."""
-    with files.open(path) as fh:
-        original: OmaFile = parse(fh.read())
-    return list(original.traces)
 
 
 def compose(order: dict[str, Any], traces: list[Trace]) -> bytes:
@@ -33,22 +25,18 @@ def compose(order: dict[str, Any], traces: list[Trace]) -> bytes:
     return write(build(order_fields(order), traces))
 
 
-async def regenerate(
-    session: AsyncSession, files: FileStorage, company_id: int, order_id: int
-) -> tuple[str, bytes]:
+async def regenerate(session: AsyncSession, company_id: int, order_id: int) -> tuple[str, bytes]:
     """The order's number and its DCS bytes (another company's order: :class:`GiveUp`)."""
     order = await store.order_values(session, company_id, order_id)
     latest = await store.latest_for_order(session, order_id)
-    traces = stored_traces(files, latest.path) if latest is not None else []
+    traces = stored_traces(latest.traces) if latest is not None else []
     return str(order["number"]), compose(order, traces)
 
 
 async def export(payload: ExportOmaFile, ctx: Ctx) -> dict[str, Any]:
     """order and its newest trace -> DCS bytes -> the drop folder, or the file storage."""
     async with ctx.resources.db.session() as session:
-        number, data = await regenerate(
-            session, ctx.resources.files, payload.company_id, payload.order_id
-        )
+        number, data = await regenerate(session, payload.company_id, payload.order_id)
     name = f"{safe_name(number)}.oma"
     if payload.deliver == "drop":
         target = ctx.resources.oma_folders.deliver(payload.company_id, name, data)

@@ -22,9 +22,9 @@ from ils.files import safe_name
 from ils.jobs.notification.handlers import system as system_notification
 from ils.jobs.oma import store
 from ils.jobs.oma.handlers import ProcessOmaFile, render_oma_trace
-from ils.jobs.oma.reading import FRAME_LABELS, RX_LABELS, per_side, traces_of
+from ils.jobs.oma.reading import FRAME_LABELS, RX_LABELS, derived_measures, per_side, traces_of
 from ils.oma import OmaError, OmaFile, parse
-from ils.oma.geometry import compare, measure
+from ils.oma.geometry import compare
 from ils.oma.render import render_svg
 from ils.oma.validate import OmaIssue, validate
 from ils.queue.producer import EnqueueOptions
@@ -68,13 +68,7 @@ def parse_file(data: bytes) -> OmaFile:
 def read(oma: OmaFile) -> Reading:
     """Validate, measure each traced side and compare with the recorded HBOX/VBOX/FED/CIRC."""
     issues = list(validate(oma))
-    derived = {}
-    for side, name in (("R", "right"), ("L", "left")):
-        trace = oma.trace(side, "frame") or oma.trace(side)
-        if trace is not None and trace.radii:
-            m = measure(trace)
-            derived[name] = {"hbox": round(m.hbox, 2), "vbox": round(m.vbox, 2),
-                             "ed": round(m.ed, 2), "circ": round(m.circ, 2)}  # fmt: skip
+    derived = derived_measures(oma)
     checks = []
     for c in compare(oma):
         checks.append({"label": c.label, "side": c.side, "recorded": c.recorded,

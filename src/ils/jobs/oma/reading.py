@@ -49,6 +49,27 @@ def trace_data(trace: Trace) -> dict[str, Any]:
     }
 
 
+def stored_trace(side: str, stored: Mapping[str, Any]) -> Trace:
+    """A trace back from :func:`trace_data` (``side`` ``R`` or ``L``)."""
+    from ils.oma import Trace
+
+    return Trace(
+        format=int(stored.get("format", 1)),
+        points=int(stored["points"]),
+        equiangular=bool(stored["equiangular"]),
+        side=side,
+        kind_code=str(stored.get("kind", "F")),
+        radii=tuple(int(r) for r in stored["radii"]),
+        angles=tuple(int(a) for a in stored.get("angles", ())),
+    )
+
+
+def stored_traces(traces: Mapping[str, Any]) -> list[Trace]:
+    """The traces of a row's ``traces`` (:func:`traces_of`), right first, each with points."""
+    found = [stored_trace(code, traces[name]) for code, name in SIDES.items() if name in traces]
+    return [t for t in found if t.radii]
+
+
 def traces_of(oma: OmaFile) -> dict[str, dict[str, Any]]:
     """The first trace of each side the file traces; a ``B`` (both) trace stands for both sides,
     the left one mirrored as the standard has it."""
@@ -60,6 +81,21 @@ def traces_of(oma: OmaFile) -> dict[str, dict[str, Any]]:
             if name is not None and name not in out:
                 out[name] = trace_data(trace) | {"mirrored": trace.side == "B" and side == "L"}
     return out
+
+
+def derived_measures(oma: OmaFile) -> dict[str, dict[str, float]]:
+    """Box width and height, effective diameter and circumference (mm) of each traced side's
+    frame trace (its only trace when it has no frame one)."""
+    from ils.oma.geometry import measure
+
+    derived = {}
+    for side, name in SIDES.items():
+        trace = oma.trace(side, "frame") or oma.trace(side)
+        if trace is not None and trace.radii:
+            m = measure(trace)
+            derived[name] = {"hbox": round(m.hbox, 2), "vbox": round(m.vbox, 2),
+                             "ed": round(m.ed, 2), "circ": round(m.circ, 2)}  # fmt: skip
+    return derived
 
 
 def number(text: str | None) -> float | None:

@@ -127,7 +127,7 @@ async def download_oma(
     files = _files(request)
     name = safe_name(order.number)
     if regenerated:
-        _, data = await export.regenerate(session, files, order.company_id, order.id)
+        _, data = await export.regenerate(session, order.company_id, order.id)
         return _attachment(data, f"{name}.oma", OMA_MEDIA_TYPE)
     latest = await store.latest_for_order(session, order.id)
     if latest is None:
