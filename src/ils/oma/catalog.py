@@ -69,7 +69,7 @@ _LABELS = (
     _rx("MBASE", "marked base curve, dioptres", "decimal", 0, 30),
     _rx("TINT", "tint", "text"),
     _rx("ACOAT", "anti-reflective coating", "text"),
-    Label("TRCFMT", "trace header: format;points;E|U;side;kind", False, "text"),
+    Label("TRCFMT", "trace header: format;points;E or U;side;kind", False, "text"),
     Label("R", "trace radii, 1/100 mm", False, "integer"),
     Label("A", "trace angles, 1/100 degree (non-equiangular traces)", False, "integer"),
     Label("Z", "trace depths, 1/100 mm", False, "integer"),

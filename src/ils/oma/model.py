@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ils.oma.errors import OmaError
-from ils.oma.trcfmt import parse_int, read_header
+from ils.oma.trcfmt import parse_int, parse_ints, read_header
 
 #: The line ending the standard prescribes (CR LF); ``Record.eol`` keeps what a file used.
 CRLF = "\r\n"
@@ -171,29 +171,34 @@ def read_traces(records: Iterable[Record]) -> Iterator[Trace]:
         yield _trace(header, data)
 
 
-def _integers(record: Record) -> list[int]:
-    out = []
-    for text in record.values:
-        number = parse_int(text)
-        if number is None:
-            raise OmaError(f"not an integer: {text!r}", line=record.line, label=record.label)
-        out.append(number)
-    return out
+def _integers(records: list[Record]) -> list[int]:
+    """The integer fields of several records, in order: one conversion for a whole trace. An
+    empty last field (a record ending in ``;``, as some devices write) holds no value."""
+    numbers = parse_ints([v for r in records for v in _fields(r)])
+    if numbers is not None:
+        return numbers
+    for record in records:
+        for text in _fields(record):
+            if parse_int(text) is None:
+                raise OmaError(f"not an integer: {text!r}", line=record.line, label=record.label)
+    raise AssertionError("unreachable: some field failed to parse")
+
+
+def _fields(record: Record) -> tuple[str, ...]:
+    values = record.values
+    return values[:-1] if values and values[-1].strip() == "" else values
 
 
 def _trace(header: Record, data: list[Record]) -> Trace:
     fmt, points, equiangular, side, kind = read_header(header)
-    values: dict[str, list[int]] = {"R": [], "A": [], "Z": []}
-    for record in data:
-        values[record.label].extend(_integers(record))
     return Trace(
         format=fmt,
         points=points,
         equiangular=equiangular,
         side=side,
         kind_code=kind,
-        radii=tuple(values["R"]),
-        angles=tuple(values["A"]),
-        depths=tuple(values["Z"]),
+        radii=tuple(_integers([r for r in data if r.label == "R"])),
+        angles=tuple(_integers([r for r in data if r.label == "A"])),
+        depths=tuple(_integers([r for r in data if r.label == "Z"])),
         line=header.line,
     )

@@ -15,8 +15,10 @@ from ils.oma.trcfmt import KNOWN_FORMATS, SUPPORTED_FORMATS, parse_int
 
 #: Labels are letters, digits and ``_`` (vendor labels start with one).
 _LABEL = re.compile(r"[A-Za-z0-9_]+")
-#: Any character a record may not hold: outside printable ASCII (line endings are split off).
-_BAD_CHAR = re.compile(r"[^\x20-\x7e]")
+#: Any character a record may not hold: outside printable ASCII, or a CR that ends no line.
+_BAD_CHAR = re.compile(r"[^\x20-\x7e\r\n]|\r(?!\n|\Z)")
+#: The start of a line that is neither blank nor ``LABEL=``.
+_NOT_A_RECORD = re.compile(r"^(?![A-Za-z0-9_]+=|\r?$)", re.MULTILINE)
 _TRCFMT_FORMAT = re.compile(rb"(?:^|\n)TRCFMT=\s*([0-9]+)")
 
 
@@ -35,10 +37,19 @@ def parse(data: bytes) -> OmaFile:
         raise OmaError(
             f"non-ASCII byte 0x{raw[exc.start]:02X} at column {_column(raw, exc.start)}", line=line
         ) from None
-    return OmaFile(tuple(_records(text, raw)))
+    # Printable ASCII once line endings are out: checked in C first, located only when not.
+    probe = text.replace("\r\n", "").replace("\n", "")
+    if not probe.removesuffix("\r").isprintable():
+        bad = _BAD_CHAR.search(text)
+        if bad is not None:
+            _refuse_bad_char(text, raw, bad)
+    bad_line = _NOT_A_RECORD.search(text)
+    if bad_line is not None:
+        _refuse_bad_line(text, bad_line.start())
+    return OmaFile(tuple(_records(text)))
 
 
-def _records(text: str, raw: bytes) -> list[Record]:
+def _records(text: str) -> list[Record]:
     lines = text.split("\n")
     last = len(lines) - 1
     records = []
@@ -51,31 +62,35 @@ def _records(text: str, raw: bytes) -> list[Record]:
             eol = "\n"
         if line.endswith("\r"):
             line, eol = line[:-1], "\r" + eol
-        records.append(_record(line, eol, index + 1, raw))
+        if line == "":
+            records.append(Record("", (), index + 1, eol))
+            continue
+        label, _, rest = line.partition("=")
+        records.append(Record(label, tuple(rest.split(";")), index + 1, eol))
     return records
 
 
-def _record(line: str, eol: str, number: int, raw: bytes) -> Record:
-    if line == "":
-        return Record("", (), number, eol)
-    label, sep, rest = line.partition("=")
-    bad = _BAD_CHAR.search(line)
-    if bad is not None:
-        offset = sum(len(x) + 1 for x in raw.decode("ascii").split("\n")[: number - 1])
-        _refuse_binary_trace(raw, offset + bad.start())
-        name = "carriage return without line feed" if bad.group() == "\r" else "control character"
-        raise OmaError(
-            f"{name} 0x{ord(bad.group()):02X} at column {bad.start() + 1}",
-            line=number,
-            label=label if sep and _LABEL.fullmatch(label) else None,
-        )
+def _refuse_bad_line(text: str, start: int) -> None:
+    end = text.find("\n", start)
+    line = text[start : end if end >= 0 else len(text)].removesuffix("\r")
+    number = text.count("\n", 0, start) + 1
+    label, sep, _ = line.partition("=")
     if not sep:
         raise OmaError(f"not a LABEL=value record: {line[:40]!r}", line=number)
-    if not _LABEL.fullmatch(label):
-        raise OmaError(
-            f"a label is letters, digits and '_', got {label[:40]!r}", line=number, label=None
-        )
-    return Record(label, tuple(rest.split(";")), number, eol)
+    raise OmaError(f"a label is letters, digits and '_', got {label[:40]!r}", line=number)
+
+
+def _refuse_bad_char(text: str, raw: bytes, bad: re.Match[str]) -> None:
+    _refuse_binary_trace(raw, bad.start())
+    start = text.rfind("\n", 0, bad.start()) + 1
+    line = text.count("\n", 0, bad.start()) + 1
+    label, sep, _ = text[start : bad.start()].partition("=")
+    name = "carriage return without line feed" if bad.group() == "\r" else "control character"
+    raise OmaError(
+        f"{name} 0x{ord(bad.group()):02X} at column {bad.start() - start + 1}",
+        line=line,
+        label=label if sep and _LABEL.fullmatch(label) else None,
+    )
 
 
 def _refuse_binary_trace(raw: bytes, position: int) -> None:

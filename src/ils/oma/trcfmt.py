@@ -7,6 +7,7 @@ Fields may carry spaces around them (devices pad them); the record's text is kep
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ils.oma.errors import OmaError, UnsupportedTraceFormat
@@ -20,12 +21,30 @@ SUPPORTED_FORMATS = frozenset({1})
 KNOWN_FORMATS = frozenset({1, 2, 3, 4})
 SIDES = frozenset({"R", "L", "B"})
 
-_INT = re.compile(r"\s*[+-]?[0-9]+\s*")
+#: Integers of up to 9 digits: radii and angles are far below, and Python's own limit on the
+#: length of a number it reads is never reached.
+INT_LIMIT = 10**9
 
 
 def parse_int(text: str) -> int | None:
-    """A decimal integer field (spaces around it allowed), or None when it is not one."""
-    return int(text) if _INT.fullmatch(text) else None
+    """A decimal integer field (sign and spaces around it allowed), or None when it is not one."""
+    numbers = parse_ints((text,))
+    return None if numbers is None else numbers[0]
+
+
+def parse_ints(values: Sequence[str]) -> list[int] | None:
+    """All the fields as integers, or None when one of them is not an integer field."""
+    # int() reads exactly the decimal fields the standard writes, plus digit groups ("1_000"),
+    # which no DCS field has; the input is printable ASCII, so no other digits or spaces.
+    if "_" in "".join(values):
+        return None
+    try:
+        numbers = list(map(int, values))
+    except ValueError:
+        return None
+    if numbers and not (min(numbers) > -INT_LIMIT and max(numbers) < INT_LIMIT):
+        return None
+    return numbers
 
 
 def read_header(record: Record) -> tuple[int, int, bool, str, str]:
