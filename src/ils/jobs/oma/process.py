@@ -22,9 +22,15 @@ from ils.files import safe_name
 from ils.jobs.notification.handlers import system as system_notification
 from ils.jobs.oma import store
 from ils.jobs.oma.handlers import ProcessOmaFile, render_oma_trace
-from ils.jobs.oma.reading import FRAME_LABELS, RX_LABELS, derived_measures, per_side, traces_of
+from ils.jobs.oma.reading import (
+    FRAME_LABELS,
+    RX_LABELS,
+    comparisons,
+    derived_measures,
+    per_side,
+    traces_of,
+)
 from ils.oma import OmaError, OmaFile, parse
-from ils.oma.geometry import compare
 from ils.oma.render import render_svg
 from ils.oma.validate import OmaIssue, validate
 from ils.queue.producer import EnqueueOptions
@@ -70,7 +76,7 @@ def read(oma: OmaFile) -> Reading:
     issues = list(validate(oma))
     derived = derived_measures(oma)
     checks = []
-    for c in compare(oma):
+    for c in comparisons(oma, derived):
         checks.append({"label": c.label, "side": c.side, "recorded": c.recorded,
                        "computed": c.computed, "tolerance": c.tolerance, "ok": c.ok})  # fmt: skip
         if not c.ok:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ils.oma import OmaFile, Trace
+    from ils.oma.geometry import Comparison
 
 #: The prescription records kept per side (chiral records: right;left).
 RX_LABELS = ("SPH", "CYL", "AX", "ADD", "IPD", "NPD", "PRVM", "PRVA", "SEGHT", "OCHT", "LIND",
@@ -96,6 +97,29 @@ def derived_measures(oma: OmaFile) -> dict[str, dict[str, float]]:
             derived[name] = {"hbox": round(m.hbox, 2), "vbox": round(m.vbox, 2),
                              "ed": round(m.ed, 2), "circ": round(m.circ, 2)}  # fmt: skip
     return derived
+
+
+#: Each recorded measure, the key of :func:`derived_measures` it is checked against, and how
+#: far apart the two may be (``ils.oma.geometry``'s tolerances).
+CHECKED = (("HBOX", "hbox", "BOX_TOLERANCE_MM"), ("VBOX", "vbox", "BOX_TOLERANCE_MM"),
+           ("FED", "ed", "FED_TOLERANCE_MM"), ("CIRC", "circ", "CIRC_TOLERANCE_MM"))  # fmt: skip
+
+
+def comparisons(oma: OmaFile, derived: Mapping[str, Mapping[str, float]]) -> list[Comparison]:
+    """``ils.oma.geometry.compare`` from measures already taken (each trace measured once)."""
+    from ils.oma import geometry
+
+    out = []
+    for index, (code, name) in enumerate(SIDES.items()):
+        measured = derived.get(name)
+        if measured is None:
+            continue
+        for label, key, tolerance in CHECKED:
+            recorded = geometry.side_number(oma, label, index)
+            if recorded is not None:
+                out.append(geometry.Comparison(label, code, recorded, measured[key],
+                                               getattr(geometry, tolerance)))  # fmt: skip
+    return out
 
 
 def number(text: str | None) -> float | None:
