@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lock lint node-deps bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules bench-oma browser clean install install-dev
+.PHONY: run test lock lint node-deps bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules bench-oma bench-oma-job browser clean install install-dev
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -122,6 +122,11 @@ bench-ai: install-dev
 ## bare tokenizer of the same bytes
 bench-oma: install-dev
 	$(BIN)/python bench/oma_parse.py
+
+## bench-oma-job: OMA files per second through the process-oma-file job path (queue, database,
+## file storage, the trace's drawing), next to the bare parser of the same bytes
+bench-oma-job: install-dev
+	$(BIN)/python bench/oma_job.py
 
 ## bench-schedules: Redis memory and reconcile/tick time of 1,000, 5,000 and 10,000 schedules
 bench-schedules: install-dev
