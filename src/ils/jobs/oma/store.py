@@ -10,10 +10,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.db import Database, conflict_insert
+from ils.domain.db import Database, upsert_by_job
 from ils.domain.models import OmaFile, Order
 from ils.domain.models.types import utcnow
 from ils.errors import GiveUp
@@ -54,14 +54,8 @@ STORED = ("company_id", "order_id", "job_ref", "filename", "path", "size", "sha2
 
 @functools.cache
 def _upsert(dialect: str) -> Any:
-    insert = conflict_insert(dialect)
-    statement = insert(OmaFile).values(
-        job_id=bindparam("job_id"), **{name: bindparam(name) for name in STORED}
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[OmaFile.job_id],
-        set_={name: statement.excluded[name] for name in STORED},
-    ).returning(OmaFile.id)
+    """The row's upsert for ``dialect``, built once."""
+    return upsert_by_job(dialect, OmaFile, STORED)
 
 
 async def save(db: Database, job_id: str, values: dict[str, Any]) -> int:
