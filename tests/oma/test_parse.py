@@ -165,3 +165,20 @@ def test_a_trace_record_ending_in_a_semicolon_holds_no_empty_value():
     oma = parse(data)
     assert oma.traces[0].radii == (2500,) * 4
     assert write(oma) == data
+
+
+def test_errors_keep_line_and_label_through_pickling():
+    # A parse run in a process pool sends its error back pickled.
+    import pickle
+
+    for data in (b"JOB=1\r\nTRCFMT=1;4;E;R;F\r\nR=1;x\r\n", b"TRCFMT=3;4;E;R;F\r\nR=\xff\r\n"):
+        with pytest.raises(OmaError) as caught:
+            parse(data)
+        again = pickle.loads(pickle.dumps(caught.value))
+        assert type(again) is type(caught.value)
+        assert (again.line, again.label, str(again)) == (
+            caught.value.line,
+            caught.value.label,
+            str(caught.value),
+        )
+    assert again.trace_format == "3"

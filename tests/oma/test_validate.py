@@ -89,3 +89,12 @@ def test_stray_trace_data_and_blank_lines():
 
 def test_unknown_and_vendor_labels_are_not_checked():
     assert validate(parse(b"JOB=1\r\n_X=1;2;3\r\nNEWLABEL=what;ever\r\n")) == []
+
+
+def test_a_second_trace_of_the_same_side_and_kind_is_a_warning():
+    data = b"JOB=1\r\nTRCFMT=1;2;E;R;F\r\nR=2000;2000\r\nTRCFMT=1;2;E;R;F\r\nR=2100;2100\r\n"
+    oma = parse(data)
+    assert oma.trace("R").radii == (2000, 2000)
+    assert [(i.severity, i.line, i.message) for i in validate(oma)] == [
+        ("warning", 4, "a second R trace of kind frame: the first one is used")
+    ]

@@ -5,6 +5,8 @@ Whatever bytes ``ils.oma.parse`` is given, it raises only these (or returns a fi
 
 from __future__ import annotations
 
+from typing import Any
+
 from ils.errors import IlsJobsError
 
 
@@ -25,6 +27,10 @@ class OmaError(IlsJobsError):
             where.append(f"label {self.label}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps line and label across a process pool (exceptions travel pickled).
+        return _rebuild, (type(self), self.__dict__.copy())
+
 
 class UnsupportedTraceFormat(OmaError):
     """A ``TRCFMT`` record announces a trace encoding this package does not read."""
@@ -32,3 +38,10 @@ class UnsupportedTraceFormat(OmaError):
     def __init__(self, trace_format: str, *, line: int | None = None) -> None:
         self.trace_format = trace_format
         super().__init__(f"unsupported trace format {trace_format}", line=line, label="TRCFMT")
+
+
+def _rebuild(cls: type[OmaError], state: dict[str, Any]) -> OmaError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error

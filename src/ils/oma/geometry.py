@@ -14,6 +14,8 @@ from ils.oma.catalog import decimal_value
 from ils.oma.model import OmaFile, Trace
 
 Point = tuple[float, float]
+#: A box as (left, bottom, right, top), in mm.
+Box = tuple[float, float, float, float]
 
 #: Default tolerances (mm) between a computed measure and the file's record.
 BOX_TOLERANCE_MM = 0.2
@@ -30,14 +32,18 @@ class Measures:
     vbox: float
     ed: float
     circ: float
-    #: The box's corners (left, bottom, right, top) in the trace's coordinates.
-    box: tuple[float, float, float, float]
+    #: The box in the trace's coordinates.
+    box: Box
 
     @property
     def centre(self) -> Point:
         """The boxing centre: the middle of the box."""
-        left, bottom, right, top = self.box
-        return (left + right) / 2, (bottom + top) / 2
+        return box_centre(self.box)
+
+
+def box_centre(box: Box) -> Point:
+    left, bottom, right, top = box
+    return (left + right) / 2, (bottom + top) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ def measure_outline(points: list[Point]) -> Measures:
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
     box = (min(xs), min(ys), max(xs), max(ys))
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    cx, cy = box_centre(box)
     ed = 2 * max(math.hypot(x - cx, y - cy) for x, y in points)
     circ = sum(math.dist(points[i], points[(i + 1) % len(points)]) for i in range(len(points)))
     return Measures(box[2] - box[0], box[3] - box[1], ed, circ, box)

@@ -85,8 +85,8 @@ class Trace:
         return TRACE_KINDS.get(self.kind_code, "unknown")
 
     def angle_at(self, index: int) -> float:
-        """The angle of point ``index`` in degrees (counter-clockwise from the nasal-temporal
-        axis as the standard measures it)."""
+        """The angle of point ``index`` in degrees: its ``A=`` value, or 360 * index / n for an
+        equiangular trace (and for a point past the angles a malformed trace gives)."""
         if self.equiangular or index >= len(self.angles):
             return 360.0 * index / max(len(self.radii), 1)
         return self.angles[index] / 100.0

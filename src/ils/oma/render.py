@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from ils.oma.geometry import Measures, Point, measure_outline, outline, side_number
+from ils.oma.geometry import (
+    Box,
+    Measures,
+    Point,
+    box_centre,
+    measure_outline,
+    outline,
+    side_number,
+)
 from ils.oma.model import OmaFile
 
 #: The bridge drawn when the file has no ``DBL`` record (drawing only; never reported).
@@ -25,7 +33,7 @@ class LensLayout:
 
     side: str
     outline: tuple[Point, ...]
-    box: tuple[float, float, float, float]  # left, bottom, right, top
+    box: Box
     measures: Measures
     #: The distance optical centre (IPD across, OCHT up from the box bottom), when given.
     optical_centre: Point | None
@@ -34,8 +42,7 @@ class LensLayout:
 
     @property
     def centre(self) -> Point:
-        left, bottom, right, top = self.box
-        return (left + right) / 2, (bottom + top) / 2
+        return box_centre(self.box)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +52,7 @@ class FrameLayout:
     dbl_recorded: bool
 
     @property
-    def bounds(self) -> tuple[float, float, float, float]:
+    def bounds(self) -> Box:
         """(left, bottom, right, top) around every lens; a zero box when there is none."""
         if not self.lenses:
             return 0.0, 0.0, 0.0, 0.0
@@ -94,14 +101,15 @@ def _centre_point(
     up: str,
     index: int,
     direction: float,
-    box: tuple[float, float, float, float],
+    box: Box,
 ) -> Point | None:
     distance = side_number(oma, across, index)
     height = side_number(oma, up, index)
     if distance is None and height is None:
         return None
-    x = direction * distance if distance is not None else (box[0] + box[2]) / 2
-    y = box[1] + height if height is not None else (box[1] + box[3]) / 2
+    cx, cy = box_centre(box)
+    x = direction * distance if distance is not None else cx
+    y = box[1] + height if height is not None else cy
     return x, y
 
 

@@ -56,8 +56,13 @@ def validate(oma: OmaFile) -> list[OmaIssue]:
         if record.label not in TRACE_DATA_LABELS:  # most lines of a file; checked per trace
             issues += _record(record)
     issues += _stray_trace_data(oma)
+    seen: set[tuple[str, str]] = set()
     for trace in oma.traces:
         issues += _trace(trace)
+        if (trace.side, trace.kind_code) in seen:
+            message = f"a second {trace.side} trace of kind {trace.kind}: the first one is used"
+            issues.append(OmaIssue("warning", trace.line, "TRCFMT", message))
+        seen.add((trace.side, trace.kind_code))
     return sorted(issues, key=lambda i: (i.line or 0, i.label or ""))
 
 
