@@ -27,6 +27,7 @@ from ils.jobs.oma.reading import (
     RX_LABELS,
     comparisons,
     derived_measures,
+    drawable,
     per_side,
     traces_of,
 )
@@ -158,13 +159,10 @@ async def process(payload: ProcessOmaFile, ctx: Ctx) -> dict[str, Any]:
 
 
 async def render(oma_file_id: int, ctx: Ctx) -> dict[str, Any]:
-    """stored original -> parse -> SVG -> store -> row."""
+    """the row's traces and centres -> SVG -> store -> row."""
     db = ctx.resources.db
     row = await store.load_file(db, oma_file_id)
-    files = ctx.resources.files
-    with files.open(row.path) as fh:
-        oma = parse_file(fh.read())
-    svg = render_svg(oma).encode()
-    stored = files.put(storage_key(row.company_id, row.job_id, "svg"), svg)
+    svg = render_svg(drawable(row.job_ref, row.data, row.traces)).encode()
+    stored = ctx.resources.files.put(storage_key(row.company_id, row.job_id, "svg"), svg)
     await store.set_svg(db, oma_file_id, stored.key)
     return {"omaFileId": oma_file_id, "path": stored.key, "size": stored.size}

@@ -122,6 +122,27 @@ def comparisons(oma: OmaFile, derived: Mapping[str, Mapping[str, float]]) -> lis
     return out
 
 
+#: The records a drawing reads besides the traces: the centres' positions and the bridge.
+DRAWN_LABELS = ("IPD", "NPD", "OCHT", "SEGHT")
+
+
+def drawable(job_ref: str | None, data: Mapping[str, Any], traces: Mapping[str, Any]) -> OmaFile:
+    """A file holding what ``ils.oma.render`` draws, rebuilt from a stored row (``data`` and
+    ``traces`` as ``process-oma-file`` keeps them): no need to read and parse the original."""
+    from ils.oma import build
+
+    rx = data.get("rx", {})
+    fields: list[tuple[str, tuple[object, ...]]] = [("JOB", (job_ref,))] if job_ref else []
+    for label in DRAWN_LABELS:
+        right, left = rx.get("right", {}).get(label), rx.get("left", {}).get(label)
+        if right is not None or left is not None:
+            fields.append((label, (right or "", left or "")))
+    dbl = data.get("frame", {}).get("right", {}).get("DBL")
+    if dbl is not None:
+        fields.append(("DBL", (dbl,)))
+    return build(fields, stored_traces(traces))
+
+
 def number(text: str | None) -> float | None:
     """A record's text as a number, or None (empty, or not a number)."""
     if text is None:

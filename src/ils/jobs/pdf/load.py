@@ -165,7 +165,7 @@ async def _shape(session: AsyncSession, order_id: int) -> m.Shape | None:
     if newest is None:
         return None
     traces, data = newest
-    return shape_of(traces, data.get("frame", {}).get("right", {}).get("DBL"))
+    return shape_of(data, traces)
 
 
 # An invoice with its order's number and the letterhead, and its lines: plain columns, built

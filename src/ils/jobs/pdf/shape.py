@@ -7,19 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ils.jobs.oma.reading import stored_traces
+from ils.jobs.oma.reading import drawable
 from ils.jobs.pdf.content import LensShape, Shape
-from ils.oma import build
 from ils.oma.render import frame_layout
 
 
-def shape_of(traces: Mapping[str, Any], dbl: str | None) -> Shape | None:
-    """The frame's shape from stored traces (``{"right": {...}, "left": {...}}``) and the file's
-    ``DBL`` text; None when nothing was traced."""
-    found = stored_traces(traces)
-    if not found:
+def shape_of(data: Mapping[str, Any], traces: Mapping[str, Any]) -> Shape | None:
+    """The frame's shape from an ``oma_files`` row's ``data`` and ``traces``; None when nothing
+    was traced."""
+    oma = drawable(None, data, traces)
+    if not oma.traces:
         return None
-    layout = frame_layout(build([("DBL", (dbl,))] if dbl else [], found))
+    layout = frame_layout(oma)
     lenses = tuple(
         LensShape(
             side=lens.side,
