@@ -21,7 +21,7 @@ from ils.jobs.payloads import Id, ShortText
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.producer import EnqueueOptions
-from ils.queue.registry import Payload
+from ils.queue.registry import Payload, Personal
 
 #: The largest OMA file taken (a 2,048-point trace of both sides with angles is under 100 kB).
 MAX_OMA_BYTES = 512 * 1024
@@ -29,7 +29,8 @@ MAX_OMA_BYTES = 512 * 1024
 #: enqueued (a double upload, a watcher restarted).
 DEDUP_TTL_S = 3600.0
 
-Base64 = Annotated[str, Field(min_length=4, max_length=(MAX_OMA_BYTES + 2) // 3 * 4)]
+# The file holds a prescription: masked in admin views like the other personal fields.
+Base64 = Annotated[str, Field(min_length=4, max_length=(MAX_OMA_BYTES + 2) // 3 * 4), Personal()]
 
 
 class ProcessOmaFile(Payload):
