@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ils.domain.models.oma import OMA_VALID, OMA_WARNINGS
 from ils.errors import GiveUp
@@ -102,8 +102,9 @@ def derived_id(job_id: str, what: str) -> str:
 
 
 async def notify(
-    ctx: Ctx, company_id: int, user_id: int | None, title: str, messages: list[str]
-) -> None:
+    ctx: Ctx, company_id: int, user_id: int | None, title: str, messages: list[str],
+    priority: Literal["high", "medium"] = "medium",
+) -> None:  # fmt: skip
     """One notification per message to ``user_id`` (none when there is nobody to tell)."""
     if user_id is None:
         return
@@ -114,7 +115,7 @@ async def notify(
         options = EnqueueOptions(job_id=derived_id(ctx.job_id, f"notice-{n}"))
         await system_notification.helper.using(
             producer=ctx.resources.producer, company_id=company_id, options=options
-        )(user_id=user_id, title=title, message=message, priority="high" if n else "medium")
+        )(user_id=user_id, title=title[:200], message=message, priority=priority)
 
 
 def storage_key(company_id: int, job_id: str, suffix: str) -> str:
@@ -130,8 +131,9 @@ async def process(payload: ProcessOmaFile, ctx: Ctx) -> dict[str, Any]:
     order = await store.find_order(db, payload.company_id, payload.order_id, oma.job)
     tell = order.owner_user_id or payload.user_id
     if reading.errors:
-        title = f"OMA file {filename} for {order.number} refused"
-        await notify(ctx, payload.company_id, tell, title, [str(i) for i in reading.errors])
+        title = f"OMA file {filename[:80]} for {order.number} refused"
+        messages = [str(i) for i in reading.errors]
+        await notify(ctx, payload.company_id, tell, title, messages, "high")
         listed = "; ".join(str(i) for i in reading.errors[:5])
         raise GiveUp(f"{len(reading.errors)} validation errors: {listed}")
     ctx.check_cancelled("before storing")
