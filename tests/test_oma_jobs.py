@@ -225,25 +225,40 @@ async def test_a_job_run_twice_stores_its_file_and_tells_its_owner_once(
     assert sorted(p.name for p in (tmp_path / "var" / "files").rglob("*.oma")) == ["oma-1.oma"]
 
 
-async def test_an_order_is_exported_to_the_drop_folder_with_its_trace(
+async def test_an_order_is_exported_to_the_drop_folder_or_for_download_with_its_trace(
     db: Database, redis_url: str, prefix: str, tmp_path: Path
 ):
     w = await make_oma_world(db)
     async with oma_system(redis_url, prefix, tmp_path, db) as system:
         await run(system, w.lab_id, content=b64(job_file()))
-        enqueued = await system.producer.enqueue(
-            "oma", "export-oma-file", {"companyId": w.lab_id, "orderId": w.order_id,
-                                       "deliver": "drop"}, company_id=w.lab_id,
+        views = []
+        for deliver in ("drop", "download"):
+            enqueued = await system.producer.enqueue(
+                "oma", "export-oma-file", {"companyId": w.lab_id, "orderId": w.order_id,
+                                           "deliver": deliver}, company_id=w.lab_id,
+            )  # fmt: skip
+            async with running(system, "oma"):
+                views.append(await system.admin.wait_for_job("oma", enqueued.job_id, 30))
+        theirs = await system.producer.enqueue(
+            "oma", "export-oma-file", {"companyId": w.lab_id, "orderId": w.other_order_id},
+            company_id=w.lab_id,
         )  # fmt: skip
         async with running(system, "oma"):
-            view = await system.admin.wait_for_job("oma", enqueued.job_id, timeout_s=30)
-    assert view.state == "completed", view.failed_reason
+            refused = await system.admin.wait_for_job("oma", theirs.job_id, timeout_s=30)
+        assert [v.state for v in views] == ["completed"] * 2, [v.failed_reason for v in views]
+        with system.files.open(views[1].return_value["path"]) as fh:
+            kept = fh.read()
     exported = tmp_path / "drop" / "outgoing" / str(w.lab_id) / "ORD-000042.oma"
-    oma = parse(exported.read_bytes())
+    assert exported.read_bytes() == kept
+    oma = parse(kept)
     assert oma.job == "ORD-000042"
     assert oma.chiral("SPH") == ("-2.25", "-1.75") and oma.chiral("AX") == ("90", None)
     assert oma.chiral("IPD") == ("31.50", "31.50") and oma.value("DBL") == "18.00"
     assert [(t.side, len(t.radii)) for t in oma.traces] == [("R", 400), ("L", 400)]
+    assert refused.state == "failed"
+    assert f"order {w.other_order_id} not found for company {w.lab_id}" in (
+        refused.failed_reason or ""
+    )
 
 
 async def test_the_lab_work_ticket_draws_the_orders_traced_shape(
