@@ -26,6 +26,7 @@ from ils.domain.models import (
     Examination,
     Invoice,
     InvoiceStatus,
+    OmaFile,
     Order,
     OrderLine,
     OrderStatus,
@@ -39,6 +40,7 @@ from ils.domain.models import (
     User,
 )
 from ils.domain.passwords import verify_password
+from ils.jobs.pdf.load import lab_work_ticket
 
 TODAY = dt.date(2025, 6, 18)  # a Wednesday; the history is the 365 days before it
 
@@ -46,6 +48,22 @@ TODAY = dt.date(2025, 6, 18)  # a Wednesday; the history is the 365 days before 
 async def count(db: Database, model: type) -> int:
     async with db.session() as s:
         return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def traced_orders_show_shapes(db: Database, counted: int) -> None:
+    """A few of the newest open orders carry a DCS file whose trace the lab ticket draws."""
+    async with db.session() as s:
+        files = list(await s.scalars(select(OmaFile)))
+        statuses = {
+            (await s.get(Order, f.order_id)).status
+            for f in files  # type: ignore[union-attr]
+        }
+        ticket = await lab_work_ticket(s, files[0].order_id)
+    assert counted == len(files) == 6
+    assert statuses <= {OrderStatus.pending, OrderStatus.in_production, OrderStatus.quality_check}
+    assert all(set(f.traces) == {"right", "left"} and f.status == "valid" for f in files)
+    shape = ticket.doc.shape  # type: ignore[union-attr]
+    assert shape is not None and [lens.side for lens in shape.lenses] == ["R", "L"]
 
 
 async def test_seeded_demo_holds_a_believable_year(db: Database) -> None:
@@ -66,6 +84,7 @@ async def test_seeded_demo_holds_a_believable_year(db: Database) -> None:
     assert credentials.counts["order_lines"] == await count(db, OrderLine)
     # The practice and the lab have their default schedules (the platform company none).
     assert credentials.counts["schedules"] == await count(db, Schedule) == 8
+    await traced_orders_show_shapes(db, credentials.counts["oma_files"])
 
     async with db.session() as s:
         orders = (await s.execute(select(Order.created_at, Order.status, Order.total))).all()

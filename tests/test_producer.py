@@ -35,16 +35,19 @@ SEED_TYPES = {
            "chat-response"},
 }  # fmt: skip
 # Job types beside the seed's: the company fan-out of notifications (issue 6); the invoice email
-# and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17); the
-# event dispatch (issue 19).
+# and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17), the
+# oma queue's (issue 18); the event dispatch (issue 19).
 ADDED_TYPES = {
+    "oma": {"process-oma-file", "render-oma-trace", "export-oma-file"},
     "notification": {"fan-out", "batch-summary", "dispatch-events"},
     "email": {"invoice"},
     "scheduled": {"sync-schedules", "retention", "nightly-anomaly-scan", "failed-jobs-digest",
                   "daily-briefing", "weekly-demand-forecast"},
 }  # fmt: skip
 # Added types with a helper of their own (the scheduled queue's are run by their schedules).
-ADDED_HELPER_TYPES = {("email", "invoice"), ("notification", "batch-summary")}
+ADDED_HELPER_TYPES = {("email", "invoice"), ("notification", "batch-summary"),
+                      ("oma", "process-oma-file"), ("oma", "render-oma-trace"),
+                      ("oma", "export-oma-file")}  # fmt: skip
 # Helpers of flows (a tree of jobs): checked in tests/test_flows.py.
 FLOW_HELPERS = {"queue_invoice_email_flow", "queue_lab_order_flow"}
 
@@ -107,6 +110,13 @@ HELPER_CALLS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
     "queue_invoice_email": ("email", "invoice", {"invoice_id": 4}, {"invoiceId": 4}),
     "queue_batch_summary": (
         "notification", "batch-summary", {"title": "Resend"}, {"title": "Resend"}),
+    "queue_process_oma_file": (
+        "oma", "process-oma-file", {"company_id": 1, "order_id": 2, "content": "Sk9CPTE="},
+        {"companyId": 1, "orderId": 2, "content": "Sk9CPTE="}),
+    "queue_render_oma_trace": ("oma", "render-oma-trace", {"oma_file_id": 3}, {"omaFileId": 3}),
+    "queue_export_oma_file": (
+        "oma", "export-oma-file", {"company_id": 1, "order_id": 2},
+        {"companyId": 1, "orderId": 2, "deliver": "download"}),
 }  # fmt: skip
 
 
@@ -115,12 +125,10 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for queue in QUEUE_NAMES:
         expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
         assert {t.name for t in registry.for_queue(queue)} == expected
-    assert len(registry) == 30
+    assert len(registry) == 33
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
-        # Every queue but oma has its worker (oma's job types come with issue 18).
-        has_handler = job_type.queue != "oma"
-        assert (job_type.handler is not None) == has_handler, job_type.key
+        assert job_type.handler is not None, job_type.key
 
 
 def test_there_is_one_helper_per_job_type_and_it_is_typed():

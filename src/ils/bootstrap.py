@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ils.jobs.ai.pool import ModelPool
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
+    from ils.jobs.oma.folders import OmaFolders
     from ils.jobs.pdf.pool import RenderPool
     from ils.queue.admin import QueueAdmin
     from ils.queue.dead_letters import DeadLetters
@@ -89,6 +90,12 @@ def build_chat(settings: IlsSettings) -> ChatProvider:
     return build_provider(settings.chat_settings())
 
 
+def build_oma_folders(settings: IlsSettings) -> OmaFolders:
+    from ils.jobs.oma.folders import OmaFolders
+
+    return OmaFolders(settings.oma_root)
+
+
 def build_notifier(broker: Broker) -> NotificationPublisher:
     from ils.jobs.notification.channel import NotificationPublisher
 
@@ -135,6 +142,7 @@ class JobSystem:
             "ai_models": lambda: build_models(settings),
             "chat": lambda: build_chat(settings),
             "notifier": lambda: build_notifier(self.broker),
+            "oma_folders": lambda: build_oma_folders(settings),
         }
         self.resources.provide(factories)
         self._probe = OutboxProbe(self.database.direct)

@@ -47,6 +47,7 @@ class IlsSettings(BaseSettings, Settings):
     # own models, which keep secrets as SecretStr: never in a repr, so never in a log line.
     database_url: str | None = Field(None, repr=False, description="None: SQLite in var_dir")
     files_dir: Path | None = Field(None, description="None: <var_dir>/files")
+    oma_dir: Path | None = Field(None, description="the OMA drop folder; None: <var_dir>/oma")
     public_url: str | None = Field(None, description="where users reach the app (web, mail)")
     web: dict[str, Any] = Field(default_factory=dict, repr=False)
     mail: dict[str, Any] = Field(default_factory=dict, repr=False)
@@ -71,6 +72,10 @@ class IlsSettings(BaseSettings, Settings):
     @property
     def files_root(self) -> Path:
         return self.files_dir if self.files_dir is not None else self.var_dir / "files"
+
+    @property
+    def oma_root(self) -> Path:
+        return self.oma_dir if self.oma_dir is not None else self.var_dir / "oma"
 
     def resolved_database_url(self) -> str:
         """``database_url`` with its async driver, or the SQLite file under ``var_dir``."""

@@ -36,6 +36,7 @@ ENV_PATHS: dict[str, str] = {
     "ILS_REDIS_PREFIX": "prefix",
     "ILS_VAR_DIR": "var_dir",
     "ILS_FILES_DIR": "files_dir",
+    "ILS_OMA_DIR": "oma_dir",
     "ILS_EMBEDDED_PORT": "embedded_port",
     "ILS_SHUTDOWN_GRACE_S": "shutdown_grace_s",
     "ILS_HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",

@@ -28,6 +28,7 @@ from ils.domain.models import (
     DocumentType,
     Notification,
     NotificationType,
+    OmaFile,
     Role,
 )
 from ils.domain.models.marketplace import MarketplaceConnection
@@ -275,6 +276,26 @@ async def document(w: World, owner: Owner, role: Role) -> Params:
     return {"document_id": doc_id}
 
 
+OMA = b"JOB=MATRIX\r\nSPH=-1.00;-1.25\r\n"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+
+
+async def traced_order(w: World, owner: Owner, role: Role) -> Params:
+    """An order with a processed OMA file and its drawn trace in storage."""
+    params = await order(w, owner, role)
+    n, company_id = w.next(), w.company[owner]
+    stored = w.system.files.put(f"{company_id}/oma/matrix-{n}.oma", OMA)
+    svg = w.system.files.put(f"{company_id}/oma/matrix-{n}.svg", SVG)
+    async with w.db.session() as s:
+        s.add(OmaFile(
+            company_id=company_id, order_id=params["order_id"], job_id=f"matrix-oma-{n}",
+            job_ref="MATRIX", filename=f"matrix-{n}.oma", path=stored.key, size=stored.size,
+            sha256=stored.sha256, status="valid", data={}, traces={}, issues=[],
+            svg_path=svg.key,
+        ))  # fmt: skip
+    return params
+
+
 async def notification(w: World, owner: Owner, role: Role) -> Params:
     """One of the acting user's own notifications, or one of company B's user."""
     user_id = w.user_ids[role] if owner == "own" else w.other_user_id
@@ -364,6 +385,7 @@ async def dead_letter(w: World, owner: Owner, role: Role) -> Params:
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
+    "traced_order": traced_order,
     "patient": patient,
     "examination": examination,
     "invoice": invoice,

@@ -34,6 +34,7 @@ from tests.web.route_matrix_world import (
     EXAM,
     FACTORIES,
     INVOICE,
+    OMA,
     ORDER,
     Owner,
     Params,
@@ -72,6 +73,7 @@ class Row:
     target: str | None = None  # the factory making the object the path names, per company
     fixed: Params = field(default_factory=dict)  # path parameters that name no object
     body: Body = None
+    files: dict[str, tuple[str, bytes, str]] | None = None  # a multipart upload instead
     platform_sees_all: bool = True  # False where rows belong to a user, not a company
     platform_other: int | None = None  # what platform_admin gets on another company's row
     anonymous: int = 401
@@ -101,6 +103,10 @@ ROWS: tuple[Row, ...] = (
         body={"tracking_number": "1Z999AA10123456784", "carrier": "UPS"}),
     Row("GET", "/api/orders/{order_id}/documents", EVERYONE, target="order"),
     Row("GET", "/api/orders/{order_id}/history", EVERYONE, target="order"),
+    Row("POST", "/api/orders/{order_id}/oma", EVERYONE, 202, target="order",
+        files={"file": ("matrix.oma", OMA, "application/x-oma")}),
+    Row("GET", "/api/orders/{order_id}/oma", EVERYONE, target="traced_order"),
+    Row("GET", "/api/orders/{order_id}/oma/trace.svg", EVERYONE, target="traced_order"),
     # ---- patients and examinations: the lab sees neither; staff not the clinical record ----
     Row("GET", "/api/patients", ADMINS | {OPT, DISP, STAFF}),
     Row("POST", "/api/patients", ADMINS | {OPT, DISP, STAFF}, 201,
@@ -397,7 +403,7 @@ async def _call(world: World, row: Row, role: Role | None, owner: Owner, fresh: 
     if row.via == "asgi":
         return await _asgi_status(world.app, row, path, client.cookies if role else None)
     body = await _body(world, row)
-    response = await client.request(row.method, path, json=body)
+    response = await client.request(row.method, path, json=body, files=row.files)
     return response.status_code
 
 

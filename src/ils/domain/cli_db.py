@@ -107,14 +107,16 @@ def demo_seed(
     from ils.domain.db import Database
     from ils.domain.demo import DemoCredentials, DemoDataExists, demo_logins, seed_demo
     from ils.domain.migrate import upgrade_database
+    from ils.files import LocalFileStorage
 
     url = configured_url(config)
+    files = LocalFileStorage(load_settings(config_file=config).files_root)
 
     async def run() -> DemoCredentials:
         db = Database(url)
         try:
             await upgrade_database(db)
-            return await seed_demo(db, seed=seed, progress=progress)
+            return await seed_demo(db, seed=seed, progress=progress, files=files)
         finally:
             await db.dispose()
 

@@ -10,7 +10,7 @@ driver alone (:attr:`Database.direct`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,21 @@ def conflict_insert(dialect: str) -> Any:
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
     return postgresql_insert
+
+
+def upsert_by_job(dialect: str, model: Any, columns: Sequence[str]) -> Any:
+    """``model``'s row for a job: insert it with ``columns`` (bound parameters of those names
+    and ``job_id``), or bring up to date the row an earlier run of the job left, returning its
+    id; one statement either way (``model.job_id`` is unique)."""
+    from sqlalchemy import bindparam
+
+    statement = conflict_insert(dialect)(model).values(
+        job_id=bindparam("job_id"), **{name: bindparam(name) for name in columns}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[model.job_id],
+        set_={name: statement.excluded[name] for name in columns},
+    ).returning(model.id)
 
 
 def database_url(env: Mapping[str, str], var_dir: Path) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Table, func, insert, select
@@ -34,6 +34,7 @@ from ils.domain.demo_history import (
     order_history,
     purchase_orders,
 )
+from ils.domain.demo_oma import traced_orders
 from ils.domain.models import (
     Company,
     CompanyKind,
@@ -45,6 +46,7 @@ from ils.domain.models import (
     MissedRun,
     Notification,
     NotificationType,
+    OmaFile,
     Order,
     OrderLine,
     OrderStatus,
@@ -62,6 +64,9 @@ from ils.domain.models import (
 from ils.domain.models.schedules import DEFAULT_SCHEDULES
 from ils.domain.passwords import hash_password
 from ils.errors import IlsJobsError
+
+if TYPE_CHECKING:
+    from ils.files import FileStorage
 
 Row = dict[str, Any]
 
@@ -169,6 +174,7 @@ class _Seeding:
     supplier_ids: list[int] = field(default_factory=list)
     shop: Shop | None = None
     orders: list[tuple[OrderPlan, int]] = field(default_factory=list)
+    files: FileStorage | None = None
     days: list[dt.date] = field(init=False)
     opened: dt.datetime = field(init=False)
 
@@ -185,6 +191,7 @@ class _Seeding:
             ("invoices and payments", self.invoices),
             ("purchase orders", self.purchase_orders),
             ("marketplace and notifications", self.marketplace_and_notifications),
+            ("traced orders (OMA files)", self.traced_orders),
         ]
 
     @property
@@ -307,6 +314,25 @@ class _Seeding:
         ])  # fmt: skip
         self.counts["notifications"] = len(notes)
 
+    async def traced_orders(self) -> None:
+        """A DCS file with a frame trace for a few of the newest open orders: its row, and, when
+        the file storage is given, its original and its trace's SVG."""
+        from ils.oma.render import render_svg
+
+        now = dt.datetime.combine(self.days[-1], dt.time(17), dt.UTC)
+        traced = traced_orders(self.rng, [(plan.row, oid) for plan, oid in self.orders], now)
+        rows = []
+        for one in traced:
+            row = dict(one.row)
+            if self.files is not None:
+                self.files.put(row["path"], one.original)
+                svg = self.files.put(row["path"].removesuffix(".oma") + ".svg",
+                                     render_svg(one.oma).encode())  # fmt: skip
+                row["svg_path"] = svg.key
+            rows.append(row)
+        await _insert_plain(self.session, OmaFile, rows)
+        self.counts["oma_files"] = len(rows)
+
 
 def _progress_bar(show: bool) -> Progress:
     return Progress(
@@ -319,10 +345,16 @@ def _progress_bar(show: bool) -> Progress:
 
 
 async def seed_demo(
-    db: Database, *, seed: int = 42, progress: bool = True, today: dt.date | None = None
+    db: Database,
+    *,
+    seed: int = 42,
+    progress: bool = True,
+    today: dt.date | None = None,
+    files: FileStorage | None = None,
 ) -> DemoCredentials:
     """Fill the (migrated) ``db`` with the demo in one transaction; the same ``seed`` and
-    ``today`` give the same data. The order history is the 365 days ending yesterday.
+    ``today`` give the same data. The order history is the 365 days ending yesterday. With
+    ``files``, the traced orders' OMA originals and SVGs are written there too.
 
     Raises :class:`DemoDataExists` when the demo is already there.
     """
@@ -330,7 +362,7 @@ async def seed_demo(
     day = today or dt.datetime.now(dt.UTC).date()
     async with db.session() as session:
         await _refuse_if_seeded(session)
-        seeding = _Seeding(session, random.Random(seed), day, hashes)
+        seeding = _Seeding(session, random.Random(seed), day, hashes, files=files)
         steps = seeding.steps()
         with _progress_bar(progress) as bar:
             task = bar.add_task(steps[0][0], total=len(steps))

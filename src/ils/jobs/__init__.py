@@ -2,8 +2,7 @@
 
 Each job type is declared once, beside its handler, with :func:`ils.queue.declare.job`; the
 modules holding declarations are listed in :data:`JOB_MODULES` (adding a job type is one new
-module plus its line here, or its name in ``Settings.imports``). The ``oma`` queue's types
-arrive with a later issue.
+module plus its line here, or its name in ``Settings.imports``).
 
 The declaring modules are imported by :func:`build_registry`, not at import: a pool process that
 unpickles a function of ``ils.jobs.pdf`` or ``ils.jobs.ai`` imports this package first, and
@@ -38,6 +37,7 @@ JOB_MODULES = (
     "ils.jobs.scheduled.company",
     "ils.jobs.scheduled.digest",
     "ils.jobs.scheduled.retention",
+    "ils.jobs.oma.handlers",
 )
 
 

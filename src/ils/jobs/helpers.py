@@ -24,6 +24,7 @@ from ils.jobs.ai.insights import insight_generation
 from ils.jobs.email import handlers as email
 from ils.jobs.email.invoice import invoice_email
 from ils.jobs.notification import handlers as notification
+from ils.jobs.oma import handlers as oma
 from ils.jobs.pdf import handlers as pdf
 from ils.queue.admin import QueueAdmin
 from ils.queue.flows import send_batch, send_flow
@@ -62,6 +63,10 @@ queue_demand_forecast = demand_forecast.helper
 queue_anomaly_detection = anomaly_detection.helper
 queue_insight_generation = insight_generation.helper
 queue_chat_response = chat_response.helper
+# ---- oma ------------------------------------------------------------------------------------
+queue_process_oma_file = oma.process_oma_file.helper
+queue_render_oma_trace = oma.render_oma_trace.helper
+queue_export_oma_file = oma.export_oma_file.helper
 # ---- flows ----------------------------------------------------------------------------------
 queue_invoice_email_flow = flows.invoice_email.helper
 queue_lab_order_flow = flows.lab_order.helper

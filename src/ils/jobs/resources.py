@@ -1,5 +1,6 @@
 """The resources ILS job handlers use, built on first need: the database, file storage, mailer,
-PDF render pool, notification publisher, AI model pool, chat provider and the producer.
+PDF render pool, notification publisher, AI model pool, chat provider, the producer and the
+OMA drop folders.
 
 A job type names the kinds its handler uses (``@job(..., resources=("db", "mailer"))``); its
 handler reads them as typed attributes of ``ctx.resources`` (``ctx.resources.mailer``), and one it
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ils.jobs.ai.pool import ModelPool
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
+    from ils.jobs.oma.folders import OmaFolders
     from ils.jobs.pdf.pool import RenderPool
     from ils.queue.producer import Producer
 
@@ -69,6 +71,7 @@ class Given(TypedDict, total=False):
     ai_models: ModelPool
     chat: ChatProvider
     producer: Producer
+    oma_folders: OmaFolders
 
 
 class _Store:
@@ -151,6 +154,7 @@ class Resources:
     ai_models = Kind["ModelPool"]()
     chat = Kind["ChatProvider"]()
     producer = Kind["Producer"]()
+    oma_folders = Kind["OmaFolders"]()
 
 
 # The kinds a job type may declare: the typed attributes above.

@@ -42,6 +42,7 @@ from ils.web.routes.events import router as events_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
+from ils.web.routes.oma import router as oma_router
 from ils.web.routes.orders import router as orders_router
 from ils.web.routes.outbox import router as outbox_router
 from ils.web.routes.patients import router as patients_router
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(billing_router)
     app.include_router(batches_router)
     app.include_router(documents_router)
+    app.include_router(oma_router)
     app.include_router(notifications_router)
     app.include_router(ai_chat_router)
     app.include_router(ai_forecasts_router)

@@ -37,6 +37,7 @@ from ils.domain.models.email_log import EmailLog
 from ils.domain.models.events import Event, EventCursor
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.notifications import Notification
+from ils.domain.models.oma import OmaFile
 from ils.domain.models.orders import (
     TRANSITIONS,
     InvalidStatusTransition,
@@ -81,6 +82,7 @@ __all__ = [
     "MissedRun",
     "Notification",
     "NotificationType",
+    "OmaFile",
     "Order",
     "OrderLine",
     "OrderStatus",

@@ -146,6 +146,26 @@ class ReceiptDoc(Doc):
     balance_remaining: Decimal
 
 
+@dataclass(frozen=True)
+class LensShape:
+    """One traced lens in the frame: its outline and box (left, bottom, right, top) in mm, y up,
+    origin at the middle of the bridge, and the measures written under it."""
+
+    side: str
+    outline: tuple[tuple[float, float], ...]
+    box: tuple[float, float, float, float]
+    label: str
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The frame's traced shape (from the order's OMA file)."""
+
+    lenses: tuple[LensShape, ...]
+    bounds: tuple[float, float, float, float]
+    dbl: float
+
+
 @dataclass(frozen=True, kw_only=True)
 class LabTicket(OrderDoc):
     tray: str | None
@@ -153,6 +173,7 @@ class LabTicket(OrderDoc):
     lenses: tuple[LensSpec, ...]
     coatings: tuple[str, ...]
     frame_lines: tuple[str, ...]
+    shape: Shape | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from ils.domain.models import (
     Invoice,
     InvoiceLine,
     LineKind,
+    OmaFile,
     Order,
     Patient,
     Payment,
@@ -144,8 +145,27 @@ async def lab_work_ticket(session: AsyncSession, order_id: int) -> Loaded:
         coatings=described(LineKind.coating),
         frame_lines=described(LineKind.frame),
         instructions=order.special_instructions,
+        shape=await _shape(session, order.id),
     )
     return Loaded(doc, order.company_id, order.id, order.number)
+
+
+async def _shape(session: AsyncSession, order_id: int) -> m.Shape | None:
+    """The frame shape of the order's newest OMA file, when it has one with a trace."""
+    from ils.jobs.pdf.shape import shape_of
+
+    newest = (
+        await session.execute(
+            select(OmaFile.traces, OmaFile.data)
+            .where(OmaFile.order_id == order_id)
+            .order_by(OmaFile.created_at.desc(), OmaFile.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if newest is None:
+        return None
+    traces, data = newest
+    return shape_of(data, traces)
 
 
 # An invoice with its order's number and the letterhead, and its lines: plain columns, built

@@ -6,9 +6,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam
-
-from ils.domain.db import Database, conflict_insert
+from ils.domain.db import Database, upsert_by_job
 from ils.domain.enums import ENTITY_OF, DocumentType
 from ils.domain.models import Document
 from ils.domain.models.types import utcnow
@@ -30,16 +28,8 @@ RECORDED = ("company_id", "type", "entity", "entity_id", "path", "filename", "si
 
 @functools.cache
 def _upsert(dialect: str) -> Any:
-    """The document row's upsert for ``dialect``, built once: insert, or bring up to date the row
-    an earlier run of the job left (one statement either way)."""
-    insert = conflict_insert(dialect)
-    statement = insert(Document).values(
-        job_id=bindparam("job_id"), **{name: bindparam(name) for name in RECORDED}
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[Document.job_id],
-        set_={name: statement.excluded[name] for name in RECORDED},
-    ).returning(Document.id)
+    """The row's upsert for ``dialect``, built once."""
+    return upsert_by_job(dialect, Document, RECORDED)
 
 
 async def record(

@@ -8,6 +8,8 @@ render pool's processes (and in the benchmark's bare runs).
 from __future__ import annotations
 
 from reportlab.graphics.barcode.code128 import Code128
+from reportlab.graphics.shapes import Drawing, Polygon, Rect, String
+from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
@@ -19,6 +21,7 @@ from ils.jobs.pdf.content import (
     OrderSheet,
     ReceiptDoc,
     Rx,
+    Shape,
 )
 from ils.jobs.pdf.layout import (
     BIG,
@@ -120,6 +123,33 @@ def _barcode(value: str) -> Table:
     return table
 
 
+def shape_drawing(shape: Shape, color: str, height: float = 45 * mm) -> Drawing:
+    """The traced lenses with their boxes, scaled to fit the page's width and ``height``."""
+    left, bottom, right, top = shape.bounds
+    margin, text_room = 4.0, 6.0  # mm around the shapes, under them for the measures
+    span_x, span_y = right - left + 2 * margin, top - bottom + 2 * margin + text_room
+    scale = min(WIDTH / (span_x * mm), height / (span_y * mm)) * mm
+    drawing = Drawing(span_x * scale, span_y * scale)
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (x - left + margin) * scale, (y - bottom + margin + text_room) * scale
+
+    stroke = colors.HexColor(color)
+    for lens in shape.lenses:
+        x0, y0 = at(lens.box[0], lens.box[1])
+        x1, y1 = at(lens.box[2], lens.box[3])
+        box = Rect(x0, y0, x1 - x0, y1 - y0)
+        box.fillColor, box.strokeColor = None, colors.grey
+        box.strokeWidth, box.strokeDashArray = 0.4, [2, 2]
+        drawing.add(box)
+        points = [c for x, y in lens.outline for c in at(x, y)]
+        drawing.add(Polygon(points, fillColor=colors.HexColor("#e8f0fb"), strokeColor=stroke,
+                            strokeWidth=0.8))  # fmt: skip
+        drawing.add(String((x0 + x1) / 2, y0 - 4 * mm, lens.label, fontSize=7,
+                           textAnchor="middle"))  # fmt: skip
+    return drawing
+
+
 def lab_work_ticket(doc: LabTicket) -> bytes:
     color = doc.brand.color
     lens_rows = [
@@ -140,6 +170,11 @@ def lab_work_ticket(doc: LabTicket) -> bytes:
         ),
         KeepTogether([section("Prescription"), *_rx(doc.rx, color)]),
         KeepTogether([section("Frame measurements"), frame_table(doc.frame, color)]),
+        *(
+            [KeepTogether([section("Frame shape"), shape_drawing(doc.shape, color)])]
+            if doc.shape is not None
+            else []
+        ),
         section("Lenses"),
         grid(
             ["Eye", "Lens", "Material", "Design", "Index"],
