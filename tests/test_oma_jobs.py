@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Notification, OmaFile
+from ils.domain.models.events import Event
 from ils.errors import InvalidJobPayload
 from ils.jobs.oma.handlers import ProcessOmaFile
 from ils.jobs.oma.process import process
@@ -92,6 +93,12 @@ async def notices(db: Database, user_id: int) -> list[Notification]:
         return list(await s.scalars(query.order_by(Notification.id)))
 
 
+async def processed_events(db: Database) -> list[Event]:
+    async with db.session() as s:
+        found = await s.scalars(select(Event).where(Event.type == "oma.file_processed"))
+        return list(found)
+
+
 async def test_a_file_is_stored_with_its_order_its_owner_told_and_its_trace_drawn(
     db: Database, redis_url: str, prefix: str, tmp_path: Path
 ):
@@ -120,6 +127,15 @@ async def test_a_file_is_stored_with_its_order_its_owner_told_and_its_trace_draw
     assert svg.startswith("<svg") and 'class="lens lens-R"' in svg
     [told] = await notices(db, w.owner_id)
     assert told.title == "OMA file for ORD-000042 read" and "job 42.oma" in told.message
+    [event] = await processed_events(db)
+    assert (event.company_id, event.subject_type, event.subject_id) == (
+        w.lab_id,
+        "oma_file",
+        str(row.id),
+    )
+    assert event.data == {"file_name": "job-42.oma", "records": event.data["records"],
+                          "order_id": w.order_id}  # fmt: skip
+    assert event.data["records"] > 80 and event.actor_job_id == view.id  # R= lines among them
 
 
 async def test_measures_that_disagree_with_the_trace_are_kept_as_warnings(
@@ -223,6 +239,7 @@ async def test_a_job_run_twice_stores_its_file_and_tells_its_owner_once(
         assert await s.scalar(select(func.count(OmaFile.id))) == 1
     assert len(await notices(db, w.owner_id)) == 1
     assert sorted(p.name for p in (tmp_path / "var" / "files").rglob("*.oma")) == ["oma-1.oma"]
+    assert len(await processed_events(db)) == 1  # the event, like the row, once per job
 
 
 async def test_an_order_is_exported_to_the_drop_folder_or_for_download_with_its_trace(

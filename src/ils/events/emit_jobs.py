@@ -1,6 +1,6 @@
-"""The events jobs record: anomalies found, documents generated, jobs dead-lettered. Each is
-recorded once per job and subject (a retried job finds its event and records none again), in
-the transaction that writes the job's own row.
+"""The events jobs record: anomalies found, documents generated, OMA files processed, jobs
+dead-lettered. Each is recorded once per job and subject (a retried job finds its event and
+records none again), in the transaction that writes the job's own row.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ async def document_generated(
     }  # fmt: skip
     await record_once(session, "document.generated", job_id=params["job_id"],
                       company_id=params["company_id"], subject=Subject.of("document", document_id),
+                      data=data)  # fmt: skip
+
+
+async def oma_file_processed(
+    session: AsyncSession, oma_file_id: int, params: dict[str, Any], records: int
+) -> None:
+    """``oma.file_processed`` for the OMA job's file row (``params`` as the row has it)."""
+    data = {"file_name": params["filename"], "records": records, "order_id": params["order_id"]}
+    await record_once(session, "oma.file_processed", job_id=params["job_id"],
+                      company_id=params["company_id"], subject=Subject.of("oma_file", oma_file_id),
                       data=data)  # fmt: skip
 
 

@@ -144,7 +144,7 @@ async def process(payload: ProcessOmaFile, ctx: Ctx) -> dict[str, Any]:
         "filename": safe_name(filename)[:200], "path": stored.key, "size": stored.size,
         "sha256": stored.sha256, "status": status, "data": reading.data,
         "traces": traces_of(oma), "issues": [issue_data(i) for i in reading.issues],
-    })  # fmt: skip
+    }, records=len(oma.records))  # fmt: skip
     warnings = len(reading.issues)
     sides = " and ".join(reading.data["derived"]) or "no"
     summary = f"{filename}: {sides} trace(s) read" + (

@@ -58,11 +58,16 @@ def _upsert(dialect: str) -> Any:
     return upsert_by_job(dialect, OmaFile, STORED)
 
 
-async def save(db: Database, job_id: str, values: dict[str, Any]) -> int:
-    """The job's file row, inserted, or brought up to date when the job ran before."""
+async def save(db: Database, job_id: str, values: dict[str, Any], records: int) -> int:
+    """The job's file row, inserted, or brought up to date when the job ran before, with its
+    ``oma.file_processed`` event (once per job; ``records``: how many the file has) in the same
+    transaction."""
+    from ils.events.emit_jobs import oma_file_processed
+
     params = {"job_id": job_id, "created_at": utcnow(), **values}
-    async with db.engine.begin() as conn:
-        row_id: int = (await conn.execute(_upsert(db.engine.dialect.name), params)).scalar_one()
+    async with db.session() as session:
+        row_id: int = (await session.execute(_upsert(db.engine.dialect.name), params)).scalar_one()
+        await oma_file_processed(session, row_id, params, records)
     return row_id
 
 
