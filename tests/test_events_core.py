@@ -184,6 +184,29 @@ async def test_a_leased_cursor_is_left_to_its_holder(db: Database):
     assert (await second.run_once(LATER))["one"].delivered == 1
 
 
+async def test_a_pass_asks_for_a_follow_up_when_a_subscriber_was_held_or_events_came_late(
+    db: Database,
+):
+    await write(db, 1)
+    first, second = Dispatcher(db.sessions), Dispatcher(db.sessions)
+    sub = Collect("one")
+    first.register(sub)
+    second.register(sub)
+    assert await first._lease(sub, LATER) is not None
+    held = await second.run_once(LATER)
+    # The holder may read up to an older horizon, or die holding the lease: never rely on it.
+    assert held["one"].busy and await second.needs_follow_up(LATER, held)
+    await first._release("one")
+    done = await second.run_once(LATER)
+    assert done["one"].delivered == 1 and not await second.needs_follow_up(LATER, done)
+    # A pass made a minute ago read up to its own horizon: an event recorded since is left.
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    passed = await second.run_once(before)
+    [late] = await write(db, 1)
+    assert await second.needs_follow_up(before, passed)
+    assert (await second.run_once(LATER))["one"].delivered == 1 and sub.seen[-1] == late
+
+
 def test_subscribers_are_checked_against_the_catalog():
     dispatcher = Dispatcher(None)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=r"did you mean 'order\.shipped'"):

@@ -113,9 +113,14 @@ async def test_the_dispatch_job_hands_committed_events_to_the_live_subscriber(
         assert newest is not None
         async with running(db_system, "notification"):
             await db_system.relay.wait_idle()
-            done = await db_system.admin.wait_for_job("notification", f"evl-{newest}", 30)
-        assert done.state == "completed", done
-        assert done.return_value["delivered"]["live"] >= 1
+            first = await db_system.admin.wait_for_job("notification", f"evd-{newest}", 30)
+            assert first.state == "completed", first
+            # An event too recent for the first pass is left to the follow-up it queued.
+            passes = [first]
+            while (follow_up := passes[-1].return_value["follow_up"]) is not None:
+                passes.append(await db_system.admin.wait_for_job("notification", follow_up, 30))
+        assert all(p.state == "completed" for p in passes), passes
+        assert sum(p.return_value["delivered"]["live"] for p in passes) >= 1
         async with db.session() as session:
             cursor = await session.get(EventCursor, "live")
         assert cursor is not None and cursor.position == newest

@@ -119,12 +119,23 @@ class Dispatcher:
         return dict(zip(names, outcomes, strict=True))
 
     async def newest_unsettled(self, now: dt.datetime | None = None) -> str | None:
-        """The id of the newest event past the horizon (a later pass must run), or None."""
+        """The id of the newest event past the horizon of a pass made at ``now`` (a later pass
+        must run), or None."""
         floor = self.horizon(now or utcnow())
         stmt = select(Event.id).where(Event.id >= floor).order_by(Event.id.desc()).limit(1)
         async with self.sessions() as session:
             newest: str | None = await session.scalar(stmt)
         return newest
+
+    async def needs_follow_up(self, at: dt.datetime, outcomes: dict[str, Outcome]) -> bool:
+        """Whether the pass made at ``at`` must be followed by another: it left events past its
+        horizon (recorded while it ran, or too recent to read), or a subscriber was held by
+        another pass, whose holder may have read up to an older horizon or died holding it (its
+        lease then runs out and a later pass takes over). Without a follow-up those events would
+        wait for the next event to be recorded."""
+        if any(o.busy for o in outcomes.values()):
+            return True
+        return await self.newest_unsettled(at) is not None
 
     async def drain(self, name: str, now: dt.datetime) -> Outcome:
         subscriber = self.subscribers[name]

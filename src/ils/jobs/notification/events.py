@@ -1,11 +1,12 @@
-"""The ``dispatch-events`` job: one pass of the event dispatcher, handing new domain events to every
-subscriber from its own cursor (:mod:`ils.events.dispatcher`).
+"""The ``dispatch-events`` job: one pass of the event dispatcher, handing new domain events to
+every subscriber from its own cursor (:mod:`ils.events.dispatcher`).
 
 A transaction that records events queues one such job through its outbox (see
 :mod:`ils.events.record`), so the job exists iff the events committed and survives Redis being
-down. Events newer than the dispatcher's settle time are left for a follow-up pass, which the job
-queues, delayed by that time. The dispatcher and its subscribers (SQLAlchemy) are
-imported when the job runs: a worker loads this declaration without them.
+down. Events newer than the dispatcher's settle time, or recorded while the pass ran, or of a
+subscriber another pass held, are left for a follow-up pass, which the job queues, delayed by
+that time. The dispatcher and its subscribers (SQLAlchemy) are imported when the job runs: a
+worker loads this declaration without them.
 """
 
 from __future__ import annotations
@@ -42,17 +43,20 @@ class DispatchEvents(Payload):
      description="hand new domain events to every subscriber, each from its own cursor",
      priority=2, attempts=10, resources=("db", "notifier", "producer"))  # fmt: skip
 async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
+    from ils.domain.models.types import utcnow
     from ils.events.subscribers import dispatcher_for
 
     dispatcher = dispatcher_for(ctx.resources.db, ctx.resources.notifier, SETTLE_S)
-    outcomes = await dispatcher.run_once()
+    at = utcnow()
+    outcomes = await dispatcher.run_once(at)
     follow_up = None
-    newest = await dispatcher.newest_unsettled()
-    if newest is not None:
-        options = EnqueueOptions(job_id=f"evl-{newest}", delay_s=SETTLE_S)
+    if await dispatcher.needs_follow_up(at, outcomes):
+        # One follow-up per second at most, whichever passes ask for it in that second: a job id
+        # of its own (never one BullMQ still keeps as completed, which would add nothing).
+        options = EnqueueOptions(job_id=f"evl-{int(at.timestamp())}", delay_s=SETTLE_S)
         follow_up = (
             await dispatch_events.send(
-                {"event_id": newest}, options=options, producer=ctx.resources.producer
+                {"event_id": payload.event_id}, options=options, producer=ctx.resources.producer
             )
         ).job_id
     failed = {name: o.error for name, o in outcomes.items() if o.error}
