@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
+    from ils.jobs.webhooks.sender import WebhookSender
     from ils.queue.admin import QueueAdmin
     from ils.queue.dead_letters import DeadLetters
     from ils.queue.outbox import Outbox
@@ -89,6 +90,13 @@ def build_chat(settings: IlsSettings) -> ChatProvider:
     return build_provider(settings.chat_settings())
 
 
+def build_webhooks(settings: IlsSettings) -> WebhookSender:
+    """The webhook sender, with the settings' SSRF allow-list and timeout."""
+    from ils.jobs.webhooks.sender import WebhookSender
+
+    return WebhookSender(settings.webhook_settings())
+
+
 def build_notifier(broker: Broker) -> NotificationPublisher:
     from ils.jobs.notification.channel import NotificationPublisher
 
@@ -135,6 +143,7 @@ class JobSystem:
             "ai_models": lambda: build_models(settings),
             "chat": lambda: build_chat(settings),
             "notifier": lambda: build_notifier(self.broker),
+            "webhooks": lambda: build_webhooks(settings),
         }
         self.resources.provide(factories)
         self._probe = OutboxProbe(self.database.direct)

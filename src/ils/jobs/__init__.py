@@ -37,6 +37,7 @@ JOB_MODULES = (
     "ils.jobs.scheduled.company",
     "ils.jobs.scheduled.digest",
     "ils.jobs.scheduled.retention",
+    "ils.jobs.webhooks.deliver",
 )
 
 

@@ -1,5 +1,6 @@
 """The resources ILS job handlers use, built on first need: the database, file storage, mailer,
-PDF render pool, notification publisher, AI model pool, chat provider and the producer.
+PDF render pool, notification publisher, AI model pool, chat provider, the producer and the
+webhook sender.
 
 A job type names the kinds its handler uses (``@job(..., resources=("db", "mailer"))``); its
 handler reads them as typed attributes of ``ctx.resources`` (``ctx.resources.mailer``), and one it
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ils.jobs.email.mailer import Mailer
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.pdf.pool import RenderPool
+    from ils.jobs.webhooks.sender import WebhookSender
     from ils.queue.producer import Producer
 
 
@@ -69,6 +71,7 @@ class Given(TypedDict, total=False):
     ai_models: ModelPool
     chat: ChatProvider
     producer: Producer
+    webhooks: WebhookSender
 
 
 class _Store:
@@ -151,6 +154,7 @@ class Resources:
     ai_models = Kind["ModelPool"]()
     chat = Kind["ChatProvider"]()
     producer = Kind["Producer"]()
+    webhooks = Kind["WebhookSender"]()
 
 
 # The kinds a job type may declare: the typed attributes above.
