@@ -36,6 +36,9 @@ RETRY_SPAN_S = sum(min(MAX_DELAY_MS, BACKOFF_MS * 2**i) for i in range(ATTEMPTS 
 class DeliverWebhook(Payload):
     endpoint_id: Id
     event: WebhookEvent = Field(description="the event envelope sent as the body")
+    test: bool = Field(
+        False, description="a test-send: goes to a disabled endpoint too, counts in no streak"
+    )
 
 
 class DeliveryFailed(Exception):
@@ -44,7 +47,7 @@ class DeliveryFailed(Exception):
 
 def delivery_job_id(event_id: str, endpoint_id: int) -> str:
     """The job id of an event's delivery to an endpoint: one delivery per pair (dedup)."""
-    return f"wh-{event_id}-{endpoint_id}"
+    return f"w{event_id}-{endpoint_id}"
 
 
 @job(DeliverWebhook, queue="notification", name="deliver-webhook",
@@ -64,14 +67,15 @@ async def deliver_webhook(payload: DeliverWebhook, ctx: Ctx) -> Any:
         endpoint = await need(session, WebhookEndpoint, payload.endpoint_id, "webhook endpoint")
     if endpoint.company_id != payload.event.company_id:
         raise GiveUp(f"event {payload.event.id} is not of endpoint {endpoint.id}'s company")
-    if not endpoint.enabled:
+    if not (endpoint.enabled or payload.test):
         return {"skipped": f"endpoint {endpoint.id} is disabled"}
     event = payload.event
     secrets = endpoint.signing_secrets(dt.datetime.now(dt.UTC))
     sent: Sent = await sender.send(endpoint.url, event.id, event.body(), secrets)
     final = sent.refused or (not sent.ok and ctx.is_last_attempt)
     attempt = Attempt(ctx.job_id, ctx.attempt, ctx.max_attempts, endpoint, event)
-    disable_after = sender.settings.disable_after
+    # A test-send counts in no streak: it neither disables nor re-arms the endpoint.
+    disable_after = None if payload.test else sender.settings.disable_after
     await record(db, ctx.resources.producer, attempt, sent, final, disable_after)
     if sent.ok:
         return {"status": sent.status_code, "latencyMs": sent.latency_ms}

@@ -45,7 +45,10 @@ def new_event_id(now_ms: int | None = None) -> str:
 class WebhookEvent(Payload):
     """One domain event as webhooks send it (the event log's envelope, field for field)."""
 
-    id: str = Field(min_length=1, max_length=64, description="the event id (a ULID): webhook-id")
+    id: str = Field(
+        min_length=1, max_length=28, pattern=r"^[0-9A-Za-z_-]+$",
+        description="the event id (a ULID): the webhook-id header",
+    )
     type: str = Field(min_length=1, max_length=100)
     version: int = Field(1, ge=1)
     company_id: int = Field(gt=0)

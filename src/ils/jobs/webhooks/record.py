@@ -40,11 +40,13 @@ def disabled_notice_id(endpoint_id: int, count: int) -> str:
 
 
 async def record(
-    db: Database, producer: Producer, attempt: Attempt, sent: Sent, final: bool, disable_after: int
-) -> bool:
+    db: Database, producer: Producer, attempt: Attempt, sent: Sent, final: bool,
+    disable_after: int | None,
+) -> bool:  # fmt: skip
     """Store ``attempt``'s row; on a success reset the endpoint's streak, on the last failed
     attempt (``final``) lengthen it, disabling the endpoint at ``disable_after``. False when this
-    attempt was recorded before (a re-run of the same attempt): then nothing else changes."""
+    attempt was recorded before (a re-run of the same attempt): then nothing else changes.
+    ``disable_after`` None (a test-send) leaves the streak alone."""
     endpoint, event = attempt.endpoint, attempt.event
     row = WebhookDelivery(
         company_id=endpoint.company_id, endpoint_id=endpoint.id, event_id=event.id,
@@ -59,7 +61,7 @@ async def record(
                 return False
             session.add(row)
             await session.flush()
-            if sent.ok or final:
+            if disable_after is not None and (sent.ok or final):
                 await _streak(session, producer, endpoint.id, sent.ok, disable_after)
     except IntegrityError:
         return False  # the same attempt, recorded at the same moment by a redelivery
