@@ -87,7 +87,7 @@ def test_a_new_job_type_shows_in_queue_info_and_in_the_docs_table(worker_env: di
     assert label["schema"] == LensLabel.model_json_schema(by_alias=True)
     assert set(label["schema"]["properties"]) == {"orderNumber", "eye", "copies"}
     assert label["schema"]["required"] == ["orderNumber", "eye"]
-    assert len(info["job_types"]) == 30  # the 29 of ILS and this one
+    assert len(info["job_types"]) == 31  # the 30 of ILS and this one
     page = render(build_registry([LABEL_MODULE]))
     row = ("| oma | `lens-label` | label of one lens of an order | 3 | 2 "
            "| `orderNumber*`, `eye*`, `copies` | producer | - |")  # fmt: skip

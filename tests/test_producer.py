@@ -35,9 +35,10 @@ SEED_TYPES = {
            "chat-response"},
 }  # fmt: skip
 # Job types beside the seed's: the company fan-out of notifications (issue 6); the invoice email
-# and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17).
+# and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17); the
+# event dispatch (issue 19).
 ADDED_TYPES = {
-    "notification": {"fan-out", "batch-summary"},
+    "notification": {"fan-out", "batch-summary", "dispatch-events"},
     "email": {"invoice"},
     "scheduled": {"sync-schedules", "retention", "nightly-anomaly-scan", "failed-jobs-digest",
                   "daily-briefing", "weekly-demand-forecast"},
@@ -114,7 +115,7 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for queue in QUEUE_NAMES:
         expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
         assert {t.name for t in registry.for_queue(queue)} == expected
-    assert len(registry) == 29
+    assert len(registry) == 30
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
         # Every queue but oma has its worker (oma's job types come with issue 18).

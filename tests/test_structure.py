@@ -17,6 +17,7 @@ FORBIDDEN = {
     "ils.queue": ("ils.jobs", "ils.domain", "ils.web", "ils.bootstrap", "ils.cli"),
     "ils.domain": ("ils.web", "ils.bootstrap", "ils.cli"),
     "ils.jobs": ("ils.web", "ils.bootstrap", "ils.cli"),
+    "ils.events": ("ils.web", "ils.bootstrap", "ils.cli"),
     "ils.logs": ("ils.jobs", "ils.domain", "ils.web", "ils.bootstrap", "ils.cli"),
     "ils.files": ("ils.jobs", "ils.domain", "ils.web", "ils.bootstrap", "ils.cli"),
 }

@@ -37,6 +37,20 @@ class InvalidJobPayload(IlsJobsError):
         return [str(e["field"]) for e in self.errors]
 
 
+class InvalidEventData(IlsJobsError):
+    """A domain event's data failed its type's schema, or its type or version is unknown;
+    nothing was recorded.
+
+    ``errors`` lists each problem as ``{"field": "order_id", "message": "..."}``.
+    """
+
+    def __init__(self, event_type: str, errors: list[dict[str, Any]]) -> None:
+        self.event_type = event_type
+        self.errors = errors
+        fields = ", ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"invalid event {event_type}: {fields}")
+
+
 class UnknownJobType(IlsJobsError):
     """No job type is registered under that queue and name."""
 

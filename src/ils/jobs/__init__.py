@@ -28,6 +28,7 @@ JOB_MODULES = (
     "ils.jobs.email.invoice",
     "ils.jobs.pdf.handlers",
     "ils.jobs.notification.handlers",
+    "ils.jobs.notification.events",
     "ils.jobs.ai.demand",
     "ils.jobs.ai.alerts",
     "ils.jobs.ai.insights",

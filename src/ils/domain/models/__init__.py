@@ -46,6 +46,7 @@ from ils.domain.models.orders import (
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.schedules import MissedRun, Schedule
 from ils.domain.models.webhooks import WebhookDelivery, WebhookEndpoint
+from ils.events.models import Event, EventCursor
 
 __all__ = [
     "ADMIN_ROLES",
@@ -67,6 +68,8 @@ __all__ = [
     "DocumentType",
     "EmailLog",
     "EmailStatus",
+    "Event",
+    "EventCursor",
     "Examination",
     "Eye",
     "InvalidStatusTransition",

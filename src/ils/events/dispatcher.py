@@ -1,0 +1,213 @@
+"""Pub/sub over the event log: subscribers, and the dispatcher that hands each one the events it
+subscribed to, in id order, from its own cursor (``event_cursors``).
+
+Each subscriber is drained on its own: one that fails stops at the event that failed (its cursor
+stays before it, the error kept) and one that is slow times out, while the others go on. A
+subscriber's cursor moves after each event it handled, so a restart resumes after the last one
+(exactly once by event id, unless a process dies between handling an event and saving the cursor).
+A lease on the cursor row keeps two dispatchers from delivering to one subscriber at once.
+
+Ids are ULIDs made when an event is recorded, and transactions commit in their own order: the
+dispatcher reads only events older than ``settle_s``, so a transaction that recorded an event
+just before another's has time to commit before the cursor moves past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import difflib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ils.domain.models.types import utcnow
+from ils.errors import ConfigurationError
+from ils.events.catalog import EVENT_TYPES
+from ils.events.envelope import EventEnvelope, id_floor
+from ils.events.models import Event, EventCursor
+
+log = logging.getLogger(__name__)
+ERROR_MAX = 1_000
+
+
+class Subscriber:
+    """Receives the events of ``event_types`` (every type when empty) through :meth:`handle`.
+
+    ``name`` keys its cursor: renaming a subscriber starts it afresh. ``start`` says where a new
+    cursor begins: at the start of the log, or at its end (only events recorded from then on).
+    """
+
+    name: str = ""
+    event_types: frozenset[str] = frozenset()
+    start: str = "beginning"
+    timeout_s: float = 30.0
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+    async def handle(self, envelope: EventEnvelope) -> None:
+        raise NotImplementedError
+
+
+def check_subscriber(subscriber: Subscriber) -> None:
+    """A :class:`ConfigurationError` (with "did you mean") for a nameless subscriber or one that
+    names an event type the catalog does not have."""
+    if not subscriber.name or len(subscriber.name) > 64:
+        raise ConfigurationError(f"{subscriber!r}: a subscriber needs a name of 1-64 characters")
+    if subscriber.start not in ("beginning", "end"):
+        raise ConfigurationError(f"{subscriber.name}: start must be 'beginning' or 'end'")
+    for event_type in sorted(subscriber.event_types):
+        if event_type not in EVENT_TYPES:
+            near = difflib.get_close_matches(event_type, EVENT_TYPES, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigurationError(f"{subscriber.name}: unknown event type {event_type!r}{hint}")
+
+
+@dataclass
+class Outcome:
+    """What one pass did for one subscriber."""
+
+    delivered: int = 0
+    error: str | None = None
+    busy: bool = False
+
+
+@dataclass
+class Dispatcher:
+    """The registered subscribers and the sessions their cursors and the log are read through."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    settle_s: float = 1.0
+    batch: int = 200
+    lease_s: float = 120.0
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def register(self, *subscribers: Subscriber) -> None:
+        for subscriber in subscribers:
+            check_subscriber(subscriber)
+            if subscriber.name in self.subscribers:
+                raise ConfigurationError(f"subscriber {subscriber.name!r} is registered twice")
+            self.subscribers[subscriber.name] = subscriber
+
+    def subscriber(self, name: str) -> Subscriber:
+        found = self.subscribers.get(name)
+        if found is None:
+            near = difflib.get_close_matches(name, list(self.subscribers), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigurationError(f"no subscriber {name!r}{hint}")
+        return found
+
+    def horizon(self, now: dt.datetime) -> str:
+        """The first id the dispatcher leaves for a later pass (events newer than settle_s)."""
+        return id_floor(now - dt.timedelta(seconds=self.settle_s))
+
+    async def run_once(self, now: dt.datetime | None = None) -> dict[str, Outcome]:
+        """Drain every subscriber up to the horizon, each on its own (concurrently)."""
+        at = now or utcnow()
+        names = list(self.subscribers)
+        outcomes = await asyncio.gather(*(self.drain(name, at) for name in names))
+        return dict(zip(names, outcomes, strict=True))
+
+    async def newest_unsettled(self, now: dt.datetime | None = None) -> str | None:
+        """The id of the newest event past the horizon (a later pass must run), or None."""
+        floor = self.horizon(now or utcnow())
+        stmt = select(Event.id).where(Event.id >= floor).order_by(Event.id.desc()).limit(1)
+        async with self.sessions() as session:
+            newest: str | None = await session.scalar(stmt)
+        return newest
+
+    async def drain(self, name: str, now: dt.datetime) -> Outcome:
+        subscriber = self.subscribers[name]
+        position = await self._lease(subscriber, now)
+        if position is None:
+            return Outcome(busy=True)
+        outcome = Outcome()
+        try:
+            horizon = self.horizon(now)
+            while True:
+                events = await self._next(subscriber, position, horizon)
+                for envelope in events:
+                    error = await self._deliver(subscriber, envelope)
+                    if error is not None:
+                        outcome.error = error
+                        await self._save(name, position, 0, error)
+                        return outcome
+                    position = envelope.id
+                    outcome.delivered += 1
+                    await self._save(name, position, 1, None)
+                if len(events) < self.batch:
+                    return outcome
+        finally:
+            await self._release(name)
+
+    async def _deliver(self, subscriber: Subscriber, envelope: EventEnvelope) -> str | None:
+        try:
+            await asyncio.wait_for(subscriber.handle(envelope), subscriber.timeout_s)
+        except TimeoutError:
+            log.warning("subscriber %s timed out on event %s", subscriber.name, envelope.id)
+            return f"timed out after {subscriber.timeout_s}s on event {envelope.id}"
+        except Exception as exc:  # a subscriber's failure is its own: keep it, go on elsewhere
+            log.warning("subscriber %s failed on event %s: %s", subscriber.name, envelope.id, exc)
+            return f"{type(exc).__name__}: {exc} (event {envelope.id})"[:ERROR_MAX]
+        return None
+
+    async def _next(self, subscriber: Subscriber, after: str, before: str) -> list[EventEnvelope]:
+        stmt = select(Event).where(Event.id > after, Event.id < before)
+        if subscriber.event_types:
+            stmt = stmt.where(Event.type.in_(sorted(subscriber.event_types)))
+        async with self.sessions() as session:
+            rows = (await session.scalars(stmt.order_by(Event.id).limit(self.batch))).all()
+        return [row.envelope() for row in rows]
+
+    async def _lease(self, subscriber: Subscriber, now: dt.datetime) -> str | None:
+        """Take the subscriber's cursor for this pass (made on first use); its position, or None
+        when another dispatcher holds it."""
+        until = now + dt.timedelta(seconds=self.lease_s)
+        async with self.sessions() as session, session.begin():
+            if await session.get(EventCursor, subscriber.name) is None:
+                start = id_floor(now) if subscriber.start == "end" else ""
+                session.add(EventCursor(subscriber=subscriber.name, position=start))
+        async with self.sessions() as session, session.begin():
+            c = EventCursor
+            taken = await session.execute(
+                update(c)
+                .where(c.subscriber == subscriber.name)
+                .where(or_(c.leased_until.is_(None), c.leased_until < now))
+                .values(lease_owner=self.owner, leased_until=until)
+            )
+            if not taken.rowcount:  # type: ignore[attr-defined]
+                return None
+            return await session.scalar(select(c.position).where(c.subscriber == subscriber.name))
+
+    async def _save(self, name: str, position: str, delivered: int, error: str | None) -> None:
+        c = EventCursor
+        values: dict[str, object] = {"position": position, "updated_at": utcnow()}
+        if error is None:
+            values |= {"delivered": c.delivered + delivered, "last_error": None, "failures": 0}
+        else:
+            values |= {"last_error": error, "failures": c.failures + 1}
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(c).where(c.subscriber == name, c.lease_owner == self.owner).values(values)
+            )
+
+    async def _release(self, name: str) -> None:
+        c = EventCursor
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(c)
+                .where(c.subscriber == name, c.lease_owner == self.owner)
+                .values(lease_owner=None, leased_until=None)
+            )
+
+    async def cursors(self) -> Sequence[EventCursor]:
+        async with self.sessions() as session:
+            return (
+                await session.scalars(select(EventCursor).order_by(EventCursor.subscriber))
+            ).all()

@@ -1,0 +1,97 @@
+"""Recording a domain event: validated against its type's schema and added to the caller's
+session, so it commits (or rolls back) with the change it describes.
+
+Recording also queues, once per transaction, the job that hands new events to the subscribers
+(``dispatch-events``) through the same transaction's outbox: an event exists and is delivered iff
+its change committed, and survives Redis being down until the relay adds the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ils.domain.models.types import utcnow
+from ils.errors import InvalidEventData
+from ils.events.catalog import latest_version, schema_of
+from ils.events.envelope import Actor, Subject, new_event_id
+from ils.events.models import Event
+
+#: ``session.info`` key: the transaction already queues a dispatch.
+DISPATCH_QUEUED = "ils.events.dispatch_queued"
+
+
+def validated(event_type: str, version: int | None, data: Mapping[str, Any] | BaseModel
+              ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    """The version and the JSON form of ``data`` checked against ``event_type``'s schema (its
+    newest version when ``version`` is None); :class:`InvalidEventData` names each bad field."""
+    chosen = version if version is not None else latest_version(event_type)
+    model = schema_of(event_type, chosen) if chosen is not None else None
+    if chosen is None or model is None:
+        what = "type" if latest_version(event_type) is None else "version"
+        raise InvalidEventData(event_type, [{"field": what, "message": f"unknown event {what}"}])
+    raw = data.model_dump() if isinstance(data, BaseModel) else dict(data)
+    try:
+        typed = model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "data", "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        raise InvalidEventData(event_type, errors) from None
+    return chosen, typed.model_dump(mode="json")
+
+
+async def record(
+    session: AsyncSession,
+    event_type: str,
+    *,
+    company_id: int | None,
+    subject: Subject | tuple[str, int | str],
+    data: Mapping[str, Any] | BaseModel,
+    actor: Actor,
+    version: int | None = None,
+    occurred_at: dt.datetime | None = None,
+    dispatch: bool = True,
+) -> Event:
+    """Add one event to ``session`` (the caller's transaction) and return it.
+
+    ``data`` is checked against the schema of ``event_type`` at ``version`` (default: the
+    newest); a bad payload raises :class:`~ils.errors.InvalidEventData` and adds nothing.
+    ``dispatch`` (default) queues the subscribers' dispatch in the same transaction.
+    """
+    chosen, payload = validated(event_type, version, data)
+    about = subject if isinstance(subject, Subject) else Subject.of(*subject)
+    at = occurred_at or utcnow()
+    event = Event(
+        id=new_event_id(),
+        type=event_type,
+        version=chosen,
+        company_id=company_id,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_job_id=actor.job_id,
+        subject_type=about.type,
+        subject_id=about.id,
+        occurred_at=at,
+        data=payload,
+    )
+    session.add(event)
+    if dispatch:
+        await _queue_dispatch(session, event)
+    return event
+
+
+async def _queue_dispatch(session: AsyncSession, event: Event) -> None:
+    """One ``dispatch-events`` job per transaction, through its outbox (its id from the first
+    event's, so a retried transaction queues no second job)."""
+    if session.info.get(DISPATCH_QUEUED) is session.sync_session.get_transaction():
+        return
+    from ils.jobs.notification.events import queue_dispatch
+
+    await queue_dispatch(session, event.id)
+    session.info[DISPATCH_QUEUED] = session.sync_session.get_transaction()

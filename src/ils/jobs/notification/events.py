@@ -1,0 +1,74 @@
+"""The ``dispatch-events`` job: one pass of the event dispatcher, handing new domain events to every
+subscriber from its own cursor (:mod:`ils.events.dispatcher`).
+
+A transaction that records events queues one such job through its outbox (see
+:mod:`ils.events.record`), delayed by the dispatcher's settle time, so the job exists iff the
+events committed and survives Redis being down. When events newer than the settle time are left
+after a pass, the job queues a follow-up. The dispatcher and its subscribers (SQLAlchemy) are
+imported when the job runs: a worker loads this declaration without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+
+from ils.errors import ConfigurationError
+from ils.jobs.resources import Ctx
+from ils.queue.declare import job
+from ils.queue.producer import EnqueueOptions
+from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+#: Seconds an event waits before it is dispatched (see ils.events.dispatcher: ids are made at
+#: record time, transactions commit in their own order).
+SETTLE_S = 1.0
+EventId = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+
+
+class DispatchEvents(Payload):
+    """Which event's transaction asked for the pass (passes are not per event: each one drains
+    every subscriber)."""
+
+    event_id: EventId
+
+
+@job(DispatchEvents, queue="notification", name="dispatch-events",
+     description="hand new domain events to every subscriber, each from its own cursor",
+     priority=2, attempts=10, resources=("db", "notifier", "producer"))  # fmt: skip
+async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
+    from ils.events.subscribers import dispatcher_for
+
+    dispatcher = dispatcher_for(ctx.resources.db, ctx.resources.notifier, SETTLE_S)
+    outcomes = await dispatcher.run_once()
+    follow_up = None
+    newest = await dispatcher.newest_unsettled()
+    if newest is not None:
+        options = EnqueueOptions(job_id=f"evl-{newest}", delay_s=SETTLE_S)
+        follow_up = (
+            await dispatch_events.send(
+                {"event_id": newest}, options=options, producer=ctx.resources.producer
+            )
+        ).job_id
+    failed = {name: o.error for name, o in outcomes.items() if o.error}
+    return {
+        "delivered": {name: o.delivered for name, o in outcomes.items()},
+        "failed": failed,
+        "busy": sorted(name for name, o in outcomes.items() if o.busy),
+        "follow_up": follow_up,
+    }
+
+
+async def queue_dispatch(session: AsyncSession, event_id: str) -> bool:
+    """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
+    session is of a database no job system was started with (a migration, a script): its events
+    wait in the log for the next pass."""
+    options = EnqueueOptions(job_id=f"evd-{event_id}", delay_s=SETTLE_S)
+    try:
+        await dispatch_events.send({"event_id": event_id}, options=options, session=session)
+    except ConfigurationError:
+        return False
+    return True
