@@ -3,10 +3,11 @@
 :func:`load_settings` reads the sources in one order — defaults < ``ils.toml`` < environment <
 command-line options — checks every name once (:mod:`ils.settings_sources`), and returns one
 frozen :class:`IlsSettings`: the job system's settings (queues, Redis, paths) at the top, the
-``web``, ``mail``, ``chat``, ``retention``, ``webhooks`` and ``quotas`` sections beside them. A section's values
-are validated when a process first needs it (``mail_settings()``...), so ``ils queue stats`` runs
-with a broken SMTP setting while the email worker refuses to start with it. Nothing else reads
-``os.environ`` for settings; children of ``ils serve --processes`` get this object serialized.
+``web``, ``mail``, ``chat``, ``retention``, ``webhooks`` and ``quotas`` sections beside them. A
+section's values are validated when a process first needs it (``mail_settings()``...), so
+``ils queue stats`` runs with a broken SMTP setting while the email worker refuses to start with
+it. Nothing else reads ``os.environ`` for settings; children of ``ils serve --processes`` get
+this object serialized.
 """
 
 from __future__ import annotations

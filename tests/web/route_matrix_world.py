@@ -372,8 +372,14 @@ async def webhook_endpoint(w: World, owner: Owner, role: Role) -> Params:
 async def webhook_delivery(w: World, owner: Owner, role: Role) -> Params:
     """A failed delivery attempt to a webhook endpoint of ``owner``'s company."""
     endpoint_id = (await webhook_endpoint(w, owner, role))["endpoint_id"]
-    event = {"id": f"01MATRIX{w.next():018d}", "type": "order.created", "version": 1,
-             "company_id": w.company[owner], "occurred_at": "2026-12-07T06:00:00Z", "data": {}}
+    event = {
+        "id": f"01MATRIX{w.next():018d}",
+        "type": "order.created",
+        "version": 1,
+        "company_id": w.company[owner],
+        "occurred_at": "2026-12-07T06:00:00Z",
+        "data": {},
+    }
     async with w.db.session() as s:
         row = WebhookDelivery(
             company_id=w.company[owner], endpoint_id=endpoint_id, event_id=event["id"],

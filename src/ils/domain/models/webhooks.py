@@ -56,9 +56,7 @@ class WebhookDelivery(CompanyOwned, Base):
         Index("ix_webhook_deliveries_endpoint_at", "endpoint_id", "at"),
     )
 
-    endpoint_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
-    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     event_type: Mapped[str] = mapped_column(String(100))
     job_id: Mapped[str] = mapped_column(String(200))

@@ -137,7 +137,9 @@ def rotate_secret(row: WebhookEndpoint, overlap_s: int, now: dt.datetime | None 
     row.updated_at = now
 
 
-async def test_send(session: AsyncSession, row: WebhookEndpoint, actor: int) -> tuple[str, Enqueued]:
+async def test_send(
+    session: AsyncSession, row: WebhookEndpoint, actor: int
+) -> tuple[str, Enqueued]:
     """A ``webhook.test`` event to ``row`` (enabled or not): its event id and job."""
     event = WebhookEvent(
         id=new_event_id(), type=TEST_EVENT, company_id=row.company_id, occurred_at=utcnow(),

@@ -10,43 +10,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import time
 from typing import Any
 
 from pydantic import Field
 
+from ils.events.catalog import EVENT_TYPES
+from ils.events.envelope import new_event_id
 from ils.queue.registry import Payload
+
+__all__ = ["EVENT_TYPES", "TEST_EVENT", "WebhookEvent", "envelope_of", "new_event_id"]
 
 #: The test-send's event type (``POST /api/webhooks/endpoints/{id}/test``): every endpoint gets
 #: it, whatever it subscribes to.
 TEST_EVENT = "webhook.test"
-#: The event types of the domain event log (issue 19's catalogue) an endpoint may subscribe to.
-EVENT_TYPES: tuple[str, ...] = (
-    "order.created", "order.updated", "order.status_changed", "order.shipped",
-    "order.delivered", "order.cancelled", "invoice.issued", "invoice.paid",
-    "payment.succeeded", "payment.failed", "product.price_changed", "product.low_stock",
-    "product.out_of_stock", "user.created", "user.role_changed", "user.logged_in",
-    "user.login_failed", "company.created", "marketplace.connection.requested",
-    "marketplace.connection.accepted", "marketplace.connection.rejected",
-    "ai.anomaly_detected", "document.generated", "oma.file_processed", "job.dead_lettered",
-)  # fmt: skip
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_event_id(now_ms: int | None = None) -> str:
-    """A ULID (48 bits of milliseconds, 80 random bits, Crockford base32): ordered by time."""
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
 class WebhookEvent(Payload):
     """One domain event as webhooks send it (the event log's envelope, field for field)."""
 
     id: str = Field(
-        min_length=1, max_length=28, pattern=r"^[0-9A-Za-z_-]+$",
+        min_length=1,
+        max_length=28,
+        pattern=r"^[0-9A-Za-z_-]+$",
         description="the event id (a ULID): the webhook-id header",
     )
     type: str = Field(min_length=1, max_length=100)

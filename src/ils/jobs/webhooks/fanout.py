@@ -52,7 +52,9 @@ async def enqueue_deliveries(
         sent.append(
             await deliver_webhook.send(
                 {"endpoint_id": endpoint.id, "event": envelope},
-                company_id=envelope.company_id, options=options, session=session,
-            )  # fmt: skip
+                company_id=envelope.company_id,
+                options=options,
+                session=session,
+            )
         )
     return sent

@@ -92,9 +92,7 @@ async def _streak(
         endpoint.enabled = False
         endpoint.disabled_at = now
         endpoint.disabled_count += 1
-        endpoint.disabled_reason = (
-            f"{endpoint.failure_streak} events in a row failed for good"
-        )
+        endpoint.disabled_reason = f"{endpoint.failure_streak} events in a row failed for good"
         await _notify_admins(session, producer, endpoint)
     endpoint.updated_at = dt.datetime.now(dt.UTC)
 

@@ -51,9 +51,7 @@ class WebhookSender:
             timeout=settings.timeout_s, follow_redirects=False, trust_env=False
         )
 
-    async def send(
-        self, url: str, event_id: str, body: bytes, signing_secrets: list[str]
-    ) -> Sent:
+    async def send(self, url: str, event_id: str, body: bytes, signing_secrets: list[str]) -> Sent:
         import httpx
 
         parts = urlsplit(url)

@@ -8,10 +8,12 @@ in ils.toml), validated by :meth:`ils.settings.IlsSettings.webhook_settings`.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ils.env_settings import networks
 
 Network = IPv4Network | IPv6Network
 
@@ -33,10 +35,4 @@ class WebhookSettings(BaseModel):
     @field_validator("allow", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
-            try:
-                return tuple(ip_network(p, strict=False) for p in parts)
-            except ValueError as exc:
-                raise ValueError(f"comma-separated networks like 10.0.0.0/8: {exc}") from exc
-        return value
+        return networks(value)

@@ -172,7 +172,7 @@ async def delete_endpoint(
 
 @router.post("/endpoints/{endpoint_id}/rotate-secret", dependencies=[MANAGE],
              response_model=EndpointOut, responses=NOT_FOUND,
-             summary="A new signing secret; the previous one signs too for the overlap")  # fmt: skip
+             summary="A new signing secret; the old one signs too for the overlap")  # fmt: skip
 async def rotate_secret(
     endpoint_id: EndpointId, request: Request, user: CurrentUser, session: DbSession,
     body: Rotation | None = None,

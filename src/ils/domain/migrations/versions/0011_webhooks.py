@@ -64,9 +64,11 @@ def upgrade() -> None:
             ["company_id"], ["companies.id"], name="fk_webhook_deliveries_company_id_companies"
         ),
         sa.ForeignKeyConstraint(
-            ["endpoint_id"], ["webhook_endpoints.id"], ondelete="CASCADE",
+            ["endpoint_id"],
+            ["webhook_endpoints.id"],
+            ondelete="CASCADE",
             name="fk_webhook_deliveries_endpoint_id_webhook_endpoints",
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
         sa.UniqueConstraint("job_id", "attempt", name="uq_webhook_deliveries_attempt"),
     )
