@@ -38,7 +38,7 @@ SEED_TYPES = {
 # and a batch's summary (flows and batches), the scheduled queue's (schedules: issue 17); the
 # event dispatch (issue 19).
 ADDED_TYPES = {
-    "notification": {"fan-out", "batch-summary", "dispatch-events"},
+    "notification": {"fan-out", "batch-summary", "dispatch-events", "deliver-webhook"},
     "email": {"invoice"},
     "scheduled": {"sync-schedules", "retention", "nightly-anomaly-scan", "failed-jobs-digest",
                   "daily-briefing", "weekly-demand-forecast"},
@@ -115,7 +115,7 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for queue in QUEUE_NAMES:
         expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
         assert {t.name for t in registry.for_queue(queue)} == expected
-    assert len(registry) == 30
+    assert len(registry) == 31
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
         # Every queue but oma has its worker (oma's job types come with issue 18).

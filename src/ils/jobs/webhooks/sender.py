@@ -43,13 +43,22 @@ def _pinned(url: str, address: str) -> tuple[str, str]:
 
 
 class WebhookSender:
-    def __init__(self, settings: WebhookSettings) -> None:
-        import httpx
+    """Built with the worker (its settings checked then); its HTTP client, and httpx with it, at
+    the first delivery: a notification worker that sends no webhook stays lean."""
 
+    def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
-        self._client: httpx.AsyncClient = httpx.AsyncClient(
-            timeout=settings.timeout_s, follow_redirects=False, trust_env=False
-        )
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                timeout=self.settings.timeout_s, follow_redirects=False, trust_env=False
+            )
+        return self._http
 
     async def send(self, url: str, event_id: str, body: bytes, signing_secrets: list[str]) -> Sent:
         import httpx
@@ -90,7 +99,8 @@ class WebhookSender:
         return Sent(response.status_code, _ms(started), excerpt, error)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def _ms(started: float) -> int:

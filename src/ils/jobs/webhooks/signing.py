@@ -9,8 +9,6 @@ import datetime as dt
 import secrets
 from collections.abc import Sequence
 
-from standardwebhooks import Webhook
-
 SECRET_PREFIX = "whsec_"
 
 
@@ -24,6 +22,8 @@ def signed_headers(
 ) -> dict[str, str]:
     """The three headers of a request carrying ``body``, signed with each of ``signing_secrets``
     (space-separated ``v1,<signature>`` values, as the specification allows)."""
+    from standardwebhooks import Webhook  # at the first delivery, not with the worker
+
     signatures = [Webhook(s).sign(event_id, now, body) for s in signing_secrets]
     return {
         "webhook-id": event_id,
