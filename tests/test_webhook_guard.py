@@ -38,8 +38,8 @@ def test_the_allow_list_admits_on_premise_receivers() -> None:
 async def test_names_are_judged_by_what_they_resolve_to() -> None:
     with pytest.raises(RefusedAddress, match="loopback"):
         await resolve("localhost", 443)
-    assert str(await resolve("localhost", 443, [ip_network("127.0.0.0/8"),
-                                                  ip_network("::1/128")])) in ("127.0.0.1", "::1")  # fmt: skip
+    local = [ip_network("127.0.0.0/8"), ip_network("::1/128")]
+    assert str(await resolve("localhost", 443, local)) in ("127.0.0.1", "::1")
     with pytest.raises(RefusedAddress, match="metadata"):
         await resolve("169.254.169.254", 80)
 

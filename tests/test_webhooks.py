@@ -36,7 +36,7 @@ from ils.queue.settings import QUEUE_NAMES
 from tests.conftest import make_settings
 from tests.support.email_world import make_world
 from tests.support.running import running
-from tests.support.webhook_receiver import Receiver, webhook_receiver
+from tests.support.webhook_receiver import webhook_receiver
 
 LOCAL = {"ILS_WEBHOOK_ALLOW": "127.0.0.1/32", "ILS_WEBHOOK_TIMEOUT_S": "0.5"}
 
@@ -288,8 +288,9 @@ async def test_a_refused_address_is_never_contacted(
     """Without the allow-list the receiver on 127.0.0.1 is loopback: the job gives up at once,
     the attempt is logged with the reason, and nothing reaches the receiver."""
     world = await make_world(db)
+    no_allow_list = {"ILS_WEBHOOK_ALLOW": ""}
     async with webhook_receiver("ok") as rx, \
-            webhook_system(redis_url, prefix, tmp_path, db, ILS_WEBHOOK_ALLOW="") as system:  # fmt: skip
+            webhook_system(redis_url, prefix, tmp_path, db, **no_allow_list) as system:  # fmt: skip
         endpoint = await add_endpoint(db, world.lab.id, rx.url)
         [job_id] = await fan_out(db, shipped(world.lab.id))
         async with running(system, "notification"):
