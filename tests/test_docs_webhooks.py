@@ -47,7 +47,7 @@ async def receiver(argv: list[str], secret: str) -> AsyncIterator[tuple[str, lis
         yield f"http://127.0.0.1:{first[1]}/hook", lines
     finally:
         proc.terminate()
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
         lines += out.decode().splitlines()
 
 
