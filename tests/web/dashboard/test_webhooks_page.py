@@ -29,7 +29,8 @@ async def site_db(site_db: str) -> str:
     db = Database(site_db)
     try:
         async with db.session() as s:
-            s.add(WebhookEndpoint(company_id=OTHER_COMPANY, url="https://theirs.example/hook",
+            theirs = "https://theirs.example/hook"
+            s.add(WebhookEndpoint(company_id=OTHER_COMPANY, url=theirs,
                                   event_types=["order.created"], secret="whsec_dGhlaXJz"))  # fmt: skip
     finally:
         await db.dispose()
