@@ -29,9 +29,11 @@ async def site_db(site_db: str) -> str:
     db = Database(site_db)
     try:
         async with db.session() as s:
-            theirs = "https://theirs.example/hook"
-            s.add(WebhookEndpoint(company_id=OTHER_COMPANY, url=theirs,
-                                  event_types=["order.created"], secret="whsec_dGhlaXJz"))  # fmt: skip
+            theirs = WebhookEndpoint(
+                company_id=OTHER_COMPANY, url="https://theirs.example/hook",
+                event_types=["order.created"], secret="whsec_dGhlaXJz",
+            )  # fmt: skip
+            s.add(theirs)
     finally:
         await db.dispose()
     return site_db
