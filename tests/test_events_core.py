@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from ils.domain.db import Database
+from ils.domain.models.events import Event, EventCursor
 from ils.errors import ConfigurationError, InvalidEventData
 from ils.events.catalog import CATALOG, EVENT_TYPES, json_schemas
 from ils.events.dispatcher import Dispatcher, Subscriber
 from ils.events.envelope import Actor, EventEnvelope, Subject, id_floor, new_event_id
-from ils.events.models import Event, EventCursor
 from ils.events.record import record
 
 ISSUE_TYPES = {

@@ -7,6 +7,7 @@ starts them (through the outbox) and written to their schedule's row."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,11 +30,13 @@ from ils.domain.models import (
     Schedule,
     User,
 )
+from ils.domain.models.events import Event
 from ils.domain.services import Window
 from ils.domain.services import companies as company_service
 from ils.domain.services import schedules as service
 from ils.domain.services.companies import CompanyCreate
 from ils.domain.services.schedules import ScheduleCreate
+from ils.events.envelope import new_event_id
 from ils.queue.admin import JobView
 from ils.queue.outbox_table import outbox
 from ils.settings import IlsSettings
@@ -174,6 +177,11 @@ async def _aged_world(db: Database, files: Path, now: dt.datetime) -> dict[str, 
                  "options": {}, "created_at": at, "relayed_at": at, "relay_attempts": 0}
                 for age, at in (("old", old), ("new", new))]  # fmt: skip
         await s.execute(insert(outbox), rows)
+        for age, at in (("old", old), ("new", new)):
+            data = {"order_id": 1, "number": age}
+            s.add(Event(id=new_event_id(at), type="order.delivered", version=1,
+                        company_id=company, actor_kind="system", subject_type="order",
+                        subject_id=age, occurred_at=at, data=data))  # fmt: skip
     for name, age in (("kept.pdf", OLD), ("orphan.pdf", OLD), ("fresh.pdf", dt.timedelta())):
         path = files / str(company) / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +200,7 @@ async def test_retention_deletes_exactly_what_its_rules_name(
     async with running(db_system, "scheduled"):
         done = await run_now(db_system, db, schedule_id)
     assert done.return_value == {"outbox_rows": 1, "orphaned_files": 1, "sessions": 2,
-                                 "tokens": 1, "notifications": 1}  # fmt: skip
+                                 "tokens": 1, "notifications": 1, "events_archived": 1}  # fmt: skip
     company = world["company"]
     left = sorted(p.name for p in (settings.files_root / str(company)).iterdir())
     assert left == ["fresh.pdf", "kept.pdf"]
@@ -201,4 +209,11 @@ async def test_retention_deletes_exactly_what_its_rules_name(
         assert list(await s.scalars(select(Notification.title))) == ["new"]
         assert len(list(await s.scalars(select(AuthSession.id)))) == 1
         kept = set(await s.scalars(select(outbox.c.id).where(outbox.c.id.like("row-%"))))
+        events = list(
+            await s.scalars(select(Event.subject_id).where(Event.type == "order.delivered"))
+        )
     assert kept == {"row-new"}
+    assert events == ["new"]
+    (archive,) = (settings.var_dir / "events" / "archive").iterdir()
+    lines = [json.loads(line) for line in archive.read_text().splitlines()]
+    assert [(e["type"], e["subject_id"]) for e in lines] == [("order.delivered", "old")]

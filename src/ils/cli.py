@@ -19,6 +19,7 @@ import typer
 from ils.cli_base import configure_logging, fail, ready_to_run, settings_for
 from ils.cli_common import ConfigOpt, LogOpt
 from ils.cli_dlq import dlq_app
+from ils.cli_events import events_app
 from ils.cli_flows import batch_app, flow_app
 from ils.cli_queue import queue_app
 from ils.cli_schedule import schedule_app
@@ -38,6 +39,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(flow_app, name="flow")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(events_app, name="events")
 app.add_typer(embedded_app, name="embedded")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")

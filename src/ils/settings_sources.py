@@ -87,6 +87,7 @@ ENV_PATHS: dict[str, str] = {
     "ILS_RETENTION_ORPHAN_DOCUMENT_HOURS": "retention.orphan_document_hours",
     "ILS_RETENTION_CREDENTIAL_DAYS": "retention.credential_days",
     "ILS_RETENTION_NOTIFICATION_DAYS": "retention.notification_days",
+    "ILS_RETENTION_EVENT_DAYS": "retention.event_days",
 }
 for _q in QUEUE_NAMES:
     for _f in QUEUE_FIELDS:

@@ -81,4 +81,6 @@ async def relayed(system: JobSystem) -> None:
 
 async def outbox_rows(system: JobSystem) -> int:
     async with system.database.session() as session:
-        return int((await session.execute(select(func.count()).select_from(outbox))).scalar_one())
+        # the jobs of the domain, not the event dispatch their events queue
+        count = select(func.count()).select_from(outbox).where(outbox.c.name != "dispatch-events")
+        return int((await session.execute(count)).scalar_one())

@@ -100,6 +100,7 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/orders/{order_id}/ship", ADMINS | {LAB}, target="order_in_quality_check",
         body={"tracking_number": "1Z999AA10123456784", "carrier": "UPS"}),
     Row("GET", "/api/orders/{order_id}/documents", EVERYONE, target="order"),
+    Row("GET", "/api/orders/{order_id}/history", EVERYONE, target="order"),
     # ---- patients and examinations: the lab sees neither; staff not the clinical record ----
     Row("GET", "/api/patients", ADMINS | {OPT, DISP, STAFF}),
     Row("POST", "/api/patients", ADMINS | {OPT, DISP, STAFF}, 201,
@@ -251,6 +252,12 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/webhooks/deliveries/{delivery_id}/retry", ADMINS, 202,
         target="webhook_delivery"),
     Row("GET", "/api/audit", ONLY_PLATFORM),
+    # ---- the event log: admins read their company's; replay to a subscriber is the platform's
+    Row("GET", "/api/events/types", ADMINS),
+    Row("GET", "/api/events", ADMINS),
+    Row("POST", "/api/events/replay", ONLY_PLATFORM,
+        body={"subscriber": "live", "since": "2026-01-01T00:00:00Z",
+              "until": "2026-01-02T00:00:00Z", "dry_run": True}),
     # ---- operations: not a role's matter (the metrics answer loopback or their token) ----
     Row("GET", "/metrics", EVERYONE, anonymous=200),
     Row("GET", "/healthz", EVERYONE, anonymous=200),

@@ -115,8 +115,8 @@ class ProductPriceChanged(EventData):
 class ProductStock(EventData):
     product_id: Id
     sku: Short
-    stock_quantity: int
-    reorder_level: int
+    stock: int
+    reorder_threshold: int
 
 
 # ---- users and companies --------------------------------------------------------------------
@@ -200,7 +200,7 @@ CATALOG: dict[tuple[str, int], tuple[type[EventData], str]] = {
     ("payment.succeeded", 1): (PaymentSucceeded, "a payment was recorded on an invoice"),
     ("payment.failed", 1): (PaymentFailed, "a payment was refused"),
     ("product.price_changed", 1): (ProductPriceChanged, "a product's price changed"),
-    ("product.low_stock", 1): (ProductStock, "a product's stock fell to its reorder level"),
+    ("product.low_stock", 1): (ProductStock, "a product's stock fell to its reorder threshold"),
     ("product.out_of_stock", 1): (ProductStock, "a product's stock fell to zero"),
     ("user.created", 1): (UserCreated, "a user was created"),
     ("user.role_changed", 1): (UserRoleChanged, "a user's role changed"),

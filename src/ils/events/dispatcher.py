@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ils.domain.models.events import Event, EventCursor
 from ils.domain.models.types import utcnow
 from ils.errors import ConfigurationError
 from ils.events.catalog import EVENT_TYPES
 from ils.events.envelope import EventEnvelope, id_floor
-from ils.events.models import Event, EventCursor
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 1_000

@@ -10,19 +10,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ils.domain.models.events import Event
 from ils.domain.models.types import utcnow
 from ils.errors import InvalidEventData
 from ils.events.catalog import latest_version, schema_of
 from ils.events.envelope import Actor, Subject, new_event_id
-from ils.events.models import Event
+
+if TYPE_CHECKING:
+    from ils.queue.producer import Producer
 
 #: ``session.info`` key: the transaction already queues a dispatch.
 DISPATCH_QUEUED = "ils.events.dispatch_queued"
+#: ``session.info`` key: who the session acts for (the web app sets the request's user).
+ACTOR_INFO = "ils.events.actor"
+
+
+def act_as(session: AsyncSession, actor: Actor) -> None:
+    """Make ``actor`` the default actor of the events ``session`` records."""
+    session.info[ACTOR_INFO] = actor
+
+
+def actor_of(session: AsyncSession) -> Actor:
+    """Who ``session`` acts for: as set by :func:`act_as`, else the system."""
+    found = session.info.get(ACTOR_INFO)
+    return found if isinstance(found, Actor) else Actor.system()
 
 
 def validated(event_type: str, version: int | None, data: Mapping[str, Any] | BaseModel
@@ -53,28 +69,31 @@ async def record(
     company_id: int | None,
     subject: Subject | tuple[str, int | str],
     data: Mapping[str, Any] | BaseModel,
-    actor: Actor,
+    actor: Actor | None = None,
     version: int | None = None,
     occurred_at: dt.datetime | None = None,
     dispatch: bool = True,
+    producer: Producer | None = None,
 ) -> Event:
     """Add one event to ``session`` (the caller's transaction) and return it.
 
     ``data`` is checked against the schema of ``event_type`` at ``version`` (default: the
     newest); a bad payload raises :class:`~ils.errors.InvalidEventData` and adds nothing.
-    ``dispatch`` (default) queues the subscribers' dispatch in the same transaction.
+    ``actor`` defaults to the session's (:func:`actor_of`). ``dispatch`` (default) queues the
+    subscribers' dispatch in the same transaction (through ``producer``, else the session's).
     """
     chosen, payload = validated(event_type, version, data)
     about = subject if isinstance(subject, Subject) else Subject.of(*subject)
     at = occurred_at or utcnow()
+    who = actor or actor_of(session)
     event = Event(
         id=new_event_id(),
         type=event_type,
         version=chosen,
         company_id=company_id,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_job_id=actor.job_id,
+        actor_kind=who.kind,
+        actor_user_id=who.user_id,
+        actor_job_id=who.job_id,
         subject_type=about.type,
         subject_id=about.id,
         occurred_at=at,
@@ -82,16 +101,16 @@ async def record(
     )
     session.add(event)
     if dispatch:
-        await _queue_dispatch(session, event)
+        await _queue_dispatch(session, event, producer)
     return event
 
 
-async def _queue_dispatch(session: AsyncSession, event: Event) -> None:
+async def _queue_dispatch(session: AsyncSession, event: Event, producer: Producer | None) -> None:
     """One ``dispatch-events`` job per transaction, through its outbox (its id from the first
     event's, so a retried transaction queues no second job)."""
     if session.info.get(DISPATCH_QUEUED) is session.sync_session.get_transaction():
         return
     from ils.jobs.notification.events import queue_dispatch
 
-    await queue_dispatch(session, event.id)
-    session.info[DISPATCH_QUEUED] = session.sync_session.get_transaction()
+    if await queue_dispatch(session, event.id, producer):
+        session.info[DISPATCH_QUEUED] = session.sync_session.get_transaction()

@@ -27,6 +27,9 @@ def notify_admins(producer: Producer) -> OnNew:
     """The ``on_new`` hook of :class:`~ils.queue.dead_letters.DeadLetters` for ``producer``."""
 
     async def notify(session: AsyncSession, dead: DeadLetter) -> None:
+        from ils.events.emit_jobs import job_dead_lettered
+
+        await job_dead_lettered(session, dead, producer)
         if dead.company_id is None:
             return
         from ils.jobs.notification.handlers import fan_out

@@ -38,6 +38,7 @@ from ils.web.routes.billing import router as billing_router
 from ils.web.routes.catalog import router as catalog_router
 from ils.web.routes.dead_letters import router as dead_letters_router
 from ils.web.routes.documents import router as documents_router
+from ils.web.routes.events import router as events_router
 from ils.web.routes.marketplace import router as marketplace_router
 from ils.web.routes.metrics import router as metrics_router
 from ils.web.routes.notifications import router as notifications_router
@@ -146,6 +147,7 @@ def create_app(
     app.include_router(schedules_router)
     app.include_router(webhooks_router)
     app.include_router(audit_router)
+    app.include_router(events_router)
     app.include_router(metrics_router)
     app.include_router(orders_router)
     app.include_router(marketplace_router)

@@ -33,6 +33,7 @@ from ils.domain.services import notifications as service
 from ils.jobs.notification.channel import LiveEvent, channel
 from ils.queue.background import BackgroundTask
 from ils.queue.broker import Broker, redact
+from ils.web import live_events
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,11 @@ RESYNC: Final = _Resync()
 class Delivery:
     """What one socket is sent for one event, as the database has it for the socket's user."""
 
-    kind: Literal["notification", "read"]
+    kind: Literal["notification", "read", "event"]
     unread_count: int
     notification: dict[str, Any] | None = None
     ids: list[int] | Literal["all"] = field(default_factory=list)
+    event: dict[str, Any] | None = None
 
 
 class Inbox:
@@ -120,7 +122,10 @@ class LiveHub:
 
     async def dispatch(self, events: Sequence[LiveEvent]) -> None:
         """Hand what ``events`` announce, read from the database, to their users' inboxes."""
-        wanted = [e for e in events if self._inboxes.get(e.user_id)]
+        domain = [e.event_id for e in events if e.kind == "event" and e.event_id]
+        if domain and self._inboxes:
+            await self._domain_events(domain)
+        wanted = [e for e in events if e.kind != "event" and self._inboxes.get(e.user_id)]
         if not wanted:
             return
         try:
@@ -140,6 +145,19 @@ class LiveHub:
                 continue
             for inbox in self._inboxes.get(event.user_id, ()):
                 inbox.offer(delivery)
+
+    async def _domain_events(self, event_ids: Sequence[str]) -> None:
+        """Domain events to the sockets of the users who may see them (see
+        :mod:`ils.web.live_events`)."""
+        try:
+            seen = await live_events.visible(self.database, event_ids, sorted(self._inboxes))
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("live events: %d events not delivered: %s", len(event_ids), exc)
+            return
+        for user_id, envelopes in seen.items():
+            for inbox in self._inboxes.get(user_id, ()):
+                for envelope in envelopes:
+                    inbox.offer(Delivery("event", -1, event=envelope))
 
     async def _resolve(self, events: Sequence[LiveEvent]) -> list[Delivery | None]:
         """Each event as its user's socket sees it, or None where the database disagrees."""

@@ -34,6 +34,7 @@ from ils.domain.models.catalog import Product, Supplier
 from ils.domain.models.clinical import Examination, Patient
 from ils.domain.models.documents import Document
 from ils.domain.models.email_log import EmailLog
+from ils.domain.models.events import Event, EventCursor
 from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.notifications import Notification
 from ils.domain.models.orders import (
@@ -46,7 +47,6 @@ from ils.domain.models.orders import (
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.schedules import MissedRun, Schedule
 from ils.domain.models.webhooks import WebhookDelivery, WebhookEndpoint
-from ils.events.models import Event, EventCursor
 
 __all__ = [
     "ADMIN_ROLES",

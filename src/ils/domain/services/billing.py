@@ -48,6 +48,7 @@ from ils.domain.services import (
 )
 from ils.domain.services.catalog import company_products
 from ils.errors import Conflict, Invalid
+from ils.events import emit
 from ils.jobs.helpers import queue_invoice_email_flow, queue_invoice_pdf, queue_receipt_pdf
 
 RATE_QUANTUM = Decimal("0.001")
@@ -233,6 +234,7 @@ async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
     await session.refresh(invoice)
     if issued is None:
         raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
+    await emit.invoice_issued(session, invoice)
     return QueuedJob.of(
         await queue_invoice_pdf.using(company_id=invoice.company_id, session=session)(
             invoice_id=invoice.id
@@ -293,6 +295,7 @@ async def record_payment(
         company_id=invoice.company_id, invoice_id=invoice.id, paid_at=paid_at, **given
     )
     await added(session, payment)
+    await emit.payment_recorded(session, invoice, payment)
     return payment, QueuedJob.of(
         await queue_receipt_pdf.using(company_id=payment.company_id, session=session)(
             payment_id=payment.id

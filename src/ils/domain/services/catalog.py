@@ -33,6 +33,7 @@ from ils.domain.services import (
     where_given,
 )
 from ils.errors import Conflict, Invalid
+from ils.events import emit
 
 LeadTime = Annotated[int, Field(ge=0, le=365, description="days from order to delivery")]
 LensIndex = Annotated[
@@ -202,4 +203,7 @@ async def update_product(session: AsyncSession, product: Product, data: PartialU
         await company_supplier(session, product.company_id, changes["supplier_id"])
     if "sku" in changes:
         await _check_unique(session, Product.sku, product.company_id, changes["sku"], product.id)
-    return await changed(session, product, changes)
+    old_price, old_stock = product.price, product.stock
+    updated = await changed(session, product, changes)
+    await emit.product_changed(session, updated, old_price, old_stock)
+    return updated

@@ -23,6 +23,7 @@ from ils.domain.models.types import utcnow
 from ils.domain.services import Email, Text200, added
 from ils.domain.services.schedules import ScheduleCreate, changed, create_schedule
 from ils.errors import Conflict
+from ils.events import emit
 from ils.queue.recurrence import check_timezone
 
 
@@ -66,6 +67,7 @@ async def create_company(
     if await session.scalar(select(Company.id).where(Company.slug == data.slug)) is not None:
         raise Conflict(f"a company with the slug {data.slug!r} exists already")
     company = await added(session, Company(**data.model_dump()))
+    await emit.company_created(session, company)
     await default_schedules(session, company, now)
     return company
 

@@ -14,6 +14,7 @@ from ils.domain.models.marketplace import MarketplaceConnection
 from ils.domain.models.types import utcnow
 from ils.domain.services import added, for_user, newest_first
 from ils.errors import Conflict, Invalid
+from ils.events import emit
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
 
@@ -64,6 +65,7 @@ async def request_connection(
         status=ConnectionStatus.requested,
     )
     await added(session, connection)
+    await emit.connection_event(session, connection, "requested")
     jobs = [
         await helpers.queue_marketplace_connection_email.using(
             company_id=target_company_id, session=session
@@ -93,6 +95,8 @@ async def respond(
         company_id=connection.requester_company_id, session=session
     )
     event = "accepted" if accept else "rejected"
+    await session.flush()
+    await emit.connection_event(session, connection, event)
     jobs = await for_user(
         connection.requested_by_user_id, notify, connection_id=connection.id, event=event
     )

@@ -24,6 +24,7 @@ from ils.domain.models import (
 from ils.domain.models.types import to_money
 from ils.domain.services import for_user, newest_first, where_given
 from ils.errors import Conflict, Invalid
+from ils.events import emit
 from ils.jobs import helpers
 from ils.queue.producer import Enqueued
 
@@ -134,6 +135,7 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
     session.add(order)
     await session.flush()
     order.number = order_number(order.id)
+    await emit.order_created(session, order)
     company = order.company_id
     async with helpers.batch(session):
         jobs = [
@@ -172,7 +174,9 @@ async def change_status(session: AsyncSession, order: Order, to: OrderStatus) ->
     notify whoever placed it."""
     if to is OrderStatus.shipped:
         raise Invalid("status", "shipping needs a tracking number: use the ship action")
+    before = order.status.value
     _transition(order, to)
+    await emit.order_moved(session, order, before)
     message = f"Order {order.number} is now {to.value.replace('_', ' ')}"
     return OrderResult(order, await _notify_creator(session, order, message))
 
@@ -181,9 +185,11 @@ async def ship_order(
     session: AsyncSession, order: Order, tracking_number: str, carrier: str | None
 ) -> OrderResult:
     """Mark shipped with its tracking; the shipment email and a notification follow."""
+    before = order.status.value
     _transition(order, OrderStatus.shipped)
     order.tracking_number = tracking_number
     order.carrier = carrier
+    await emit.order_moved(session, order, before)
     notified = await _notify_creator(session, order, f"Order {order.number} has shipped")
     email = helpers.queue_shipment_notification_email.using(
         company_id=order.company_id, session=session

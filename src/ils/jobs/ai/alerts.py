@@ -7,7 +7,7 @@ ai-insight notification (keyed on the job, so a retry raises nothing twice).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,9 @@ from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
 from ils.queue.declare import job
 from ils.queue.registry import Payload
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 HISTORY_DAYS = 365
 # A weekly season in daily data; weekly and monthly buckets have no season a year can show.
@@ -104,9 +107,15 @@ async def anomaly_detection(payload: AnomalyDetectionTask, ctx: Ctx) -> dict[str
     result = {"range": payload.range, "lookback_days": payload.lookback_days,
               "metrics": list(metrics), "counts": counts, "anomalies": anomalies,
               "series": series}  # fmt: skip
-    result_id = await store(ctx.resources.db, payload.company_id, AiResultKind.anomaly,
-                            ctx.job_id, result, for_date=end)  # fmt: skip
     alerting = [a for a in anomalies if a["severity"] in ALERTING]
+
+    async def recorded(session: AsyncSession, result_id: int) -> None:
+        from ils.events.emit_jobs import anomalies_detected
+
+        await anomalies_detected(session, payload.company_id, ctx.job_id, result_id, alerting)
+
+    result_id = await store(ctx.resources.db, payload.company_id, AiResultKind.anomaly,
+                            ctx.job_id, result, for_date=end, then=recorded)  # fmt: skip
     if alerting:
         top = alerting[0]
         more = f" {len(alerting) - 1} more high or critical." if len(alerting) > 1 else ""

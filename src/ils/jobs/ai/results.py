@@ -16,6 +16,10 @@ from ils.jobs.resources import Ctx
 from ils.queue.producer import EnqueueOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from ils.domain.db import Database
     from ils.domain.models import AiResult
 
@@ -34,8 +38,10 @@ async def store(
     job_id: str,
     data: dict[str, Any],
     for_date: dt.date | None = None,
+    then: Callable[[AsyncSession, int], Awaitable[None]] | None = None,
 ) -> int:
-    """The job's result row, inserted or (when the job ran before) replaced; its id."""
+    """The job's result row, inserted or (when the job ran before) replaced; its id. ``then``
+    runs in the same transaction with the row's id (the events the result owes)."""
     from ils.domain.db import conflict_insert
     from ils.domain.models import AiResult
     from ils.domain.models.types import utcnow
@@ -51,6 +57,8 @@ async def store(
     )
     async with db.session() as session:
         result_id: int = (await session.execute(upsert)).scalar_one()
+        if then is not None:
+            await then(session, result_id)
     return result_id
 
 

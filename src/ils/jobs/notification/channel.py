@@ -15,12 +15,14 @@ user's (an id that is not the user's is dropped), so a forged event delivers not
 |---|---|---|
 | ``notification`` | ``id`` (the notification's) | a job stored it |
 | ``read`` | ``ids`` (a list, or ``"all"``) | the user marked some read |
+| ``event`` | ``id`` (a domain event's, no ``user_id``) | the live subscriber handed it on |
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,7 +34,11 @@ from ils.queue.broker import Broker
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["notification", "read"]
+EventKind = Literal["notification", "read", "event"]
+#: A domain event's id (a ULID), as the channel may carry it.
+EVENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+#: The ``user_id`` of an ``event``: it is for every socket allowed to see it, not one user's.
+EVERYONE = 0
 
 
 def channel(prefix: str) -> str:
@@ -48,8 +54,16 @@ class LiveEvent:
     user_id: int
     notification_id: int | None = None
     ids: list[int] | Literal["all"] = field(default_factory=list)
+    event_id: str | None = None
+
+    @classmethod
+    def domain_event(cls, event_id: str) -> LiveEvent:
+        """The announcement of a domain event (:mod:`ils.events`), for every socket."""
+        return cls(kind="event", user_id=EVERYONE, event_id=event_id)
 
     def encode(self) -> str:
+        if self.kind == "event":
+            return json.dumps({"event": "event", "id": self.event_id}, separators=(",", ":"))
         body: dict[str, Any] = {"event": self.kind, "user_id": self.user_id}
         if self.kind == "notification":
             body["id"] = self.notification_id
@@ -63,6 +77,11 @@ class LiveEvent:
         try:
             body = json.loads(raw)
             kind = body["event"]
+            if kind == "event":
+                ident = body["id"]
+                if not isinstance(ident, str) or not EVENT_ID.match(ident):
+                    raise ValueError(f"not an event id: {ident!r}")
+                return cls.domain_event(ident)
             user_id = _whole(body["user_id"])
             if kind == "notification":
                 return cls(kind="notification", user_id=user_id, notification_id=_whole(body["id"]))

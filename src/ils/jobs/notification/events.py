@@ -2,9 +2,9 @@
 subscriber from its own cursor (:mod:`ils.events.dispatcher`).
 
 A transaction that records events queues one such job through its outbox (see
-:mod:`ils.events.record`), delayed by the dispatcher's settle time, so the job exists iff the
-events committed and survives Redis being down. When events newer than the settle time are left
-after a pass, the job queues a follow-up. The dispatcher and its subscribers (SQLAlchemy) are
+:mod:`ils.events.record`), so the job exists iff the events committed and survives Redis being
+down. Events newer than the dispatcher's settle time are left for a follow-up pass, which the job
+queues, delayed by that time. The dispatcher and its subscribers (SQLAlchemy) are
 imported when the job runs: a worker loads this declaration without them.
 """
 
@@ -22,6 +22,8 @@ from ils.queue.registry import Payload
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.producer import Producer
 
 #: Seconds an event waits before it is dispatched (see ils.events.dispatcher: ids are made at
 #: record time, transactions commit in their own order).
@@ -62,13 +64,17 @@ async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
     }
 
 
-async def queue_dispatch(session: AsyncSession, event_id: str) -> bool:
+async def queue_dispatch(
+    session: AsyncSession, event_id: str, producer: Producer | None = None
+) -> bool:
     """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
     session is of a database no job system was started with (a migration, a script): its events
     wait in the log for the next pass."""
-    options = EnqueueOptions(job_id=f"evd-{event_id}", delay_s=SETTLE_S)
+    options = EnqueueOptions(job_id=f"evd-{event_id}")
     try:
-        await dispatch_events.send({"event_id": event_id}, options=options, session=session)
+        await dispatch_events.send(
+            {"event_id": event_id}, options=options, session=session, producer=producer
+        )
     except ConfigurationError:
         return False
     return True

@@ -12,6 +12,7 @@ from ils.domain.db import Database, conflict_insert
 from ils.domain.enums import ENTITY_OF, DocumentType
 from ils.domain.models import Document
 from ils.domain.models.types import utcnow
+from ils.events.emit_jobs import document_generated
 from ils.files import StoredFile, safe_name
 
 if TYPE_CHECKING:
@@ -44,8 +45,8 @@ def _upsert(dialect: str) -> Any:
 async def record(
     db: Database, doc_type: DocumentType, loaded: Loaded, stored: StoredFile, job_id: str
 ) -> int:
-    """The job's document row, inserted or (when the job ran before) brought up to date. Core on
-    a plain connection: the ORM session's machinery cost more than the statement itself."""
+    """The job's document row, inserted or (when the job ran before) brought up to date, with its
+    ``document.generated`` event (once per job) in the same transaction."""
     params = {
         "job_id": job_id,
         "company_id": loaded.company_id,
@@ -58,8 +59,9 @@ async def record(
         "sha256": stored.sha256,
         "created_at": utcnow(),
     }
-    async with db.engine.begin() as conn:
+    async with db.session() as session:
         document_id: int = (
-            await conn.execute(_upsert(db.engine.dialect.name), params)
+            await session.execute(_upsert(db.engine.dialect.name), params)
         ).scalar_one()
+        await document_generated(session, document_id, params)
     return document_id

@@ -1,6 +1,7 @@
 """The hourly retention job (the platform's schedule): outbox rows delivered to Redis more than
 N days ago, files in the storage that no document names, sessions and API tokens ended (revoked
-or expired) more than N days ago, and notifications past their retention.
+or expired) more than N days ago, notifications past their retention, and domain events past
+theirs (archived under the var directory first).
 
 The rules' queries are in :mod:`ils.jobs.scheduled.retention_rules`, loaded when the job runs.
 The Ns are the ``retention`` settings (:class:`~ils.jobs.scheduled.settings.RetentionSettings`);
@@ -30,6 +31,7 @@ class RetentionRun(Payload):
 
 def settings_of(producer: Producer) -> RetentionSettings:
     """The process's retention settings (the defaults where its settings have no section)."""
+
     from ils.settings import IlsSettings
 
     found = producer.settings
@@ -38,10 +40,16 @@ def settings_of(producer: Producer) -> RetentionSettings:
 
 @scheduled(RetentionRun, name="retention",
            description="delete delivered outbox rows, orphaned files, ended sessions and tokens, "
-           "old notifications", resources=("files", "producer"))  # fmt: skip
+           "old notifications, old domain events (archived first)",
+           resources=("files", "producer"))  # fmt: skip
 async def retention(payload: RetentionRun, ctx: Ctx) -> dict[str, Any]:
     from ils.domain.models.types import utcnow
-    from ils.jobs.scheduled.retention_rules import credentials, notifications, orphan_files
+    from ils.jobs.scheduled.retention_rules import (
+        credentials,
+        events,
+        notifications,
+        orphan_files,
+    )
 
     db, producer = ctx.resources.db, ctx.resources.producer
     limits = settings_of(producer)
@@ -50,9 +58,11 @@ async def retention(payload: RetentionRun, ctx: Ctx) -> dict[str, Any]:
     if producer.relay is not None:
         outbox = await producer.relay.outbox.purge(now - dt.timedelta(days=limits.outbox_days))
     files = await orphan_files(db, ctx.resources.files, limits, now)
+    var_dir = producer.settings.var_dir
     return {
         "outbox_rows": outbox,
         "orphaned_files": len(files),
         **await credentials(db, limits, now),
         "notifications": await notifications(db, limits, now),
+        "events_archived": await events(db, limits, now, var_dir),
     }

@@ -1,22 +1,30 @@
 """The retention job's rules as queries (:mod:`ils.jobs.scheduled.retention` declares the job):
 ended sessions and tokens, notifications past their retention, and stored files no document
-names. Each deletes only what its rule names, so a run repeated deletes nothing more.
+names, and domain events past their retention (archived to a JSON-lines file under the var
+directory, then deleted). Each deletes only what its rule names, so a run repeated deletes nothing
+more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+from pathlib import Path
 
 from sqlalchemy import delete, func, or_, select
 
 from ils.domain.db import Database
-from ils.domain.models import ApiToken, AuthSession, Document, Notification
+from ils.domain.models import ApiToken, AuthSession, Document, Event, Notification
+from ils.events.envelope import id_floor
 from ils.files import FileStorage
 from ils.jobs.scheduled.settings import RetentionSettings
+from ils.queue.vardir import create_private_file
 
 #: Files looked up in the documents table per query.
 FILE_BATCH = 500
+#: Events archived and deleted per transaction.
+EVENT_BATCH = 1_000
 
 
 def seconds(n: int) -> dt.timedelta:
@@ -67,3 +75,31 @@ async def orphan_files(
                 files.delete(key)
                 deleted.append(key)
     return deleted
+
+
+def archive_path(var_dir: Path, now: dt.datetime) -> Path:
+    """The archive file of a run on ``now``'s day: ``<var>/events/archive/<date>.jsonl``."""
+    return var_dir / "events" / "archive" / f"{now.date().isoformat()}.jsonl"
+
+
+async def events(db: Database, limits: RetentionSettings, now: dt.datetime, var_dir: Path) -> int:
+    """Archive the events recorded more than ``event_days`` before ``now`` (one envelope per
+    line, appended and flushed to disk), then delete them; how many. A run cut off between the two
+    archives those events again next time: a line's ``id`` tells copies apart."""
+    floor = id_floor(now - dt.timedelta(days=limits.event_days))
+    path = archive_path(var_dir, now)
+    done = 0
+    while True:
+        async with db.session() as session:
+            query = select(Event).where(Event.id < floor).order_by(Event.id).limit(EVENT_BATCH)
+            rows = list((await session.scalars(query)).all())
+            if not rows:
+                return done
+            create_private_file(path)
+            with path.open("a", encoding="utf-8") as out:
+                for row in rows:
+                    out.write(row.envelope().model_dump_json() + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            await session.execute(delete(Event).where(Event.id.in_([r.id for r in rows])))
+        done += len(rows)

@@ -1,5 +1,5 @@
 """How long the hourly retention job keeps things: delivered outbox rows, orphaned documents,
-ended sessions and tokens, notifications.
+ended sessions and tokens, notifications, domain events (archived first).
 
 The values come from the root settings' ``retention`` section (``ILS_RETENTION_*``,
 ``[retention]`` in ils.toml), validated by :meth:`ils.settings.IlsSettings.retention_settings`.
@@ -35,6 +35,10 @@ class RetentionSettings(BaseModel):
     notification_days: int = Field(
         180, ge=1, le=DAY_MAX, description="notifications older than this, read or not"
     )
+    event_days: int = Field(
+        400, ge=1, le=DAY_MAX,
+        description="domain events recorded longer ago than this: archived, then deleted",
+    )  # fmt: skip
     session_idle_s: int = Field(12 * 3600, ge=1)
     session_absolute_s: int = Field(7 * 86400, ge=1)
     token_idle_s: int = Field(12 * 3600, ge=1)

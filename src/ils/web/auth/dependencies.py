@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.enums import Role
 from ils.domain.models.accounts import User
+from ils.events.envelope import Actor
+from ils.events.record import act_as
 from ils.web.auth.context import web_context
 from ils.web.auth.session_store import live_session
 from ils.web.auth.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
@@ -62,6 +64,7 @@ async def current_user(
         if user is None:
             raise _unauthorized("invalid, expired or revoked API token")
         _remember(request, user, "token", csrf=None)
+        act_as(session, Actor.user(user.id))
         return user
     data = ctx.sessions.read(cookie) if cookie else None
     if data is None:
@@ -77,6 +80,7 @@ async def current_user(
             detail=f"CSRF check failed: send the {CSRF_HEADER} header with the ils_csrf cookie",
         )
     _remember(request, found, "session", csrf=data.csrf, session_id=row.id)
+    act_as(session, Actor.user(found.id))
     return found
 
 

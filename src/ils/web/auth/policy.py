@@ -106,6 +106,10 @@ POLICY: dict[str, Rule] = {
         "deliveries (own company's; platform_admin: all)",
     ),
     "audit.read": _rule({P}, "the audit log"),
+    "events.read": _rule(
+        ADMINS, "the event log and catalog (own company's events; platform_admin: all)"
+    ),
+    "events.replay": _rule({P}, "hand a range of events again to a subscriber"),
 }
 
 # A generated document is as private as the row it shows.

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ils.domain.models.accounts import User
 from ils.domain.passwords import hash_password, needs_rehash, verify_password
+from ils.events import emit
 from ils.web.auth.audit import client_ip, record_audit
 from ils.web.auth.context import web_context
 from ils.web.auth.credentials import router as credentials_router
@@ -76,6 +77,10 @@ async def login(
     if user is None or not ok or not user.is_active:
         await limiter.failed(email, ip)
         log.info("failed login from %s", ip)
+        reason = "unknown email" if user is None else "inactive" if ok else "wrong password"
+        # The refusal is kept although the request fails: its event commits on its own.
+        await emit.login_failed(session, email, reason, user)
+        await session.commit()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN)
     await limiter.succeeded(email, ip)
     if needs_rehash(user.password_hash):
@@ -87,6 +92,7 @@ async def login(
         session, ctx.sessions, user, now, client_ip(request), request.headers.get("user-agent")
     )
     ctx.sessions.set_cookies(response, issued)
+    await emit.logged_in(session, user)
     await record_audit(
         session, user, "auth.login", "user", user.id, {"session_id": row.id}, request
     )

@@ -1,5 +1,5 @@
-"""The dashboard's HTML pages: the queue dashboard, the schedules tab, the webhooks page, the
-demand-forecast page, the login form and the "not allowed" page.
+"""The dashboard's HTML pages: the queue dashboard, the schedules tab, the event log, the
+webhooks page, the demand-forecast page, the login form and the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -30,6 +30,7 @@ DASHBOARD_PATH = "/admin/queues"
 FORECASTS_PATH = "/admin/forecasts"
 SCHEDULES_PATH = "/admin/schedules"
 WEBHOOKS_PATH = "/admin/webhooks"
+EVENTS_PATH = "/admin/events"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
 OPERATOR_ROLES = frozenset({Role.platform_admin})
@@ -134,6 +135,17 @@ async def schedules(request: Request, user: PageUser) -> Response:
         return away
     assert user is not None
     return _page(request, "schedules.html", user=user,
+                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
+
+
+@router.get(EVENTS_PATH, response_class=HTMLResponse)
+async def events(request: Request, user: PageUser) -> Response:
+    """The event log: the company's domain events, newest first, filtered by type, a page at a
+    time, with new ones arriving live (every company's, for platform admins)."""
+    if away := _turned_away(request, user, EVENTS_PATH, "events.read"):
+        return away
+    assert user is not None
+    return _page(request, "events.html", user=user,
                  every_company=user.role in OPERATOR_ROLES)  # fmt: skip
 
 

@@ -11,6 +11,7 @@ once (by id). The server sends JSON messages:
 | ``notification`` | ``notification``, ``unread_count``, ``replayed`` | missed, or new |
 | ``ready`` | ``unread_count``, ``last_id``, ``truncated`` | the replay is done; live from here |
 | ``read`` | ``ids`` (a list, or ``"all"``), ``unread_count`` | marked read, in any tab |
+| ``event`` | ``event`` (a domain event's envelope) | recorded in the company (event log readers) |
 
 What a live event names is read from the database (by the hub) as this user's before it is
 sent: the channel carries ids only, and a forged one finds nothing to send. What the client
@@ -111,7 +112,9 @@ class LiveSocket:
             if self.inbox.overflowed:
                 await self.websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_id")
                 return
-            if isinstance(item, Delivery) and item.notification is not None:
+            if isinstance(item, Delivery) and item.kind == "event":
+                await self.websocket.send_json({"type": "event", "event": item.event})
+            elif isinstance(item, Delivery) and item.notification is not None:
                 await self._send_notification(item.notification, item.unread_count, False)
             elif isinstance(item, Delivery):
                 message = {"type": "read", "ids": item.ids, "unread_count": item.unread_count}

@@ -1,0 +1,93 @@
+"""Events recorded by the domain services, on SQLite and PostgreSQL: an event exists iff its
+change committed (a failure injected between the two rolls both back), each transaction queues
+one dispatch through the outbox, and the dispatcher hands each event to a subscriber once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ils.bootstrap import JobSystem
+from ils.domain.db import Database
+from ils.domain.enums import CompanyKind
+from ils.domain.models import Company
+from ils.domain.models.events import Event
+from ils.domain.services.companies import CompanyCreate, create_company
+from ils.events.dispatcher import Dispatcher
+from ils.queue.outbox_table import outbox
+from tests.test_events_core import Collect
+
+LATER = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+
+
+def spec(slug: str) -> CompanyCreate:
+    return CompanyCreate(name=f"Lab {slug}", slug=slug, kind=CompanyKind.lab)
+
+
+async def counts(db: Database) -> tuple[int, int, int]:
+    """Companies, events and queued dispatches."""
+    async with db.session() as session:
+        companies = await session.scalar(select(func.count()).select_from(Company))
+        events = await session.scalar(select(func.count()).select_from(Event))
+        dispatches = await session.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.name == "dispatch-events")
+        )
+    return int(companies or 0), int(events or 0), int(dispatches or 0)
+
+
+async def test_a_change_commits_with_its_event_and_one_dispatch(db_system: JobSystem, db: Database):
+    before = await counts(db)
+    async with db.session() as session:
+        await create_company(session, spec("north"))
+        await create_company(session, spec("south"))
+    companies, events, dispatches = await counts(db)
+    assert (companies, events, dispatches) == (before[0] + 2, before[1] + 2, before[2] + 1)
+    async with db.session() as session:
+        found = (await session.scalars(select(Event).order_by(Event.id))).all()
+    assert [e.type for e in found[-2:]] == ["company.created", "company.created"]
+    assert [e.data["name"] for e in found[-2:]] == ["Lab north", "Lab south"]
+    assert found[-1].actor.kind == "system"
+
+
+async def test_a_failure_after_the_change_leaves_no_event(db_system: JobSystem, db: Database):
+    before = await counts(db)
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await create_company(session, spec("gone"))
+            await session.flush()
+            raise RuntimeError("the request failed after the change and its event")
+    assert await counts(db) == before
+
+
+async def test_a_failure_writing_the_event_leaves_no_change(db_system: JobSystem, db: Database):
+    def refuse_events(session: Session, _context: object, _instances: object) -> None:
+        if any(isinstance(row, Event) for row in session.new):
+            raise RuntimeError("the event log refused the write")
+
+    before = await counts(db)
+    sa_event.listen(Session, "before_flush", refuse_events)
+    try:
+        with pytest.raises(RuntimeError, match="refused"):
+            async with db.session() as session:
+                await create_company(session, spec("half"))
+    finally:
+        sa_event.remove(Session, "before_flush", refuse_events)
+    assert await counts(db) == before
+
+
+async def test_the_dispatcher_hands_each_committed_event_once(db_system: JobSystem, db: Database):
+    async with db.session() as session:
+        for slug in ("a1", "a2", "a3"):
+            await create_company(session, spec(slug))
+    sub = Collect("audit-copy", frozenset({"company.created"}))
+    dispatcher = Dispatcher(db.sessions)
+    dispatcher.register(sub)
+    await dispatcher.run_once(LATER)
+    await dispatcher.run_once(LATER)  # a second pass (a redelivered job) hands nothing again
+    async with db.session() as session:
+        ids = (await session.scalars(select(Event.id).order_by(Event.id))).all()
+    assert sub.seen == list(ids)
