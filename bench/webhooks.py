@@ -228,8 +228,9 @@ def table(results: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, r in results["paths"].items():
         ratio = r.get("ratio_to_direct", {})
+        times = f"{ratio.get('p50_ms', 1.0)}x, {ratio.get('p99_ms', 1.0)}x"
         rows.append(f"| {key} | {r['sent']} | {r['missing']} | {r['p50_ms']} | {r['p99_ms']} "
-                    f"| {r['max_ms']} | {ratio.get('p50_ms', 1.0)}x, {ratio.get('p99_ms', 1.0)}x |")  # fmt: skip
+                    f"| {r['max_ms']} | {times} |")  # fmt: skip
     where = f"commit {results['commit']}, {results['database']}"
     rows.append(f"\n{where}, {results['rate']}/s for {results['duration_s']} s")
     return "\n".join(rows)
