@@ -2,6 +2,7 @@
 // tested, rotated, disabled and enabled, and one endpoint's delivery log with a retry per
 // attempt, all through /api/webhooks.
 import { api } from "./api.js";
+import { at, button, cell } from "./cells.js";
 import { notify } from "./toast.js";
 
 const tbody = document.getElementById("endpoints-body");
@@ -10,34 +11,6 @@ const deliveriesBody = document.getElementById("deliveries-body");
 const deliveriesOf = document.getElementById("deliveries-of");
 const typeSelect = document.getElementById("add-types");
 let shown = null; // the endpoint whose deliveries are listed
-
-function at(iso) {
-  return iso ? new Date(iso).toLocaleString() : "—";
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = String(text);
-  return td;
-}
-
-function button(label, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = "btn btn-small";
-  b.textContent = label;
-  b.addEventListener("click", async () => {
-    b.disabled = true;
-    try {
-      await onClick();
-    } catch (err) {
-      notify(err.message, true);
-    } finally {
-      b.disabled = false;
-    }
-  });
-  return b;
-}
 
 function endpointRow(e) {
   const tr = document.createElement("tr");
