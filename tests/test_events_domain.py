@@ -5,6 +5,7 @@ one dispatch through the outbox, and the dispatcher hands each event to a subscr
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -15,10 +16,12 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.enums import CompanyKind
 from ils.domain.models import Company
-from ils.domain.models.events import Event
+from ils.domain.models.events import Event, EventCursor
 from ils.domain.services.companies import CompanyCreate, create_company
 from ils.events.dispatcher import Dispatcher
+from ils.events.emit_jobs import document_generated
 from ils.queue.outbox_table import outbox
+from tests.support.running import running
 from tests.test_events_core import Collect
 
 LATER = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
@@ -91,3 +94,54 @@ async def test_the_dispatcher_hands_each_committed_event_once(db_system: JobSyst
     async with db.session() as session:
         ids = (await session.scalars(select(Event.id).order_by(Event.id))).all()
     assert sub.seen == list(ids)
+
+
+async def test_the_dispatch_job_hands_committed_events_to_the_live_subscriber(
+    db_system: JobSystem, db: Database
+):
+    """Through the outbox, the notification worker's dispatch passes (the first, then the
+    follow-up once the events settled) move the live subscriber's cursor past the event, and the
+    live channel carries its id."""
+    channel = db_system.broker.client("producer", name="events-test")
+    listener = channel.pubsub()
+    await listener.subscribe(db_system.notifier.channel)
+    try:
+        async with db.session() as session:
+            await create_company(session, spec("live"))
+        async with db.session() as session:
+            newest = await session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+        assert newest is not None
+        async with running(db_system, "notification"):
+            await db_system.relay.wait_idle()
+            done = await db_system.admin.wait_for_job("notification", f"evl-{newest}", 30)
+        assert done.state == "completed", done
+        assert done.return_value["delivered"]["live"] >= 1
+        async with db.session() as session:
+            cursor = await session.get(EventCursor, "live")
+        assert cursor is not None and cursor.position == newest
+        heard = []
+        while (message := await listener.get_message(timeout=5)) is not None:
+            if message["type"] == "message":
+                heard.append(json.loads(message["data"]))
+                if heard[-1].get("id") == newest:
+                    break
+        assert {"event": "event", "id": newest} in heard
+    finally:
+        await listener.aclose()
+        await channel.aclose()
+
+
+async def test_a_job_run_again_records_its_event_once(db_system: JobSystem, db: Database):
+    """A retried PDF job brings its document row up to date; its document.generated is not
+    recorded a second time (same type, job and subject)."""
+    params = {"type": "order_sheet", "entity": "order", "entity_id": 4, "job_id": "pdf-4",
+              "company_id": 1}  # fmt: skip
+    for _ in range(2):
+        async with db.session() as session:
+            await document_generated(session, 17, params)
+    async with db.session() as session:
+        found = (await session.scalars(
+            select(Event).where(Event.type == "document.generated")
+        )).all()  # fmt: skip
+    assert len(found) == 1
+    assert found[0].actor.job_id == "pdf-4" and found[0].data["document_id"] == 17

@@ -9,6 +9,7 @@ exit 2 or 1), reading a JSON argument, running a coroutine as a command, and the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
@@ -25,6 +26,18 @@ T = TypeVar("T")
 def fail(message: str, code: int = 2) -> NoReturn:
     print(f"error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
+
+
+def iso_time(value: str | None, flag: str) -> dt.datetime | None:
+    """An option's ISO date or time (UTC when it names no zone); a bad one stops the command
+    naming ``flag``."""
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{flag}: not an ISO date or time: {value!r}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def parse_json(text: str, what: str) -> Any:

@@ -8,13 +8,12 @@ and must stay lean (``tests/test_lean_worker.py``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_base import fail, run_async, settings_for
+from ils.cli_base import fail, iso_time, run_async, settings_for
 from ils.cli_common import ConfigOpt, JsonOpt, rich_console, with_system
 
 if TYPE_CHECKING:
@@ -23,16 +22,6 @@ if TYPE_CHECKING:
 dlq_app = typer.Typer(help="Dead letters: jobs that failed for good (list, show, replay, discard).")
 
 IdArg = Annotated[int, typer.Argument(min=1, help="the dead letter's id")]
-
-
-def _time(value: str | None, flag: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{flag}: not an ISO date or time: {value!r}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def _in_session(config: Any, what: Any) -> Any:
@@ -74,8 +63,8 @@ def dlq_list(
             check_queue_name(queue)
         except ConfigurationError as exc:
             fail(f"--queue: {exc}")
-    which = DeadLetterFilter(queue, name, company, _time(since, "--since"),
-                             _time(until, "--until"), replayed)  # fmt: skip
+    which = DeadLetterFilter(queue, name, company, iso_time(since, "--since"),
+                             iso_time(until, "--until"), replayed)  # fmt: skip
     found = _in_session(config, lambda system, session: system.admin.dead_letters.page(
         session, PLATFORM, which, page, page_size))  # fmt: skip
     if as_json:

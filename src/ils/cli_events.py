@@ -7,14 +7,13 @@ and must stay lean (``tests/test_lean_worker.py``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ils.cli_base import fail, run_async, settings_for
+from ils.cli_base import fail, iso_time, run_async, settings_for
 from ils.cli_common import ConfigOpt, JsonOpt, with_system
 
 if TYPE_CHECKING:
@@ -31,16 +30,6 @@ UntilOpt = Annotated[str | None, typer.Option(help="before (ISO date or time)")]
 CompanyOpt = Annotated[int | None, typer.Option(min=1, help="one company's")]
 
 
-def _time(value: str | None, flag: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{flag}: not an ISO date or time: {value!r}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
-
-
 def _filter(types: list[str] | None, since: str | None, until: str | None,
             company: int | None, **more: Any) -> EventFilter:  # fmt: skip
     import difflib
@@ -55,8 +44,8 @@ def _filter(types: list[str] | None, since: str | None, until: str | None,
                 f"--type: unknown event type {name!r}"
                 + (f"; did you mean {near[0]!r}?" if near else "")
             )
-    return EventFilter(company_id=company, types=types or (), since=_time(since, "--since"),
-                       until=_time(until, "--until"), **more)  # fmt: skip
+    return EventFilter(company_id=company, types=types or (), since=iso_time(since, "--since"),
+                       until=iso_time(until, "--until"), **more)  # fmt: skip
 
 
 @events_app.command("list")

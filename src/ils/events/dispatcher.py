@@ -33,13 +33,17 @@ from ils.events.envelope import EventEnvelope, id_floor
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 1_000
+#: Where a new subscriber that starts at the end of the log starts: this long before its first
+#: pass, so the events that caused that pass reach it.
+RECENT = dt.timedelta(minutes=5)
 
 
 class Subscriber:
     """Receives the events of ``event_types`` (every type when empty) through :meth:`handle`.
 
     ``name`` keys its cursor: renaming a subscriber starts it afresh. ``start`` says where a new
-    cursor begins: at the start of the log, or at its end (only events recorded from then on).
+    cursor begins: at the start of the log, or at its end (the events of the last few minutes,
+    :data:`RECENT`, and those recorded from then on).
     """
 
     name: str = ""
@@ -171,7 +175,7 @@ class Dispatcher:
         until = now + dt.timedelta(seconds=self.lease_s)
         async with self.sessions() as session, session.begin():
             if await session.get(EventCursor, subscriber.name) is None:
-                start = id_floor(now) if subscriber.start == "end" else ""
+                start = id_floor(now - RECENT) if subscriber.start == "end" else ""
                 session.add(EventCursor(subscriber=subscriber.name, position=start))
         async with self.sessions() as session, session.begin():
             c = EventCursor
