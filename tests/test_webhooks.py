@@ -100,6 +100,31 @@ async def endpoint_now(db: Database, endpoint_id: int) -> WebhookEndpoint:
         return found
 
 
+@dataclasses.dataclass
+class Wired:
+    """A world, a receiver answering as scripted, a job system, and the lab's endpoint to the
+    receiver (whose secret the receiver verifies with)."""
+
+    world: Any
+    rx: Any
+    system: JobSystem
+    endpoint: WebhookEndpoint
+
+
+@contextlib.asynccontextmanager
+async def wired(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database, *script: str, **env: str
+) -> AsyncIterator[Wired]:
+    world = await make_world(db)
+    async with (
+        webhook_receiver(*script) as rx,
+        webhook_system(redis_url, prefix, tmp_path, db, **env) as system,
+    ):
+        endpoint = await add_endpoint(db, world.lab.id, rx.url)
+        rx.secrets = [endpoint.secret]
+        yield Wired(world, rx, system, endpoint)
+
+
 async def finished(system: JobSystem, job_id: str, queue: str = "notification") -> Any:
     return await system.admin.wait_for_job(queue, job_id, timeout_s=30)
 
@@ -107,13 +132,8 @@ async def finished(system: JobSystem, job_id: str, queue: str = "notification") 
 async def test_an_event_is_delivered_signed_and_logged(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
-    world = await make_world(db)
-    async with (
-        webhook_receiver("ok") as rx,
-        webhook_system(redis_url, prefix, tmp_path, db) as system,
-    ):
-        endpoint = await add_endpoint(db, world.lab.id, rx.url)
-        rx.secrets = [endpoint.secret]
+    async with wired(redis_url, prefix, tmp_path, db, "ok") as w:
+        world, rx, system, endpoint = w.world, w.rx, w.system, w.endpoint
         event = shipped(world.lab.id)
         [job_id] = await fan_out(db, event)
         assert job_id == delivery_job_id(event.id, endpoint.id)
@@ -136,11 +156,8 @@ async def test_an_event_is_delivered_signed_and_logged(
 async def test_a_failed_attempt_is_retried_under_the_same_webhook_id(
     failure: str, redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
-    world = await make_world(db)
-    async with webhook_receiver(failure, failure, "ok") as rx, \
-            webhook_system(redis_url, prefix, tmp_path, db) as system:  # fmt: skip
-        endpoint = await add_endpoint(db, world.lab.id, rx.url)
-        rx.secrets = [endpoint.secret]
+    async with wired(redis_url, prefix, tmp_path, db, failure, failure, "ok") as w:
+        world, rx, system, endpoint = w.world, w.rx, w.system, w.endpoint
         event = shipped(world.lab.id)
         [job_id] = await fan_out(db, event)
         async with running(system, "notification"):
@@ -163,12 +180,9 @@ async def test_a_failed_attempt_is_retried_under_the_same_webhook_id(
 async def test_failed_events_disable_the_endpoint_and_tell_the_admins_once(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
-    world = await make_world(db)
     env = {"ILS_WEBHOOK_DISABLE_AFTER": "2"}
-    async with webhook_receiver("500") as rx, \
-            webhook_system(redis_url, prefix, tmp_path, db, **env) as system:  # fmt: skip
-        endpoint = await add_endpoint(db, world.lab.id, rx.url)
-        rx.secrets = [endpoint.secret]
+    async with wired(redis_url, prefix, tmp_path, db, "500", **env) as w:
+        world, rx, system, endpoint = w.world, w.rx, w.system, w.endpoint
         async with running(system, "notification"):
             for n in range(3):
                 event = shipped(world.lab.id)
@@ -257,13 +271,8 @@ async def test_one_delivery_per_event_and_endpoint_and_the_receiver_drops_replay
 async def test_the_event_log_subscriber_enqueues_the_deliveries(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
-    world = await make_world(db)
-    async with (
-        webhook_receiver("ok") as rx,
-        webhook_system(redis_url, prefix, tmp_path, db) as system,
-    ):
-        endpoint = await add_endpoint(db, world.lab.id, rx.url)
-        rx.secrets = [endpoint.secret]
+    async with wired(redis_url, prefix, tmp_path, db, "ok") as w:
+        world, rx, system, endpoint = w.world, w.rx, w.system, w.endpoint
         async with db.session() as s:
             recorded = await record_event(
                 s, "order.shipped", company_id=world.lab.id, subject=("order", world.order.id),
