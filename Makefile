@@ -110,6 +110,10 @@ bench-pdf: install-dev
 bench-notify: install-dev
 	$(BIN)/python bench/notify_latency.py
 
+## bench-webhooks: event -> webhook received p50/p99 at 100 events/s for a minute, against a direct POST
+bench-webhooks: install-dev
+	$(BIN)/python bench/webhooks.py
+
 ## bench-admin: latency of the queue admin API with 100,000 jobs in the queues
 bench-admin: install-dev
 	$(BIN)/python bench/admin_latency.py

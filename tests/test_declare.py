@@ -87,7 +87,7 @@ def test_a_new_job_type_shows_in_queue_info_and_in_the_docs_table(worker_env: di
     assert label["schema"] == LensLabel.model_json_schema(by_alias=True)
     assert set(label["schema"]["properties"]) == {"orderNumber", "eye", "copies"}
     assert label["schema"]["required"] == ["orderNumber", "eye"]
-    assert len(info["job_types"]) == 34  # the 33 of ILS and this one
+    assert len(info["job_types"]) == 35  # the 34 of ILS and this one
     page = render(build_registry([LABEL_MODULE]))
     row = ("| oma | `lens-label` | label of one lens of an order | 3 | 2 "
            "| `orderNumber*`, `eye*`, `copies` | producer | - |")  # fmt: skip
@@ -117,9 +117,10 @@ async def test_resources_are_built_when_a_worker_of_their_queues_starts(settings
     try:
         assert system.resources.built() == ()  # nothing built for a process that only enqueues
         system.runtime(("notification",))
-        assert system.resources.built() == ("notifier",)
+        # the webhook sender is built without its HTTP client (made at the first delivery)
+        assert set(system.resources.built()) == {"notifier", "webhooks"}
         system.runtime(("pdf",))
-        assert set(system.resources.built()) == {"notifier", "files", "pdf_renderer"}
+        assert set(system.resources.built()) == {"notifier", "webhooks", "files", "pdf_renderer"}
     finally:
         await system.close()
     assert system.resources.built() == ()  # closed: what was built, and only that

@@ -102,7 +102,7 @@ async def test_a_fresh_database_migrates_to_exactly_the_models(
 ) -> None:
     assert await current_revision(empty) is None
     await upgrade_database(empty)
-    assert await current_revision(empty) == head() == "0010"
+    assert await current_revision(empty) == head() == "0011"
     async with empty.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
         migrated = await conn.run_sync(fingerprint)
@@ -199,8 +199,8 @@ def test_db_commands_upgrade_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     assert "not migrated" in before.output
     done = runner.invoke(app, ["db", "upgrade"], env=env)
     assert done.exit_code == 0, done.output
-    assert "ils.db: at revision 0010" in done.output
+    assert "ils.db: at revision 0011" in done.output
     after = runner.invoke(app, ["db", "current", "--check"], env=env)
     assert after.exit_code == 0
-    assert "0010 (head)" in after.output
+    assert "0011 (head)" in after.output
     assert (tmp_path / "var" / "ils.db").exists()

@@ -39,7 +39,7 @@ SEED_TYPES = {
 # oma queue's (issue 18); the event dispatch (issue 19).
 ADDED_TYPES = {
     "oma": {"process-oma-file", "render-oma-trace", "export-oma-file"},
-    "notification": {"fan-out", "batch-summary", "dispatch-events"},
+    "notification": {"fan-out", "batch-summary", "dispatch-events", "deliver-webhook"},
     "email": {"invoice"},
     "scheduled": {"sync-schedules", "retention", "nightly-anomaly-scan", "failed-jobs-digest",
                   "daily-briefing", "weekly-demand-forecast"},
@@ -125,7 +125,7 @@ def test_every_seed_job_type_is_registered_on_its_queue():
     for queue in QUEUE_NAMES:
         expected = SEED_TYPES.get(queue, set()) | ADDED_TYPES.get(queue, set())
         assert {t.name for t in registry.for_queue(queue)} == expected
-    assert len(registry) == 33
+    assert len(registry) == 34
     for job_type in registry:
         assert job_type.name == job_type.name.lower() and "_" not in job_type.name
         assert job_type.handler is not None, job_type.key

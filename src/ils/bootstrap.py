@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.oma.folders import OmaFolders
     from ils.jobs.pdf.pool import RenderPool
+    from ils.jobs.webhooks.sender import WebhookSender
     from ils.queue.admin import QueueAdmin
     from ils.queue.dead_letters import DeadLetters
     from ils.queue.outbox import Outbox
@@ -96,6 +97,13 @@ def build_oma_folders(settings: IlsSettings) -> OmaFolders:
     return OmaFolders(settings.oma_root)
 
 
+def build_webhooks(settings: IlsSettings) -> WebhookSender:
+    """The webhook sender, with the settings' SSRF allow-list and timeout."""
+    from ils.jobs.webhooks.sender import WebhookSender
+
+    return WebhookSender(settings.webhook_settings())
+
+
 def build_notifier(broker: Broker) -> NotificationPublisher:
     from ils.jobs.notification.channel import NotificationPublisher
 
@@ -143,6 +151,7 @@ class JobSystem:
             "chat": lambda: build_chat(settings),
             "notifier": lambda: build_notifier(self.broker),
             "oma_folders": lambda: build_oma_folders(settings),
+            "webhooks": lambda: build_webhooks(settings),
         }
         self.resources.provide(factories)
         self._probe = OutboxProbe(self.database.direct)

@@ -1,8 +1,11 @@
-"""The URL check the settings sections share (the chat provider's base URL, the app's public URL
-in emails)."""
+"""The checks the settings sections share: a URL (the chat provider's base URL, the app's public
+URL in emails) and a comma-separated list of networks (the metrics and proxy allow-lists, the
+webhooks' SSRF allow-list)."""
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -12,3 +15,15 @@ def http_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http:// or https:// URL")
     return value.strip().rstrip("/")
+
+
+def networks(value: Any) -> Any:
+    """A comma-separated string of networks (``10.0.0.0/8, ::1``) as a tuple of networks; any
+    other value unchanged (for the field's own validation)."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        try:
+            return tuple(ip_network(p, strict=False) for p in parts)
+        except ValueError as exc:
+            raise ValueError(f"comma-separated networks like 10.0.0.0/8: {exc}") from exc
+    return value

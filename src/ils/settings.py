@@ -3,10 +3,11 @@
 :func:`load_settings` reads the sources in one order — defaults < ``ils.toml`` < environment <
 command-line options — checks every name once (:mod:`ils.settings_sources`), and returns one
 frozen :class:`IlsSettings`: the job system's settings (queues, Redis, paths) at the top, the
-``web``, ``mail``, ``chat``, ``retention`` and ``quotas`` sections beside them. A section's values
-are validated when a process first needs it (``mail_settings()``...), so ``ils queue stats`` runs
-with a broken SMTP setting while the email worker refuses to start with it. Nothing else reads
-``os.environ`` for settings; children of ``ils serve --processes`` get this object serialized.
+``web``, ``mail``, ``chat``, ``retention``, ``webhooks`` and ``quotas`` sections beside them. A
+section's values are validated when a process first needs it (``mail_settings()``...), so
+``ils queue stats`` runs with a broken SMTP setting while the email worker refuses to start with
+it. Nothing else reads ``os.environ`` for settings; children of ``ils serve --processes`` get
+this object serialized.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ils.jobs.ai.chat.settings import ChatSettings
     from ils.jobs.email.settings import MailSettings
     from ils.jobs.scheduled.settings import RetentionSettings
+    from ils.jobs.webhooks.settings import WebhookSettings
     from ils.web.quota_settings import QuotaRule
     from ils.web.settings import WebSettings
 
@@ -53,6 +55,7 @@ class IlsSettings(BaseSettings, Settings):
     mail: dict[str, Any] = Field(default_factory=dict, repr=False)
     chat: dict[str, Any] = Field(default_factory=dict, repr=False)
     retention: dict[str, Any] = Field(default_factory=dict)
+    webhooks: dict[str, Any] = Field(default_factory=dict)
     quotas: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Dotted path -> the variable, file key or option its value came from (for error messages).
     origins: dict[str, str] = Field(default_factory=dict)
@@ -114,6 +117,12 @@ class IlsSettings(BaseSettings, Settings):
         from ils.jobs.ai.chat.settings import ChatSettings
 
         return self._section(ChatSettings, self.chat, "chat")
+
+    def webhook_settings(self) -> WebhookSettings:
+        """The webhooks section, validated: the SSRF guard's allow-list, timeout, disabling."""
+        from ils.jobs.webhooks.settings import WebhookSettings
+
+        return self._section(WebhookSettings, self.webhooks, "webhooks")
 
     def retention_settings(self) -> RetentionSettings:
         """The retention section, validated: how long the hourly retention job keeps things."""

@@ -81,6 +81,10 @@ ENV_PATHS: dict[str, str] = {
     "ILS_AI_MODEL": "chat.model",
     "ILS_AI_TIMEOUT_S": "chat.timeout_s",
     "ILS_AI_MAX_TOOL_ROUNDS": "chat.max_tool_rounds",
+    # webhooks
+    "ILS_WEBHOOK_ALLOW": "webhooks.allow",
+    "ILS_WEBHOOK_TIMEOUT_S": "webhooks.timeout_s",
+    "ILS_WEBHOOK_DISABLE_AFTER": "webhooks.disable_after",
     # retention (the hourly retention job)
     "ILS_RETENTION_OUTBOX_DAYS": "retention.outbox_days",
     "ILS_RETENTION_ORPHAN_DOCUMENT_HOURS": "retention.orphan_document_hours",

@@ -32,6 +32,7 @@ from ils.domain.models import (
     Role,
 )
 from ils.domain.models.marketplace import MarketplaceConnection
+from ils.domain.models.webhooks import WebhookDelivery
 from ils.jobs import helpers
 from ils.jobs.ai.demand import demand_forecast
 from ils.jobs.notification.handlers import batch_summary
@@ -382,6 +383,35 @@ async def dead_letter(w: World, owner: Owner, role: Role) -> Params:
     return {"dead_letter_id": dead.id}
 
 
+async def webhook_endpoint(w: World, owner: Owner, role: Role) -> Params:
+    """A webhook endpoint of ``owner``'s company, added by its admin."""
+    body = {"url": f"https://receiver{w.next()}.example/hook", "event_types": ["order.created"]}
+    made = await _created(await w.maker(owner).post("/api/webhooks/endpoints", json=body))
+    return {"endpoint_id": made["id"]}
+
+
+async def webhook_delivery(w: World, owner: Owner, role: Role) -> Params:
+    """A failed delivery attempt to a webhook endpoint of ``owner``'s company."""
+    endpoint_id = (await webhook_endpoint(w, owner, role))["endpoint_id"]
+    event = {
+        "id": f"01MATRIX{w.next():018d}",
+        "type": "order.created",
+        "version": 1,
+        "company_id": w.company[owner],
+        "occurred_at": "2026-12-07T06:00:00Z",
+        "data": {},
+    }
+    async with w.db.session() as s:
+        row = WebhookDelivery(
+            company_id=w.company[owner], endpoint_id=endpoint_id, event_id=event["id"],
+            event_type="order.created", job_id=f"matrix-{w.next()}", attempt=1,
+            max_attempts=15, envelope=event, status_code=500, error="HTTP 500", ok=False,
+        )  # fmt: skip
+        s.add(row)
+        await s.flush()
+        return {"delivery_id": row.id}
+
+
 FACTORIES: dict[str, Factory] = {
     "order": order,
     "order_in_quality_check": order_in_quality_check,
@@ -405,4 +435,6 @@ FACTORIES: dict[str, Factory] = {
     "batch": batch,
     "schedule": schedule,
     "dead_letter": dead_letter,
+    "webhook_endpoint": webhook_endpoint,
+    "webhook_delivery": webhook_delivery,
 }

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ils.jobs.notification.channel import NotificationPublisher
 
 #: Modules whose ``subscribers(db, notifier)`` lists subscribers, in registration order.
-SUBSCRIBER_MODULES: tuple[str, ...] = ("ils.events.live",)
+SUBSCRIBER_MODULES: tuple[str, ...] = ("ils.events.live", "ils.jobs.webhooks.subscriber")
 
 
 def built(db: Database, notifier: NotificationPublisher | None,

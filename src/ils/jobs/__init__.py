@@ -38,6 +38,7 @@ JOB_MODULES = (
     "ils.jobs.scheduled.digest",
     "ils.jobs.scheduled.retention",
     "ils.jobs.oma.handlers",
+    "ils.jobs.webhooks.deliver",
 )
 
 

@@ -1,6 +1,6 @@
 """The resources ILS job handlers use, built on first need: the database, file storage, mailer,
-PDF render pool, notification publisher, AI model pool, chat provider, the producer and the
-OMA drop folders.
+PDF render pool, notification publisher, AI model pool, chat provider, the producer, the
+OMA drop folders and the webhook sender.
 
 A job type names the kinds its handler uses (``@job(..., resources=("db", "mailer"))``); its
 handler reads them as typed attributes of ``ctx.resources`` (``ctx.resources.mailer``), and one it
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ils.jobs.notification.channel import NotificationPublisher
     from ils.jobs.oma.folders import OmaFolders
     from ils.jobs.pdf.pool import RenderPool
+    from ils.jobs.webhooks.sender import WebhookSender
     from ils.queue.producer import Producer
 
 
@@ -72,6 +73,7 @@ class Given(TypedDict, total=False):
     chat: ChatProvider
     producer: Producer
     oma_folders: OmaFolders
+    webhooks: WebhookSender
 
 
 class _Store:
@@ -155,6 +157,7 @@ class Resources:
     chat = Kind["ChatProvider"]()
     producer = Kind["Producer"]()
     oma_folders = Kind["OmaFolders"]()
+    webhooks = Kind["WebhookSender"]()
 
 
 # The kinds a job type may declare: the typed attributes above.

@@ -52,6 +52,7 @@ from ils.web.routes.queue_actions import router as queue_actions_router
 from ils.web.routes.queue_admin import router as queue_admin_router
 from ils.web.routes.queue_events import router as queue_events_router
 from ils.web.routes.schedules import router as schedules_router
+from ils.web.routes.webhooks import router as webhooks_router
 from ils.web.routes.websocket import router as live_router
 from ils.web.settings import WebSettings
 from ils.web.shutdown import ShutdownFlag
@@ -145,6 +146,7 @@ def create_app(
     app.include_router(queue_actions_router)
     app.include_router(queue_events_router)
     app.include_router(schedules_router)
+    app.include_router(webhooks_router)
     app.include_router(audit_router)
     app.include_router(events_router)
     app.include_router(metrics_router)

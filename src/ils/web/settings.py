@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import stat
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ils.env_settings import networks
 from ils.errors import ConfigurationError
 from ils.queue.vardir import private_dir
 from ils.web.quota_settings import DEFAULT_QUOTAS, QuotaRule
@@ -114,13 +115,7 @@ class WebSettings(BaseModel):
     @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
-            try:
-                return tuple(ip_network(p, strict=False) for p in parts)
-            except ValueError as exc:
-                raise ValueError(f"comma-separated networks like 10.0.0.0/8: {exc}") from exc
-        return value
+        return networks(value)
 
     @field_validator("metrics_token")
     @classmethod

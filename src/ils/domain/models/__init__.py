@@ -47,6 +47,7 @@ from ils.domain.models.orders import (
 )
 from ils.domain.models.purchasing import PurchaseOrder, PurchaseOrderLine, purchase_order_number
 from ils.domain.models.schedules import MissedRun, Schedule
+from ils.domain.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ADMIN_ROLES",
@@ -100,6 +101,8 @@ __all__ = [
     "Schedule",
     "Supplier",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "invoice_number",
     "order_number",
     "purchase_order_number",

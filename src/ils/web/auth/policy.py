@@ -100,6 +100,11 @@ POLICY: dict[str, Rule] = {
     "schedules.write": _rule(
         ADMINS, "add, change, pause, resume, remove, run now a schedule (the same ones)"
     ),
+    "webhooks.manage": _rule(
+        ADMINS,
+        "webhook endpoints: add, change, remove, rotate secrets, test-send, read and retry "
+        "deliveries (own company's; platform_admin: all)",
+    ),
     "audit.read": _rule({P}, "the audit log"),
     "events.read": _rule(
         ADMINS, "the event log and catalog (own company's events; platform_admin: all)"

@@ -1,5 +1,5 @@
 """The dashboard's HTML pages: the queue dashboard, the schedules tab, the event log, the
-demand-forecast page, the login form and the "not allowed" page.
+webhooks page, the demand-forecast page, the login form and the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 DASHBOARD_PATH = "/admin/queues"
 FORECASTS_PATH = "/admin/forecasts"
 SCHEDULES_PATH = "/admin/schedules"
+WEBHOOKS_PATH = "/admin/webhooks"
 EVENTS_PATH = "/admin/events"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
@@ -145,6 +146,17 @@ async def events(request: Request, user: PageUser) -> Response:
         return away
     assert user is not None
     return _page(request, "events.html", user=user,
+                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
+
+
+@router.get(WEBHOOKS_PATH, response_class=HTMLResponse)
+async def webhooks(request: Request, user: PageUser) -> Response:
+    """The webhooks page: the company's endpoints (every one, for platform admins) and their
+    delivery logs."""
+    if away := _turned_away(request, user, WEBHOOKS_PATH, "webhooks.manage"):
+        return away
+    assert user is not None
+    return _page(request, "webhooks.html", user=user,
                  every_company=user.role in OPERATOR_ROLES)  # fmt: skip
 
 

@@ -1,38 +1,11 @@
 // The schedules tab: every schedule the viewer may see (its company's; a platform admin's: all)
 // with its next and last run, and pause, resume and run-now through /api/schedules.
 import { api } from "./api.js";
+import { at, button, cell } from "./cells.js";
 import { notify } from "./toast.js";
 
 const tbody = document.getElementById("schedules-body");
 const note = document.getElementById("schedules-note");
-
-function at(iso) {
-  return iso ? new Date(iso).toLocaleString() : "—";
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = String(text);
-  return td;
-}
-
-function button(label, onClick) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.className = "btn btn-small";
-  b.textContent = label;
-  b.addEventListener("click", async () => {
-    b.disabled = true;
-    try {
-      await onClick();
-    } catch (err) {
-      notify(err.message, true);
-    } finally {
-      b.disabled = false;
-    }
-  });
-  return b;
-}
 
 function row(s) {
   const tr = document.createElement("tr");

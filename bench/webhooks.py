@@ -1,0 +1,255 @@
+"""Event -> webhook received: the latency of a domain event's delivery to a receiver, at a steady
+pace (100 events a second for a minute by default), against a direct signed POST to the same
+receiver paced the same way in the same run (the baseline: what the network and the receiver
+cost without the event log, the dispatcher and the queue).
+
+    .venv/bin/python bench/webhooks.py [--rate 100] [--duration 60] [--concurrency 50]
+                                       [--redis-url URL] [--database-url URL]
+
+Migrates a fresh database (SQLite in a temporary directory unless ``--database-url``), adds a
+company with one endpoint subscribed to ``order.shipped`` pointing at a receiver served by this
+process (uvicorn, on 127.0.0.1: the SSRF allow-list admits it), and starts
+``ils worker --queues notification``. Then:
+
+1. *direct*: ``WebhookSender.send`` of a signed event, paced at ``--rate``; each latency is send
+   -> the receiver reading it.
+2. *fanout*: the webhooks subscriber's work alone: ``enqueue_deliveries`` of the event in its own
+   transaction (through the outbox); each latency is the call -> the receiver reading it.
+3. *event*: ``ils.events.record`` of an ``order.shipped`` event in its own transaction (which
+   queues the dispatcher through the outbox), paced at ``--rate``; each latency is the call ->
+   the receiver reading the delivery (dispatcher pass after its settle time, subscriber fan-out,
+   ``deliver-webhook`` job, signed POST).
+
+The notification queue runs without its rate limit (``ILS_QUEUE_NOTIFICATION_RATE_MAX=none``):
+its default, 200 jobs a minute, cannot carry 100 webhooks a second (see docs/webhooks.md).
+Prints a markdown table with the ratio event/direct, writes ``bench/results/webhooks.json``
+with the commit measured. Redis keys live under a fresh prefix, deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from ils.bootstrap import JobSystem
+from ils.domain.db import Database, database_url
+from ils.domain.migrate import upgrade_database
+from ils.domain.models import Company, CompanyKind
+from ils.domain.services import webhooks as service
+from ils.events.envelope import Actor
+from ils.events.record import record
+from ils.jobs.webhooks.event import WebhookEvent, new_event_id
+from ils.jobs.webhooks.fanout import enqueue_deliveries
+from ils.jobs.webhooks.sender import WebhookSender
+from ils.jobs.webhooks.settings import WebhookSettings
+from ils.settings import load_settings
+from notify_latency import Process, percentiles
+from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
+
+RESULTS = Path(__file__).resolve().parent / "results" / "webhooks.json"
+LOCAL = (ip_network("127.0.0.1/32"),)
+
+
+class Arrivals:
+    """When each webhook-id reached the receiver, and a wait for a number of them."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.changed = asyncio.Condition()
+
+    async def arrived(self, webhook_id: str) -> None:
+        async with self.changed:
+            self.at.setdefault(webhook_id, time.perf_counter())
+            self.changed.notify_all()
+
+    async def wait_all(self, ids: set[str], timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self.changed:
+                await self.changed.wait_for(lambda: ids <= self.at.keys())
+
+
+@contextlib.asynccontextmanager
+async def receiver(arrivals: Arrivals) -> AsyncIterator[str]:
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> Response:
+        await request.body()
+        await arrivals.arrived(request.headers["webhook-id"])
+        return Response(status_code=204)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def paced(rate: float, duration_s: float, send: Callable[[int], Awaitable[str]]
+                ) -> dict[str, float]:  # fmt: skip
+    """Call ``send(i)`` at ``start + i / rate`` (open loop); each call's due time by its id."""
+    due: dict[str, float] = {}
+    start = time.perf_counter()
+    tasks = []
+
+    async def one(i: int, at: float) -> None:
+        due[await send(i)] = at
+
+    for i in range(int(rate * duration_s)):
+        at = start + i / rate
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(i, at)))
+    await asyncio.gather(*tasks)
+    return due
+
+
+async def measure(name: str, arrivals: Arrivals, due: dict[str, float], drain_s: float
+                  ) -> dict[str, Any]:  # fmt: skip
+    await arrivals.wait_all(set(due), drain_s)
+    lat = [arrivals.at[i] - t for i, t in due.items() if i in arrivals.at]
+    return {"name": name, "sent": len(due), "missing": len(due) - len(lat), **percentiles(lat)}
+
+
+async def seed(db: Database, url: str) -> int:
+    async with db.session() as s:
+        company = Company(name="Bench Lab", slug="bench-lab", kind=CompanyKind.lab)
+        s.add(company)
+        await s.flush()
+        data = service.EndpointCreate(url=url, event_types=["order.shipped"])
+        await service.create_endpoint(s, data, company.id, LOCAL)
+        return company.id
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    redis_url, prefix = checked_url(args.redis_url), new_prefix()
+    arrivals = Arrivals()
+    with tempfile.TemporaryDirectory(prefix="ils-bench-webhooks-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
+        env |= {
+            "REDIS_URL": redis_url, "ILS_REDIS_PREFIX": prefix, "ILS_VAR_DIR": tmp,
+            "ILS_WEBHOOK_ALLOW": "127.0.0.1/32", "ILS_QUEUE_NOTIFICATION_RATE_MAX": "none",
+            "ILS_QUEUE_NOTIFICATION_CONCURRENCY": str(args.concurrency),
+        }  # fmt: skip
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        settings = load_settings(env)
+        db = Database(database_url(env, settings.var_dir))
+        await upgrade_database(db)
+        system = JobSystem(settings, database=db)
+        sender = WebhookSender(WebhookSettings(allow=LOCAL))
+        worker = await Process(["worker", "--queues", "notification"], env).start()
+        try:
+            async with receiver(arrivals) as url:
+                company = await seed(db, url)
+                await worker.wait_for("background job workers active")
+                drain = asyncio.create_task(worker.drain())
+
+                async def direct(i: int) -> str:
+                    event = WebhookEvent(id=new_event_id(), type="order.shipped",
+                                         company_id=company, occurred_at=dt.datetime.now(dt.UTC),
+                                         data={"order_id": i + 1})  # fmt: skip
+                    await sender.send(url, event.id, event.body(), ["whsec_YmVuY2g="])
+                    return event.id
+
+                async def recorded(i: int) -> str:
+                    async with db.session() as s:
+                        event = await record(
+                            s, "order.shipped", company_id=company, subject=("order", i + 1),
+                            data={"order_id": i + 1, "number": f"ORD-{i:06d}",
+                                  "tracking_number": "1Z999"},
+                            actor=Actor.system(),
+                        )  # fmt: skip
+                        return event.id
+
+                async def fanned_out(i: int) -> str:
+                    event = WebhookEvent(id=new_event_id(), type="order.shipped",
+                                         company_id=company, occurred_at=dt.datetime.now(dt.UTC),
+                                         data={"order_id": i + 1})  # fmt: skip
+                    async with db.session() as s:
+                        await enqueue_deliveries(s, event)
+                    return event.id
+
+                runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
+                found = {}
+                for name in ("direct", *args.paths):
+                    due = await paced(args.rate, args.duration, runs[name])
+                    found[name] = await measure(
+                        name, arrivals, due, 30 if name == "direct" else 120
+                    )
+                drain.cancel()
+        finally:
+            await sender.close()
+            await system.close()
+            await worker.stop()
+            await db.dispose()
+            delete_prefix(redis_url, prefix)
+    base = found["direct"]
+    for name in args.paths:
+        r = found[name]
+        r["ratio_to_direct"] = {k: round(r[k] / base[k], 1) for k in ("p50_ms", "p99_ms")
+                                if base[k]}  # fmt: skip
+    return {
+        "commit": commit(), "rate": args.rate, "duration_s": args.duration,
+        "concurrency": args.concurrency,
+        "database": "postgresql" if args.database_url else "sqlite", "paths": found,
+    }  # fmt: skip
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = ["| path | sent | missing | p50 ms | p99 ms | max ms | p50, p99 / direct |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, r in results["paths"].items():
+        ratio = r.get("ratio_to_direct", {})
+        times = f"{ratio.get('p50_ms', 1.0)}x, {ratio.get('p99_ms', 1.0)}x"
+        rows.append(f"| {key} | {r['sent']} | {r['missing']} | {r['p50_ms']} | {r['p99_ms']} "
+                    f"| {r['max_ms']} | {times} |")  # fmt: skip
+    where = f"commit {results['commit']}, {results['database']}"
+    rows.append(f"\n{where}, {results['rate']}/s for {results['duration_s']} s")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--redis-url", default=DEFAULT_URL)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--paths", nargs="+", default=["fanout", "event"],
+                        choices=["fanout", "event"], help="measured against direct")  # fmt: skip
+    results = asyncio.run(run(parser.parse_args()))
+    print(table(results))
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
