@@ -52,6 +52,7 @@ def _section_models() -> dict[str, tuple[type[BaseModel], Mapping[str, Any]]]:
     from ils.jobs.ai.chat.settings import ChatSettings
     from ils.jobs.email.settings import MailSettings
     from ils.jobs.scheduled.settings import RetentionSettings
+    from ils.jobs.webhooks.settings import WebhookSettings
     from ils.queue.settings import DEFAULT_QUEUES, QueueSpec
     from ils.settings import IlsSettings
     from ils.web.quota_settings import DEFAULT_QUOTAS, QuotaRule
@@ -63,6 +64,7 @@ def _section_models() -> dict[str, tuple[type[BaseModel], Mapping[str, Any]]]:
         "mail.": (MailSettings, {}),
         "chat.": (ChatSettings, {}),
         "retention.": (RetentionSettings, {}),
+        "webhooks.": (WebhookSettings, {}),
     }
     for queue, spec in DEFAULT_QUEUES.items():
         stems[f"queues.{queue}."] = (QueueSpec, spec.model_dump())
