@@ -21,15 +21,18 @@ from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Notification, WebhookDelivery, WebhookEndpoint
 from ils.domain.services import webhooks as service
-from ils.errors import Invalid
+from ils.errors import ConfigurationError, Invalid
 from ils.events.envelope import Actor
+from ils.events.log import EventFilter
 from ils.events.record import record as record_event
+from ils.events.replay import replay
 from ils.events.subscribers import dispatcher_for
 from ils.jobs import build_registry
 from ils.jobs.webhooks.deliver import deliver_webhook, delivery_job_id
 from ils.jobs.webhooks.event import WebhookEvent, new_event_id
 from ils.jobs.webhooks.fanout import enqueue_deliveries
 from ils.jobs.webhooks.record import disabled_notice_id
+from ils.jobs.webhooks.replay import replay_target, scoped
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES
@@ -344,3 +347,47 @@ async def test_bad_urls_are_refused_naming_the_field(db: Database) -> None:
         service.EndpointCreate(url="https://receiver.example/", event_types=["order.shiped"])
     assert (await add_endpoint(db, world.lab.id, "https://receiver.example/hook", allow="")).id
     assert (await add_endpoint(db, world.lab.id, "http://127.0.0.1:9/hook")).id  # allow-listed
+
+
+async def test_a_range_replayed_to_one_endpoint_reaches_its_receiver_once_per_event(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+) -> None:
+    """``webhook:<id>`` as a replay's subscriber: each of the company's events of the range is
+    delivered again (a new job, the same webhook-id), another company's never; replaying twice
+    sends twice and the receiver takes each event once; a disabled endpoint is refused."""
+    async with wired(redis_url, prefix, tmp_path, db, "ok") as w:
+        world, rx, system, endpoint = w.world, w.rx, w.system, w.endpoint
+        data = {"order_id": world.order.id, "number": "ORD-000042", "tracking_number": "1Z"}
+        async with db.session() as s:
+            ids = [
+                (await record_event(
+                    s, "order.shipped", company_id=company, subject=("order", world.order.id),
+                    data=data, actor=Actor.system(), dispatch=False,
+                )).id
+                for company in (world.lab.id, world.lab.id, world.practice.id)
+            ]  # fmt: skip
+        now = dt.datetime.now(dt.UTC)
+        which = EventFilter(
+            since=now - dt.timedelta(minutes=5), until=now + dt.timedelta(minutes=5)
+        )
+        dispatcher = dispatcher_for(db, None, settle_s=0)
+        for _ in range(2):
+            async with db.session() as s:
+                target = await replay_target(s, dispatcher, f"webhook:{endpoint.id}")
+                done = await replay(s, target, scoped(target, which))
+            assert (done.matched, done.delivered, done.error) == (2, 2, None)
+        async with running(system, "notification"):
+            got = await rx.wait_requests(4)
+        assert sorted(r.headers["webhook-id"] for r in got) == sorted(ids[:2] * 2)
+        assert sorted(rx.processed) == sorted(ids[:2])  # the receiver's dedup by webhook-id
+        async with db.session() as s:
+            with pytest.raises(ConfigurationError, match="company"):
+                scoped(target, dataclasses.replace(which, company_id=world.practice.id))
+            row = await s.get(WebhookEndpoint, endpoint.id)
+            assert row is not None
+            row.enabled = False
+        async with db.session() as s:
+            with pytest.raises(ConfigurationError, match="disabled"):
+                await replay_target(s, dispatcher, f"webhook:{endpoint.id}")
+            with pytest.raises(ConfigurationError, match="no webhook endpoint"):
+                await replay_target(s, dispatcher, "webhook:999999")

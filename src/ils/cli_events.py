@@ -87,7 +87,9 @@ def events_list(
 
 @events_app.command("replay")
 def events_replay(
-    subscriber: Annotated[str, typer.Argument(help="the subscriber's name, e.g. live")],
+    subscriber: Annotated[
+        str, typer.Argument(help="a subscriber's name (live) or a webhook endpoint (webhook:<id>)")
+    ],
     since: Annotated[str, typer.Option(help="at or after (ISO date or time)")],
     until: Annotated[str, typer.Option(help="before (ISO date or time)")],
     types: TypesOpt = None,
@@ -95,23 +97,25 @@ def events_replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count, send nothing")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Hand the events of a time range (and types) again to one subscriber, oldest first."""
+    """Hand the events of a time range (and types) again to one subscriber or webhook endpoint,
+    oldest first."""
     from ils.errors import ConfigurationError
     from ils.events.replay import replay
     from ils.events.subscribers import dispatcher_for
     from ils.jobs.notification.events import SETTLE_S
+    from ils.jobs.webhooks.replay import replay_target, scoped
 
     which = _filter(types, since, until, company)
 
     async def run(system: JobSystem) -> Any:
-        try:
-            target = dispatcher_for(system.database, system.notifier, SETTLE_S).subscriber(
-                subscriber
-            )
-        except ConfigurationError as exc:
-            fail(str(exc))
+        dispatcher = dispatcher_for(system.database, system.notifier, SETTLE_S)
         async with system.database.session() as session:
-            return await replay(session, target, which, dry_run=dry_run)
+            try:
+                target = await replay_target(session, dispatcher, subscriber)
+                scope = scoped(target, which)
+            except ConfigurationError as exc:
+                fail(str(exc))
+            return await replay(session, target, scope, dry_run=dry_run)
 
     done = run_async(lambda: with_system(settings_for(config), run))
     typer.echo(json.dumps(done.__dict__, indent=2))

@@ -38,17 +38,20 @@ async def endpoints_for(session: AsyncSession, event: WebhookEvent) -> list[Webh
 
 
 async def enqueue_deliveries(
-    session: AsyncSession, event: Any, endpoint_id: int | None = None
+    session: AsyncSession, event: Any, endpoint_id: int | None = None, *, replay: bool = False
 ) -> list[Enqueued]:
     """Enqueue ``event``'s deliveries (any envelope-shaped object) in ``session``'s transaction;
-    with ``endpoint_id``, to that endpoint alone (a replay), if it is subscribed."""
+    with ``endpoint_id``, to that endpoint alone, if it is subscribed. A ``replay`` delivers
+    again: a job of its own (the first delivery's id would add nothing while BullMQ keeps it),
+    under the same ``webhook-id``, the event id, by which the receiver drops what it has."""
     envelope = envelope_of(event)
     found = await endpoints_for(session, envelope)
     if endpoint_id is not None:
         found = [row for row in found if row.id == endpoint_id]
     sent = []
     for endpoint in found:
-        options = EnqueueOptions(job_id=delivery_job_id(envelope.id, endpoint.id))
+        job_id = None if replay else delivery_job_id(envelope.id, endpoint.id)
+        options = EnqueueOptions(job_id=job_id)
         sent.append(
             await deliver_webhook.send(
                 {"endpoint_id": endpoint.id, "event": envelope},

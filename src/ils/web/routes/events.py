@@ -23,6 +23,7 @@ from ils.events.envelope import EventEnvelope
 from ils.events.replay import replay
 from ils.events.subscribers import dispatcher_for
 from ils.jobs.notification.events import SETTLE_S
+from ils.jobs.webhooks.replay import replay_target, scoped
 from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import DbSession
 from ils.web.auth.ownership import get_owned, sees_all_companies
@@ -151,21 +152,23 @@ class ReplayOut(BaseModel):
 
 
 @router.post("/api/events/replay", response_model=ReplayOut, responses=DENIED,
-             summary="Hand a range of events again to one subscriber (dry_run: count)")  # fmt: skip
+             summary="Hand a range of events again to one subscriber or webhook endpoint "
+                     "(`webhook:<id>`; dry_run: count)")  # fmt: skip
 async def replay_events(
     body: ReplayIn, _user: Replayer, request: Request, session: DbSession
 ) -> ReplayOut:
     system = web_context(request).system
+    which = log.EventFilter(company_id=body.company_id, types=body.types, since=body.since,
+                            until=body.until)  # fmt: skip
     try:
         dispatcher = dispatcher_for(system.database, system.notifier, SETTLE_S)
-        subscriber = dispatcher.subscriber(body.subscriber)
+        subscriber = await replay_target(session, dispatcher, body.subscriber)
+        which = scoped(subscriber, which)
     except ConfigurationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[{"loc": ["body", "subscriber"], "msg": str(exc), "type": "value_error"}],
         ) from exc
-    which = log.EventFilter(company_id=body.company_id, types=body.types, since=body.since,
-                            until=body.until)  # fmt: skip
     counted = await replay(session, subscriber, which, dry_run=True)
     if body.dry_run:
         return ReplayOut(**counted.__dict__)
