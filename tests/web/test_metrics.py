@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,7 +17,7 @@ from ils.errors import ConfigurationError
 from ils.queue.producer import EnqueueOptions
 from ils.queue.settings import Settings
 from ils.settings import load_web_settings
-from tests.conftest import probe_registry
+from tests.conftest import REPO, probe_registry
 from tests.support.running import running
 from tests.web.conftest import make_client, serve
 
@@ -79,6 +80,27 @@ async def test_a_metrics_token_is_required_once_set(
             assert wrong.status_code == 401
             ok = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
             assert ok.status_code == 200 and "ils_redis_up 1.0" in ok.text
+
+
+async def test_the_docs_scrape_job_reads_the_metrics_as_prometheus_would(
+    settings: Settings, db: Database, tmp_path: Path
+):
+    """docs/examples/prometheus.yml: its path and bearer token (from the credentials file) get
+    the Prometheus text of a running app, which Prometheus' own parser reads."""
+    config = yaml.safe_load((REPO / "docs" / "examples" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job["authorization"]["type"] == "Bearer"
+    token_file = tmp_path / Path(job["authorization"]["credentials_file"]).name
+    token_file.write_text(TOKEN + "\n")
+    web = load_web_settings({"ILS_METRICS_TOKEN": TOKEN}, tmp_path / "var")
+    system = JobSystem(settings, registry=probe_registry(), database=db)
+    async for app in serve(system, web):
+        async with make_client(app, ip="203.0.113.9") as client:
+            bearer = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+            scraped = await client.get(job["metrics_path"], headers=bearer)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert samples(scraped.text)[("ils_redis_up", ())] == 1.0
 
 
 def test_metrics_settings_are_checked_at_start_up(tmp_path: Path):
