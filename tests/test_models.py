@@ -71,7 +71,8 @@ def test_every_model_module_is_in_the_metadata():
         "suppliers", "products", "orders", "order_lines", "purchase_orders",
         "purchase_order_lines", "invoices", "invoice_lines", "payments",
         "marketplace_connections", "notifications", "ai_conversations", "ai_messages",
-        "ai_results", "email_log", "documents", "schedules",
+        "ai_results", "email_log", "documents", "schedules", "oma_files", "events",
+        "event_cursors", "webhook_endpoints", "webhook_deliveries",
     }  # fmt: skip
     assert set(Base.metadata.tables) == expected
     assert {name for name in models.__all__ if not hasattr(models, name)} == set()

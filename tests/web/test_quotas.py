@@ -162,6 +162,10 @@ ENQUEUING_ROUTES = {
     ("POST", "/api/queue/dead-letters/replay"): "bulk",
     ("POST", "/api/queue/dead-letters/{dead_letter_id}/replay"): "bulk",
     ("POST", "/api/schedules/{schedule_id}/run-now"): "bulk",
+    ("POST", "/api/orders/{order_id}/oma"): "order",
+    ("POST", "/api/webhooks/endpoints/{endpoint_id}/test"): "bulk",
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/retry"): "bulk",
+    ("POST", "/api/events/replay"): "bulk",
 }
 
 

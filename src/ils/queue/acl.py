@@ -84,8 +84,8 @@ def commands(role: Role) -> list[str]:
 def rules(role: Role, prefix: str) -> str:
     """The ACL rules of ``role`` for the deployment using ``prefix`` (no user, no password)."""
     allowed = " ".join(f"+{c}" for c in commands(role))
-    channel = keys.notifications_channel(prefix)
-    return f"resetkeys ~{prefix}:* resetchannels &{channel} -@all {allowed}"
+    pattern, channel = keys.all_keys_pattern(prefix), keys.notifications_channel(prefix)
+    return f"resetkeys ~{pattern} resetchannels &{channel} -@all {allowed}"
 
 
 def setuser_args(user: str, password: str, role: Role, prefix: str) -> list[str]:

@@ -131,6 +131,17 @@ def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     return f"{prefix}:ils:company:{company_id}:{queue}"
 
 
+def queue_key_prefix(prefix: str, queue: str) -> str:
+    """What BullMQ's keys of ``queue`` start with, its job hashes' and lists' alike (BullMQ owns
+    them; we only read them): ``<prefix>:<queue>:``."""
+    return f"{prefix}:{queue}:"
+
+
+def all_keys_pattern(prefix: str) -> str:
+    """The pattern of every key of the deployment using ``prefix`` (an ACL user's key rule)."""
+    return f"{prefix}:*"
+
+
 def notifications_channel(prefix: str) -> str:
     """The pub/sub channel of one deployment's live notification events."""
     return f"{prefix}:ils:notifications"

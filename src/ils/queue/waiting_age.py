@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ils.queue import keys
+
 if TYPE_CHECKING:
     import redis.asyncio as aredis
 
@@ -20,7 +22,7 @@ async def oldest_waiting_s(
     client: aredis.Redis, prefix: str, queue: str, now_ms: int | None = None
 ) -> float:
     """Seconds the longest-waiting job of ``queue`` has waited (0 when none waits)."""
-    head = f"{prefix}:{queue}:"  # BullMQ's keys of the queue
+    head = keys.queue_key_prefix(prefix, queue)
     async with client.pipeline(transaction=False) as pipe:
         pipe.lindex(f"{head}wait", -1)
         pipe.zrange(f"{head}prioritized", 0, 0)

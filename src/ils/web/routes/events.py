@@ -28,6 +28,7 @@ from ils.web.auth.context import web_context
 from ils.web.auth.dependencies import DbSession
 from ils.web.auth.ownership import get_owned, sees_all_companies
 from ils.web.auth.policy import permit
+from ils.web.quota_deps import BulkQuota
 from ils.web.routes.queue import DENIED
 
 router = APIRouter(tags=["events"])
@@ -155,7 +156,7 @@ class ReplayOut(BaseModel):
              summary="Hand a range of events again to one subscriber or webhook endpoint "
                      "(`webhook:<id>`; dry_run: count)")  # fmt: skip
 async def replay_events(
-    body: ReplayIn, _user: Replayer, request: Request, session: DbSession
+    body: ReplayIn, _user: Replayer, request: Request, session: DbSession, _quota: BulkQuota
 ) -> ReplayOut:
     system = web_context(request).system
     which = log.EventFilter(company_id=body.company_id, types=body.types, since=body.since,

@@ -28,6 +28,7 @@ from ils.jobs.webhooks.event import EVENT_TYPES
 from ils.jobs.webhooks.settings import Network
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
+from ils.web.quota_deps import BulkQuota
 from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -198,7 +199,11 @@ async def enable_endpoint(
              response_model=TestSent, responses=NOT_FOUND,
              summary="Send a webhook.test event to the endpoint")  # fmt: skip
 async def test_endpoint(
-    endpoint_id: EndpointId, request: Request, user: CurrentUser, session: DbSession
+    endpoint_id: EndpointId,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    _quota: BulkQuota,
 ) -> TestSent:
     row = await get_owned(session, WebhookEndpoint, endpoint_id, user)
     event_id, sent = await service.test_send(session, row, user.id)
@@ -223,7 +228,11 @@ async def list_deliveries(
              response_model=QueuedJob, responses=NOT_FOUND,
              summary="Send a delivery's event again (the same webhook-id)")  # fmt: skip
 async def retry_delivery(
-    delivery_id: DeliveryId, request: Request, user: CurrentUser, session: DbSession
+    delivery_id: DeliveryId,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    _quota: BulkQuota,
 ) -> QueuedJob:
     row = await get_owned(session, WebhookDelivery, delivery_id, user)
     sent = await service.retry_delivery(session, row)
