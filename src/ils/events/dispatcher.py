@@ -19,6 +19,7 @@ import datetime as dt
 import difflib
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,7 +39,7 @@ ERROR_MAX = 1_000
 RECENT = dt.timedelta(minutes=5)
 
 
-class Subscriber:
+class Subscriber(ABC):
     """Receives the events of ``event_types`` (every type when empty) through :meth:`handle`.
 
     ``name`` keys its cursor: renaming a subscriber starts it afresh. ``start`` says where a new
@@ -54,8 +55,9 @@ class Subscriber:
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
 
+    @abstractmethod
     async def handle(self, envelope: EventEnvelope) -> None:
-        raise NotImplementedError
+        """Act on one event; raising leaves the cursor before it, so it comes again."""
 
 
 def check_subscriber(subscriber: Subscriber) -> None:
