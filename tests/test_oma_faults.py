@@ -5,7 +5,6 @@ test keeps open (its upsert waits for it), and killed once its original is on di
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import signal
 import sqlite3
@@ -21,24 +20,10 @@ from tests.support.oma_files import job_file
 from tests.support.oma_world import make_oma_world
 from tests.support.processes import IlsProcess
 from tests.support.running import running
+from tests.support.waiting import file_appears
 
 LOCKS = {"ILS_QUEUE_OMA_LOCK_DURATION_MS": "2000", "ILS_QUEUE_OMA_STALLED_INTERVAL_MS": "1000"}
 READY = "background job workers active"
-
-
-def _matching(folder: Path, pattern: str) -> list[Path]:
-    return sorted(folder.rglob(pattern)) if folder.exists() else []
-
-
-async def appears(folder: Path, pattern: str, timeout_s: float = 30) -> Path:
-    """The first file under ``folder`` matching ``pattern``, waited for (a condition, polled)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        found = _matching(folder, pattern)
-        if found:
-            return found[0]
-        assert asyncio.get_running_loop().time() < deadline, f"no {pattern} under {folder}"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_worker_killed_between_the_original_and_the_row_stores_once(
@@ -60,7 +45,7 @@ async def test_a_worker_killed_between_the_original_and_the_row_stores_once(
             "oma", "process-oma-file", {"companyId": w.lab_id, "content": content},
             company_id=w.lab_id,
         )  # fmt: skip
-        original = await appears(tmp_path / "var" / "files", "*.oma")
+        original = await file_appears(tmp_path / "var" / "files", "*.oma")
         victim.signal(signal.SIGKILL)
         assert await victim.wait() == -signal.SIGKILL
         lock.execute("ROLLBACK")

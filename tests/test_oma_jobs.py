@@ -8,7 +8,6 @@ the traced shape (saved to ``test-output/oma/`` for a person to look at)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import io
@@ -37,10 +36,10 @@ from tests.conftest import REPO, make_settings
 from tests.support.oma_files import job_file, truncated
 from tests.support.oma_world import make_oma_world
 from tests.support.running import running
+from tests.support.waiting import until_quiet
 
 QUEUES = ("oma", "notification")
 OUTPUT = REPO / "test-output" / "oma"
-PENDING = ("waiting", "active", "delayed", "prioritized", "waiting-children")
 
 
 @contextlib.asynccontextmanager
@@ -67,19 +66,8 @@ async def run(system: JobSystem, company_id: int, **payload: Any) -> JobView:
     )
     async with running(system, *QUEUES):
         view = await system.admin.wait_for_job("oma", enqueued.job_id, timeout_s=30)
-        await drain(system)
+        await until_quiet(system, QUEUES)
     return view
-
-
-async def drain(system: JobSystem, timeout_s: float = 30) -> None:
-    """Wait until the oma and notification queues hold nothing waiting, delayed or running."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        stats = await system.admin.stats(list(QUEUES))
-        if all(sum(c.get(s, 0) for s in PENDING) == 0 for c in stats.values()):
-            return
-        assert asyncio.get_running_loop().time() < deadline, stats
-        await asyncio.sleep(0.05)
 
 
 async def rows(db: Database) -> list[OmaFile]:
@@ -233,7 +221,7 @@ async def test_a_job_run_twice_stores_its_file_and_tells_its_owner_once(
         first = await process(payload, ctx)
         second = await process(payload, ctx)
         async with running(system, *QUEUES):
-            await drain(system)
+            await until_quiet(system, QUEUES)
     assert first["omaFileId"] == second["omaFileId"] and first["path"] == second["path"]
     async with db.session() as s:
         assert await s.scalar(select(func.count(OmaFile.id))) == 1

@@ -14,7 +14,7 @@ import ipaddress
 import secrets
 import shutil
 import subprocess
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,8 @@ from ils.queue import acl
 from ils.queue.embedded import free_port, server_binary
 
 START_TIMEOUT_S = 15.0
+#: What redis-server and Valkey print once they accept connections.
+READY_LINE = b"Ready to accept connections"
 USERS: dict[acl.Role, str] = {"web": "ils-web", "worker": "ils-worker", "serve": "ils-serve"}
 
 
@@ -151,8 +153,9 @@ def acl_server(directory: Path, prefix: str, tls: bool = False) -> Iterator[AclS
     certs = _certificates(directory) if tls else None
     conf = _config(directory, port, admin, passwords, prefix, certs)
     log = directory / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([binary(), str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [binary(), str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     server = AclServer(port, admin, passwords, certs[0] if certs else None)
     try:
         _wait_ready(server, process, log)
@@ -162,21 +165,39 @@ def acl_server(directory: Path, prefix: str, tls: bool = False) -> Iterator[AclS
         process.wait(timeout=START_TIMEOUT_S)
 
 
+def _copy_output(process: subprocess.Popen[bytes], log: Path, said: list[bool],
+                 done: threading.Event) -> None:  # fmt: skip
+    """Copy the server's output to ``log``; ``done`` at its "ready" line (``said`` then holds
+    True) or at the end of its output."""
+    assert process.stdout is not None
+    with log.open("wb") as out:
+        for line in process.stdout:
+            out.write(line)
+            out.flush()
+            if READY_LINE in line:
+                said.append(True)
+                done.set()
+    done.set()
+
+
 def _wait_ready(server: AclServer, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+    """Wait for the server's own "ready" line (or the end of its output), then check it
+    answers; an exit at start raises, :class:`TlsUnsupported` for a build without TLS."""
+    said: list[bool] = []
+    done = threading.Event()
+    copier = threading.Thread(target=_copy_output, args=(process, log, said, done), daemon=True)
+    copier.start()
+    if not done.wait(START_TIMEOUT_S):
+        raise TimeoutError(f"redis-server did not say it was ready:\n{log.read_text()}")
+    if not said:
+        process.wait(timeout=START_TIMEOUT_S)
+        copier.join(timeout=START_TIMEOUT_S)
+        text = log.read_text(errors="replace")
+        if "TLS support" in text or "connection type tls" in text:
+            raise TlsUnsupported(text.strip().splitlines()[-1])
+        raise RuntimeError(f"redis-server exited at start:\n{text}")
     client = server.admin()
     try:
-        while True:
-            if process.poll() is not None:
-                text = log.read_text(errors="replace")
-                if "TLS support" in text or "connection type tls" in text:
-                    raise TlsUnsupported(text.strip().splitlines()[-1])
-                raise RuntimeError(f"redis-server exited at start:\n{text}")
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server did not answer:\n{log.read_text()}")
-            time.sleep(0.02)
+        assert client.ping()
     finally:
         client.close()
