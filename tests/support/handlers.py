@@ -73,9 +73,9 @@ async def _probe(client: aredis.Redis, prefix: str, payload: Probe, ctx: Ctx) ->
             raise JobCancelled("stopped on request")
     if payload.block_s:
         await ctx.run_sync(threading.Event().wait, payload.block_s)
-    # The idempotent side effect: keyed by job id, it happens once however often we run.
-    if await client.set(record_key(prefix, f"done:{ctx.job_id}"), "1", nx=True):
-        await client.incr(record_key(prefix, "effects"))
+    # The idempotent side effect: keyed by job id, it happens once however often we run, and in
+    # one command (a mark then a count, two commands, lost the count when a kill fell between).
+    await client.sadd(record_key(prefix, "effects"), ctx.job_id)
     return {"runs": runs, "tag": payload.tag}
 
 

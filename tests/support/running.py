@@ -41,7 +41,8 @@ class Records:
         return [float(t) for t in raw]
 
     async def effects(self) -> int:
-        return int(await self.client.get(record_key(self.prefix, "effects")) or 0)
+        """How many distinct jobs made the probe's side effect."""
+        return int(await self.client.scard(record_key(self.prefix, "effects")))
 
     async def wait_started(self, timeout_s: float) -> str:
         """Block until a ``wait_release`` probe has started; its job id."""
