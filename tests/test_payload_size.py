@@ -26,8 +26,10 @@ MIB = 1024 * 1024
 async def big_system(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> AsyncIterator[JobSystem]:
-    """Jobs up to 2 MiB; the oma queue keeps 2.5 MiB of failed jobs."""
+    """Jobs up to 2 MiB; the oma queue keeps 2.5 MiB of failed jobs and runs one job at a time
+    (its jobs then fail in the order they were added: the newest are the last added)."""
     env = {
+        "ILS_QUEUE_OMA_CONCURRENCY": "1",
         "ILS_MAX_PAYLOAD_BYTES": str(2 * MIB),
         "ILS_QUEUE_OMA_KEEP_FAILED_BYTES": str(5 * MIB // 2),
     }
