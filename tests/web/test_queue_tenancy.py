@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.enums import Role
+from ils.queue.admin import PLATFORM_HEALTH
 from ils.queue.flows import send_flow
 from ils.queue.producer import Enqueued, EnqueueOptions
 from ils.queue.registry import MASK
@@ -221,8 +222,12 @@ async def test_counts_lists_info_and_throughput_hold_only_the_viewers_company(
                 for health in ((await client.get("/api/queue/health")).json(), info["health"]):
                     [worker] = health["worker_processes"]  # without its every-company counts
                     assert worker["processed"] is None and worker["failed"] is None
+                    # nor the platform's make-up: where workers run, the server's version
+                    assert (worker["host"], worker["pid"]) == (None, None)
+                    assert all(health[k] is None for k in PLATFORM_HEALTH), health
+                    assert health["redis"] is True and health["latency_ms"] is not None
                 [worker] = (await client.get("/api/queue/workers")).json()
-                assert worker["processed"] is None
+                assert worker["processed"] is None and worker["host"] is None
         async with logged_in(api, Role.platform_admin) as operator:
             stats = (await operator.get("/api/queue/stats")).json()
             assert (stats["pdf"]["waiting"], stats["pdf"]["delayed"]) == (6, 2)
@@ -231,6 +236,9 @@ async def test_counts_lists_info_and_throughput_hold_only_the_viewers_company(
             assert page["total"] == 6
             [worker] = (await operator.get("/api/queue/workers")).json()
             assert isinstance(worker["processed"], int)  # the operator gets the counts
+            assert worker["host"] and isinstance(worker["pid"], int)  # and where it runs
+            health = (await operator.get("/api/queue/health")).json()
+            assert health["version"] and health["memory_used_bytes"] > 0
 
 
 async def test_info_reports_a_paused_queue_as_paused(api: FastAPI, accounts: Accounts):

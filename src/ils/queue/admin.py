@@ -53,6 +53,17 @@ if TYPE_CHECKING:
     from ils.queue.dead_letter_admin import DeadLetterAdmin
 
 
+#: What a company's scope does not see of the health: the server's version, memory, clients and
+#: its error text (which may name hosts); it sees whether Redis answers, how fast, and the workers.
+PLATFORM_HEALTH = (
+    "version",
+    "memory_used_bytes",
+    "memory_used_human",
+    "connected_clients",
+    "error",
+)
+
+
 @dataclass(frozen=True)
 class WorkerInfo:
     id: str
@@ -67,10 +78,11 @@ class WorkerInfo:
     memory_bytes: int | None = None  # resident, at the last heartbeat; None from older workers
 
     def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
-        """The record; without its job counts for a company's scope (they span every company)."""
+        """The record; for a company's scope without its job counts (they span every company)
+        and without where it runs (host, process id, memory: the platform's, not a company's)."""
         out = asdict(self) | {"queues": list(self.queues)}
         if not scope.all_companies:
-            out |= {"processed": None, "failed": None, "active": None}
+            out |= dict.fromkeys(("processed", "failed", "active", "host", "pid", "memory_bytes"))
         return out
 
 
@@ -248,8 +260,9 @@ class QueueAdmin:
         return sorted(out, key=lambda w: w.started)
 
     async def health(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
-        """Redis reachable, latency, version, memory, and live workers per queue (without their
-        job counts for a company's scope)."""
+        """Redis reachable, latency, version, memory, and live workers per queue; for a company's
+        scope without the server's make-up (:data:`PLATFORM_HEALTH`) and the workers' job counts
+        and hosts."""
         broker = await self.broker.health()
         per_queue = dict.fromkeys(QUEUE_NAMES, 0)
         live: list[dict[str, Any]] = []
@@ -262,7 +275,7 @@ class QueueAdmin:
                             per_queue[q] += 1
             except RedisError:
                 pass
-        return {
+        out = {
             "redis": broker.reachable,
             "healthy": broker.reachable and any(per_queue.values()),
             "latency_ms": broker.latency_ms,
@@ -275,6 +288,11 @@ class QueueAdmin:
             "worker_processes": live,
             "checked_at": now_ms(),
         }
+        if not scope.all_companies:  # the server's make-up is the platform's, not a company's
+            out |= dict.fromkeys(PLATFORM_HEALTH)
+            if not broker.reachable:
+                out["error"] = "Redis is unreachable"
+        return out
 
     async def info(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """Each queue's settings, counts (of ``scope``'s jobs), paused flag and worker count,
@@ -314,7 +332,8 @@ class QueueAdmin:
                 found = await asyncio.gather(*(self.actions.overrides(q) for q in names))
                 overrides = {q: o.to_dict() for q, o in zip(names, found, strict=True)}
             except BrokerUnavailable as exc:
-                states, overrides, error = {}, {}, str(exc)
+                unreachable = str(exc) if scope.all_companies else "Redis is unreachable"
+                states, overrides, error = {}, {}, unreachable
         queues: dict[str, Any] = {}
         for q in QUEUE_NAMES:
             spec = self.settings.queue(q)

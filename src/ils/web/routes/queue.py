@@ -94,8 +94,8 @@ class StatsUnavailableOut(BaseModel):
 
 class WorkerProcessOut(BaseModel):
     id: str
-    host: str
-    pid: int
+    host: str | None = Field(description="None in a company's view (where workers run)")
+    pid: int | None = Field(description="None in a company's view")
     queues: list[str]
     started: int
     last_seen: int
@@ -107,7 +107,7 @@ class QueueHealthOut(BaseModel):
     redis: bool
     healthy: bool = Field(description="Redis answers and at least one worker is alive")
     latency_ms: float | None
-    version: str | None
+    version: str | None = Field(description="None in a company's view, as are memory and clients")
     memory_used_bytes: int | None
     memory_used_human: str | None
     connected_clients: int | None

@@ -175,8 +175,9 @@ function renderCards(snap) {
 function renderWorkers(snap) {
   const rows = (snap.health.worker_processes || []).map((w) =>
     h("tr", {},
-      h("td", {}, w.host),
-      h("td", { class: "num" }, String(w.pid)),
+      // A company's view has no host or process id either: where workers run is the platform's.
+      h("td", {}, w.host == null ? "—" : w.host),
+      h("td", { class: "num" }, w.pid == null ? "—" : String(w.pid)),
       h("td", {}, w.queues.join(", ")),
       // A company's view has no job counts here: they span every company's jobs.
       h("td", { class: "num" }, w.active == null ? "—" : String(w.active)),
