@@ -19,6 +19,8 @@ from ils.errors import BrokerUnavailable, JobNotFound
 from ils.queue.embedded import free_port
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import COUNT_STATES
+from ils.settings import IlsSettings
+from ils.web.factory import START_TIMEOUT_S, ServeHandoff, process_config
 from tests.conftest import make_settings, probe_registry
 from tests.support.processes import IlsProcess
 from tests.support.running import running
@@ -208,6 +210,13 @@ async def test_serve_with_several_processes_answers_from_each(worker_env: dict[s
         assert serve.output.count("Application shutdown complete") == 2
     finally:
         await serve.kill()
+
+
+def test_web_processes_get_a_minute_to_start(settings: IlsSettings):
+    """uvicorn's supervisor kills a process that has not answered its first health check in
+    time; at its 5 s default, on a loaded host, it killed every new process in a loop."""
+    config = process_config(ServeHandoff.of(settings, False, ()), "127.0.0.1", free_port(), 2)
+    assert config.timeout_worker_healthcheck == START_TIMEOUT_S == 60
 
 
 def test_serve_with_a_bad_web_setting_says_so_in_one_line(worker_env: dict[str, str]):

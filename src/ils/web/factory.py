@@ -57,6 +57,13 @@ def app_from_handoff(handoff: ServeHandoff) -> FastAPI:
     )
 
 
+#: Seconds uvicorn's supervisor gives a web process to start (and to answer each later health
+#: check) before it kills and replaces it. Its default, 5 s, is less than a process takes to
+#: import and build the app on a loaded host: the supervisor then killed every new process in a
+#: loop and none ever served.
+START_TIMEOUT_S = 60
+
+
 def process_config(handoff: ServeHandoff, host: str, port: int, processes: int) -> Config:
     """Uvicorn's configuration for ``processes`` web processes, each building its app from
     ``handoff``."""
@@ -66,6 +73,7 @@ def process_config(handoff: ServeHandoff, host: str, port: int, processes: int) 
         host=host,
         port=port,
         workers=processes,
+        timeout_worker_healthcheck=START_TIMEOUT_S,
         log_level=handoff.settings().log_level.lower(),
         **UVICORN_OPTIONS,
     )
