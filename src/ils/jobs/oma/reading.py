@@ -152,8 +152,8 @@ class StoredDrawing:
 def drawable(
     job_ref: str | None, data: Mapping[str, Any], traces: Mapping[str, Any]
 ) -> StoredDrawing:
-    """A file holding what ``ils.oma.render`` draws, rebuilt from a stored row (``data`` and
-    ``traces`` as ``process-oma-file`` keeps them): no need to read and parse the original."""
+    """What ``ils.oma.render`` draws, rebuilt from a stored row (``data`` and ``traces`` as
+    ``process-oma-file`` keeps them): no need to read and parse the original."""
     from ils.oma import build
 
     rx = data.get("rx", {})

@@ -26,12 +26,16 @@ class OrderRef:
     owner_user_id: int | None
 
 
+#: What a file needs of its order (an ORM load would also fetch the order's lines).
+_ORDER_REF = select(Order.id, Order.number, Order.created_by_user_id)
+
+
 async def find_order(
     db: Database, company_id: int, order_id: int | None, job_ref: str | None
 ) -> OrderRef:
     """The order the file belongs to: ``order_id`` when given (it must be the company's), else
     the company's order whose number is the file's ``JOB``. Another company's order reads as a
-    missing one. Three columns in one query (an ORM load would also fetch the order's lines)."""
+    missing one."""
     if order_id is not None:
         where = (Order.id == order_id, Order.company_id == company_id)
         missing = f"orderId: order {order_id} not found for company {company_id}"
@@ -45,9 +49,6 @@ async def find_order(
     if found is None:
         raise GiveUp(missing)
     return OrderRef(found.id, found.number, found.created_by_user_id)
-
-
-_ORDER_REF = select(Order.id, Order.number, Order.created_by_user_id)
 
 
 STORED = ("company_id", "order_id", "job_ref", "filename", "path", "size", "sha256", "status",
