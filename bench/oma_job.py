@@ -4,7 +4,10 @@ notification and the trace's drawing, then that drawing as a job of its own), ne
 parser (``parse`` + ``validate``) of the same bytes in this process, in the same run.
 
 A middle step, the handler alone (the job's work called in a loop, no queue), splits the cost
-between the database and file writes and the queue. Run: ``.venv/bin/python bench/oma_job.py
+between the database and file writes and the queue. Each path's CPU time per file (this
+process's, its threads' included: the job path's workers, relay and SQLite run here too; the
+Redis server's not) is reported beside its rate: on a shared machine it moves less than the
+wall time does. Run: ``.venv/bin/python bench/oma_job.py
 [--files N] [--concurrency C] [--redis-url URL]`` (or ``make bench-oma-job``). SQLite in a
 temporary directory; Redis on this machine under a fresh key prefix, deleted afterwards. The
 goal (the job path keeps at least 70% of the bare parser's rate) is printed, never asserted.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import datetime as dt
 import json
 import logging
 import os
@@ -51,12 +55,28 @@ def files(n: int, points: int) -> list[bytes]:
     return [base + f"_BENCH={i}\r\n".encode() for i in range(n)]
 
 
-def bare_rate(data: list[bytes]) -> float:
+class Timed:
+    """Wall and CPU seconds (this process, every thread) of a block."""
+
+    def __enter__(self) -> Timed:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+    def per_file(self, n: int) -> tuple[float, float]:
+        """(files per wall second, CPU milliseconds per file)."""
+        return n / self.wall, 1000 * self.cpu / n
+
+
+def bare_rate(data: list[bytes]) -> tuple[float, float]:
     validate(parse(data[0]))  # warm-up
-    start = time.perf_counter()
-    for one in data:
-        validate(parse(one))
-    return len(data) / (time.perf_counter() - start)
+    with Timed() as timed:
+        for one in data:
+            validate(parse(one))
+    return timed.per_file(len(data))
 
 
 def settings(url: str, prefix: str, workdir: Path, concurrency: int) -> Any:
@@ -71,36 +91,41 @@ def payload(world: OmaWorld, data: bytes) -> dict[str, Any]:
             "content": base64.b64encode(data).decode()}  # fmt: skip
 
 
-async def handler_rate(system: JobSystem, world: OmaWorld, data: list[bytes]) -> float:
-    """Files/s of the job's work called directly, one after the other (no queue, no worker)."""
+async def handler_rate(system: JobSystem, world: OmaWorld, data: list[bytes]
+                       ) -> tuple[float, float]:  # fmt: skip
+    """Files/s (and CPU ms a file) of the job's work called directly, one after the other (no
+    queue, no worker)."""
     log = logging.LoggerAdapter(logging.getLogger("bench"))
-    start = time.perf_counter()
-    for n, one in enumerate(data):
-        ctx = JobContext(job_id=f"direct-{n}", queue="oma", name="process-oma-file", attempt=1,
-                         max_attempts=1, logger=log, resources=system.resources)  # fmt: skip
-        await process(ProcessOmaFile.model_validate(payload(world, one)), ctx)
-    return len(data) / (time.perf_counter() - start)
+    with Timed() as timed:
+        for n, one in enumerate(data):
+            ctx = JobContext(job_id=f"direct-{n}", queue="oma", name="process-oma-file",
+                             attempt=1, max_attempts=1, logger=log,
+                             resources=system.resources)  # fmt: skip
+            await process(ProcessOmaFile.model_validate(payload(world, one)), ctx)
+    return timed.per_file(len(data))
 
 
-async def job_rate(system: JobSystem, world: OmaWorld, data: list[bytes]) -> float:
-    """Files/s from enqueueing every file (workers running) to the last one processed and drawn
-    (two jobs a file), read from the queue's counts every 20 ms."""
+async def job_rate(system: JobSystem, world: OmaWorld, data: list[bytes]
+                   ) -> tuple[float, float]:  # fmt: skip
+    """Files/s (and CPU ms a file) from enqueueing every file (workers running) to the last one
+    processed and drawn (two jobs a file), read from the queue's counts every 20 ms."""
     before = await system.admin.counts("oma")
-    start = time.perf_counter()
-    for one in data:
-        await system.producer.enqueue("oma", "process-oma-file", payload(world, one))
-    while True:
-        counts = await system.admin.counts("oma")
-        if counts["failed"] > before["failed"]:
-            raise RuntimeError("an oma job failed")
-        if counts["completed"] - before["completed"] >= 2 * len(data):
-            return len(data) / (time.perf_counter() - start)
-        await asyncio.sleep(0.02)
+    with Timed() as timed:
+        for one in data:
+            await system.producer.enqueue("oma", "process-oma-file", payload(world, one))
+        while True:
+            counts = await system.admin.counts("oma")
+            if counts["failed"] > before["failed"]:
+                raise RuntimeError("an oma job failed")
+            if counts["completed"] - before["completed"] >= 2 * len(data):
+                break
+            await asyncio.sleep(0.02)
+    return timed.per_file(len(data))
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     data = files(args.files, args.points)
-    bare = bare_rate(data)
+    bare, bare_cpu = bare_rate(data)
     prefix = new_prefix()
     with tempfile.TemporaryDirectory(prefix="ils-bench-oma-") as tmp:
         workdir = Path(tmp)
@@ -109,35 +134,44 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await create_schema(db)
             world = await make_oma_world(db)
-            direct = await handler_rate(system, world, data)
+            direct, direct_cpu = await handler_rate(system, world, data)
             runtime = system.runtime(("oma",))
             await runtime.start()
             try:
                 await job_rate(system, world, files(args.concurrency, args.points))  # warm-up
-                queued = await job_rate(system, world, data)
+                queued, queued_cpu = await job_rate(system, world, data)
             finally:
                 await runtime.stop()
         finally:
             await system.close()
             await db.dispose()
             delete_prefix(args.redis_url, prefix)
-    return {"commit": commit(), "files": args.files, "points": args.points,
+    return {"commit": commit(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "files": args.files, "points": args.points,
             "concurrency": args.concurrency, "cpus": os.cpu_count(), "goal": GOAL,
             "bare_files_s": round(bare, 1), "handler_files_s": round(direct, 1),
             "handler_ratio": round(direct / bare, 4), "job_files_s": round(queued, 1),
-            "job_ratio": round(queued / bare, 4)}  # fmt: skip
+            "job_ratio": round(queued / bare, 4),
+            "bare_cpu_ms": round(bare_cpu, 3), "handler_cpu_ms": round(direct_cpu, 3),
+            "handler_cpu_ratio": round(bare_cpu / direct_cpu, 4),
+            "job_cpu_ms": round(queued_cpu, 3), "job_cpu_ratio": round(bare_cpu / queued_cpu, 4),
+            }  # fmt: skip
 
 
 def table(r: dict[str, Any]) -> str:
     return "\n".join([
-        f"commit {r['commit']}, {r['files']} files of {r['points']} points a side, "
-        f"oma concurrency {r['concurrency']}",
+        f"commit {r['commit']}, {r['date']}, load average {r['load_average']}, "
+        f"{r['files']} files of {r['points']} points a side, oma concurrency {r['concurrency']}",
         "",
-        "| path | files/s | / bare parser |",
-        "|---|---:|---:|",
-        f"| parse + validate (bare) | {r['bare_files_s']:,.0f} | 1.000 |",
-        f"| the handler alone (no queue) | {r['handler_files_s']:,.0f} | {r['handler_ratio']} |",
-        f"| the job path (process + render) | {r['job_files_s']:,.0f} | {r['job_ratio']} |",
+        "| path | files/s | / bare parser | CPU ms a file | bare's CPU / this |",
+        "|---|---:|---:|---:|---:|",
+        f"| parse + validate (bare) | {r['bare_files_s']:,.0f} | 1.000 | {r['bare_cpu_ms']:.2f} "
+        "| 1.000 |",
+        f"| the handler alone (no queue) | {r['handler_files_s']:,.0f} | {r['handler_ratio']} "
+        f"| {r['handler_cpu_ms']:.2f} | {r['handler_cpu_ratio']} |",
+        f"| the job path (process + render) | {r['job_files_s']:,.0f} | {r['job_ratio']} "
+        f"| {r['job_cpu_ms']:.2f} | {r['job_cpu_ratio']} |",
     ])  # fmt: skip
 
 

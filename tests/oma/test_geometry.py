@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ils.oma import Trace, parse
-from ils.oma.geometry import Comparison, compare, measure
+from ils.oma.geometry import Comparison, compare, measure, outline
 from tests.oma.samples import circle, circular_job, rectangle, rectangular_job
 
 
@@ -68,3 +70,26 @@ def test_a_box_record_that_disagrees_with_the_trace_is_reported():
 
 def test_no_trace_no_comparison():
     assert compare(parse(b"JOB=1\r\nHBOX=50;50\r\n")) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    radii=st.lists(st.integers(0, 9999), min_size=1, max_size=80),
+    equiangular=st.booleans(),
+    angles=st.lists(st.integers(0, 35999), max_size=80),
+)
+def test_the_outline_is_each_polar_point_to_the_last_bit(radii, equiangular, angles):
+    # The outline is computed for a whole trace at once; each point must be exactly what the
+    # point's own angle and radius give (fewer angles than radii: the rest equiangular).
+    trace = Trace(1, len(radii), equiangular, "R", "F", tuple(radii), tuple(angles))
+    expected = [
+        (r * math.cos(math.radians(a)), r * math.sin(math.radians(a))) for a, r in trace.polar()
+    ]
+    assert outline(trace) == expected
+    xs, ys = zip(*expected, strict=True)
+    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    m = measure(trace)
+    assert m.ed == 2 * max(math.hypot(x - cx, y - cy) for x, y in expected)
+    assert m.circ == sum(
+        math.dist(expected[i], expected[(i + 1) % len(expected)]) for i in range(len(expected))
+    )

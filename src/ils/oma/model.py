@@ -145,10 +145,15 @@ class OmaFile:
 
     def trace(self, side: str, kind: TraceKind | None = None) -> Trace | None:
         """The first trace of that side (``R``/``L``), of that kind when given."""
-        for t in self.traces:
-            if t.side == side and (kind is None or t.kind == kind):
-                return t
-        return None
+        return first_trace(self.traces, side, kind)
+
+
+def first_trace(traces: Iterable[Trace], side: str, kind: TraceKind | None = None) -> Trace | None:
+    """The first of ``traces`` of that side (``R``/``L``), of that kind when given."""
+    for t in traces:
+        if t.side == side and (kind is None or t.kind == kind):
+            return t
+    return None
 
 
 def read_traces(records: Iterable[Record]) -> Iterator[Trace]:

@@ -8,23 +8,37 @@ viewer's left, the two boxes ``DBL`` apart, centred on one horizontal line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, neg, sub
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 from ils.oma.geometry import (
     Box,
+    Labelled,
     Measures,
     Point,
     box_centre,
-    measure_outline,
-    outline,
+    coordinates,
+    measure_coordinates,
     side_number,
 )
-from ils.oma.model import OmaFile
+from ils.oma.model import Trace, TraceKind
 
 #: The bridge drawn when the file has no ``DBL`` record (drawing only; never reported).
 DEFAULT_DBL_MM = 18.0
 MARGIN_MM = 6.0
 TEXT_MM = 2.6
+
+
+class Drawable(Labelled, Protocol):
+    """What a drawing reads of a file: its ``JOB``, records by label (``DBL``, ``IPD``...) and
+    its traces. An :class:`ils.oma.OmaFile` is one."""
+
+    @property
+    def job(self) -> str | None: ...
+
+    def trace(self, side: str, kind: TraceKind | None = None) -> Trace | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +81,7 @@ class FrameLayout:
         return next((lens for lens in self.lenses if lens.side == side), None)
 
 
-def frame_layout(oma: OmaFile) -> FrameLayout:
+def frame_layout(oma: Drawable) -> FrameLayout:
     """Where each traced lens sits in the frame, for drawing."""
     dbl_value = side_number(oma, "DBL", 0)
     dbl = dbl_value if dbl_value is not None and dbl_value > 0 else DEFAULT_DBL_MM
@@ -76,11 +90,12 @@ def frame_layout(oma: OmaFile) -> FrameLayout:
         trace = oma.trace(side, "frame") or oma.trace(side)
         if trace is None:
             continue
-        points = outline(trace)
-        own = measure_outline(points)
+        xs, ys = coordinates(trace)
+        own = measure_coordinates(xs, ys)
         own_cx, own_cy = own.centre
         centre_x = direction * (dbl / 2 + own.hbox / 2)
-        placed = tuple((x - own_cx + centre_x, y - own_cy) for x, y in points)
+        placed_xs = map(add, map(sub, xs, repeat(own_cx)), repeat(centre_x))
+        placed = tuple(zip(placed_xs, map(sub, ys, repeat(own_cy)), strict=True))
         box = (centre_x - own.hbox / 2, -own.vbox / 2, centre_x + own.hbox / 2, own.vbox / 2)
         lenses.append(
             LensLayout(
@@ -96,7 +111,7 @@ def frame_layout(oma: OmaFile) -> FrameLayout:
 
 
 def _centre_point(
-    oma: OmaFile,
+    oma: Drawable,
     across: str,
     up: str,
     index: int,
@@ -113,7 +128,7 @@ def _centre_point(
     return x, y
 
 
-def render_svg(oma: OmaFile) -> str:
+def render_svg(oma: Drawable) -> str:
     """An SVG (1 unit = 1 mm) of both lens shapes with their boxes, boxing centres, optical
     centres and measures. A file without a trace draws an empty frame with a note."""
     layout = frame_layout(oma)
@@ -139,11 +154,20 @@ def render_svg(oma: OmaFile) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _svg_points(outline: tuple[Point, ...]) -> str:
+    """``x,-y`` of each point, two decimals, space-separated: one ``%`` format for the whole
+    outline (thousands of points), which is what drawing a shape costs."""
+    flat: list[float] = [0.0] * (2 * len(outline))
+    flat[0::2] = [x for x, _ in outline]
+    flat[1::2] = map(neg, [y for _, y in outline])
+    return ("%.2f,%.2f " * len(outline) % tuple(flat))[:-1]
+
+
 def _lens_svg(lens: LensLayout, baseline: float) -> list[str]:
     left, _bottom, _right, top = lens.box
     cx, cy = lens.centre
     m = lens.measures
-    points = " ".join(f"{x:.2f},{-y:.2f}" for x, y in lens.outline)
+    points = _svg_points(lens.outline)
     out = [
         f'<g class="lens lens-{lens.side}">',
         f'<rect class="box" x="{left:.2f}" y="{-top:.2f}" width="{m.hbox:.2f}" '

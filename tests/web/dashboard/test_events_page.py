@@ -1,6 +1,7 @@
 """The event log page in a real browser (Debian's Chromium via Playwright) against ``ils serve``:
-a company admin sees its company's events (not another's), filters them by type and subject; a
-platform admin sees every company's; staff get the not-allowed page."""
+a company admin sees its company's events (not another's), filters them by type and subject (an
+order's linking to the order's page); a platform admin sees every company's; staff get the
+not-allowed page."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ async def test_a_company_admin_reads_and_filters_its_companys_events(
     await expect(rows).to_have_count(2, timeout=WAIT_MS)
     await expect(rows.first).to_contain_text("order.delivered v1")
     await expect(rows.first).to_contain_text("system (job j-1)")
+    link = rows.first.get_by_role("link", name="order 11")
+    await expect(link).to_have_attribute("href", "/admin/orders/11")
 
 
 async def test_a_platform_admin_sees_every_companys_events(page: Page, site: Site, site_db: str):

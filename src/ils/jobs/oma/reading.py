@@ -7,11 +7,13 @@ Pure: it reads an :class:`ils.oma.OmaFile` and the order's values, never the dat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ils.oma import OmaFile, Trace
+    from ils.oma import OmaFile, Record, Trace
     from ils.oma.geometry import Comparison
+    from ils.oma.model import TraceKind
 
 #: The prescription records kept per side (chiral records: right;left).
 RX_LABELS = ("SPH", "CYL", "AX", "ADD", "IPD", "NPD", "PRVM", "PRVA", "SEGHT", "OCHT", "LIND",
@@ -60,8 +62,8 @@ def stored_trace(side: str, stored: Mapping[str, Any]) -> Trace:
         equiangular=bool(stored["equiangular"]),
         side=side,
         kind_code=str(stored.get("kind", "F")),
-        radii=tuple(int(r) for r in stored["radii"]),
-        angles=tuple(int(a) for a in stored.get("angles", ())),
+        radii=tuple(map(int, stored["radii"])),
+        angles=tuple(map(int, stored.get("angles", ()))),
     )
 
 
@@ -126,9 +128,32 @@ def comparisons(oma: OmaFile, derived: Mapping[str, Mapping[str, float]]) -> lis
 DRAWN_LABELS = ("IPD", "NPD", "OCHT", "SEGHT")
 
 
-def drawable(job_ref: str | None, data: Mapping[str, Any], traces: Mapping[str, Any]) -> OmaFile:
-    """A file holding what ``ils.oma.render`` draws, rebuilt from a stored row (``data`` and
-    ``traces`` as ``process-oma-file`` keeps them): no need to read and parse the original."""
+@dataclass(frozen=True)
+class StoredDrawing:
+    """What ``ils.oma.render`` draws, rebuilt from a stored row: the few records it reads and
+    the traces as stored (never written out as ``R=`` text to be read back)."""
+
+    records: OmaFile
+    traces: tuple[Trace, ...]
+
+    @property
+    def job(self) -> str | None:
+        return self.records.job
+
+    def get(self, label: str) -> Record | None:
+        return self.records.get(label)
+
+    def trace(self, side: str, kind: TraceKind | None = None) -> Trace | None:
+        from ils.oma.model import first_trace
+
+        return first_trace(self.traces, side, kind)
+
+
+def drawable(
+    job_ref: str | None, data: Mapping[str, Any], traces: Mapping[str, Any]
+) -> StoredDrawing:
+    """What ``ils.oma.render`` draws, rebuilt from a stored row (``data`` and ``traces`` as
+    ``process-oma-file`` keeps them): no need to read and parse the original."""
     from ils.oma import build
 
     rx = data.get("rx", {})
@@ -140,7 +165,7 @@ def drawable(job_ref: str | None, data: Mapping[str, Any], traces: Mapping[str, 
     dbl = data.get("frame", {}).get("right", {}).get("DBL")
     if dbl is not None:
         fields.append(("DBL", (dbl,)))
-    return build(fields, stored_traces(traces))
+    return StoredDrawing(build(fields), tuple(stored_traces(traces)))
 
 
 def number(text: str | None) -> float | None:

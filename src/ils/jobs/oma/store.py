@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.db import Database, upsert_by_job
@@ -26,26 +26,29 @@ class OrderRef:
     owner_user_id: int | None
 
 
+#: What a file needs of its order (an ORM load would also fetch the order's lines).
+_ORDER_REF = select(Order.id, Order.number, Order.created_by_user_id)
+
+
 async def find_order(
     db: Database, company_id: int, order_id: int | None, job_ref: str | None
 ) -> OrderRef:
     """The order the file belongs to: ``order_id`` when given (it must be the company's), else
     the company's order whose number is the file's ``JOB``. Another company's order reads as a
     missing one."""
+    if order_id is not None:
+        where = (Order.id == order_id, Order.company_id == company_id)
+        missing = f"orderId: order {order_id} not found for company {company_id}"
+    elif job_ref:
+        where = (Order.company_id == company_id, Order.number == job_ref)
+        missing = f"JOB: no order {job_ref!r} in company {company_id}"
+    else:
+        raise GiveUp("JOB: the file has no JOB record and no orderId was given")
     async with db.session() as session:
-        if order_id is not None:
-            order = await session.get(Order, order_id)
-            if order is None or order.company_id != company_id:
-                raise GiveUp(f"orderId: order {order_id} not found for company {company_id}")
-        elif job_ref:
-            order = await session.scalar(
-                select(Order).where(Order.company_id == company_id, Order.number == job_ref)
-            )
-            if order is None:
-                raise GiveUp(f"JOB: no order {job_ref!r} in company {company_id}")
-        else:
-            raise GiveUp("JOB: the file has no JOB record and no orderId was given")
-        return OrderRef(order.id, order.number, order.created_by_user_id)
+        found = (await session.execute(_ORDER_REF.where(*where))).first()
+    if found is None:
+        raise GiveUp(missing)
+    return OrderRef(found.id, found.number, found.created_by_user_id)
 
 
 STORED = ("company_id", "order_id", "job_ref", "filename", "path", "size", "sha256", "status",
@@ -73,10 +76,11 @@ async def save(db: Database, job_id: str, values: dict[str, Any], records: int) 
 
 async def set_svg(db: Database, oma_file_id: int, svg_path: str) -> None:
     async with db.session() as session:
-        row = await session.get(OmaFile, oma_file_id)
-        if row is None:
+        done = await session.execute(
+            update(OmaFile).where(OmaFile.id == oma_file_id).values(svg_path=svg_path)
+        )
+        if not done.rowcount:  # type: ignore[attr-defined]
             raise GiveUp(f"OMA file {oma_file_id} no longer exists")
-        row.svg_path = svg_path
 
 
 async def load_file(db: Database, oma_file_id: int) -> OmaFile:

@@ -1,5 +1,6 @@
 """The dashboard's HTML pages: the queue dashboard, the schedules tab, the event log, the
-webhooks page, the demand-forecast page, the login form and the "not allowed" page.
+webhooks page, the demand-forecast page, an order's page (its lens shapes), the login form and
+the "not allowed" page.
 
 Who sees what: no session goes to the login form; a user without an admin role gets a 403 page;
 ``admin`` and ``company_admin`` get the dashboard of their company's jobs with the job actions;
@@ -31,6 +32,7 @@ FORECASTS_PATH = "/admin/forecasts"
 SCHEDULES_PATH = "/admin/schedules"
 WEBHOOKS_PATH = "/admin/webhooks"
 EVENTS_PATH = "/admin/events"
+ORDER_PATH = "/admin/orders/{order_id}"
 LOGIN_PATH = "/admin/login"
 STATIC_PATH = "/admin/static"
 OPERATOR_ROLES = frozenset({Role.platform_admin})
@@ -158,6 +160,17 @@ async def webhooks(request: Request, user: PageUser) -> Response:
     assert user is not None
     return _page(request, "webhooks.html", user=user,
                  every_company=user.role in OPERATOR_ROLES)  # fmt: skip
+
+
+@router.get(ORDER_PATH, response_class=HTMLResponse)
+async def order(request: Request, user: PageUser, order_id: int) -> Response:
+    """An order and the lens shapes of its newest OMA file, for whoever may read orders; the
+    page's script reads both through the API, which answers for the user's company's orders
+    only (another company's reads as not found)."""
+    path = ORDER_PATH.format(order_id=order_id)
+    if away := _turned_away(request, user, path, "orders.read"):
+        return away
+    return _page(request, "order.html", user=user, order_id=order_id)
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)

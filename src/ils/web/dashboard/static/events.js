@@ -19,6 +19,18 @@ function cell(text) {
   return td;
 }
 
+// An order's subject links to the order's page (its lens shapes).
+function subjectCell(e) {
+  const td = cell(`${e.subject_type} ${e.subject_id}`);
+  if (e.subject_type === "order" && /^\d+$/.test(String(e.subject_id))) {
+    const link = document.createElement("a");
+    link.href = `/admin/orders/${e.subject_id}`;
+    link.textContent = td.textContent;
+    td.replaceChildren(link);
+  }
+  return td;
+}
+
 function row(e) {
   const tr = document.createElement("tr");
   tr.dataset.eventId = e.id;
@@ -30,7 +42,7 @@ function row(e) {
     cell(new Date(e.occurred_at).toLocaleString()),
     cell(`${e.type} v${e.version}`),
     cell(e.company_id === null ? "platform" : e.company_id),
-    cell(`${e.subject_type} ${e.subject_id}`),
+    subjectCell(e),
     cell(by + job),
     data,
   );
