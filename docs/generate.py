@@ -1,7 +1,8 @@
 """The documentation's reference pages, generated from the code so they cannot drift from it:
 every setting (its dotted path, environment variable, type, default and description), every
-``ils`` command (Typer's own Markdown of the command tree) and every HTTP route (from the app's
-OpenAPI schema). The job types' page has its own generator (``ils queue docs``).
+``ils`` command (Typer's own Markdown of the command tree), every HTTP route (from the app's
+OpenAPI schema) and every metric and alert (:mod:`docs.generate_metrics`). The job types' page
+has its own generator (``ils queue docs``).
 
 Run ``make docs-reference`` (``python -m docs.generate``) after changing a setting, a command or
 a route; ``tests/test_docs_site.py`` fails while a committed page differs from what this writes.
@@ -174,7 +175,18 @@ def _openapi() -> dict[str, Any]:
         return create_app(system, run_workers=False, web_settings=web).openapi()
 
 
-PAGES = {"settings.md": settings_page, "cli.md": cli_page, "api.md": api_page}
+def metrics_page() -> str:
+    from docs.generate_metrics import metrics_page as page
+
+    return page(GENERATED)
+
+
+PAGES = {
+    "settings.md": settings_page,
+    "cli.md": cli_page,
+    "api.md": api_page,
+    "metrics.md": metrics_page,
+}
 
 
 def main() -> None:
