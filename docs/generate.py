@@ -159,20 +159,26 @@ def api_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _openapi() -> dict[str, Any]:
-    """The app's OpenAPI schema; the app is built and never started (nothing is connected)."""
-    import tempfile
-
+def create_app_for_reference(var_dir: str) -> Any:
+    """The app as ``ils serve`` builds it, never started (nothing is connected): its routes and
+    OpenAPI schema. ``var_dir`` is a scratch directory."""
     from ils.bootstrap import JobSystem
     from ils.settings import load_settings
     from ils.web.app import create_app
     from ils.web.settings import WebSettings
 
+    settings = load_settings(env={"ILS_VAR_DIR": var_dir, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    web = WebSettings(secret_key="reference-pages-" + "k" * 32)
+    return create_app(JobSystem(settings), run_workers=False, web_settings=web)
+
+
+def _openapi() -> dict[str, Any]:
+    """The app's OpenAPI schema."""
+    import tempfile
+
     with tempfile.TemporaryDirectory() as var:
-        settings = load_settings(env={"ILS_VAR_DIR": var, "REDIS_URL": "redis://127.0.0.1:1/0"})
-        system = JobSystem(settings)
-        web = WebSettings(secret_key="reference-pages-" + "k" * 32)
-        return create_app(system, run_workers=False, web_settings=web).openapi()
+        schema: dict[str, Any] = create_app_for_reference(var).openapi()
+        return schema
 
 
 def metrics_page() -> str:

@@ -270,6 +270,8 @@ class QueueAdmin:
             "memory_used_bytes": broker.memory_used_bytes,
             "memory_used_human": broker.memory_used_human,
             "connected_clients": broker.connected_clients,
+            "maxmemory_bytes": broker.maxmemory_bytes,
+            "maxmemory_policy": broker.maxmemory_policy,
             "error": broker.error,
             "workers": per_queue,
             "worker_processes": live,

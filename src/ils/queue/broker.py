@@ -91,6 +91,8 @@ class BrokerHealth:
     memory_used_human: str | None
     connected_clients: int | None
     error: str | None = None
+    maxmemory_bytes: int | None = None  # 0: no limit
+    maxmemory_policy: str | None = None  # BullMQ needs ``noeviction``
 
 
 class Broker:
@@ -169,6 +171,8 @@ class Broker:
             memory_used_bytes=int(info.get("used_memory", 0)),
             memory_used_human=str(info.get("used_memory_human", "")),
             connected_clients=int(info.get("connected_clients", 0)),
+            maxmemory_bytes=int(info.get("maxmemory", 0)),
+            maxmemory_policy=str(info.get("maxmemory_policy", "")) or None,
         )
 
     async def wait_until_ready(self, timeout_s: float | None = None, poll_s: float = 0.5) -> None:
