@@ -5,32 +5,27 @@ one of the app's, and the read-only commands run against a real Redis and a migr
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import shlex
-from typing import Any
 
 import pytest
-import typer.main
 from typer.testing import CliRunner
 
 from ils.cli import app
 from ils.jobs import build_registry
 from ils.queue.payload_example import example_data
 from tests.conftest import REPO
+from tests.support.cli_commands import PLACEHOLDER, USAGE_ERROR, resolve
 from tests.test_admin import cli_env
 
 PAGE = (REPO / "docs" / "troubleshooting.md").read_text()
 COMMAND = re.compile(r"`(ils [^`]+)`")
 ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s?]*)")
-PLACEHOLDER = re.compile(r"<[^>]+>")
 #: Commands that only read: the test runs each one the page names, placeholders filled in.
 READ_ONLY = {
     ("queue", "health"), ("queue", "stats"), ("queue", "info"), ("queue", "job"),
     ("flow", "show"), ("dlq", "list"), ("db", "current"), ("embedded", "status"),
 }  # fmt: skip
-USAGE_ERROR = typer.BadParameter.__base__  # click's UsageError, as Typer vendors it
 SHELL_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
 
 
@@ -47,28 +42,6 @@ def commands() -> list[str]:
             line.split("#")[0].strip() for line in block.splitlines() if line.startswith("ils ")
         ]
     return sorted(set(found))
-
-
-@functools.cache
-def command_tree() -> Any:
-    """The ``ils`` command tree as Typer builds it (its own click: groups have ``commands``)."""
-    return typer.main.get_command(app)
-
-
-def resolve(command: str, values: dict[str, str]) -> tuple[tuple[str, ...], list[str]]:
-    """The command's path in the tree and its arguments, placeholders filled in; parsed by the
-    command itself (click raises on an unknown command, option or a missing argument)."""
-    args = [PLACEHOLDER.sub(lambda m: values.get(m.group(0), "1"), a)
-            for a in shlex.split(command)[1:]]  # fmt: skip
-    node = command_tree()
-    path: list[str] = []
-    while hasattr(node, "commands"):
-        assert args and args[0] in node.commands, f"`{command}`: no such command"
-        path.append(args.pop(0))
-        node = node.commands[path[-1]]
-    with node.make_context("ils " + " ".join(path), list(args)):
-        pass
-    return tuple(path), args
 
 
 def test_every_entry_says_cause_check_and_fix_and_names_a_diagnosis():
