@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
@@ -93,6 +93,10 @@ class BrokerHealth:
     error: str | None = None
     maxmemory_bytes: int | None = None  # 0: no limit
     maxmemory_policy: str | None = None  # BullMQ needs ``noeviction``
+
+    def shown(self) -> dict[str, Any]:
+        """The fields as the health views show them, ``reachable`` aside (they call it redis)."""
+        return {k: v for k, v in asdict(self).items() if k != "reachable"}
 
 
 class Broker:
