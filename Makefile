@@ -77,8 +77,8 @@ node-deps:
 ## lint: ruff (lint and format), mypy, and pylint's duplicate-code check over src/ (six or more
 ## similar lines; imports, docstrings, comments and signatures aside; migrations left out)
 lint: install-dev
-	$(BIN)/ruff check src tests $(wildcard bench) docs/examples docs/generate.py
-	$(BIN)/ruff format --check src tests $(wildcard bench) docs/examples docs/generate.py
+	$(BIN)/ruff check src tests $(wildcard bench) docs/examples docs/generate.py docs/generate_metrics.py
+	$(BIN)/ruff format --check src tests $(wildcard bench) docs/examples docs/generate.py docs/generate_metrics.py
 	$(BIN)/mypy
 	$(BIN)/pylint src/ils
 

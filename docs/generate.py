@@ -1,7 +1,8 @@
 """The documentation's reference pages, generated from the code so they cannot drift from it:
 every setting (its dotted path, environment variable, type, default and description), every
-``ils`` command (Typer's own Markdown of the command tree) and every HTTP route (from the app's
-OpenAPI schema). The job types' page has its own generator (``ils queue docs``).
+``ils`` command (Typer's own Markdown of the command tree), every HTTP route (from the app's
+OpenAPI schema) and every metric and alert (:mod:`docs.generate_metrics`). The job types' page
+has its own generator (``ils queue docs``).
 
 Run ``make docs-reference`` (``python -m docs.generate``) after changing a setting, a command or
 a route; ``tests/test_docs_site.py`` fails while a committed page differs from what this writes.
@@ -158,23 +159,40 @@ def api_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _openapi() -> dict[str, Any]:
-    """The app's OpenAPI schema; the app is built and never started (nothing is connected)."""
-    import tempfile
-
+def create_app_for_reference(var_dir: str) -> Any:
+    """The app as ``ils serve`` builds it, never started (nothing is connected): its routes and
+    OpenAPI schema. ``var_dir`` is a scratch directory."""
     from ils.bootstrap import JobSystem
     from ils.settings import load_settings
     from ils.web.app import create_app
     from ils.web.settings import WebSettings
 
+    settings = load_settings(env={"ILS_VAR_DIR": var_dir, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    web = WebSettings(secret_key="reference-pages-" + "k" * 32)
+    return create_app(JobSystem(settings), run_workers=False, web_settings=web)
+
+
+def _openapi() -> dict[str, Any]:
+    """The app's OpenAPI schema."""
+    import tempfile
+
     with tempfile.TemporaryDirectory() as var:
-        settings = load_settings(env={"ILS_VAR_DIR": var, "REDIS_URL": "redis://127.0.0.1:1/0"})
-        system = JobSystem(settings)
-        web = WebSettings(secret_key="reference-pages-" + "k" * 32)
-        return create_app(system, run_workers=False, web_settings=web).openapi()
+        schema: dict[str, Any] = create_app_for_reference(var).openapi()
+        return schema
 
 
-PAGES = {"settings.md": settings_page, "cli.md": cli_page, "api.md": api_page}
+def metrics_page() -> str:
+    from docs.generate_metrics import metrics_page as page
+
+    return page(GENERATED)
+
+
+PAGES = {
+    "settings.md": settings_page,
+    "cli.md": cli_page,
+    "api.md": api_page,
+    "metrics.md": metrics_page,
+}
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ from ils.jobs.reference import render
 from ils.jobs.resources import Resources
 from ils.queue.context import JobContext
 from ils.queue.declare import job
-from ils.queue.executor import Executor
+from ils.queue.executor import Executor, validate_payload
+from ils.queue.payload_example import example_data
+from ils.queue.reference import anchor
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.settings import QUEUE_NAMES, Settings
 from tests.conftest import REPO
@@ -89,7 +91,7 @@ def test_a_new_job_type_shows_in_queue_info_and_in_the_docs_table(worker_env: di
     assert label["schema"]["required"] == ["orderNumber", "eye"]
     assert len(info["job_types"]) == 35  # the 34 of ILS and this one
     page = render(build_registry([LABEL_MODULE]))
-    row = ("| oma | `lens-label` | label of one lens of an order | 3 | 2 "
+    row = ("| oma | [`lens-label`](#oma-lens-label) | label of one lens of an order | 3 | 2 "
            "| `orderNumber*`, `eye*`, `copies` | producer | - |")  # fmt: skip
     assert row in page.splitlines()
 
@@ -98,8 +100,20 @@ def test_the_committed_docs_page_is_generated_from_the_declarations():
     committed = (REPO / "docs" / "jobs.md").read_text()
     assert committed == render(build_registry()), "docs/jobs.md is stale: run `ils queue docs"
     " --output docs/jobs.md`"
-    assert "| email | `order-confirmation` |" in committed
+    assert "| email | [`order-confirmation`](#email-order-confirmation) |" in committed
     assert "`queue_order_confirmation_email`" in committed
+    assert "async def queue_order_confirmation_email(*, order_id: int, user_id: int)" in committed
+
+
+def test_every_example_of_the_docs_page_is_data_a_worker_accepts():
+    """Each type has its section, and its Node example (the smallest valid data, or the payload
+    model's own example) validates against the job type."""
+    page = (REPO / "docs" / "jobs.md").read_text()
+    for job_type in build_registry():
+        assert f"### {job_type.key} {{#{anchor(job_type)}}}" in page
+        validate_payload(job_type, example_data(job_type.schema()))
+    oma = build_registry().get("oma", "process-oma-file")
+    assert example_data(oma.schema()) == {"companyId": 1, "path": "incoming/N-2001.oma"}
 
 
 def test_each_job_type_has_the_json_schema_of_its_payload():

@@ -49,3 +49,15 @@ def test_the_site_builds_strictly(tmp_path: Path):
     assert (tmp_path / "reference" / "settings" / "index.html").is_file()
     concepts = (tmp_path / "guide" / "concepts" / "index.html").read_text()
     assert "queue_lens_label" in concepts  # the example was included, not linked
+
+
+def test_the_index_links_every_security_and_operations_page():
+    import yaml
+
+    nav = yaml.safe_load((REPO / "mkdocs.yml").read_text())["nav"]
+    operations = next(item["Operations"] for item in nav if "Operations" in item)
+    pages = [next(iter(entry.values())) for entry in operations]
+    pages += ["security.md", "reference/metrics.md"]
+    index = (REPO / "docs" / "index.md").read_text()
+    section = index[index.index("## Security and operations") :]
+    assert [page for page in pages if f"]({page})" not in section] == []

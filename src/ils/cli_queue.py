@@ -46,8 +46,12 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         typer.echo(json.dumps(health, indent=2))
     else:
         table = Table("check", "value", title="ILS Jobs: health")
-        for key in ("redis", "latency_ms", "version", "memory_used_human", "connected_clients"):
+        for key in ("redis", "latency_ms", "version", "memory_used_human", "maxmemory_bytes",
+                    "maxmemory_policy", "connected_clients"):  # fmt: skip
             table.add_row(key, str(health[key]))
+        policy = health["maxmemory_policy"]
+        if policy not in (None, "noeviction"):
+            table.add_row("warning", f"maxmemory-policy is {policy}: Redis may evict job keys")
         for queue, n in health["workers"].items():
             table.add_row(f"workers: {queue}", str(n))
         if health["error"]:

@@ -1,5 +1,6 @@
 """The Prometheus alert rules (deploy/prometheus/ils-alerts.yml): well-formed, documented in
-docs/monitoring.md, and every metric and label they use is one a live ``/metrics`` serves."""
+docs/monitoring.md, and every metric and label they use is one a live ``/metrics`` serves; every
+family a live scrape serves is in the generated metrics reference, with its labels."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from docs import generate_metrics
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -89,6 +91,13 @@ async def test_every_metric_and_label_of_the_rules_is_served(app: FastAPI):
                 if sample.name == "ils_worker_memory_bytes":
                     memory.append(sample.value)
     assert len(memory) == 1 and memory[0] > 10 * 2**20  # this process, resident: MiBs
+    documented = {m.name: set(m.labels) for m in generate_metrics.metrics()}
+    for response in (live, after):
+        for family in text_string_to_metric_families(response.text):
+            served = family.name + ("_total" if family.type == "counter" else "")
+            assert served in documented, f"docs/reference/metrics.md lacks {served}"
+            for sample in family.samples:
+                assert set(sample.labels) - {"le"} <= documented[served], sample.name
     for rule in rules():
         expr = rule["expr"]
         for match in METRIC.finditer(expr):

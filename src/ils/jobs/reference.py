@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from ils.queue.declare import Helper
 from ils.queue.flows import flows_in
-from ils.queue.reference import markdown_table, model_wire_fields
+from ils.queue.reference import markdown_sections, markdown_table, model_wire_fields
 from ils.queue.registry import Registry
 
 HEADER = """# Job types
@@ -46,6 +46,20 @@ one that runs last. How flows and batches work, with a runnable example: `docs/f
 """
 
 
+DETAILS = """
+## Each job type
+
+Per type: its data's fields (the JSON name a producer sends, the Python name its helper takes,
+the type, whether it is required and its default), its options, the Python helper's signature
+(helpers take the fields by name; `.using(session=..., company_id=..., options=...)` binds how
+to enqueue, see [Concepts](guide/concepts.md#helpers)) and a Node producer's call with the
+smallest valid data (`connection` an ioredis connection, `prefix` the `ILS_REDIS_PREFIX`; a
+complete producer is in [Integration examples](examples.md#from-node-a-bullmq-producer)). A test
+validates each example against its job type.
+
+"""
+
+
 def flows_table() -> str:
     """The declared flows of :mod:`ils.jobs.flows` as a Markdown table."""
     from ils.jobs import flows, helpers
@@ -63,4 +77,8 @@ def flows_table() -> str:
 
 def render(registry: Registry) -> str:
     """The whole page for ``registry``'s job types and the declared flows."""
-    return HEADER + markdown_table(registry, helper_names()) + flows_table()
+    helpers = helper_names()
+    return (
+        HEADER + markdown_table(registry, helpers) + flows_table() + DETAILS
+        + markdown_sections(registry, helpers)
+    )  # fmt: skip

@@ -53,17 +53,6 @@ if TYPE_CHECKING:
     from ils.queue.dead_letter_admin import DeadLetterAdmin
 
 
-#: What a company's scope does not see of the health: the server's version, memory, clients and
-#: its error text (which may name hosts); it sees whether Redis answers, how fast, and the workers.
-PLATFORM_HEALTH = (
-    "version",
-    "memory_used_bytes",
-    "memory_used_human",
-    "connected_clients",
-    "error",
-)
-
-
 @dataclass(frozen=True)
 class WorkerInfo:
     id: str
@@ -261,7 +250,7 @@ class QueueAdmin:
 
     async def health(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """Redis reachable, latency, version, memory, and live workers per queue; for a company's
-        scope without the server's make-up (:data:`PLATFORM_HEALTH`) and the workers' job counts
+        scope without the server's make-up (``BrokerHealth.shown``) and the workers' job counts
         and hosts."""
         broker = await self.broker.health()
         per_queue = dict.fromkeys(QUEUE_NAMES, 0)
@@ -275,24 +264,14 @@ class QueueAdmin:
                             per_queue[q] += 1
             except RedisError:
                 pass
-        out = {
+        return {
             "redis": broker.reachable,
             "healthy": broker.reachable and any(per_queue.values()),
-            "latency_ms": broker.latency_ms,
-            "version": broker.version,
-            "memory_used_bytes": broker.memory_used_bytes,
-            "memory_used_human": broker.memory_used_human,
-            "connected_clients": broker.connected_clients,
-            "error": broker.error,
+            **broker.shown(scope.all_companies),
             "workers": per_queue,
             "worker_processes": live,
             "checked_at": now_ms(),
         }
-        if not scope.all_companies:  # the server's make-up is the platform's, not a company's
-            out |= dict.fromkeys(PLATFORM_HEALTH)
-            if not broker.reachable:
-                out["error"] = "Redis is unreachable"
-        return out
 
     async def info(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """Each queue's settings, counts (of ``scope``'s jobs), paused flag and worker count,

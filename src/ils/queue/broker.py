@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
@@ -82,6 +82,10 @@ def make_client(url: str, purpose: Purpose, name: str | None = None) -> aredis.R
     )
 
 
+#: What a company's view of the broker's health holds besides whether it answers.
+COMPANY_HEALTH = frozenset({"latency_ms"})
+
+
 @dataclass(frozen=True)
 class BrokerHealth:
     reachable: bool
@@ -91,6 +95,19 @@ class BrokerHealth:
     memory_used_human: str | None
     connected_clients: int | None
     error: str | None = None
+    maxmemory_bytes: int | None = None  # 0: no limit
+    maxmemory_policy: str | None = None  # BullMQ needs ``noeviction``
+
+    def shown(self, whole: bool = True) -> dict[str, Any]:
+        """The fields as the health views show them, ``reachable`` aside (they call it redis).
+        Not ``whole`` (a company's view): only :data:`COMPANY_HEALTH`, the others None — the
+        server's make-up is the platform's, and its error text may name hosts."""
+        out = {k: v for k, v in asdict(self).items() if k != "reachable"}
+        if not whole:
+            out = {k: v if k in COMPANY_HEALTH else None for k, v in out.items()}
+            if not self.reachable:
+                out["error"] = "Redis is unreachable"
+        return out
 
 
 class Broker:
@@ -169,6 +186,8 @@ class Broker:
             memory_used_bytes=int(info.get("used_memory", 0)),
             memory_used_human=str(info.get("used_memory_human", "")),
             connected_clients=int(info.get("connected_clients", 0)),
+            maxmemory_bytes=int(info.get("maxmemory", 0)),
+            maxmemory_policy=str(info.get("maxmemory_policy", "")) or None,
         )
 
     async def wait_until_ready(self, timeout_s: float | None = None, poll_s: float = 0.5) -> None:

@@ -15,7 +15,7 @@ import binascii
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ils.jobs.payloads import Id, ShortText
 from ils.jobs.resources import Ctx
@@ -36,6 +36,11 @@ Base64 = Annotated[str, Field(min_length=4, max_length=(MAX_OMA_BYTES + 2) // 3 
 class ProcessOmaFile(Payload):
     """One DCS file for ``company_id``: ``content`` (base64) or ``path`` (relative to the OMA
     drop folder), exactly one; linked to ``order_id`` when given, else by its ``JOB`` record."""
+
+    # the job types' reference shows this as the data a producer sends
+    model_config = Payload.model_config | ConfigDict(
+        json_schema_extra={"examples": [{"companyId": 1, "path": "incoming/N-2001.oma"}]}
+    )
 
     company_id: Id
     order_id: Id | None = None

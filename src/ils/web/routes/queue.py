@@ -111,6 +111,8 @@ class QueueHealthOut(BaseModel):
     memory_used_bytes: int | None
     memory_used_human: str | None
     connected_clients: int | None
+    maxmemory_bytes: int | None = Field(None, description="Redis's memory limit; 0: none")
+    maxmemory_policy: str | None = Field(None, description="must be noeviction for BullMQ")
     error: str | None
     workers: dict[str, int] = Field(description="live worker processes per queue")
     worker_processes: list[WorkerProcessOut]
