@@ -28,16 +28,23 @@ def _rates(
 
 
 def generate(
-    pattern: str, seed: int, days: int = 365, break_at: int | None = None, factor: float = 1.0
+    pattern: str,
+    seed: int,
+    days: int = 365,
+    break_at: int | None = None,
+    factor: float = 1.0,
+    shape: float | None = None,
 ) -> Process:
     """A series of ``pattern``: smooth (Poisson, 4-10 a day), erratic (most days, sizes of a
     wide negative binomial), intermittent (Poisson, 0.1-0.5 a day: single units), lumpy (a sale
     on 5-25 % of days, sizes of a wide negative binomial). ``factor`` scales the level from day
-    ``break_at`` on (a trend break)."""
+    ``break_at`` on (a trend break). ``shape`` makes smooth days negative binomial of that shape
+    k (variance rate + rate²/k: each day's rate times a gamma of mean 1) instead of Poisson."""
     rng = np.random.default_rng(seed)
     if pattern == "smooth":
         rate = _rates(rng.uniform(4, 10), days, break_at, factor)
-        return Process(pattern, rate, rng.poisson(rate).astype(float))
+        mixed = rate * rng.gamma(shape, 1 / shape, days) if shape is not None else rate
+        return Process(pattern, rate, rng.poisson(mixed).astype(float))
     if pattern == "intermittent":
         rate = _rates(rng.uniform(0.1, 0.5), days, break_at, factor)
         return Process(pattern, rate, np.minimum(rng.poisson(rate), 2).astype(float))
