@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -147,6 +147,12 @@ bench-worker: install-dev
 ## SQLite and PostgreSQL (a few minutes, most of it filling the log)
 bench-events: install-dev
 	$(BIN)/python bench/events_pages.py
+
+## chaos: the chaos suite (bench/chaos): its own embedded server, workers, web server and SMTP sink
+## through kill -9 of workers, Redis restarts, a 2-minute Redis outage during orders, a killed
+## embedded server and poison jobs; every side effect audited (not part of `make test`)
+chaos: install-dev
+	$(BIN)/python -m bench.chaos.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

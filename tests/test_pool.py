@@ -3,13 +3,18 @@ process loads only what it runs (not every queue's handlers and the database lay
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import sys
 
+import psutil
 import pytest
 
 from ils.jobs.ai.pool import ModelPool
 from ils.jobs.pdf.pool import RenderPool
 from ils.queue.pool import POOL_NICE, ProcessPool
+from tests.conftest import REPO
 from tests.support.pool_probes import loaded, niceness
 
 
@@ -53,3 +58,22 @@ async def test_a_model_process_loads_the_models_but_no_handlers_or_database():
         assert not await models.pool.run(loaded, "sqlalchemy")
     finally:
         await models.close()
+
+
+async def test_pool_processes_exit_when_their_parent_is_killed():
+    # kill -9 of a worker left its render and model processes running for good (orphans found
+    # by the chaos suite: dozens after a few minutes of killed workers).
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.pool_parent", cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        child = psutil.Process(int(await asyncio.wait_for(parent.stdout.readline(), 60)))
+        parent.send_signal(signal.SIGKILL)
+        await parent.wait()
+        await asyncio.to_thread(child.wait, 20)  # psutil.TimeoutExpired if it lives on
+    finally:
+        if parent.returncode is None:
+            parent.kill()
+            await parent.wait()

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from ils.bootstrap import JobSystem
+from ils.queue import keys
+from ils.queue.stalls import StallSweeper
 from tests.conftest import make_settings, probe_registry
 from tests.support.processes import IlsProcess
 from tests.support.running import Records
@@ -62,3 +64,26 @@ async def test_a_job_stranded_by_kill_9_is_recovered_within_lock_plus_interval(
     finally:
         await victim.kill()
         await rescuer.kill()
+
+
+async def test_a_job_stranded_twice_by_killed_workers_is_handed_back_not_failed(
+    system: JobSystem,
+):
+    # The chaos suite's kill loop lost emails: a job whose worker was killed, handed back, then
+    # taken by a worker killed in turn, failed for good ("stalled more than allowable limit")
+    # at the default max_stalled_count of 1. Each time here the job is taken with no lock (what
+    # a killed worker leaves once its lock expires), and the check runs twice (mark, then move).
+    queue = system.broker.queues.get("oma")
+    job = await queue.add("test-probe", {}, {})
+    client = system.broker.admin_client
+    sweeper = StallSweeper("oma", system.settings.queue("oma"), lambda: queue, lambda _: None)
+    for _ in range(2):
+        assert await client.lmove(queue.keys["wait"], queue.keys["active"], "RIGHT", "LEFT")
+        moved = []
+        for _ in range(2):
+            await client.delete(queue.keys["stalled-check"])
+            moved += await sweeper.check()
+        assert moved == [str(job.id)]
+    assert await queue.getJobState(str(job.id)) == "waiting"
+    # Not marked to fail at its next start (BullMQ's deferred failure of a job stalled too often).
+    assert await client.hget(keys.job_hash(queue, str(job.id)), "defa") is None

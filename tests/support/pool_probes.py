@@ -12,3 +12,7 @@ def niceness() -> int:
 
 def loaded(module: str) -> bool:
     return module in sys.modules
+
+
+def pid() -> int:
+    return os.getpid()

@@ -5,7 +5,9 @@ concurrency so a job never waits for a free process. Processes are spawned, not 
 parent runs an event loop and threads a fork would copy), at the first use, each running
 ``initializer`` first; :meth:`ProcessPool.close` stops them. A process that dies (killed, out of
 memory) breaks the whole executor: it is dropped, the job's attempt fails with
-:class:`ProcessPoolBroken` (and is retried), and the next use starts a fresh one.
+:class:`ProcessPoolBroken` (and is retried), and the next use starts a fresh one. A pool process
+whose parent dies (kill -9 of a worker) exits at once: it would otherwise live on, orphaned,
+since it holds both ends of the executor's call queue and never reads its end-of-file.
 
 The web comes first: pool processes run at a lower CPU priority (``nice``, 10 by default), so a
 burst of renders or model fits, and the processes' own start-up, take the CPU the web process
@@ -18,9 +20,11 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
 from ils.errors import IlsJobsError
@@ -31,8 +35,24 @@ R = TypeVar("R")
 POOL_NICE = 10
 
 
+def _exit_with_parent() -> None:
+    """In a pool process: exit as soon as the process that started it is gone (its sentinel,
+    a pipe the parent holds open, becomes readable when it dies, however it died)."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ils-pool-parent-watch", daemon=True).start()
+
+
 def _start_process(nice: int, initializer: Callable[[], None] | None) -> None:
     # First thing in each new process, before the imports of ``initializer``.
+    _exit_with_parent()
     if nice:
         with contextlib.suppress(OSError):  # a platform without nice runs at the same priority
             os.nice(nice)

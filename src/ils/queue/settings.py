@@ -38,7 +38,10 @@ class QueueSpec(BaseModel):
     backoff_delay_ms: int = Field(2_000, ge=0)
     lock_duration_ms: int = Field(30_000, ge=1_000)
     stalled_interval_ms: int = Field(30_000, ge=500)
-    max_stalled_count: int = Field(1, ge=0)
+    # A job is failed after this many stalls: enough to outlive workers killed in a row while
+    # they held it (at BullMQ's 1, the chaos suite's kill loop failed emails for good), few
+    # enough that a job which itself kills its worker stops being retried.
+    max_stalled_count: int = Field(5, ge=0)
     # BullMQ blocks this long on an empty queue; with a limiter or a global concurrency it must
     # be short (guard 4). Both can be set at run time by an admin, so the default is short always.
     drain_delay_s: float | None = Field(None, gt=0, le=10)

@@ -1,0 +1,113 @@
+"""What every scenario shares: waiting for the queues to drain (through outages), the jobs that
+ended failed, and a scenario's result (its audit and its own figures)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.chaos.audit import Tally
+from bench.chaos.mix import Expected
+
+from ils.bootstrap import JobSystem
+from ils.errors import IlsJobsError, JobNotFound
+
+PENDING = ("waiting", "active", "delayed", "prioritized", "waiting-children", "paused")
+
+
+@dataclass
+class Result:
+    """One scenario's outcome: the audit per kind, jobs not completed, and its figures
+    (recovery times and counts, in seconds where timed)."""
+
+    name: str
+    seconds: float = 0.0
+    jobs: int = 0
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> int:
+        return sum(t.lost for t in self.tallies.values())
+
+    @property
+    def duplicated(self) -> int:
+        return sum(t.duplicated for t in self.tallies.values())
+
+    @property
+    def resent(self) -> int:
+        return sum(t.resent for t in self.tallies.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "seconds": round(self.seconds, 1),
+            "jobs": self.jobs,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "resent": self.resent,
+            "kinds": {k: t.as_dict() for k, t in sorted(self.tallies.items())},
+            "failed": self.failed[:20],
+            "failed_count": len(self.failed),
+            "figures": self.figures,
+        }
+
+
+async def pending(system: JobSystem, queues: Sequence[str]) -> int | None:
+    """Jobs not finished on ``queues``, or None while Redis does not answer."""
+    try:
+        stats = await system.admin.stats(queues)
+    except (IlsJobsError, OSError, ConnectionError):
+        return None
+    return sum(counts.get(state, 0) for counts in stats.values() for state in PENDING)
+
+
+async def drain(system: JobSystem, queues: Sequence[str], timeout_s: float) -> float:
+    """Wait until nothing is left to run on ``queues`` (twice in a row, a second apart: a job
+    handed back by the stalled check shows again); the seconds it took."""
+    start = time.monotonic()
+    quiet = 0
+    while time.monotonic() - start < timeout_s:
+        left = await pending(system, queues)
+        quiet = quiet + 1 if left == 0 else 0
+        if quiet >= 2:
+            return time.monotonic() - start
+        await asyncio.sleep(1)
+    raise TimeoutError(f"jobs still pending on {', '.join(queues)} after {timeout_s:.0f}s")
+
+
+async def not_completed(system: JobSystem, expected: Sequence[Expected]) -> list[dict[str, str]]:
+    """The jobs of ``expected`` that did not complete, with their state and reason."""
+    out = []
+    by_queue: dict[str, set[str]] = {}
+    for e in expected:
+        by_queue.setdefault(e.queue, set()).add(e.job_id)
+    for queue, ids in by_queue.items():
+        q = system.broker.queues.get(queue)
+        done = await system.broker.admin_client.zrange(q.keys["completed"], 0, -1)
+        for job_id in sorted(ids - {d.decode() if isinstance(d, bytes) else d for d in done}):
+            try:
+                view = await system.admin.get_job(queue, job_id)
+            except JobNotFound:
+                out.append({"queue": queue, "job_id": job_id, "state": "not in Redis"})
+                continue
+            out.append(
+                {
+                    "queue": queue,
+                    "job_id": job_id,
+                    "state": view.state,
+                    "reason": (view.failed_reason or "")[:200],
+                }
+            )
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
