@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Notification, WebhookDelivery, WebhookEndpoint
 from ils.domain.services import webhooks as service
-from ils.errors import ConfigurationError, Invalid
+from ils.errors import ConfigurationError, Invalid, JobNotFound
 from ils.events.envelope import Actor
 from ils.events.log import EventFilter
 from ils.events.record import record as record_event
@@ -33,9 +33,11 @@ from ils.jobs.webhooks.event import WebhookEvent, new_event_id
 from ils.jobs.webhooks.fanout import enqueue_deliveries
 from ils.jobs.webhooks.record import disabled_notice_id
 from ils.jobs.webhooks.replay import replay_target, scoped
+from ils.queue.outbox_table import outbox
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.tenancy import PLATFORM
 from tests.conftest import make_settings
 from tests.support.email_world import make_world
 from tests.support.running import running
@@ -203,9 +205,19 @@ async def test_failed_events_disable_the_endpoint_and_tell_the_admins_once(
     assert found.disabled_reason == "2 events in a row failed for good"
     async with db.session() as s:
         notes = list(await s.scalars(select(Notification)))
-    # the lab's admin, once (each failed job is also a dead letter, with a notice of its own)
-    told = [n for n in notes if n.title == "A webhook endpoint was disabled"]
-    assert [n.user_id for n in told] == [world.user.id]
+        dead = (await system.admin.dead_letters.page(s, PLATFORM))["dead_letters"]
+        notices = await s.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.id.like("dlq-%-notice"))
+        )
+    # the lab's admin, once: each spent delivery is a dead letter (recorded with its failure,
+    # in the transaction that would queue its notice), but only the disabling tells the admins
+    assert sorted(d["job_id"] for d in dead) == [f"dis{n}-{endpoint.id}" for n in range(2)]
+    assert notices == 0
+    for letter in dead:
+        with pytest.raises(JobNotFound):
+            await system.admin.get_job("notification", f"dlq-{letter['id']}-notice")
+    assert [n.title for n in notes] == ["A webhook endpoint was disabled"]
+    assert [n.user_id for n in notes] == [world.user.id]
     # Enabled again: the streak starts afresh, and new events are fanned out to it.
     async with db.session() as s:
         row = await s.get(WebhookEndpoint, endpoint.id)
