@@ -6,6 +6,7 @@ one delivery per event and endpoint however often it is handed over."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -31,8 +32,10 @@ from ils.jobs import build_registry
 from ils.jobs.webhooks.deliver import deliver_webhook, delivery_job_id
 from ils.jobs.webhooks.event import WebhookEvent, new_event_id
 from ils.jobs.webhooks.fanout import enqueue_deliveries
-from ils.jobs.webhooks.record import disabled_notice_id
+from ils.jobs.webhooks.record import Attempt, disabled_notice_id
+from ils.jobs.webhooks.record import record as record_attempt
 from ils.jobs.webhooks.replay import replay_target, scoped
+from ils.jobs.webhooks.sender import Sent
 from ils.queue.outbox_table import outbox
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Registry
@@ -180,6 +183,33 @@ async def test_a_failed_attempt_is_retried_under_the_same_webhook_id(
         assert rows[0].error is not None and rows[0].error.startswith("timed out")
     assert ids == {event.id} and rx.processed == [event.id]
     assert (await endpoint_now(db, endpoint.id)).failure_streak == 0
+
+
+async def test_concurrent_deliveries_of_one_endpoint_record_without_deadlock(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+) -> None:
+    """Deliveries to one endpoint finishing at once, failed for good and succeeded, each record
+    their row and move the streak; none waits on another into a deadlock (each delivery row's
+    foreign key share-locks the endpoint, so locking it FOR UPDATE after deadlocked on
+    PostgreSQL)."""
+    world = await make_world(db)
+    endpoint = await add_endpoint(db, world.lab.id, "http://127.0.0.1:9/hook")
+    failed, ok = Sent(500, 3, "no", "HTTP 500"), Sent(200, 3, "yes", None)
+    async with webhook_system(redis_url, prefix, tmp_path, db) as system:
+
+        def attempt(n: int) -> Attempt:
+            return Attempt(f"job-{n}", 15, 15, endpoint, shipped(world.lab.id))
+
+        async def deliver(n: int, sent: Sent) -> bool:
+            return await record_attempt(db, system.producer, attempt(n), sent, True, 100)
+
+        results = await asyncio.gather(*(deliver(n, failed) for n in range(12)))
+        assert results == [True] * 12
+        assert (await endpoint_now(db, endpoint.id)).failure_streak == 12
+        results = await asyncio.gather(*(deliver(n, ok) for n in range(12, 24)))
+        assert results == [True] * 12
+    assert (await endpoint_now(db, endpoint.id)).failure_streak == 0
+    assert len(await deliveries(db, endpoint.id)) == 24
 
 
 async def test_failed_events_disable_the_endpoint_and_tell_the_admins_once(
