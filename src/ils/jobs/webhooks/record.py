@@ -91,9 +91,7 @@ async def _streak(
     # FOR NO KEY UPDATE, not FOR UPDATE: the delivery row just inserted holds a key-share lock on
     # the endpoint (its foreign key), as every concurrent delivery's does; FOR UPDATE conflicts
     # with those, so two transactions upgrading at once deadlocked (PostgreSQL).
-    endpoint = await session.get(
-        WebhookEndpoint, endpoint_id, with_for_update={"key_share": True}
-    )
+    endpoint = await session.get(WebhookEndpoint, endpoint_id, with_for_update={"key_share": True})
     if endpoint is None:
         return
     endpoint.failure_streak += 1
