@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -113,6 +113,10 @@ bench-notify: install-dev
 ## bench-webhooks: event -> webhook received p50/p99 at 100 events/s for a minute, against a direct POST
 bench-webhooks: install-dev
 	$(BIN)/python bench/webhooks.py
+
+## bench-webhook-replay: replay of 10,000 events to one webhook endpoint, each received once, against direct POSTs
+bench-webhook-replay: install-dev
+	$(BIN)/python bench/webhook_replay.py
 
 ## bench-admin: latency of the queue admin API with 100,000 jobs in the queues
 bench-admin: install-dev

@@ -4,9 +4,10 @@ receiver paced the same way in the same run (the baseline: what the network and 
 cost without the event log, the dispatcher and the queue).
 
     .venv/bin/python bench/webhooks.py [--rate 100] [--duration 60] [--concurrency 50]
-                                       [--redis-url URL] [--database-url URL]
+                                       [--redis-url URL] [--database-url URL | --postgresql]
 
-Migrates a fresh database (SQLite in a temporary directory unless ``--database-url``), adds a
+Migrates a fresh database (SQLite in a temporary directory; ``--postgresql``: a database of its
+own made on the server of ``ILS_BENCH_PG_URL``, dropped at the end; or ``--database-url``), adds a
 company with one endpoint subscribed to ``order.shipped`` pointing at a receiver served by this
 process (uvicorn, on 127.0.0.1: the SSRF allow-list admits it), and starts
 ``ils worker --queues notification``. Then:
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from ipaddress import ip_network
 from pathlib import Path
@@ -63,6 +65,7 @@ from notify_latency import Process, percentiles
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webhooks.json"
+PG_URL = os.environ.get("ILS_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 LOCAL = (ip_network("127.0.0.1/32"),)
 
 
@@ -109,28 +112,36 @@ async def receiver(arrivals: Arrivals) -> AsyncIterator[str]:
 
 
 async def paced(rate: float, duration_s: float, send: Callable[[int], Awaitable[str]]
-                ) -> dict[str, float]:  # fmt: skip
-    """Call ``send(i)`` at ``start + i / rate`` (open loop); each call's due time by its id."""
+                ) -> tuple[dict[str, float], int]:  # fmt: skip
+    """Call ``send(i)`` at ``start + i / rate`` (open loop); each call's due time by its id, and
+    how many calls raised (the bench's own side fell behind: its pool's timeout)."""
     due: dict[str, float] = {}
     start = time.perf_counter()
     tasks = []
+    failed = 0
 
     async def one(i: int, at: float) -> None:
-        due[await send(i)] = at
+        nonlocal failed
+        try:
+            due[await send(i)] = at
+        except Exception:  # counted and shown; the run goes on
+            failed += 1
 
     for i in range(int(rate * duration_s)):
         at = start + i / rate
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         tasks.append(asyncio.create_task(one(i, at)))
     await asyncio.gather(*tasks)
-    return due
+    return due, failed
 
 
-async def measure(name: str, arrivals: Arrivals, due: dict[str, float], drain_s: float
-                  ) -> dict[str, Any]:  # fmt: skip
+async def measure(name: str, arrivals: Arrivals, due: dict[str, float], drain_s: float,
+                  not_sent: int) -> dict[str, Any]:  # fmt: skip
     await arrivals.wait_all(set(due), drain_s)
     lat = [arrivals.at[i] - t for i, t in due.items() if i in arrivals.at]
-    return {"name": name, "sent": len(due), "missing": len(due) - len(lat), **percentiles(lat)}
+    spread = percentiles(lat) if len(lat) > 1 else {"p50_ms": 0, "p99_ms": 0, "max_ms": 0}
+    return {"name": name, "sent": len(due), "not_sent": not_sent,
+            "missing": len(due) - len(lat), **spread}  # fmt: skip
 
 
 async def seed(db: Database, url: str) -> int:
@@ -141,6 +152,25 @@ async def seed(db: Database, url: str) -> int:
         data = service.EndpointCreate(url=url, event_types=["order.shipped"])
         await service.create_endpoint(s, data, company.id, LOCAL)
         return company.id
+
+
+@contextlib.asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database on ``PG_URL``'s server, dropped at the end: its URL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"ils_bench_{uuid.uuid4().hex[:8]}"
+    admin = Database(PG_URL)
+    engine = admin.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 def commit() -> str:
@@ -200,10 +230,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
                 found = {}
                 for name in ("direct", *args.paths):
-                    due = await paced(args.rate, args.duration, runs[name])
-                    found[name] = await measure(
-                        name, arrivals, due, 30 if name == "direct" else 120
-                    )
+                    due, failed = await paced(args.rate, args.duration, runs[name])
+                    drain_s = 30 if name == "direct" else 120
+                    found[name] = await measure(name, arrivals, due, drain_s, failed)
                 drain.cancel()
         finally:
             await sender.close()
@@ -217,23 +246,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         r["ratio_to_direct"] = {k: round(r[k] / base[k], 1) for k in ("p50_ms", "p99_ms")
                                 if base[k]}  # fmt: skip
     return {
-        "commit": commit(), "rate": args.rate, "duration_s": args.duration,
+        "commit": commit(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
+        "load_average": os.getloadavg()[0], "rate": args.rate, "duration_s": args.duration,
         "concurrency": args.concurrency,
         "database": "postgresql" if args.database_url else "sqlite", "paths": found,
     }  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| path | sent | missing | p50 ms | p99 ms | max ms | p50, p99 / direct |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| path | sent | not sent | missing | p50 ms | p99 ms | max ms | p50, p99 / direct |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, r in results["paths"].items():
         ratio = r.get("ratio_to_direct", {})
         times = f"{ratio.get('p50_ms', 1.0)}x, {ratio.get('p99_ms', 1.0)}x"
-        rows.append(f"| {key} | {r['sent']} | {r['missing']} | {r['p50_ms']} | {r['p99_ms']} "
-                    f"| {r['max_ms']} | {times} |")  # fmt: skip
-    where = f"commit {results['commit']}, {results['database']}"
+        rows.append(f"| {key} | {r['sent']} | {r['not_sent']} | {r['missing']} "
+                    f"| {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {times} |")  # fmt: skip
+    where = (f"commit {results['commit']}, {results['database']}, {results['date']}, load "
+             f"average {results['load_average']:.1f}")  # fmt: skip
     rows.append(f"\n{where}, {results['rate']}/s for {results['duration_s']} s")
     return "\n".join(rows)
+
+
+async def run_on(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.postgresql:
+        return await run(args)
+    async with pg_database() as url:
+        args.database_url = url
+        return await run(args)
 
 
 def main() -> None:
@@ -245,7 +284,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--paths", nargs="+", default=["fanout", "event"],
                         choices=["fanout", "event"], help="measured against direct")  # fmt: skip
-    results = asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--postgresql", action="store_true",
+                        help="a fresh database on ILS_BENCH_PG_URL's server")  # fmt: skip
+    results = asyncio.run(run_on(parser.parse_args()))
     print(table(results))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

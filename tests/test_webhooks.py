@@ -6,6 +6,7 @@ one delivery per event and endpoint however often it is handed over."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.domain.models import Notification, WebhookDelivery, WebhookEndpoint
 from ils.domain.services import webhooks as service
-from ils.errors import ConfigurationError, Invalid
+from ils.errors import ConfigurationError, Invalid, JobNotFound
 from ils.events.envelope import Actor
 from ils.events.log import EventFilter
 from ils.events.record import record as record_event
@@ -31,11 +32,15 @@ from ils.jobs import build_registry
 from ils.jobs.webhooks.deliver import deliver_webhook, delivery_job_id
 from ils.jobs.webhooks.event import WebhookEvent, new_event_id
 from ils.jobs.webhooks.fanout import enqueue_deliveries
-from ils.jobs.webhooks.record import disabled_notice_id
+from ils.jobs.webhooks.record import Attempt, disabled_notice_id
+from ils.jobs.webhooks.record import record as record_attempt
 from ils.jobs.webhooks.replay import replay_target, scoped
+from ils.jobs.webhooks.sender import Sent
+from ils.queue.outbox_table import outbox
 from ils.queue.producer import EnqueueOptions
 from ils.queue.registry import Registry
 from ils.queue.settings import QUEUE_NAMES
+from ils.queue.tenancy import PLATFORM
 from tests.conftest import make_settings
 from tests.support.email_world import make_world
 from tests.support.running import running
@@ -180,6 +185,33 @@ async def test_a_failed_attempt_is_retried_under_the_same_webhook_id(
     assert (await endpoint_now(db, endpoint.id)).failure_streak == 0
 
 
+async def test_concurrent_deliveries_of_one_endpoint_record_without_deadlock(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+) -> None:
+    """Deliveries to one endpoint finishing at once, failed for good and succeeded, each record
+    their row and move the streak; none waits on another into a deadlock (each delivery row's
+    foreign key share-locks the endpoint, so locking it FOR UPDATE after deadlocked on
+    PostgreSQL)."""
+    world = await make_world(db)
+    endpoint = await add_endpoint(db, world.lab.id, "http://127.0.0.1:9/hook")
+    failed, ok = Sent(500, 3, "no", "HTTP 500"), Sent(200, 3, "yes", None)
+    async with webhook_system(redis_url, prefix, tmp_path, db) as system:
+
+        def attempt(n: int) -> Attempt:
+            return Attempt(f"job-{n}", 15, 15, endpoint, shipped(world.lab.id))
+
+        async def deliver(n: int, sent: Sent) -> bool:
+            return await record_attempt(db, system.producer, attempt(n), sent, True, 100)
+
+        results = await asyncio.gather(*(deliver(n, failed) for n in range(12)))
+        assert results == [True] * 12
+        assert (await endpoint_now(db, endpoint.id)).failure_streak == 12
+        results = await asyncio.gather(*(deliver(n, ok) for n in range(12, 24)))
+        assert results == [True] * 12
+    assert (await endpoint_now(db, endpoint.id)).failure_streak == 0
+    assert len(await deliveries(db, endpoint.id)) == 24
+
+
 async def test_failed_events_disable_the_endpoint_and_tell_the_admins_once(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
@@ -203,9 +235,19 @@ async def test_failed_events_disable_the_endpoint_and_tell_the_admins_once(
     assert found.disabled_reason == "2 events in a row failed for good"
     async with db.session() as s:
         notes = list(await s.scalars(select(Notification)))
-    # the lab's admin, once (each failed job is also a dead letter, with a notice of its own)
-    told = [n for n in notes if n.title == "A webhook endpoint was disabled"]
-    assert [n.user_id for n in told] == [world.user.id]
+        dead = (await system.admin.dead_letters.page(s, PLATFORM))["dead_letters"]
+        notices = await s.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.id.like("dlq-%-notice"))
+        )
+    # the lab's admin, once: each spent delivery is a dead letter (recorded with its failure,
+    # in the transaction that would queue its notice), but only the disabling tells the admins
+    assert sorted(d["job_id"] for d in dead) == [f"dis{n}-{endpoint.id}" for n in range(2)]
+    assert notices == 0
+    for letter in dead:
+        with pytest.raises(JobNotFound):
+            await system.admin.get_job("notification", f"dlq-{letter['id']}-notice")
+    assert [n.title for n in notes] == ["A webhook endpoint was disabled"]
+    assert [n.user_id for n in notes] == [world.user.id]
     # Enabled again: the streak starts afresh, and new events are fanned out to it.
     async with db.session() as s:
         row = await s.get(WebhookEndpoint, endpoint.id)

@@ -200,6 +200,36 @@ async def test_a_payment_over_the_balance_is_422_and_queues_nothing(api: FastAPI
         await system.admin.get_job("pdf", "receipt-that-never-was")
 
 
+async def test_a_declined_payment_pays_nothing_and_records_its_event(api: FastAPI, db: Database):
+    async with signed_in(api, Role.dispenser) as client:
+        invoice = await create(client, THREE_LENSES)
+        url = f"/api/invoices/{invoice['id']}/payments/failed"
+        declined = {"amount": "50", "method": "card", "reason": "card declined"}
+        draft = await client.post(url, json=declined)
+        assert draft.status_code == 409 and "issue it" in draft.json()["detail"]
+    async with signed_in(api, Role.company_admin) as admin:
+        assert (await admin.post(f"/api/invoices/{invoice['id']}/issue")).status_code == 200
+        for bad, field in (({**declined, "amount": "120"}, "amount"),
+                           ({**declined, "reason": ""}, "reason"),
+                           ({"amount": "5", "method": "card"}, "reason"),
+                           ({**declined, "method": "gold"}, "method")):  # fmt: skip
+            assert field in fields(await admin.post(url, json=bad))
+        failed = await admin.post(url, json=declined)
+        assert failed.status_code == 201, failed.text
+        body = failed.json()
+        assert (body["invoice"]["status"], body["invoice"]["amount_paid"]) == ("issued", "0.00")
+        events = (await admin.get("/api/events", params={"type": "payment.failed"})).json()
+    assert [(e["id"], e["data"]) for e in events["events"]] == [(body["event_id"], {
+        "invoice_id": invoice["id"], "amount": "50.00", "reason": "card declined",
+    })]  # fmt: skip
+    async with db.session() as session:
+        assert (await session.execute(select(func.count()).select_from(Payment))).scalar() == 0
+        entries = (await session.scalars(select(AuditEntry))).all()
+    assert [e.detail["event_id"] for e in entries if e.action == "invoice.payment_failed"] == [
+        body["event_id"]
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

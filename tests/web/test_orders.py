@@ -155,6 +155,36 @@ async def test_status_changes_follow_the_workflow_and_notify(app: FastAPI, accou
     assert actions.count("order.status") == 2 and "order.shipped" in actions
 
 
+async def test_editing_details_records_old_and_new_values_in_the_history(
+    app: FastAPI, accounts: Accounts
+):
+    async with logged_in(app, Role.lab_technician) as client:
+        order_id = (await create(client)).json()["order"]["id"]
+        h = csrf_headers(client)
+        url = f"/api/orders/{order_id}"
+        edit = {"tray_number": "T-18", "due_date": "2027-02-01", "frame_a": "52"}
+        edited = await client.patch(f"{url}/details", json=edit, headers=h)
+        assert edited.status_code == 200, edited.text
+        assert edited.json()["due_date"] == "2027-02-01"
+        for bad, field in (({}, "body"), ({"customer_name": None}, "customer_name"),
+                           ({"frame_a": "0"}, "frame_a"), ({"total": "1"}, "total")):  # fmt: skip
+            refused = await client.patch(f"{url}/details", json=bad, headers=h)
+            assert refused.status_code == 422 and field in refused.text, refused.text
+        history = (await client.get(f"{url}/history")).json()
+        updated = [e for e in history["events"] if e["type"] == "order.updated"]
+        assert [e["data"]["changes"] for e in updated] == [{
+            "due_date": {"old": None, "new": "2027-02-01"},
+            "frame_a": {"old": None, "new": "52.00"},
+            "tray_number": {"old": "T-17", "new": "T-18"},
+        }]  # fmt: skip
+        await client.post(f"{url}/status", json={"status": "cancelled"}, headers=h)
+        late = await client.patch(f"{url}/details", json={"tray_number": "T-1"}, headers=h)
+        assert late.status_code == 409 and "final" in late.text
+    async with outsider_admin(app) as outsider:
+        other = await outsider.patch(f"{url}/details", json={"tray_number": "T-2"})
+        assert other.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -97,6 +97,8 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/api/orders", EVERYONE, 201, body=ORDER),
     Row("GET", "/api/orders", EVERYONE),
     Row("GET", "/api/orders/{order_id}", EVERYONE, target="order"),
+    Row("PATCH", "/api/orders/{order_id}/details", ADMINS | {LAB}, target="order",
+        body={"tray_number": "T-12"}),
     Row("POST", "/api/orders/{order_id}/status", ADMINS | {LAB}, target="order",
         body={"status": "in_production"}),
     Row("POST", "/api/orders/{order_id}/ship", ADMINS | {LAB}, target="order_in_quality_check",
@@ -153,6 +155,9 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/invoices/{invoice_id}/payments", ADMINS | {DISP, STAFF}, target="invoice"),
     Row("POST", "/api/invoices/{invoice_id}/payments", ADMINS | {DISP, STAFF}, 201,
         target="issued_invoice", body={"amount": "1.00", "method": "cash"}),
+    Row("POST", "/api/invoices/{invoice_id}/payments/failed", ADMINS | {DISP, STAFF}, 201,
+        target="issued_invoice",
+        body={"amount": "1.00", "method": "card", "reason": "card declined"}),
     Row("GET", "/api/invoices/{invoice_id}/documents", ADMINS | {DISP, STAFF}, target="invoice"),
     # ---- documents (an order sheet here; the per-type rule has its own test below) ----
     Row("GET", "/api/documents/{document_id}", EVERYONE, target="document"),
@@ -317,8 +322,14 @@ async def world(
             # the outbox rows the matrix spools wait for its requests, not for the 2 s sweep
             system.relay.interval_s = 3600.0
             # The world signs its fourteen users in at once (Argon2 each): admission control
-            # would rightly refuse some of them; it has its own tests (test_admission.py).
-            web = load_web_settings({"ILS_WEB_MAX_INFLIGHT": "none"}, tmp / "var")
+            # would rightly refuse some of them; it has its own tests (test_admission.py). Its
+            # company admins issue an invoice for every payment route's call, past the PDF
+            # quota's 30 a minute; quotas have their own tests (test_quotas.py).
+            web = load_web_settings(
+                {"ILS_WEB_MAX_INFLIGHT": "none", "ILS_QUOTA_PDF_USER": "none",
+                 "ILS_QUOTA_PDF_COMPANY": "none"},
+                tmp / "var",
+            )  # fmt: skip
             app = create_app(system, run_workers=False, web_settings=web)
             async with app.router.lifespan_context(app), build_world(app, db, password_hash) as w:
                 yield w

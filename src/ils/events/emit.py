@@ -111,6 +111,16 @@ async def payment_recorded(session: AsyncSession, invoice: Invoice, payment: Pay
         )  # fmt: skip
 
 
+async def payment_failed(
+    session: AsyncSession, invoice: Invoice, amount: Decimal, reason: str
+) -> Event:
+    """``payment.failed``: an attempt to pay ``amount`` on ``invoice`` was declined."""
+    return await record(
+        session, "payment.failed", company_id=invoice.company_id, subject=("invoice", invoice.id),
+        data={"invoice_id": invoice.id, "amount": amount, "reason": reason},
+    )  # fmt: skip
+
+
 async def product_changed(
     session: AsyncSession, product: Product, old_price: Decimal, old_stock: int
 ) -> None:

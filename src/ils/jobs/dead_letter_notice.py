@@ -5,7 +5,9 @@ Its job id is derived from the dead letter (``dlq-<id>-notice``), and the hook r
 dead letter (:mod:`ils.queue.dead_letters`), so the admins hear of each once however often its
 job's failure is recorded. The notification names the job and the dead letter, never the failure's
 text: that may quote personal data, which ``company_admin`` sees masked in the dashboard.
-System work (no company) notifies nobody; the platform admin sees it in the dashboard.
+System work (no company) notifies nobody; the platform admin sees it in the dashboard. Job types
+whose failures their own feature reports (:data:`NOTICED_ELSEWHERE`) are dead letters without a
+notice, so the admins hear of one failure once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from ils.queue.producer import EnqueueOptions, Producer
 
 #: Where the notification leads: the dashboard's dead-letter list.
 DEAD_LETTERS_URL = "/admin/queues#dead-letters"
+#: (queue, job name) of the jobs whose failure the admins hear of from elsewhere: a spent webhook
+#: delivery counts in its endpoint's failure streak, whose disabling sends the one notice (and the
+#: endpoint's delivery log shows each failed event).
+NOTICED_ELSEWHERE = frozenset({("notification", "deliver-webhook")})
 
 
 def notice_job_id(dead: DeadLetter) -> str:
@@ -30,7 +36,7 @@ def notify_admins(producer: Producer) -> OnNew:
         from ils.events.emit_jobs import job_dead_lettered
 
         await job_dead_lettered(session, dead, producer)
-        if dead.company_id is None:
+        if dead.company_id is None or (dead.queue, dead.name) in NOTICED_ELSEWHERE:
             return
         from ils.jobs.notification.handlers import fan_out
 

@@ -26,6 +26,7 @@ from ils.domain.models import (
     PaymentMethod,
     invoice_number,
 )
+from ils.domain.models.events import Event
 from ils.domain.models.shared import SoldLine
 from ils.domain.models.types import to_money, utcnow
 from ils.domain.services import (
@@ -94,6 +95,19 @@ class PaymentCreate(BaseModel):
     method: PaymentMethod
     reference: Text100 | None = None
     paid_at: AwareDatetime | None = Field(None, description="defaults to now")
+
+
+class PaymentFailure(BaseModel):
+    """A payment attempt the processor or the bank declined: nothing is paid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: PositiveAmount = Field(description="what was tried: more than 0, at most the balance")
+    method: PaymentMethod
+    reason: Annotated[Text200, Field(min_length=1)] = Field(
+        description='why it failed, as the processor said, e.g. "card declined"'
+    )
+    reference: Text100 | None = None
 
 
 async def _lines_given(
@@ -301,6 +315,16 @@ async def record_payment(
             payment_id=payment.id
         )
     )
+
+
+async def record_failed_payment(
+    session: AsyncSession, invoice: Invoice, data: PaymentFailure
+) -> Event:
+    """Record a declined payment attempt on an issued invoice (``payment.failed``, in the caller's
+    transaction): the invoice is unchanged, the attempt is in its history. Checked as a payment
+    would be: an invoice that takes no payments is a conflict, more than the balance is invalid."""
+    _check_payable(invoice, data.amount)
+    return await emit.payment_failed(session, invoice, data.amount, data.reason)
 
 
 async def list_payments(session: AsyncSession, invoice: Invoice) -> list[Payment]:

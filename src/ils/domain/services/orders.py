@@ -1,5 +1,6 @@
-"""Orders: create one with its lines and Rx, move it through its statuses, ship it — and, in the
-same transaction, enqueue the jobs each step owes (the seed's integration points)."""
+"""Orders: create one with its lines and Rx, correct its details, move it through its statuses,
+ship it — and, in the same transaction, enqueue the jobs each step owes (the seed's integration
+points) and record the events each step makes."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ ORDER_FIELDS = (
     "frame_a", "frame_b", "frame_dbl", "frame_ed",
     "pd_binocular", "pd_right", "pd_left",
 )  # fmt: skip
+
+#: What an order's details edit may change; its lines, Rx and totals are fixed once placed.
+EDITABLE_FIELDS = ("customer_name", *ORDER_FIELDS)
+#: Statuses past which an order's details are history, not to be corrected.
+SETTLED = frozenset({OrderStatus.shipped, OrderStatus.delivered, OrderStatus.cancelled})
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,27 @@ async def create_order(session: AsyncSession, user: User, data: OrderInput) -> O
             ),
         ]  # fmt: skip
     return OrderResult(order, jobs)
+
+
+async def update_order(session: AsyncSession, order: Order, changes: dict[str, Any]) -> Order:
+    """Correct the order's details (:data:`EDITABLE_FIELDS`) and record ``order.updated`` with
+    each field's old and new value (nothing recorded when no value moved). A shipped, delivered
+    or cancelled order is a conflict; a field not editable, or no field, is invalid."""
+    if not changes:
+        raise Invalid("body", "name at least one field to change")
+    for name in changes:
+        if name not in EDITABLE_FIELDS:
+            raise Invalid(name, "not a field an edit may change")
+    if order.status in SETTLED:
+        raise Conflict(f"order {order.number} is {order.status.value}: its details are final")
+    before = {name: getattr(order, name) for name in changes}
+    for name, value in changes.items():
+        setattr(order, name, value)
+    await session.flush()
+    # As stored (a frame of 52 reads back 52.00), so the event's new values match the row's.
+    await session.refresh(order, attribute_names=list(changes))
+    await emit.order_updated(session, order, before)
+    return order
 
 
 def _transition(order: Order, to: OrderStatus) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,11 +80,19 @@ async def _recorded(session: AsyncSession, attempt: Attempt) -> bool:
 async def _streak(
     session: AsyncSession, producer: Producer, endpoint_id: int, ok: bool, disable_after: int
 ) -> None:
-    endpoint = await session.get(WebhookEndpoint, endpoint_id, with_for_update=True)
-    if endpoint is None:
-        return
     if ok:
-        endpoint.failure_streak = 0
+        # Only an endpoint with a streak is written (and locked): deliveries that succeed, the
+        # usual case, never wait for one another on the endpoint's row.
+        c = WebhookEndpoint
+        await session.execute(
+            update(c).where(c.id == endpoint_id, c.failure_streak > 0).values(failure_streak=0)
+        )
+        return
+    # FOR NO KEY UPDATE, not FOR UPDATE: the delivery row just inserted holds a key-share lock on
+    # the endpoint (its foreign key), as every concurrent delivery's does; FOR UPDATE conflicts
+    # with those, so two transactions upgrading at once deadlocked (PostgreSQL).
+    endpoint = await session.get(WebhookEndpoint, endpoint_id, with_for_update={"key_share": True})
+    if endpoint is None:
         return
     endpoint.failure_streak += 1
     if endpoint.enabled and endpoint.failure_streak >= disable_after:

@@ -50,6 +50,9 @@ def _rule(roles: Iterable[Role], covers: str) -> Rule:
 POLICY: dict[str, Rule] = {
     "orders.read": _rule(EVERYONE, "list and read orders (with Rx) and their documents"),
     "orders.create": _rule(EVERYONE, "place an order (a lab keys in the orders it receives)"),
+    "orders.edit": _rule(
+        ADMINS | {LAB}, "correct an order's details (customer, due date, tray, frame, PD)"
+    ),
     "orders.status": _rule(ADMINS | {LAB}, "move an order through production, cancel it"),
     "orders.ship": _rule(ADMINS | {LAB}, "ship an order with its tracking number"),
     "patients.read": _rule(ADMINS | {OPTOMETRIST, DISPENSER, STAFF}, "list and read patients"),

@@ -1,6 +1,7 @@
 """Invoices and payments: ``/api/invoices`` — draft an invoice (from lines or an order), issue it
 (its PDF is queued), email it with its PDF attached (a flow: the PDF, then the email), resend many
-at once (a batch, answered with its id), record payments (each queues a receipt).
+at once (a batch, answered with its id), record payments (each queues a receipt) and declined
+payment attempts.
 
 Issuing, sending and payments are audited. Money is exact and travels as strings (``"129.99"``).
 Rules: :mod:`ils.domain.services.billing`.
@@ -18,7 +19,7 @@ from ils.domain.enums import InvoiceStatus, PaymentMethod
 from ils.domain.models.billing import Invoice, Payment
 from ils.domain.services import Amount, Id, QueuedJob, batches
 from ils.domain.services import billing as service
-from ils.domain.services.billing import InvoiceCreate, PaymentCreate
+from ils.domain.services.billing import InvoiceCreate, PaymentCreate, PaymentFailure
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.quota_deps import EmailQuota
 from ils.web.routes.batches import BatchStartedOut
@@ -85,6 +86,11 @@ class PaymentRecordedOut(BaseModel):
     payment: PaymentOut
     invoice: InvoiceOut
     job: QueuedJob
+
+
+class PaymentFailedOut(BaseModel):
+    event_id: str = Field(description="the payment.failed event that records the attempt")
+    invoice: InvoiceOut
 
 
 class InvoiceEmailIn(BaseModel):
@@ -200,3 +206,25 @@ async def record_payment(invoice: Invoice, act: Acting[PaymentCreate]) -> Paymen
         invoice=InvoiceOut.model_validate(invoice),
         job=job,
     )
+
+
+@invoices.action(
+    "POST", "payments/failed", "payments.record", PaymentFailedOut, body=PaymentFailure,
+    status_code=status.HTTP_201_CREATED, responses=FAILS,
+)  # fmt: skip
+async def record_failed_payment(invoice: Invoice, act: Acting[PaymentFailure]) -> PaymentFailedOut:
+    """Record a declined payment attempt: nothing is paid; the attempt is a payment.failed event
+
+    Checked as a payment is: more than the balance due is a 422 on ``amount``; a draft, paid or
+    void invoice a 409. The event and the audit entry commit together.
+    """
+    event = await service.record_failed_payment(act.session, invoice, act.body)
+    detail = {
+        "number": invoice.number,
+        "amount": str(act.body.amount),
+        "method": act.body.method.value,
+        "reason": act.body.reason,
+        "event_id": event.id,
+    }
+    await act.audit("invoice.payment_failed", invoice.id, detail)
+    return PaymentFailedOut(event_id=event.id, invoice=InvoiceOut.model_validate(invoice))

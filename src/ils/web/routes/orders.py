@@ -1,4 +1,4 @@
-"""Order routes: create (with its four jobs), list, read, change status, ship.
+"""Order routes: create (with its four jobs), list, read, correct details, change status, ship.
 
 Every enqueue happens in the request's transaction through the outbox, so an order that is not
 committed sends nothing, and a committed one is never left without its jobs.
@@ -18,6 +18,7 @@ from ils.domain.models.orders import Order
 from ils.domain.services import Id
 from ils.domain.services import orders as service
 from ils.domain.services.orders import MAX_UNIT_PRICE
+from ils.errors import Invalid
 from ils.web.auth import (
     CurrentUser,
     DbSession,
@@ -26,7 +27,7 @@ from ils.web.auth import (
     sees_all_companies,
 )
 from ils.web.quota_deps import OrderQuota
-from ils.web.routes.common import Acting, OwnedRows
+from ils.web.routes.common import CONFLICT, Acting, OwnedRows
 
 router = APIRouter(tags=["orders"])
 
@@ -124,6 +125,24 @@ class JobRef(BaseModel):
 class OrderWithJobs(BaseModel):
     order: OrderOut
     jobs: list[JobRef]
+
+
+class OrderEdit(BaseModel):
+    """The details to correct: only the fields given change (``null`` clears an optional one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    due_date: dt.date | None = None
+    tray_number: Annotated[str, Field(max_length=20)] | None = None
+    special_instructions: Annotated[str, Field(max_length=2000)] | None = None
+    frame_a: Mm | None = None
+    frame_b: Mm | None = None
+    frame_dbl: Mm | None = None
+    frame_ed: Mm | None = None
+    pd_binocular: Mm | None = None
+    pd_right: Mm | None = None
+    pd_left: Mm | None = None
 
 
 class StatusIn(BaseModel):
@@ -234,3 +253,19 @@ async def ship_order(order: Order, act: Acting[ShipIn]) -> OrderWithJobs:
         "order.shipped", order.id, {"carrier": carrier, "tracking_number": tracking_number}
     )
     return with_jobs(result)
+
+
+@orders.action("PATCH", "details", "orders.edit", OrderOut, body=OrderEdit, responses=CONFLICT)
+async def update_order(order: Order, act: Acting[OrderEdit]) -> OrderOut:
+    """Correct an order's details (customer, due date, tray, instructions, frame, PD)
+
+    Only the fields given change; the order's history records each one's old and new value
+    (``order.updated``). A shipped, delivered or cancelled order is a 409; no field, or
+    ``customer_name`` set to null, a 422.
+    """
+    changes = act.body.model_dump(exclude_unset=True)
+    if "customer_name" in changes and changes["customer_name"] is None:
+        raise Invalid("customer_name", "may not be null")
+    await service.update_order(act.session, order, changes)
+    await act.audit("order.updated", order.id, {"fields": sorted(changes)})
+    return order_out(order)
