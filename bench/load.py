@@ -41,21 +41,38 @@ RESULTS = REPO / "bench" / "results" / "load.json"
 README = REPO / "bench" / "README.md"
 BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
 API_MS, EMAILS_PER_MIN, PDFS_PER_MIN, COMPLETED = 500, 100, 20, 0.99
+# A queue limited to N jobs a minute runs them in fixed 60 s windows from its first job, so a run
+# of a few minutes, cut at both ends, measures a little under N: 95% of a rate target counts.
+RATE_TOLERANCE = 0.95
 # Lines of the processes' logs that say something went wrong (counted, a few kept as evidence).
 LOG_SIGNS = ("database is locked", "Traceback", "ERROR", "CRITICAL", "WARNING")
 
 
+def _run_delay_s(pid: int) -> float:
+    """Seconds the threads of ``pid`` spent runnable but waiting for a CPU (Linux schedstat;
+    0 where it is not available)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[1])
+    return total / 1e9
+
+
 def cpu_by_role(app: LoadApp) -> dict[str, float]:
     """CPU seconds so far of the web process, the worker processes (their pools included) and
-    the embedded server."""
-    out = {"web": 0.0, "workers": 0.0, "store": 0.0}
+    the embedded server; and the seconds the web process and the workers were runnable but
+    waited for a CPU (``*_cpu_wait``): a process starved of CPU by the machine shows it there,
+    one waiting on a lock or on I/O does not."""
+    out = {"web": 0.0, "workers": 0.0, "store": 0.0, "web_cpu_wait": 0.0, "workers_cpu_wait": 0.0}
     for i, proc in enumerate(app.procs):
+        role = "web" if i == 0 else "workers"
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(proc.pid)
             for p in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
                     t = p.cpu_times()
-                    out["web" if i == 0 else "workers"] += t.user + t.system
+                    out[role] += t.user + t.system
+                    out[f"{role}_cpu_wait"] += _run_delay_s(p.pid)
     out["store"] = app.cpu_s()["store"]
     return out
 
@@ -125,7 +142,8 @@ def targets(run: dict[str, Any]) -> list[dict[str, Any]]:
         q = queues[queue]
         # Met when the queue did the target rate, or kept up with a smaller demand.
         kept_up = q["completion_at_stop"] is not None and q["completion_at_stop"] >= COMPLETED
-        met = q["completed_per_min"] >= target or (q["created_per_min"] < target and kept_up)
+        done = q["completed_per_min"] >= target * RATE_TOLERANCE
+        met = done or (q["created_per_min"] < target and kept_up)
         return {
             "measured": f"{q['completed_per_min']:g}/min done, {q['created_per_min']:g}/min asked",
             "met": met,
@@ -161,20 +179,22 @@ def markdown(out: dict[str, Any]) -> str:
         *[f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**NOT met**'} |"
           for t in out["targets"]],
         "",
-        "| action | requests | p50 ms | p99 ms | p99 / baseline | max ms | errors | 503 | 429 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| action | requests | p50 ms | p99 ms | p99 / baseline | max ms | p99 of 2xx ms | errors "
+        "| 503 | 429 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
     floor = users["baseline"].get("p99_ms")
     for name, a in [*users["actions"].items(), ("baseline: /healthz", users["baseline"])]:
         ratio = f"{a['p99_ms'] / floor:.1f}" if floor and a.get("p99_ms") is not None else "-"
         lines.append(
             f"| {name} | {a.get('requests', 0)} | {a.get('p50_ms')} | {a.get('p99_ms')} | {ratio} "
-            f"| {a.get('max_ms')} | {a.get('errors', 0)} | {a.get('shed_503', 0)} "
+            f"| {a.get('max_ms')} | {a.get('p99_ok_ms')} | {a.get('errors', 0)} "
+            f"| {a.get('shed_503', 0)} "
             f"| {a.get('limited_429', 0)} |"
         )
     lines.append(
         f"| **all users' requests** | {users['requests']} | {users['p50_ms']} | {users['p99_ms']} "
-        f"| | | {users['errors']} ({users['error_rate']:.2%}) | | |"
+        f"| | | | {users['errors']} ({users['error_rate']:.2%}) | | |"
     )
     lines += [
         "",
@@ -192,8 +212,10 @@ def markdown(out: dict[str, Any]) -> str:
     cores = run["cpu_cores_while_users_ran"]
     lines += [
         "",
-        f"CPU while the users ran (cores): web process {cores['web']}, workers {cores['workers']},"
-        f" embedded server {cores['store']}, this generator {cores['generator']}. Web loop "
+        f"CPU while the users ran (cores): web process {cores['web']} (and "
+        f"{cores.get('web_cpu_wait', '-')} more runnable but waiting for a CPU), workers "
+        f"{cores['workers']} (waiting {cores.get('workers_cpu_wait', '-')}), embedded server "
+        f"{cores['store']}, this generator {cores['generator']}. Web loop "
         f"lag worst {jobs['web_loop_lag_max_ms']} ms; requests shed (503) {jobs['shed_503']}; "
         f"outbox backlog after the drain {jobs['outbox_pending_end']}; PDFs found / not yet "
         f"made when asked: {users['documents']['found']} / {users['documents']['none_yet']}.",
