@@ -171,7 +171,8 @@ def markdown(out: dict[str, Any]) -> str:
         f"average {out['load_average_start'][0]} at the start, {out['load_average_end'][0]} at "
         f"the end), {out['duration_s']:g} s in all: {plan['users']} users over "
         f"{plan['duration_s']:g} s (spawn rate {plan['spawn_rate']:g}/s, think time "
-        f"{plan['think_s']:g} s), {out['workers']} worker processes, drain {run['drain_s']:g} s "
+        f"{plan['think_s']:g} s), {out.get('web_processes', 1)} web and {out['workers']} worker "
+        f"processes, drain {run['drain_s']:g} s "
         f"(budget {out['drain_budget_s']:g} s), quotas {'on' if out['quotas'] else 'lifted'}.",
         "",
         "| target | measured | |",
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     plan = Plan(args.users, args.duration, args.spawn_rate, args.think, args.mix)
     load0, started, t0 = os.getloadavg(), datetime.now(UTC), time.perf_counter()
     accounts = [Account(a["email"], a["password"], a["company"]) for a in demo_accounts()]
-    app = LoadApp(args.port, args.workers, quotas=args.quotas)
+    app = LoadApp(args.port, args.workers, quotas=args.quotas, web=args.web_processes)
     app.start()
     try:
         measured = asyncio.run(
@@ -272,7 +273,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         measured["logs"] = log_signs(app)
     finally:
         app.stop()
-    setup = {"workers": args.workers, "quotas": args.quotas, "drain_budget_s": args.drain}
+    setup = {"workers": args.workers, "web_processes": args.web_processes, "quotas": args.quotas,
+             "drain_budget_s": args.drain}  # fmt: skip
     return document(measured, plan, setup, started, load0, t0)
 
 
@@ -283,6 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--spawn-rate", type=float, default=20, help="users started a second")
     parser.add_argument("--think", type=float, default=15, help="mean pause between requests")
     parser.add_argument("--workers", type=int, default=3, help="`ils worker` processes")
+    parser.add_argument("--web-processes", type=int, default=1, help="`ils serve --processes`")
     parser.add_argument("--drain", type=float, default=60, help="seconds for the queues after")
     parser.add_argument("--mix", type=parse_mix, default=dict(DEFAULT_MIX),
                         help="action=weight,... of " + ", ".join(DEFAULT_MIX))  # fmt: skip
@@ -291,9 +294,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--record", action="store_true", help=f"write {README.name}'s section")
     args = parser.parse_args(argv)
-    for name in ("users", "workers"):
+    for name in ("users", "workers", "web_processes"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("duration", "spawn_rate"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")

@@ -32,14 +32,15 @@ def demo_accounts() -> list[dict[str, Any]]:
 
 
 class LoadApp(Layout):
-    """``ils serve --no-workers`` and ``workers`` ``ils worker`` processes on one fresh
-    directory. ``quotas``: keep the per-user and per-company request quotas; without them every
-    quota is lifted (the simulated users share the few demo logins, so one demo account stands
-    for hundreds of people and its per-user quota would measure the limiter, not the app)."""
+    """``ils serve --no-workers`` (``web`` processes on one port) and ``workers`` ``ils worker``
+    processes on one fresh directory. ``quotas``: keep the per-user and per-company request
+    quotas; without them every quota is lifted (the simulated users share the few demo logins,
+    so one demo account stands for hundreds of people and its per-user quota would measure the
+    limiter, not the app)."""
 
-    def __init__(self, port: int, workers: int, quotas: bool = False) -> None:
+    def __init__(self, port: int, workers: int, quotas: bool = False, web: int = 1) -> None:
         super().__init__("worker-process", port)
-        self.workers = workers
+        self.workers, self.web = workers, web
         self.env |= {"ILS_AI_PROVIDER": "offline"}
         if not quotas:
             for kind in QUOTA_KINDS:
@@ -56,7 +57,8 @@ class LoadApp(Layout):
         if done.returncode != 0:
             self.stop()
             sys.exit(f"ils demo seed failed:\n{done.stdout}{done.stderr}")
-        self.launch(["serve", "--port", str(self.port), "--no-workers"], "listening on", "web.log")
+        serve = ["serve", "--port", str(self.port), "--no-workers", "--processes", str(self.web)]
+        self.launch(serve, "listening on", "web.log")
         for i in range(self.workers):
             # Each finds the embedded server the web process started (through var/redis).
             self.launch(["worker"], "ready: worker", f"worker-{i}.log", level="INFO")
