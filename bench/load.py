@@ -123,7 +123,10 @@ async def measure(
         after = await snapshot(probe)
     load_s = stopped["t"] - before["t"]
     cores = {role: round((cpu1[role] - cpu0[role]) / load_s, 2) for role in cpu0}
+    answered = users["requests"] + users["baseline"].get("requests", 0)
+    per_request = (cpu1["web"] - cpu0["web"]) * 1000 / max(1, answered)
     return {
+        "web_cpu_ms_per_request": round(per_request, 2),
         "users": users,
         "jobs": job_figures(before, stopped, after, sampler.samples),
         "drain_s": drained_s,
@@ -216,7 +219,8 @@ def markdown(out: dict[str, Any]) -> str:
         f"CPU while the users ran (cores): web process {cores['web']} (and "
         f"{cores.get('web_cpu_wait', '-')} more runnable but waiting for a CPU), workers "
         f"{cores['workers']} (waiting {cores.get('workers_cpu_wait', '-')}), embedded server "
-        f"{cores['store']}, this generator {cores['generator']}. Web loop "
+        f"{cores['store']}, this generator {cores['generator']}; the web process's CPU per "
+        f"request {run['web_cpu_ms_per_request']} ms. Web loop "
         f"lag worst {jobs['web_loop_lag_max_ms']} ms; requests shed (503) {jobs['shed_503']}; "
         f"outbox backlog after the drain {jobs['outbox_pending_end']}; PDFs found / not yet "
         f"made when asked: {users['documents']['found']} / {users['documents']['none_yet']}.",
