@@ -2,7 +2,8 @@
 under 1,000 simulated users doing the seed's mix, and whether the seed's targets hold.
 
     python bench/load.py [--users 1000] [--duration 180] [--spawn-rate 20] [--think 15]
-                         [--workers 3] [--drain 60] [--mix list_orders=30,...] [--quotas]
+                         [--workers 3] [--web-processes 1] [--drain 60]
+                         [--mix list_orders=30,...] [--quotas]
                          [--port 8790] [--json PATH] [--record]
 
 The app is :mod:`load_app`'s, the users :mod:`load_users`', the job figures :mod:`load_jobs`'
@@ -35,7 +36,7 @@ from load_app import LoadApp, demo_accounts
 from load_jobs import Sampler, drain, job_figures, settled, snapshot
 from load_users import DEFAULT_MIX, Account, Plan, parse_mix, run_users
 from orders_load import commit
-from orders_server import REPO
+from orders_server import REPO, STORES
 
 RESULTS = REPO / "bench" / "results" / "load.json"
 README = REPO / "bench" / "README.md"
@@ -70,6 +71,8 @@ def cpu_by_role(app: LoadApp) -> dict[str, float]:
             root = psutil.Process(proc.pid)
             for p in [root, *root.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
+                    if any(store in p.name() for store in STORES):
+                        continue  # the embedded server, counted apart
                     t = p.cpu_times()
                     out[role] += t.user + t.system
                     out[f"{role}_cpu_wait"] += _run_delay_s(p.pid)
