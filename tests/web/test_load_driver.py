@@ -34,7 +34,8 @@ def load(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     import load as module
 
     yield module
-    for name in ("load", "load_app", "load_jobs", "load_users", "orders_load", "orders_server"):
+    bench = ("load", "load_app", "load_jobs", "load_users", "orders_load", "orders_server", "pacer")
+    for name in (*bench, "reporting"):
         sys.modules.pop(name, None)
 
 
