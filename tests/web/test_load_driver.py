@@ -8,6 +8,7 @@ The full run (1,000 users, its own ``ils serve`` and workers) is ``make load``, 
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -79,24 +81,37 @@ async def test_a_short_run_reports_every_action_and_queue(load: ModuleType, serv
     out: dict[str, Any] = load.document(measured, plan, setup, started, (0.0, 0.0, 0.0), t0)
 
     seen = out["run"]["users"]
-    # Every action of the mix ran and answered without error (no worker: PDFs are not made
-    # here, so a download finds none yet and lists instead).
-    for action in ("list_orders", "list_products", "list_notifications", "create_order",
-                   "order_documents", "ai_conversation", "ai_chat"):  # fmt: skip
-        assert seen["actions"][action]["requests"] > 0, action
-    assert seen["errors"] == 0, seen["actions"]
+    # How many actions each user gets through in two seconds depends on the machine: the run
+    # must have answered, and without error; every action is then done once below.
+    assert seen["requests"] > 0 and seen["errors"] == 0, seen["actions"]
     assert seen["baseline"]["requests"] > 0 and seen["baseline"]["errors"] == 0
-    # The orders' and the chat's jobs were counted from /metrics, none done without workers.
     jobs = out["run"]["jobs"]["queues"]
-    orders = seen["actions"]["create_order"]["requests"]
+    orders = seen["actions"].get("create_order", {}).get("requests", 0)
     assert jobs["email"]["created"] == orders and jobs["pdf"]["created"] == 2 * orders
-    assert jobs["ai"]["created"] == seen["actions"]["ai_chat"]["requests"]
-    assert jobs["email"]["completed"] == 0 and jobs["email"]["completion_end"] == 0.0
+    assert jobs["ai"]["created"] == seen["actions"].get("ai_chat", {}).get("requests", 0)
+    assert jobs["email"]["completed"] == 0
+    assert jobs["email"]["completion_end"] == (0.0 if orders else None)
     by_target = {t["target"]: t["met"] for t in out["targets"]}
     assert by_target["99% of jobs completed"] is False
     section = load.markdown(out)
     assert "| baseline: /healthz |" in section
-    assert "| create_order |" in section and "| pdf |" in section and "**NOT met**" in section
+    assert "| pdf |" in section and "**NOT met**" in section
+
+    # Every action of the mix, once, in the mix's order (an order before its PDFs' listing; no
+    # worker here, so none is made yet and the download lists only), each answered 2xx.
+    recorder, company = users.Recorder(), users.Company()
+    await users.sign_in(served, accounts[0], 10)
+    async with httpx.AsyncClient(
+        base_url=served, cookies=accounts[0].cookies, headers=accounts[0].headers, timeout=10
+    ) as client:
+        user = users.User(client, company, random.Random(1), recorder)
+        for action in user.actions().values():
+            await action()
+    done = recorder.summary()["actions"]
+    assert set(done) == {"list_orders", "list_products", "list_notifications", "create_order",
+                         "order_documents", "ai_conversation", "ai_chat"}  # fmt: skip
+    assert all(set(a["status_codes"]) <= {"200", "201", "202"} for a in done.values()), done
+    assert recorder.documents == {"found": 0, "none_yet": 1}
 
 
 def test_the_readme_section_is_replaced_between_its_markers(load: ModuleType, tmp_path: Path):
