@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -157,6 +157,14 @@ bench-events: install-dev
 ## embedded server and poison jobs; every side effect audited (not part of `make test`)
 chaos: install-dev
 	$(BIN)/python -m bench.chaos.run
+
+## load: the real app (`ils serve` beside 3 `ils worker` processes, a fresh demo, its own
+## embedded server and SQLite file) under 1,000 simulated users doing the seed's mix; p50/p99 per
+## action, errors, jobs per queue, the seed's targets met or not, into bench/README.md and
+## bench/results/load.json (about 5 minutes; LOAD_ARGS="--users 200 --duration 60" to change it)
+LOAD_ARGS ?=
+load: install-dev
+	$(BIN)/python bench/load.py --record $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

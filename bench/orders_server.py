@@ -80,14 +80,37 @@ class Layout:
         self.procs: list[subprocess.Popen[str]] = []
         self.token = ""
 
-    def _spawn(self, *args: str, out: int | None = None) -> subprocess.Popen[str]:
+    def _spawn(
+        self, *args: str, out: int | None = None, level: str = "WARNING"
+    ) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ils", *args, "--log-level", "WARNING"], env=self.env,
+            [sys.executable, "-m", "ils", *args, "--log-level", level], env=self.env,
             stdout=out if out is not None else subprocess.DEVNULL, stderr=subprocess.STDOUT,
             text=True, preexec_fn=_all_cpus,
         )  # fmt: skip
         self.procs.append(proc)
         return proc
+
+    def launch(self, args: list[str], ready: str, log: str, level: str = "WARNING") -> None:
+        """Start ``ils ARGS`` and wait until it prints a line containing ``ready`` (exit if it
+        does not within 90 s); its output goes to the file ``log`` in the layout's directory."""
+        proc = self._spawn(*args, out=subprocess.PIPE, level=level)
+        seen = threading.Event()
+
+        def drain() -> None:
+            # Read the output to the end: a pipe nobody reads fills up, and then every log line
+            # the process writes blocks its event loop.
+            assert proc.stdout is not None
+            with (self.work / log).open("w") as out:
+                for line in proc.stdout:
+                    out.write(line)
+                    if ready in line:
+                        seen.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not seen.wait(timeout=90):
+            self.stop()
+            sys.exit(f"`ils {' '.join(args)}` of the {self.name} layout did not start")
 
     def start(self) -> None:
         ils = [sys.executable, "-m", "ils"]
@@ -95,23 +118,7 @@ class Layout:
         database_url = f"sqlite+aiosqlite:///{self.work / 'var' / 'ils.db'}"
         self.token = asyncio.run(make_token(database_url))
         workers = [] if self.name == "in-process" else ["--no-workers"]
-        server = self._spawn("serve", "--port", str(self.port), *workers, out=subprocess.PIPE)
-        listening = threading.Event()
-
-        def drain() -> None:
-            # Read the server's output to the end: a pipe nobody reads fills up, and then every
-            # log line the server writes blocks its event loop.
-            assert server.stdout is not None
-            with (self.work / "server.log").open("w") as log:
-                for line in server.stdout:
-                    log.write(line)
-                    if "listening on" in line:
-                        listening.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not listening.wait(timeout=90):
-            self.stop()
-            sys.exit(f"the {self.name} server did not start; see its log")
+        self.launch(["serve", "--port", str(self.port), *workers], "listening on", "server.log")
         if self.name == "worker-process":
             # On the embedded server the web process started (found through var/redis).
             self._spawn("worker")
