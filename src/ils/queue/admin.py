@@ -53,6 +53,10 @@ if TYPE_CHECKING:
     from ils.queue.dead_letter_admin import DeadLetterAdmin
 
 
+#: All a company sees of a worker: not its job counts (of every company) nor where it runs.
+COMPANY_SHOWN = frozenset({"id", "queues", "started", "last_seen"})
+
+
 @dataclass(frozen=True)
 class WorkerInfo:
     id: str
@@ -67,11 +71,10 @@ class WorkerInfo:
     memory_bytes: int | None = None  # resident, at the last heartbeat; None from older workers
 
     def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
-        """The record; for a company's scope without its job counts (they span every company)
-        and without where it runs (host, process id, memory: the platform's, not a company's)."""
+        """The record; for a company's scope only the fields of :data:`COMPANY_SHOWN`."""
         out = asdict(self) | {"queues": list(self.queues)}
         if not scope.all_companies:
-            out |= dict.fromkeys(("processed", "failed", "active", "host", "pid", "memory_bytes"))
+            out = {k: v if k in COMPANY_SHOWN else None for k, v in out.items()}
         return out
 
 
@@ -249,9 +252,8 @@ class QueueAdmin:
         return sorted(out, key=lambda w: w.started)
 
     async def health(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
-        """Redis reachable, latency, version, memory, and live workers per queue; for a company's
-        scope without the server's make-up (``BrokerHealth.shown``) and the workers' job counts
-        and hosts."""
+        """Redis reachable, latency, version, memory, and live workers per queue; a company's scope
+        sees less of both (``BrokerHealth.shown``, :meth:`WorkerInfo.to_dict`)."""
         broker = await self.broker.health()
         per_queue = dict.fromkeys(QUEUE_NAMES, 0)
         live: list[dict[str, Any]] = []
