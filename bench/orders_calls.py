@@ -67,10 +67,12 @@ class ProfiledLayout(Layout):
         super().__init__("no-workers", port)
         self.stats = stats
 
-    def _spawn(self, *args: str, out: int | None = None) -> subprocess.Popen[str]:
+    def _spawn(
+        self, *args: str, out: int | None = None, level: str = "WARNING"
+    ) -> subprocess.Popen[str]:
         serve = [sys.executable, __file__, SERVE_FLAG, str(self.stats), *args]
         proc = subprocess.Popen(
-            [*serve, "--log-level", "WARNING"],
+            [*serve, "--log-level", level],
             env=self.env, stdout=out if out is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
