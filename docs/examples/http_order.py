@@ -25,6 +25,21 @@ ORDER = {
 }  # fmt: skip
 
 
+async def state_of(client: httpx.AsyncClient, ref: dict[str, str]) -> str:
+    """A job's state; ``"outbox"`` while the relay has not yet added it to its queue (it does so
+    right after the commit: the job is then found in its queue or among the pending rows)."""
+    url = f"/api/queue/{ref['queue']}/jobs/{ref['job_id']}"
+    job = await client.get(url)
+    if job.status_code == 404:
+        pending = await client.get("/api/queue/outbox")
+        pending.raise_for_status()
+        if any(row["id"] == ref["job_id"] for row in pending.json()["rows"]):
+            return "outbox"
+        job = await client.get(url)  # relayed in between: its queue has it now
+    job.raise_for_status()
+    return str(job.json()["state"])
+
+
 async def main(base_url: str, email: str, password: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         # The session cookie and the CSRF cookie come back with the login...
@@ -38,9 +53,7 @@ async def main(base_url: str, email: str, password: str) -> dict[str, Any]:
         # The jobs were enqueued in the order's own transaction (the outbox): each one's state.
         states = {}
         for ref in answer["jobs"]:
-            job = await client.get(f"/api/queue/{ref['queue']}/jobs/{ref['job_id']}")
-            job.raise_for_status()
-            states[f"{ref['queue']}/{ref['name']}"] = job.json()["state"]
+            states[f"{ref['queue']}/{ref['name']}"] = await state_of(client, ref)
         # Bad input is a 422 naming the field; nothing is created.
         bad = await client.post("/api/orders", json={**ORDER, "lines": []}, headers=csrf)
     return {

@@ -16,5 +16,5 @@ async def test_the_http_example_creates_an_order_and_follows_its_jobs(site: Site
     seen = await http_order.main(site.url, email(Role.admin), PASSWORD)
     assert seen["order"]
     assert set(seen["jobs"]) >= {"email/order-confirmation", "pdf/order-sheet"}
-    assert set(seen["jobs"].values()) <= {"waiting", "prioritized", "active", "completed"}
+    assert set(seen["jobs"].values()) <= {"outbox", "waiting", "prioritized", "active", "completed"}
     assert seen["bad"] == [422, ["lines"]]
