@@ -53,7 +53,7 @@ from ils.jobs.webhooks.settings import WebhookSettings
 from ils.settings import load_settings
 from notify_latency import Process
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
-from webhooks import LOCAL, Arrivals, commit, pg_database, receiver, seed
+from webhooks import LOCAL, Arrivals, bench_env, commit, pg_database, receiver, seed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webhook_replay.json"
 CHUNK = 1_000
@@ -125,14 +125,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     arrivals = Counted()
     found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="ils-bench-replay-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
-        env |= {
-            "REDIS_URL": redis_url, "ILS_REDIS_PREFIX": prefix, "ILS_VAR_DIR": tmp,
-            "ILS_WEBHOOK_ALLOW": "127.0.0.1/32", "ILS_QUEUE_NOTIFICATION_RATE_MAX": "none",
-            "ILS_QUEUE_NOTIFICATION_CONCURRENCY": str(args.concurrency),
-        }  # fmt: skip
-        if args.database_url:
-            env["DATABASE_URL"] = args.database_url
+        env = bench_env(args, redis_url, prefix, tmp)
         settings = load_settings(env)
         db = Database(database_url(env, settings.var_dir))
         await upgrade_database(db)

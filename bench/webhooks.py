@@ -178,18 +178,27 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
+def bench_env(
+    args: argparse.Namespace, redis_url: str, prefix: str, var_dir: str
+) -> dict[str, str]:
+    """The environment of the bench's processes: this one's without its ILS and Redis settings,
+    then the bench's Redis, prefix and folder, local receivers allowed, deliveries unlimited."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
+    env |= {
+        "REDIS_URL": redis_url, "ILS_REDIS_PREFIX": prefix, "ILS_VAR_DIR": var_dir,
+        "ILS_WEBHOOK_ALLOW": "127.0.0.1/32", "ILS_QUEUE_NOTIFICATION_RATE_MAX": "none",
+        "ILS_QUEUE_NOTIFICATION_CONCURRENCY": str(args.concurrency),
+    }  # fmt: skip
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    return env
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     redis_url, prefix = checked_url(args.redis_url), new_prefix()
     arrivals = Arrivals()
     with tempfile.TemporaryDirectory(prefix="ils-bench-webhooks-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
-        env |= {
-            "REDIS_URL": redis_url, "ILS_REDIS_PREFIX": prefix, "ILS_VAR_DIR": tmp,
-            "ILS_WEBHOOK_ALLOW": "127.0.0.1/32", "ILS_QUEUE_NOTIFICATION_RATE_MAX": "none",
-            "ILS_QUEUE_NOTIFICATION_CONCURRENCY": str(args.concurrency),
-        }  # fmt: skip
-        if args.database_url:
-            env["DATABASE_URL"] = args.database_url
+        env = bench_env(args, redis_url, prefix, tmp)
         settings = load_settings(env)
         db = Database(database_url(env, settings.var_dir))
         await upgrade_database(db)
