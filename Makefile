@@ -58,10 +58,12 @@ run: install
 
 ## test: set up with the dev extras, the browser and the Node producer's packages, then lint,
 ## type-check and run the whole suite in TEST_WORKERS processes (pytest-xdist; each test module
-## stays in one process, so its module-wide fixtures are made once)
+## stays in one process, so its module-wide fixtures are made once), then build the docs site
+## strictly (a broken link or a stale snippet fails CI, as `make docs` does)
 TEST_WORKERS ?= 2
 test: install-dev browser node-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 ## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
 browser:
