@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.events import log
-from ils.events.dispatcher import Subscriber
+from ils.events.dispatcher import Subscriber, TransactionalSubscriber
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ async def replay(
 ) -> ReplayResult:
     """Hand ``subscriber`` every event of ``which`` it subscribes to, oldest first; stop at the
     first failure (a replay again resumes nothing: receivers drop what they have by id). Reads
-    in ``session`` (a request's, which holds SQLite's one connection)."""
+    in ``session`` (a request's, which holds SQLite's one connection); a transactional
+    subscriber writes in it too, committed with the caller's transaction."""
     if subscriber.event_types:
         wanted = set(subscriber.event_types)
         types = [t for t in which.types if t in wanted] if which.types else sorted(wanted)
@@ -49,7 +50,10 @@ async def replay(
     delivered = 0
     async for event in log.in_order(session, which):
         try:
-            await subscriber.handle(event.envelope())
+            if isinstance(subscriber, TransactionalSubscriber):
+                await subscriber.handle_in(session, event.envelope())
+            else:
+                await subscriber.handle(event.envelope())
         except Exception as exc:  # the subscriber's failure is the replay's answer
             error = f"{type(exc).__name__}: {exc}"[:1000]
             return ReplayResult(subscriber.name, matched, delivered, False, event.id, error)
