@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -61,13 +61,17 @@ run: install
 ## stays in one process, so its module-wide fixtures are made once), then build the docs site
 ## strictly (a broken link or a stale snippet fails CI, as `make docs` does)
 TEST_WORKERS ?= 2
-test: install-dev browser node-deps lint
+test: install-dev browser node-deps systemd-tools lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 ## browser: Debian's chromium for the dashboard's browser tests, installed only when missing
 browser:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+## systemd-tools: systemd-analyze, which verifies the deploy/ units, installed only when missing
+systemd-tools:
+	@command -v systemd-analyze >/dev/null || { apt-get update && apt-get install -y systemd; }
 
 ## node-deps: the Node BullMQ producer of the interop tests (tests/node, from its lock file);
 ## installs Node and npm with apt-get when they are missing, as `browser` does for Chromium

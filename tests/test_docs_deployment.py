@@ -1,14 +1,21 @@
 """The deployment files stay runnable without a container engine or systemd here: the compose file
 parses and is complete (every queue has a worker, Redis persists and never evicts, every setting
 it sets exists), and every ``ils`` command of the compose file, the Dockerfile, the systemd units
-and the Procfile parses against the real command tree; docs/deployment.md includes them whole."""
+and the Procfile parses against the real command tree; the systemd units pass systemd's own
+``systemd-analyze verify`` (every key known, every value well formed); docs/deployment.md includes
+them whole."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from ils.queue.settings import QUEUE_NAMES
@@ -93,6 +100,23 @@ def test_the_systemd_units_and_the_procfile_run_ils_commands_that_exist():
     worked = {q for path, args in processes.values() if path == ("worker",)
               for q in args[args.index("--queues") + 1].split(",")}  # fmt: skip
     assert worked == set(QUEUE_NAMES)
+
+
+def test_systemd_verifies_the_units(tmp_path: Path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("systemd-analyze (Debian's systemd package) is needed under CI")
+        pytest.skip("systemd-analyze is not installed")
+    copies = []
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        # Installed, ExecStart names the venv's ils; here, a program that exists stands in.
+        text = re.sub(r"^ExecStart=\S+/ils ", "ExecStart=/bin/true ", unit.read_text(), flags=re.M)
+        copy = tmp_path / unit.name.replace("@.", "@mail.")
+        copy.write_text(text)
+        copies.append(str(copy))
+    done = subprocess.run([analyze, "verify", *copies], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
 
 
 def test_the_deployment_page_includes_the_files_whole():
