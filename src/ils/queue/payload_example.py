@@ -27,13 +27,16 @@ PATTERNED = ("example", "01JB2K3M4N5P6Q7R8S9T0V1W2X", "EXAMPLE-1")
 
 def example_data(schema: Mapping[str, Any]) -> Any:
     """The payload model's own first example (``json_schema_extra``), where a rule across fields
-    needs one; otherwise the least JSON value ``schema`` (with its ``$defs``) accepts."""
+    needs one; otherwise each required field's own first example, or the least JSON value its
+    schema (with its ``$defs``) accepts."""
     if schema.get("examples"):
         return schema["examples"][0]
     return _value(schema, schema.get("$defs", {}))
 
 
 def _value(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
+    if node.get("examples"):  # a field's own example (``Field(examples=[...])``)
+        return node["examples"][0]
     if "$ref" in node:
         return _value(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
     if "anyOf" in node:

@@ -49,7 +49,7 @@ class OrderConfirmationEmail(Payload):
 class OrderShipmentEmail(Payload):
     order_id: Id
     user_id: Id
-    tracking_number: ShortText
+    tracking_number: ShortText = Field(examples=["1Z999AA10123456784"])
     carrier: ShortText | None = None
 
 
@@ -71,8 +71,8 @@ class DailyBriefingEmail(Payload):
 
 class GenericEmail(Payload):
     to: Annotated[list[EmailAddress], Personal()] = Field(min_length=1, max_length=100)
-    subject: PersonalShortText
-    text: PersonalText
+    subject: PersonalShortText = Field(examples=["Your eye examination on Monday"])
+    text: PersonalText = Field(examples=["Dear Ada, we look forward to seeing you at 10:30."])
     html: PersonalText | None = None
     template: GenericLayout = Field(
         "standard", description="standard, notice (a highlighted panel) or alert (action needed)"

@@ -45,8 +45,8 @@ class Notice(Payload):
     """What a notice to one user says."""
 
     user_id: Id
-    title: PersonalShortText
-    message: PersonalText
+    title: PersonalShortText = Field(examples=["Your lenses are ready"])
+    message: PersonalText = Field(examples=["Order ORD-1042 is ready for collection."])
     priority: NotificationPriority = "medium"
 
 
@@ -57,7 +57,7 @@ class SystemNotification(Notice):
 class OrderNotification(Payload):
     user_id: Id
     order_id: Id
-    status: ShortText
+    status: ShortText = Field(examples=["shipped"])
     message: PersonalText | None = None
 
 
@@ -76,7 +76,7 @@ class BatchSummary(Payload):
     """A batch's callback (:func:`ils.queue.flows.send_batch`): how it went, told to the user
     who started it, or to every active platform admin when ``user_id`` is left out."""
 
-    title: ShortText
+    title: ShortText = Field(examples=["Nightly reorder batch: 120 of 120 done"])
     user_id: Id | None = None
     action_url: ShortText | None = None
 
@@ -89,8 +89,8 @@ class FanOutNotification(Payload):
     audience: Literal["admins", "role"]
     role: Role | None = Field(None, validate_default=True)
     kind: NotificationKind = "system"
-    title: PersonalShortText
-    message: PersonalText
+    title: PersonalShortText = Field(examples=["Stock count due"])
+    message: PersonalText = Field(examples=["Please count the frame stock before Friday."])
     priority: NotificationPriority = "medium"
     action_url: ShortText | None = None
 

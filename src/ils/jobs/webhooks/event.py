@@ -33,8 +33,9 @@ class WebhookEvent(Payload):
         max_length=28,
         pattern=r"^[0-9A-Za-z_-]+$",
         description="the event id (a ULID): the webhook-id header",
+        examples=["01JB2K3M4N5P6Q7R8S9T0V1W2X"],
     )
-    type: str = Field(min_length=1, max_length=100)
+    type: str = Field(min_length=1, max_length=100, examples=["order.shipped"])
     version: int = Field(1, ge=1)
     company_id: int = Field(gt=0)
     occurred_at: dt.datetime

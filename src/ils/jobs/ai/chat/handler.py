@@ -33,7 +33,7 @@ class ChatResponseTask(Payload):
     conversation_id: Id
     user_id: Id
     company_id: Id
-    message: PersonalText
+    message: PersonalText = Field(examples=["Which frames sold best last month?"])
     message_id: Id | None = Field(None, description="the stored question; history ends before it")
 
 
