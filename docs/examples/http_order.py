@@ -26,16 +26,9 @@ ORDER = {
 
 
 async def state_of(client: httpx.AsyncClient, ref: dict[str, str]) -> str:
-    """A job's state; ``"outbox"`` while the relay has not yet added it to its queue (it does so
-    right after the commit: the job is then found in its queue or among the pending rows)."""
-    url = f"/api/queue/{ref['queue']}/jobs/{ref['job_id']}"
-    job = await client.get(url)
-    if job.status_code == 404:
-        pending = await client.get("/api/queue/outbox")
-        pending.raise_for_status()
-        if any(row["id"] == ref["job_id"] for row in pending.json()["rows"]):
-            return "outbox"
-        job = await client.get(url)  # relayed in between: its queue has it now
+    """A job's state: ``"outbox"`` until the relay adds it to its queue (right after the commit),
+    then BullMQ's (``waiting``, ``active``, ``completed``...)."""
+    job = await client.get(f"/api/queue/{ref['queue']}/jobs/{ref['job_id']}")
     job.raise_for_status()
     return str(job.json()["state"])
 

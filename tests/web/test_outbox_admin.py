@@ -86,3 +86,36 @@ async def test_with_redis_down_a_relay_now_keeps_the_rows(
         [row] = [r for r in rows if r["name"] != DISPATCH]
         assert relayed.json() == {"relayed": 0, "pending": len(rows)}
     assert row["id"] == row_id and row["relay_attempts"] >= 1 and row["last_error"]
+
+
+async def test_a_job_still_in_the_outbox_answers_its_job_route_in_state_outbox(
+    api: FastAPI, accounts: Accounts
+):
+    system: JobSystem = api.state.system
+    await (
+        system.relay.stop()
+    )  # the row stays pending: a job id from a commit the relay has not seen
+    mine = await spool(system, "email", "generic", EMAIL, accounts.company_a)
+    theirs = await spool(system, "email", "generic", EMAIL, accounts.company_b)
+    async with logged_in(api, Role.company_admin) as reader:
+        found = await reader.get(f"/api/queue/email/jobs/{mine}")
+        assert found.status_code == 200, found.text
+        job = found.json()
+        assert (job["id"], job["queue"], job["name"], job["state"]) == (
+            mine,
+            "email",
+            "generic",
+            "outbox",
+        )
+        assert job["data"]["to"] == "[personal data hidden]" and job["attempts_made"] == 0
+        assert job["company_id"] == accounts.company_a
+        # Another company's pending job, and one asked for under the wrong queue: not found.
+        assert (await reader.get(f"/api/queue/email/jobs/{theirs}")).status_code == 404
+        assert (await reader.get(f"/api/queue/pdf/jobs/{mine}")).status_code == 404
+    async with logged_in(api, Role.admin) as admin:
+        assert (await admin.get(f"/api/queue/email/jobs/{mine}")).json()["data"] == EMAIL
+    async with logged_in(api, Role.platform_admin) as operator:
+        relayed = await operator.post("/api/queue/outbox/relay", headers=csrf_headers(operator))
+        assert relayed.status_code == 200
+        # Relayed: the same route answers from Redis, in the job's BullMQ state.
+        assert (await operator.get(f"/api/queue/email/jobs/{mine}")).json()["state"] == "waiting"

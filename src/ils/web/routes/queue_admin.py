@@ -15,9 +15,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from ils.errors import JobNotFound
 from ils.queue.browse import MAX_PAGE_SIZE, JobSummary
 from ils.queue.settings import QUEUE_NAMES
 from ils.queue.states import JobState
+from ils.web.auth.dependencies import DbSession
 from ils.web.routes.queue import (
     DENIED,
     UNREACHABLE,
@@ -125,9 +127,19 @@ async def list_jobs(
 
 
 @admin_route(router, "GET", "/{queue}/jobs/{job_id}", JobDetailOut)
-async def job_detail(scope: Scope, admin: Admin, queue: QueueName, job_id: JobId) -> dict[str, Any]:
-    """One job in full: payload, options, logs, result or failure"""
-    detail = (await admin.browse.detail(queue, job_id, scope=scope)).to_dict()
+async def job_detail(
+    scope: Scope, admin: Admin, session: DbSession, queue: QueueName, job_id: JobId
+) -> dict[str, Any]:
+    """One job in full: payload, options, logs, result or failure; state `outbox` for a job
+    written with its transaction that the relay has not yet added to Redis"""
+    try:
+        found = await admin.browse.detail(queue, job_id, scope=scope)
+    except JobNotFound:
+        try:
+            found = await admin.outbox.detail(session, scope, queue, job_id)
+        except JobNotFound:  # relayed in between: its queue has it now
+            found = await admin.browse.detail(queue, job_id, scope=scope)
+    detail = found.to_dict()
     detail["priority"] = int(detail["options"].get("priority") or 0)
     return detail
 
