@@ -7,10 +7,10 @@ the network and the receiver without the log, the outbox and the queue).
 
 Migrates a fresh database (SQLite in a temporary directory; ``--postgresql``: a database of its own
 on ``ILS_BENCH_PG_URL``'s server, dropped at the end), adds a company with one endpoint subscribed
-to ``order.shipped`` at a receiver served by this process that counts every request by
-``webhook-id``, records ``--events`` events of that type (in transactions of 1,000, without the
-dispatcher: the replay is the only delivery), and starts ``ils worker --queues notification``
-(the queue's rate limit lifted, as for ``bench/webhooks.py``). Then:
+to ``order.shipped`` at a receiver in a process of its own (``bench/webhook_receiver.py``) that
+counts every request by ``webhook-id``, records ``--events`` events of that type (in transactions
+of 1,000, without the dispatcher: the replay is the only delivery), and starts ``ils worker
+--queues notification`` (the queue's rate limit lifted, as for ``bench/webhooks.py``). Then:
 
 1. *direct*: every event signed and POSTed by ``WebhookSender``, ``--concurrency`` at a time;
 2. *replay*: what ``POST /api/events/replay`` with ``webhook:<id>`` runs (``replay_target``,
@@ -66,9 +66,9 @@ class Counted(Arrivals):
         super().__init__()
         self.requests: collections.Counter[str] = collections.Counter()
 
-    async def arrived(self, webhook_id: str) -> None:
+    async def arrived(self, webhook_id: str, at: float) -> None:
         self.requests[webhook_id] += 1
-        await super().arrived(webhook_id)
+        await super().arrived(webhook_id, at)
 
     def reset(self) -> None:
         self.at.clear()

@@ -9,7 +9,8 @@ cost without the event log, the dispatcher and the queue).
 Migrates a fresh database (SQLite in a temporary directory; ``--postgresql``: a database of its
 own made on the server of ``ILS_BENCH_PG_URL``, dropped at the end; or ``--database-url``), adds a
 company with one endpoint subscribed to ``order.shipped`` pointing at a receiver served by this
-process (uvicorn, on 127.0.0.1: the SSRF allow-list admits it), and starts
+bench (``bench/webhook_receiver.py``, uvicorn on 127.0.0.1 in a process of its own: the SSRF
+allow-list admits it), and starts
 ``ils worker --queues notification``. Then:
 
 1. *direct*: ``WebhookSender.send`` of a signed event, paced at ``--rate``; each latency is send
@@ -35,7 +36,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,9 +45,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
-
-import uvicorn
-from fastapi import FastAPI, Request, Response
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database, database_url
@@ -76,9 +73,9 @@ class Arrivals:
         self.at: dict[str, float] = {}
         self.changed = asyncio.Condition()
 
-    async def arrived(self, webhook_id: str) -> None:
+    async def arrived(self, webhook_id: str, at: float) -> None:
         async with self.changed:
-            self.at.setdefault(webhook_id, time.perf_counter())
+            self.at.setdefault(webhook_id, at)
             self.changed.notify_all()
 
     async def wait_all(self, ids: set[str], timeout_s: float) -> None:
@@ -87,36 +84,43 @@ class Arrivals:
                 await self.changed.wait_for(lambda: ids <= self.at.keys())
 
 
+RECEIVER = Path(__file__).resolve().parent / "webhook_receiver.py"
+
+
 @contextlib.asynccontextmanager
 async def receiver(arrivals: Arrivals) -> AsyncIterator[str]:
-    app = FastAPI()
+    """The receiver (:mod:`webhook_receiver`) in a process of its own: its URL, while the
+    arrivals it reports are noted."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(RECEIVER), stdout=asyncio.subprocess.PIPE,
+        limit=1 << 20,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+    if first[:1] != ["listening"]:
+        raise RuntimeError(f"the receiver did not start: {first}")
 
-    @app.post("/hook")
-    async def hook(request: Request) -> Response:
-        await request.body()
-        await arrivals.arrived(request.headers["webhook-id"])
-        return Response(status_code=204)
+    async def read(stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            webhook_id, at = line.decode().split()
+            await arrivals.arrived(webhook_id, float(at))
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    reading = asyncio.create_task(read(proc.stdout))
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        yield first[1]
     finally:
-        server.should_exit = True
-        await task
-        sock.close()
+        proc.terminate()
+        await proc.wait()
+        await reading
 
 
 async def paced(rate: float, duration_s: float, send: Callable[[int], Awaitable[str]]
                 ) -> tuple[dict[str, float], int]:  # fmt: skip
-    """Call ``send(i)`` at ``start + i / rate`` (open loop); each call's due time by its id, and
-    how many calls raised (the bench's own side fell behind: its pool's timeout)."""
+    """Call ``send(i)`` at ``start + i / rate`` (open loop, on ``time.monotonic``, the receiver's
+    clock); each call's due time by its id, and how many calls raised (the bench's own side fell
+    behind: its pool's timeout)."""
     due: dict[str, float] = {}
-    start = time.perf_counter()
+    start = time.monotonic()
     tasks = []
     failed = 0
 
@@ -129,7 +133,7 @@ async def paced(rate: float, duration_s: float, send: Callable[[int], Awaitable[
 
     for i in range(int(rate * duration_s)):
         at = start + i / rate
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
         tasks.append(asyncio.create_task(one(i, at)))
     await asyncio.gather(*tasks)
     return due, failed
