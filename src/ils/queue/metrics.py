@@ -4,7 +4,7 @@ Each worker process records what its jobs did in memory (:class:`MetricsRecorder
 to Redis every :data:`FLUSH_INTERVAL_S` in one pipeline, so the cost per job is a dictionary
 update, not a round trip; a flush writes one field per series and outcome, bucket and sum (a
 series' run count is the sum of its buckets, not a field of its own), and sets an hour's
-throughput key's expiry once per process. What is kept (key names in :mod:`ils.queue.keys`):
+throughput key's expiry once a minute. What is kept (key names in :mod:`ils.queue.keys`):
 
 - per queue and minute, jobs completed, failed for good and failed-to-be-retried (the
   dashboard's charts and the admin API's throughput), for 25 hours;
@@ -133,10 +133,11 @@ class MetricsRecorder:
         self.interval_s = interval_s
         self.known = known
         self._pending = _Pending()
-        # The throughput keys whose expiry this process set at its last flush. An hour's key is
-        # written only during that hour, so the expiry set at a process's first write of it
-        # still outlasts its last write by 24 h.
-        self._expiring: set[str] = set()
+        # The throughput keys whose expiry this process set, and the minute it did. An hour's key
+        # is written only during that hour, so an expiry set at most a minute before its last
+        # write still outlasts it by ~25 h; setting it again each minute bounds what a key
+        # deleted meanwhile (and written again without expiry) can outlive it.
+        self._expiring: set[tuple[str, int]] = set()
 
     def record_stalled(self, queue: str, n: int = 1) -> None:
         """``n`` jobs of ``queue`` handed back to wait by the stalled-job check."""
@@ -164,8 +165,10 @@ class MetricsRecorder:
                     key = keys.throughput(self.prefix, queue, minute // 60)
                     pipe.hincrby(key, keys.throughput_field(minute, outcome), n)
                     touched.add(key)
-                for key in touched - self._expiring:
-                    pipe.expire(key, THROUGHPUT_TTL_S)
+                stamp = int(time.time() // 60)
+                for key in touched:
+                    if (key, stamp) not in self._expiring:
+                        pipe.expire(key, THROUGHPUT_TTL_S)
                 for name, n in fields.totals.items():
                     pipe.hincrby(keys.job_totals(self.prefix), name, n)
                 durations = keys.job_durations(self.prefix)
@@ -176,7 +179,7 @@ class MetricsRecorder:
                 for queue, n in pending.stalled.items():
                     pipe.hincrby(keys.stalled_totals(self.prefix), queue, n)
                 await pipe.execute()
-            self._expiring = touched
+            self._expiring = {(key, stamp) for key in touched}
         except RedisError as exc:
             log.debug("job metrics not written, kept for the next flush: %s", exc)
             pending.merge(self._pending)
