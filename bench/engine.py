@@ -72,11 +72,9 @@ class Window:
     async def open(self) -> None:
         self.before = await asyncio.to_thread(snapshot, self.url)
 
-    async def close(self, jobs: int, minus: ServerWork | None = None) -> dict[str, Any]:
+    async def close(self, jobs: int) -> dict[str, Any]:
         assert self.before is not None
         work = await asyncio.to_thread(snapshot, self.url) - self.before
-        if minus is not None:
-            work = work - minus
         return work_record(per_thousand(work, jobs))
 
 
