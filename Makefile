@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -143,6 +143,11 @@ bench-oma: install-dev
 ## file storage, the trace's drawing), next to the bare parser of the same bytes
 bench-oma-job: install-dev
 	$(BIN)/python bench/oma_job.py
+
+## bench-engine: ILS against bare bullmq in one run, on a Redis the bench starts: enqueue, bulk
+## enqueue, drain at 1 and 2 processes, worker start and RSS, Redis commands and CPU per 1,000 jobs
+bench-engine: install-dev
+	$(BIN)/python bench/engine.py
 
 ## bench-schedules: Redis memory and reconcile/tick time of 1,000, 5,000 and 10,000 schedules
 bench-schedules: install-dev

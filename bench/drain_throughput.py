@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 from typing import Any
@@ -123,15 +123,18 @@ def worker_process(
     """Entry point of one spawned worker process; returns once ``stop`` is set (or ``max_s``)."""
     if side == "ours":
         asyncio.run(_run_ours(url, prefix, concurrency, ready, stop, cpu_s, max_s))
-    else:
+    else:  # "raw" (our options) or "engine" (BullMQ's defaults): the options differ
         asyncio.run(_run_raw(url, prefix, raw_options, ready, stop, cpu_s, max_s))
 
 
 # -- one trial, run by the parent ---------------------------------------------------------------
 
 
-def raw_worker_options(url: str, prefix: str, concurrency: int) -> dict[str, Any]:
-    """The raw worker's options: our concurrency and our retention, nothing else of ours."""
+def raw_worker_options(url: str, prefix: str, concurrency: int, side: str) -> dict[str, Any]:
+    """The raw worker's options: our concurrency and our retention, nothing else of ours; the
+    engine side's: none (BullMQ's defaults: concurrency 1, every finished job kept)."""
+    if side == "engine":
+        return {}
     spec = ils_settings(url, prefix, concurrency).queue(QUEUE)
     return {
         "concurrency": spec.concurrency,
@@ -179,8 +182,12 @@ async def trial(
     concurrency: int,
     payload_bytes: int,
     limit_s: float,
+    probe: Callable[[], Awaitable[Any]] | None = None,
 ) -> dict[str, Any]:
-    """Drain ``jobs`` pre-filled no-op jobs with ``processes`` worker processes of ``side``."""
+    """Drain ``jobs`` pre-filled no-op jobs with ``processes`` worker processes of ``side``
+    (``ours``, ``raw``: BullMQ with our options, ``engine``: BullMQ with its defaults).
+    ``probe``, when given, is awaited right before the resume and right after the drain; its
+    two answers are returned as ``probed``, with the number of ``getJobCounts`` polls between."""
     settings = ils_settings(url, prefix, concurrency)
     spec = settings.queue(QUEUE)
     job_type = build_registry(settings.imports).get(QUEUE, JOB_NAME)
@@ -194,7 +201,7 @@ async def trial(
     try:
         await queue.pause()
         await _prefill(queue, jobs, opts, filler(payload_bytes))
-        raw_options = raw_worker_options(url, prefix, concurrency)
+        raw_options = raw_worker_options(url, prefix, concurrency, side)
         for event, cpu_s in zip(ready, cpu, strict=True):
             args = (side, url, prefix, concurrency, raw_options, event, stop, cpu_s, limit_s + 120)
             p = ctx.Process(target=worker_process, args=args, daemon=True)
@@ -202,6 +209,7 @@ async def trial(
             workers.append(p)
         await _wait_ready(workers, ready)
 
+        probed = [await probe()] if probe is not None else []
         started = time.perf_counter()
         await queue.resume()
         deadline = time.monotonic() + limit_s
@@ -215,9 +223,11 @@ async def trial(
                 raise TimeoutError(f"{side}: jobs not drained within {limit_s:.0f}s: {counts}")
             await asyncio.sleep(POLL_S)
         seconds = time.perf_counter() - started
+        if probe is not None:
+            probed.append(await probe())
 
         final = await queue.getJobCounts("completed", "failed")
-        expected = min(jobs, spec.keep_completed_count)
+        expected = jobs if side == "engine" else min(jobs, spec.keep_completed_count)
         if final["failed"] or final["completed"] != expected:
             raise RuntimeError(f"{side}: expected {expected} completed, 0 failed; got {final}")
     finally:
@@ -233,4 +243,5 @@ async def trial(
         "jobs_per_s": round(jobs / seconds, 1),
         "worker_cpu_us_per_job": round(sum(c.value for c in cpu) / jobs * 1e6, 1),
         "polls": polls,
+        "probed": probed,
     }

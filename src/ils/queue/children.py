@@ -54,12 +54,27 @@ class ChildrenView:
     asks, so every job gets one)."""
 
     def __init__(self, queue: Queue, job_id: str) -> None:
+        self._queue = queue
+        self.job_id = job_id
         self.client = queue.client
         self.prefix = queue.prefix
-        self.processed = keys.job_processed(queue, job_id)
-        self.failed = keys.job_failed_children(queue, job_id)
-        self.unsuccessful = keys.job_unsuccessful(queue, job_id)
-        self.pending = keys.job_dependencies(queue, job_id)
+
+    # The keys are built when read: a worker makes a view for every job it runs.
+    @property
+    def processed(self) -> str:
+        return keys.job_processed(self._queue, self.job_id)
+
+    @property
+    def failed(self) -> str:
+        return keys.job_failed_children(self._queue, self.job_id)
+
+    @property
+    def unsuccessful(self) -> str:
+        return keys.job_unsuccessful(self._queue, self.job_id)
+
+    @property
+    def pending(self) -> str:
+        return keys.job_dependencies(self._queue, self.job_id)
 
     async def counts(self) -> dict[str, int]:
         """How many children completed, failed (for good) and are still pending."""

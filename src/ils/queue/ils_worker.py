@@ -18,7 +18,7 @@ from bullmq import Worker
 from ils.queue import keys
 from ils.queue.backoff import bullmq_strategy
 from ils.queue.settings import QueueSpec, Settings
-from ils.queue.undecodable import readable
+from ils.queue.undecodable import data_bytes_over, readable
 
 log = logging.getLogger("ils.worker")
 
@@ -70,13 +70,29 @@ class IlsWorker(Worker):  # type: ignore[misc]
         delay_until: int = 0,
         token: str | None = None,
     ) -> Any:
-        if job_data and job_id is not None:
-            job_data, fixed = readable(job_data, self.max_payload_bytes)
-            if fixed:
-                jid = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
-                log.warning(
-                    "job %s on %s has fields it cannot run (%s); quarantined",
-                    jid, self.name, ", ".join(fixed), extra={"job_id": jid, "queue": self.name},
-                )  # fmt: skip
-                await self.client.hset(keys.job_hash(self, jid), mapping=fixed)
-        return await super().nextJobFromJobData(job_data, job_id, limit_until, delay_until, token)
+        # The common case costs no decoding of ours: BullMQ decodes the fields itself (its
+        # first step that can fail, before any other effect), and only a job it cannot decode
+        # is looked at, made readable and handed to it again. Oversized data is valid JSON: it
+        # is measured first (without encoding, when its length alone says it is small).
+        take = super().nextJobFromJobData
+        if not job_data or job_id is None:
+            return await take(job_data, job_id, limit_until, delay_until, token)
+        if data_bytes_over(job_data.get("data"), self.max_payload_bytes) is None:
+            try:
+                return await take(job_data, job_id, limit_until, delay_until, token)
+            except (ValueError, TypeError):
+                if not readable(job_data, self.max_payload_bytes)[1]:
+                    raise
+        job_data = await self._quarantine(job_data, job_id)
+        return await take(job_data, job_id, limit_until, delay_until, token)
+
+    async def _quarantine(self, job_data: dict[str, Any], job_id: Any) -> dict[str, Any]:
+        """``job_data`` made readable, its replaced fields written back to the job's hash."""
+        job_data, fixed = readable(job_data, self.max_payload_bytes)
+        jid = job_id.decode() if isinstance(job_id, bytes) else str(job_id)
+        log.warning(
+            "job %s on %s has fields it cannot run (%s); quarantined",
+            jid, self.name, ", ".join(fixed), extra={"job_id": jid, "queue": self.name},
+        )  # fmt: skip
+        await self.client.hset(keys.job_hash(self, jid), mapping=fixed)
+        return job_data

@@ -8,7 +8,8 @@ All live under the configured prefix, so one prefix isolates one deployment (or 
   (completed, failed, retried); expires after 25 h;
 - ``<prefix>:ils:metrics:jobs`` (hash): ``<queue>|<name>|<outcome>`` -> jobs so far;
 - ``<prefix>:ils:metrics:duration`` (hash): ``<queue>|<name>|<bucket>`` -> runs, and ``|sum``
-  (seconds) and ``|count`` (runs): the run-time histogram;
+  (seconds): the run-time histogram (its count is the buckets' sum; a ``|count`` field written
+  by older versions is not read);
 - ``<prefix>:ils:metrics:stalled`` (hash): ``<queue>`` -> jobs the stalled-job check handed back;
 - ``<prefix>:ils:cancel`` (hash): ``<queue>:<job id>`` -> when an admin asked to cancel it (ms);
 - ``<prefix>:ils:first-failure:<queue>:<job id>`` (string): when a job that is being retried

@@ -1,8 +1,10 @@
 """Job outcome counters and duration histograms, kept in Redis so every process reads the same.
 
 Each worker process records what its jobs did in memory (:class:`MetricsRecorder`) and adds it
-to Redis once a second in one pipeline, so the cost per job is a dictionary update, not a round
-trip. What is kept (key names in :mod:`ils.queue.keys`):
+to Redis every :data:`FLUSH_INTERVAL_S` in one pipeline, so the cost per job is a dictionary
+update, not a round trip; a flush writes one field per series and outcome, bucket and sum (a
+series' run count is the sum of its buckets, not a field of its own), and sets an hour's
+throughput key's expiry once a minute. What is kept (key names in :mod:`ils.queue.keys`):
 
 - per queue and minute, jobs completed, failed for good and failed-to-be-retried (the
   dashboard's charts and the admin API's throughput), for 25 hours;
@@ -44,6 +46,8 @@ DURATION_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 )  # fmt: skip
 THROUGHPUT_TTL_S = 25 * 3600
+#: How often a worker process adds its counts to Redis (and the longest they wait there).
+FLUSH_INTERVAL_S = 2.0
 #: The name under which runs of jobs whose name is not a registered type are counted.
 UNKNOWN_NAME = "unknown"
 #: Whether ``(queue, name)`` is a registered job type.
@@ -74,22 +78,43 @@ def bucket_label(seconds: float) -> str:
 
 @dataclass
 class _Pending:
-    minutes: Counter[tuple[str, int, str]] = field(default_factory=Counter)
-    totals: Counter[str] = field(default_factory=Counter)
-    buckets: Counter[str] = field(default_factory=Counter)
-    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """What was recorded since the last flush. A run is one count under (queue, name, outcome,
+    minute, bucket), expanded into the hashes' fields only when flushed."""
+
+    runs: Counter[tuple[str, str, Outcome, int, str]] = field(default_factory=Counter)
+    seconds: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     stalled: Counter[str] = field(default_factory=Counter)
 
     def __bool__(self) -> bool:
-        return bool(self.minutes or self.totals or self.stalled)
+        return bool(self.runs or self.stalled)
 
     def merge(self, other: _Pending) -> None:
-        self.minutes.update(other.minutes)
-        self.totals.update(other.totals)
-        self.buckets.update(other.buckets)
-        for name, total in other.seconds.items():
-            self.seconds[name] += total
+        self.runs.update(other.runs)
+        for series, total in other.seconds.items():
+            self.seconds[series] += total
         self.stalled.update(other.stalled)
+
+
+@dataclass
+class _Fields:
+    """One flush's increments, by hash field."""
+
+    minutes: Counter[tuple[str, int, Outcome]] = field(default_factory=Counter)
+    totals: Counter[str] = field(default_factory=Counter)
+    buckets: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @classmethod
+    def of(cls, pending: _Pending, known: Known | None) -> _Fields:
+        out = cls()
+        for (queue, name, outcome, minute, bucket), n in pending.runs.items():
+            series = f"{queue}|{series_name(known, queue, name)}"
+            out.minutes[(queue, minute, outcome)] += n
+            out.totals[f"{series}|{outcome}"] += n
+            out.buckets[f"{series}|{bucket}"] += n
+        for (queue, name), total in pending.seconds.items():
+            out.seconds[f"{queue}|{series_name(known, queue, name)}|sum"] += total
+        return out
 
 
 class MetricsRecorder:
@@ -100,7 +125,7 @@ class MetricsRecorder:
         self,
         client: aredis.Redis,
         prefix: str,
-        interval_s: float = 1.0,
+        interval_s: float = FLUSH_INTERVAL_S,
         known: Known | None = None,
     ) -> None:
         self.client = client
@@ -108,6 +133,11 @@ class MetricsRecorder:
         self.interval_s = interval_s
         self.known = known
         self._pending = _Pending()
+        # The throughput keys whose expiry this process set, and the minute it did. An hour's key
+        # is written only during that hour, so an expiry set at most a minute before its last
+        # write still outlasts it by ~25 h; setting it again each minute bounds what a key
+        # deleted meanwhile (and written again without expiry) can outlive it.
+        self._expiring: set[tuple[str, int]] = set()
 
     def record_stalled(self, queue: str, n: int = 1) -> None:
         """``n`` jobs of ``queue`` handed back to wait by the stalled-job check."""
@@ -118,38 +148,38 @@ class MetricsRecorder:
     ) -> None:
         """One run of a job: how it ended and how long the handler took."""
         minute = int((time.time() if at is None else at) // 60)
-        p = self._pending
-        p.minutes[(queue, minute, outcome)] += 1
-        series = f"{queue}|{series_name(self.known, queue, name)}"
-        p.totals[f"{series}|{outcome}"] += 1
-        p.buckets[f"{series}|{bucket_label(duration_s)}"] += 1
-        p.buckets[f"{series}|count"] += 1
-        p.seconds[f"{series}|sum"] += max(duration_s, 0.0)
+        pending = self._pending
+        pending.runs[(queue, name, outcome, minute, bucket_label(duration_s))] += 1
+        pending.seconds[(queue, name)] += max(duration_s, 0.0)
 
     async def flush(self) -> None:
         """Add what was recorded since the last flush; on a Redis error it is kept for the next."""
         pending, self._pending = self._pending, _Pending()
         if not pending:
             return
+        fields = _Fields.of(pending, self.known)
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 touched: set[str] = set()
-                for (queue, minute, outcome), n in pending.minutes.items():
+                for (queue, minute, outcome), n in fields.minutes.items():
                     key = keys.throughput(self.prefix, queue, minute // 60)
                     pipe.hincrby(key, keys.throughput_field(minute, outcome), n)
                     touched.add(key)
+                stamp = int(time.time() // 60)
                 for key in touched:
-                    pipe.expire(key, THROUGHPUT_TTL_S)
-                for name, n in pending.totals.items():
+                    if (key, stamp) not in self._expiring:
+                        pipe.expire(key, THROUGHPUT_TTL_S)
+                for name, n in fields.totals.items():
                     pipe.hincrby(keys.job_totals(self.prefix), name, n)
                 durations = keys.job_durations(self.prefix)
-                for name, n in pending.buckets.items():
+                for name, n in fields.buckets.items():
                     pipe.hincrby(durations, name, n)
-                for name, total in pending.seconds.items():
+                for name, total in fields.seconds.items():
                     pipe.hincrbyfloat(durations, name, total)
                 for queue, n in pending.stalled.items():
                     pipe.hincrby(keys.stalled_totals(self.prefix), queue, n)
                 await pipe.execute()
+            self._expiring = {(key, stamp) for key in touched}
         except RedisError as exc:
             log.debug("job metrics not written, kept for the next flush: %s", exc)
             pending.merge(self._pending)
@@ -259,7 +289,7 @@ class MetricsReader:
                     name=series[1],
                     outcomes=outcomes.get(series, dict.fromkeys(OUTCOMES, 0)),
                     buckets=buckets,
-                    count=int(parts.get("count", 0)),
+                    count=running,  # every run adds to one bucket (older writers' "count": same)
                     seconds=seconds if math.isfinite(seconds) else 0.0,
                 )
             )

@@ -137,32 +137,29 @@ class WorkerRuntime:
         # BullMQ passes the abort signal only while its lock manager is open: default it.
         async def process(job: Any, token: str, sig: Any = None) -> Any:
             with job_log_scope(queue, job):
-                return await run(job, token, sig)
-
-        async def run(job: Any, token: str, sig: Any) -> Any:
-            ctx = self._context(queue, job, sig)
-            started = time.perf_counter()
-            outcome: Outcome | None = "failed" if ctx.is_last_attempt else "retried"
-            self.active += 1
-            try:
-                result = await self.executor.execute(queue, job.name, job.data, ctx)
-                outcome = "completed"
-                return result
-            except Exception as exc:
-                asked = sig is not None and sig.aborted and sig.reason == CANCEL_REASON
-                ending = await self.endings.settle(queue, job, token, ctx, exc, asked)
-                outcome = ending.outcome
-                if ending.error is exc:
-                    raise
-                if ending.error is not None:
-                    raise ending.error from exc
-                return ending.value
-            finally:
-                self.active -= 1
-                if outcome is not None and self.metrics is not None:
-                    self.metrics.record(queue, job.name, outcome, time.perf_counter() - started)
-                if self.cancels is not None:
-                    await self.cancels.finished(queue, ctx.job_id)
+                ctx = self._context(queue, job, sig)
+                started = time.perf_counter()
+                outcome: Outcome | None = "failed" if ctx.is_last_attempt else "retried"
+                self.active += 1
+                try:
+                    result = await self.executor.execute(queue, job.name, job.data, ctx)
+                    outcome = "completed"
+                    return result
+                except Exception as exc:
+                    asked = sig is not None and sig.aborted and sig.reason == CANCEL_REASON
+                    ending = await self.endings.settle(queue, job, token, ctx, exc, asked)
+                    outcome = ending.outcome
+                    if ending.error is exc:
+                        raise
+                    if ending.error is not None:
+                        raise ending.error from exc
+                    return ending.value
+                finally:
+                    self.active -= 1
+                    if outcome is not None and self.metrics is not None:
+                        self.metrics.record(queue, job.name, outcome, time.perf_counter() - started)
+                    if self.cancels is not None and self.cancels.signalled:
+                        await self.cancels.finished(queue, ctx.job_id)
 
         return process
 
@@ -174,8 +171,9 @@ class WorkerRuntime:
         def completed(job: Any, _result: Any) -> None:
             if self._heartbeat:
                 self._heartbeat.processed += 1
-            with job_log_scope(queue, job):
-                job_log.debug("job %s %s/%s completed", job.id, queue, job.name)
+            if job_log.isEnabledFor(logging.DEBUG):  # the scope costs more than the check
+                with job_log_scope(queue, job):
+                    job_log.debug("job %s %s/%s completed", job.id, queue, job.name)
 
         return completed
 

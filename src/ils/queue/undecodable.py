@@ -48,6 +48,20 @@ def _decode_error(value: Any) -> str | None:
     return None
 
 
+def data_bytes_over(data: Any, max_bytes: int | None) -> int | None:
+    """The size in bytes of ``data`` (a hash field: text or bytes) when it is over
+    ``max_bytes``, else None. Text of at most ``max_bytes // 4`` characters is under the cap
+    whatever its characters (UTF-8 takes at most 4 bytes per character): it is not encoded."""
+    if max_bytes is None or data is None:
+        return None
+    if isinstance(data, str):
+        if len(data) <= max_bytes // 4:
+            return None
+        data = data.encode()
+    size = len(data)
+    return size if size > max_bytes else None
+
+
 def readable(
     raw: Mapping[str, Any], max_data_bytes: int | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -58,9 +72,9 @@ def readable(
     fixed: dict[str, str] = {}
     data = raw.get("data")
     if data is not None:
-        size = len(data.encode() if isinstance(data, str) else data)
+        size = data_bytes_over(data, max_data_bytes)
         reason = None
-        if max_data_bytes is not None and size > max_data_bytes:
+        if size is not None:
             reason = (
                 f"job data is {size} bytes, over the limit of {max_data_bytes} "
                 "(ILS_MAX_PAYLOAD_BYTES)"
