@@ -278,3 +278,14 @@ async def test_a_redis_cluster_node_is_refused_with_a_clear_error(tmp_path: Path
             assert not health.reachable and "Redis Cluster" in str(health.error)
         finally:
             await broker.close()
+
+
+def test_the_deployment_pages_sharding_example_loads(tmp_path: Path):
+    page = (Path(__file__).parent.parent / "docs" / "deployment.md").read_text()
+    block = page.split("```toml\n# ils.toml\n[queues.oma]", 1)[1].split("```", 1)[0]
+    config = tmp_path / "ils.toml"
+    config.write_text("[queues.oma]" + block)
+    settings = make_settings("redis://127.0.0.1:6379/9", "p", tmp_path,
+                             env={"ILS_CONFIG": str(config)})  # fmt: skip
+    assert settings.server_url("oma") == "rediss://ils-worker:secret@redis-b.internal:6380/0"
+    assert settings.server_url("email") == "redis://127.0.0.1:6379/9"
