@@ -51,9 +51,7 @@ async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings
 
 
 def test_an_unknown_queue_name_is_a_configuration_error(settings: Settings):
-    queues = Queues(
-        settings, lambda _q: pytest.fail("no URL"), lambda _u: pytest.fail("no client")
-    )
+    queues = Queues(settings, lambda _q: pytest.fail("no URL"), lambda _u: pytest.fail("no client"))
     with pytest.raises(ConfigurationError, match="pfd"):
         queues.get("pfd")
 
