@@ -10,8 +10,6 @@ shard, every other queue on the deployment's server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,17 +22,22 @@ from ils.domain.db import Database
 from ils.errors import ConfigurationError, FlowAcrossServers, PermissionDenied
 from ils.queue.broker import Broker
 from ils.queue.declare import JobDef
-from ils.queue.embedded import EmbeddedServer
 from ils.queue.flows import send_flow
 from ils.queue.tenancy import ViewerScope
-from ils.settings import IlsSettings
 from tests.conftest import make_settings, probe_registry
 from tests.support.cluster import cluster_node
 from tests.support.handlers import PARENT_PROBES, PROBES
 from tests.support.running import Records, running
+from tests.support.shards import (
+    SHARDED,
+    UNSHARDED,
+    Servers,
+    keys_on,
+    sharded_settings,
+    two_servers,
+)
 from tests.support.waiting import until_quiet
 
-SHARDED = ("ai", "oma")  # in QUEUE_NAMES order, as health lists them
 COMPANY_1, COMPANY_2 = ViewerScope(company_id=1), ViewerScope(company_id=2)
 
 
@@ -43,45 +46,20 @@ def probe_on(queue: str) -> JobDef[Any, Any]:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, EmbeddedServer]]:
-    """The deployment's server and the shard, each embedded, each on a free port."""
-    main, shard = EmbeddedServer(tmp_path / "main-redis"), EmbeddedServer(tmp_path / "shard")
-    main.ensure()
-    shard.ensure()
-    yield main, shard
-    for server in (main, shard):
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-def sharded_settings(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, **env: str
-) -> IlsSettings:
-    main, shard = (s.ensure() for s in servers)
-    shard_env = {f"ILS_QUEUE_{q.upper()}_REDIS_URL": shard for q in SHARDED}
-    prefix = f"s{uuid.uuid4().hex[:8]}"
-    return make_settings(main, prefix, tmp_path, env={**shard_env, **env})
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    with two_servers(tmp_path) as both:
+        yield both
 
 
 @pytest.fixture
-async def system(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path
-) -> AsyncIterator[JobSystem]:
+async def system(servers: Servers, tmp_path: Path) -> AsyncIterator[JobSystem]:
     js = JobSystem(sharded_settings(servers, tmp_path), probe_registry())
     yield js
     await js.close()
 
 
-async def keys_on(server: EmbeddedServer, pattern: str) -> list[str]:
-    client = aredis.from_url(server.ensure(), decode_responses=True)
-    try:
-        return [str(k) async for k in client.scan_iter(match=pattern, count=1000)]
-    finally:
-        await client.aclose()
-
-
 async def test_a_sharded_queues_jobs_land_on_and_run_from_its_server_only(
-    system: JobSystem, servers: tuple[EmbeddedServer, EmbeddedServer]
+    system: JobSystem, servers: Servers
 ):
     main, shard = servers
     prefix = system.settings.prefix
@@ -107,7 +85,7 @@ async def test_a_sharded_queues_jobs_land_on_and_run_from_its_server_only(
 
 
 async def test_the_admin_layer_reads_and_acts_across_both_servers_each_company_its_own(
-    system: JobSystem, servers: tuple[EmbeddedServer, EmbeddedServer]
+    system: JobSystem, servers: Servers
 ):
     admin = system.admin
     for queue in ("oma", "email"):
@@ -150,12 +128,12 @@ async def test_the_admin_layer_reads_and_acts_across_both_servers_each_company_i
 
 
 async def test_health_shows_each_server_and_a_company_sees_no_server_details(
-    system: JobSystem, servers: tuple[EmbeddedServer, EmbeddedServer]
+    system: JobSystem, servers: Servers
 ):
     shard = servers[1]
     health = await system.admin.health()
     by_queues = {tuple(s["queues"]): s for s in health["servers"]}
-    assert set(by_queues) == {("email", "pdf", "notification", "scheduled"), SHARDED}
+    assert set(by_queues) == {UNSHARDED, SHARDED}
     assert all(s["redis"] and s["version"] for s in health["servers"])
     assert by_queues[SHARDED]["default"] is False
     port = shard.ensure().rsplit(":", 1)[1].split("/")[0]
@@ -172,7 +150,7 @@ async def test_health_shows_each_server_and_a_company_sees_no_server_details(
 
 
 async def test_a_dead_shard_holds_back_only_its_queues_and_its_spooled_jobs_arrive_later(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database
+    servers: Servers, tmp_path: Path, db: Database
 ):
     main, shard = servers
     settings = sharded_settings(servers, tmp_path, ILS_QUEUE_OMA_FALLBACK="spool")
@@ -189,7 +167,7 @@ async def test_a_dead_shard_holds_back_only_its_queues_and_its_spooled_jobs_arri
 
             health = await system.admin.health()
             up = {tuple(s["queues"]): s["redis"] for s in health["servers"]}
-            assert up[SHARDED] is False and up[("email", "pdf", "notification", "scheduled")]
+            assert up[SHARDED] is False and up[UNSHARDED]
             assert health["redis"] is True and health["healthy"] is False
             snapshot = await system.admin.snapshot()
             assert snapshot["queues"]["oma"]["counts"] is None
@@ -208,7 +186,7 @@ async def test_a_dead_shard_holds_back_only_its_queues_and_its_spooled_jobs_arri
 
 
 async def test_the_relay_publishes_each_row_to_its_queues_server(
-    servers: tuple[EmbeddedServer, EmbeddedServer], tmp_path: Path, db: Database
+    servers: Servers, tmp_path: Path, db: Database
 ):
     main, shard = servers
     system = JobSystem(sharded_settings(servers, tmp_path), probe_registry(), database=db)
@@ -231,7 +209,7 @@ async def test_the_relay_publishes_each_row_to_its_queues_server(
 
 
 async def test_a_flow_across_servers_is_refused_naming_its_queues_and_servers(
-    system: JobSystem, servers: tuple[EmbeddedServer, EmbeddedServer]
+    system: JobSystem, servers: Servers
 ):
     parent = next(d for d in PARENT_PROBES if d.job_type.queue == "email")
     root = parent.step(tag="p").after(probe_on("oma").step(tag="c"))
