@@ -10,14 +10,17 @@ shard, every other queue on the deployment's server.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aredis
+from typer.testing import CliRunner
 
 from ils.bootstrap import JobSystem
+from ils.cli import app
 from ils.domain.db import Database
 from ils.errors import ConfigurationError, FlowAcrossServers, PermissionDenied
 from ils.queue.broker import Broker
@@ -267,3 +270,19 @@ def test_the_deployment_pages_sharding_example_loads(tmp_path: Path):
                              env={"ILS_CONFIG": str(config)})  # fmt: skip
     assert settings.server_url("oma") == "rediss://ils-worker:secret@redis-b.internal:6380/0"
     assert settings.server_url("email") == "redis://127.0.0.1:6379/9"
+
+
+def test_ils_queue_health_lists_the_shard_and_fails_while_it_is_down(
+    servers: Servers, tmp_path: Path
+):
+    main, shard = (s.ensure() for s in servers)
+    env = {"REDIS_URL": main, "ILS_QUEUE_OMA_REDIS_URL": shard, "ILS_VAR_DIR": str(tmp_path)}
+    runner = CliRunner()
+    up = runner.invoke(app, ["queue", "health"], env=env)
+    assert up.exit_code == 0, up.output
+    assert "oma on redis://" in up.output and servers[1].password() not in up.output
+    servers[1].stop()
+    down = runner.invoke(app, ["queue", "health", "--json"], env=env)
+    assert down.exit_code == 1
+    health = json.loads(down.output)
+    assert health["redis"] is True and [s["redis"] for s in health["servers"]] == [True, False]
