@@ -25,7 +25,7 @@ from ils.domain.db import Database
 from ils.errors import ConfigurationError, FlowAcrossServers, PermissionDenied
 from ils.queue.broker import Broker
 from ils.queue.declare import JobDef
-from ils.queue.flows import send_flow
+from ils.queue.flows import send_batch, send_flow
 from ils.queue.tenancy import ViewerScope
 from tests.conftest import make_settings, probe_registry
 from tests.support.cluster import cluster_node
@@ -228,9 +228,16 @@ async def test_a_flow_across_servers_is_refused_naming_its_queues_and_servers(
     sent = await send_flow(
         on_shard.step(tag="p").after(probe_on("ai").step(tag="c")), producer=system.producer
     )
+    batch = await send_batch(
+        on_shard.step(tag="summary"), [probe_on("ai").step(tag=f"b{i}") for i in range(3)],
+        producer=system.producer,
+    )  # fmt: skip
     async with running(system, "oma", "ai"):
         done = await system.admin.wait_for_job("oma", sent.job_id, timeout_s=20)
-    assert done.state == "completed"  # parent and child on one server: a flow as ever
+        assert done.state == "completed"  # parent and child on one server: a flow as ever
+        await system.admin.wait_for_job("oma", batch.job_id, timeout_s=20)
+    view = await system.admin.batches.get(batch.job_id)  # found on the shard
+    assert (view.queue, view.done, view.counts["completed"]) == ("oma", True, 3)
 
 
 def test_a_shard_is_never_the_embedded_server(tmp_path: Path):
