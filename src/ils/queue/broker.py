@@ -18,7 +18,7 @@ from typing import Any, Literal
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import BusyLoadingError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -279,7 +279,10 @@ class Broker:
 async def refuse_cluster(client: aredis.Redis, url: str) -> None:
     """:class:`ConfigurationError` when ``url`` is a node of a Redis Cluster: ILS addresses one
     server per queue, and a cluster node answers the keys of other nodes' slots with MOVED."""
-    info = await client.info("cluster")
+    try:
+        info = await client.info("cluster")
+    except ResponseError:  # a server that will not say (a stripped-down INFO): taken as one
+        return
     if int(info.get("cluster_enabled", 0) or 0):
         raise ConfigurationError(
             f"Redis at {redact(url)} is a Redis Cluster node; ILS Jobs does not support Redis "

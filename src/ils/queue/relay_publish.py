@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ils.errors import ConfigurationError
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
@@ -82,7 +83,10 @@ class Publisher:
         self._servers: dict[str, _Backoff] = {}
 
     def _server(self, row: OutboxRow) -> str:
-        return self.broker.queues.url(row.queue)
+        try:
+            return self.broker.queues.url(row.queue)
+        except ConfigurationError:  # its add fails with this error, for this row alone
+            return self.broker.url
 
     async def publish(self, rows: Sequence[OutboxRow], now: dt.datetime) -> Published:
         """Add each row's job to BullMQ, ``ADD_CONCURRENCY`` at a time. Once a server fails to
