@@ -261,6 +261,8 @@ async def test_a_redis_cluster_node_is_refused_with_a_clear_error(tmp_path: Path
         broker = Broker(settings)
         try:
             with pytest.raises(ConfigurationError, match="Redis Cluster"):
+                await broker.refuse_clusters()  # what a process does at start
+            with pytest.raises(ConfigurationError, match="Redis Cluster"):
                 await broker.wait_until_ready(timeout_s=5)
             health = await broker.health()
             assert not health.reachable and "Redis Cluster" in str(health.error)

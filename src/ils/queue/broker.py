@@ -10,6 +10,7 @@ ready-made clients with short retries and let the worker loop (and our superviso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -206,6 +207,14 @@ class Broker:
         except RedisError as exc:
             raise BrokerUnavailable(f"Redis at {redact(url)} did not answer: {exc}") from exc
         return elapsed * 1000
+
+    async def refuse_clusters(self) -> None:
+        """:class:`ConfigurationError` when a server that answers now is a Redis Cluster node
+        (at a process's start, so a web process refuses one too); a server that does not answer
+        is checked when it first does (:meth:`ping`)."""
+        for names in self.servers().values():
+            with contextlib.suppress(BrokerUnavailable):
+                await self.ping(names[0] if names else None)
 
     async def health(self, queue: str | None = None) -> BrokerHealth:
         """The health of ``queue``'s server (None: the deployment's)."""
