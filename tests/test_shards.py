@@ -177,10 +177,25 @@ async def test_a_dead_shard_holds_back_only_its_queues_and_its_spooled_jobs_arri
             assert snapshot["queues"]["email"]["counts"]["completed"] == 1
 
             assert await system.relay.relay_pending() == 0  # its server is down: it waits
+            async with db.session() as session:  # one transaction, a row for each server
+                held = await system.producer.enqueue(
+                    "oma", "test-probe", {"tag": "held"}, session=session
+                )
+                passed = await system.producer.enqueue(
+                    "email", "test-probe", {"tag": "passed"}, session=session
+                )
+            await system.relay.wait_idle()
+            await system.relay.relay_pending()
+            done = await system.admin.wait_for_job("email", passed.job_id, timeout_s=15)
+            assert done.state == "completed"  # relayed to the main server, and run
+            row = await system.outbox.get(held.job_id)
+            assert row is not None and row.relayed_at is None and row.last_error
+
             await asyncio.to_thread(shard.ensure)  # back, same port and data
-            assert await system.relay.relay_pending() == 1
-            done = await system.admin.wait_for_job("oma", oma.job_id, timeout_s=30)
-            assert done.state == "completed"
+            assert await system.relay.relay_pending() == 2
+            for job_id in (oma.job_id, held.job_id):
+                done = await system.admin.wait_for_job("oma", job_id, timeout_s=30)
+                assert done.state == "completed"
         assert await records.runs("oma", oma.job_id) == 1
         assert await keys_on(shard, f"{settings.prefix}:oma:{oma.job_id}")
     finally:
