@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -111,6 +111,11 @@ bench-check: install-dev
 ## bench-pdf: PDFs/s per document type, the full job path next to bare reportlab rendering
 bench-pdf: install-dev
 	$(BIN)/python bench/pdf_throughput.py
+
+## bench-shards: a no-op load on notification + oma, both queues on one Redis against oma on a
+## second Redis (two embedded servers on free ports), the same worker processes (about 2 minutes)
+bench-shards: install-dev
+	$(BIN)/python bench/shards.py
 
 ## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
 bench-notify: install-dev

@@ -1,4 +1,5 @@
-"""The bench's no-op job type: one ``oma`` job whose handler does nothing; and the callback of
+"""The bench's no-op job type: one ``oma`` job whose handler does nothing (and its twin on the
+``notification`` queue, for the sharding bench); and the callback of
 the batch benchmark (``bench/batch_callback.py``), which counts its own runs.
 
 Both sides of every comparison use the same queue, job name and payload built here. Our runtime
@@ -34,6 +35,9 @@ async def noop(payload: NoopPayload, ctx: JobContext[None]) -> None:
 
 
 NOOP = job(NoopPayload, queue=QUEUE, name=JOB_NAME, description="does nothing (benchmarks)")(noop)
+# The same on the notification queue: the second queue of the sharding bench (bench/shards.py).
+NOTIFY_NOOP = job(NoopPayload, queue="notification", name=JOB_NAME,
+                  description="does nothing (benchmarks)")(noop)  # fmt: skip
 
 
 def callback_runs_key(prefix: str) -> str:

@@ -23,11 +23,11 @@ async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings
     name = f"ils-queues-{uuid.uuid4().hex[:8]}"
     made: list[aredis.Redis] = []
 
-    def connect() -> aredis.Redis:
-        made.append(make_client(settings.redis_url or "", "producer", name=name))
+    def connect(url: str) -> aredis.Redis:
+        made.append(make_client(url, "producer", name=name))
         return made[-1]
 
-    queues = Queues(settings, connect)
+    queues = Queues(settings, lambda _queue: settings.redis_url or "", connect)
     admin = make_client(settings.redis_url or "", "admin")
     try:
         assert made == []  # nothing connects before a queue is used
@@ -51,7 +51,7 @@ async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings
 
 
 def test_an_unknown_queue_name_is_a_configuration_error(settings: Settings):
-    queues = Queues(settings, lambda: pytest.fail("no client for an unknown queue"))
+    queues = Queues(settings, lambda _q: pytest.fail("no URL"), lambda _u: pytest.fail("no client"))
     with pytest.raises(ConfigurationError, match="pfd"):
         queues.get("pfd")
 

@@ -145,6 +145,7 @@ FIELD_VALUES = {
     "keep_completed_age_s": ("3600", 3600), "keep_completed_count": ("100", 100),
     "keep_failed_age_s": ("7200", 7200), "keep_failed_count": ("200", 200),
     "keep_failed_bytes": ("1048576", 1048576),
+    "redis_url": ("redis://127.0.0.1:6390/2", "redis://127.0.0.1:6390/2"),
 }  # fmt: skip
 
 

@@ -231,7 +231,9 @@ class JobSystem:
     async def start_background(self) -> None:
         """Start this process's background duties: the outbox relay's periodic sweep, the
         dead-letter sweep, (SQLite) the WAL checkpoints, and the embedded server's watch (it
-        restarts the server when it dies: :mod:`ils.queue.embedded_watch`)."""
+        restarts the server when it dies: :mod:`ils.queue.embedded_watch`). A Redis Cluster node
+        is refused first (``ConfigurationError``)."""
+        await self.broker.refuse_clusters()
         self.broker.start_watch()
         await self.database.start_background()
         self.relay.start()

@@ -52,12 +52,16 @@ def queue_health(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         policy = health["maxmemory_policy"]
         if policy not in (None, "noeviction"):
             table.add_row("warning", f"maxmemory-policy is {policy}: Redis may evict job keys")
+        for server in health["servers"]:
+            if not server["default"]:  # a queue's own server (issue 21)
+                state = f"{server['latency_ms']} ms" if server["redis"] else server["error"]
+                table.add_row(f"{', '.join(server['queues'])} on {server['server']}", str(state))
         for queue, n in health["workers"].items():
             table.add_row(f"workers: {queue}", str(n))
         if health["error"]:
             table.add_row("error", str(health["error"]))
         rich_console().print(table)
-    if not health["redis"]:
+    if not all(server["redis"] for server in health["servers"]):
         raise typer.Exit(1)
 
 

@@ -16,6 +16,21 @@ class ConfigurationError(IlsJobsError):
     """A setting, queue name or option is unknown or invalid (raised at start-up)."""
 
 
+class FlowAcrossServers(ConfigurationError):
+    """A flow's jobs are on queues of different Redis servers (``redis_url`` per queue): BullMQ
+    keeps a parent and its children on one server, so the flow is refused, nothing enqueued.
+
+    ``servers`` maps each server (its URL without the password, or "default") to its queues.
+    """
+
+    def __init__(self, servers: dict[str, list[str]]) -> None:
+        self.servers = servers
+        where = "; ".join(f"{', '.join(qs)} on {server}" for server, qs in servers.items())
+        super().__init__(
+            f"a flow's jobs must share one Redis server, but its queues are on several: {where}"
+        )
+
+
 class BrokerUnavailable(IlsJobsError):
     """Redis did not answer, and the queue's fallback policy is ``raise``."""
 

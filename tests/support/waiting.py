@@ -28,15 +28,21 @@ def _text(value: bytes | str) -> str:
 async def until_quiet(system: JobSystem, queues: Sequence[str], timeout_s: float = 30) -> None:
     """Return once none of ``queues`` holds a job waiting, delayed or running; re-checked after
     each entry of the queues' event streams (a job added, moved, completed or failed), read
-    with a blocking XREAD. Fails (with the last counts) after ``timeout_s``."""
+    with a blocking XREAD on each queue's server (queues may be on servers of their own). Fails
+    (with the last counts) after ``timeout_s``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    streams = {system.admin.queue(q).keys["events"]: "$" for q in queues}
-    client = aredis.from_url(system.broker.url)  # of its own: the read blocks its connection
+    servers: dict[str, dict[str, str]] = {}
+    for q in queues:
+        url = system.broker.url_for(q)
+        servers.setdefault(url, {})[system.admin.queue(q).keys["events"]] = "$"
+    # Clients of their own: the reads block their connections.
+    clients = {url: aredis.from_url(url) for url in servers}
     try:
-        await _until_quiet(system, queues, timeout_s, deadline, streams, client)
+        await _until_quiet(system, queues, timeout_s, deadline, servers, clients)
     finally:
-        await client.aclose()
+        for client in clients.values():
+            await client.aclose()
 
 
 async def _until_quiet(
@@ -44,24 +50,28 @@ async def _until_quiet(
     queues: Sequence[str],
     timeout_s: float,
     deadline: float,
-    streams: dict[str, str],
-    client: aredis.Redis,
+    servers: dict[str, dict[str, str]],
+    clients: dict[str, aredis.Redis],
 ) -> None:
     loop = asyncio.get_running_loop()
-    for key in streams:  # from the newest entry now, so nothing between check and read is missed
-        newest = await client.xrevrange(key, count=1)
-        streams[key] = _text(newest[0][0]) if newest else "0-0"
+    for url, streams in servers.items():
+        # From the newest entry now, so nothing between check and read is missed.
+        for key in streams:
+            newest = await clients[url].xrevrange(key, count=1)
+            streams[key] = _text(newest[0][0]) if newest else "0-0"
     while True:
         stats = await system.admin.stats(list(queues))
         if all(sum(counts.get(s, 0) for s in PENDING) == 0 for counts in stats.values()):
             return
         left_ms = int((deadline - loop.time()) * 1000)
         assert left_ms > 0, f"queues not quiet after {timeout_s} s: {stats}"
-        read = await client.xread(
-            streams, block=left_ms
-        )  # a delayed job's promotion writes one too
-        for key, entries in read or []:
-            streams[_text(key)] = _text(entries[-1][0])
+        # One server: block until its next event; several: each in turn, briefly.
+        block_ms = left_ms if len(servers) == 1 else min(left_ms, 100)
+        for url, streams in servers.items():
+            # A delayed job's promotion writes an entry too.
+            read = await clients[url].xread(streams, block=block_ms)
+            for key, entries in read or []:
+                streams[_text(key)] = _text(entries[-1][0])
 
 
 class _Appeared(FileSystemEventHandler):

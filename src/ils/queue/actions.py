@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aredis
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
@@ -66,11 +67,16 @@ CONCURRENCY = Override(
 
 
 class QueueActions:
-    """The actions on the queues that ``queue(name)`` returns (the admin's own Queue objects)."""
+    """The actions on the queues that ``queue(name)`` returns (the admin's own Queue objects);
+    ``control()`` is the deployment's server, where cancel requests go (every worker reads them
+    there, whichever server its queues are on)."""
 
-    def __init__(self, queue: Callable[[str], Queue], prefix: str) -> None:
+    def __init__(
+        self, queue: Callable[[str], Queue], prefix: str, control: Callable[[], aredis.Redis]
+    ) -> None:
         self.queue = queue
         self.prefix = prefix
+        self.control = control
 
     async def _job(
         self, queue: str, job_id: str, scope: ViewerScope, *states: str
@@ -144,7 +150,8 @@ class QueueActions:
             if state not in CANCELLABLE_STATES:
                 shown = shown_state(state, job.returnvalue)
                 raise JobStateConflict(f"job {job_id} is {shown}: it has ended, not cancelled")
-            return await FlowCanceller(self.queue, self.prefix).cancel(queue, job, state, scope)
+            canceller = FlowCanceller(self.queue, self.prefix, self.control())
+            return await canceller.cancel(queue, job, state, scope)
 
     async def clean(
         self, queue: str, state: FinalState, older_than_s: int, scope: ViewerScope = PLATFORM

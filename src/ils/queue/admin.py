@@ -34,7 +34,7 @@ from ils.queue.batches import BatchReader
 from ils.queue.broker import Broker
 from ils.queue.browse import JobBrowser, job_fields, visible_job
 from ils.queue.flow_tree import FlowReader
-from ils.queue.heartbeat import now_ms
+from ils.queue.heartbeat import WorkerInfo, live_workers, now_ms
 from ils.queue.metrics import MetricsReader, MinutePoint
 from ils.queue.outbox_admin import OutboxAdmin
 from ils.queue.registry import JobType, Registry
@@ -51,31 +51,6 @@ from ils.queue.tenancy import (
 
 if TYPE_CHECKING:
     from ils.queue.dead_letter_admin import DeadLetterAdmin
-
-
-#: All a company sees of a worker: not its job counts (of every company) nor where it runs.
-COMPANY_SHOWN = frozenset({"id", "queues", "started", "last_seen"})
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    queues: tuple[str, ...]
-    started: int
-    last_seen: int
-    processed: int
-    failed: int
-    active: int
-    memory_bytes: int | None = None  # resident, at the last heartbeat; None from older workers
-
-    def to_dict(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
-        """The record; for a company's scope only the fields of :data:`COMPANY_SHOWN`."""
-        out = asdict(self) | {"queues": list(self.queues)}
-        if not scope.all_companies:
-            out = {k: v if k in COMPANY_SHOWN else None for k, v in out.items()}
-        return out
 
 
 @dataclass(frozen=True)
@@ -139,8 +114,8 @@ class QueueAdmin:
         self.browse = JobBrowser(self.queue, settings.prefix, self.job_type)
         self.flows = FlowReader(self.queue, settings.prefix, self.job_type)
         self.batches = BatchReader(self.queue, QUEUE_NAMES)
-        self.actions = QueueActions(self.queue, settings.prefix)
-        self.metrics = MetricsReader(lambda: broker.admin_client, settings.prefix, registry)
+        self.actions = QueueActions(self.queue, settings.prefix, lambda: broker.admin_client)
+        self.metrics = MetricsReader(broker.admin_client_for, settings.prefix, registry)
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""
@@ -203,7 +178,7 @@ class QueueAdmin:
         first = last - minutes + 1
         finished: dict[tuple[int, str], int] = {}
         q = self.queue(queue)
-        client = self.broker.admin_client
+        client = self.broker.admin_client_for(queue)
         for outcome in FINAL_STATES:
             _, ids = await company_page(q, scope.company_id, outcome, 0, 1_000_000)
             async with client.pipeline(transaction=False) as pipe:
@@ -225,36 +200,16 @@ class QueueAdmin:
 
     async def workers(self) -> list[WorkerInfo]:
         """Live worker processes, from their heartbeats (stale ones are pruned)."""
-        client = self.broker.admin_client
-        index = keys.workers_index(self.settings.prefix)
-        ttl_ms = int(self.settings.heartbeat_interval_s * 3 * 1000)
-        await client.zremrangebyscore(index, "-inf", now_ms() - ttl_ms)
-        out = []
-        for wid in await client.zrange(index, 0, -1):
-            raw = await client.hgetall(keys.worker_record(self.settings.prefix, str(wid)))
-            rec: dict[str, str] = {str(k): str(v) for k, v in raw.items()}
-            if not rec:
-                continue
-            out.append(
-                WorkerInfo(
-                    id=rec["id"],
-                    host=rec["host"],
-                    pid=int(rec["pid"]),
-                    queues=tuple(q for q in rec["queues"].split(",") if q),
-                    started=int(rec["started"]),
-                    last_seen=int(rec["last_seen"]),
-                    processed=int(rec.get("processed", 0)),
-                    failed=int(rec.get("failed", 0)),
-                    active=int(rec.get("active", 0)),
-                    memory_bytes=int(rec["rss"]) if rec.get("rss") else None,
-                )
-            )
-        return sorted(out, key=lambda w: w.started)
+        interval_s = self.settings.heartbeat_interval_s
+        return await live_workers(self.broker.admin_client, self.settings.prefix, interval_s)
 
     async def health(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """Redis reachable, latency, version, memory, and live workers per queue; a company's scope
-        sees less of both (``BrokerHealth.shown``, :meth:`WorkerInfo.to_dict`)."""
-        broker = await self.broker.health()
+        sees less of both (``BrokerHealth.shown``, :meth:`WorkerInfo.to_dict`). The top level is
+        the deployment's server, ``servers`` each server with its queues (issue 21)."""
+        broker, servers = await asyncio.gather(
+            self.broker.health(), self.broker.servers_health(scope.all_companies)
+        )
         per_queue = dict.fromkeys(QUEUE_NAMES, 0)
         live: list[dict[str, Any]] = []
         if broker.reachable:
@@ -268,12 +223,18 @@ class QueueAdmin:
                 pass
         return {
             "redis": broker.reachable,
-            "healthy": broker.reachable and any(per_queue.values()),
+            "healthy": all(s["redis"] for s in servers) and any(per_queue.values()),
             **broker.shown(scope.all_companies),
+            "servers": servers,
             "workers": per_queue,
             "worker_processes": live,
             "checked_at": now_ms(),
         }
+
+    @staticmethod
+    def reachable_queues(health: dict[str, Any]) -> list[str]:
+        """The queues whose server answered in ``health`` (:meth:`health`'s answer)."""
+        return [q for s in health["servers"] if s["redis"] for q in s["queues"]]
 
     async def info(self, scope: ViewerScope = PLATFORM) -> dict[str, Any]:
         """Each queue's settings, counts (of ``scope``'s jobs), paused flag and worker count,
@@ -281,13 +242,15 @@ class QueueAdmin:
         health = await self.health(scope)
         states: dict[str, tuple[dict[str, int], bool]] = {}
         if health["redis"]:
-            states = await self.states(scope=scope)
+            states = await self.states(self.reachable_queues(health), scope)
         queues = {}
         for q in QUEUE_NAMES:
             spec = self.settings.queue(q)
             counts, paused = states.get(q, (None, None))
             queues[q] = {
-                "settings": spec.model_dump() | {"drain_delay_s": spec.effective_drain_delay_s},
+                # Not its redis_url: a server's address is the platform's (``servers``).
+                "settings": spec.model_dump(exclude={"redis_url"})
+                | {"drain_delay_s": spec.effective_drain_delay_s},
                 "counts": counts,
                 # The flag itself: the "paused" count is 0 for a paused queue with nothing waiting.
                 "paused": paused,
@@ -307,7 +270,7 @@ class QueueAdmin:
         overrides: dict[str, dict[str, Any]] = {}
         error = health["error"]
         if health["redis"]:
-            names = list(QUEUE_NAMES)
+            names = self.reachable_queues(health)  # a queue's server down: its counts unknown
             try:
                 states = await self.states(names, scope)
                 found = await asyncio.gather(*(self.actions.overrides(q) for q in names))

@@ -9,6 +9,7 @@ are counted there even after BullMQ removed them by retention, so a batch larger
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -135,11 +136,10 @@ class BatchReader:
         if not batch_id or ":" in batch_id:
             return None
         queues = [self.queue(name) for name in self.names]
-        client = queues[0].client
-        async with client.pipeline(transaction=False) as pipe:
-            for q in queues:
-                pipe.hmget(keys.job_hash(q, batch_id), "data", "name", "timestamp", "finishedOn")
-            rows = await pipe.execute()
+        fields = ("data", "name", "timestamp", "finishedOn")
+        rows = await asyncio.gather(  # each on its queue's server
+            *(q.client.hmget(keys.job_hash(q, batch_id), *fields) for q in queues)
+        )
         for q, (raw, name, timestamp, finished) in zip(queues, rows, strict=True):
             data = _json(raw)
             if isinstance(data, dict) and BATCH_FIELD in data:

@@ -10,6 +10,7 @@ ready-made clients with short retries and let the worker loop (and our superviso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -18,16 +19,16 @@ from typing import Any, Literal
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, RedisError
+from redis.exceptions import BusyLoadingError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ils.errors import BrokerUnavailable
+from ils.errors import BrokerUnavailable, ConfigurationError
 from ils.queue.background import BackgroundTask
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.embedded_watch import EmbeddedWatch
 from ils.queue.queues import Queues
-from ils.queue.settings import Settings
+from ils.queue.settings import QUEUE_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +115,24 @@ class Broker:
     """Where Redis is, how to connect to it, and whether it answers.
 
     With ``settings.redis_url`` unset the embedded server is started (or reused) when a client
-    first needs its URL; :meth:`close` releases it so the last process out stops it. ``queues``
-    holds the process's bullmq ``Queue`` objects (:class:`~ils.queue.queues.Queues`), closed
-    here too.
+    first needs its URL; :meth:`close` releases it so the last process out stops it. A queue may
+    live on a server of its own (its ``redis_url``: queues sharded over servers, issue 21):
+    ``queue=`` picks that server, None the deployment's, which also keeps what is shared by every
+    queue (heartbeats, metrics, cancel requests, the live channel, rate limits). ``queues`` holds
+    the process's bullmq ``Queue`` objects (:class:`~ils.queue.queues.Queues`), closed here too.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedded: EmbeddedServer | None = None
         self._url: str | None = settings.redis_url
-        self._admin: aredis.Redis | None = None
+        self._admins: dict[str, aredis.Redis] = {}
+        self._single: set[str] = set()  # URLs checked not to be a Redis Cluster
         self._watch: EmbeddedWatch | None = None
         self._watch_task: BackgroundTask | None = None
-        self.queues = Queues(settings, lambda: self.client("producer", name="ils-queues"))
+        self.queues = Queues(
+            settings, self.url_for, lambda url: make_client(url, "producer", "ils-queues")
+        )
 
     @property
     def embedded(self) -> bool:
@@ -137,6 +143,20 @@ class Broker:
         if self._url is None:
             self._url = self._start_embedded()
         return self._url
+
+    def url_for(self, queue: str | None = None) -> str:
+        """The URL of ``queue``'s server (its own ``redis_url``, never embedded), else of the
+        deployment's."""
+        own = self.settings.queue(queue).redis_url if queue is not None else None
+        return own or self.url
+
+    def servers(self) -> dict[str, tuple[str, ...]]:
+        """Each server's URL with the queues on it, the deployment's first (even with none)."""
+        out: dict[str, tuple[str, ...]] = {self.url: ()}
+        for name in QUEUE_NAMES:
+            url = self.url_for(name)
+            out[url] = (*out.get(url, ()), name)
+        return out
 
     def _start_embedded(self) -> str:
         self._embedded = EmbeddedServer(self.settings.redis_dir, self.settings.embedded_port)
@@ -154,29 +174,54 @@ class Broker:
             self._watch_task.start()
         return self._watch
 
-    def client(self, purpose: Purpose, name: str | None = None) -> aredis.Redis:
-        return make_client(self.url, purpose, name)
+    def client(
+        self, purpose: Purpose, name: str | None = None, queue: str | None = None
+    ) -> aredis.Redis:
+        """A new client to ``queue``'s server (None: the deployment's), the caller's to close."""
+        return make_client(self.url_for(queue), purpose, name)
+
+    def admin_client_for(self, queue: str | None) -> aredis.Redis:
+        """The broker's own admin client to ``queue``'s server (None: the deployment's)."""
+        url = self.url_for(queue)
+        client = self._admins.get(url)
+        if client is None:
+            client = self._admins[url] = make_client(url, "admin")
+        return client
 
     @property
     def admin_client(self) -> aredis.Redis:
-        if self._admin is None:
-            self._admin = self.client("admin")
-        return self._admin
+        return self.admin_client_for(None)
 
-    async def ping(self) -> float:
-        """Round trip in milliseconds; raises :class:`BrokerUnavailable`."""
+    async def ping(self, queue: str | None = None) -> float:
+        """Round trip in milliseconds to ``queue``'s server; raises :class:`BrokerUnavailable`,
+        or :class:`ConfigurationError` for a Redis Cluster (checked once per server)."""
+        url = self.url_for(queue)
+        client = self.admin_client_for(queue)
         started = time.perf_counter()
         try:
-            await self.admin_client.ping()
+            await client.ping()
+            elapsed = time.perf_counter() - started
+            if url not in self._single:
+                await refuse_cluster(client, url)
+                self._single.add(url)
         except RedisError as exc:
-            raise BrokerUnavailable(f"Redis at {redact(self.url)} did not answer: {exc}") from exc
-        return (time.perf_counter() - started) * 1000
+            raise BrokerUnavailable(f"Redis at {redact(url)} did not answer: {exc}") from exc
+        return elapsed * 1000
 
-    async def health(self) -> BrokerHealth:
+    async def refuse_clusters(self) -> None:
+        """:class:`ConfigurationError` when a server that answers now is a Redis Cluster node
+        (at a process's start, so a web process refuses one too); a server that does not answer
+        is checked when it first does (:meth:`ping`)."""
+        for names in self.servers().values():
+            with contextlib.suppress(BrokerUnavailable):
+                await self.ping(names[0] if names else None)
+
+    async def health(self, queue: str | None = None) -> BrokerHealth:
+        """The health of ``queue``'s server (None: the deployment's)."""
         try:
-            latency = await self.ping()
-            info = await self.admin_client.info()
-        except (BrokerUnavailable, RedisError) as exc:
+            latency = await self.ping(queue)
+            info = await self.admin_client_for(queue).info()
+        except (BrokerUnavailable, ConfigurationError, RedisError) as exc:
             return BrokerHealth(False, None, None, None, None, None, error=str(exc))
         version = info.get("valkey_version") or info.get("redis_version")
         return BrokerHealth(
@@ -190,15 +235,33 @@ class Broker:
             maxmemory_policy=str(info.get("maxmemory_policy", "")) or None,
         )
 
-    async def wait_until_ready(self, timeout_s: float | None = None, poll_s: float = 0.5) -> None:
-        """Block until Redis answers a ping (guard 2: workers start only then)."""
+    async def servers_health(self, whole: bool = True) -> list[dict[str, Any]]:
+        """Each server's health as the health views show it, with its queues; ``whole`` (the
+        platform's view) also names the server (its URL without the password), a company's
+        view does not (:meth:`BrokerHealth.shown`)."""
+        servers = self.servers()
+        checks = await asyncio.gather(
+            *(self.health(qs[0] if qs else None) for qs in servers.values())
+        )
+        out = []
+        for (url, names), health in zip(servers.items(), checks, strict=True):
+            where = {"server": redact(url) if whole else None, "default": url == self.url}
+            out.append({**where, "queues": list(names), "redis": health.reachable,
+                        **health.shown(whole)})  # fmt: skip
+        return out
+
+    async def wait_until_ready(
+        self, timeout_s: float | None = None, poll_s: float = 0.5, queue: str | None = None
+    ) -> None:
+        """Block until ``queue``'s server (None: the deployment's) answers a ping (guard 2:
+        workers start only then)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         warned = False
         while True:
             try:
-                await self.ping()
+                await self.ping(queue)
                 if warned:
-                    log.info("Redis at %s answers again", redact(self.url))
+                    log.info("Redis at %s answers again", redact(self.url_for(queue)))
                 return
             except BrokerUnavailable as exc:
                 if deadline is not None and time.monotonic() >= deadline:
@@ -213,13 +276,28 @@ class Broker:
             await self._watch_task.stop()
             self._watch_task, self._watch = None, None
         await self.queues.close()
-        if self._admin is not None:
-            await self._admin.aclose()
-            self._admin = None
+        admins, self._admins = list(self._admins.values()), {}
+        for client in admins:
+            await client.aclose()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.release)
             self._embedded = None
             self._url = None
+
+
+async def refuse_cluster(client: aredis.Redis, url: str) -> None:
+    """:class:`ConfigurationError` when ``url`` is a node of a Redis Cluster: ILS addresses one
+    server per queue, and a cluster node answers the keys of other nodes' slots with MOVED."""
+    try:
+        info = await client.info("cluster")
+    except ResponseError:  # a server that will not say (a stripped-down INFO): taken as one
+        return
+    if int(info.get("cluster_enabled", 0) or 0):
+        raise ConfigurationError(
+            f"Redis at {redact(url)} is a Redis Cluster node; ILS Jobs does not support Redis "
+            "Cluster: give each queue a server of its own with its redis_url instead "
+            "(docs/deployment.md, sharding queues)"
+        )
 
 
 def redact(url: str) -> str:

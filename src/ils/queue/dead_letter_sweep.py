@@ -69,7 +69,7 @@ class DeadLetterSweep:
         return sum([await self.sweep_queue(q) for q in self.queues])
 
     async def sweep_queue(self, name: str) -> int:
-        client = self.broker.admin_client
+        client = self.broker.admin_client_for(name)  # the queue's server keeps its mark too
         mark_key = keys.dead_letter_sweep(self.broker.settings.prefix, name)
         upto = int(time.time() * 1000) - self.grace_ms
         mark = await client.get(mark_key)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import redis.asyncio as aredis
 from bullmq import Job, Queue
 from redis.exceptions import RedisError
 
@@ -65,11 +66,13 @@ class CancelResult:
 
 
 class FlowCanceller:
-    """Cancels jobs of the queues that ``queue(name)`` returns, with their pending children."""
+    """Cancels jobs of the queues that ``queue(name)`` returns, with their pending children;
+    an active job is asked to stop through ``control`` (the deployment's server)."""
 
-    def __init__(self, queue: Callable[[str], Queue], prefix: str) -> None:
+    def __init__(self, queue: Callable[[str], Queue], prefix: str, control: aredis.Redis) -> None:
         self.queue = queue
         self.prefix = prefix
+        self.control = control
 
     async def cancel(self, queue: str, job: Job, state: str, scope: ViewerScope) -> CancelResult:
         """Cancel ``job`` (already found in ``scope``, in ``state``) and its pending children."""
@@ -95,7 +98,7 @@ class FlowCanceller:
                 await self._cancel_children(q, job_id, scope, result, depth - 1)
             # A child that ended between our state read and the mark may have made it due.
             if str(await q.getJobState(job_id)) == "active":
-                await request_cancel(q.client, self.prefix, queue, job_id)
+                await request_cancel(self.control, self.prefix, queue, job_id)
             return
         if state != "active":
             try:
@@ -112,7 +115,7 @@ class FlowCanceller:
                 await unindex_job(q, job_id, job_company(job.data))
                 result.removed.append(me)
                 return
-        await request_cancel(q.client, self.prefix, queue, job_id)
+        await request_cancel(self.control, self.prefix, queue, job_id)
         result.stopping.append(me)
 
     async def _mark(self, job: Job) -> None:

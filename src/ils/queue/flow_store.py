@@ -15,8 +15,10 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ils.queue.broker import Broker
+from ils.errors import FlowAcrossServers
+from ils.queue.broker import Broker, redact
 from ils.queue.outbox_row import OutboxRow
+from ils.queue.settings import Settings
 from ils.queue.tenancy import index_many, job_company
 
 #: The key of an outbox row's options that holds a flow's children (BullMQ's ``FlowJob`` list).
@@ -37,12 +39,27 @@ def size(node: Mapping[str, Any]) -> int:
     return sum(1 for _ in walk(node))
 
 
+def check_one_server(tree: Mapping[str, Any], settings: Settings) -> None:
+    """:class:`FlowAcrossServers` unless every job of ``tree`` is on a queue of one Redis server:
+    BullMQ writes a parent and its children in one MULTI/EXEC and links them by key."""
+    servers: dict[str, list[str]] = {}
+    for node in walk(tree):
+        queue = str(node["queueName"])
+        url = settings.server_url(queue)
+        where = "the default server" if url is None else redact(url)
+        if queue not in servers.setdefault(where, []):
+            servers[where].append(queue)
+    if len(servers) > 1:
+        raise FlowAcrossServers(servers)
+
+
 async def add_tree(broker: Broker, tree: FlowJob) -> str:
-    """Add the flow ``tree`` to BullMQ; the root's job id.
+    """Add the flow ``tree`` to BullMQ (on its queues' one server); the root's job id.
 
     The company index entries go first, grouped by queue and company (one ``ZADD`` each): no
     moment exists where a company's job is in Redis but not in its lists.
     """
+    check_one_server(tree, broker.settings)
     groups: dict[tuple[str, int], list[str]] = {}
     for node in walk(tree):
         company = job_company(node.get("data"))
@@ -51,7 +68,7 @@ async def add_tree(broker: Broker, tree: FlowJob) -> str:
             groups.setdefault(key, []).append(str(node["opts"]["jobId"]))
     for (queue, company), ids in groups.items():
         await index_many(broker.queues.get(queue), ids, company)
-    added = await broker.queues.flow_producer().add(tree)
+    added = await broker.queues.flow_producer(str(tree["queueName"])).add(tree)
     return str(added["job"].id) if added else str(tree["opts"]["jobId"])
 
 

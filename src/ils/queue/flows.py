@@ -34,7 +34,7 @@ from ils.errors import ConfigurationError, InvalidJobPayload
 from ils.queue.children import BATCH_FIELD, FLOW_FIELD
 from ils.queue.declare import Binding, Helper, OnChildFailure, Step
 from ils.queue.executor import payload_errors
-from ils.queue.flow_store import FlowJob
+from ils.queue.flow_store import FlowJob, check_one_server
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, job_options, owner, producer_for
 from ils.queue.registry import Payload
 from ils.queue.settings import Settings
@@ -67,6 +67,7 @@ def build_tree(
     opts = root.options
     root_id = opts.job_id if opts is not None and opts.job_id else uuid.uuid4().hex
     tree = _node(root, settings, company_id, root_id, None)
+    check_one_server(tree, settings)  # refused now, not when the relay adds it
     if marks:
         tree["data"] |= dict(marks)
     return tree

@@ -216,10 +216,14 @@ class SeriesTotals:
 
 class MetricsReader:
     """Reads the counters of one prefix: throughput series and totals per job type.
-    ``client`` is called at each read (the broker connects on first use)."""
+    ``client`` is called at each read (the broker connects on first use) with a queue's name for
+    that queue's own keys (its server), None for the counters (the deployment's server)."""
 
     def __init__(
-        self, client: Callable[[], aredis.Redis], prefix: str, names: JobNames | None = None
+        self,
+        client: Callable[[str | None], aredis.Redis],
+        prefix: str,
+        names: JobNames | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -228,13 +232,14 @@ class MetricsReader:
     async def oldest_waiting(self, queues: Iterable[str]) -> dict[str, float]:
         """Per queue, the seconds its longest-waiting job has waited (0: none waits)."""
         names = list(queues)
-        client = self.client()
-        ages = await asyncio.gather(*(oldest_waiting_s(client, self.prefix, q) for q in names))
+        ages = await asyncio.gather(
+            *(oldest_waiting_s(self.client(q), self.prefix, q) for q in names)
+        )
         return dict(zip(names, ages, strict=True))
 
     async def stalled(self) -> dict[str, int]:
         """Per queue, the jobs the stalled-job check has handed back to wait so far."""
-        raw = await self.client().hgetall(keys.stalled_totals(self.prefix))
+        raw = await self.client(None).hgetall(keys.stalled_totals(self.prefix))
         return {str(q): int(n) for q, n in raw.items()}
 
     async def throughput(
@@ -244,7 +249,7 @@ class MetricsReader:
         last = int((time.time() if now is None else now) // 60)
         first = last - minutes + 1
         hours = range(first // 60, last // 60 + 1)
-        async with self.client().pipeline(transaction=False) as pipe:
+        async with self.client(None).pipeline(transaction=False) as pipe:
             for hour in hours:
                 pipe.hgetall(keys.throughput(self.prefix, queue, hour))
             results = await pipe.execute()
@@ -260,7 +265,7 @@ class MetricsReader:
 
     async def totals(self) -> list[SeriesTotals]:
         """Per queue and job name: outcome totals and the run-time histogram."""
-        async with self.client().pipeline(transaction=False) as pipe:
+        async with self.client(None).pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.job_totals(self.prefix))
             pipe.hgetall(keys.job_durations(self.prefix))
             jobs, durations = await pipe.execute()

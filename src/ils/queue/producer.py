@@ -233,8 +233,9 @@ class Producer:
                 raise
             if self.settings.queue(queue).fallback == "spool":
                 return await self._spool(flow_row(tree), what, exc)
+            where = redact(self.broker.url_for(queue))
             raise BrokerUnavailable(
-                f"could not enqueue the {what}: Redis at {redact(self.broker.url)} unreachable "
+                f"could not enqueue the {what}: Redis at {where} unreachable "
                 f"({exc}); a flow is never run inline"
             ) from exc
         return Enqueued(queue, name, job_id, "queued")
@@ -253,7 +254,7 @@ class Producer:
         """The ``spool`` fallback: keep the job (or flow) in the outbox; the relay's sweep adds
         it to BullMQ when Redis answers again."""
         relay = self._relay(f"spooling {what}")
-        where = redact(self.broker.url)
+        where = redact(self.broker.url_for(row.queue))
         try:
             await relay.outbox.spool(row)
         except Exception as err:
@@ -276,7 +277,7 @@ class Producer:
         exc: BaseException,
         company_id: int | None = None,
     ) -> Enqueued:
-        where = redact(self.broker.url)
+        where = redact(self.broker.url_for(job_type.queue))
         if spec.fallback == "raise":
             raise BrokerUnavailable(
                 f"could not enqueue {job_type.key}: Redis at {where} unreachable ({exc})"

@@ -1,7 +1,9 @@
-"""The process's bullmq ``Queue`` objects: one per queue name, over one Redis client, made on
-first use and closed once. The producer, the outbox relay and the admin layer all take their
-queues from here (through :attr:`ils.queue.broker.Broker.queues`), so a process holds one set,
-and the one ``FlowProducer`` that adds flows (:mod:`ils.queue.flow_store`) over the same client.
+"""The process's bullmq ``Queue`` objects: one per queue name, over one Redis client per server,
+made on first use and closed once. The producer, the outbox relay, the workers' helpers and the
+admin layer all take their queues from here (through :attr:`ils.queue.broker.Broker.queues`), so
+a process holds one set, and one ``FlowProducer`` per server that adds flows
+(:mod:`ils.queue.flow_store`) over the same client. This is the one place where a queue's server
+is chosen (its ``redis_url``, else the deployment's: issue 21, queues sharded over servers).
 """
 
 from __future__ import annotations
@@ -16,47 +18,65 @@ from ils.queue.settings import Settings
 
 
 class Queues:
-    """The ``Queue`` of each name of one prefix, sharing the client ``connect`` makes.
+    """The ``Queue`` of each name of one prefix; the queues of one server share one client.
 
-    Every ``Queue`` here shares the one client, so :meth:`close` closes that client once and
-    forgets the queues (a bullmq ``Queue.close()`` would close the shared client once per queue).
-    A queue asked for after :meth:`close` comes with a new client.
+    ``url_of`` gives a queue's server URL (None: the deployment's), ``connect`` a client to a URL.
+    :meth:`close` closes each server's client once and forgets the queues (a bullmq
+    ``Queue.close()`` would close the shared client once per queue). A queue asked for after
+    :meth:`close` comes with a new client.
     """
 
-    def __init__(self, settings: Settings, connect: Callable[[], aredis.Redis]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        url_of: Callable[[str | None], str],
+        connect: Callable[[str], aredis.Redis],
+    ) -> None:
         self.settings = settings
+        self._url_of = url_of
         self._connect = connect
-        self._client: aredis.Redis | None = None
+        self._clients: dict[str, aredis.Redis] = {}
         self._queues: dict[str, Queue] = {}
-        self._flows: FlowProducer | None = None
+        self._flows: dict[str, FlowProducer] = {}
 
-    def _shared(self) -> aredis.Redis:
-        if self._client is None:
-            self._client = self._connect()
-        return self._client
+    def url(self, name: str) -> str:
+        """The URL of the server queue ``name`` lives on (:class:`ConfigurationError` for a name
+        not configured)."""
+        self.settings.queue(name)
+        return self._url_of(name)
+
+    def client(self, name: str) -> aredis.Redis:
+        """The client shared by the queues on ``name``'s server."""
+        url = self.url(name)
+        client = self._clients.get(url)
+        if client is None:
+            client = self._clients[url] = self._connect(url)
+        return client
 
     def get(self, name: str) -> Queue:
         """The queue called ``name``; :class:`ConfigurationError` for a name not configured."""
-        self.settings.queue(name)
         queue = self._queues.get(name)
         if queue is None:
-            queue = Queue(name, {"connection": self._shared(), "prefix": self.settings.prefix})
+            opts = {"connection": self.client(name), "prefix": self.settings.prefix}
+            queue = Queue(name, opts)
             use_strategy(queue)  # job schedulers stepped right across clock changes
             self._queues[name] = queue
         return queue
 
-    def flow_producer(self) -> FlowProducer:
-        """The ``FlowProducer`` over the shared client (never closed itself: :meth:`close`
-        closes the client)."""
-        if self._flows is None:
-            opts = {"connection": self._shared(), "prefix": self.settings.prefix}
-            self._flows = FlowProducer(opts)
-        return self._flows
+    def flow_producer(self, name: str) -> FlowProducer:
+        """The ``FlowProducer`` of the server queue ``name`` lives on, over its shared client
+        (never closed itself: :meth:`close` closes the client)."""
+        url = self.url(name)
+        flows = self._flows.get(url)
+        if flows is None:
+            opts = {"connection": self.client(name), "prefix": self.settings.prefix}
+            flows = self._flows[url] = FlowProducer(opts)
+        return flows
 
     async def close(self) -> None:
-        """Close the shared client (once, however many queues use it); idempotent."""
+        """Close each server's shared client (once, however many queues use it); idempotent."""
         self._queues.clear()
-        self._flows = None
-        client, self._client = self._client, None
-        if client is not None:
+        self._flows.clear()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             await client.aclose()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ils.errors import ConfigurationError
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
@@ -48,44 +49,72 @@ class RelayTiming:
 @dataclass
 class Published:
     """What became of one publish: the rows BullMQ has, the rows it refused (with why), and the
-    connection error that stopped it, if Redis stopped answering."""
+    connection error of each server that stopped answering (queues may have servers of their
+    own). ``broker_error`` is the deployment's server's: the relay's sweep stops on it, while a
+    queue's own server failing holds back only that server's rows."""
 
     added: list[OutboxRow] = field(default_factory=list)
     failed: list[tuple[OutboxRow, BaseException]] = field(default_factory=list)
+    down: dict[str, BaseException] = field(default_factory=dict)
+    up: set[str] = field(default_factory=set)
     broker_error: BaseException | None = None
 
 
+@dataclass
+class _Backoff:
+    """One server's failures in a row and when it is worth trying again."""
+
+    failures: int = 0
+    retry_at: float = 0.0
+    last_error: str | None = None
+
+    def waiting(self) -> bool:
+        return self.failures > 0 and time.monotonic() < self.retry_at
+
+
 class Publisher:
-    """Adds outbox rows' jobs to the broker's queues and tracks whether Redis answers."""
+    """Adds outbox rows' jobs to the broker's queues and tracks whether each Redis server
+    answers (queues may live on servers of their own: one server down holds back its rows only).
+    """
 
     def __init__(self, broker: Broker, timing: RelayTiming) -> None:
         self.broker = broker
         self.timing = timing
-        self._failures = 0
-        self._retry_at = 0.0
-        self.last_error: str | None = None
+        self._servers: dict[str, _Backoff] = {}
+
+    def _server(self, row: OutboxRow) -> str:
+        try:
+            return self.broker.queues.url(row.queue)
+        except ConfigurationError:  # its add fails with this error, for this row alone
+            return self.broker.url
 
     async def publish(self, rows: Sequence[OutboxRow], now: dt.datetime) -> Published:
-        """Add each row's job to BullMQ, ``ADD_CONCURRENCY`` at a time. Once Redis fails to
-        answer, the rows not tried yet fail with that error rather than each waiting for it."""
+        """Add each row's job to BullMQ, ``ADD_CONCURRENCY`` at a time. Once a server fails to
+        answer, its rows not tried yet fail with that error rather than each waiting for it; the
+        rows of the other servers go on."""
         out = Published()
         for start in range(0, len(rows), ADD_CONCURRENCY):
-            group = rows[start : start + ADD_CONCURRENCY]
-            if out.broker_error is not None:
-                out.failed.extend((row, out.broker_error) for row in group)
-                continue
+            group: list[OutboxRow] = []
+            for row in rows[start : start + ADD_CONCURRENCY]:
+                down = out.down.get(self._server(row))
+                if down is None:
+                    group.append(row)
+                else:
+                    out.failed.append((row, down))
             results = await asyncio.gather(
                 *(self._add(row, now) for row in group), return_exceptions=True
             )
             for row, result in zip(group, results, strict=True):
                 if not isinstance(result, BaseException):
                     out.added.append(row)
+                    out.up.add(self._server(row))
                     continue
                 if not isinstance(result, Exception):
                     raise result  # cancellation and the like are not relay failures
                 out.failed.append((row, result))
                 if is_connection_error(result):
-                    out.broker_error = result
+                    out.down.setdefault(self._server(row), result)
+        out.broker_error = out.down.get(self.broker.url)
         return out
 
     async def _add(self, row: OutboxRow, now: dt.datetime) -> str:
@@ -100,11 +129,12 @@ class Publisher:
         return str(job.id)
 
     def report(self, published: Published) -> None:
-        """Note whether Redis answered, and log the rows BullMQ refused."""
-        if published.broker_error is not None:
-            self._note_down(published.broker_error, len(published.failed))
-        elif published.added:
-            self._note_up()
+        """Note whether each server answered, and log the rows BullMQ refused."""
+        for url, exc in published.down.items():
+            waiting = sum(1 for row, _exc in published.failed if self._server(row) == url)
+            self._note_down(url, exc, waiting)
+        for url in published.up - set(published.down):
+            self._note_up(url)
         for row, exc in published.failed:
             if not is_connection_error(exc):
                 # Retried every sweep; said loudly on the first attempt and every hundredth.
@@ -118,30 +148,40 @@ class Publisher:
 
     # -- whether Redis answers -------------------------------------------------------------
 
+    def _state(self, url: str) -> _Backoff:
+        return self._servers.setdefault(url, _Backoff())
+
+    @property
+    def last_error(self) -> str | None:
+        """The deployment's server's last connection error, else another server's."""
+        own = self._state(self.broker.url).last_error
+        return own or next((s.last_error for s in self._servers.values() if s.last_error), None)
+
     def down(self) -> bool:
-        """Whether Redis failed lately and its back-off has not run out."""
-        return self._failures > 0 and time.monotonic() < self._retry_at
+        """Whether the deployment's Redis failed lately and its back-off has not run out."""
+        return self._state(self.broker.url).waiting()
 
     def retry_in_s(self) -> float:
-        """Seconds until Redis is worth trying again (0 while it answers)."""
-        return max(0.0, self._retry_at - time.monotonic()) if self._failures else 0.0
+        """Seconds until the deployment's Redis is worth trying again (0 while it answers)."""
+        state = self._state(self.broker.url)
+        return max(0.0, state.retry_at - time.monotonic()) if state.failures else 0.0
 
-    def _note_down(self, exc: BaseException, waiting: int) -> None:
-        self._failures += 1
-        wait = self.timing.backoff_s(self._failures)
-        self._retry_at = time.monotonic() + wait
-        self.last_error = str(exc)
-        level = logging.WARNING if self._failures == 1 else logging.DEBUG
+    def _note_down(self, url: str, exc: BaseException, waiting: int) -> None:
+        state = self._state(url)
+        state.failures += 1
+        wait = self.timing.backoff_s(state.failures)
+        state.retry_at = time.monotonic() + wait
+        state.last_error = str(exc)
+        level = logging.WARNING if state.failures == 1 else logging.DEBUG
         log.log(
             level,
             "outbox relay: Redis at %s unreachable (%s); %d jobs of this pass stay in the "
             "outbox, next try in %.0fs",
-            redact(self.broker.url), exc, waiting, wait,
+            redact(url), exc, waiting, wait,
         )  # fmt: skip
 
-    def _note_up(self) -> None:
-        if self._failures:
-            log.info("outbox relay: Redis at %s answers again", redact(self.broker.url))
-        self._failures = 0
-        self._retry_at = 0.0
-        self.last_error = None
+    def _note_up(self, url: str) -> None:
+        state = self._state(url)
+        if state.failures:
+            log.info("outbox relay: Redis at %s answers again", redact(url))
+        state.failures, state.retry_at, state.last_error = 0, 0.0, None

@@ -197,7 +197,7 @@ class WorkerRuntime:
 
     def _build_worker(self, queue: str) -> Worker:
         spec = self.settings.queue(queue)
-        client = self.broker.client("worker")
+        client = self.broker.client("worker", queue=queue)
         worker = Worker(
             queue,
             self._processor(queue),
@@ -220,12 +220,11 @@ class WorkerRuntime:
         )
 
     def _failed_budget(self, queue: str) -> FailedBudget:
-        assert self._heartbeat is not None
         return FailedBudget(
             queue,
             self.settings.queue(queue),
             lambda: self.broker.queues.get(queue),
-            self._heartbeat.client,
+            self.broker.admin_client_for(queue),
         )
 
     # -- supervision -----------------------------------------------------------------------
@@ -268,7 +267,7 @@ class WorkerRuntime:
             if budget_used > self.settings.worker_restart_limit:
                 self._fail(WorkerCrashed(f"worker for queue {queue} keeps dying: {error}"))
                 return
-            await self.broker.wait_until_ready()
+            await self.broker.wait_until_ready(queue=queue)  # its own server (issue 21)
             if self._stopping.is_set():
                 return
             await self._launch(queue)

@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ils.errors import ConfigurationError
 
@@ -23,6 +23,26 @@ BackoffKind = Literal["exponential", "fixed", "exponential_jitter"]
 FallbackPolicy = Literal["spool", "inline", "raise"]
 
 DAY_S = 24 * 3600
+
+#: The URL schemes a Redis URL may have: one server (plain, TLS, or a Unix socket). Redis
+#: Cluster is refused (docs/deployment.md, "Sharding queues over Redis servers").
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_redis_url(url: str | None) -> str | None:
+    """``url`` when it names one Redis server; :class:`ValueError` (the settings' error)
+    naming the accepted schemes otherwise, and saying so for a cluster URL."""
+    if url is None:
+        return None
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if "cluster" in scheme:
+        raise ValueError(
+            f"a Redis Cluster URL ({scheme}://) is not supported: shard queues over separate "
+            "Redis servers with each queue's redis_url instead"
+        )
+    if scheme not in REDIS_SCHEMES:
+        raise ValueError(f"a Redis URL starts with {', '.join(s + '://' for s in REDIS_SCHEMES)}")
+    return url
 
 
 class QueueSpec(BaseModel):
@@ -53,6 +73,13 @@ class QueueSpec(BaseModel):
     # oldest are removed (their dead letters stay in the database). None: no byte budget.
     keep_failed_bytes: int | None = Field(64 * 1024 * 1024, ge=1)
     fallback: FallbackPolicy = "raise"
+    # The Redis server this queue's jobs live on, when not the deployment's (issue 21: queues
+    # shard over servers). Every part that touches the queue uses it (ils.queue.queues).
+    redis_url: str | None = Field(
+        None, description="None: the deployment's Redis (REDIS_URL, else the embedded server)"
+    )
+
+    valid_redis_url = field_validator("redis_url")(check_redis_url)
 
     @property
     def effective_drain_delay_s(self) -> float:
@@ -114,6 +141,8 @@ class Settings(BaseModel):
     imports: tuple[str, ...] = ()
     queues: dict[str, QueueSpec] = Field(default_factory=lambda: dict(DEFAULT_QUEUES))
 
+    valid_redis_url = field_validator("redis_url")(check_redis_url)
+
     @model_validator(mode="after")
     def _all_queues_present(self) -> Settings:
         missing = [q for q in QUEUE_NAMES if q not in self.queues]
@@ -136,6 +165,11 @@ class Settings(BaseModel):
     def queue(self, name: str) -> QueueSpec:
         check_queue_name(name)
         return self.queues[name]
+
+    def server_url(self, queue: str) -> str | None:
+        """The Redis URL queue ``queue`` lives on: its own ``redis_url``, else the
+        deployment's (None: the embedded server)."""
+        return self.queue(queue).redis_url or self.redis_url
 
     @property
     def redis_dir(self) -> Path:

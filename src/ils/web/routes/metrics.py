@@ -128,7 +128,14 @@ async def _deployment_families(request: Request) -> list[Metric]:
     )
     for queue, n in health["workers"].items():
         live.add_metric([queue], n)
-    families: list[Metric] = [up, rtt, live, _heartbeat_age(health)]
+    server_up = GaugeMetricFamily(
+        "ils_redis_server_up", "1 when the Redis server answers a ping, per server (its queues)",
+        labels=["server", "queues"],
+    )  # fmt: skip
+    for server in health["servers"]:
+        labels = [str(server["server"]), ",".join(server["queues"])]
+        server_up.add_metric(labels, 1.0 if server["redis"] else 0.0)
+    families: list[Metric] = [up, rtt, server_up, live, _heartbeat_age(health)]
     outbox = GaugeMetricFamily("ils_outbox_pending", "jobs written to the outbox, not yet in Redis")
     outbox.add_metric([], await admin.outbox.count(PLATFORM))
     families.append(outbox)
@@ -136,7 +143,7 @@ async def _deployment_families(request: Request) -> list[Metric]:
     if not health["redis"]:
         return families
     try:
-        states = await admin.states()
+        states = await admin.states(admin.reachable_queues(health))  # their server answers
         totals = await admin.metrics.totals()
         stalled = await admin.metrics.stalled()
         waiting = await admin.metrics.oldest_waiting(states)

@@ -103,9 +103,24 @@ class WorkerProcessOut(BaseModel):
     failed: int | None
 
 
+class ServerHealthOut(BaseModel):
+    server: str | None = Field(description="its URL without the password; None in a company's view")
+    default: bool = Field(description="the deployment's server (REDIS_URL, else embedded)")
+    queues: list[str] = Field(description="the queues whose jobs it holds")
+    redis: bool = Field(description="it answers")
+    latency_ms: float | None
+    version: str | None = Field(description="None in a company's view, as are memory and clients")
+    memory_used_bytes: int | None
+    memory_used_human: str | None
+    connected_clients: int | None
+    maxmemory_bytes: int | None = None
+    maxmemory_policy: str | None = None
+    error: str | None
+
+
 class QueueHealthOut(BaseModel):
     redis: bool
-    healthy: bool = Field(description="Redis answers and at least one worker is alive")
+    healthy: bool = Field(description="every Redis server answers and a worker is alive")
     latency_ms: float | None
     version: str | None = Field(description="None in a company's view, as are memory and clients")
     memory_used_bytes: int | None
@@ -114,6 +129,9 @@ class QueueHealthOut(BaseModel):
     maxmemory_bytes: int | None = Field(None, description="Redis's memory limit; 0: none")
     maxmemory_policy: str | None = Field(None, description="must be noeviction for BullMQ")
     error: str | None
+    servers: list[ServerHealthOut] = Field(
+        description="each Redis server with its queues (queues may have servers of their own)"
+    )
     workers: dict[str, int] = Field(description="live worker processes per queue")
     worker_processes: list[WorkerProcessOut]
     checked_at: int = Field(description="epoch milliseconds")
