@@ -61,7 +61,7 @@ async def test_metrics_stay_exact_over_flushes_with_no_count_field(
         await recorder.flush()
     durations = await client.hgetall(keys.job_durations(prefix))
     assert not [f for f in durations if f.endswith("|count")]
-    [series] = await MetricsReader(lambda: client, prefix).totals()
+    [series] = await MetricsReader(lambda _queue=None: client, prefix).totals()
     assert series.outcomes == {"completed": 15, "failed": 3, "retried": 0}
     assert series.count == 18 and series.buckets[-1] == ("+Inf", 18)
     hour_key = keys.throughput(prefix, "oma", int(at // 3600))
@@ -77,5 +77,5 @@ async def test_an_older_writers_count_field_is_not_counted_twice(
     recorder = MetricsRecorder(client, prefix)
     recorder.record("oma", "probe", "completed", 0.001)
     await recorder.flush()
-    [series] = await MetricsReader(lambda: client, prefix).totals()
+    [series] = await MetricsReader(lambda _queue=None: client, prefix).totals()
     assert series.count == 3
