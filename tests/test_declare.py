@@ -134,7 +134,12 @@ async def test_resources_are_built_when_a_worker_of_their_queues_starts(settings
         # the webhook sender is built without its HTTP client (made at the first delivery)
         assert set(system.resources.built()) == {"notifier", "webhooks"}
         system.runtime(("pdf",))
-        assert set(system.resources.built()) == {"notifier", "webhooks", "files", "pdf_renderer"}
+        # the render pool (reportlab) is built by the first PDF job; its settings are checked
+        assert set(system.resources.built()) == {"notifier", "webhooks", "files"}
+        system.runtime(("email",))  # the mailer too (templates, SMTP, its log in the database)
+        assert set(system.resources.built()) == {"notifier", "webhooks", "files"}
+        _ = system.resources.pdf_renderer
+        assert "pdf_renderer" in system.resources.built()
     finally:
         await system.close()
     assert system.resources.built() == ()  # closed: what was built, and only that

@@ -3,12 +3,16 @@ the web app (FastAPI, Starlette, uvicorn) nor the migrations (Alembic), nor the 
 queues' resources (reportlab, Jinja2, httpx), nor the command-line libraries (typer, click, rich),
 nor code its first job would load: SQLAlchemy and its drivers, the ORM models, the outbox's
 storage (the relay's probe asks the database's own driver until a row is there), the queue admin.
-Read from Python's own import log (``PYTHONPROFILEIMPORTTIME``) of a real worker process, from
-launch to ready. The short way ``ils worker`` takes without typer accepts the options of the typer
-command, and leaves anything else (``--help`` among them) to it."""
+A worker imports the job modules of its own queues only (the registry imports a queue's when
+first asked about it), and the resources whose libraries are heavy (the mailer, the PDF and AI
+pools, the chat provider) have their settings checked at start and are built by their first job.
+Read from the ``sys.modules`` of a real worker process when it logs that it is ready. The short
+way ``ils worker`` takes without typer accepts the options of the typer command, and leaves
+anything else (``--help`` among them) to it."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,9 @@ import typer.main
 
 from ils.cli import app
 from ils.cli_worker import OPTIONS, REPEATABLE, WorkerArgs, parse_worker_args
+from ils.jobs import JOB_MODULES, build_registry
+from ils.queue.declare import declared_in
+from ils.queue.settings import QUEUE_NAMES
 from tests.support.processes import IlsProcess
 
 WEB_AND_MIGRATIONS = {"fastapi", "starlette", "uvicorn", "alembic"}
@@ -34,25 +41,44 @@ NOT_BEFORE_THE_FIRST_JOB = {
 # The schedules' reconciler and service: loaded by a worker of the scheduled queue only (the
 # ``ils schedule`` commands' module is a few lines of options, like ``ils queue``'s).
 NOT_WITHOUT_THE_SCHEDULED_QUEUE = {"ils.jobs.scheduled.reconcile", "ils.domain.services.schedules"}
+# Loaded by the first use, not by a start: the event catalog and envelope (the webhook worker
+# validates no event), the JSON log formatter (text logs here), the TOML reader (no file here).
+NOT_AT_START = {"ils.events.catalog", "ils.events.envelope", "pythonjsonlogger", "tomllib"}
+# What the resources of the email, pdf and ai queues load when built, by their first job.
+BUILT_BY_THE_FIRST_JOB = {"jinja2", "aiosmtplib", "reportlab", "PIL", "multiprocessing",
+                          "sqlalchemy", "httpx"}  # fmt: skip
+
+
+# The ``ils`` command, printing its ``sys.modules`` when it logs that it is ready (Python's
+# import log misses what ``importlib.import_module`` imports: the job modules among them).
+AT_READY = """
+import logging, sys
+class AtReady(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith("ready: worker"):
+            print("modules at ready:", " ".join(sorted(sys.modules)), flush=True)
+logging.getLogger("ils.worker").addHandler(AtReady())
+from ils.cli_worker import main
+main()
+"""
+
+
+async def imported_until_ready(args: list[str], worker_env: dict[str, str]) -> set[str]:
+    """The modules an ``ils worker`` process holds when it says it is ready."""
+    # On the var directory's migrated SQLite database, whatever the environment names.
+    env = {k: v for k, v in worker_env.items() if k != "DATABASE_URL"}
+    worker = await IlsProcess(["worker", *args], env, entry=("-c", AT_READY)).start()
+    try:
+        line = await worker.wait_for_line("modules at ready:", timeout_s=90)
+    finally:
+        await worker.kill()
+    return set(line.split(":", 1)[1].split())
 
 
 async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migrations(
     worker_env: dict[str, str],
 ):
-    # On the var directory's migrated SQLite database, whatever the environment names.
-    env = {k: v for k, v in worker_env.items() if k != "DATABASE_URL"}
-    env |= {"PYTHONPROFILEIMPORTTIME": "1"}
-    worker = await IlsProcess(["worker", "--queues", "notification"], env).start()
-    try:
-        # Everything imported on the way to ready was logged before the ready line.
-        await worker.wait_for_line("ready: worker", timeout_s=90)
-    finally:
-        await worker.kill()
-    modules = {
-        line.rsplit("|", 1)[1].strip()
-        for line in worker.lines
-        if line.startswith("import time:") and "|" in line
-    }
+    modules = await imported_until_ready(["--queues", "notification"], worker_env)
     loaded = {name.split(".")[0] for name in modules}
     assert {"bullmq", "ils"} <= loaded  # the log is read right
     assert "ils.jobs.notification.channel" in modules  # its handlers were imported
@@ -64,6 +90,47 @@ async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migration
     assert modules.isdisjoint(NOT_WITHOUT_THE_SCHEDULED_QUEUE), (
         modules & NOT_WITHOUT_THE_SCHEDULED_QUEUE
     )
+    others = {name for name, queues in JOB_MODULES.items() if "notification" not in queues}
+    assert modules.isdisjoint(others), modules & others  # other queues' job modules
+    assert {"ils.jobs.notification.handlers", "ils.jobs.webhooks.deliver"} <= modules
+    assert loaded.isdisjoint(NOT_AT_START) and modules.isdisjoint(NOT_AT_START), (
+        loaded | modules
+    ) & NOT_AT_START
+
+
+async def test_a_worker_checks_its_heavy_resources_settings_and_builds_them_at_first_use(
+    worker_env: dict[str, str],
+):
+    # Every queue but the scheduled one, whose start brings the schedules (on the ORM) up to date.
+    modules = await imported_until_ready(["--queues", "email,pdf,ai,oma,notification"], worker_env)
+    loaded = {name.split(".")[0] for name in modules}
+    assert loaded.isdisjoint(BUILT_BY_THE_FIRST_JOB), loaded & BUILT_BY_THE_FIRST_JOB
+    # The settings of the mailer and of the chat provider were validated.
+    assert {"ils.jobs.email.settings", "ils.jobs.ai.chat.settings"} <= modules
+    assert {"ils.jobs.email.mailer", "ils.jobs.pdf.pool", "ils.jobs.ai.pool"}.isdisjoint(modules)
+
+
+def test_each_job_module_is_listed_under_the_queues_of_the_types_it_defines():
+    for name, queues in JOB_MODULES.items():
+        module = importlib.import_module(name)
+        own = {
+            d.job_type.queue for d in declared_in(module) if d.job_type.handler.__module__ == name
+        }
+        assert set(queues) == own, name
+
+
+def test_a_registry_loads_a_queue_when_first_asked_about_it():
+    everything = build_registry()
+    assert len(everything) > 0
+    for queue in QUEUE_NAMES:
+        lazy = build_registry()
+        assert lazy.loaded_types() == []  # nothing imported by building it
+        assert {t.key for t in lazy.for_queue(queue)} == {
+            t.key for t in everything.for_queue(queue)
+        }
+        assert {t.queue for t in lazy.loaded_types()} >= {queue}
+    lazy = build_registry()
+    assert lazy.knows("pdf", "invoice") and len(lazy) == len(everything)
 
 
 def test_the_short_way_takes_the_typer_commands_options():

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
@@ -22,7 +22,7 @@ from ils.queue.dead_letter_sweep import DeadLetterSweep
 from ils.queue.outbox_probe import OutboxProbe
 from ils.queue.processing import DeadLettersOnDemand
 from ils.queue.producer import Producer, bind_producer, unbind_producer
-from ils.queue.registry import Registry
+from ils.queue.registry import JobType, Registry
 from ils.queue.relay import OutboxRelay
 from ils.queue.runtime import WorkerRuntime
 from ils.queue.settings import QUEUE_NAMES
@@ -118,9 +118,11 @@ class JobSystem:
     sessions, so a service enqueueing with its session needs no producer of its own. The
     handlers' other resources (:class:`~ils.jobs.resources.Resources`: files, mailer, PDF render
     pool, notifier, AI model pool, chat provider) are built when first needed, by the factories
-    above; :meth:`runtime` builds those its queues' job types declare up front, so a bad setting
-    fails at start-up, and :meth:`close` closes only what was built. ``resources`` may hand in
-    parts built elsewhere (tests: a mailer on a test SMTP server); those stay the caller's.
+    above; :meth:`runtime` makes those its queues' job types declare ready up front, so a bad
+    setting fails at start-up (the mailer, chat provider and the PDF and AI pools have their
+    settings validated there and are built by their first job: their libraries are heavy), and
+    :meth:`close` closes only what was built. ``resources`` may hand in parts built elsewhere
+    (tests: a mailer on a test SMTP server); those stay the caller's.
     The outbox lives in that database; its table is made by the migrations (never here).
     :meth:`start_background` starts the outbox relay's sweep, which every web and worker process
     runs; until something needs the database's engine, the sweep asks the database's own driver
@@ -137,8 +139,9 @@ class JobSystem:
     ) -> None:
         self.settings = settings
         self.registry = registry or build_registry(settings.imports)
-        for job_type in self.registry:
-            check_kinds(job_type.resources, f"job type {job_type.key}")
+        # The types added so far (a registry imports a queue's job modules when first asked
+        # about it): the rest are checked by :meth:`runtime` for the queues it works.
+        self._check_kinds(self.registry.loaded_types())
         self.database = database or Database(settings.resolved_database_url())
         self.broker = Broker(settings)
         self.resources = resources or Resources()
@@ -153,7 +156,14 @@ class JobSystem:
             "oma_folders": lambda: build_oma_folders(settings),
             "webhooks": lambda: build_webhooks(settings),
         }
-        self.resources.provide(factories)
+        # What a worker's start checks instead of building (see Resources.start): their settings.
+        checks: dict[str, Callable[[], object]] = {
+            "mailer": settings.mail_settings,
+            "chat": settings.chat_settings,
+            "pdf_renderer": lambda: settings.queue("pdf"),
+            "ai_models": lambda: settings.queue("ai"),
+        }
+        self.resources.provide(factories, checks)
         self._probe = OutboxProbe(self.database.direct)
         self.relay = OutboxRelay(lambda: self.outbox, self.broker, settings, probe=self._outbox_due)
         self.producer = Producer(
@@ -166,6 +176,11 @@ class JobSystem:
         self.dead_letter_sweep = DeadLetterSweep(
             lambda: self.dead_letters, self.broker, QUEUE_NAMES
         )
+
+    @staticmethod
+    def _check_kinds(job_types: Iterable[JobType]) -> None:
+        for job_type in job_types:
+            check_kinds(job_type.resources, f"job type {job_type.key}")
 
     @functools.cached_property
     def dead_letters(self) -> DeadLetters:
@@ -222,6 +237,7 @@ class JobSystem:
             from ils.jobs.ai.extra import require_ai_extra
 
             require_ai_extra()
+        self._check_kinds(t for q in queues for t in self.registry.for_queue(q))
         self.resources.start(self.registry.resources_for(queues))
         kwargs.setdefault("dead_letters", DeadLettersOnDemand(lambda: self.dead_letters))
         return WorkerRuntime(

@@ -14,9 +14,6 @@ import logging
 from contextvars import ContextVar
 from typing import IO, Any
 
-from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
-
 from ils.errors import ConfigurationError
 
 #: The environment variable that picks the format of a process's log lines.
@@ -97,6 +94,9 @@ class TextFormatter(logging.Formatter):
 
 def json_formatter() -> logging.Formatter:
     """One JSON object a line: time, level, logger, message, the job's fields and any ``extra``."""
+    from pythonjsonlogger.core import RESERVED_ATTRS  # only for the JSON format
+    from pythonjsonlogger.json import JsonFormatter
+
     return JsonFormatter(
         "%(levelname)s %(name)s %(message)s",
         rename_fields={"levelname": "level", "name": "logger"},

@@ -10,7 +10,6 @@ for every path it set, where the value came from, so an error names the variable
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -227,6 +226,8 @@ class TomlSource(TomlConfigSettingsSource):
         if not path.is_file():
             raise ConfigurationError(f"config file not found: {path}")
         self.path = path
+        import tomllib  # only a process that has a TOML file reads one
+
         try:
             super().__init__(settings_cls, toml_file=path)
         except tomllib.TOMLDecodeError as exc:

@@ -11,17 +11,21 @@ from collections.abc import Sequence
 
 
 class IlsProcess:
-    """``python -m ils ARGS`` with stdout and stderr merged, read line by line."""
+    """``python -m ils ARGS`` with stdout and stderr merged, read line by line (``entry``:
+    what runs instead of ``-m ils``, e.g. ``("-c", code)`` calling :func:`ils.cli_worker.main`)."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str], entry: Sequence[str] = ("-m", "ils")
+    ) -> None:
         self.args = list(args)
         self.env = env
+        self.entry = list(entry)
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
 
     async def start(self) -> IlsProcess:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ils", *self.args,
+            sys.executable, *self.entry, *self.args,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

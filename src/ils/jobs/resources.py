@@ -82,6 +82,7 @@ class _Store:
     def __init__(self, given: dict[str, object]) -> None:
         self.given = given
         self.factories: dict[str, Callable[[], object]] = {}
+        self.checks: dict[str, Callable[[], object]] = {}
         self.built: dict[str, object] = {}
 
 
@@ -92,10 +93,18 @@ class Resources:
         self._store = _Store(dict(given))
         self._allowed: frozenset[str] | None = None
 
-    def provide(self, factories: Mapping[str, Callable[[], object]]) -> None:
-        """How to build each kind not handed in, when first needed."""
+    def provide(
+        self,
+        factories: Mapping[str, Callable[[], object]],
+        checks: Mapping[str, Callable[[], object]] | None = None,
+    ) -> None:
+        """How to build each kind not handed in, when first needed; ``checks``, for kinds whose
+        building loads heavy libraries (templates, PDF, SMTP, the ORM), what :meth:`start` does
+        instead of building them: validate their settings."""
         check_kinds(factories, "resource factories")
+        check_kinds(checks or {}, "resource checks")
         self._store.factories.update(factories)
+        self._store.checks.update(checks or {})
 
     def give(self, kind: str, value: object) -> None:
         """Hand in ``kind`` unless the caller already did (the job system gives its database
@@ -124,11 +133,19 @@ class Resources:
         return store.built[kind]
 
     def start(self, kinds: Iterable[str]) -> None:
-        """Build ``kinds`` now (a worker's, at start-up: a bad setting fails here, not in a job)."""
+        """Make ``kinds`` ready now (a worker's, at start-up: a bad setting fails here, not in a
+        job): a kind with a check has its settings validated and is built at its first use (its
+        libraries are loaded by the first job that needs them, not by the start); the others are
+        built."""
         wanted = sorted(kinds)
         check_kinds(wanted, "start")
+        store = self._store
         for kind in wanted:
-            self.get(kind)
+            check = store.checks.get(kind)
+            if check is not None and kind not in store.given and kind not in store.built:
+                check()
+            else:
+                self.get(kind)
 
     def built(self) -> tuple[str, ...]:
         """The kinds built so far (not those handed in)."""

@@ -3,7 +3,9 @@
 Wire names are kebab-case as the seed names them, so Node BullMQ producers can feed our workers.
 Payload models accept both snake_case and the camelCase Node producers send, and put camelCase
 on the wire. Job types are declared once with :func:`ils.queue.declare.job`; a registry is built by
-a factory (``ils.jobs.build_registry``) from the declaring modules; there is no global.
+a factory (``ils.jobs.build_registry``) from the declaring modules; there is no global. The
+factory may hand the registry a loader that imports a queue's declaring modules when the queue is
+first asked about, so a worker of one queue does not import the others' job modules.
 """
 
 from __future__ import annotations
@@ -122,11 +124,31 @@ def mask_personal(job_type: JobType | None, data: Any) -> Any:
 
 
 class Registry:
-    """The job types a process knows, keyed by ``queue/name``."""
+    """The job types a process knows, keyed by ``queue/name``.
 
-    def __init__(self, queues: tuple[str, ...]) -> None:
+    With ``load`` (``load(queues)`` adds the job types of ``queues``), a queue's types are added
+    when the queue is first asked about (:meth:`get`, :meth:`knows`, :meth:`for_queue`...);
+    iterating or counting loads every queue. Without it, the registry holds what :meth:`add`
+    gave it."""
+
+    def __init__(
+        self, queues: tuple[str, ...], load: Callable[[tuple[str, ...]], None] | None = None
+    ) -> None:
         self.queues = queues
         self._types: dict[str, JobType] = {}
+        self._load = load
+        self._loaded: set[str] = set() if load is not None else set(queues)
+
+    def load(self, queues: Iterable[str]) -> None:
+        """Make sure the job types of ``queues`` are added (a no-op for loaded queues)."""
+        missing = tuple(q for q in queues if q not in self._loaded)
+        if missing and self._load is not None:
+            self._load(missing)
+            self._loaded.update(missing)
+
+    def loaded_types(self) -> list[JobType]:
+        """The job types added so far, loading nothing."""
+        return list(self._types.values())
 
     def add(self, job_type: JobType) -> JobType:
         if job_type.queue not in self.queues:
@@ -141,6 +163,7 @@ class Registry:
         return job_type
 
     def get(self, queue: str, name: str) -> JobType:
+        self.load((queue,))
         try:
             return self._types[f"{queue}/{name}"]
         except KeyError:
@@ -151,6 +174,7 @@ class Registry:
 
     def knows(self, queue: str, name: str) -> bool:
         """Whether ``queue/name`` is a registered job type."""
+        self.load((queue,))
         return f"{queue}/{name}" in self._types
 
     def set_handler(self, queue: str, name: str, handler: Handler) -> None:
@@ -160,19 +184,24 @@ class Registry:
 
     def resources_of(self, queue: str, name: str) -> frozenset[str]:
         """What the handler of ``queue/name`` uses; nothing for a type this process lacks."""
+        self.load((queue,))
         job_type = self._types.get(f"{queue}/{name}")
         return job_type.resources if job_type is not None else frozenset()
 
     def resources_for(self, queues: Iterable[str]) -> frozenset[str]:
         """Everything the job types of ``queues`` use."""
         wanted = set(queues)
+        self.load(wanted)
         return frozenset(r for t in self._types.values() if t.queue in wanted for r in t.resources)
 
     def for_queue(self, queue: str) -> list[JobType]:
+        self.load((queue,))
         return [t for t in self._types.values() if t.queue == queue]
 
     def __iter__(self) -> Iterator[JobType]:
+        self.load(self.queues)
         return iter(list(self._types.values()))
 
     def __len__(self) -> int:
+        self.load(self.queues)
         return len(self._types)

@@ -22,8 +22,9 @@ from ils.domain.models import WebhookDelivery, WebhookEndpoint
 from ils.domain.models.types import utcnow
 from ils.domain.services import Paged, Text200, Window, paged
 from ils.errors import Invalid
+from ils.events.catalog import EVENT_TYPES
 from ils.jobs.webhooks.deliver import deliver_webhook
-from ils.jobs.webhooks.event import EVENT_TYPES, TEST_EVENT, WebhookEvent, new_event_id
+from ils.jobs.webhooks.event import TEST_EVENT, WebhookEvent, new_event_id
 from ils.jobs.webhooks.guard import check_url
 from ils.jobs.webhooks.settings import Network
 from ils.jobs.webhooks.signing import new_secret

@@ -1,6 +1,7 @@
 """What a webhook carries: the event envelope (the domain event log's shape: id, type, version,
-company, occurred-at, actor, subject, data) as a job payload, the exact body bytes sent, and the
-event types an endpoint may subscribe to.
+company, occurred-at, actor, subject, data) as a job payload, and the exact body bytes sent. The
+event types an endpoint may subscribe to are the catalog's (:data:`ils.events.catalog.EVENT_TYPES`),
+not imported here: the worker that delivers webhooks validates no event's data.
 
 The body is the envelope's JSON with sorted keys and no spaces, so every attempt and every replay
 of an event sends the same bytes under the same ``webhook-id`` (the event id).
@@ -14,15 +15,21 @@ from typing import Any
 
 from pydantic import Field
 
-from ils.events.catalog import EVENT_TYPES
-from ils.events.envelope import new_event_id
 from ils.queue.registry import Payload
 
-__all__ = ["EVENT_TYPES", "TEST_EVENT", "WebhookEvent", "envelope_of", "new_event_id"]
+__all__ = ["TEST_EVENT", "WebhookEvent", "envelope_of", "new_event_id"]
 
 #: The test-send's event type (``POST /api/webhooks/endpoints/{id}/test``): every endpoint gets
 #: it, whatever it subscribes to.
 TEST_EVENT = "webhook.test"
+
+
+def new_event_id(at: dt.datetime | None = None) -> str:
+    """A new event id (:func:`ils.events.envelope.new_event_id`, whose module and ULID are
+    loaded by the first call: a worker that delivers webhooks makes no event)."""
+    from ils.events.envelope import new_event_id as make
+
+    return make(at)
 
 
 class WebhookEvent(Payload):

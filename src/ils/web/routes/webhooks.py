@@ -24,7 +24,7 @@ from ils.domain.services import Id, QueuedJob, Window
 from ils.domain.services import webhooks as service
 from ils.domain.services.webhooks import EndpointCreate, EndpointUpdate, Rotation
 from ils.errors import Invalid
-from ils.jobs.webhooks.event import EVENT_TYPES
+from ils.events.catalog import EVENT_TYPES
 from ils.jobs.webhooks.settings import Network
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
