@@ -140,7 +140,33 @@ def raw_worker_options(url: str, prefix: str, concurrency: int) -> dict[str, Any
     }
 
 
-async def _prefill(queue: Queue, jobs: int, opts: dict[str, Any], blob: str) -> None:
+async def timed_drain(
+    queue: Queue, jobs: int, kept: int, side: str, limit_s: float
+) -> tuple[float, int]:
+    """Resume the paused, pre-filled ``queue`` and poll until nothing waits or runs; the seconds
+    that took and the polls. Then every job must have completed (``kept`` of them at most stay
+    in the completed set) and none failed."""
+    started = time.perf_counter()
+    await queue.resume()
+    deadline = time.monotonic() + limit_s
+    polls = 0
+    while True:
+        counts = await queue.getJobCounts(*PENDING_STATES)
+        polls += 1
+        if sum(counts.values()) == 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{side}: jobs not drained within {limit_s:.0f}s: {counts}")
+        await asyncio.sleep(POLL_S)
+    seconds = time.perf_counter() - started
+    final = await queue.getJobCounts("completed", "failed")
+    expected = min(jobs, kept)
+    if final["failed"] or final["completed"] != expected:
+        raise RuntimeError(f"{side}: expected {expected} completed, 0 failed; got {final}")
+    return seconds, polls
+
+
+async def prefill(queue: Queue, jobs: int, opts: dict[str, Any], blob: str) -> None:
     for first in range(0, jobs, PREFILL_BATCH):
         batch = [
             {"name": JOB_NAME, "data": payload_data(seq, blob), "opts": opts}
@@ -193,7 +219,7 @@ async def trial(
     workers: list[Any] = []
     try:
         await queue.pause()
-        await _prefill(queue, jobs, opts, filler(payload_bytes))
+        await prefill(queue, jobs, opts, filler(payload_bytes))
         raw_options = raw_worker_options(url, prefix, concurrency)
         for event, cpu_s in zip(ready, cpu, strict=True):
             args = (side, url, prefix, concurrency, raw_options, event, stop, cpu_s, limit_s + 120)
@@ -202,24 +228,7 @@ async def trial(
             workers.append(p)
         await _wait_ready(workers, ready)
 
-        started = time.perf_counter()
-        await queue.resume()
-        deadline = time.monotonic() + limit_s
-        polls = 0
-        while True:
-            counts = await queue.getJobCounts(*PENDING_STATES)
-            polls += 1
-            if sum(counts.values()) == 0:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{side}: jobs not drained within {limit_s:.0f}s: {counts}")
-            await asyncio.sleep(POLL_S)
-        seconds = time.perf_counter() - started
-
-        final = await queue.getJobCounts("completed", "failed")
-        expected = min(jobs, spec.keep_completed_count)
-        if final["failed"] or final["completed"] != expected:
-            raise RuntimeError(f"{side}: expected {expected} completed, 0 failed; got {final}")
+        seconds, polls = await timed_drain(queue, jobs, spec.keep_completed_count, side, limit_s)
     finally:
         await asyncio.to_thread(_stop_processes, workers, stop)
         await queue.close()
