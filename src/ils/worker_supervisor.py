@@ -133,16 +133,15 @@ class Supervisor:
         self.policy = policy or RestartPolicy()
         self.slots = [Slot(i) for i in range(1, processes + 1)]
         self._context = multiprocessing.get_context("spawn")
-        self._stopping = False
+        self._stopping: str | bool = False  # the name of the signal that asked to stop
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
     # -- signals ----------------------------------------------------------------------------
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if not self._stopping:
-            log.info("%s received: stopping the worker processes", signal.Signals(signum).name)
-        self._stopping = True
+        # Only a flag and a byte here: the loop, woken by the byte, does the rest (and logs).
+        self._stopping = self._stopping or signal.Signals(signum).name
         with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"x")
 
@@ -196,6 +195,7 @@ class Supervisor:
                     self._start(slot)
             while not self._stopping:
                 self._step()
+            log.info("%s received: stopping the worker processes", self._stopping)
             self._drain()
         finally:
             os.close(self._wake_r)
