@@ -163,11 +163,8 @@ def report(
             t[what] for t in trials if t["side"] == side and t["processes"] == processes
         )
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True
-    ).stdout.strip()
     print(
-        f"commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"commit {args.commit}, {args.started}, "
         f"{args.jobs} jobs, concurrency {args.concurrency} per process, {args.repeats} repeats "
         f"(medians), load average {load[0]:.1f} before, {load[1]:.1f} after, "
         f"{os.cpu_count()} cores\n"
@@ -180,6 +177,14 @@ def report(
         print(
             f"| {name} | {one:,.0f} jobs/s | {two:,.0f} jobs/s | {two / one:.2f} | "
             f"{cpu1:.0f} / {cpu2:.0f} µs |"
+        )
+    for repeat in range(args.repeats):
+        rate = {
+            (t["side"], t["processes"]): t["jobs_per_s"] for t in trials if t["repeat"] == repeat
+        }
+        print(
+            f"repeat {repeat + 1}: 2 / 1 ours {rate['ours', 2] / rate['ours', 1]:.2f}, "
+            f"bare {rate['raw', 2] / rate['raw', 1]:.2f}"
         )
     ours = median("ours", 2, "jobs_per_s") / median("ours", 1, "jobs_per_s")
     raw = median("raw", 2, "jobs_per_s") / median("raw", 1, "jobs_per_s")
@@ -197,6 +202,10 @@ def main() -> None:
     if args.quick:
         args.jobs, args.repeats = 2000, 1
     args.redis_url = checked_url(args.redis_url)
+    args.commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, capture_output=True, text=True
+    ).stdout.strip()
+    args.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()[0]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("ILS_", "REDIS_"))}
     with tempfile.TemporaryDirectory() as tmp:
