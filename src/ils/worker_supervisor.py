@@ -167,22 +167,22 @@ class Supervisor:
         process = slot.process
         assert process is not None
         process.join()
+        pid, ended = process.pid, how_it_ended(process.exitcode)
+        process.close()  # its pipe and sentinel now, not whenever it is collected
         ran_s = time.monotonic() - slot.started
         slot.deaths_in_a_row = self.policy.deaths_after(slot.deaths_in_a_row, ran_s)
         delay = self.policy.delay_s(slot.deaths_in_a_row)
         slot.process, slot.restart_at = None, time.monotonic() + delay
-        ended = how_it_ended(process.exitcode)
         if slot.deaths_in_a_row >= KEEPS_DYING:
             log.error(
                 "worker process %d (pid %s) keeps dying: %d times in a row, each within %.0f s "
                 "of its start (last: %s); starting it again in %.1f s",
-                slot.index, process.pid, slot.deaths_in_a_row, self.policy.healthy_s, ended,
-                delay,
+                slot.index, pid, slot.deaths_in_a_row, self.policy.healthy_s, ended, delay,
             )  # fmt: skip
         else:
             log.warning(
                 "worker process %d (pid %s) died after %.1f s (%s); starting it again in %.1f s",
-                slot.index, process.pid, ran_s, ended, delay,
+                slot.index, pid, ran_s, ended, delay,
             )  # fmt: skip
 
     # -- the loop ---------------------------------------------------------------------------
