@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -162,6 +162,11 @@ bench-schedules: install-dev
 ## `ils worker` next to a bare bullmq worker (about a minute)
 bench-worker: install-dev
 	$(BIN)/python bench/worker_start.py
+
+## bench-processes: no-op jobs/s of `ils worker --processes 2` against `--processes 1`, next to
+## bare bullmq's own 2 against 1 in the same run (a few minutes)
+bench-processes: install-dev
+	$(BIN)/python bench/worker_processes.py
 
 ## bench-events: the event log's cursor pages (p50/p99) at 1,000,000 events against 10,000, on
 ## SQLite and PostgreSQL (a few minutes, most of it filling the log)

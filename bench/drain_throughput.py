@@ -143,7 +143,33 @@ def raw_worker_options(url: str, prefix: str, concurrency: int, side: str) -> di
     }
 
 
-async def _prefill(queue: Queue, jobs: int, opts: dict[str, Any], blob: str) -> None:
+async def timed_drain(
+    queue: Queue, jobs: int, kept: int, side: str, limit_s: float
+) -> tuple[float, int]:
+    """Resume the paused, pre-filled ``queue`` and poll until nothing waits or runs; the seconds
+    that took and the polls. Then every job must have completed (``kept`` of them at most stay
+    in the completed set) and none failed."""
+    started = time.perf_counter()
+    await queue.resume()
+    deadline = time.monotonic() + limit_s
+    polls = 0
+    while True:
+        counts = await queue.getJobCounts(*PENDING_STATES)
+        polls += 1
+        if sum(counts.values()) == 0:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{side}: jobs not drained within {limit_s:.0f}s: {counts}")
+        await asyncio.sleep(POLL_S)
+    seconds = time.perf_counter() - started
+    final = await queue.getJobCounts("completed", "failed")
+    expected = min(jobs, kept)
+    if final["failed"] or final["completed"] != expected:
+        raise RuntimeError(f"{side}: expected {expected} completed, 0 failed; got {final}")
+    return seconds, polls
+
+
+async def prefill(queue: Queue, jobs: int, opts: dict[str, Any], blob: str) -> None:
     for first in range(0, jobs, PREFILL_BATCH):
         batch = [
             {"name": JOB_NAME, "data": payload_data(seq, blob), "opts": opts}
@@ -200,7 +226,7 @@ async def trial(
     workers: list[Any] = []
     try:
         await queue.pause()
-        await _prefill(queue, jobs, opts, filler(payload_bytes))
+        await prefill(queue, jobs, opts, filler(payload_bytes))
         raw_options = raw_worker_options(url, prefix, concurrency, side)
         for event, cpu_s in zip(ready, cpu, strict=True):
             args = (side, url, prefix, concurrency, raw_options, event, stop, cpu_s, limit_s + 120)
@@ -210,26 +236,11 @@ async def trial(
         await _wait_ready(workers, ready)
 
         probed = [await probe()] if probe is not None else []
-        started = time.perf_counter()
-        await queue.resume()
-        deadline = time.monotonic() + limit_s
-        polls = 0
-        while True:
-            counts = await queue.getJobCounts(*PENDING_STATES)
-            polls += 1
-            if sum(counts.values()) == 0:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{side}: jobs not drained within {limit_s:.0f}s: {counts}")
-            await asyncio.sleep(POLL_S)
-        seconds = time.perf_counter() - started
+        # The engine with its defaults keeps every completed job; ours keeps what the spec says.
+        kept = jobs if side == "engine" else spec.keep_completed_count
+        seconds, polls = await timed_drain(queue, jobs, kept, side, limit_s)
         if probe is not None:
             probed.append(await probe())
-
-        final = await queue.getJobCounts("completed", "failed")
-        expected = jobs if side == "engine" else min(jobs, spec.keep_completed_count)
-        if final["failed"] or final["completed"] != expected:
-            raise RuntimeError(f"{side}: expected {expected} completed, 0 failed; got {final}")
     finally:
         await asyncio.to_thread(_stop_processes, workers, stop)
         await queue.close()

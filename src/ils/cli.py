@@ -24,7 +24,7 @@ from ils.cli_flows import batch_app, flow_app
 from ils.cli_oma import oma_app
 from ils.cli_queue import queue_app
 from ils.cli_schedule import schedule_app
-from ils.cli_worker import run_worker
+from ils.cli_worker import MAX_PROCESSES, run_worker
 from ils.domain.cli_db import db_app, demo_app
 from ils.errors import IlsJobsError
 from ils.queue.vardir import restrict_umask
@@ -156,11 +156,20 @@ def worker(
     ] = None,
     config: ConfigOpt = None,
     log_level: LogOpt = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_PROCESSES,
+            help="worker processes, each working the chosen queues; a supervisor restarts any "
+            "that dies and drains them all on SIGTERM",
+        ),
+    ] = 1,
 ) -> None:
     """Run workers for the chosen queues until SIGTERM/SIGINT (graceful shutdown)."""
     # The same body as `ils worker` run the short way (ils.cli_worker), which declares these
     # options too.
-    raise typer.Exit(run_worker(queues, imports, config, log_level))
+    raise typer.Exit(run_worker(queues, imports, config, log_level, processes))
 
 
 # ---- embedded server ------------------------------------------------------------------------

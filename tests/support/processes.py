@@ -1,4 +1,5 @@
-"""Test helper: an ``ils`` subprocess whose log lines a test can wait for (no sleeping)."""
+"""Test helpers: an ``ils`` subprocess whose log lines a test can wait for (no sleeping), and
+waiting for the end of a process that is not this one's child."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ class IlsProcess:
         )  # fmt: skip
         return self
 
-    async def wait_for_line(self, needle: str, timeout_s: float = 30) -> str:
-        """Read output until a line contains ``needle``; the line."""
-        for line in self.lines:
+    async def wait_for_line(self, needle: str, timeout_s: float = 30, since: int = 0) -> str:
+        """Read output until a line contains ``needle``; the line. ``since``: look only at the
+        lines from that index of :attr:`lines` on (those read after a point the test chose)."""
+        for line in self.lines[since:]:
             if needle in line:
                 return line
         assert self.proc is not None and self.proc.stdout is not None
@@ -72,3 +74,20 @@ class IlsProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
+
+
+async def process_ends(pid: int, timeout_s: float = 30) -> None:
+    """Return once process ``pid`` (any process, not only a child of this one) has ended; woken
+    by its pidfd, which becomes readable when it does. Fails after ``timeout_s``."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(fd, ended.set)
+    try:
+        await asyncio.wait_for(ended.wait(), timeout_s)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)

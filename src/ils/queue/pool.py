@@ -35,9 +35,10 @@ R = TypeVar("R")
 POOL_NICE = 10
 
 
-def _exit_with_parent() -> None:
-    """In a pool process: exit as soon as the process that started it is gone (its sentinel,
-    a pipe the parent holds open, becomes readable when it dies, however it died)."""
+def when_parent_exits(action: Callable[[], None]) -> None:
+    """In a spawned process: call ``action`` (in a thread) as soon as the process that started
+    it is gone (its sentinel, a pipe the parent holds open, becomes readable when it dies,
+    however it died). Nothing when this process was not started by :mod:`multiprocessing`."""
     parent = multiprocessing.parent_process()
     if parent is None or parent.sentinel is None:
         return
@@ -45,14 +46,15 @@ def _exit_with_parent() -> None:
 
     def watch() -> None:
         wait([sentinel])
-        os._exit(1)
+        action()
 
-    threading.Thread(target=watch, name="ils-pool-parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="ils-parent-watch", daemon=True).start()
 
 
 def _start_process(nice: int, initializer: Callable[[], None] | None) -> None:
-    # First thing in each new process, before the imports of ``initializer``.
-    _exit_with_parent()
+    # First thing in each new process, before the imports of ``initializer``: a pool process
+    # whose parent is gone exits at once.
+    when_parent_exits(lambda: os._exit(1))
     if nice:
         with contextlib.suppress(OSError):  # a platform without nice runs at the same priority
             os.nice(nice)
