@@ -310,3 +310,15 @@ def test_ils_queue_health_lists_the_shard_and_fails_while_it_is_down(
     assert down.exit_code == 1
     health = json.loads(down.output)
     assert health["redis"] is True and [s["redis"] for s in health["servers"]] == [True, False]
+
+
+@pytest.mark.parametrize("moved", ["PDF", "NOTIFICATION"])
+async def test_queues_that_would_split_an_app_flow_are_refused_at_start(tmp_path: Path, moved: str):
+    # pdf away from email splits invoice-email; notification away from pdf splits lab-order.
+    env = {f"ILS_QUEUE_{moved}_REDIS_URL": "redis://127.0.0.1:1/0"}
+    system = JobSystem(make_settings("redis://127.0.0.1:6379/9", "p", tmp_path, env=env))
+    try:
+        with pytest.raises(ConfigurationError, match=r"flow could never be enqueued.*one server"):
+            await system.start_background()
+    finally:
+        await system.close()

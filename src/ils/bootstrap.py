@@ -247,8 +247,13 @@ class JobSystem:
     async def start_background(self) -> None:
         """Start this process's background duties: the outbox relay's periodic sweep, the
         dead-letter sweep, (SQLite) the WAL checkpoints, and the embedded server's watch (it
-        restarts the server when it dies: :mod:`ils.queue.embedded_watch`). A Redis Cluster node
-        is refused first (``ConfigurationError``)."""
+        restarts the server when it dies: :mod:`ils.queue.embedded_watch`). A Redis Cluster node,
+        and queues on several servers that split a flow, are refused first
+        (``ConfigurationError``)."""
+        if any(spec.redis_url for spec in self.settings.queues.values()):
+            from ils.jobs.flows import check_servers  # the app's flows: only where queues shard
+
+            check_servers(self.settings)
         await self.broker.refuse_clusters()
         self.broker.start_watch()
         await self.database.start_background()

@@ -8,7 +8,8 @@
 
 Their helpers are in :mod:`ils.jobs.helpers` (``queue_invoice_email_flow``,
 ``queue_lab_order_flow``); like the job helpers they enqueue through the caller's outbox when
-bound to a session.
+bound to a session. :func:`check_servers` refuses, at start, queues placed on Redis servers so that
+a flow's jobs would be split across them (BullMQ keeps a flow on one server).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from typing import Annotated
 from pydantic import EmailStr, Field
 
 from ils.domain.models import Role
+from ils.errors import ConfigurationError, FlowAcrossServers
 from ils.jobs.email.invoice import invoice_email as email_invoice
 from ils.jobs.notification import handlers as notification
 from ils.jobs.payloads import Id
 from ils.jobs.pdf import handlers as pdf
 from ils.queue.declare import Step
-from ils.queue.flows import flow
+from ils.queue.flow_store import server_of
+from ils.queue.flows import flow, flows_in
+from ils.queue.payload_example import example_data
 from ils.queue.registry import Payload, Personal
+from ils.queue.settings import Settings
 
 
 class InvoiceEmailFlow(Payload):
@@ -60,3 +65,24 @@ def lab_order(p: LabOrderFlow) -> Step:
         pdf.lab_work_ticket.step(order_id=p.order_id),
         on_child_failure="skip",
     )
+
+
+def _queues(step: Step) -> set[str]:
+    return {step.job_type.queue}.union(*(_queues(child) for child in step.children))
+
+
+def check_servers(settings: Settings) -> None:
+    """A :class:`ConfigurationError` naming the flow when ``settings`` put the queues of one of
+    these flows on different Redis servers (``redis_url`` per queue): every such flow would be
+    refused when enqueued, so the deployment is refused when it starts instead."""
+    for declared in flows_in(globals()):
+        model: type[Payload] = declared.payload  # type: ignore[assignment]
+        root = declared.steps(example_data(model.model_json_schema()))
+        servers: dict[str, list[str]] = {}
+        for queue in sorted(_queues(root)):
+            servers.setdefault(server_of(settings, queue), []).append(queue)
+        if len(servers) > 1:
+            raise ConfigurationError(
+                f"the {declared.name!r} flow could never be enqueued: "
+                f"{FlowAcrossServers(servers)}; put its queues on one server"
+            )

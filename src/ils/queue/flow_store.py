@@ -45,12 +45,17 @@ def check_one_server(tree: Mapping[str, Any], settings: Settings) -> None:
     servers: dict[str, list[str]] = {}
     for node in walk(tree):
         queue = str(node["queueName"])
-        url = settings.server_url(queue)
-        where = "the default server" if url is None else redact(url)
+        where = server_of(settings, queue)
         if queue not in servers.setdefault(where, []):
             servers[where].append(queue)
     if len(servers) > 1:
         raise FlowAcrossServers(servers)
+
+
+def server_of(settings: Settings, queue: str) -> str:
+    """The Redis server of ``queue`` as errors name it: its URL without the password."""
+    url = settings.server_url(queue)
+    return "the default server" if url is None else redact(url)
 
 
 async def add_tree(broker: Broker, tree: FlowJob) -> str:
