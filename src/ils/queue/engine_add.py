@@ -8,7 +8,7 @@ as ``Scripts.addJobArgs`` builds them from the options ``Job.__init__`` would ho
 default options under the job's, ``attempts``/``delay`` defaulted to 0, the backoff normalised,
 the long option names encoded). ``tests/test_engine_add.py`` compares both, byte for byte.
 What is saved: the ``Job`` object, a second JSON encoding (the size check reads the one sent),
-the options' preparing and packing when they repeat (a job type's defaults), and, for a company's job, a
+preparing and packing options that repeat (a job type's defaults), and, for a company's job, a
 round trip (its index entry is written in the same pipeline, just before the add).
 """
 
@@ -21,13 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 from bullmq import Queue
 from bullmq.backoffs import Backoffs
 
 from ils.queue import keys
 from ils.queue.heartbeat import now_ms
-from ils.queue.payload_size import payload_bytes
 from ils.queue.tenancy import INDEX_GRACE_MS, INDEX_JOB_LUA, PRUNE_ON_WRITE, script_of
 
 # Each script's keys, by the names of the queue's key map (as Scripts.add*Job asks them).
@@ -41,6 +40,11 @@ _SCRIPT_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 _PREPARED_CACHE_MAX = 64
+# The parent options a job may have one of, at most.
+_EXCLUSIVE = (
+    "removeDependencyOnFailure", "failParentOnFailure", "continueParentOnFailure",
+    "ignoreDependencyOnFailure",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,6 @@ def json_data(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
-def wire_size(data: Any, encoded: str) -> int:
-    """The size :func:`ils.queue.payload_size.payload_bytes` gives ``data``, read from its
-    ``encoded`` form when that is plain ASCII (the same length), else computed again."""
-    if "\\u" not in encoded:
-        return len(encoded)
-    return payload_bytes(data)
-
-
 class EngineAdder:
     """Adds jobs to one queue with its engine's scripts; caches what repeats across adds."""
 
@@ -88,6 +84,9 @@ class EngineAdder:
     def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
         """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
         merged = {**self.queue.jobsOpts, **opts}
+        if len(enabled := [o for o in _EXCLUSIVE if merged.get(o)]) > 1:
+            # Job.__init__'s check, word for word.
+            raise ValueError(f"The following options cannot be used together: {', '.join(enabled)}")
         final: dict[str, Any] = {"attempts": 0, "delay": 0}
         final.update(merged)
         final["backoff"] = Backoffs.normalize(merged.get("backoff"))

@@ -1,0 +1,192 @@
+"""Enqueueing many jobs of one type at once (:meth:`Producer.enqueue_many`): every payload
+validated first (one bad payload enqueues nothing), then one outbox statement in the caller's
+transaction, or pipelined adds of the engine's add script, a MULTI/EXEC per chunk.
+
+Every job's id is fixed before anything is written (the caller's ``job_id``, else a new one), as
+the outbox does for its rows: a chunk whose answer was lost, spooled and relayed again, or a bulk
+sent again, adds each job once. When Redis stops answering mid-bulk, the chunks it confirmed are
+``queued`` and the queue's fallback policy applies to the rest as one: ``spool`` writes them to
+the outbox in one transaction, ``inline`` runs them here one after the other, ``raise`` raises
+:class:`BrokerUnavailable` saying how many were added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ils.errors import BrokerUnavailable, InvalidJobPayload
+from ils.queue.broker import is_connection_error, redact
+from ils.queue.engine_add import adder_for, bulk_job, json_data
+from ils.queue.executor import validate_payload
+from ils.queue.outbox_row import OutboxRow
+from ils.queue.payload_size import check_encoded_size
+from ils.queue.registry import JobType, Payload
+from ils.queue.tenancy import COMPANY_FIELD
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.producer import Enqueued, EnqueueOptions, Producer
+
+#: Jobs per MULTI/EXEC: large enough to hide round trips, small enough not to hold Redis long.
+CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class Item:
+    """One validated job of a bulk: its row (id fixed), data as sent, typed payload, company."""
+
+    row: OutboxRow
+    encoded: str
+    typed: Payload
+    company_id: int | None
+
+
+def options_list(options: Any, count: int, key: str) -> list[Any]:
+    """``options`` as one entry per job (a sequence must have one per payload)."""
+    if options is None or not isinstance(options, Sequence):
+        return [options] * count
+    if len(options) != count:
+        raise InvalidJobPayload(key, [{
+            "field": "(options)",
+            "message": f"{len(options)} options for {count} payloads: give one per payload",
+        }])  # fmt: skip
+    return list(options)
+
+
+@contextlib.contextmanager
+def at_index(key: str, index: int) -> Iterator[None]:
+    """Re-raise :class:`InvalidJobPayload` with its fields named after the payload's index."""
+    try:
+        yield
+    except InvalidJobPayload as exc:
+        errors = [{**e, "field": f"[{index}].{e['field']}"} for e in exc.errors]
+        raise InvalidJobPayload(key, errors) from exc
+
+
+def validate_all(
+    job_type: JobType, payloads: Sequence[Mapping[str, Any] | Payload]
+) -> list[Payload]:
+    """Every payload, typed, or :class:`InvalidJobPayload` naming the first bad one's index."""
+    typed: list[Payload] = []
+    for index, payload in enumerate(payloads):
+        with at_index(job_type.key, index):
+            typed.append(validate_payload(job_type, payload))
+    return typed
+
+
+def validated(
+    producer: Producer,
+    job_type: JobType,
+    payloads: Sequence[Mapping[str, Any] | Payload],
+    options: Any,
+    company_id: int | None,
+) -> list[Item]:
+    """Every payload validated, stamped, measured and given its row, or
+    :class:`InvalidJobPayload` naming the first bad one's index and fields."""
+    from ils.queue.producer import owner
+
+    spec = producer.settings.queue(job_type.queue)
+    limit = producer.settings.max_payload_bytes
+    per_job = options_list(options, len(payloads), job_type.key)
+    items: list[Item] = []
+    for index, (payload, chosen) in enumerate(zip(payloads, per_job, strict=True)):
+        with at_index(job_type.key, index):
+            typed = validate_payload(job_type, payload)
+            wire = typed.to_wire()
+            company = owner(typed, company_id)
+            if company is not None:
+                wire[COMPANY_FIELD] = company
+            encoded = json_data(wire)
+            check_encoded_size(job_type.key, wire, encoded, limit)
+        opts = producer.options_of(job_type, spec, chosen)
+        row = OutboxRow.new(job_type.queue, job_type.name, wire, opts)
+        items.append(Item(row, encoded, typed, company))
+    return items
+
+
+def distinct(items: list[Item]) -> list[Item]:
+    """``items`` without repeats of a job id (BullMQ and the outbox keep one job per id)."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.row.id, item)
+    return list(seen.values())
+
+
+async def enqueue_many(
+    producer: Producer,
+    queue: str,
+    name: str,
+    payloads: Sequence[Mapping[str, Any] | Payload],
+    options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
+    session: AsyncSession | None = None,
+    company_id: int | None = None,
+) -> list[Enqueued]:
+    """See :meth:`Producer.enqueue_many`."""
+    from ils.queue.producer import Enqueued
+
+    job_type = producer.registry.get(queue, name)
+    items = validated(producer, job_type, payloads, options, company_id)
+    unique = distinct(items)
+    if session is not None:
+        relay = producer.relay_for(f"enqueueing {job_type.key} in bulk with a session")
+        await relay.write_many(session, [item.row for item in unique])
+        return [Enqueued(queue, name, item.row.id, "outbox") for item in items]
+    ids = await _add(producer, job_type, unique)
+    modes = dict(ids)
+    return [
+        Enqueued(queue, name, modes[item.row.id][0], modes[item.row.id][1],
+                 modes[item.row.id][2])
+        for item in items
+    ]  # fmt: skip
+
+
+async def _add(
+    producer: Producer, job_type: JobType, items: list[Item]
+) -> list[tuple[str, tuple[str, Any, Any]]]:
+    """Add ``items`` chunk by chunk; for each row id, (job id, mode, inline result)."""
+    adder = adder_for(producer.queue(job_type.queue))
+    out: list[tuple[str, tuple[str, Any, Any]]] = []
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start : start + CHUNK]
+        jobs = [
+            bulk_job(adder, job_type.name, i.encoded, i.row.options, i.company_id) for i in chunk
+        ]
+        try:
+            results = await adder.add_many(jobs)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            rest = items[start:]
+            return out + await _fall_back(producer, job_type, rest, exc, added=start)
+        for item, result in zip(chunk, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            out.append((item.row.id, (result, "queued", None)))
+    return out
+
+
+async def _fall_back(
+    producer: Producer, job_type: JobType, rest: list[Item], exc: BaseException, added: int
+) -> list[tuple[str, tuple[str, Any, Any]]]:
+    """The queue's fallback policy for the jobs of a bulk Redis did not confirm."""
+    spec = producer.settings.queue(job_type.queue)
+    if spec.fallback == "spool":
+        await producer.spool_rows([i.row for i in rest], job_type.key, exc)
+        return [(i.row.id, (i.row.id, "spooled", None)) for i in rest]
+    if spec.fallback == "raise":
+        raise BrokerUnavailable(
+            f"could not enqueue {len(rest)} jobs of {job_type.key} ({added} were added): Redis "
+            f"at {redact(producer.broker.url)} unreachable ({exc}); their ids are fixed, so "
+            "sending the bulk again adds each job once"
+        ) from exc
+    out = []
+    for item in rest:
+        ran = await producer.fallback(
+            job_type, spec, item.typed, item.row.options, exc, item.company_id
+        )
+        out.append((item.row.id, (ran.job_id, "inline", ran.result)))
+    return out
