@@ -11,6 +11,7 @@ import pytest
 from bullmq import Job, Queue
 
 from ils.queue.broker import make_client
+from ils.queue.embedded import EmbeddedServer
 from ils.queue.engine_add import EngineAdder, bulk_job, json_data
 
 BACKOFF = {"type": "ils", "delay": 1000}
@@ -99,3 +100,20 @@ async def test_a_bulk_add_writes_the_jobs_single_adds_write(queues):
         ours = await lean.client.hgetall(lean.toKey(f"{case}-b"))
         assert comparable(ours) == comparable(theirs), case
         assert await lean.getJobState(f"{case}-b") == await raw.getJobState(f"{case}-b")
+
+
+async def test_a_server_that_lost_the_scripts_gets_them_again(own_server: EmbeddedServer):
+    url = own_server.ensure()
+    queue = Queue("oma", {"connection": make_client(url, "producer"), "prefix": "lost"})
+    adder = EngineAdder(queue)
+    try:
+        first = await adder.add("bench-noop", json_data(DATA), CASES["standard"], None)
+        await queue.client.script_flush()  # the server's own: this test's server alone
+        second = await adder.add("bench-noop", json_data(DATA), CASES["standard"], None)
+        jobs = [bulk_job(adder, "bench-noop", json_data(DATA), {"jobId": "b-1"}, None)]
+        await queue.client.script_flush()
+        assert await adder.add_many(jobs) == ["b-1"]
+        assert first != second
+        assert await queue.getJobCounts("wait") == {"wait": 3}
+    finally:
+        await queue.close()

@@ -24,6 +24,8 @@ from typing import Any
 import msgpack  # type: ignore[import-untyped]
 from bullmq import Queue
 from bullmq.backoffs import Backoffs
+from bullmq.job import optsEncodeMap
+from redis.exceptions import NoScriptError
 
 from ils.queue import keys
 from ils.queue.heartbeat import now_ms
@@ -40,14 +42,17 @@ _SCRIPT_KEYS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 _PREPARED_CACHE_MAX = 64
-# The parent options a job may have one of, at most.
-_EXCLUSIVE = (
+# The parent options a job may have one of, at most (in the order Job.__init__ names them).
+_EXCLUSIVE_ORDER = (
     "removeDependencyOnFailure", "failParentOnFailure", "continueParentOnFailure",
     "ignoreDependencyOnFailure",
 )  # fmt: skip
+_EXCLUSIVE = frozenset(_EXCLUSIVE_ORDER)
+# The option names the engine shortens before packing (``bullmq.job.optsEncodeMap``).
+_ENCODED = frozenset(optsEncodeMap)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Prepared:
     """One job's options as the add script takes them: which script, its keys, the packed options,
     the job id (``""``: BullMQ makes one), the deduplication key and the script's last argument
@@ -83,13 +88,16 @@ class EngineAdder:
 
     def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
         """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
-        merged = {**self.queue.jobsOpts, **opts}
-        if len(enabled := [o for o in _EXCLUSIVE if merged.get(o)]) > 1:
+        merged = {**self.queue.jobsOpts, **opts} if self.queue.jobsOpts else opts
+        if not _EXCLUSIVE.isdisjoint(merged) and (
+            len(enabled := [o for o in _EXCLUSIVE_ORDER if merged.get(o)]) > 1
+        ):
             # Job.__init__'s check, word for word.
-            raise ValueError(f"The following options cannot be used together: {', '.join(enabled)}")
-        final: dict[str, Any] = {"attempts": 0, "delay": 0}
-        final.update(merged)
-        final["backoff"] = Backoffs.normalize(merged.get("backoff"))
+            joined = ", ".join(enabled)
+            raise ValueError(f"The following options cannot be used together: {joined}")
+        # Job.__init__'s options, in its order: defaults, the job's, the backoff normalised.
+        backoff = Backoffs.normalize(merged.get("backoff"))
+        final: dict[str, Any] = {"attempts": 0, "delay": 0, **merged, "backoff": backoff}
         if final.get("delay"):
             script, last = "addDelayedJob", final["delay"]
         elif final.get("priority"):
@@ -110,6 +118,8 @@ class EngineAdder:
         return prepared, stamp
 
     def _pack(self, final: dict[str, Any]) -> bytes:
+        if _ENCODED.isdisjoint(final):  # no long option name to shorten: packed as it is
+            return bytes(msgpack.packb(final))
         return bytes(msgpack.packb(self.scripts.encodeOpts(final)))
 
     def prepared(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
@@ -155,6 +165,18 @@ class EngineAdder:
             keys=prepared.keys, args=self.args(name, encoded, prepared, stamp), client=pipe
         )
 
+    async def evalsha(self, name: str, encoded: str, prepared: Prepared, stamp: int | None) -> Any:
+        """Run the add script as its own ``__call__`` runs it (``EVALSHA``, loaded again if the
+        server lost it), without that call's per-call imports and copies."""
+        script = self.commands[prepared.script]
+        args = self.args(name, encoded, prepared, stamp)
+        client = self.queue.client
+        try:
+            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
+        except NoScriptError:
+            script.sha = await client.script_load(script.script)
+            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
+
     def index(self, pipe: Any, job_id: str, company_id: int) -> Any:
         """Queue on ``pipe`` (awaitable) the company index entry of ``job_id`` (as
         :func:`ils.queue.tenancy.index_job` writes it), before its add."""
@@ -171,7 +193,7 @@ class EngineAdder:
         its index first, in the same round trip."""
         prepared, stamp = self.prepared(opts)
         if company_id is None:
-            result = await self.call(name, encoded, prepared, stamp)
+            result = await self.evalsha(name, encoded, prepared, stamp)
         else:
             async with self.queue.client.pipeline(transaction=False) as pipe:
                 await self.index(pipe, prepared.job_id, company_id)
@@ -180,9 +202,13 @@ class EngineAdder:
         return self._job_id(result)
 
     async def add_many(self, jobs: Sequence[BulkJob]) -> list[str | BaseException]:
-        """Add ``jobs`` in one MULTI/EXEC, each company's index entries (one ``ZADD`` per
-        company) first; each job's id, or the error Redis answered for it. A connection error
-        is raised (the transaction ran whole or not at all)."""
+        """Add ``jobs`` in one pipeline (one round trip), each company's index entries (one
+        ``ZADD`` per company) first; each job's id, or the error Redis answered for it. A
+        connection error is raised: then any of the jobs may or may not be in Redis, which is
+        why a bulk's job ids are fixed before (adding one again adds nothing).
+
+        Not a MULTI/EXEC: it would hold Redis for the whole chunk, and make the client read a
+        ``QUEUED`` answer per job; a job is added atomically by its script either way."""
         if not jobs:
             return []
         by_company: dict[int, dict[str, int]] = {}
@@ -190,11 +216,22 @@ class EngineAdder:
         for one in jobs:
             if one.company_id is not None:
                 by_company.setdefault(one.company_id, {})[one.prepared.job_id] = now
-        async with self.queue.client.pipeline(transaction=True) as pipe:
+        async with self.queue.client.pipeline(transaction=False) as pipe:
             for company, members in by_company.items():
                 pipe.zadd(keys.company_jobs(self.queue.prefix, self.queue.name, company), members)
+            # Staged as the scripts' own __call__ stages them (EVALSHA, the script registered
+            # with the pipeline, which loads it if the server lacks it), minus its per-call work.
+            staged: set[str] = set()
             for one in jobs:
-                await self.call(one.name, one.encoded, one.prepared, one.stamp, pipe)
+                prepared = one.prepared
+                script = self.commands[prepared.script]
+                if prepared.script not in staged:
+                    staged.add(prepared.script)
+                    pipe.scripts.add(script)
+                args = self.args(one.name, one.encoded, prepared, one.stamp)
+                pipe.execute_command(
+                    "EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args
+                )
             results = await pipe.execute(raise_on_error=False)
         out: list[str | BaseException] = []
         for result in results[len(by_company) :]:
@@ -213,7 +250,7 @@ class EngineAdder:
         return result.decode() if isinstance(result, bytes) else str(result)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BulkJob:
     """One job of a bulk add: its name, encoded data, prepared options, timestamp and company."""
 

@@ -1,6 +1,6 @@
 """Enqueueing many jobs of one type at once (:meth:`Producer.enqueue_many`): every payload
 validated first (one bad payload enqueues nothing), then one outbox statement in the caller's
-transaction, or pipelined adds of the engine's add script, a MULTI/EXEC per chunk.
+transaction, or pipelined adds of the engine's add script, one round trip per chunk.
 
 Every job's id is fixed before anything is written (the caller's ``job_id``, else a new one), as
 the outbox does for its rows: a chunk whose answer was lost, spooled and relayed again, or a bulk
@@ -21,21 +21,22 @@ from ils.errors import BrokerUnavailable, InvalidJobPayload
 from ils.queue.broker import is_connection_error, redact
 from ils.queue.engine_add import adder_for, bulk_job, json_data
 from ils.queue.executor import validate_payload
-from ils.queue.outbox_row import OutboxRow
+from ils.queue.outbox_row import OutboxRow, utcnow
 from ils.queue.payload_size import check_encoded_size
 from ils.queue.registry import JobType, Payload
-from ils.queue.tenancy import COMPANY_FIELD
+from ils.queue.tenancy import COMPANY_FIELD, new_job_id
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from ils.queue.producer import Enqueued, EnqueueOptions, Producer
 
-#: Jobs per MULTI/EXEC: large enough to hide round trips, small enough not to hold Redis long.
+#: Jobs per pipeline: large enough to hide round trips, small enough to bound what a dropped
+#: connection leaves unconfirmed.
 CHUNK = 1_000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Item:
     """One validated job of a bulk: its row (id fixed), data as sent, typed payload, company."""
 
@@ -93,6 +94,7 @@ def validated(
     limit = producer.settings.max_payload_bytes
     per_job = options_list(options, len(payloads), job_type.key)
     items: list[Item] = []
+    now = utcnow()
     for index, (payload, chosen) in enumerate(zip(payloads, per_job, strict=True)):
         with at_index(job_type.key, index):
             typed = validate_payload(job_type, payload)
@@ -103,7 +105,9 @@ def validated(
             encoded = json_data(wire)
             check_encoded_size(job_type.key, wire, encoded, limit)
         opts = producer.options_of(job_type, spec, chosen)
-        row = OutboxRow.new(job_type.queue, job_type.name, wire, opts)
+        job_id = str(opts.get("jobId") or "") or new_job_id()
+        row = OutboxRow(job_id, job_type.queue, job_type.name, wire, {**opts, "jobId": job_id},
+                        now, company_id=company)  # fmt: skip
         items.append(Item(row, encoded, typed, company))
     return items
 

@@ -24,7 +24,7 @@ from ils.queue.settings import DAY_S
 # The relay's parts log as one, under the name of the module that composes them.
 log = logging.getLogger("ils.queue.relay")
 
-# Flows added to BullMQ at once by one relay (plain jobs go in bulk, a MULTI/EXEC per queue).
+# Flows added to BullMQ at once by one relay (plain jobs go in bulk, one pipeline per queue).
 ADD_CONCURRENCY = 10
 
 
@@ -66,7 +66,7 @@ class Publisher:
         self.last_error: str | None = None
 
     async def publish(self, rows: Sequence[OutboxRow], now: dt.datetime) -> Published:
-        """Add the rows' jobs to BullMQ: plain jobs in bulk, a pipelined MULTI/EXEC per queue
+        """Add the rows' jobs to BullMQ: plain jobs in bulk, one pipeline per queue
         (:mod:`ils.queue.engine_add`), flows ``ADD_CONCURRENCY`` at a time. Once Redis fails to
         answer, the rows not tried yet fail with that error rather than each waiting for it."""
         out = Published()
@@ -106,7 +106,7 @@ class Publisher:
     async def _add_plain(
         self, queue: str, rows: list[OutboxRow], now: dt.datetime, out: Published
     ) -> None:
-        """Add one queue's plain rows in one MULTI/EXEC (the row id is the job id); a row that
+        """Add one queue's plain rows in one pipeline (the row id is the job id); a row that
         cannot be added (too large, options BullMQ refuses) fails alone."""
         limit = self.broker.settings.max_payload_bytes
         adder = adder_for(self.broker.queues.get(queue))
