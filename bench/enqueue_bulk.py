@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -114,6 +115,7 @@ async def measure(
     }
     wall = dict.fromkeys(ways, 0.0)
     cpu = dict.fromkeys(ways, 0.0)
+    per_block: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
     latencies: dict[str, list[int]] = {name: [] for name in ways}
     seq = 0
     try:
@@ -125,8 +127,10 @@ async def measure(
             for name in names if b % 2 == 0 else list(reversed(names)):
                 started, cpu_started = time.perf_counter(), time.process_time()
                 latencies[name] += await ways[name](seq, jobs)
-                wall[name] += time.perf_counter() - started
-                cpu[name] += time.process_time() - cpu_started
+                took, took_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+                wall[name] += took
+                cpu[name] += took_cpu
+                per_block[name].append((took, took_cpu))
                 seq += jobs
     finally:
         await engine.close()
@@ -140,8 +144,22 @@ async def measure(
         }
         for name in ways
     }
+
+    def block_ratio(ours: str, theirs: str, index: int) -> float:
+        """The median over blocks of ``theirs``' time / ``ours``' time (above 1: ours faster),
+        each pair measured minutes apart at most: steadier than totals on a loaded machine."""
+        pairs = zip(per_block[ours], per_block[theirs], strict=True)
+        return round(statistics.median(t[index] / o[index] for o, t in pairs), 3)
+
     return {
         "ways": rows,
+        "block_medians (speed ratio, >1: first faster)": {
+            "single ours vs engine, wall": block_ratio("single_ours", "single_engine", 0),
+            "single ours vs engine, CPU": block_ratio("single_ours", "single_engine", 1),
+            "bulk ours vs engine, wall": block_ratio("bulk_ours", "bulk_engine", 0),
+            "bulk ours vs engine, CPU": block_ratio("bulk_ours", "bulk_engine", 1),
+            "bulk ours vs single ours, wall": block_ratio("bulk_ours", "single_ours", 0),
+        },
         "ratios": {
             "single ours/engine jobs/s": ratio(rows["single_ours"]["jobs_per_s"], rows["single_engine"]["jobs_per_s"]),
             "single ours/engine CPU per job": ratio(rows["single_ours"]["cpu_us_per_job"], rows["single_engine"]["cpu_us_per_job"]),
@@ -181,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in result["ways"].items():
         p50 = row.get("latency", {}).get("p50_us", "")
         print(f"| {name} | {row['jobs_per_s']} | {row['cpu_us_per_job']} | {p50} |")
-    for name, value in result["ratios"].items():
-        print(f"{name}: {value}")
+    for group in ("ratios", "block_medians (speed ratio, >1: first faster)"):
+        print(f"{group}:")
+        for name, value in result[group].items():
+            print(f"  {name}: {value}")
     return 0
 
 

@@ -12,7 +12,11 @@ the outbox in one transaction, ``inline`` runs them here one after the other, ``
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
+import datetime as dt
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +28,7 @@ from ils.queue.executor import validate_payload
 from ils.queue.outbox_row import OutboxRow, utcnow
 from ils.queue.payload_size import check_encoded_size
 from ils.queue.registry import JobType, Payload
-from ils.queue.tenancy import COMPANY_FIELD, new_job_id
+from ils.queue.tenancy import COMPANY_FIELD
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,16 +38,27 @@ if TYPE_CHECKING:
 #: Jobs per pipeline: large enough to hide round trips, small enough to bound what a dropped
 #: connection leaves unconfirmed.
 CHUNK = 1_000
+#: Chunks sent before the first is answered (each on a connection of the client's pool).
+IN_FLIGHT = 2
 
 
 @dataclass(slots=True)
 class Item:
-    """One validated job of a bulk: its row (id fixed), data as sent, typed payload, company."""
+    """One validated job of a bulk: its id (fixed), data (as a dict and as sent), options (with
+    the id), typed payload, company, and when it was validated."""
 
-    row: OutboxRow
+    id: str
+    wire: dict[str, Any]
     encoded: str
+    options: dict[str, Any]
     typed: Payload
     company_id: int | None
+    created_at: dt.datetime
+
+    def row(self, queue: str, name: str) -> OutboxRow:
+        """The job as an outbox row (made only for the outbox: a direct add needs none)."""
+        return OutboxRow(self.id, queue, name, self.wire, self.options, self.created_at,
+                         company_id=self.company_id)  # fmt: skip
 
 
 def options_list(options: Any, count: int, key: str) -> list[Any]:
@@ -105,10 +120,9 @@ def validated(
             encoded = json_data(wire)
             check_encoded_size(job_type.key, wire, encoded, limit)
         opts = producer.options_of(job_type, spec, chosen)
-        job_id = str(opts.get("jobId") or "") or new_job_id()
-        row = OutboxRow(job_id, job_type.queue, job_type.name, wire, {**opts, "jobId": job_id},
-                        now, company_id=company)  # fmt: skip
-        items.append(Item(row, encoded, typed, company))
+        job_id = str(opts.get("jobId") or "") or os.urandom(16).hex()  # as uuid4().hex, faster
+        with_id = {**opts, "jobId": job_id}
+        items.append(Item(job_id, wire, encoded, with_id, typed, company, now))
     return items
 
 
@@ -116,7 +130,7 @@ def distinct(items: list[Item]) -> list[Item]:
     """``items`` without repeats of a job id (BullMQ and the outbox keep one job per id)."""
     seen: dict[str, Item] = {}
     for item in items:
-        seen.setdefault(item.row.id, item)
+        seen.setdefault(item.id, item)
     return list(seen.values())
 
 
@@ -137,13 +151,12 @@ async def enqueue_many(
     unique = distinct(items)
     if session is not None:
         relay = producer.relay_for(f"enqueueing {job_type.key} in bulk with a session")
-        await relay.write_many(session, [item.row for item in unique])
-        return [Enqueued(queue, name, item.row.id, "outbox") for item in items]
+        await relay.write_many(session, [item.row(queue, name) for item in unique])
+        return [Enqueued(queue, name, item.id, "outbox") for item in items]
     ids = await _add(producer, job_type, unique)
     modes = dict(ids)
     return [
-        Enqueued(queue, name, modes[item.row.id][0], modes[item.row.id][1],
-                 modes[item.row.id][2])
+        Enqueued(queue, name, modes[item.id][0], modes[item.id][1], modes[item.id][2])
         for item in items
     ]  # fmt: skip
 
@@ -151,25 +164,49 @@ async def enqueue_many(
 async def _add(
     producer: Producer, job_type: JobType, items: list[Item]
 ) -> list[tuple[str, tuple[str, Any, Any]]]:
-    """Add ``items`` chunk by chunk; for each row id, (job id, mode, inline result)."""
+    """Add ``items`` chunk by chunk, ``IN_FLIGHT`` chunks at once (the next one is built while
+    Redis runs the last); for each row id, (job id, mode, inline result). The chunks Redis did
+    not confirm, once it stops answering, go to the fallback together."""
     adder = adder_for(producer.queue(job_type.queue))
     out: list[tuple[str, tuple[str, Any, Any]]] = []
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
-        jobs = [
-            bulk_job(adder, job_type.name, i.encoded, i.row.options, i.company_id) for i in chunk
-        ]
+    unconfirmed: list[Item] = []
+    error: BaseException | None = None
+    pending: collections.deque[tuple[list[Item], asyncio.Task[Any]]] = collections.deque()
+
+    async def settle() -> None:
+        nonlocal error
+        chunk, task = pending.popleft()
         try:
-            results = await adder.add_many(jobs)
+            results = await task
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
-            rest = items[start:]
-            return out + await _fall_back(producer, job_type, rest, exc, added=start)
+            error = error or exc
+            unconfirmed.extend(chunk)
+            return
         for item, result in zip(chunk, results, strict=True):
             if isinstance(result, BaseException):
                 raise result
-            out.append((item.row.id, (result, "queued", None)))
+            out.append((item.id, (result, "queued", None)))
+
+    try:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            if error is not None:
+                unconfirmed.extend(chunk)
+                continue
+            jobs = [bulk_job(adder, job_type.name, i.encoded, i.options, i.company_id)
+                    for i in chunk]  # fmt: skip
+            pending.append((chunk, asyncio.ensure_future(adder.add_many(jobs))))
+            if len(pending) >= IN_FLIGHT:
+                await settle()
+        while pending:
+            await settle()
+    finally:
+        for _, task in pending:  # an error above: none left running
+            task.cancel()
+    if error is not None:
+        out += await _fall_back(producer, job_type, unconfirmed, error, added=len(out))
     return out
 
 
@@ -179,8 +216,9 @@ async def _fall_back(
     """The queue's fallback policy for the jobs of a bulk Redis did not confirm."""
     spec = producer.settings.queue(job_type.queue)
     if spec.fallback == "spool":
-        await producer.spool_rows([i.row for i in rest], job_type.key, exc)
-        return [(i.row.id, (i.row.id, "spooled", None)) for i in rest]
+        rows = [i.row(job_type.queue, job_type.name) for i in rest]
+        await producer.spool_rows(rows, job_type.key, exc)
+        return [(i.id, (i.id, "spooled", None)) for i in rest]
     if spec.fallback == "raise":
         raise BrokerUnavailable(
             f"could not enqueue {len(rest)} jobs of {job_type.key} ({added} were added): Redis "
@@ -190,7 +228,7 @@ async def _fall_back(
     out = []
     for item in rest:
         ran = await producer.fallback(
-            job_type, spec, item.typed, item.row.options, exc, item.company_id
+            job_type, spec, item.typed, item.options, exc, item.company_id
         )
-        out.append((item.row.id, (ran.job_id, "inline", ran.result)))
+        out.append((item.id, (ran.job_id, "inline", ran.result)))
     return out
