@@ -44,6 +44,14 @@ from redis_scope import DEFAULT_URL, OurSide, checked_url, delete_prefix, new_pr
 from reporting import latency_stats, ratio, write_json
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "enqueue_bulk.json"
+# (name, way, other way, field) of each ratio of totals printed (ours / the other).
+RATIOS = (
+    ("single ours/engine jobs/s", "single_ours", "single_engine", "jobs_per_s"),
+    ("single ours/engine CPU per job", "single_ours", "single_engine", "cpu_us_per_job"),
+    ("single ours/engine p50", "single_ours", "single_engine", "p50_us"),
+    ("bulk ours/engine jobs/s", "bulk_ours", "bulk_engine", "jobs_per_s"),
+    ("bulk ours / single ours jobs/s", "bulk_ours", "single_ours", "jobs_per_s"),
+)
 # One block: a number of jobs added one way, returning per-call latencies (ns) for single ways.
 Block = Callable[[int, int], Awaitable[list[int]]]
 
@@ -141,6 +149,7 @@ async def measure(
             "jobs_per_s": round(total / wall[name]),
             "cpu_us_per_job": round(cpu[name] / total * 1e6, 1),
             **({"latency": latency_stats(latencies[name])} if latencies[name] else {}),
+            **({"p50_us": latency_stats(latencies[name])["p50_us"]} if latencies[name] else {}),
         }
         for name in ways
     }
@@ -161,13 +170,10 @@ async def measure(
             "bulk ours vs single ours, wall": block_ratio("bulk_ours", "single_ours", 0),
         },
         "ratios": {
-            "single ours/engine jobs/s": ratio(rows["single_ours"]["jobs_per_s"], rows["single_engine"]["jobs_per_s"]),
-            "single ours/engine CPU per job": ratio(rows["single_ours"]["cpu_us_per_job"], rows["single_engine"]["cpu_us_per_job"]),
-            "single ours/engine p50": ratio(rows["single_ours"]["latency"]["p50_us"], rows["single_engine"]["latency"]["p50_us"]),
-            "bulk ours/engine jobs/s": ratio(rows["bulk_ours"]["jobs_per_s"], rows["bulk_engine"]["jobs_per_s"]),
-            "bulk ours / single ours jobs/s": ratio(rows["bulk_ours"]["jobs_per_s"], rows["single_ours"]["jobs_per_s"]),
+            name: ratio(rows[ours][field], rows[theirs][field])
+            for name, ours, theirs, field in RATIOS
         },
-    }  # fmt: skip
+    }
 
 
 def git_commit() -> str:
