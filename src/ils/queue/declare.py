@@ -30,7 +30,7 @@ from typing import (
 from ils.errors import ConfigurationError
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
-from ils.queue.producer_bulk import validate_all
+from ils.queue.producer_bulk import options_list, validate_all
 from ils.queue.registry import JobType, Payload
 
 if TYPE_CHECKING:
@@ -149,23 +149,34 @@ class JobDef(Generic[P, PayloadT]):
         payloads: Sequence[PayloadT | dict[str, Any]],
         *,
         company_id: int | None = None,
-        options: EnqueueOptions | None = None,
+        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
         session: AsyncSession | None = None,
         producer: Producer | None = None,
     ) -> list[Enqueued]:
         """:meth:`send` for many payloads at once (see :meth:`Producer.enqueue_many`): all
         validated first (:class:`InvalidJobPayload` names the bad one's index and field, and
-        nothing is enqueued), then one outbox statement or pipelined adds."""
-        return await self._send_many(payloads, Binding(company_id, options, session, producer))
+        nothing is enqueued), then one outbox statement or pipelined adds. ``options`` is one
+        for all, or one (or None) per payload."""
+        how = Binding(company_id, None, session, producer)
+        return await self._send_many(payloads, how, options)
 
     async def _send_many(
-        self, payloads: Sequence[PayloadT | dict[str, Any]], how: Binding
+        self,
+        payloads: Sequence[PayloadT | dict[str, Any]],
+        how: Binding,
+        chosen: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
     ) -> list[Enqueued]:
         typed = validate_all(self.job_type, payloads)
-        options: EnqueueOptions | list[EnqueueOptions | None] | None = how.options
+        if chosen is None:
+            chosen = how.options
+        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = chosen
         if self.options_for is not None:
+            per_job = options_list(chosen, len(typed), self.key)
             options_for = self.options_for
-            options = [merge_options(options_for(cast(PayloadT, t)), how.options) for t in typed]
+            options = [
+                merge_options(options_for(cast(PayloadT, t)), o)
+                for t, o in zip(typed, per_job, strict=True)
+            ]
         producer = producer_for(how.producer, how.session)
         return await producer.enqueue_many(
             self.job_type.queue, self.job_type.name, typed, options,
