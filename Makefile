@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-enqueue bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -91,6 +91,10 @@ lint: install-dev
 ## bench: the benchmarks of bench/README.md (not part of the test suite)
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+## bench-enqueue: single and bulk enqueue, ours against the engine's Queue.add and addBulk
+bench-enqueue: install-dev
+	$(BIN)/python bench/enqueue_bulk.py
 
 ## bench-batch: a batch of 10,000 no-op jobs and its one callback: add, progress reads, drain,
 ## the callback exactly once (about a minute)

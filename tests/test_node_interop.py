@@ -1,8 +1,9 @@
 """A Node BullMQ producer (the ``bullmq`` package pinned in ``tests/node``, installed by
 ``make node-deps``) adds a flow across two queues; the Python workers run its children, then its
 parent, which sees their results; the flow is its company's, in its index, and the admin layer
-shows its tree. Skipped locally where Node or the package is missing (``make test`` installs
-it); under ``CI=true`` a missing one fails the run."""
+shows its tree. A Node worker runs the jobs the Python producer adds, singly and in bulk.
+Skipped locally where Node or the package is missing (``make test`` installs it); under
+``CI=true`` a missing one fails the run."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import json
 import os
 import shutil
 import uuid
+from typing import Any
 
 import pytest
 
 from ils.bootstrap import JobSystem
+from ils.queue.producer import EnqueueOptions
 from ils.queue.tenancy import ViewerScope
 from tests.conftest import REPO
 from tests.support.running import Records, running
@@ -66,3 +69,38 @@ async def test_a_node_producers_flow_is_run_by_the_python_workers(
         assert [j.id for j in listed.jobs] == [f"{parent}-pdf"]
     finally:
         await records.close()
+
+
+async def node_consumes(redis_url: str, prefix: str, queue: str, count: int) -> list[Any]:
+    args = {"url": redis_url, "prefix": prefix, "queue": queue, "count": count}
+    assert NODE is not None
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(NODE_DIR / "consume.mjs"), json.dumps(args),
+        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    seen: list[Any] = json.loads(out)
+    return seen
+
+
+async def test_a_node_worker_runs_the_jobs_of_the_lean_and_the_bulk_add(
+    system: JobSystem, redis_url: str, prefix: str
+):
+    producer = system.producer
+    alone = await producer.enqueue("oma", "test-probe", {"tag": "single"}, company_id=4)
+    urgent = EnqueueOptions(priority=1, attempts=6, job_id="urgent-one")
+    bulk = await producer.enqueue_many(
+        "oma", "test-probe", [{"tag": "b0"}, {"tag": "b1"}, {"tag": "b2"}], [None, urgent, None]
+    )
+    seen = await node_consumes(redis_url, prefix, "oma", 4)
+    by_id = {job["id"]: job for job in seen}
+    assert set(by_id) == {alone.job_id, *(b.job_id for b in bulk)}
+    assert (by_id["urgent-one"]["priority"], by_id["urgent-one"]["attempts"]) == (1, 6)
+    assert {job["name"] for job in seen} == {"test-probe"}
+    assert by_id[alone.job_id]["data"] == {**by_id[alone.job_id]["data"], "tag": "single",
+                                           "_ilsCompany": 4}  # fmt: skip
+    assert [by_id[b.job_id]["data"]["tag"] for b in bulk] == ["b0", "b1", "b2"]
+    for job_id in by_id:
+        view = await system.admin.get_job("oma", job_id)
+        assert view.state == "completed" and view.return_value == {"ranBy": "node"}

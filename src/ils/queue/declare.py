@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import (
     TYPE_CHECKING,
@@ -30,6 +30,7 @@ from typing import (
 from ils.errors import ConfigurationError
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Enqueued, EnqueueOptions, Producer, producer_for
+from ils.queue.producer_bulk import options_list, validate_all
 from ils.queue.registry import JobType, Payload
 
 if TYPE_CHECKING:
@@ -143,6 +144,45 @@ class JobDef(Generic[P, PayloadT]):
             session=how.session, company_id=how.company_id,
         )  # fmt: skip
 
+    async def send_many(
+        self,
+        payloads: Sequence[PayloadT | dict[str, Any]],
+        *,
+        company_id: int | None = None,
+        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
+        session: AsyncSession | None = None,
+        producer: Producer | None = None,
+    ) -> list[Enqueued]:
+        """:meth:`send` for many payloads at once (see :meth:`Producer.enqueue_many`): all
+        validated first (:class:`InvalidJobPayload` names the bad one's index and field, and
+        nothing is enqueued), then one outbox statement or pipelined adds. ``options`` is one
+        for all, or one (or None) per payload."""
+        how = Binding(company_id, None, session, producer)
+        return await self._send_many(payloads, how, options)
+
+    async def _send_many(
+        self,
+        payloads: Sequence[PayloadT | dict[str, Any]],
+        how: Binding,
+        chosen: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
+    ) -> list[Enqueued]:
+        typed = validate_all(self.job_type, payloads)
+        if chosen is None:
+            chosen = how.options
+        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = chosen
+        if self.options_for is not None:
+            per_job = options_list(chosen, len(typed), self.key)
+            options_for = self.options_for
+            options = [
+                merge_options(options_for(cast(PayloadT, t)), o)
+                for t, o in zip(typed, per_job, strict=True)
+            ]
+        producer = producer_for(how.producer, how.session)
+        return await producer.enqueue_many(
+            self.job_type.queue, self.job_type.name, typed, options,
+            session=how.session, company_id=how.company_id,
+        )  # fmt: skip
+
     @property
     def helper(self) -> Helper[P]:
         """The enqueue helper: the payload's fields as keyword arguments."""
@@ -193,6 +233,19 @@ class Helper(Generic[P]):
         if both := sorted(preset.keys() & kwargs.keys()):
             raise TypeError(f"{self.job_def.key}: this helper sets {', '.join(both)} itself")
         return await self.job_def._send(preset | kwargs, self.binding)
+
+    async def many(self, fields: Iterable[Mapping[str, Any]]) -> list[Enqueued]:
+        """Enqueue one job per mapping of payload fields, with this helper's bindings, at once
+        (:meth:`JobDef.send_many`), e.g. a notification to each of a company's admins."""
+        if not isinstance(self.job_def, JobDef):
+            raise TypeError(f"{self.job_def.key}: a flow is sent one at a time")
+        preset = dict(self.binding.preset)
+        payloads = []
+        for one in fields:
+            if both := sorted(preset.keys() & one.keys()):
+                raise TypeError(f"{self.job_def.key}: this helper sets {', '.join(both)} itself")
+            payloads.append(preset | dict(one))
+        return await self.job_def._send_many(payloads, self.binding)
 
     def preset(self, **fields: Any) -> Helper[P]:
         """This helper with some payload fields fixed, e.g. a fan-out's ``audience``."""

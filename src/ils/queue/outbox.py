@@ -101,8 +101,13 @@ class Outbox:
 
     async def spool(self, row: OutboxRow) -> None:
         """Write ``row`` in a transaction of its own, committed before this returns."""
+        await self.spool_many([row])
+
+    async def spool_many(self, rows: Sequence[OutboxRow]) -> None:
+        """Write ``rows`` in one statement, in a transaction of their own, committed before this
+        returns."""
         async with self.sessions() as session, session.begin():
-            await self.write(session, row)
+            await self.write_many(session, rows)
 
     async def claim(
         self,

@@ -28,6 +28,19 @@ def check_payload_size(key: str, data: Any, limit: int) -> None:
         raise PayloadTooLarge(key, size, limit)
 
 
+def encoded_size(data: Any, encoded: str) -> int:
+    """:func:`payload_bytes` of ``data`` read from ``encoded``, its JSON as BullMQ's Python port
+    sends it (ASCII, non-ASCII characters escaped): the same length when there were none."""
+    return len(encoded) if "\\u" not in encoded else payload_bytes(data)
+
+
+def check_encoded_size(key: str, data: Any, encoded: str, limit: int) -> None:
+    """:func:`check_payload_size` for ``data`` already ``encoded`` (not encoded again)."""
+    size = encoded_size(data, encoded)
+    if size > limit:
+        raise PayloadTooLarge(key, size, limit)
+
+
 def check_tree_size(tree: Mapping[str, Any], limit: int) -> None:
     """:func:`check_payload_size` for every job of a flow (BullMQ's ``FlowJob`` shape)."""
     check_payload_size(f"{tree['queueName']}/{tree['name']}", tree.get("data", {}), limit)

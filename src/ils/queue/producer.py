@@ -13,9 +13,10 @@ process (the seed's behaviour), ``raise`` raises :class:`BrokerUnavailable`. A f
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,13 +28,14 @@ from ils.logs import job_log_context
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
+from ils.queue.engine_add import adder_for, json_data
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.flow_store import FlowJob, add_tree, flow_row
 from ils.queue.outbox_row import OUTBOX_ID_MAX, OutboxRow, describe_error, statement_error
-from ils.queue.payload_size import check_payload_size, check_tree_size
+from ils.queue.payload_size import check_encoded_size, check_tree_size
 from ils.queue.registry import JobType, Payload, Registry
 from ils.queue.settings import QueueSpec, Settings
-from ils.queue.tenancy import add_job, job_company, with_company
+from ils.queue.tenancy import COMPANY_FIELD, new_job_id
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -129,10 +131,18 @@ def job_options(
     return opts
 
 
+@functools.lru_cache(maxsize=256)
+def _has_company_id(model: type[Payload]) -> bool:
+    return "company_id" in model.model_fields or hasattr(model, "company_id")
+
+
 def owner(payload: Payload, company_id: int | None) -> int | None:
     """The company a job belongs to: the caller's choice, else the payload's ``company_id``."""
     if company_id is not None:
         return company_id
+    # Asked only of models that have it: a missing attribute costs pydantic an exception.
+    if not _has_company_id(type(payload)):
+        return None
     own = getattr(payload, "company_id", None)
     return own if isinstance(own, int) and not isinstance(own, bool) else None
 
@@ -167,6 +177,7 @@ class Producer:
         self.resources: ResourceProvider = resources or NoResources()
         self.relay = relay
         self.executor = Executor(registry)
+        self._default_options: dict[str, tuple[JobType, QueueSpec, dict[str, Any]]] = {}
 
     def queue(self, name: str) -> Queue:
         """The broker's queue ``name`` (:class:`ConfigurationError` for an unknown one)."""
@@ -194,24 +205,60 @@ class Producer:
         spec = self.settings.queue(queue)
         job_type = self.registry.get(queue, name)
         typed = validate_payload(job_type, payload)
-        opts = job_options(job_type, spec, options)
-        wire = with_company(typed.to_wire(), owner(typed, company_id))
-        check_payload_size(job_type.key, wire, self.settings.max_payload_bytes)
+        opts = self.options_of(job_type, spec, options)
+        wire = typed.to_wire()  # a new dict: stamped in place
+        company = owner(typed, company_id)
+        if company is not None:
+            wire[COMPANY_FIELD] = company
+        encoded = json_data(wire)  # once: sent as is, and measured for the size check
+        check_encoded_size(job_type.key, wire, encoded, self.settings.max_payload_bytes)
         if session is not None:
-            relay = self._relay(f"enqueueing {job_type.key} with a session")
+            relay = self.relay_for(f"enqueueing {job_type.key} with a session")
             row = OutboxRow.new(queue, name, wire, opts)
             await relay.write(session, row)
             return Enqueued(queue, name, row.id, "outbox")
+        if company is not None and not opts.get("jobId"):
+            opts = {**opts, "jobId": new_job_id()}  # the index entry is written by id
         try:
-            job = await add_job(self.queue(queue), name, wire, opts)
+            job_id = await adder_for(self.queue(queue)).add(name, encoded, opts, company)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
             if spec.fallback == "spool":
                 row = OutboxRow.new(queue, name, wire, opts)
                 return await self._spool(row, job_type.key, exc)
-            return await self._fallback(job_type, spec, typed, opts, exc, job_company(wire))
-        return Enqueued(queue, name, str(job.id), "queued")
+            return await self.fallback(job_type, spec, typed, opts, exc, company)
+        return Enqueued(queue, name, job_id, "queued")
+
+    def options_of(
+        self, job_type: JobType, spec: QueueSpec, options: EnqueueOptions | None
+    ) -> dict[str, Any]:
+        """:func:`job_options`, kept per job type for the common call without options (the
+        dict is shared: callers copy it before changing it)."""
+        if options is not None:
+            return job_options(job_type, spec, options)
+        cached = self._default_options.get(job_type.key)
+        if cached is None or cached[0] is not job_type or cached[1] is not spec:
+            cached = (job_type, spec, job_options(job_type, spec, None))
+            self._default_options[job_type.key] = cached
+        return cached[2]
+
+    async def enqueue_many(
+        self,
+        queue: str,
+        name: str,
+        payloads: Sequence[Mapping[str, Any] | Payload],
+        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
+        session: AsyncSession | None = None,
+        company_id: int | None = None,
+    ) -> list[Enqueued]:
+        """Validate and enqueue many jobs of one type, one :class:`Enqueued` per payload, in
+        order; ``options`` is one for all or one per payload. One bad payload raises
+        :class:`InvalidJobPayload` naming its index and field, and nothing is enqueued. See
+        :mod:`ils.queue.producer_bulk` (one outbox statement, or pipelined adds; the fallback)."""
+        from ils.queue.producer_bulk import enqueue_many
+
+        return await enqueue_many(self, queue, name, payloads, options, session, company_id)
 
     async def enqueue_flow(self, tree: FlowJob, session: AsyncSession | None = None) -> Enqueued:
         """Add a flow (BullMQ's ``FlowJob`` shape, built by :mod:`ils.queue.flows`: payloads
@@ -224,7 +271,7 @@ class Producer:
         check_tree_size(tree, self.settings.max_payload_bytes)
         if session is not None:
             row = flow_row(tree)
-            await self._relay(f"enqueueing the {what} with a session").write(session, row)
+            await self.relay_for(f"enqueueing the {what} with a session").write(session, row)
             return Enqueued(queue, name, row.id, "outbox")
         try:
             job_id = await add_tree(self.broker, tree)
@@ -243,9 +290,10 @@ class Producer:
     def batch(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
         """Enqueue several jobs with ``session`` and write them to the outbox in one statement
         at the end of the block (see :meth:`OutboxRelay.batch`)."""
-        return self._relay("batching enqueues").batch(session)
+        return self.relay_for("batching enqueues").batch(session)
 
-    def _relay(self, what: str) -> OutboxRelay:
+    def relay_for(self, what: str) -> OutboxRelay:
+        """The outbox relay, or :class:`ConfigurationError` saying ``what`` needs it."""
         if self.relay is None:
             raise ConfigurationError(f"{what} needs the outbox, and this producer has none")
         return self.relay
@@ -253,10 +301,16 @@ class Producer:
     async def _spool(self, row: OutboxRow, what: str, exc: BaseException) -> Enqueued:
         """The ``spool`` fallback: keep the job (or flow) in the outbox; the relay's sweep adds
         it to BullMQ when Redis answers again."""
-        relay = self._relay(f"spooling {what}")
-        where = redact(self.broker.url_for(row.queue))
+        await self.spool_rows([row], what, exc)
+        return Enqueued(row.queue, row.name, row.id, "spooled")
+
+    async def spool_rows(self, rows: Sequence[OutboxRow], what: str, exc: BaseException) -> None:
+        """Write ``rows`` (of one queue) to the outbox in one transaction, because Redis failed
+        with ``exc`` (:class:`BrokerUnavailable` if the database fails too)."""
+        relay = self.relay_for(f"spooling {what}")
+        where = redact(self.broker.url_for(rows[0].queue)) if rows else ""
         try:
-            await relay.outbox.spool(row)
+            await relay.outbox.spool_many(rows)
         except Exception as err:
             # Chained to the driver's error, not SQLAlchemy's: that one quotes the payload.
             failed = statement_error(err)
@@ -265,10 +319,10 @@ class Producer:
                 f"could not enqueue {what}: Redis at {where} unreachable ({exc}), "
                 f"and spooling it to the outbox failed ({describe_error(err)})"
             ) from cause
-        log.warning("Redis at %s unreachable; spooled %s %s to the outbox", where, what, row.id)
-        return Enqueued(row.queue, row.name, row.id, "spooled")
+        ids = rows[0].id if len(rows) == 1 else f"({len(rows)} jobs)"
+        log.warning("Redis at %s unreachable; spooled %s %s to the outbox", where, what, ids)
 
-    async def _fallback(
+    async def fallback(
         self,
         job_type: JobType,
         spec: QueueSpec,

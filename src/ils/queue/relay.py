@@ -120,6 +120,10 @@ class OutboxRelay:
         """Write ``row`` in ``session``'s transaction; relayed as soon as that commits."""
         await self.writer.write(session, row)
 
+    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
+        """Write ``rows`` in ``session``'s transaction, in one statement; relayed on commit."""
+        await self.writer.write_many(session, rows)
+
     def batch(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
         """Write the rows of every :meth:`write` in the block with one statement, at its end."""
         return self.writer.batch(session)

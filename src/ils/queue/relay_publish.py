@@ -1,6 +1,6 @@
 """Publishing outbox rows to BullMQ for the relay: each row's job added with the row id as its job
 id (a row published twice is one job; a flow's row adds its whole tree, see
-:mod:`ils.queue.flow_store`), a few at once, and whether Redis answers (the back-off the relay
+:mod:`ils.queue.flow_store`), in bulk, and whether Redis answers (the back-off the relay
 keeps while it does not).
 """
 
@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from ils.errors import ConfigurationError
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
+from ils.queue.engine_add import BulkJob, adder_for, bulk_job, json_data
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
 from ils.queue.outbox_row import OutboxRow
-from ils.queue.payload_size import check_payload_size, check_tree_size
+from ils.queue.payload_size import check_encoded_size, check_tree_size
 from ils.queue.settings import DAY_S
-from ils.queue.tenancy import add_job
 
 # The relay's parts log as one, under the name of the module that composes them.
 log = logging.getLogger("ils.queue.relay")
 
-# Jobs added to BullMQ at once by one relay: enough to hide round trips, few connections.
+# Flows added to BullMQ at once by one relay (plain jobs go in bulk, one pipeline per queue).
 ADD_CONCURRENCY = 10
 
 
@@ -89,44 +89,82 @@ class Publisher:
             return self.broker.url
 
     async def publish(self, rows: Sequence[OutboxRow], now: dt.datetime) -> Published:
-        """Add each row's job to BullMQ, ``ADD_CONCURRENCY`` at a time. Once a server fails to
-        answer, its rows not tried yet fail with that error rather than each waiting for it; the
-        rows of the other servers go on."""
+        """Add the rows' jobs to BullMQ: plain jobs in bulk, one pipeline per queue
+        (:mod:`ils.queue.engine_add`), flows ``ADD_CONCURRENCY`` at a time. Once a server fails
+        to answer, its rows not tried yet fail with that error rather than each waiting for it;
+        the rows of the other servers go on."""
         out = Published()
-        for start in range(0, len(rows), ADD_CONCURRENCY):
+        flows = [row for row in rows if is_flow_row(row)]
+        by_queue: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            if not is_flow_row(row):
+                by_queue.setdefault(row.queue, []).append(row)
+        for queue, plain in by_queue.items():
+            down = out.down.get(self._server(plain[0]))
+            if down is not None:
+                out.failed.extend((row, down) for row in plain)
+                continue
+            await self._add_plain(queue, plain, now, out)
+        for start in range(0, len(flows), ADD_CONCURRENCY):
             group: list[OutboxRow] = []
-            for row in rows[start : start + ADD_CONCURRENCY]:
+            for row in flows[start : start + ADD_CONCURRENCY]:
                 down = out.down.get(self._server(row))
                 if down is None:
                     group.append(row)
                 else:
                     out.failed.append((row, down))
             results = await asyncio.gather(
-                *(self._add(row, now) for row in group), return_exceptions=True
+                *(self._add_flow(row, now) for row in group), return_exceptions=True
             )
             for row, result in zip(group, results, strict=True):
-                if not isinstance(result, BaseException):
-                    out.added.append(row)
-                    out.up.add(self._server(row))
-                    continue
-                if not isinstance(result, Exception):
-                    raise result  # cancellation and the like are not relay failures
-                out.failed.append((row, result))
-                if is_connection_error(result):
-                    out.down.setdefault(self._server(row), result)
+                self._settle_one(out, row, result)
         out.broker_error = out.down.get(self.broker.url)
         return out
 
-    async def _add(self, row: OutboxRow, now: dt.datetime) -> str:
+    def _settle_one(self, out: Published, row: OutboxRow, result: object) -> None:
+        if not isinstance(result, BaseException):
+            out.added.append(row)
+            out.up.add(self._server(row))
+            return
+        if not isinstance(result, Exception):
+            raise result  # cancellation and the like are not relay failures
+        out.failed.append((row, result))
+        if is_connection_error(result):
+            out.down.setdefault(self._server(row), result)
+
+    async def _add_plain(
+        self, queue: str, rows: list[OutboxRow], now: dt.datetime, out: Published
+    ) -> None:
+        """Add one queue's plain rows in one pipeline (the row id is the job id); a row that
+        cannot be added (too large, options BullMQ refuses) fails alone."""
         limit = self.broker.settings.max_payload_bytes
-        if is_flow_row(row):
-            tree = tree_of(row, now)
-            check_tree_size(tree, limit)  # the row stays, with this error, for an admin to see
-            return await add_tree(self.broker, tree)
-        check_payload_size(f"{row.queue}/{row.name}", row.payload, limit)
-        queue = self.broker.queues.get(row.queue)
-        job = await add_job(queue, row.name, row.payload, row.job_options(now))
-        return str(job.id)
+        try:
+            adder = adder_for(self.broker.queues.get(queue))
+        except ConfigurationError as exc:  # a queue this deployment does not have: these rows
+            out.failed.extend((row, exc) for row in rows)
+            return
+        jobs: list[tuple[OutboxRow, BulkJob]] = []
+        for row in rows:
+            try:
+                encoded = json_data(row.payload)
+                # The row stays, with this error, for an admin to see.
+                check_encoded_size(f"{row.queue}/{row.name}", row.payload, encoded, limit)
+                job = bulk_job(adder, row.name, encoded, row.job_options(now), row.company_id)
+            except Exception as exc:
+                out.failed.append((row, exc))
+                continue
+            jobs.append((row, job))
+        try:
+            results: list[object] = list(await adder.add_many([job for _, job in jobs]))
+        except Exception as exc:
+            results = [exc] * len(jobs)
+        for (row, _), result in zip(jobs, results, strict=True):
+            self._settle_one(out, row, result)
+
+    async def _add_flow(self, row: OutboxRow, now: dt.datetime) -> str:
+        tree = tree_of(row, now)
+        check_tree_size(tree, self.broker.settings.max_payload_bytes)  # the row stays, with it
+        return await add_tree(self.broker, tree)
 
     def report(self, published: Published) -> None:
         """Note whether each server answered, and log the rows BullMQ refused."""

@@ -6,7 +6,7 @@ savepoint rolled back, takes its rows with it and nothing is relayed for them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,15 @@ class OutboxWriter:
             return
         await self.outbox.write(session, row)
         self._pending_in(session).append(row)
+
+    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
+        """:meth:`write` for many rows, in one statement (or with the batch's others)."""
+        held: list[OutboxRow] | None = session.info.get(self._batch_key)
+        if held is not None:
+            held.extend(rows)
+            return
+        await self.outbox.write_many(session, rows)
+        self._pending_in(session).extend(rows)
 
     @contextlib.asynccontextmanager
     async def batch(self, session: AsyncSession) -> AsyncIterator[None]:

@@ -71,12 +71,15 @@ async def request_connection(
             company_id=target_company_id, session=session
         )(connection_id=connection.id, target_company_id=target_company_id)
     ]
-    for admin in await company_admins(session, target_company_id):
-        jobs.append(
-            await helpers.queue_marketplace_notification.using(
-                company_id=target_company_id, session=session
-            )(user_id=admin.id, connection_id=connection.id, event="requested")
-        )
+    admins = await company_admins(session, target_company_id)
+    notify = helpers.queue_marketplace_notification.using(
+        company_id=target_company_id, session=session
+    )
+    # One outbox statement for every admin's notification.
+    jobs += await notify.many(
+        {"user_id": admin.id, "connection_id": connection.id, "event": "requested"}
+        for admin in admins
+    )
     return ConnectionResult(connection, jobs)
 
 

@@ -1,0 +1,276 @@
+"""Adding jobs through the engine's own add scripts, without building its ``Job`` object: the lean
+path of single enqueues and the pipelined path of bulk ones and of the outbox relay.
+
+What reaches Redis is exactly what ``bullmq.Queue.add`` sends (so Node BullMQ producers, workers
+and dashboards see the same jobs): the same script (``addStandardJob``, ``addDelayedJob`` or
+``addPrioritizedJob``, chosen as ``Scripts.addJob`` chooses), the same keys, and arguments built
+as ``Scripts.addJobArgs`` builds them from the options ``Job.__init__`` would hold (the queue's
+default options under the job's, ``attempts``/``delay`` defaulted to 0, the backoff normalised,
+the long option names encoded). ``tests/test_engine_add.py`` compares both, byte for byte.
+What is saved: the ``Job`` object, a second JSON encoding (the size check reads the one sent),
+preparing and packing options that repeat (a job type's defaults), and, for a company's job, a
+round trip (its index entry is written in the same pipeline, just before the add).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack  # type: ignore[import-untyped]
+from bullmq import Queue
+from bullmq.backoffs import Backoffs
+from bullmq.job import optsEncodeMap
+from redis.exceptions import NoScriptError
+
+from ils.queue import keys
+from ils.queue.heartbeat import now_ms
+from ils.queue.tenancy import INDEX_GRACE_MS, INDEX_JOB_LUA, PRUNE_ON_WRITE, script_of
+
+# Each script's keys, by the names of the queue's key map, in the order Scripts.add*Job asks them.
+# Redis key names (some are named like job states, which tests/test_states.py keeps to
+# ils.queue.states; these are not lists of states), hence written as words.
+_SCRIPT_KEY_WORDS = {
+    "addStandardJob": "wait paused meta id completed delayed active events marker",
+    "addDelayedJob": "marker meta id delayed completed events",
+    "addPrioritizedJob": "marker meta id prioritized delayed completed active events pc",
+}
+_SCRIPT_KEYS = {script: tuple(words.split()) for script, words in _SCRIPT_KEY_WORDS.items()}
+_PREPARED_CACHE_MAX = 64
+# The parent options a job may have one of, at most (in the order Job.__init__ names them).
+_EXCLUSIVE_ORDER = (
+    "removeDependencyOnFailure", "failParentOnFailure", "continueParentOnFailure",
+    "ignoreDependencyOnFailure",
+)  # fmt: skip
+_EXCLUSIVE = frozenset(_EXCLUSIVE_ORDER)
+# The option names the engine shortens before packing (``bullmq.job.optsEncodeMap``).
+_ENCODED = frozenset(optsEncodeMap)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One job's options as the add script takes them: which script, its keys, the packed options,
+    the job id (``""``: BullMQ makes one), the deduplication key and the script's last argument
+    when it is not the job's timestamp (a delayed job's delay, a prioritized job's priority)."""
+
+    script: str
+    keys: list[bytes]
+    packed_opts: bytes
+    job_id: str
+    dedup_key: str | None
+    last: Any | None
+
+
+def json_data(data: Any) -> str:
+    """``data`` as BullMQ's Python port encodes it for Redis."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+class EngineAdder:
+    """Adds jobs to one queue with its engine's scripts; caches what repeats across adds."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        scripts = queue.backend.scripts
+        self.scripts = scripts
+        self.commands = scripts.commands
+        self.key_prefix: str = scripts.keys[""]
+        # Encoded once: the client sends bytes as they are (the same bytes it would encode).
+        self.script_keys = {
+            name: [scripts.keys[k].encode() for k in names] for name, names in _SCRIPT_KEYS.items()
+        }
+        self._prepared: dict[int, tuple[Mapping[str, Any], Prepared, int | None]] = {}
+
+    def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
+        """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
+        merged = {**self.queue.jobsOpts, **opts} if self.queue.jobsOpts else opts
+        if not _EXCLUSIVE.isdisjoint(merged) and (
+            len(enabled := [o for o in _EXCLUSIVE_ORDER if merged.get(o)]) > 1
+        ):
+            # Job.__init__'s check, word for word.
+            joined = ", ".join(enabled)
+            raise ValueError(f"The following options cannot be used together: {joined}")
+        # Job.__init__'s options, in its order: defaults, the job's, the backoff normalised.
+        backoff = Backoffs.normalize(merged.get("backoff"))
+        final: dict[str, Any] = {"attempts": 0, "delay": 0, **merged, "backoff": backoff}
+        if final.get("delay"):
+            script, last = "addDelayedJob", final["delay"]
+        elif final.get("priority"):
+            script, last = "addPrioritizedJob", final["priority"]
+        else:
+            script, last = "addStandardJob", None
+        dedup = merged.get("deduplication")
+        dedup_id = dedup.get("id") if dedup and isinstance(dedup, dict) else None
+        prepared = Prepared(
+            script=script,
+            keys=self.script_keys[script],
+            packed_opts=self._pack(final),
+            job_id=str(merged.get("jobId") or ""),
+            dedup_key=f"{self.key_prefix}de:{dedup_id}" if dedup_id else None,
+            last=last,
+        )
+        stamp = merged.get("timestamp")
+        return prepared, stamp
+
+    def _pack(self, final: dict[str, Any]) -> bytes:
+        if _ENCODED.isdisjoint(final):  # no long option name to shorten: packed as it is
+            return bytes(msgpack.packb(final))
+        return bytes(msgpack.packb(self.scripts.encodeOpts(final)))
+
+    def prepared(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
+        """:meth:`prepare`, remembered for option dicts that are passed again (a job type's
+        defaults, shared by the producer): kept by identity, so never changed after a call."""
+        hit = self._prepared.get(id(opts))
+        if hit is not None and hit[0] is opts:
+            return hit[1], hit[2]
+        prepared, stamp = self.prepare(opts)
+        if len(self._prepared) >= _PREPARED_CACHE_MAX:
+            self._prepared.clear()
+        self._prepared[id(opts)] = (opts, prepared, stamp)
+        return prepared, stamp
+
+    def args(
+        self, name: str, encoded: str, prepared: Prepared, stamp: int | None = None
+    ) -> list[Any]:
+        """The script's arguments, as ``Scripts.addJobArgs`` plus the last one."""
+        timestamp = round(time.time() * 1000) if stamp is None else stamp
+        packed_args = msgpack.packb(
+            [
+                self.key_prefix,
+                prepared.job_id,
+                name,
+                timestamp,
+                None,  # parent key
+                None,  # parent dependencies key
+                None,  # parent
+                None,  # repeat job key
+                prepared.dedup_key,
+            ],
+            use_bin_type=True,
+        )
+        last = timestamp if prepared.last is None else prepared.last
+        return [packed_args, encoded, prepared.packed_opts, last]
+
+    def call(
+        self, name: str, encoded: str, prepared: Prepared, stamp: int | None, pipe: Any = None
+    ) -> Any:
+        """Run (or, with ``pipe``, queue) the add script: an awaitable either way."""
+        command = self.commands[prepared.script]
+        return command(
+            keys=prepared.keys, args=self.args(name, encoded, prepared, stamp), client=pipe
+        )
+
+    async def evalsha(self, name: str, encoded: str, prepared: Prepared, stamp: int | None) -> Any:
+        """Run the add script as its own ``__call__`` runs it (``EVALSHA``, loaded again if the
+        server lost it), without that call's per-call imports and copies."""
+        script = self.commands[prepared.script]
+        args = self.args(name, encoded, prepared, stamp)
+        client = self.queue.client
+        try:
+            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
+        except NoScriptError:
+            script.sha = await client.script_load(script.script)
+            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
+
+    def index(self, pipe: Any, job_id: str, company_id: int) -> Any:
+        """Queue on ``pipe`` (awaitable) the company index entry of ``job_id`` (as
+        :func:`ils.queue.tenancy.index_job` writes it), before its add."""
+        now = now_ms()
+        script = script_of(self.queue.client, INDEX_JOB_LUA)
+        key = keys.company_jobs(self.queue.prefix, self.queue.name, company_id)
+        args = [job_id, now, keys.job_hash_prefix(self.queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE]
+        return script(keys=[key], args=args, client=pipe)
+
+    async def add(
+        self, name: str, encoded: str, opts: Mapping[str, Any], company_id: int | None
+    ) -> str:
+        """Add one job (its data already ``encoded``); its id. A company's job is written into
+        its index first, in the same round trip."""
+        prepared, stamp = self.prepared(opts)
+        if company_id is None:
+            result = await self.evalsha(name, encoded, prepared, stamp)
+        else:
+            async with self.queue.client.pipeline(transaction=False) as pipe:
+                await self.index(pipe, prepared.job_id, company_id)
+                await self.call(name, encoded, prepared, stamp, pipe)
+                result = (await pipe.execute())[-1]
+        return self._job_id(result)
+
+    async def add_many(self, jobs: Sequence[BulkJob]) -> list[str | BaseException]:
+        """Add ``jobs`` in one pipeline (one round trip), each company's index entries (one
+        ``ZADD`` per company) first; each job's id, or the error Redis answered for it. A
+        connection error is raised: then any of the jobs may or may not be in Redis, which is
+        why a bulk's job ids are fixed before (adding one again adds nothing).
+
+        Not a MULTI/EXEC: it would hold Redis for the whole chunk, and make the client read a
+        ``QUEUED`` answer per job; a job is added atomically by its script either way."""
+        if not jobs:
+            return []
+        by_company: dict[int, dict[str, int]] = {}
+        now = now_ms()
+        for one in jobs:
+            if one.company_id is not None:
+                by_company.setdefault(one.company_id, {})[one.prepared.job_id] = now
+        async with self.queue.client.pipeline(transaction=False) as pipe:
+            for company, members in by_company.items():
+                pipe.zadd(keys.company_jobs(self.queue.prefix, self.queue.name, company), members)
+            # Staged as the scripts' own __call__ stages them (EVALSHA, the script registered
+            # with the pipeline, which loads it if the server lacks it), minus its per-call work.
+            staged: set[str] = set()
+            for one in jobs:
+                prepared = one.prepared
+                script = self.commands[prepared.script]
+                if prepared.script not in staged:
+                    staged.add(prepared.script)
+                    pipe.scripts.add(script)
+                args = self.args(one.name, one.encoded, prepared, one.stamp)
+                pipe.execute_command(
+                    "EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args
+                )
+            results = await pipe.execute(raise_on_error=False)
+        out: list[str | BaseException] = []
+        for result in results[len(by_company) :]:
+            if isinstance(result, BaseException):
+                out.append(result)
+                continue
+            try:
+                out.append(self._job_id(result))
+            except TypeError as exc:
+                out.append(exc)
+        return out
+
+    def _job_id(self, result: Any) -> str:
+        if isinstance(result, int) and result < 0:
+            raise self.scripts.finishedErrors({"code": result, "command": "addJob"})
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+
+@dataclass(slots=True)
+class BulkJob:
+    """One job of a bulk add: its name, encoded data, prepared options, timestamp and company."""
+
+    name: str
+    encoded: str
+    prepared: Prepared
+    stamp: int | None
+    company_id: int | None
+
+
+def bulk_job(
+    adder: EngineAdder, name: str, encoded: str, opts: Mapping[str, Any], company_id: int | None
+) -> BulkJob:
+    """A :class:`BulkJob` for ``adder``'s queue; a company's job must carry its ``jobId``."""
+    prepared, stamp = adder.prepare(opts)
+    if company_id is not None and not prepared.job_id:
+        raise ValueError("a company's job is indexed by its id: give it a jobId")
+    return BulkJob(name, encoded, prepared, stamp, company_id)
+
+
+@functools.lru_cache(maxsize=64)
+def adder_for(queue: Queue) -> EngineAdder:
+    """The queue's :class:`EngineAdder`, made once (its keys and packed options are reused)."""
+    return EngineAdder(queue)

@@ -1,0 +1,234 @@
+"""Enqueueing many jobs of one type at once (:meth:`Producer.enqueue_many`): every payload
+validated first (one bad payload enqueues nothing), then one outbox statement in the caller's
+transaction, or pipelined adds of the engine's add script, one round trip per chunk.
+
+Every job's id is fixed before anything is written (the caller's ``job_id``, else a new one), as
+the outbox does for its rows: a chunk whose answer was lost, spooled and relayed again, or a bulk
+sent again, adds each job once. When Redis stops answering mid-bulk, the chunks it confirmed are
+``queued`` and the queue's fallback policy applies to the rest as one: ``spool`` writes them to
+the outbox in one transaction, ``inline`` runs them here one after the other, ``raise`` raises
+:class:`BrokerUnavailable` saying how many were added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ils.errors import BrokerUnavailable, InvalidJobPayload
+from ils.queue.broker import is_connection_error, redact
+from ils.queue.engine_add import adder_for, bulk_job, json_data
+from ils.queue.executor import validate_payload
+from ils.queue.outbox_row import OutboxRow, utcnow
+from ils.queue.payload_size import check_encoded_size
+from ils.queue.registry import JobType, Payload
+from ils.queue.tenancy import COMPANY_FIELD
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ils.queue.producer import Enqueued, EnqueueOptions, Producer
+
+#: Jobs per pipeline: large enough to hide round trips, small enough to bound what a dropped
+#: connection leaves unconfirmed.
+CHUNK = 1_000
+#: Chunks sent before the first is answered (each on a connection of the client's pool).
+IN_FLIGHT = 2
+
+
+@dataclass(slots=True)
+class Item:
+    """One validated job of a bulk: its id (fixed), data (as a dict and as sent), options (with
+    the id), typed payload, company, and when it was validated."""
+
+    id: str
+    wire: dict[str, Any]
+    encoded: str
+    options: dict[str, Any]
+    typed: Payload
+    company_id: int | None
+    created_at: dt.datetime
+
+    def row(self, queue: str, name: str) -> OutboxRow:
+        """The job as an outbox row (made only for the outbox: a direct add needs none)."""
+        return OutboxRow(self.id, queue, name, self.wire, self.options, self.created_at,
+                         company_id=self.company_id)  # fmt: skip
+
+
+def options_list(options: Any, count: int, key: str) -> list[Any]:
+    """``options`` as one entry per job (a sequence must have one per payload)."""
+    if options is None or not isinstance(options, Sequence):
+        return [options] * count
+    if len(options) != count:
+        raise InvalidJobPayload(key, [{
+            "field": "(options)",
+            "message": f"{len(options)} options for {count} payloads: give one per payload",
+        }])  # fmt: skip
+    return list(options)
+
+
+@contextlib.contextmanager
+def at_index(key: str, index: int) -> Iterator[None]:
+    """Re-raise :class:`InvalidJobPayload` with its fields named after the payload's index."""
+    try:
+        yield
+    except InvalidJobPayload as exc:
+        errors = [{**e, "field": f"[{index}].{e['field']}"} for e in exc.errors]
+        raise InvalidJobPayload(key, errors) from exc
+
+
+def validate_all(
+    job_type: JobType, payloads: Sequence[Mapping[str, Any] | Payload]
+) -> list[Payload]:
+    """Every payload, typed, or :class:`InvalidJobPayload` naming the first bad one's index."""
+    typed: list[Payload] = []
+    for index, payload in enumerate(payloads):
+        with at_index(job_type.key, index):
+            typed.append(validate_payload(job_type, payload))
+    return typed
+
+
+def validated(
+    producer: Producer,
+    job_type: JobType,
+    payloads: Sequence[Mapping[str, Any] | Payload],
+    options: Any,
+    company_id: int | None,
+) -> list[Item]:
+    """Every payload validated, stamped, measured and given its row, or
+    :class:`InvalidJobPayload` naming the first bad one's index and fields."""
+    from ils.queue.producer import owner
+
+    spec = producer.settings.queue(job_type.queue)
+    limit = producer.settings.max_payload_bytes
+    per_job = options_list(options, len(payloads), job_type.key)
+    items: list[Item] = []
+    now = utcnow()
+    for index, (payload, chosen) in enumerate(zip(payloads, per_job, strict=True)):
+        with at_index(job_type.key, index):
+            typed = validate_payload(job_type, payload)
+            wire = typed.to_wire()
+            company = owner(typed, company_id)
+            if company is not None:
+                wire[COMPANY_FIELD] = company
+            encoded = json_data(wire)
+            check_encoded_size(job_type.key, wire, encoded, limit)
+        opts = producer.options_of(job_type, spec, chosen)
+        job_id = str(opts.get("jobId") or "") or os.urandom(16).hex()  # as uuid4().hex, faster
+        with_id = {**opts, "jobId": job_id}
+        items.append(Item(job_id, wire, encoded, with_id, typed, company, now))
+    return items
+
+
+def distinct(items: list[Item]) -> list[Item]:
+    """``items`` without repeats of a job id (BullMQ and the outbox keep one job per id)."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.id, item)
+    return list(seen.values())
+
+
+async def enqueue_many(
+    producer: Producer,
+    queue: str,
+    name: str,
+    payloads: Sequence[Mapping[str, Any] | Payload],
+    options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
+    session: AsyncSession | None = None,
+    company_id: int | None = None,
+) -> list[Enqueued]:
+    """See :meth:`Producer.enqueue_many`."""
+    from ils.queue.producer import Enqueued
+
+    job_type = producer.registry.get(queue, name)
+    items = validated(producer, job_type, payloads, options, company_id)
+    unique = distinct(items)
+    if session is not None:
+        relay = producer.relay_for(f"enqueueing {job_type.key} in bulk with a session")
+        await relay.write_many(session, [item.row(queue, name) for item in unique])
+        return [Enqueued(queue, name, item.id, "outbox") for item in items]
+    ids = await _add(producer, job_type, unique)
+    modes = dict(ids)
+    return [
+        Enqueued(queue, name, modes[item.id][0], modes[item.id][1], modes[item.id][2])
+        for item in items
+    ]  # fmt: skip
+
+
+async def _add(
+    producer: Producer, job_type: JobType, items: list[Item]
+) -> list[tuple[str, tuple[str, Any, Any]]]:
+    """Add ``items`` chunk by chunk, ``IN_FLIGHT`` chunks at once (the next one is built while
+    Redis runs the last); for each row id, (job id, mode, inline result). The chunks Redis did
+    not confirm, once it stops answering, go to the fallback together."""
+    adder = adder_for(producer.queue(job_type.queue))
+    out: list[tuple[str, tuple[str, Any, Any]]] = []
+    unconfirmed: list[Item] = []
+    error: BaseException | None = None
+    pending: collections.deque[tuple[list[Item], asyncio.Task[Any]]] = collections.deque()
+
+    async def settle() -> None:
+        nonlocal error
+        chunk, task = pending.popleft()
+        try:
+            results = await task
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+            error = error or exc
+            unconfirmed.extend(chunk)
+            return
+        for item, result in zip(chunk, results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            out.append((item.id, (result, "queued", None)))
+
+    try:
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            if error is not None:
+                unconfirmed.extend(chunk)
+                continue
+            jobs = [bulk_job(adder, job_type.name, i.encoded, i.options, i.company_id)
+                    for i in chunk]  # fmt: skip
+            pending.append((chunk, asyncio.ensure_future(adder.add_many(jobs))))
+            if len(pending) >= IN_FLIGHT:
+                await settle()
+        while pending:
+            await settle()
+    finally:
+        for _, task in pending:  # an error above: none left running
+            task.cancel()
+    if error is not None:
+        out += await _fall_back(producer, job_type, unconfirmed, error, added=len(out))
+    return out
+
+
+async def _fall_back(
+    producer: Producer, job_type: JobType, rest: list[Item], exc: BaseException, added: int
+) -> list[tuple[str, tuple[str, Any, Any]]]:
+    """The queue's fallback policy for the jobs of a bulk Redis did not confirm."""
+    spec = producer.settings.queue(job_type.queue)
+    if spec.fallback == "spool":
+        rows = [i.row(job_type.queue, job_type.name) for i in rest]
+        await producer.spool_rows(rows, job_type.key, exc)
+        return [(i.id, (i.id, "spooled", None)) for i in rest]
+    if spec.fallback == "raise":
+        raise BrokerUnavailable(
+            f"could not enqueue {len(rest)} jobs of {job_type.key} ({added} were added): Redis "
+            f"at {redact(producer.broker.url_for(job_type.queue))} unreachable ({exc}); their "
+            "ids are fixed, so sending the bulk again adds each job once"
+        ) from exc
+    out = []
+    for item in rest:
+        ran = await producer.fallback(
+            job_type, spec, item.typed, item.options, exc, item.company_id
+        )
+        out.append((item.id, (ran.job_id, "inline", ran.result)))
+    return out
