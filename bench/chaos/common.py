@@ -4,6 +4,7 @@ ended failed, and a scenario's result (its audit and its own figures)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from bench.chaos.audit import Tally
 from bench.chaos.mix import Expected
+from redis.exceptions import RedisError
 
 from ils.bootstrap import JobSystem
 from ils.errors import IlsJobsError, JobNotFound
@@ -57,6 +59,11 @@ class Result:
         }
 
 
+def log(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"chaos:   {message}", file=sys.stderr, flush=True)
+
+
 async def pending(system: JobSystem, queues: Sequence[str]) -> int | None:
     """Jobs not finished on ``queues``, or None while Redis does not answer."""
     try:
@@ -78,6 +85,37 @@ async def drain(system: JobSystem, queues: Sequence[str], timeout_s: float) -> f
             return time.monotonic() - start
         await asyncio.sleep(1)
     raise TimeoutError(f"jobs still pending on {', '.join(queues)} after {timeout_s:.0f}s")
+
+
+async def unfinished(system: JobSystem, expected: Sequence[Expected]) -> int | None:
+    """How many jobs of ``expected`` are neither completed nor failed (None while Redis does not
+    answer). The queues themselves may stay busy after: the event dispatcher's follow-up passes,
+    the platform schedules' next runs; the scenarios wait for the jobs they audit."""
+    by_queue: dict[str, list[str]] = {}
+    for e in expected:
+        by_queue.setdefault(e.queue, []).append(e.job_id)
+    client = system.broker.admin_client
+    left = 0
+    try:
+        for queue, ids in by_queue.items():
+            keys = system.broker.queues.get(queue).keys
+            done = await client.zmscore(keys["completed"], ids)
+            failed = await client.zmscore(keys["failed"], ids)
+            left += sum(1 for d, f in zip(done, failed, strict=True) if d is None and f is None)
+    except (RedisError, OSError):
+        return None
+    return left
+
+
+async def finish(system: JobSystem, expected: Sequence[Expected], timeout_s: float) -> float:
+    """Wait until every job of ``expected`` has completed or failed; the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if await unfinished(system, expected) == 0:
+            return time.monotonic() - start
+        await asyncio.sleep(0.5)
+    left = await unfinished(system, expected)
+    raise TimeoutError(f"{left} jobs of the mix not finished after {timeout_s:.0f}s")
 
 
 async def not_completed(system: JobSystem, expected: Sequence[Expected]) -> list[dict[str, str]]:
