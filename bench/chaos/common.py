@@ -26,7 +26,8 @@ class Result:
     (recovery times and counts, in seconds where timed)."""
 
     name: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the first worker's start to the last job finished
+    wall_s: float = 0.0  # the whole scenario: set-up, enqueueing, the run, the audit, tear-down
     jobs: int = 0
     tallies: dict[str, Tally] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -48,6 +49,7 @@ class Result:
         return {
             "name": self.name,
             "seconds": round(self.seconds, 1),
+            "wall_s": round(self.wall_s, 1),
             "jobs": self.jobs,
             "lost": self.lost,
             "duplicated": self.duplicated,
