@@ -1,5 +1,5 @@
-"""What every scenario shares: waiting for the queues to drain (through outages), the jobs that
-ended failed, and a scenario's result (its audit and its own figures)."""
+"""What every scenario shares: waiting for the jobs of a mix to finish (through outages), the jobs
+that ended failed, and a scenario's result (its audit and its own figures)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ from bench.chaos.mix import Expected
 from redis.exceptions import RedisError
 
 from ils.bootstrap import JobSystem
-from ils.errors import IlsJobsError, JobNotFound
-
-PENDING = ("waiting", "active", "delayed", "prioritized", "waiting-children", "paused")
+from ils.errors import JobNotFound
 
 
 @dataclass
@@ -64,29 +62,6 @@ class Result:
 def log(message: str) -> None:
     """A progress line on stderr."""
     print(f"chaos:   {message}", file=sys.stderr, flush=True)
-
-
-async def pending(system: JobSystem, queues: Sequence[str]) -> int | None:
-    """Jobs not finished on ``queues``, or None while Redis does not answer."""
-    try:
-        stats = await system.admin.stats(queues)
-    except (IlsJobsError, OSError, ConnectionError):
-        return None
-    return sum(counts.get(state, 0) for counts in stats.values() for state in PENDING)
-
-
-async def drain(system: JobSystem, queues: Sequence[str], timeout_s: float) -> float:
-    """Wait until nothing is left to run on ``queues`` (twice in a row, a second apart: a job
-    handed back by the stalled check shows again); the seconds it took."""
-    start = time.monotonic()
-    quiet = 0
-    while time.monotonic() - start < timeout_s:
-        left = await pending(system, queues)
-        quiet = quiet + 1 if left == 0 else 0
-        if quiet >= 2:
-            return time.monotonic() - start
-        await asyncio.sleep(1)
-    raise TimeoutError(f"jobs still pending on {', '.join(queues)} after {timeout_s:.0f}s")
 
 
 async def unfinished(system: JobSystem, expected: Sequence[Expected]) -> int | None:
