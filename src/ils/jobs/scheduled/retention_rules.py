@@ -1,8 +1,8 @@
 """The retention job's rules as queries (:mod:`ils.jobs.scheduled.retention` declares the job):
 ended sessions and tokens, notifications past their retention, and stored files no row names (a
-document's, an OMA file's original or SVG), and domain events past their retention (archived to a JSON-lines file under the var
-directory, then deleted). Each deletes only what its rule names, so a run repeated deletes nothing
-more.
+document's, an OMA file's original or SVG), and domain events past their retention (archived to
+a JSON-lines file under the var directory, then deleted). Each deletes only what its rule names,
+so a run repeated deletes nothing more.
 """
 
 from __future__ import annotations
