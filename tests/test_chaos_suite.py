@@ -9,13 +9,14 @@ import dataclasses
 from collections import Counter
 from email.message import EmailMessage
 
-from bench.chaos.audit import Effects, tally
+from bench.chaos.audit import Effects, exported, tally
 from bench.chaos.config import QUICK
 from bench.chaos.mix import Expected
 from bench.chaos.report import table
 from bench.chaos.scenarios import poison
 from bench.chaos.stalls import Kill, StallWatch
 
+from ils.files import LocalFileStorage
 from ils.jobs.email.transports import message_id_for
 
 SENDER = "ILS <no-reply@example.com>"
@@ -37,6 +38,11 @@ def test_the_audit_tells_lost_duplicated_and_resent_effects_apart():
         Expected("notification", "notification", "6", "note"),
         Expected("document", "pdf", "7"),
         Expected("ai", "ai", "8"),
+        Expected("oma", "oma", "9"),
+        Expected("oma-svg", "oma", "10", "9"),  # the SVG is on the row of OMA job 9
+        Expected("export", "oma", "11"),
+        Expected("scheduled", "scheduled", "12"),
+        Expected("briefing", "ai", "13"),  # a schedule run's AI job: an AI result row
     ]
     messages = [
         email("once", "<a@x>"),
@@ -49,7 +55,11 @@ def test_the_audit_tells_lost_duplicated_and_resent_effects_apart():
     rows = {
         "notification": Counter({"title:note": 2}),
         "document": Counter({"7": 1}),
-        "ai": Counter(),
+        "ai": Counter({"13": 1}),
+        "oma": Counter({"9": 1}),
+        "oma-svg": Counter({"9": 1}),
+        "export": Counter(),
+        "scheduled": Counter({"12": 1}),
     }
     got = tally(expected, Effects.of(messages, rows), SENDER)
     assert (got["email"].lost, got["email"].duplicated, got["email"].resent) == (1, 1, 1)
@@ -58,6 +68,13 @@ def test_the_audit_tells_lost_duplicated_and_resent_effects_apart():
     assert got["notification"].duplicated == 1
     assert (got["document"].lost, got["document"].done) == (0, 1)
     assert got["ai"].lost_ids == ["8"]
+    assert [(k, got[k].done) for k in ("oma", "oma-svg", "scheduled", "briefing")] == [
+        ("oma", 1),
+        ("oma-svg", 1),
+        ("scheduled", 1),
+        ("briefing", 1),
+    ]
+    assert got["export"].lost_ids == ["11"]
 
 
 def test_a_stranded_job_is_timed_from_the_kill_that_stranded_it():
@@ -79,3 +96,11 @@ async def test_a_tiny_poison_scenario_runs_end_to_end():
     assert result.figures == {"poison": 2, "poison_failed_once": 2}
     assert sum(t.done for t in result.tallies.values()) == result.jobs - 2
     assert "poison and corrupt jobs" in table([result])
+
+
+def test_exported_oma_files_are_counted_by_their_job_id(tmp_path):
+    files = LocalFileStorage(tmp_path)
+    files.put("1/oma-export/3f9a-ORD-000042.oma", b"x")
+    files.put("1/oma-export/77b0-ORD-000042.oma", b"x")
+    files.put("1/oma/3f9a.oma", b"x")  # an uploaded original, not an export
+    assert exported(files) == Counter({"3f9a": 1, "77b0": 1})

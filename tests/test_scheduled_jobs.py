@@ -26,6 +26,8 @@ from ils.domain.models import (
     DocumentType,
     Notification,
     NotificationType,
+    OmaFile,
+    Order,
     Role,
     Schedule,
     User,
@@ -173,6 +175,13 @@ async def _aged_world(db: Database, files: Path, now: dt.datetime) -> dict[str, 
                      entity=DocumentEntity.order, entity_id=1, path=f"{company}/kept.pdf",
                      filename="kept.pdf", size=3, sha256="f" * 64, job_id="doc-kept"),
         ])  # fmt: skip
+        order = Order(company_id=company, number="ORD-AGED", customer_name="A")
+        s.add(order)
+        await s.flush()
+        # An OMA file's original and its SVG are named by its row, not by a document's.
+        s.add(OmaFile(company_id=company, order_id=order.id, job_id="oma-kept", filename="k.oma",
+                      path=f"{company}/kept.oma", svg_path=f"{company}/kept.svg", size=3,
+                      sha256="f" * 64, status="valid", data={}, traces={}, issues=[]))  # fmt: skip
         rows = [{"id": f"row-{age}", "queue": "email", "name": "generic", "payload": {},
                  "options": {}, "created_at": at, "relayed_at": at, "relay_attempts": 0}
                 for age, at in (("old", old), ("new", new))]  # fmt: skip
@@ -182,7 +191,9 @@ async def _aged_world(db: Database, files: Path, now: dt.datetime) -> dict[str, 
             s.add(Event(id=new_event_id(at), type="order.delivered", version=1,
                         company_id=company, actor_kind="system", subject_type="order",
                         subject_id=age, occurred_at=at, data=data))  # fmt: skip
-    for name, age in (("kept.pdf", OLD), ("orphan.pdf", OLD), ("fresh.pdf", dt.timedelta())):
+    aged = (("kept.pdf", OLD), ("orphan.pdf", OLD), ("fresh.pdf", dt.timedelta()),
+            ("kept.oma", OLD), ("kept.svg", OLD))  # fmt: skip
+    for name, age in aged:
         path = files / str(company) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"pdf")
@@ -203,7 +214,7 @@ async def test_retention_deletes_exactly_what_its_rules_name(
                                  "tokens": 1, "notifications": 1, "events_archived": 1}  # fmt: skip
     company = world["company"]
     left = sorted(p.name for p in (settings.files_root / str(company)).iterdir())
-    assert left == ["fresh.pdf", "kept.pdf"]
+    assert left == ["fresh.pdf", "kept.oma", "kept.pdf", "kept.svg"]
     async with db.session() as s:
         assert list(await s.scalars(select(ApiToken.name))) == ["new"]
         assert list(await s.scalars(select(Notification.title))) == ["new"]

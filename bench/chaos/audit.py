@@ -1,6 +1,8 @@
 """The audit: for every job a scenario enqueued, how many times its side effect happened —
 emails as the SMTP sink received them (grouped by subject or by the job's Message-ID), notification
-rows (by title or job id), document rows and AI result rows (by job id). A job whose effect is
+rows (by title or job id), document, AI result and OMA file rows (by job id), the SVG drawn for an
+OMA file (its row's, by the OMA job's id), exported OMA files (stored under their job's id) and
+schedule runs (the run's job id written to its schedule's row). A job whose effect is
 missing is *lost*; one whose effect shows twice is *duplicated*; an email the sink took twice
 under one Message-ID is *resent* (SMTP is at-least-once; readers' servers drop the copy)."""
 
@@ -16,8 +18,14 @@ from bench.chaos.mix import Expected
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
-from ils.domain.models import AiResult, Document, Notification
+from ils.domain.models import AiResult, Document, Notification, OmaFile, Schedule
+from ils.files import FileStorage
 from ils.jobs.email.transports import message_id_for
+
+#: The kinds whose effect is found by the tag: the OMA job whose row the SVG is drawn for.
+BY_TAG = frozenset({"oma-svg"})
+#: Kinds audited in another kind's rows (a schedule run's AI job: an AI result).
+ROWS_OF = {"briefing": "ai"}
 
 
 @dataclass
@@ -62,8 +70,11 @@ class Effects:
             key = f"subject:{e.tag}" if e.tag else f"id:{message_id_for(e.job_id, sender)}"
             ids = self.emails.get(key, [])
             return len(ids), len(set(ids))
-        counts = self.rows.get(e.kind, Counter())
-        n = counts[f"title:{e.tag}"] if e.kind == "notification" and e.tag else counts[e.job_id]
+        counts = self.rows.get(ROWS_OF.get(e.kind, e.kind), Counter())
+        if e.kind == "notification" and e.tag:
+            n = counts[f"title:{e.tag}"]
+        else:
+            n = counts[e.tag if e.kind in BY_TAG else e.job_id]
         return n, n
 
 
@@ -86,10 +97,23 @@ def tally(expected: Sequence[Expected], effects: Effects, sender: str) -> dict[s
     return dict(out)
 
 
+def exported(files: FileStorage) -> Counter[str]:
+    """The OMA files exported for download, by job id (stored as
+    ``<company>/oma-export/<job id>-<order number>.oma``)."""
+    out: Counter[str] = Counter()
+    for key, _mtime in files.entries():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1] == "oma-export" and not parts[2].startswith("."):
+            out[parts[2].split("-", 1)[0]] += 1
+    return out
+
+
 async def read_rows(system: JobSystem) -> dict[str, Counter[str]]:
-    """Counts of the notification, document and AI result rows, by job id (and notifications
-    also by title)."""
-    rows: dict[str, Counter[str]] = {k: Counter() for k in ("notification", "document", "ai")}
+    """Counts of the notification, document, AI result and OMA file rows by job id (and
+    notifications also by title), of the SVGs drawn by OMA job id, of the runs recorded on
+    schedules by job id, and of the exported files by job id."""
+    kinds = ("notification", "document", "ai", "oma", "oma-svg", "scheduled")
+    rows: dict[str, Counter[str]] = {k: Counter() for k in kinds}
     async with system.database.session() as s:
         for job_id, title in await s.execute(select(Notification.job_id, Notification.title)):
             rows["notification"][str(job_id)] += 1
@@ -98,6 +122,12 @@ async def read_rows(system: JobSystem) -> dict[str, Counter[str]]:
             rows["document"][job_id] += 1
         for (job_id,) in await s.execute(select(AiResult.job_id)):
             rows["ai"][str(job_id)] += 1
+        for job_id, svg_path in await s.execute(select(OmaFile.job_id, OmaFile.svg_path)):
+            rows["oma"][job_id] += 1
+            rows["oma-svg"][job_id] += svg_path is not None
+        for (job_id,) in await s.execute(select(Schedule.last_job_id)):
+            rows["scheduled"][str(job_id)] += 1
+    rows["export"] = exported(system.files)
     return rows
 
 

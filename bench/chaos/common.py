@@ -1,9 +1,10 @@
-"""What every scenario shares: waiting for the queues to drain (through outages), the jobs that
-ended failed, and a scenario's result (its audit and its own figures)."""
+"""What every scenario shares: waiting for the jobs of a mix to finish (through outages), the jobs
+that ended failed, and a scenario's result (its audit and its own figures)."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,11 +12,10 @@ from typing import Any
 
 from bench.chaos.audit import Tally
 from bench.chaos.mix import Expected
+from redis.exceptions import RedisError
 
 from ils.bootstrap import JobSystem
-from ils.errors import IlsJobsError, JobNotFound
-
-PENDING = ("waiting", "active", "delayed", "prioritized", "waiting-children", "paused")
+from ils.errors import JobNotFound
 
 
 @dataclass
@@ -24,7 +24,8 @@ class Result:
     (recovery times and counts, in seconds where timed)."""
 
     name: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the first worker's start to the last job finished
+    wall_s: float = 0.0  # the whole scenario: set-up, enqueueing, the run, the audit, tear-down
     jobs: int = 0
     tallies: dict[str, Tally] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -46,6 +47,7 @@ class Result:
         return {
             "name": self.name,
             "seconds": round(self.seconds, 1),
+            "wall_s": round(self.wall_s, 1),
             "jobs": self.jobs,
             "lost": self.lost,
             "duplicated": self.duplicated,
@@ -57,27 +59,40 @@ class Result:
         }
 
 
-async def pending(system: JobSystem, queues: Sequence[str]) -> int | None:
-    """Jobs not finished on ``queues``, or None while Redis does not answer."""
+def log(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"chaos:   {message}", file=sys.stderr, flush=True)
+
+
+async def unfinished(system: JobSystem, expected: Sequence[Expected]) -> int | None:
+    """How many jobs of ``expected`` are neither completed nor failed (None while Redis does not
+    answer). The queues themselves may stay busy after: the event dispatcher's follow-up passes,
+    the platform schedules' next runs; the scenarios wait for the jobs they audit."""
+    by_queue: dict[str, list[str]] = {}
+    for e in expected:
+        by_queue.setdefault(e.queue, []).append(e.job_id)
+    client = system.broker.admin_client
+    left = 0
     try:
-        stats = await system.admin.stats(queues)
-    except (IlsJobsError, OSError, ConnectionError):
+        for queue, ids in by_queue.items():
+            keys = system.broker.queues.get(queue).keys
+            done = await client.zmscore(keys["completed"], ids)
+            failed = await client.zmscore(keys["failed"], ids)
+            left += sum(1 for d, f in zip(done, failed, strict=True) if d is None and f is None)
+    except (RedisError, OSError):
         return None
-    return sum(counts.get(state, 0) for counts in stats.values() for state in PENDING)
+    return left
 
 
-async def drain(system: JobSystem, queues: Sequence[str], timeout_s: float) -> float:
-    """Wait until nothing is left to run on ``queues`` (twice in a row, a second apart: a job
-    handed back by the stalled check shows again); the seconds it took."""
+async def finish(system: JobSystem, expected: Sequence[Expected], timeout_s: float) -> float:
+    """Wait until every job of ``expected`` has completed or failed; the seconds it took."""
     start = time.monotonic()
-    quiet = 0
     while time.monotonic() - start < timeout_s:
-        left = await pending(system, queues)
-        quiet = quiet + 1 if left == 0 else 0
-        if quiet >= 2:
+        if await unfinished(system, expected) == 0:
             return time.monotonic() - start
-        await asyncio.sleep(1)
-    raise TimeoutError(f"jobs still pending on {', '.join(queues)} after {timeout_s:.0f}s")
+        await asyncio.sleep(0.5)
+    left = await unfinished(system, expected)
+    raise TimeoutError(f"{left} jobs of the mix not finished after {timeout_s:.0f}s")
 
 
 async def not_completed(system: JobSystem, expected: Sequence[Expected]) -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ from bench.chaos.common import Result
 
 HEAD = (
     "| scenario | jobs | lost | duplicated | resent (same Message-ID) | not completed "
-    "| recovery | seconds |\n|---|---:|---:|---:|---:|---:|---|---:|"
+    "| recovery | seconds | total s |\n|---|---:|---:|---:|---:|---:|---|---:|---:|"
 )
 
 
@@ -49,8 +49,10 @@ def table(results: Sequence[Result]) -> str:
     for r in results:
         rows.append(
             f"| {r.name} | {r.jobs} | {r.lost} | {r.duplicated} | {r.resent} "
-            f"| {len(r.failed)} | {recovery(r.figures)} | {r.seconds:.0f} |"
+            f"| {len(r.failed)} | {recovery(r.figures)} | {r.seconds:.0f} | {r.wall_s:.0f} |"
         )
+    if len(results) > 1:
+        rows.append(f"\nsuite: {sum(r.wall_s for r in results):.0f} s in all")
     return "\n".join(rows)
 
 

@@ -46,10 +46,9 @@ async def run_all(cfg: Config, names: Sequence[str]) -> list[Result]:
         print(f"chaos: {name} ...", file=sys.stderr, flush=True)
         t0 = time.monotonic()
         result = await SCENARIOS[name](cfg)
+        result.wall_s = time.monotonic() - t0
         verdict = "ok" if ok(result) else "FAILED"
-        print(
-            f"chaos: {name} {verdict} in {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True
-        )
+        print(f"chaos: {name} {verdict} in {result.wall_s:.0f}s", file=sys.stderr, flush=True)
         results.append(result)
     return results
 

@@ -9,7 +9,7 @@ import signal
 import time
 
 from bench.chaos.audit import audit
-from bench.chaos.common import Result, drain, not_completed
+from bench.chaos.common import Result, finish, not_completed
 from bench.chaos.config import Config
 from bench.chaos.mix import Mix
 from bench.chaos.progress import resumed_after, wait_for
@@ -44,7 +44,7 @@ async def run(cfg: Config) -> Result:
         killed = time.time()
         back_s = await restarted(pid, s.server_pid, 60)
         resumed = await resumed_after(s.system, queues, killed, 60)
-        await drain(s.system, queues, timeout_s=cfg.tuning.bound_s * 2 + 120)
+        await finish(s.system, expected, timeout_s=cfg.tuning.bound_s * 2 + 120)
         result.seconds = time.monotonic() - start
         result.jobs = len(expected)
         result.tallies = await audit(s.system, sink.messages, expected)

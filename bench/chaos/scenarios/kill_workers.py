@@ -9,7 +9,7 @@ import asyncio
 import time
 
 from bench.chaos.audit import audit
-from bench.chaos.common import Result, drain, not_completed, pending, percentile
+from bench.chaos.common import Result, finish, log, not_completed, percentile, unfinished
 from bench.chaos.config import Config
 from bench.chaos.mix import Mix
 from bench.chaos.stack import stack
@@ -30,14 +30,17 @@ async def run(cfg: Config) -> Result:
             for _ in range(cfg.workers):
                 await s.wait_working(s.start_worker())
             victim = 0
-            while (await pending(s.system, queues)) != 0:
+            while (left := await unfinished(s.system, expected)) != 0:
                 await asyncio.sleep(cfg.kill_every_s)
                 await watch.snapshot()
+                killed = time.monotonic()
                 # The next kill waits for the replacement to work: on a loaded machine a worker
                 # killed before it took a job would only measure start-ups.
                 await s.wait_working(s.kill_worker(victim))
                 victim += 1
-            await drain(s.system, queues, timeout_s=cfg.tuning.bound_s * 3 + 60)
+                log(f"kill {victim} at {killed - start:.0f}s: {left} jobs left, "
+                    f"replacement working after {time.monotonic() - killed:.1f}s")  # fmt: skip
+            await finish(s.system, expected, timeout_s=cfg.tuning.bound_s * 3 + 60)
             await asyncio.sleep(1)  # the last events read
         result.seconds = time.monotonic() - start
         result.jobs = len(expected)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 from bench.chaos.audit import audit
-from bench.chaos.common import Result, drain, not_completed
+from bench.chaos.common import Result, finish, not_completed
 from bench.chaos.config import Config
-from bench.chaos.mix import Mix
+from bench.chaos.mix import Expected, Mix
 from bench.chaos.stack import stack
 
 from ils.queue import keys
@@ -37,11 +37,11 @@ async def run(cfg: Config) -> Result:
                     keys.job_hash(queue, str(job.id)), "data", "{not json"
                 )
                 poison.append((str(job.id), "corrupt"))
-        queues = sorted({e.queue for e in good} | {"notification"})
         start = time.monotonic()
         for _ in range(cfg.workers):
             s.start_worker()
-        await drain(s.system, queues, timeout_s=cfg.tuning.bound_s * 2 + 120)
+        bad = [Expected("poison", "notification", job_id) for job_id, _ in poison]
+        await finish(s.system, good + bad, timeout_s=cfg.tuning.bound_s * 2 + 120)
         result.seconds = time.monotonic() - start
         result.jobs = len(good) + len(poison)
         result.tallies = await audit(s.system, sink.messages, good)

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from bench.chaos.audit import audit
-from bench.chaos.common import Result, drain, not_completed
+from bench.chaos.common import Result, finish, not_completed
 from bench.chaos.config import Config
 from bench.chaos.mix import Mix
 from bench.chaos.progress import resumed_after, wait_for
@@ -31,7 +31,7 @@ async def run(cfg: Config) -> Result:
             await asyncio.sleep(2)  # down long enough for every client to notice
             await asyncio.to_thread(s.server.ensure)
             resumed.append(await resumed_after(s.system, queues, time.time(), 60))
-        await drain(s.system, queues, timeout_s=cfg.tuning.bound_s * 2 + 120)
+        await finish(s.system, expected, timeout_s=cfg.tuning.bound_s * 2 + 120)
         result.seconds = time.monotonic() - start
         result.jobs = len(expected)
         result.tallies = await audit(s.system, sink.messages, expected)

@@ -1,8 +1,8 @@
 """The retention job's rules as queries (:mod:`ils.jobs.scheduled.retention` declares the job):
-ended sessions and tokens, notifications past their retention, and stored files no document
-names, and domain events past their retention (archived to a JSON-lines file under the var
-directory, then deleted). Each deletes only what its rule names, so a run repeated deletes nothing
-more.
+ended sessions and tokens, notifications past their retention, and stored files no row names (a
+document's, an OMA file's original or SVG), and domain events past their retention (archived to
+a JSON-lines file under the var directory, then deleted). Each deletes only what its rule names,
+so a run repeated deletes nothing more.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, or_, select
 
 from ils.domain.db import Database
-from ils.domain.models import ApiToken, AuthSession, Document, Event, Notification
+from ils.domain.models import ApiToken, AuthSession, Document, Event, Notification, OmaFile
 from ils.events.envelope import id_floor
 from ils.files import FileStorage
 from ils.jobs.scheduled.settings import RetentionSettings
@@ -58,18 +58,23 @@ async def notifications(db: Database, limits: RetentionSettings, now: dt.datetim
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+#: The columns that name a stored file: a file none of them names is an orphan.
+NAMING_COLUMNS = (Document.path, OmaFile.path, OmaFile.svg_path)
+
+
 async def orphan_files(
     db: Database, files: FileStorage, limits: RetentionSettings, now: dt.datetime
 ) -> list[str]:
-    """Delete the stored files older than ``orphan_document_hours`` that no document names;
-    their keys."""
+    """Delete the stored files older than ``orphan_document_hours`` that no row names (a
+    document's file, an OMA file's original or its SVG); their keys."""
     cutoff = (now - dt.timedelta(hours=limits.orphan_document_hours)).timestamp()
     old = (key for key, mtime in files.entries() if mtime < cutoff)
     deleted: list[str] = []
     while batch := list(itertools.islice(old, FILE_BATCH)):
+        named: set[str | None] = set()
         async with db.session() as session:
-            query = select(Document.path).where(Document.path.in_(batch))
-            named = set(await session.scalars(query))
+            for column in NAMING_COLUMNS:
+                named |= set(await session.scalars(select(column).where(column.in_(batch))))
         for key in batch:
             if key not in named:
                 files.delete(key)
