@@ -236,9 +236,8 @@ async def trial(
         await _wait_ready(workers, ready)
 
         probed = [await probe()] if probe is not None else []
-        # The engine with its defaults keeps every completed job; ours keeps what the spec says.
-        kept = jobs if side == "engine" else spec.keep_completed_count
-        seconds, polls = await timed_drain(queue, jobs, kept, side, limit_s)
+        # Every side drains the same jobs, whose own options keep what the spec says.
+        seconds, polls = await timed_drain(queue, jobs, spec.keep_completed_count, side, limit_s)
         if probe is not None:
             probed.append(await probe())
     finally:
