@@ -20,6 +20,7 @@ from ils.domain.models.events import Event, EventCursor
 from ils.domain.services.companies import CompanyCreate, create_company
 from ils.events.dispatcher import Dispatcher
 from ils.events.emit_jobs import document_generated
+from ils.jobs.notification.events import dispatch_job_id
 from ils.queue.outbox_table import outbox
 from tests.support.running import running
 from tests.test_events_core import Collect
@@ -110,10 +111,12 @@ async def test_the_dispatch_job_hands_committed_events_to_the_live_subscriber(
             await create_company(session, spec("live"))
         async with db.session() as session:
             newest = await session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
-        assert newest is not None
+            oldest = await session.scalar(select(Event.id).order_by(Event.id).limit(1))
+        assert newest is not None and oldest is not None
         async with running(db_system, "notification"):
             await db_system.relay.wait_idle()
-            first = await db_system.admin.wait_for_job("notification", f"evd-{newest}", 30)
+            # The transaction's pass: one per second of recording, named by its first event's.
+            first = await db_system.admin.wait_for_job("notification", dispatch_job_id(oldest), 30)
             assert first.state == "completed", first
             # An event too recent for the first pass is left to the follow-up it queued.
             passes = [first]

@@ -3,10 +3,13 @@ every subscriber from its own cursor (:mod:`ils.events.dispatcher`).
 
 A transaction that records events queues one such job through its outbox (see
 :mod:`ils.events.record`), so the job exists iff the events committed and survives Redis being
-down. Events newer than the dispatcher's settle time, or recorded while the pass ran, or of a
-subscriber another pass held, are left for a follow-up pass, which the job queues, delayed by
-that time. The dispatcher and its subscribers (SQLAlchemy) are imported when the job runs: a
-worker loads this declaration without them.
+down. The transactions of one second share one job (its id from that second, delayed by the
+settle time): a hundred events a second make one pass a second, not a hundred passes that hold
+the queue (the deliveries they hand on, of a lower priority, waited behind them). Events newer
+than the dispatcher's settle time, or recorded while the pass ran, or of a subscriber another
+pass held, are left for a follow-up pass, which the job queues, delayed by that time. The
+dispatcher and its subscribers (SQLAlchemy) are imported when the job runs: a worker loads this
+declaration without them.
 """
 
 from __future__ import annotations
@@ -68,13 +71,21 @@ async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
     }
 
 
+def dispatch_job_id(event_id: str) -> str:
+    """The id of the pass that a transaction whose first event is ``event_id`` queues: one per
+    second of recording, whichever transactions of that second ask for it."""
+    from ulid import ULID
+
+    return f"evd-{int(ULID.from_str(event_id).timestamp)}"
+
+
 async def queue_dispatch(
     session: AsyncSession, event_id: str, producer: Producer | None = None
 ) -> bool:
     """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
     session is of a database no job system was started with (a migration, a script): its events
     wait in the log for the next pass."""
-    options = EnqueueOptions(job_id=f"evd-{event_id}")
+    options = EnqueueOptions(job_id=dispatch_job_id(event_id), delay_s=SETTLE_S)
     try:
         await dispatch_events.send(
             {"event_id": event_id}, options=options, session=session, producer=producer
