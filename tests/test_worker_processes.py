@@ -12,6 +12,7 @@ import os
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -81,18 +82,24 @@ async def test_two_processes_each_take_jobs_under_their_own_identity(
         await supervisor.kill()
 
 
+async def one_held_each(system: JobSystem, records: Records) -> list[Any]:
+    """Two jobs that wait for their release, one taken by each process (concurrency 1)."""
+    held = [
+        await system.producer.enqueue("oma", "test-probe", {"waitRelease": True, "tag": t})
+        for t in ("a", "b")
+    ]
+    await records.wait_started(15)
+    await records.wait_started(15)
+    return held
+
+
 async def test_a_child_killed_with_9_comes_back_and_nothing_is_lost(
     system: JobSystem, records: Records, worker_env: dict[str, str]
 ):
     supervisor = await IlsProcess(WORKERS, one_job_each(worker_env)).start()
     try:
         pids = await ready(supervisor)
-        held = [
-            await system.producer.enqueue("oma", "test-probe", {"waitRelease": True, "tag": t})
-            for t in ("a", "b")
-        ]
-        await records.wait_started(15)
-        await records.wait_started(15)  # each process holds one
+        held = await one_held_each(system, records)
         mark = len(supervisor.lines)
         os.kill(pids[1], signal.SIGKILL)
         died = await supervisor.wait_for_line("worker process 1 (pid", 30, mark)
@@ -120,12 +127,7 @@ async def test_sigterm_drains_every_child_and_the_supervisor_exits_0(
     supervisor = await IlsProcess(WORKERS, one_job_each(worker_env)).start()
     try:
         pids = await ready(supervisor)
-        held = [
-            await system.producer.enqueue("oma", "test-probe", {"waitRelease": True, "tag": t})
-            for t in ("a", "b")
-        ]
-        await records.wait_started(15)
-        await records.wait_started(15)
+        held = await one_held_each(system, records)
         supervisor.signal(signal.SIGTERM)
         await supervisor.wait_for_line("SIGTERM received", 30)
         for job in held:  # in flight when the drain began: they finish

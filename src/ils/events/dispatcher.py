@@ -23,7 +23,7 @@ import difflib
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
@@ -174,7 +174,10 @@ class Dispatcher:
                 if isinstance(subscriber, TransactionalSubscriber):
                     position = await self._drain_in(subscriber, position, events, outcome)
                 else:
-                    position = await self._drain_each(subscriber, position, events, outcome)
+                    position = await self._drain_each(
+                        subscriber, position, events, outcome,
+                        lambda envelope: self._deliver_and_save(subscriber, envelope),
+                    )  # fmt: skip
                 if outcome.error is not None or len(events) < self.batch:
                     return outcome
         except LeaseLost:
@@ -185,19 +188,33 @@ class Dispatcher:
             await self._release(name)
 
     async def _drain_each(
-        self, subscriber: Subscriber, position: str, events: list[EventEnvelope], outcome: Outcome
+        self,
+        subscriber: Subscriber,
+        position: str,
+        events: list[EventEnvelope],
+        outcome: Outcome,
+        handle: Callable[[EventEnvelope], Awaitable[str | None]],
     ) -> str:
-        """Hand ``events`` over one by one, saving the cursor after each; the new position."""
+        """Hand ``events`` over one at a time with ``handle`` (None, or the error that stops
+        them, kept on the cursor); the new position."""
         for envelope in events:
-            error = await self._deliver(subscriber, envelope)
+            error = await handle(envelope)
             if error is not None:
                 outcome.error = error
                 await self._save(subscriber.name, position, 0, error)
                 return position
             position = envelope.id
             outcome.delivered += 1
-            await self._save(subscriber.name, position, 1, None)
         return position
+
+    async def _deliver_and_save(
+        self, subscriber: Subscriber, envelope: EventEnvelope
+    ) -> str | None:
+        """Hand one event to a subscriber that acts outside the database, then move its cursor."""
+        error = await self._deliver(subscriber, envelope)
+        if error is None:
+            await self._save(subscriber.name, envelope.id, 1, None)
+        return error
 
     async def _drain_in(
         self,
@@ -213,15 +230,11 @@ class Dispatcher:
         if await self._commit_in(subscriber, events) is None:
             outcome.delivered += len(events)
             return events[-1].id
-        for envelope in events:
-            error = await self._commit_in(subscriber, [envelope])
-            if error is not None:
-                outcome.error = error
-                await self._save(subscriber.name, position, 0, error)
-                return position
-            position = envelope.id
-            outcome.delivered += 1
-        return position
+
+        async def alone(envelope: EventEnvelope) -> str | None:
+            return await self._commit_in(subscriber, [envelope])
+
+        return await self._drain_each(subscriber, position, events, outcome, alone)
 
     async def _commit_in(
         self, subscriber: TransactionalSubscriber, events: list[EventEnvelope]
