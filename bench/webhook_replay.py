@@ -53,7 +53,7 @@ from ils.jobs.webhooks.settings import WebhookSettings
 from ils.settings import load_settings
 from notify_latency import Process
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
-from webhooks import LOCAL, Arrivals, bench_env, commit, pg_database, receiver, seed
+from webhooks import LOCAL, Arrivals, bench_env, commit, receiver, run_on, seed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webhook_replay.json"
 CHUNK = 1_000
@@ -193,14 +193,6 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-async def run_on(args: argparse.Namespace) -> dict[str, Any]:
-    if not args.postgresql:
-        return await run(args)
-    async with pg_database() as url:
-        args.database_url = url
-        return await run(args)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -211,7 +203,7 @@ def main() -> None:
                         help="a fresh database on ILS_BENCH_PG_URL's server")  # fmt: skip
     args = parser.parse_args()
     args.database_url = None
-    results = asyncio.run(run_on(args))
+    results = asyncio.run(run_on(args, run))
     print(table(results))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

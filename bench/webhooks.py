@@ -280,12 +280,18 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-async def run_on(args: argparse.Namespace) -> dict[str, Any]:
+async def run_on(
+    args: argparse.Namespace,
+    bench: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """``bench`` (this module's :func:`run` by default) on the database ``args`` name: with
+    ``--postgresql``, a fresh one made for the run and dropped after it."""
+    go = bench or run
     if not args.postgresql:
-        return await run(args)
+        return await go(args)
     async with pg_database() as url:
         args.database_url = url
-        return await run(args)
+        return await go(args)
 
 
 def main() -> None:
