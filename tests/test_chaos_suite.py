@@ -18,6 +18,7 @@ from bench.chaos.stalls import Kill, StallWatch
 
 from ils.files import LocalFileStorage
 from ils.jobs.email.transports import message_id_for
+from ils.queue.ils_worker import IlsWorker
 
 SENDER = "ILS <no-reply@example.com>"
 
@@ -79,14 +80,32 @@ def test_the_audit_tells_lost_duplicated_and_resent_effects_apart():
 
 def test_a_stranded_job_is_timed_from_the_kill_that_stranded_it():
     watch = StallWatch(system=None, queues=())  # type: ignore[arg-type]
-    # Held at the kills at 1 s and 5 s (still stranded in the active list), handed back at 9 s;
-    # "b" was held by the surviving worker at 1 s, by the one killed at 5 s.
-    watch.kills = [Kill(1_000, {"a", "b"}), Kill(3_000, set()), Kill(5_000, {"a", "b"})]
-    watch.kills[1].active.add("a")
-    watch.stalled = [("a", 9_000), ("b", 9_000), ("c", 6_000)]
+    # "a" was held by the process killed at 1 s, "b" by the one killed at 5 s, and "a" again
+    # (taken back after its first stall) by the one killed at 7 s.
+    watch.kills = [Kill(1_000, {"a"}), Kill(3_000, set()), Kill(5_000, {"b"}), Kill(7_000, {"a"})]
+    watch.stalled = [("a", 6_000), ("b", 9_000), ("c", 6_000), ("a", 12_000)]
     times, unexplained = watch.recovery_s()
-    assert times == [8.0, 4.0, 1.0]
+    assert times == [5.0, 4.0, 1.0, 5.0]
     assert unexplained == 1  # "c" was in no snapshot: timed from the kill before it
+
+
+async def test_a_snapshot_holds_only_the_jobs_of_the_process_about_to_be_killed(system):
+    """Jobs taken by another process (alive after the kill) are not stranded by it: a snapshot
+    keeps the victim's jobs only, read from the lock tokens, which name the holding process."""
+    queue = system.broker.queues.get("email")
+    taken = {}
+    for pid in (4242, 4343):
+        job = await queue.add("probe", {"n": pid})
+        opts = {"connection": queue.client, "prefix": queue.prefix, "autorun": False}
+        worker = IlsWorker(queue.name, None, opts | {"name": f"host:{pid}:abc"})
+        got = await worker.getNextJob(f"{worker.id}:1")
+        assert got is not None and got.id == job.id
+        taken[pid] = job.id
+        await worker.close()
+    watch = StallWatch(system, ["email"])
+    await watch.snapshot(4242)
+    await watch.snapshot(999)
+    assert [k.active for k in watch.kills] == [{taken[4242]}, set()]
 
 
 async def test_a_tiny_poison_scenario_runs_end_to_end():

@@ -120,10 +120,14 @@ class Stack:
         self.workers.append(proc)
         return proc
 
+    def victim(self, index: int) -> subprocess.Popen[bytes]:
+        """The live worker :meth:`kill_worker` would kill for ``index``."""
+        live = [w for w in self.workers if w.poll() is None]
+        return live[index % len(live)]
+
     def kill_worker(self, index: int) -> subprocess.Popen[bytes]:
         """kill -9 one of the live workers (by its place among them); its replacement."""
-        live = [w for w in self.workers if w.poll() is None]
-        victim = live[index % len(live)]
+        victim = self.victim(index)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         return self.start_worker()

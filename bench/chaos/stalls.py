@@ -1,7 +1,8 @@
-"""How long jobs stranded by kill -9 waited: the active jobs of every queue are read just before
-each kill, and the queues' event streams are tailed for ``stalled`` events (written by the
-stalled-job check when it hands a job back). A stranded job's recovery time is its ``stalled``
-event's time minus the time of the kill that stranded it."""
+"""How long jobs stranded by kill -9 waited: just before each kill, the active jobs the victim
+holds are read (a job's lock token starts with its worker's name, which names the process), and
+the queues' event streams are tailed for ``stalled`` events (written by the stalled-job check
+when it hands a job back). A stranded job's recovery time is its ``stalled`` event's time minus
+the time of the kill that stranded it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aredis
 
 from ils.bootstrap import JobSystem
+from ils.queue import keys
 
 
 @dataclass
@@ -35,15 +37,21 @@ class StallWatch:
     def _keys(self, name: str) -> dict[str, str]:
         return {q: self.system.broker.queues.get(q).keys[name] for q in self.queues}
 
-    async def snapshot(self) -> None:
-        """Record the active jobs of every queue, and the time: call it right before a kill."""
+    async def snapshot(self, victim_pid: int) -> None:
+        """Record the active jobs held by the process about to be killed, and the time: call it
+        right before the kill. (Jobs of the workers that live on are not stranded by it.)"""
         client = self.system.broker.admin_client
-        active: set[str] = set()
-        for key in self._keys("active").values():
-            active |= {
-                x.decode() if isinstance(x, bytes) else x for x in await client.lrange(key, 0, -1)
-            }
-        self.kills.append(Kill(time.time() * 1000, active))
+        mark = f":{victim_pid}:"
+        held: set[str] = set()
+        for queue, key in self._keys("active").items():
+            ids = [_text(x) for x in await client.lrange(key, 0, -1)]
+            handle = self.system.broker.queues.get(queue)
+            async with client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.get(keys.job_lock(handle, job_id))
+                tokens = await pipe.execute()
+            held |= {j for j, by in zip(ids, tokens, strict=True) if by and mark in _text(by)}
+        self.kills.append(Kill(time.time() * 1000, held))
 
     async def tail(self) -> None:
         """Read the event streams until cancelled, keeping ``stalled`` events."""
@@ -67,24 +75,25 @@ class StallWatch:
             await client.aclose()
 
     def recovery_s(self) -> tuple[list[float], int]:
-        """Each stalled job's recovery time, from the kill that stranded it: the first of the
-        kills just before its event whose snapshots all held it (a stranded job stays in the
-        active list through the later kills' snapshots; timing from the first of them errs
-        long, never short). Also how many stalled events no snapshot explains (a job taken in
-        the instant between a snapshot and its kill: timed from the kill before the event)."""
+        """Each stalled job's recovery time, from the kill that stranded it: the last kill
+        before its event whose victim held it. Also how many stalled events no snapshot
+        explains (a job taken in the instant between a snapshot and its kill: timed from the
+        last kill before the event)."""
         out, unexplained = [], 0
         for job_id, at_ms in self.stalled:
             before = [k for k in self.kills if k.at_ms < at_ms]
-            first = None
-            for kill in reversed(before):
-                if job_id not in kill.active:
-                    break
-                first = kill
-            if first is None:
+            held = [k for k in before if job_id in k.active]
+            if held:
+                first = held[-1]
+            else:
                 unexplained += 1
                 first = before[-1] if before else Kill(at_ms, set())
             out.append((at_ms - first.at_ms) / 1000)
         return out, unexplained
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @contextlib.asynccontextmanager

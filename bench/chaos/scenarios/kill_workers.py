@@ -32,7 +32,7 @@ async def run(cfg: Config) -> Result:
             victim = 0
             while (left := await unfinished(s.system, expected)) != 0:
                 await asyncio.sleep(cfg.kill_every_s)
-                await watch.snapshot()
+                await watch.snapshot(s.victim(victim).pid)
                 killed = time.monotonic()
                 # The next kill waits for the replacement to work: on a loaded machine a worker
                 # killed before it took a job would only measure start-ups.

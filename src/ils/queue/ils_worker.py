@@ -1,11 +1,13 @@
 """The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
-over.
+over and its lock tokens named.
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
 - a job whose stored fields are not JSON, or whose data is over the size cap, is made readable
   before BullMQ decodes it (:mod:`ils.queue.undecodable`), so it reaches the executor and fails
-  once instead of looping.
+  once instead of looping;
+- its lock tokens start with the worker's name (host and pid), so a job's lock names the process
+  that holds it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class IlsWorker(Worker):  # type: ignore[misc]
     def __init__(self, *args: Any, max_payload_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_payload_bytes = max_payload_bytes
+        # The engine's lock tokens are ``<id>:<n>`` (the Python engine does not record the
+        # taking worker in the job's hash as the Node one does).
+        if self.workerName:
+            self.id = self.lockManager.worker_id = f"{self.workerName}:{self.id}"
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None

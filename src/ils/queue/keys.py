@@ -173,6 +173,11 @@ def job_hash(queue: Queue, job_id: str) -> str:
     return f"{job_hash_prefix(queue)}{job_id}"
 
 
+def job_lock(queue: Queue, job_id: str) -> str:
+    """BullMQ's lock of an active job: its value is the holding worker's token."""
+    return f"{job_hash(queue, job_id)}:lock"
+
+
 def job_dependencies(queue: Queue, job_id: str) -> str:
     """BullMQ's set of a flow parent's pending children."""
     return f"{job_hash(queue, job_id)}:dependencies"
