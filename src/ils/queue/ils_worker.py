@@ -13,6 +13,7 @@ over and its lock tokens named.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from bullmq import Worker
@@ -63,7 +64,7 @@ class IlsWorker(Worker):  # type: ignore[misc]
         # The engine's lock tokens are ``<id>:<n>`` (the Python engine does not record the
         # taking worker in the job's hash as the Node one does).
         if self.workerName:
-            self.id = self.lockManager.worker_id = f"{self.workerName}:{self.id}"
+            self.id = self.lockManager.worker_id = f"{self.workerName}:{uuid.uuid4().hex}"
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None
