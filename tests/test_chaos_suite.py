@@ -80,12 +80,14 @@ def test_the_audit_tells_lost_duplicated_and_resent_effects_apart():
 
 def test_a_stranded_job_is_timed_from_the_kill_that_stranded_it():
     watch = StallWatch(system=None, queues=())  # type: ignore[arg-type]
+    a, b, c, other_a = ("email", "1"), ("email", "2"), ("email", "3"), ("pdf", "1")
     # "a" was held by the process killed at 1 s, "b" by the one killed at 5 s, and "a" again
-    # (taken back after its first stall) by the one killed at 7 s.
-    watch.kills = [Kill(1_000, {"a"}), Kill(3_000, set()), Kill(5_000, {"b"}), Kill(7_000, {"a"})]
-    watch.stalled = [("a", 6_000), ("b", 9_000), ("c", 6_000), ("a", 12_000)]
+    # (taken back after its first stall) by the one killed at 7 s; another queue's job "1" is
+    # another job.
+    watch.kills = [Kill(1_000, {a}), Kill(3_000, {other_a}), Kill(5_000, {b}), Kill(7_000, {a})]
+    watch.stalled = [(a, 6_000), (b, 9_000), (c, 6_000), (a, 12_000), (other_a, 5_000)]
     times, unexplained = watch.recovery_s()
-    assert times == [5.0, 4.0, 1.0, 5.0]
+    assert times == [5.0, 4.0, 1.0, 5.0, 2.0]
     assert unexplained == 1  # "c" was in no snapshot: timed from the kill before it
 
 
@@ -105,7 +107,7 @@ async def test_a_snapshot_holds_only_the_jobs_of_the_process_about_to_be_killed(
     watch = StallWatch(system, ["email"])
     await watch.snapshot(4242)
     await watch.snapshot(999)
-    assert [k.active for k in watch.kills] == [{taken[4242]}, set()]
+    assert [k.active for k in watch.kills] == [{("email", taken[4242])}, set()]
 
 
 async def test_a_tiny_poison_scenario_runs_end_to_end():

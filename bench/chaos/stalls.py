@@ -21,7 +21,7 @@ from ils.queue import keys
 @dataclass
 class Kill:
     at_ms: float
-    active: set[str]
+    active: set[tuple[str, str]]  # (queue, job id): ids are per queue
 
 
 @dataclass
@@ -31,7 +31,7 @@ class StallWatch:
     system: JobSystem
     queues: Sequence[str]
     kills: list[Kill] = field(default_factory=list)
-    stalled: list[tuple[str, float]] = field(default_factory=list)
+    stalled: list[tuple[tuple[str, str], float]] = field(default_factory=list)
     failed_stalled: int = 0
 
     def _keys(self, name: str) -> dict[str, str]:
@@ -42,7 +42,7 @@ class StallWatch:
         right before the kill. (Jobs of the workers that live on are not stranded by it.)"""
         client = self.system.broker.admin_client
         mark = f":{victim_pid}:"
-        held: set[str] = set()
+        held: set[tuple[str, str]] = set()
         for queue, key in self._keys("active").items():
             ids = [_text(x) for x in await client.lrange(key, 0, -1)]
             handle = self.system.broker.queues.get(queue)
@@ -50,13 +50,16 @@ class StallWatch:
                 for job_id in ids:
                     pipe.get(keys.job_lock(handle, job_id))
                 tokens = await pipe.execute()
-            held |= {j for j, by in zip(ids, tokens, strict=True) if by and mark in _text(by)}
+            held |= {
+                (queue, j) for j, by in zip(ids, tokens, strict=True) if by and mark in _text(by)
+            }
         self.kills.append(Kill(time.time() * 1000, held))
 
     async def tail(self) -> None:
         """Read the event streams until cancelled, keeping ``stalled`` events."""
         client = aredis.from_url(self.system.broker.url, decode_responses=True)
-        streams: dict[str, str] = {key: "$" for key in self._keys("events").values()}
+        queue_of = {key: queue for queue, key in self._keys("events").items()}
+        streams: dict[str, str] = dict.fromkeys(queue_of, "$")
         try:
             while True:
                 try:
@@ -68,7 +71,8 @@ class StallWatch:
                     for entry_id, fields in entries:
                         streams[stream] = entry_id
                         if fields.get("event") == "stalled":
-                            self.stalled.append((fields["jobId"], float(entry_id.split("-")[0])))
+                            job = (queue_of[stream], fields["jobId"])
+                            self.stalled.append((job, float(entry_id.split("-")[0])))
                         elif "stalled more than" in fields.get("failedReason", ""):
                             self.failed_stalled += 1
         finally:
@@ -76,13 +80,13 @@ class StallWatch:
 
     def recovery_s(self) -> tuple[list[float], int]:
         """Each stalled job's recovery time, from the kill that stranded it: the last kill
-        before its event whose victim held it. Also how many stalled events no snapshot
-        explains (a job taken in the instant between a snapshot and its kill: timed from the
-        last kill before the event)."""
+        before its event whose victim held it (the job: queue and id). Also how many stalled
+        events no snapshot explains (a job taken in the instant between a snapshot and its
+        kill: timed from the last kill before the event)."""
         out, unexplained = [], 0
-        for job_id, at_ms in self.stalled:
+        for job, at_ms in self.stalled:
             before = [k for k in self.kills if k.at_ms < at_ms]
-            held = [k for k in before if job_id in k.active]
+            held = [k for k in before if job in k.active]
             if held:
                 first = held[-1]
             else:
