@@ -1,8 +1,9 @@
 """Schedules on real Redis and SQLite/PostgreSQL: the next run is BullMQ's own in the schedule's
 zone; Redis's job schedulers are made equal to the rows (idempotently, leaving other schedulers
 alone); a company created at run time gets its 03:00 and 08:00 entries in its own zone through
-the outbox and a scheduled worker; a run missed during downtime runs once or is skipped as
-declared (a controllable clock, no sleeps); a run is written to its schedule's row."""
+the outbox and a scheduled worker; a run missed during downtime that the start pass reaches
+first runs once or is skipped as declared (a controllable clock, no sleeps; one a worker takes
+first: tests/test_schedule_missed.py); a run is written to its schedule's row."""
 
 from __future__ import annotations
 
