@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable
 from ils.queue import keys
+from ils.queue.states import TAKEN_STATES
 
 #: The template options compared besides the recurrence and the data: what a job type's
 #: declaration may change between releases.
@@ -155,7 +156,7 @@ async def take_back(queue: Queue, scheduler_id: str, job_id: str) -> bool:
     is active or finished, or the scheduler has moved past it, which a worker does as it takes
     a run). The scheduler goes first: BullMQ refuses to remove a scheduler's pending run, and a
     worker that takes the run in between keeps it (it is locked, and not removed)."""
-    taken = await queue.getJobState(job_id) in ("active", "completed", "failed")
+    taken = await queue.getJobState(job_id) in TAKEN_STATES
     found = run_of(job_id)
     if not taken and found is not None:
         current = await queue.client.zscore(keys.schedulers(queue), scheduler_id)
