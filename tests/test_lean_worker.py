@@ -38,8 +38,9 @@ NOT_BEFORE_THE_FIRST_JOB = {
     "ils.queue.outbox_table",
     "ils.queue.admin",
 }
-# The schedules' reconciler and service: loaded by a worker of the scheduled queue only (the
-# ``ils schedule`` commands' module is a few lines of options, like ``ils queue``'s).
+# The schedules' reconciler and service: loaded by a worker of the scheduled queue only, once its
+# workers run (the ``ils schedule`` commands' module is a few lines of options, like ``ils
+# queue``'s).
 NOT_WITHOUT_THE_SCHEDULED_QUEUE = {"ils.jobs.scheduled.reconcile", "ils.domain.services.schedules"}
 # Loaded by the first use, not by a start: the event catalog and envelope (the webhook worker
 # validates no event), the JSON log formatter (text logs here), the TOML reader (no file here).
@@ -98,11 +99,26 @@ async def test_a_notification_worker_loads_neither_the_web_app_nor_the_migration
     ) & NOT_AT_START
 
 
+async def test_a_scheduled_worker_takes_jobs_before_its_schedules_load_the_orm(
+    worker_env: dict[str, str],
+):
+    # The schedules are brought up to date (on SQLAlchemy and the ORM) once the workers run: a
+    # missed run they take first follows its schedule's policy as it starts.
+    modules = await imported_until_ready(["--queues", "scheduled"], worker_env)
+    loaded = {name.split(".")[0] for name in modules}
+    assert {"ils.jobs.scheduled.runs", "ils.jobs.scheduled.sync"} <= modules
+    assert loaded.isdisjoint(ORM_AND_DRIVERS), loaded & ORM_AND_DRIVERS
+    assert modules.isdisjoint(NOT_BEFORE_THE_FIRST_JOB), modules & NOT_BEFORE_THE_FIRST_JOB
+    assert modules.isdisjoint(NOT_WITHOUT_THE_SCHEDULED_QUEUE), (
+        modules & NOT_WITHOUT_THE_SCHEDULED_QUEUE
+    )
+
+
 async def test_a_worker_checks_its_heavy_resources_settings_and_builds_them_at_first_use(
     worker_env: dict[str, str],
 ):
-    # Every queue but the scheduled one, whose start brings the schedules (on the ORM) up to date.
-    modules = await imported_until_ready(["--queues", "email,pdf,ai,oma,notification"], worker_env)
+    # Every queue (the scheduled one's schedules are brought up to date after the start).
+    modules = await imported_until_ready([], worker_env)
     loaded = {name.split(".")[0] for name in modules}
     assert loaded.isdisjoint(BUILT_BY_THE_FIRST_JOB), loaded & BUILT_BY_THE_FIRST_JOB
     # The settings of the mailer and of the chat provider were validated.

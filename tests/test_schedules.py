@@ -1,8 +1,9 @@
 """Schedules on real Redis and SQLite/PostgreSQL: the next run is BullMQ's own in the schedule's
 zone; Redis's job schedulers are made equal to the rows (idempotently, leaving other schedulers
 alone); a company created at run time gets its 03:00 and 08:00 entries in its own zone through
-the outbox and a scheduled worker; a run missed during downtime runs once or is skipped as
-declared (a controllable clock, no sleeps); a run is written to its schedule's row."""
+the outbox and a scheduled worker; a run missed during downtime that the start pass reaches
+first runs once or is skipped as declared (a controllable clock, no sleeps; one a worker takes
+first: tests/test_schedule_missed.py); a run is written to its schedule's row."""
 
 from __future__ import annotations
 
@@ -337,8 +338,10 @@ async def test_a_run_is_written_to_its_schedule(db_system: JobSystem, db: Databa
                         .values(cron="0 * * * *"))  # fmt: skip
     fired = dt.datetime(2026, 5, 1, 13, 0, tzinfo=dt.UTC)
     job_id = f"repeat:schedule-{schedule_id}:{to_ms(fired)}"
-    run = await record_run(db, job_id, now=fired + dt.timedelta(seconds=2))
-    assert run is not None and (run.schedule_id, run.kind, run.at) == (schedule_id, "fired", fired)
+    recorded = await record_run(db, job_id, now=fired + dt.timedelta(seconds=2))
+    assert recorded is not None and recorded.skipped is None
+    run = recorded.run
+    assert (run.schedule_id, run.kind, run.at) == (schedule_id, "fired", fired)
     async with db.session() as s:
         row = await s.get(Schedule, schedule_id)
     assert row.last_job_id == job_id and row.last_run_at == fired + dt.timedelta(seconds=2)

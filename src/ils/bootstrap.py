@@ -7,11 +7,13 @@ way a process gets its connections, and no hidden default ones.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import gc
 import logging
 from collections.abc import Callable, Iterable
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ils.domain.db import Database
@@ -261,14 +263,16 @@ class JobSystem:
         self.dead_letter_sweep.start()
 
     async def start_schedules(self) -> None:
-        """What a process that works the scheduled queue does first: the runs missed while none
-        did follow their schedules' policy, and Redis's job schedulers are made equal to the
-        schedule rows (:func:`ils.jobs.scheduled.reconcile.start`). An outage or a missing table
-        is logged, never fatal: the next start, or the next change, tries again."""
-        from ils.jobs.scheduled.reconcile import start
-
+        """What a process that works the scheduled queue does once its workers have started, in
+        the background: the runs missed while none did follow their schedules' policy, and
+        Redis's job schedulers are made equal to the schedule rows
+        (:func:`ils.jobs.scheduled.reconcile.start`). Its modules (SQLAlchemy and the ORM models,
+        a few hundred ms of CPU) are imported on a thread, so the workers take their first jobs
+        meanwhile. An outage or a missing table is logged, never fatal: the next start, or the
+        next change, tries again."""
         try:
-            await start(self.database, self.producer)
+            reconcile = await asyncio.to_thread(import_module, "ils.jobs.scheduled.reconcile")
+            await reconcile.start(self.database, self.producer)
         except Exception as exc:
             logging.getLogger("ils.jobs.scheduled").warning(
                 "could not bring the schedules up to date: %s", exc

@@ -4,9 +4,10 @@ lifespan (``ils serve``): started in order, stopped in reverse, on an :class:`As
 1. the job system: the typed helpers enqueue through its producer; closed last;
 2. the process's own parts that must run before the workers (the web's loop-lag monitor);
 3. the outbox relay's sweep (and SQLite's checkpoints), which every web and worker process runs;
-4. the workers, and (with the scheduled queue's) the schedules brought up to date: awaited by a
-   worker process, started in the background by a web process (the app answers while it waits
-   for Redis);
+4. the workers: awaited by a worker process, started in the background by a web process (the
+   app answers while it waits for Redis); with the scheduled queue's, the schedules brought up to
+   date in the background right after, while the workers take jobs (a missed run they take
+   first follows its schedule's policy as it starts: ``ils.jobs.scheduled.runs``);
 5. the process's parts that must stop first (the web's shutdown flag, the live hub).
 
 :func:`inspecting` is the smallest process: the queue admin view on Redis alone.
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ils.queue.settings import Settings
 
 Part = AbstractAsyncContextManager[Any]
+#: How long a stopping process lets the start's schedule pass end before cancelling it.
+SETTLE_S = 5.0
 
 
 @contextlib.asynccontextmanager
@@ -79,17 +82,21 @@ async def running(
 async def _start_workers(
     stack: AsyncExitStack, system: JobSystem, runtime: WorkerRuntime, in_background: bool
 ) -> None:
-    schedules = "scheduled" in runtime.queues  # missed runs, then Redis equal to the rows
-    if not in_background:
-        if schedules:
-            await system.start_schedules()
+    if in_background:
+        starting = asyncio.create_task(runtime.start(), name="ils-workers-start")
+        stack.push_async_callback(_cancel, starting)
+    else:
         await runtime.start()
-        return
-    starting = asyncio.create_task(runtime.start(), name="ils-workers-start")
-    stack.push_async_callback(_cancel, starting)
-    if schedules:
+    if "scheduled" in runtime.queues:  # missed runs, then Redis equal to the rows
         scheduling = asyncio.create_task(system.start_schedules(), name="ils-schedules")
-        stack.push_async_callback(_cancel, scheduling)
+        stack.push_async_callback(_settle, scheduling)
+
+
+async def _settle(task: asyncio.Task[Any], timeout_s: float = SETTLE_S) -> None:
+    """Let ``task`` end (up to ``timeout_s``), then cancel it: a process stopped right after its
+    start leaves its schedules done rather than half done."""
+    await asyncio.wait({task}, timeout=timeout_s)
+    await _cancel(task)
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,7 @@ import redis.asyncio as aredis
 
 from ils.errors import GiveUp, JobCancelled, RetryLater
 from ils.jobs.resources import Ctx
+from ils.jobs.scheduled.runs import scheduled
 from ils.queue.declare import JobDef, job
 from ils.queue.registry import JobType, Payload
 from ils.queue.settings import QUEUE_NAMES
@@ -101,6 +102,11 @@ BLOCKING_PROBES = tuple(
         resources=("producer",))(blocking_probe)
     for queue in QUEUE_NAMES
 )  # fmt: skip
+# The probe as a job type of the scheduled queue: its runs take the schedules' first step (written
+# to their row; a missed one skipped, a run for a time already run not run) before the probe.
+SCHEDULED_PROBE = scheduled(Probe, name="test-scheduled-probe",
+                            description="counts its runs, as a schedule's (tests)",
+                            resources=("producer",))(probe)  # fmt: skip
 # A type with no handler: its jobs fail with "no handler for <queue>/test-unhandled".
 UNHANDLED = tuple(JobDef(Probe, JobType(queue, "test-unhandled", Probe)) for queue in QUEUE_NAMES)
 

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from ils.errors import BrokerUnavailable
 from ils.queue import keys
+from ils.queue.states import TAKEN_STATES
 
 #: The template options compared besides the recurrence and the data: what a job type's
 #: declaration may change between releases.
@@ -149,9 +150,21 @@ async def remove(queue: Queue, scheduler_id: str) -> bool:
     return int(await queue.removeJobScheduler(scheduler_id)) == 0
 
 
-async def drop_run(queue: Queue, job_id: str) -> None:
-    """Remove a run that has not started (waiting or delayed); an active one is left to end."""
-    await queue.remove(job_id, {"removeChildren": True})
+async def take_back(queue: Queue, scheduler_id: str, job_id: str) -> bool:
+    """Remove the scheduler and its run ``job_id`` unless a worker has taken that run: True when
+    the run will not start (removed now, or never made), False when a worker took it first (it
+    is active or finished, or the scheduler has moved past it, which a worker does as it takes
+    a run). The scheduler goes first: BullMQ refuses to remove a scheduler's pending run, and a
+    worker that takes the run in between keeps it (it is locked, and not removed)."""
+    taken = await queue.getJobState(job_id) in TAKEN_STATES
+    found = run_of(job_id)
+    if not taken and found is not None:
+        current = await queue.client.zscore(keys.schedulers(queue), scheduler_id)
+        taken = current is not None and int(current) > found[1]
+    if taken:
+        return False
+    await remove(queue, scheduler_id)
+    return int(await queue.remove(job_id, {"removeChildren": True})) == 1
 
 
 async def reconcile(

@@ -30,6 +30,8 @@ COUNT_STATES: tuple[str, ...] = (*COUNTED_STATES, "paused")
 #: The states a job ends in (kept for inspection, retried or cleaned from there).
 FinalState = Literal["completed", "failed"]
 FINAL_STATES: tuple[FinalState, ...] = get_args(FinalState)
+#: The states of a job a worker has taken: running, or ended.
+TAKEN_STATES: tuple[JobState, ...] = ("active", *FINAL_STATES)
 
 
 def check_state(state: str) -> JobState:

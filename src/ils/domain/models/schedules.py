@@ -1,5 +1,5 @@
 """Schedules: named, persisted recurring jobs (a cron pattern in a time zone, or every N seconds)
-of one company or of the whole platform, with what to do about a run missed while nothing ran.
+of one company or of the whole platform, with what to do about a run missed (started late).
 
 The rows are the truth; Redis holds one BullMQ job scheduler per enabled row, made equal to them
 by :mod:`ils.jobs.scheduled.reconcile`.
@@ -23,8 +23,9 @@ from ils.queue.recurrence import Recurrence
 
 
 class MissedRun(enum.StrEnum):
-    """A run that fell due while no process worked the scheduled queue: run it once when one
-    starts, or skip to the next."""
+    """A run that starts more than five minutes after it fell due (no process worked the
+    scheduled queue, or no worker of it was free): run it, once, or skip to the next
+    (:mod:`ils.jobs.scheduled.runs`)."""
 
     run_once = "run_once"
     skip = "skip"

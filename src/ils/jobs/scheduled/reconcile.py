@@ -1,14 +1,17 @@
 """Redis made equal to the schedule rows: one BullMQ job scheduler per enabled schedule of an
-active company (or of the platform), nothing for the rest; and, when a process that works the
-scheduled queue starts, the runs missed while none did, handled as each schedule says.
+active company (or of the platform), nothing for the rest; and, once a process that works the
+scheduled queue has started its workers, the runs missed while none did, handled as each
+schedule says.
 
 The rows are the truth. :func:`sync` runs after a change (the ``sync-schedules`` job, enqueued
 through the outbox in the transaction that made it) for the schedules it names, or for all;
-:func:`start` runs at start-up. Both are idempotent: a scheduler that already matches its row is
-left alone (its pending run keeps its time), so processes may run them at once. The schedulers
-this module owns have ids ``schedule-<id>``, plus ``daily-briefing-company-<id>`` on the ai
-queue, the briefing schedulers made before schedules were rows (removed here); any other
-scheduler (a Node app's own) is left alone.
+:func:`start` runs in the background of a start, while the workers already take jobs (a missed
+run they take first follows its schedule's policy as it starts: :mod:`ils.jobs.scheduled.runs`).
+Both are idempotent: a scheduler that already matches its row is left alone (its pending run
+keeps its time), so processes may run them at once. The schedulers this module owns have ids
+``schedule-<id>``, plus ``daily-briefing-company-<id>`` on the ai queue, the briefing schedulers
+made before schedules were rows (removed here); any other scheduler (a Node app's own) is left
+alone.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from ils.domain.models import Company, MissedRun, Schedule
 from ils.domain.models.schedules import job_data, recurrence_of, scheduler_id
 from ils.domain.models.types import utcnow
 from ils.errors import InvalidJobPayload, UnknownJobType
-from ils.jobs.scheduled.runs import QUEUE, own_run_id
+from ils.jobs.scheduled.runs import MISSED_AFTER, QUEUE, own_run_id
 from ils.queue import schedulers
 from ils.queue.executor import validate_payload
 from ils.queue.producer import Producer, job_options
@@ -37,9 +40,6 @@ from ils.queue.tenancy import add_job, with_company
 
 log = logging.getLogger("ils.jobs.scheduled")
 
-#: A run this late when a process starts was missed (its policy applies); a later one is only
-#: late (BullMQ runs its pending run as soon as a worker takes it).
-MISSED_AFTER = dt.timedelta(minutes=5)
 LEGACY_PREFIX = "daily-briefing-company-"
 QUEUES = (QUEUE, "ai")
 
@@ -112,19 +112,23 @@ async def sync(db: Database, producer: Producer, ids: Collection[int] = ()) -> R
 @dataclass
 class Started:
     """What :func:`start` did: the runs it added for missed ones (job ids), the schedules whose
-    missed run it skipped, and the reconcile."""
+    missed run it skipped, those whose missed run a worker took first (its policy applied as it
+    started), and the reconcile."""
 
     caught_up: list[str] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    taken: list[int] = field(default_factory=list)
     reconciled: Reconciled = field(default_factory=Reconciled)
 
 
 async def start(db: Database, producer: Producer, now: dt.datetime | None = None) -> Started:
-    """At the start of a process that works the scheduled queue: each schedule whose next run is
-    more than :data:`MISSED_AFTER` past ``now`` runs once now or skips it, as it declares; every
-    schedule without a next run, or past one, gets the next after ``now``; then every scheduler
-    is made equal to its row. Redis first, the rows after: a crash in between finds the same
-    missed runs again, and a run it adds twice has the same job id."""
+    """Once a process that works the scheduled queue has started its workers: each schedule
+    whose next run is more than :data:`MISSED_AFTER` past ``now`` and still pending (no worker
+    took it) has it taken back, and runs once now or skips it, as it declares; every schedule
+    without a next run, or past one, gets the next after ``now``; then every scheduler is made
+    equal to its row. Redis first, the rows after: a crash in between finds the same missed runs
+    again, and a run it adds twice has the same job id; a run added for one a worker took in the
+    meantime does nothing (:func:`ils.jobs.scheduled.runs.already_ran`)."""
     now = now or utcnow()
     async with db.session() as session:
         rows = await live_rows(session)
@@ -141,10 +145,10 @@ async def start(db: Database, producer: Producer, now: dt.datetime | None = None
         w = wanted.get(scheduler_id(row.id))
         if w is None or row.next_run_at is None or row.next_run_at >= due:
             continue
-        # The scheduler goes, and its pending run with it, whatever state that run is in.
-        await schedulers.remove(queue, w.id)
-        await schedulers.drop_run(queue, f"repeat:{w.id}:{to_ms(row.next_run_at)}")
-        if row.missed_run is MissedRun.run_once:
+        # The scheduler goes, and its pending run with it, unless a worker took that run.
+        if not await schedulers.take_back(queue, w.id, f"repeat:{w.id}:{to_ms(row.next_run_at)}"):
+            done.taken.append(row.id)
+        elif row.missed_run is MissedRun.run_once:
             job_id = own_run_id(row.id, "missed", row.next_run_at)
             await add_job(queue, w.name, w.data, {**w.opts, "jobId": job_id})
             done.caught_up.append(job_id)
@@ -155,7 +159,8 @@ async def start(db: Database, producer: Producer, now: dt.datetime | None = None
         async with db.session() as session:
             for row in await session.scalars(select(Schedule).where(Schedule.id.in_(fresh))):
                 row.next_run_at = fresh[row.id]
-    if done.caught_up or done.skipped:
-        log.info("schedules missed while nothing ran: %d run now, %d skipped",
-                 len(done.caught_up), len(done.skipped))  # fmt: skip
+    if done.caught_up or done.skipped or done.taken:
+        counts = len(done.caught_up), len(done.skipped), len(done.taken)
+        log.info("schedules missed while nothing ran: %d run now, %d skipped, %d taken by a "
+                 "worker first", *counts)  # fmt: skip
     return done
