@@ -1,0 +1,176 @@
+"""Queues on a Redis Cluster (issue 21): with ``redis_cluster`` every queue's keys carry its hash
+tag, so queues of different tags live on different nodes and the engine's scripts and ILS's own
+(the company index) touch one slot each; jobs are added (one, in bulk, a company's), run,
+retried and counted there; a flow runs when its queues share a tag and is refused when they do not
+(at enqueue and at start); a server that is not a cluster node is refused in cluster mode.
+
+The cluster is this module's own: three nodes of the embedded server's binary on free loopback
+ports (``tests/support/cluster.py``), started once for the module; each test has its own prefix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from ils.bootstrap import JobSystem
+from ils.errors import ConfigurationError, FlowAcrossServers
+from ils.jobs.flows import check_servers
+from ils.queue.broker import Broker
+from ils.queue.flows import send_flow
+from ils.queue.keys import split_job_key
+from ils.queue.tenancy import ViewerScope
+from ils.settings import IlsSettings
+from tests.conftest import make_settings, probe_registry
+from tests.support.cluster import redis_cluster
+from tests.support.handlers import PARENT_PROBES
+from tests.support.running import Records, running
+from tests.support.waiting import until_quiet
+
+# On a cluster of three even slot ranges, {notification} hashes to the second node's slots and
+# {oma} to the third's (CLUSTER KEYSLOT: 8821 and 13995).
+APART = ("notification", "oma")
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
+def cluster_settings(url: str, tmp_path: Path, **env: str) -> IlsSettings:
+    prefix = f"c{uuid.uuid4().hex[:8]}"
+    return make_settings(url, prefix, tmp_path, env={"ILS_REDIS_CLUSTER": "true", **env})
+
+
+@pytest.fixture
+async def system(cluster_url: str, tmp_path: Path) -> AsyncIterator[JobSystem]:
+    # pdf and email share a tag: the invoice flow's queues (and this module's flow) on one slot.
+    js = JobSystem(
+        cluster_settings(cluster_url, tmp_path, ILS_QUEUE_PDF_CLUSTER_TAG="email"),
+        probe_registry(),
+    )
+    yield js
+    await js.close()
+
+
+def node_of(client: Any, key: str) -> int:
+    """The port of the node serving ``key``."""
+    return int(client.get_node_from_key(key).port)
+
+
+def test_each_queue_gets_a_hash_tagged_prefix_and_the_settings_are_checked(tmp_path: Path):
+    url = "redis://127.0.0.1:7000/0"
+    settings = cluster_settings(url, tmp_path, ILS_QUEUE_PDF_CLUSTER_TAG="email")
+    assert settings.queue_prefix("oma") == f"{settings.prefix}:{{oma}}"
+    assert settings.queue_prefix("pdf") == settings.queue_prefix("email")
+    plain = make_settings(url, "p", tmp_path)
+    assert plain.queue_prefix("oma") == "p"  # one server: the keys as ever
+    with pytest.raises(ConfigurationError, match="redis_url"):  # a queue on its own server
+        cluster_settings(url, tmp_path, ILS_QUEUE_AI_REDIS_URL="redis://127.0.0.1:7001/0")
+    with pytest.raises(ConfigurationError, match="cluster_tag"):
+        cluster_settings(url, tmp_path, ILS_QUEUE_AI_CLUSTER_TAG="{ai}")
+    # A child's job key names its queue, with or without the tag in front.
+    assert split_job_key("p", "p:{email}:pdf:42") == ("pdf", "42")
+    assert split_job_key("p", "p:pdf:42") == ("pdf", "42")
+
+
+def test_flows_split_over_tags_are_refused_at_start_naming_the_fix(tmp_path: Path):
+    settings = cluster_settings("redis://127.0.0.1:7000/0", tmp_path)
+    with pytest.raises(ConfigurationError, match="cluster_tag") as refused:
+        check_servers(settings)  # every queue its own tag: the invoice flow spans two
+    assert "{email}" in str(refused.value) and "{pdf}" in str(refused.value)
+    grouped = cluster_settings(
+        "redis://127.0.0.1:7000/0", tmp_path,
+        ILS_QUEUE_PDF_CLUSTER_TAG="email", ILS_QUEUE_NOTIFICATION_CLUSTER_TAG="email",
+    )  # fmt: skip
+    check_servers(grouped)
+
+
+async def test_two_queues_on_two_nodes_run_their_jobs_with_a_retry_and_admin_stats(
+    system: JobSystem, cluster_url: str
+):
+    producer, admin = system.producer, system.admin
+    await system.broker.refuse_clusters()  # in cluster mode a cluster node is what is wanted
+    plain = {q: await producer.enqueue(q, "test-probe", {"tag": q}) for q in APART}
+    first, second = (admin.queue(q) for q in APART)
+    assert node_of(first.client, first.keys["wait"]) != node_of(second.client, second.keys["wait"])
+    retried = await producer.enqueue("oma", "test-probe", {"tag": "again", "fail_times": 1})
+    owned = await producer.enqueue("notification", "test-probe", {"tag": "own"}, company_id=7)
+    bulk = await producer.enqueue_many("oma", "test-probe", [{"tag": f"b{i}"} for i in range(5)])
+    assert (await admin.stats(list(APART)))["oma"]["waiting"] == 7
+
+    records = Records(cluster_url, system.settings.prefix, cluster=True)
+    try:
+        async with running(system, *APART) as runtime:
+            await until_quiet(system, list(APART))
+            workers = await admin.workers()
+            assert [sorted(w.queues) for w in workers if w.id == runtime.worker_id] == [
+                sorted(APART)
+            ]
+        assert await records.runs("oma", retried.job_id) == 2  # failed once, retried, done
+        for q, one in plain.items():
+            assert await records.runs(q, one.job_id) == 1
+        for one in bulk:
+            assert await records.runs("oma", one.job_id) == 1
+    finally:
+        await records.close()
+    stats = await admin.stats(list(APART))
+    assert (stats["notification"]["completed"], stats["oma"]["completed"]) == (2, 7)
+    own = await admin.stats(["notification"], ViewerScope(company_id=7))
+    assert own["notification"]["completed"] == 1  # the company index, on the queue's slot
+    assert (await admin.get_job("notification", owned.job_id)).state == "completed"
+    totals = {(s.queue, s.outcomes.get("completed", 0)) for s in await admin.metrics.totals()}
+    assert {("notification", 2), ("oma", 7)} <= totals
+    health = await admin.health()
+    assert health["redis"] is True and len(health["servers"]) == 1  # one cluster: one "server"
+
+
+async def test_a_flow_on_one_tag_runs_and_one_across_tags_is_refused(system: JobSystem):
+    parent = next(d for d in PARENT_PROBES if d.job_type.queue == "pdf")
+    child = next(d for d in PARENT_PROBES if d.job_type.queue == "email")
+    sent = await send_flow(
+        parent.step(tag="p").after(child.step(tag="batch")), producer=system.producer
+    )
+    async with running(system, "pdf", "email"):
+        done = await system.admin.wait_for_job("pdf", sent.job_id, timeout_s=20)
+    assert done.state == "completed"
+
+    apart = next(d for d in PARENT_PROBES if d.job_type.queue == "oma")
+    with pytest.raises(FlowAcrossServers, match="cluster slot"):
+        await send_flow(parent.step(tag="p").after(apart.step(tag="c")), producer=system.producer)
+
+
+async def test_a_server_that_is_no_cluster_node_is_refused_in_cluster_mode(
+    redis_url: str, tmp_path: Path
+):
+    with pytest.raises(ConfigurationError, match="database 0"):
+        cluster_settings(redis_url, tmp_path)  # the tests' database: a cluster has only 0
+    # Database 0 of the machine's server: only asked whether it is a cluster node.
+    broker = Broker(cluster_settings(redis_url.rsplit("/", 1)[0] + "/0", tmp_path))
+    try:
+        with pytest.raises(ConfigurationError, match="not a Redis Cluster node"):
+            await broker.refuse_clusters()
+    finally:
+        await broker.close()
+
+
+async def test_the_queues_keys_spread_over_the_nodes(system: JobSystem, cluster_url: str):
+    for q in ("email", "ai", "oma"):
+        await system.producer.enqueue(q, "test-probe", {"tag": q})
+    client = RedisCluster.from_url(cluster_url, decode_responses=True)
+    try:
+        await client.initialize()
+        ports = set()
+        for node in client.get_primaries():
+            found = await client.keys(f"{system.settings.prefix}:*", target_nodes=node)
+            if found:
+                ports.add(node.port)
+        assert len(ports) == 3  # {email}, {ai} and {oma} hash to the three nodes' slots
+    finally:
+        await client.aclose()
