@@ -174,3 +174,19 @@ async def test_the_queues_keys_spread_over_the_nodes(system: JobSystem, cluster_
         assert len(ports) == 3  # {email}, {ai} and {oma} hash to the three nodes' slots
     finally:
         await client.aclose()
+
+
+async def test_request_quotas_count_on_the_cluster(system: JobSystem):
+    from ils.web.auth import web_context  # noqa: F401  (the web package first, as the app does)
+    from ils.web.quota_settings import QuotaRule
+    from ils.web.quotas import QuotaExceeded, QuotaLimiter
+
+    limiter = QuotaLimiter(
+        system.broker, system.settings.prefix, {"enqueue": QuotaRule(user=2, company=None)}
+    )
+    await limiter.hit("enqueue", 1, 1)
+    await limiter.hit("enqueue", 1, 1)
+    with pytest.raises(QuotaExceeded):
+        await limiter.hit("enqueue", 1, 1)
+    await limiter.hit("enqueue", 2, 1)  # another user, another window
+    assert not limiter._degraded  # counted in Redis, not passed for want of it
