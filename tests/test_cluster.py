@@ -2,7 +2,9 @@
 tag, so queues of different tags live on different nodes and the engine's scripts and ILS's own
 (the company index) touch one slot each; jobs are added (one, in bulk, a company's), run,
 retried and counted there; a flow runs when its queues share a tag and is refused when they do not
-(at enqueue and at start); a server that is not a cluster node is refused in cluster mode.
+(at enqueue and at start); a server that is not a cluster node is refused in cluster mode; the
+request quotas count there; the live channel, published on one node, reaches every node; a Node
+producer with the tagged prefix feeds the Python workers.
 
 The cluster is this module's own: three nodes of the embedded server's binary on free loopback
 ports (``tests/support/cluster.py``), started once for the module; each test has its own prefix.
@@ -10,17 +12,22 @@ ports (``tests/support/cluster.py``), started once for the module; each test has
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster
 
 from ils.bootstrap import JobSystem
 from ils.errors import ConfigurationError, FlowAcrossServers
 from ils.jobs.flows import check_servers
+from ils.jobs.notification.channel import LiveEvent, NotificationPublisher, channel
 from ils.queue.broker import Broker
 from ils.queue.flows import send_flow
 from ils.queue.keys import split_job_key
@@ -31,6 +38,7 @@ from tests.support.cluster import redis_cluster
 from tests.support.handlers import PARENT_PROBES
 from tests.support.running import Records, running
 from tests.support.waiting import until_quiet
+from tests.test_node_interop import MISSING, NODE, NODE_DIR
 
 # On a cluster of three even slot ranges, {notification} hashes to the second node's slots and
 # {oma} to the third's (CLUSTER KEYSLOT: 8821 and 13995).
@@ -190,3 +198,52 @@ async def test_request_quotas_count_on_the_cluster(system: JobSystem):
         await limiter.hit("enqueue", 1, 1)
     await limiter.hit("enqueue", 2, 1)  # another user, another window
     assert not limiter._degraded  # counted in Redis, not passed for want of it
+
+
+@pytest.mark.skipif(MISSING, reason="Node or its bullmq package is missing: run `make node-deps`")
+async def test_a_node_producer_with_the_tagged_prefix_feeds_the_python_workers(
+    system: JobSystem, cluster_url: str
+):
+    settings = system.settings
+    node = urlsplit(cluster_url)
+    job_id = uuid.uuid4().hex
+    args = {"host": node.hostname, "port": node.port, "queue": "oma",
+            "prefix": settings.queue_prefix("oma"), "company": 7, "jobId": job_id}  # fmt: skip
+    assert NODE is not None
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(NODE_DIR / "add_on_cluster.mjs"), json.dumps(args),
+        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out) == {"id": job_id}
+    mine = ViewerScope(company_id=7)
+    assert (await system.admin.get_job("oma", job_id, mine)).state == "waiting"
+    async with running(system, "oma"):
+        view = await system.admin.wait_for_job("oma", job_id, timeout_s=30)
+    assert view.state == "completed" and view.return_value["tag"] == "node-cluster"
+    assert (await system.admin.stats(["oma"], mine))["oma"]["completed"] == 1
+
+
+async def test_the_live_channel_reaches_a_subscriber_on_another_node(system: JobSystem):
+    client = RedisCluster.from_url(system.broker.url, decode_responses=True)
+    await client.initialize()
+    seed = urlsplit(system.broker.url).port
+    other = next(n for n in client.get_primaries() if n.port != seed)
+    subscriber = aredis.Redis(host=other.host, port=other.port, decode_responses=True)
+    publisher = NotificationPublisher(system.broker)
+    pubsub = subscriber.pubsub()
+    try:
+        await pubsub.subscribe(channel(system.settings.prefix))
+        assert (await pubsub.get_message(timeout=10))["type"] == "subscribe"
+        events = [LiveEvent.domain_event("e1"), LiveEvent.domain_event("e2")]
+        await publisher.publish(events)
+        got = [await pubsub.get_message(ignore_subscribe_messages=True, timeout=10) for _ in "ab"]
+        assert [m["data"] for m in got if m] == [
+            e.encode() for e in events
+        ]  # a cluster hands every message to every node
+    finally:
+        await publisher.close()
+        await pubsub.aclose()
+        await subscriber.aclose()
+        await client.aclose()
