@@ -4,7 +4,8 @@ tag, so queues of different tags live on different nodes and the engine's script
 retried and counted there; a flow runs when its queues share a tag and is refused when they do not
 (at enqueue and at start); a server that is not a cluster node is refused in cluster mode; the
 request quotas count there; the live channel, published on one node, reaches every node; a Node
-producer with the tagged prefix feeds the Python workers.
+producer with the tagged prefix feeds the Python workers; while a node is down, enqueues follow
+their fallback policy.
 
 The cluster is this module's own: three nodes of the embedded server's binary on free loopback
 ports (``tests/support/cluster.py``), started once for the module; each test has its own prefix.
@@ -13,6 +14,7 @@ ports (``tests/support/cluster.py``), started once for the module; each test has
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,9 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
 
 from ils.bootstrap import JobSystem
-from ils.errors import ConfigurationError, FlowAcrossServers
+from ils.errors import BrokerUnavailable, ConfigurationError, FlowAcrossServers
 from ils.jobs.flows import check_servers
 from ils.jobs.notification.channel import LiveEvent, NotificationPublisher, channel
 from ils.queue.broker import Broker
@@ -247,3 +250,45 @@ async def test_the_live_channel_reaches_a_subscriber_on_another_node(system: Job
         await pubsub.aclose()
         await subscriber.aclose()
         await client.aclose()
+
+
+async def test_a_node_down_makes_enqueues_follow_their_fallback(tmp_path: Path):
+    """While a node does not answer (and before the cluster marks it failed) only the queues of
+    its slots are held back; once the cluster is down (``CLUSTERDOWN``) every queue is. Either
+    way an enqueue follows its queue's fallback policy (``raise`` for both queues here)."""
+    with redis_cluster(tmp_path / "own") as url:
+        js = JobSystem(cluster_settings(url, tmp_path), probe_registry())
+        client = RedisCluster.from_url(url, decode_responses=True)
+        try:
+            for q in ("oma", "ai"):  # the scripts cached on each node (loaded on all of them)
+                job = await js.producer.enqueue(q, "test-probe", {"tag": "before"})
+                assert (await js.admin.get_job(q, job.job_id)).state == "waiting"
+            await client.initialize()
+            dead = client.get_node_from_key(js.admin.queue("oma").keys["wait"])
+            live = [n for n in client.get_primaries() if n.port != dead.port]
+            assert client.get_node_from_key(js.admin.queue("ai").keys["wait"]) in live
+            await client.config_set("cluster-node-timeout", 600_000, target_nodes=live)
+            with contextlib.suppress(RedisError):
+                await client.execute_command("SHUTDOWN", "NOSAVE", target_nodes=dead)
+            with pytest.raises(BrokerUnavailable):
+                await js.producer.enqueue("oma", "test-probe", {"tag": "while-dead"})
+            alive = await js.producer.enqueue("ai", "test-probe", {"tag": "elsewhere"})
+            assert (await js.admin.get_job("ai", alive.job_id)).state == "waiting"
+
+            await client.config_set("cluster-node-timeout", 200, target_nodes=live)
+            await cluster_fails(client, live[0])
+            with pytest.raises(BrokerUnavailable):
+                await js.producer.enqueue("ai", "test-probe", {"tag": "cluster-down"})
+        finally:
+            await client.aclose()
+            await js.close()
+
+
+async def cluster_fails(client: Any, node: Any, timeout_s: float = 30) -> None:
+    """Return once ``node`` says ``cluster_state:fail``. Redis tells no one, so this polls its
+    ``CLUSTER INFO`` until the timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (await client.cluster_info(target_nodes=node)).get("cluster_state") != "fail":
+        assert loop.time() < deadline, f"the cluster was not marked failed in {timeout_s} s"
+        await asyncio.sleep(0.05)  # between two polls of the server's own state

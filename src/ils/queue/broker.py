@@ -22,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import (
     BusyLoadingError,
+    ClusterDownError,
     RedisClusterException,
     RedisClusterUnreachableError,
     RedisError,
@@ -47,6 +48,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisTimeoutError,
     BusyLoadingError,
     RedisClusterUnreachableError,  # no node of a Redis Cluster answers
+    ClusterDownError,  # the cluster has marked a node failed: no slot is served until it is back
     ConnectionError,
     OSError,
     asyncio.TimeoutError,
