@@ -292,3 +292,26 @@ async def cluster_fails(client: Any, node: Any, timeout_s: float = 30) -> None:
     while (await client.cluster_info(target_nodes=node)).get("cluster_state") != "fail":
         assert loop.time() < deadline, f"the cluster was not marked failed in {timeout_s} s"
         await asyncio.sleep(0.05)  # between two polls of the server's own state
+
+
+async def test_adds_and_flows_load_their_scripts_again_after_a_node_lost_them(
+    system: JobSystem, cluster_url: str
+):
+    producer = system.producer
+    parent = next(d for d in PARENT_PROBES if d.job_type.queue == "pdf")
+    child = next(d for d in PARENT_PROBES if d.job_type.queue == "email")
+    await producer.enqueue("email", "test-probe", {"tag": "first"}, company_id=3)
+    await send_flow(parent.step(tag="p0").after(child.step(tag="c0")), producer=producer)
+    client = RedisCluster.from_url(cluster_url, decode_responses=True)
+    try:
+        await client.execute_command("SCRIPT", "FLUSH", target_nodes=RedisCluster.ALL_NODES)
+    finally:
+        await client.aclose()
+    one = await producer.enqueue("email", "test-probe", {"tag": "again"}, company_id=3)
+    many = await producer.enqueue_many("email", "test-probe", [{"tag": "b0"}, {"tag": "b1"}])
+    flow = await send_flow(parent.step(tag="p1").after(child.step(tag="c1")), producer=producer)
+    mine = ViewerScope(company_id=3)
+    assert (await system.admin.get_job("email", one.job_id, mine)).state == "waiting"
+    for job in many:
+        assert (await system.admin.get_job("email", job.job_id)).state == "waiting"
+    assert (await system.admin.get_job("pdf", flow.job_id)).state == "waiting-children"
