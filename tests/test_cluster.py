@@ -31,6 +31,7 @@ from ils.bootstrap import JobSystem
 from ils.errors import BrokerUnavailable, ConfigurationError, FlowAcrossServers
 from ils.jobs.flows import check_servers
 from ils.jobs.notification.channel import LiveEvent, NotificationPublisher, channel
+from ils.queue import acl
 from ils.queue.broker import Broker
 from ils.queue.flows import send_flow
 from ils.queue.keys import split_job_key
@@ -315,3 +316,41 @@ async def test_adds_and_flows_load_their_scripts_again_after_a_node_lost_them(
     for job in many:
         assert (await system.admin.get_job("email", job.job_id)).state == "waiting"
     assert (await system.admin.get_job("pdf", flow.job_id)).state == "waiting-children"
+
+
+async def test_a_serve_user_with_the_cluster_acl_rules_runs_the_job_path(
+    cluster_url: str, tmp_path: Path
+):
+    settings = cluster_settings(cluster_url, tmp_path)
+    password = uuid.uuid4().hex
+    user = f"ils-serve-{settings.prefix}"
+    admin = RedisCluster.from_url(cluster_url, decode_responses=True)
+    try:
+        await admin.initialize()
+        for cluster, name in ((False, f"{user}-plain"), (True, user)):
+            args = acl.setuser_args(name, password, "serve", settings.prefix, cluster)
+            await admin.execute_command(
+                "ACL", "SETUSER", *args, target_nodes=RedisCluster.ALL_NODES
+            )
+        node = urlsplit(cluster_url)
+        without = f"redis://{user}-plain:{password}@{node.hostname}:{node.port}/0"
+        broker = Broker(settings.model_copy(update={"redis_url": without}))
+        with pytest.raises(ConfigurationError, match="CLUSTER SLOTS"):
+            await broker.refuse_clusters()  # the one-server rules are not enough
+        await broker.close()
+        url = f"redis://{user}:{password}@{node.hostname}:{node.port}/0"
+        js = JobSystem(settings.model_copy(update={"redis_url": url}), probe_registry())
+        try:
+            await js.broker.refuse_clusters()
+            job = await js.producer.enqueue("oma", "test-probe", {"tag": "acl"}, company_id=5)
+            async with running(js, "oma"):
+                done = await js.admin.wait_for_job("oma", job.job_id, timeout_s=30)
+            assert done.state == "completed"
+            own = await js.admin.stats(["oma"], ViewerScope(company_id=5))
+            assert own["oma"]["completed"] == 1
+        finally:
+            await js.close()
+    finally:
+        for name in (user, f"{user}-plain"):
+            await admin.execute_command("ACL", "DELUSER", name, target_nodes=RedisCluster.ALL_NODES)
+        await admin.aclose()

@@ -241,10 +241,11 @@ class Broker:
                 self._single.add(url)
         except (RedisError, RedisClusterUnreachableError) as exc:
             raise BrokerUnavailable(f"Redis at {redact(url)} did not answer: {exc}") from exc
-        except RedisClusterException as exc:  # a node that is not in cluster mode
+        except RedisClusterException as exc:  # no slots read: no cluster, or an ACL that forbids
             raise ConfigurationError(
-                f"Redis at {redact(url)} is not a Redis Cluster node ({exc}); unset "
-                "redis_cluster (ILS_REDIS_CLUSTER) for one server"
+                f"Redis at {redact(url)} gave no Redis Cluster's slots ({exc}): it is not a "
+                "Redis Cluster node (unset redis_cluster, ILS_REDIS_CLUSTER, for one server), or "
+                "its ACL user may not run CLUSTER SLOTS and COMMAND"
             ) from exc
         return elapsed * 1000
 
