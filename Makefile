@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-enqueue bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-enqueue bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards bench-cluster
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -120,6 +120,10 @@ bench-pdf: install-dev
 ## second Redis (two embedded servers on free ports), the same worker processes (about 2 minutes)
 bench-shards: install-dev
 	$(BIN)/python bench/shards.py
+
+## bench-cluster: the same load on one Redis against a 3-node Redis Cluster the bench starts
+bench-cluster: install-dev
+	$(BIN)/python bench/shards.py --cluster --trials 5
 
 ## bench-notify: helper call -> WebSocket receipt of a notification, 200 connected clients
 bench-notify: install-dev

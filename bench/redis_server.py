@@ -4,7 +4,8 @@
 loopback port, without persistence and without a password, so that ``INFO commandstats`` and
 ``INFO cpu`` count the bench's work alone; it is shut down on exit. :func:`snapshot` reads both
 at one instant; :func:`work_between` turns two snapshots into commands by name and the server's
-CPU milliseconds, and :func:`per_thousand` scales them per 1,000 jobs.
+CPU milliseconds, and :func:`per_thousand` scales them per 1,000 jobs. :func:`own_cluster`
+starts three such servers in cluster mode and joins them into one Redis Cluster.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ START_TIMEOUT_S = 15.0
 
 
 @contextlib.contextmanager
-def own_server(db: int = 9) -> Iterator[str]:
-    """A fresh server on 127.0.0.1 for the duration of the block; yields its URL."""
+def own_server(db: int = 9, extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """A fresh server on 127.0.0.1 for the duration of the block (``extra``: more options);
+    yields its URL."""
     port = free_port()
     args = [server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]  # fmt: skip
+            "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+            *extra]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=5)
     try:
@@ -50,6 +53,44 @@ def own_server(db: int = 9) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+SLOTS = 16384
+
+
+@contextlib.contextmanager
+def own_cluster(directory: str, masters: int = 3) -> Iterator[list[str]]:
+    """A Redis Cluster of ``masters`` fresh servers (no replicas), the slots split evenly in
+    order; yields the nodes' URLs once every node says ``cluster_state:ok``."""
+    # The bus ports named: by default each is its port + 10,000, past 65,535 for a high one.
+    buses = [free_port() for _ in range(masters)]
+    with contextlib.ExitStack() as stack:
+        urls = [
+            stack.enter_context(own_server(0, ("--cluster-enabled", "yes", "--cluster-config-file",
+                                               f"{directory}/nodes-{i}.conf", "--dir", directory,
+                                               "--cluster-port", str(bus))))
+            for i, bus in enumerate(buses)
+        ]  # fmt: skip
+        clients = [redis.Redis.from_url(u, decode_responses=True) for u in urls]
+        for client in clients:
+            stack.callback(client.close)
+        per = SLOTS // masters
+        for i, client in enumerate(clients):
+            last = SLOTS - 1 if i == masters - 1 else (i + 1) * per - 1
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * per, last)
+        first_port = int(urls[0].rsplit(":", 1)[1].split("/")[0])
+        for client in clients[1:]:
+            client.execute_command("CLUSTER", "MEET", "127.0.0.1", first_port, buses[0])
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not all(
+            c.cluster("INFO").get("cluster_state") == "ok"
+            and int(c.cluster("INFO").get("cluster_known_nodes", 0)) == masters
+            for c in clients
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not settle")
+            time.sleep(0.05)
+        yield urls
 
 
 @dataclass

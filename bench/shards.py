@@ -9,10 +9,15 @@ paused queue; resume both queues (the clock starts) and poll their counts until 
 runs (the clock stops). Layouts: ``one`` (both queues on server A) and ``two`` (``oma`` on
 server B). Trials alternate layouts; the table shows the medians and the ratio two / one.
 
+With ``--cluster`` the second layout is ``cluster`` instead: a Redis Cluster of three servers
+(``bench/redis_server.py``, ``own_cluster``) started beside A, both queues on it with
+``ILS_REDIS_CLUSTER`` (``notification`` and ``oma`` hash to two different nodes' slots).
+
 Besides jobs/s each trial records the CPU the worker processes and each Redis server spent
 (``INFO cpu``): where the time goes, which says what caps the ratio on this machine.
 
     .venv/bin/python bench/shards.py [--jobs N] [--processes P] [--concurrency C] [--trials T]
+                                     [--cluster]
 """
 
 from __future__ import annotations
@@ -45,18 +50,24 @@ from ils.settings import load_settings
 from noop_jobs import JOB_NAME, MODULE, filler, payload_data
 from oma_parse import commit
 from redis_scope import new_prefix
+from redis_server import own_cluster
 
 QUEUES = ("notification", "oma")
 SHARDED = "oma"  # on server B in the ``two`` layout
 READY_TIMEOUT_S = 60.0
 RESULTS = Path(__file__).parent / "results" / "shards.json"
+CLUSTER_RESULTS = Path(__file__).parent / "results" / "shards_cluster.json"
+
+Where = tuple[str, str | None, str, int, bool]
 
 
-def settings_for(main: str, shard: str | None, prefix: str, concurrency: int) -> Settings:
+def settings_for(
+    main: str, shard: str | None, prefix: str, concurrency: int, cluster: bool = False
+) -> Settings:
     """Both queues at ``concurrency``, no rate limit, no fallback (no database here); ``oma`` on
-    ``shard`` when given."""
+    ``shard`` when given; ``cluster``: ``main`` is a node of a Redis Cluster."""
     env = {"REDIS_URL": main, "ILS_REDIS_PREFIX": prefix, "ILS_IMPORTS": MODULE,
-           "ILS_SHUTDOWN_GRACE_S": "5"}  # fmt: skip
+           "ILS_SHUTDOWN_GRACE_S": "5", "ILS_REDIS_CLUSTER": str(cluster).lower()}  # fmt: skip
     for q in QUEUES:
         env[f"ILS_QUEUE_{q.upper()}_CONCURRENCY"] = str(concurrency)
         env[f"ILS_QUEUE_{q.upper()}_RATE_MAX"] = "none"
@@ -84,7 +95,7 @@ async def _run_worker(
 
 
 def worker_process(
-    where: tuple[str, str | None, str, int],
+    where: Where,
     ready: Event,
     stop: Event,
     cpu_s: Synchronized[float],
@@ -104,10 +115,15 @@ def redis_cpu_s(url: str) -> float:
 
 
 async def trial(
-    layout: str, urls: tuple[str, str], jobs: int, processes: int, concurrency: int
+    layout: str, urls: tuple[str, ...], jobs: int, processes: int, concurrency: int
 ) -> dict[str, Any]:
-    """Drain ``jobs`` no-op jobs from each of the two queues in ``layout``."""
-    where = (urls[0], urls[1] if layout == "two" else None, new_prefix(), concurrency)
+    """Drain ``jobs`` no-op jobs from each of the two queues in ``layout`` (``one``: on A,
+    ``urls[0]``; ``two``: ``oma`` on B, ``urls[1]``; ``cluster``: both on the cluster whose first
+    node is ``urls[1]``). Every server of ``urls`` has its CPU time measured."""
+    where: Where = (
+        urls[1] if layout == "cluster" else urls[0], urls[1] if layout == "two" else None,
+        new_prefix(), concurrency, layout == "cluster",
+    )  # fmt: skip
     settings = settings_for(*where)
     registry = build_registry(settings.imports)
     broker = Broker(settings)
@@ -122,6 +138,9 @@ async def trial(
         for q, queue in queues.items():
             opts = job_options(registry.get(q, JOB_NAME), settings.queue(q), None)
             await queue.pause()
+            if where[4]:  # a cluster's MULTI/EXEC (addBulk's) loads no script: on every node first
+                for script in queue.backend.connection.commands.values():
+                    await queue.client.script_load(script.script)
             for first in range(0, jobs, 500):
                 batch = range(first, min(jobs, first + 500))
                 await queue.addBulk(
@@ -165,20 +184,30 @@ async def trial(
     }  # fmt: skip
 
 
+async def _trials(args: argparse.Namespace, urls: tuple[str, ...], other: str) -> list[Any]:
+    """A warm-up, then ``args.trials`` of each layout, alternating which goes first."""
+    await trial(other, urls, min(args.jobs, 500), args.processes, args.concurrency)
+    trials = []
+    for i in range(args.trials):
+        for layout in ("one", other) if i % 2 == 0 else (other, "one"):
+            trials.append(await trial(layout, urls, args.jobs, args.processes, args.concurrency))
+            print(json.dumps(trials[-1]), file=sys.stderr)
+    return trials
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_start = [round(x, 2) for x in os.getloadavg()]
+    other = "cluster" if args.cluster else "two"
     with tempfile.TemporaryDirectory(prefix="ils-bench-shards-") as tmp:
-        servers = [EmbeddedServer(Path(tmp) / name) for name in ("a", "b")]
+        servers = [
+            EmbeddedServer(Path(tmp) / name) for name in ("a", "b")[: 1 + (not args.cluster)]
+        ]
         try:
-            urls = (servers[0].ensure(), servers[1].ensure())
-            await trial("one", urls, min(args.jobs, 500), args.processes, args.concurrency)
-            trials = []
-            for i in range(args.trials):
-                for layout in ("one", "two") if i % 2 == 0 else ("two", "one"):
-                    trials.append(
-                        await trial(layout, urls, args.jobs, args.processes, args.concurrency)
-                    )
-                    print(json.dumps(trials[-1]), file=sys.stderr)
+            if args.cluster:
+                with own_cluster(tmp) as nodes:
+                    trials = await _trials(args, (servers[0].ensure(), *nodes), other)
+            else:
+                trials = await _trials(args, tuple(s.ensure() for s in servers), other)
         finally:
             for server in servers:
                 server.stop()
@@ -186,39 +215,42 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     def median(layout: str, key: str) -> float:
         return statistics.median(t[key] for t in trials if t["layout"] == layout)
 
-    one, two = median("one", "jobs_per_s"), median("two", "jobs_per_s")
+    one, two = median("one", "jobs_per_s"), median(other, "jobs_per_s")
     return {
         "commit": commit(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_start": load_start,
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(), "jobs_per_queue": args.jobs, "processes": args.processes,
-        "concurrency": args.concurrency, "one_jobs_s": one, "two_jobs_s": two,
-        "ratio": round(two / one, 3), "goal": 1.6,
+        "concurrency": args.concurrency, "layouts": ["one", other], "one_jobs_s": one,
+        f"{other}_jobs_s": two, "ratio": round(two / one, 3), "goal": 1.6,
         "one_worker_cpu_us": median("one", "worker_cpu_us_per_job"),
-        "two_worker_cpu_us": median("two", "worker_cpu_us_per_job"),
+        f"{other}_worker_cpu_us": median(other, "worker_cpu_us_per_job"),
         "trials": trials,
     }  # fmt: skip
 
 
+LABELS = {"one": "one server", "two": "two servers", "cluster": "3-node cluster"}
+
+
 def table(r: dict[str, Any]) -> str:
     rows = []
-    for layout, label in (("one", "one server"), ("two", "two servers")):
+    for layout in r["layouts"]:
         jobs_s, cpu = r[f"{layout}_jobs_s"], r[f"{layout}_worker_cpu_us"]
         per_server = [t["redis_cpu_us_per_job"] for t in r["trials"] if t["layout"] == layout]
         redis_cpu = [statistics.median(column) for column in zip(*per_server, strict=True)]
-        rows.append(f"| {label} | {jobs_s:,.0f} | {jobs_s / r['one_jobs_s']:.3f} | {cpu} "
-                    f"| {redis_cpu[0]:.1f}, {redis_cpu[1]:.1f} |")  # fmt: skip
+        rows.append(f"| {LABELS[layout]} | {jobs_s:,.0f} | {jobs_s / r['one_jobs_s']:.3f} | {cpu} "
+                    f"| {', '.join(f'{c:.1f}' for c in redis_cpu)} |")  # fmt: skip
     return "\n".join([
         f"commit {r['commit']}, {r['date']}, load average {r['load_average_start']} -> "
         f"{r['load_average_end']}, {r['cpus']} CPUs; {r['jobs_per_queue']} jobs a queue, "
         f"{r['processes']} worker processes, concurrency {r['concurrency']} a queue",
         "",
-        "| layout | jobs/s | / one server | worker CPU µs a job | Redis CPU µs a job (A, B) |",
+        "| layout | jobs/s | / one server | worker CPU µs a job | Redis CPU µs a job (each) |",
         "|---|---:|---:|---:|---|",
         *rows,
         "",
-        f"goal: two servers >= {r['goal']}x one (information, not a pass/fail); medians of "
-        f"{len(r['trials']) // 2} trials a layout",
+        f"goal: {LABELS[r['layouts'][1]]} >= {r['goal']}x one (information, not a pass/fail); "
+        f"medians of {len(r['trials']) // 2} trials a layout",
     ])  # fmt: skip
 
 
@@ -228,12 +260,16 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=50, help="concurrency a queue")
     parser.add_argument("--trials", type=int, default=3, help="trials per layout")
-    parser.add_argument("--no-record", action="store_true", help=f"do not write {RESULTS.name}")
+    parser.add_argument("--cluster", action="store_true",
+                        help="against a 3-node Redis Cluster instead of two servers")  # fmt: skip
+    parser.add_argument("--no-record", action="store_true", help="do not write the results")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(table(result))
     if not args.no_record:
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        (CLUSTER_RESULTS if args.cluster else RESULTS).write_text(
+            json.dumps(result, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

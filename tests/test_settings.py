@@ -146,6 +146,7 @@ FIELD_VALUES = {
     "keep_failed_age_s": ("7200", 7200), "keep_failed_count": ("200", 200),
     "keep_failed_bytes": ("1048576", 1048576),
     "redis_url": ("redis://127.0.0.1:6390/2", "redis://127.0.0.1:6390/2"),
+    "cluster_tag": ("email", "email"),
 }  # fmt: skip
 
 

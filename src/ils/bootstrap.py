@@ -249,10 +249,11 @@ class JobSystem:
     async def start_background(self) -> None:
         """Start this process's background duties: the outbox relay's periodic sweep, the
         dead-letter sweep, (SQLite) the WAL checkpoints, and the embedded server's watch (it
-        restarts the server when it dies: :mod:`ils.queue.embedded_watch`). A Redis Cluster node,
-        and queues on several servers that split a flow, are refused first
-        (``ConfigurationError``)."""
-        if any(spec.redis_url for spec in self.settings.queues.values()):
+        restarts the server when it dies: :mod:`ils.queue.embedded_watch`). A Redis Cluster node
+        without ``redis_cluster`` (or a server that is none with it), and queues on several
+        servers or cluster slots that split a flow, are refused first (``ConfigurationError``)."""
+        queues = self.settings.queues.values()
+        if self.settings.redis_cluster or any(spec.redis_url for spec in queues):
             from ils.jobs.flows import check_servers  # the app's flows: only where queues shard
 
             check_servers(self.settings)

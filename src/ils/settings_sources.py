@@ -33,6 +33,7 @@ ENV_PATHS: dict[str, str] = {
     "REDIS_URL": "redis_url",
     "DATABASE_URL": "database_url",
     "ILS_REDIS_PREFIX": "prefix",
+    "ILS_REDIS_CLUSTER": "redis_cluster",
     "ILS_VAR_DIR": "var_dir",
     "ILS_FILES_DIR": "files_dir",
     "ILS_OMA_DIR": "oma_dir",

@@ -41,13 +41,19 @@ def _url(ctx: Ctx) -> str:
     return ctx.resources.producer.broker.url
 
 
+def _client(ctx: Ctx) -> aredis.Redis:
+    """A client of the deployment's Redis (a cluster client on a Redis Cluster), no read timeout
+    (a probe may block on its release)."""
+    return ctx.resources.producer.broker.client("worker", name="ils-test-probe")
+
+
 def record_key(prefix: str, what: str) -> str:
     return f"{prefix}:test:{what}"
 
 
 async def probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
     """Counts its runs; fails, snoozes, gives up or blocks as the payload says."""
-    async with aredis.from_url(_url(ctx), decode_responses=True, driver_info=None) as client:
+    async with _client(ctx) as client:
         return await _probe(client, _prefix(ctx), payload, ctx)
 
 
@@ -114,7 +120,7 @@ UNHANDLED = tuple(JobDef(Probe, JobType(queue, "test-unhandled", Probe)) for que
 async def parent_probe(payload: Probe, ctx: Ctx) -> dict[str, Any]:
     """A flow's parent (or a batch's callback): counts its runs and returns what it saw of its
     children (their outcomes, or only their counts for a batch)."""
-    async with aredis.from_url(_url(ctx), decode_responses=True, driver_info=None) as client:
+    async with _client(ctx) as client:
         prefix = _prefix(ctx)
         runs = await client.incr(record_key(prefix, f"runs:{ctx.queue}:{ctx.job_id}"))
         await client.rpush(record_key(prefix, "order"), f"{ctx.queue}:{payload.tag}")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
 
 from ils.bootstrap import JobSystem
 from ils.queue.runtime import WorkerRuntime
@@ -26,8 +27,12 @@ async def running(system: JobSystem, *queues: str, **kwargs: Any) -> AsyncIterat
 class Records:
     """What the probe handlers wrote under one prefix."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self.client = aredis.from_url(url, decode_responses=True)
+    def __init__(self, url: str, prefix: str, cluster: bool = False) -> None:
+        self.client: aredis.Redis = (
+            RedisCluster.from_url(url, decode_responses=True)  # type: ignore[assignment]
+            if cluster
+            else aredis.from_url(url, decode_responses=True)
+        )
         self.prefix = prefix
 
     async def runs(self, queue: str, job_id: str) -> int:

@@ -28,16 +28,21 @@ def _text(value: bytes | str) -> str:
 async def until_quiet(system: JobSystem, queues: Sequence[str], timeout_s: float = 30) -> None:
     """Return once none of ``queues`` holds a job waiting, delayed or running; re-checked after
     each entry of the queues' event streams (a job added, moved, completed or failed), read
-    with a blocking XREAD on each queue's server (queues may be on servers of their own). Fails
-    (with the last counts) after ``timeout_s``."""
+    with a blocking XREAD on each queue's server (queues may be on servers of their own; on a
+    Redis Cluster one XREAD per queue, each stream on its own slot). Fails (with the last counts)
+    after ``timeout_s``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     servers: dict[str, dict[str, str]] = {}
+    cluster = system.settings.redis_cluster
     for q in queues:
-        url = system.broker.url_for(q)
-        servers.setdefault(url, {})[system.admin.queue(q).keys["events"]] = "$"
+        where = q if cluster else system.broker.url_for(q)
+        servers.setdefault(where, {})[system.admin.queue(q).keys["events"]] = "$"
     # Clients of their own: the reads block their connections.
-    clients = {url: aredis.from_url(url) for url in servers}
+    clients = {
+        where: system.broker.client("worker", queue=where) if cluster else aredis.from_url(where)
+        for where in servers
+    }
     try:
         await _until_quiet(system, queues, timeout_s, deadline, servers, clients)
     finally:

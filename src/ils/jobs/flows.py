@@ -84,5 +84,6 @@ def check_servers(settings: Settings) -> None:
         if len(servers) > 1:
             raise ConfigurationError(
                 f"the {declared.name!r} flow could never be enqueued: "
-                f"{FlowAcrossServers(servers)}; put its queues on one server"
+                f"{FlowAcrossServers(servers)}; put its queues on one server (on a Redis "
+                "Cluster: give them one cluster_tag, e.g. ILS_QUEUE_PDF_CLUSTER_TAG=email)"
             )

@@ -66,6 +66,10 @@ ILS_COMMANDS: frozenset[str] = _words(
     """
 )
 
+#: What a Redis Cluster client sends besides, when it connects and when a slot moves: the slots'
+#: owners (``CLUSTER SLOTS``) and the commands' key positions (``COMMAND``, to route each one).
+CLUSTER_COMMANDS: frozenset[str] = _words("cluster|slots command")
+
 #: Beyond the shared data commands: workers wait for jobs with ``BZPOPMIN`` on BullMQ's marker
 #: key and publish notifications; the web publishes and subscribes (the live hub). ``ils serve``
 #: with its in-process workers (the default) does both.
@@ -76,18 +80,22 @@ ROLE_COMMANDS: dict[Role, frozenset[str]] = {
 }
 
 
-def commands(role: Role) -> list[str]:
-    """The commands ``role`` needs, sorted."""
-    return sorted(BULLMQ_SCRIPT_COMMANDS | CLIENT_COMMANDS | ILS_COMMANDS | ROLE_COMMANDS[role])
+def commands(role: Role, cluster: bool = False) -> list[str]:
+    """The commands ``role`` needs (on a Redis Cluster with ``cluster``), sorted."""
+    needed = BULLMQ_SCRIPT_COMMANDS | CLIENT_COMMANDS | ILS_COMMANDS | ROLE_COMMANDS[role]
+    return sorted(needed | CLUSTER_COMMANDS if cluster else needed)
 
 
-def rules(role: Role, prefix: str) -> str:
-    """The ACL rules of ``role`` for the deployment using ``prefix`` (no user, no password)."""
-    allowed = " ".join(f"+{c}" for c in commands(role))
+def rules(role: Role, prefix: str, cluster: bool = False) -> str:
+    """The ACL rules of ``role`` for the deployment using ``prefix`` (on a Redis Cluster with
+    ``cluster``; no user, no password)."""
+    allowed = " ".join(f"+{c}" for c in commands(role, cluster))
     pattern, channel = keys.all_keys_pattern(prefix), keys.notifications_channel(prefix)
     return f"resetkeys ~{pattern} resetchannels &{channel} -@all {allowed}"
 
 
-def setuser_args(user: str, password: str, role: Role, prefix: str) -> list[str]:
+def setuser_args(
+    user: str, password: str, role: Role, prefix: str, cluster: bool = False
+) -> list[str]:
     """``ACL SETUSER`` arguments making ``user`` (enabled, with ``password``) a ``role``."""
-    return [user, "reset", "on", f">{password}", *rules(role, prefix).split()]
+    return [user, "reset", "on", f">{password}", *rules(role, prefix, cluster).split()]

@@ -115,7 +115,9 @@ class QueueAdmin:
         self.flows = FlowReader(self.queue, settings.prefix, self.job_type)
         self.batches = BatchReader(self.queue, QUEUE_NAMES)
         self.actions = QueueActions(self.queue, settings.prefix, lambda: broker.admin_client)
-        self.metrics = MetricsReader(broker.admin_client_for, settings.prefix, registry)
+        self.metrics = MetricsReader(
+            broker.admin_client_for, settings.prefix, registry, settings.queue_prefix
+        )
 
     def job_type(self, queue: str, name: str) -> JobType | None:
         """The registered type of ``queue/name`` (what masking needs), or None."""

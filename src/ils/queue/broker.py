@@ -14,12 +14,20 @@ import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, RedisError, ResponseError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    RedisClusterException,
+    RedisClusterUnreachableError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -39,6 +47,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     BusyLoadingError,
+    RedisClusterUnreachableError,  # no node of a Redis Cluster answers
+    ClusterDownError,  # the cluster has marked a node failed: no slot is served until it is back
     ConnectionError,
     OSError,
     asyncio.TimeoutError,
@@ -49,13 +59,27 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-def make_client(url: str, purpose: Purpose, name: str | None = None) -> aredis.Redis:
+def make_client(
+    url: str, purpose: Purpose, name: str | None = None, cluster: bool = False
+) -> aredis.Redis:
     """A redis-py asyncio client with the options the engine guards require.
 
     ``worker`` clients carry BullMQ's blocking waits: no read timeout (guard 1), keepalive and a
     health check instead. ``producer`` and ``admin`` clients fail fast so a request never hangs
-    on a dead broker and the fallback policy can act.
+    on a dead broker and the fallback policy can act. ``cluster``: a client of the Redis Cluster
+    ``url`` is a node of, with the same options for each node's connections.
     """
+    options = client_options(purpose, name)
+    if cluster:
+        # redis-py's cluster client takes the commands, scripts and pipelines ILS and BullMQ
+        # send (each routed to its key's node); it is typed as the one-server client it stands in
+        # for, which bullmq takes too.
+        return cast(aredis.Redis, RedisCluster.from_url(url, **options))
+    return aredis.from_url(url, **options)
+
+
+def client_options(purpose: Purpose, name: str | None) -> dict[str, Any]:
+    """The options of :func:`make_client`'s clients for ``purpose``."""
     common = {
         "decode_responses": True,
         "socket_keepalive": True,
@@ -67,20 +91,18 @@ def make_client(url: str, purpose: Purpose, name: str | None = None) -> aredis.R
         "driver_info": None,
     }
     if purpose == "worker":
-        return aredis.from_url(
-            url,
-            socket_timeout=None,
-            socket_connect_timeout=5,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
+        return {
+            "socket_timeout": None,
+            "socket_connect_timeout": 5,
+            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
             **common,
-        )
-    return aredis.from_url(
-        url,
-        socket_timeout=5,
-        socket_connect_timeout=1,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        }
+    return {
+        "socket_timeout": 5,
+        "socket_connect_timeout": 1,
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
         **common,
-    )
+    }
 
 
 #: What a company's view of the broker's health holds besides whether it answers.
@@ -120,6 +142,10 @@ class Broker:
     ``queue=`` picks that server, None the deployment's, which also keeps what is shared by every
     queue (heartbeats, metrics, cancel requests, the live channel, rate limits). ``queues`` holds
     the process's bullmq ``Queue`` objects (:class:`~ils.queue.queues.Queues`), closed here too.
+
+    With ``settings.redis_cluster`` the URL is a node of a Redis Cluster and every client is a
+    cluster client: each queue's keys live on the node of its hash tag's slot
+    (:meth:`~ils.queue.settings.Settings.queue_prefix`).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -130,9 +156,11 @@ class Broker:
         self._single: set[str] = set()  # URLs checked not to be a Redis Cluster
         self._watch: EmbeddedWatch | None = None
         self._watch_task: BackgroundTask | None = None
+        self.cluster = settings.redis_cluster
         self.queues = Queues(
-            settings, self.url_for, lambda url: make_client(url, "producer", "ils-queues")
-        )
+            settings, self.url_for, lambda url: make_client(url, "producer", "ils-queues",
+                                                            self.cluster)
+        )  # fmt: skip
 
     @property
     def embedded(self) -> bool:
@@ -178,14 +206,20 @@ class Broker:
         self, purpose: Purpose, name: str | None = None, queue: str | None = None
     ) -> aredis.Redis:
         """A new client to ``queue``'s server (None: the deployment's), the caller's to close."""
-        return make_client(self.url_for(queue), purpose, name)
+        return make_client(self.url_for(queue), purpose, name, self.cluster)
+
+    def node_client(self, purpose: Purpose, name: str | None = None) -> aredis.Redis:
+        """A new client to the deployment's URL as one server, the caller's to close: on a Redis
+        Cluster the node it names, for pub/sub (a cluster hands every message to every node,
+        where a cluster client will not pipeline ``PUBLISH``)."""
+        return make_client(self.url, purpose, name)
 
     def admin_client_for(self, queue: str | None) -> aredis.Redis:
         """The broker's own admin client to ``queue``'s server (None: the deployment's)."""
         url = self.url_for(queue)
         client = self._admins.get(url)
         if client is None:
-            client = self._admins[url] = make_client(url, "admin")
+            client = self._admins[url] = make_client(url, "admin", cluster=self.cluster)
         return client
 
     @property
@@ -194,7 +228,8 @@ class Broker:
 
     async def ping(self, queue: str | None = None) -> float:
         """Round trip in milliseconds to ``queue``'s server; raises :class:`BrokerUnavailable`,
-        or :class:`ConfigurationError` for a Redis Cluster (checked once per server)."""
+        or :class:`ConfigurationError` for a Redis Cluster node without ``redis_cluster`` or
+        the other way round (checked once per server)."""
         url = self.url_for(queue)
         client = self.admin_client_for(queue)
         started = time.perf_counter()
@@ -202,16 +237,23 @@ class Broker:
             await client.ping()
             elapsed = time.perf_counter() - started
             if url not in self._single:
-                await refuse_cluster(client, url)
+                await check_cluster(client, url, self.cluster)
                 self._single.add(url)
-        except RedisError as exc:
+        except (RedisError, RedisClusterUnreachableError) as exc:
             raise BrokerUnavailable(f"Redis at {redact(url)} did not answer: {exc}") from exc
+        except RedisClusterException as exc:  # no slots read: no cluster, or an ACL that forbids
+            raise ConfigurationError(
+                f"Redis at {redact(url)} gave no Redis Cluster's slots ({exc}): it is not a "
+                "Redis Cluster node (unset redis_cluster, ILS_REDIS_CLUSTER, for one server), or "
+                "its ACL user may not run CLUSTER SLOTS and COMMAND"
+            ) from exc
         return elapsed * 1000
 
     async def refuse_clusters(self) -> None:
         """:class:`ConfigurationError` when a server that answers now is a Redis Cluster node
-        (at a process's start, so a web process refuses one too); a server that does not answer
-        is checked when it first does (:meth:`ping`)."""
+        and ``redis_cluster`` is not set, or the other way round (at a process's start, so a web
+        process refuses one too); a server that does not answer is checked when it first does
+        (:meth:`ping`)."""
         for names in self.servers().values():
             with contextlib.suppress(BrokerUnavailable):
                 await self.ping(names[0] if names else None)
@@ -285,18 +327,22 @@ class Broker:
             self._url = None
 
 
-async def refuse_cluster(client: aredis.Redis, url: str) -> None:
-    """:class:`ConfigurationError` when ``url`` is a node of a Redis Cluster: ILS addresses one
-    server per queue, and a cluster node answers the keys of other nodes' slots with MOVED."""
+async def check_cluster(client: aredis.Redis, url: str, cluster: bool) -> None:
+    """:class:`ConfigurationError` when ``url`` is a node of a Redis Cluster but ``cluster`` is
+    not set: a one-server client would be answered MOVED for the keys of other nodes' slots, and
+    the queues' keys carry no hash tag. (A cluster client to a node not in cluster mode fails to
+    connect, :meth:`Broker.ping`.)"""
+    if cluster:
+        return
     try:
         info = await client.info("cluster")
     except ResponseError:  # a server that will not say (a stripped-down INFO): taken as one
         return
     if int(info.get("cluster_enabled", 0) or 0):
         raise ConfigurationError(
-            f"Redis at {redact(url)} is a Redis Cluster node; ILS Jobs does not support Redis "
-            "Cluster: give each queue a server of its own with its redis_url instead "
-            "(docs/deployment.md, sharding queues)"
+            f"Redis at {redact(url)} is a Redis Cluster node: set redis_cluster "
+            "(ILS_REDIS_CLUSTER=true) so that each queue's keys carry its hash tag "
+            "(docs/production-redis.md, Redis Cluster)"
         )
 
 

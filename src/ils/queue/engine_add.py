@@ -10,6 +10,10 @@ the long option names encoded). ``tests/test_engine_add.py`` compares both, byte
 What is saved: the ``Job`` object, a second JSON encoding (the size check reads the one sent),
 preparing and packing options that repeat (a job type's defaults), and, for a company's job, a
 round trip (its index entry is written in the same pipeline, just before the add).
+
+On a Redis Cluster (a ``RedisCluster`` client) a pipeline loads no script itself: the scripts are
+loaded on every node before the first pipeline, and again (the pipeline sent once more) when a
+node answers that it lost them; job ids are fixed before, so a job sent twice is added once.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,7 @@ import msgpack  # type: ignore[import-untyped]
 from bullmq import Queue
 from bullmq.backoffs import Backoffs
 from bullmq.job import optsEncodeMap
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from ils.queue import keys
@@ -84,6 +89,8 @@ class EngineAdder:
             name: [scripts.keys[k].encode() for k in names] for name, names in _SCRIPT_KEYS.items()
         }
         self._prepared: dict[int, tuple[Mapping[str, Any], Prepared, int | None]] = {}
+        self.cluster = isinstance(queue.client, RedisCluster)
+        self._loaded = False  # on a cluster: the scripts loaded on every node
 
     def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
         """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
@@ -192,13 +199,36 @@ class EngineAdder:
         its index first, in the same round trip."""
         prepared, stamp = self.prepared(opts)
         if company_id is None:
-            result = await self.evalsha(name, encoded, prepared, stamp)
-        else:
+            return self._job_id(await self.evalsha(name, encoded, prepared, stamp))
+
+        async def stage(pipe: Any) -> None:
+            await self.index(pipe, prepared.job_id, company_id)
+            await self.call(name, encoded, prepared, stamp, pipe)
+
+        results = await self._pipelined(stage)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return self._job_id(results[-1])
+
+    async def _pipelined(self, stage: Callable[[Any], Awaitable[None]]) -> list[Any]:
+        """What ``stage`` queues on a pipeline, sent in one round trip: each command's answer or
+        error. On a cluster the scripts are loaded first (see the module's docstring)."""
+        for again in (False, True):
+            if self.cluster and (again or not self._loaded):
+                client = self.queue.client
+                for script in (
+                    *(self.commands[n] for n in _SCRIPT_KEYS),
+                    script_of(client, INDEX_JOB_LUA),
+                ):
+                    await client.script_load(script.script)  # on every primary node
+                self._loaded = True
             async with self.queue.client.pipeline(transaction=False) as pipe:
-                await self.index(pipe, prepared.job_id, company_id)
-                await self.call(name, encoded, prepared, stamp, pipe)
-                result = (await pipe.execute())[-1]
-        return self._job_id(result)
+                await stage(pipe)
+                results: list[Any] = await pipe.execute(raise_on_error=False)
+            if not (self.cluster and any(isinstance(r, NoScriptError) for r in results)):
+                break
+        return results
 
     async def add_many(self, jobs: Sequence[BulkJob]) -> list[str | BaseException]:
         """Add ``jobs`` in one pipeline (one round trip), each company's index entries (one
@@ -215,23 +245,24 @@ class EngineAdder:
         for one in jobs:
             if one.company_id is not None:
                 by_company.setdefault(one.company_id, {})[one.prepared.job_id] = now
-        async with self.queue.client.pipeline(transaction=False) as pipe:
+
+        async def stage(pipe: Any) -> None:
             for company, members in by_company.items():
                 pipe.zadd(keys.company_jobs(self.queue.prefix, self.queue.name, company), members)
             # Staged as the scripts' own __call__ stages them (EVALSHA, the script registered
-            # with the pipeline, which loads it if the server lacks it), minus its per-call work.
-            staged: set[str] = set()
+            # with the pipeline, which loads it if the server lacks it: a cluster's pipeline
+            # does not, _pipelined does), minus its per-call work.
+            staged: set[Any] = getattr(pipe, "scripts", set())
             for one in jobs:
                 prepared = one.prepared
                 script = self.commands[prepared.script]
-                if prepared.script not in staged:
-                    staged.add(prepared.script)
-                    pipe.scripts.add(script)
+                staged.add(script)
                 args = self.args(one.name, one.encoded, prepared, one.stamp)
                 pipe.execute_command(
                     "EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args
                 )
-            results = await pipe.execute(raise_on_error=False)
+
+        results = await self._pipelined(stage)
         out: list[str | BaseException] = []
         for result in results[len(by_company) :]:
             if isinstance(result, BaseException):

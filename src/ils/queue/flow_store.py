@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from ils.errors import FlowAcrossServers
 from ils.queue.broker import Broker, redact
 from ils.queue.outbox_row import OutboxRow
@@ -53,7 +55,10 @@ def check_one_server(tree: Mapping[str, Any], settings: Settings) -> None:
 
 
 def server_of(settings: Settings, queue: str) -> str:
-    """The Redis server of ``queue`` as errors name it: its URL without the password."""
+    """The Redis server of ``queue`` as errors name it: its URL without the password; on a Redis
+    Cluster its hash tag's slot (a MULTI/EXEC there spans one slot)."""
+    if settings.redis_cluster:
+        return f"the cluster slot of {{{settings.cluster_tag(queue)}}}"
     url = settings.server_url(queue)
     return "the default server" if url is None else redact(url)
 
@@ -73,7 +78,11 @@ async def add_tree(broker: Broker, tree: FlowJob) -> str:
             groups.setdefault(key, []).append(str(node["opts"]["jobId"]))
     for (queue, company), ids in groups.items():
         await index_many(broker.queues.get(queue), ids, company)
-    added = await broker.queues.flow_producer(str(tree["queueName"])).add(tree)
+    root = str(tree["queueName"])
+    try:
+        added = await (await broker.queues.ready_flow_producer(root)).add(tree)
+    except NoScriptError:  # a cluster node restarted without them; the ids make it idempotent
+        added = await (await broker.queues.ready_flow_producer(root, reload=True)).add(tree)
     return str(added["job"].id) if added else str(tree["opts"]["jobId"])
 
 

@@ -71,7 +71,9 @@ class Heartbeat:
     async def beat(self) -> None:
         record = keys.worker_record(self.prefix, self.worker_id)
         now = now_ms()
-        async with self.client.pipeline(transaction=True) as pipe:
+        # Not a MULTI/EXEC: the record and the index are two keys a Redis Cluster may keep on
+        # two nodes; a reader skips an index entry whose record is missing or expired.
+        async with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(
                 record,
                 mapping={

@@ -31,12 +31,13 @@ RUN_RETRY_DELAY_MS = 1_000
 
 
 def worker_options(
-    settings: Settings, spec: QueueSpec, connection: Any, name: str
+    settings: Settings, spec: QueueSpec, connection: Any, name: str, prefix: str | None = None
 ) -> dict[str, Any]:
-    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out)."""
+    """BullMQ ``Worker`` options for one queue, from its spec (snake_case in, camelCase out);
+    ``prefix`` the queue's key prefix (:meth:`Settings.queue_prefix`; None: ``settings.prefix``)."""
     opts: dict[str, Any] = {
         "connection": connection,
-        "prefix": settings.prefix,
+        "prefix": prefix or settings.prefix,
         "name": name,
         "autorun": False,
         "concurrency": spec.concurrency,

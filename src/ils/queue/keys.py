@@ -1,6 +1,10 @@
 """Redis key names ILS Jobs adds beside BullMQ's own (which BullMQ documents and owns).
 
-All live under the configured prefix, so one prefix isolates one deployment (or one test):
+All live under the configured prefix, so one prefix isolates one deployment (or one test). On a
+Redis Cluster a queue's BullMQ keys, and the company indexes kept beside them, carry the queue's
+hash tag (``<prefix>:{<tag>}:<queue>:...``, :meth:`ils.queue.settings.Settings.queue_prefix`);
+the others below are read and written one key per command (or in pipelines a cluster client
+splits by node), never in one script or MULTI/EXEC, so they may live on any node:
 
 - ``<prefix>:ils:workers`` (sorted set): worker id -> last heartbeat (ms);
 - ``<prefix>:ils:worker:<id>`` (hash): host, pid, queues, started, last_seen, counts; expires;
@@ -132,9 +136,16 @@ def company_jobs(prefix: str, queue: str, company_id: int) -> str:
     return f"{prefix}:ils:company:{company_id}:{queue}"
 
 
+def tagged_prefix(prefix: str, tag: str) -> str:
+    """A queue's key prefix on a Redis Cluster: ``<prefix>:{<tag>}``, so that every key under it
+    hashes to the slot of ``tag`` alone."""
+    return f"{prefix}:{{{tag}}}"
+
+
 def queue_key_prefix(prefix: str, queue: str) -> str:
     """What BullMQ's keys of ``queue`` start with, its job hashes' and lists' alike (BullMQ owns
-    them; we only read them): ``<prefix>:<queue>:``."""
+    them; we only read them): ``<prefix>:<queue>:``, ``prefix`` the queue's own (hash-tagged on
+    a Redis Cluster)."""
     return f"{prefix}:{queue}:"
 
 
@@ -200,10 +211,12 @@ def job_unsuccessful(queue: Queue, job_id: str) -> str:
 
 
 def split_job_key(prefix: str, key: str) -> tuple[str, str]:
-    """``(queue, job id)`` of a job key ``<prefix>:<queue>:<job id>`` (queue names and job ids
-    hold no ``:``)."""
+    """``(queue, job id)`` of a job key ``<prefix>:<queue>:<job id>``, or on a Redis Cluster
+    ``<prefix>:{<tag>}:<queue>:<job id>`` (queue names and job ids hold no ``:``, tags no ``}``)."""
     head = f"{prefix}:"
     rest = key[len(head) :] if key.startswith(head) else key
+    if rest.startswith("{"):
+        rest = rest.partition("}:")[2]
     queue, _, job_id = rest.partition(":")
     return queue, job_id
 

@@ -217,23 +217,27 @@ class SeriesTotals:
 class MetricsReader:
     """Reads the counters of one prefix: throughput series and totals per job type.
     ``client`` is called at each read (the broker connects on first use) with a queue's name for
-    that queue's own keys (its server), None for the counters (the deployment's server)."""
+    that queue's own keys (its server), None for the counters (the deployment's server);
+    ``queue_prefix`` gives a queue's BullMQ key prefix (default ``prefix``; hash-tagged on a
+    Redis Cluster)."""
 
     def __init__(
         self,
         client: Callable[[str | None], aredis.Redis],
         prefix: str,
         names: JobNames | None = None,
+        queue_prefix: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        self.queue_prefix = queue_prefix or (lambda _queue: prefix)
         self.known: Known | None = names.knows if names is not None else None
 
     async def oldest_waiting(self, queues: Iterable[str]) -> dict[str, float]:
         """Per queue, the seconds its longest-waiting job has waited (0: none waits)."""
         names = list(queues)
         ages = await asyncio.gather(
-            *(oldest_waiting_s(self.client(q), self.prefix, q) for q in names)
+            *(oldest_waiting_s(self.client(q), self.queue_prefix(q), q) for q in names)
         )
         return dict(zip(names, ages, strict=True))
 

@@ -3,7 +3,8 @@ made on first use and closed once. The producer, the outbox relay, the workers' 
 admin layer all take their queues from here (through :attr:`ils.queue.broker.Broker.queues`), so
 a process holds one set, and one ``FlowProducer`` per server that adds flows
 (:mod:`ils.queue.flow_store`) over the same client. This is the one place where a queue's server
-is chosen (its ``redis_url``, else the deployment's: issue 21, queues sharded over servers).
+is chosen (its ``redis_url``, else the deployment's: issue 21, queues sharded over servers), and
+its key prefix (on a Redis Cluster hash-tagged: :meth:`~ils.queue.settings.Settings.queue_prefix`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Queues:
         self._connect = connect
         self._clients: dict[str, aredis.Redis] = {}
         self._queues: dict[str, Queue] = {}
-        self._flows: dict[str, FlowProducer] = {}
+        self._flows: dict[tuple[str, str], FlowProducer] = {}
+        self._loaded: set[tuple[str, str]] = set()  # flow producers with scripts loaded
 
     def url(self, name: str) -> str:
         """The URL of the server queue ``name`` lives on (:class:`ConfigurationError` for a name
@@ -57,26 +59,40 @@ class Queues:
         """The queue called ``name``; :class:`ConfigurationError` for a name not configured."""
         queue = self._queues.get(name)
         if queue is None:
-            opts = {"connection": self.client(name), "prefix": self.settings.prefix}
+            opts = {"connection": self.client(name), "prefix": self.settings.queue_prefix(name)}
             queue = Queue(name, opts)
             use_strategy(queue)  # job schedulers stepped right across clock changes
             self._queues[name] = queue
         return queue
 
     def flow_producer(self, name: str) -> FlowProducer:
-        """The ``FlowProducer`` of the server queue ``name`` lives on, over its shared client
-        (never closed itself: :meth:`close` closes the client)."""
-        url = self.url(name)
-        flows = self._flows.get(url)
+        """The ``FlowProducer`` of the server (and key prefix) queue ``name`` lives on, over its
+        shared client (never closed itself: :meth:`close` closes the client)."""
+        where = (self.url(name), self.settings.queue_prefix(name))
+        flows = self._flows.get(where)
         if flows is None:
-            opts = {"connection": self.client(name), "prefix": self.settings.prefix}
-            flows = self._flows[url] = FlowProducer(opts)
+            opts = {"connection": self.client(name), "prefix": where[1]}
+            flows = self._flows[where] = FlowProducer(opts)
+        return flows
+
+    async def ready_flow_producer(self, name: str, reload: bool = False) -> FlowProducer:
+        """:meth:`flow_producer`, its scripts loaded first on a Redis Cluster (or again with
+        ``reload``): a cluster's MULTI/EXEC loads no script itself, and a script missing in it
+        would fail its own command while the others of the flow ran."""
+        flows = self.flow_producer(name)
+        where = (self.url(name), self.settings.queue_prefix(name))
+        if self.settings.redis_cluster and (reload or where not in self._loaded):
+            client = self.client(name)
+            for script in flows.backend.connection.commands.values():
+                await client.script_load(script.script)  # on every primary node
+            self._loaded.add(where)
         return flows
 
     async def close(self) -> None:
         """Close each server's shared client (once, however many queues use it); idempotent."""
         self._queues.clear()
         self._flows.clear()
+        self._loaded.clear()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()

@@ -201,7 +201,9 @@ class WorkerRuntime:
         worker = Worker(
             queue,
             self._processor(queue),
-            worker_options(self.settings, spec, client, self.worker_id),
+            worker_options(
+                self.settings, spec, client, self.worker_id, self.settings.queue_prefix(queue)
+            ),
             max_payload_bytes=self.settings.max_payload_bytes,
         )
         use_strategy(worker)  # it steps a scheduler to its next run when it takes that run

@@ -10,10 +10,12 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ils.errors import ConfigurationError
+from ils.queue import keys
 
 QUEUE_NAMES: tuple[str, ...] = ("email", "pdf", "notification", "ai", "oma", "scheduled")
 
@@ -24,8 +26,8 @@ FallbackPolicy = Literal["spool", "inline", "raise"]
 
 DAY_S = 24 * 3600
 
-#: The URL schemes a Redis URL may have: one server (plain, TLS, or a Unix socket). Redis
-#: Cluster is refused (docs/deployment.md, "Sharding queues over Redis servers").
+#: The URL schemes a Redis URL may have: one server (plain, TLS, or a Unix socket). A Redis
+#: Cluster is named by one of its nodes' URLs and ``redis_cluster`` (docs/production-redis.md).
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -37,8 +39,8 @@ def check_redis_url(url: str | None) -> str | None:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if "cluster" in scheme:
         raise ValueError(
-            f"a Redis Cluster URL ({scheme}://) is not supported: shard queues over separate "
-            "Redis servers with each queue's redis_url instead"
+            f"a Redis Cluster URL ({scheme}://) is not a Redis URL: give one node's redis:// "
+            "URL and set redis_cluster (ILS_REDIS_CLUSTER=true)"
         )
     if scheme not in REDIS_SCHEMES:
         raise ValueError(f"a Redis URL starts with {', '.join(s + '://' for s in REDIS_SCHEMES)}")
@@ -78,6 +80,13 @@ class QueueSpec(BaseModel):
     redis_url: str | None = Field(
         None, description="None: the deployment's Redis (REDIS_URL, else the embedded server)"
     )
+
+    # On a Redis Cluster (``redis_cluster``), the hash tag of this queue's keys: queues of one tag
+    # share one slot (so one node), which the queues of a flow must. None: the queue's own name.
+    cluster_tag: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$",
+        description="Redis Cluster only: the hash tag of the queue's keys; None: the queue's name",
+    )  # fmt: skip
 
     valid_redis_url = field_validator("redis_url")(check_redis_url)
 
@@ -120,6 +129,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     redis_url: str | None = Field(None, description="None: start or reuse the embedded server")
+    # ``redis_url`` names a node of a Redis Cluster: every queue's keys carry its hash tag
+    # (:meth:`queue_prefix`), so the queues spread over the cluster's nodes (issue 21).
+    redis_cluster: bool = Field(False, description="redis_url is a node of a Redis Cluster")
     prefix: str = Field("bull", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     var_dir: Path = Path("var")
     embedded_port: int = Field(0, ge=0, le=65535, description="0: pick a free port once, keep it")
@@ -154,7 +166,21 @@ class Settings(BaseModel):
                 "loop_lag_resume_ms must be below loop_lag_pause_ms "
                 f"({self.loop_lag_resume_ms} >= {self.loop_lag_pause_ms})"
             )
+        if self.redis_cluster:
+            self._check_cluster()
         return self
+
+    def _check_cluster(self) -> None:
+        if self.redis_url is None:
+            raise ValueError("redis_cluster needs redis_url: one node of the Redis Cluster")
+        if urlsplit(self.redis_url).path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has database 0 only: end redis_url with /0")
+        own = [q for q in QUEUE_NAMES if self.queues[q].redis_url is not None]
+        if own:
+            raise ValueError(
+                f"on a Redis Cluster no queue has a server of its own ({', '.join(own)} has a "
+                "redis_url): the cluster spreads the queues; group them with cluster_tag"
+            )
 
     @property
     def effective_loop_lag_resume_ms(self) -> float:
@@ -170,6 +196,20 @@ class Settings(BaseModel):
         """The Redis URL queue ``queue`` lives on: its own ``redis_url``, else the
         deployment's (None: the embedded server)."""
         return self.queue(queue).redis_url or self.redis_url
+
+    def cluster_tag(self, queue: str) -> str:
+        """The hash tag of ``queue``'s keys on a Redis Cluster (its ``cluster_tag``, else its
+        name)."""
+        return self.queue(queue).cluster_tag or queue
+
+    def queue_prefix(self, queue: str) -> str:
+        """The prefix of ``queue``'s BullMQ keys (and of the ILS keys kept beside them):
+        ``prefix``, or on a Redis Cluster ``<prefix>:{<tag>}``, so all of a queue's keys hash
+        to one slot (a script or a flow may only touch keys of one slot) and queues of
+        different tags spread over the nodes. A Node producer passes the same ``prefix``."""
+        if not self.redis_cluster:
+            return self.prefix
+        return keys.tagged_prefix(self.prefix, self.cluster_tag(queue))
 
     @property
     def redis_dir(self) -> Path:

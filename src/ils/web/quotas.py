@@ -1,8 +1,9 @@
 """Per-user and per-company quotas on the routes that enqueue work, answered with 429.
 
 Counted with ``limits``' moving windows in Redis (keys ``<prefix>:ils:quota:...``, over the
-broker's own connection pool), so every web process shares them. While Redis does not answer,
-requests pass (the enqueue's own fallback policy applies) and one warning says so.
+broker's own connection pool; on a Redis Cluster over ``limits``' own cluster client, each window
+one key), so every web process shares them. While Redis does not answer, requests pass (the
+enqueue's own fallback policy applies) and one warning says so.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import time
 
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
@@ -54,6 +55,8 @@ class QuotaLimiter:
     def _strategy(self) -> MovingWindowRateLimiter:
         # Built on first use over the broker's admin pool (rebuilt if the broker made a new one):
         # no second connection setting, and the embedded server's URL is known only by then.
+        if self.broker.cluster:
+            return self._cluster_strategy()
         pool = self.broker.admin_client.connection_pool
         if self._limiter is None or pool is not self._pool:
             storage = RedisStorage(
@@ -63,6 +66,18 @@ class QuotaLimiter:
                 connection_pool=pool,  # type: ignore[arg-type]  # limits types options narrowly
             )
             self._limiter, self._pool = MovingWindowRateLimiter(storage), pool
+        return self._limiter
+
+    def _cluster_strategy(self) -> MovingWindowRateLimiter:
+        """On a Redis Cluster: ``limits``' cluster storage, seeded with the deployment's node
+        (its user and password with it), made once."""
+        if self._limiter is None:
+            node = self.broker.url.partition("://")[2].rsplit("/", 1)[0]
+            storage = RedisClusterStorage(
+                f"async+redis+cluster://{node}", implementation="redispy",
+                key_prefix=self.key_prefix,
+            )  # fmt: skip
+            self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter
 
     async def hit(self, kind: str, user_id: int, company_id: int) -> None:

@@ -118,7 +118,9 @@ class NotificationPublisher:
         if not events:
             return
         if self._client is None:
-            self._client = self.broker.client("producer", name="ils-notify-publisher")
+            # One server's client even on a Redis Cluster (which hands each message to every
+            # node, and whose client will not pipeline PUBLISH).
+            self._client = self.broker.node_client("producer", name="ils-notify-publisher")
         async with self._client.pipeline(transaction=False) as pipe:
             for event in events:
                 pipe.publish(self.channel, event.encode())
