@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -40,9 +39,9 @@ from ils.settings import IlsSettings
 from tests.conftest import make_settings, probe_registry
 from tests.support.cluster import redis_cluster
 from tests.support.handlers import PARENT_PROBES
+from tests.support.node import MISSING, run_node
 from tests.support.running import Records, running
 from tests.support.waiting import until_quiet
-from tests.test_node_interop import MISSING, NODE, NODE_DIR
 
 # On a cluster of three even slot ranges, {notification} hashes to the second node's slots and
 # {oma} to the third's (CLUSTER KEYSLOT: 8821 and 13995).
@@ -213,14 +212,7 @@ async def test_a_node_producer_with_the_tagged_prefix_feeds_the_python_workers(
     job_id = uuid.uuid4().hex
     args = {"host": node.hostname, "port": node.port, "queue": "oma",
             "prefix": settings.queue_prefix("oma"), "company": 7, "jobId": job_id}  # fmt: skip
-    assert NODE is not None
-    proc = await asyncio.create_subprocess_exec(
-        NODE, str(NODE_DIR / "add_on_cluster.mjs"), json.dumps(args),
-        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert json.loads(out) == {"id": job_id}
+    assert await run_node("add_on_cluster.mjs", args) == {"id": job_id}
     mine = ViewerScope(company_id=7)
     assert (await system.admin.get_job("oma", job_id, mine)).state == "waiting"
     async with running(system, "oma"):

@@ -7,10 +7,6 @@ Skipped locally where Node or the package is missing (``make test`` installs it)
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import shutil
 import uuid
 from typing import Any
 
@@ -19,14 +15,9 @@ import pytest
 from ils.bootstrap import JobSystem
 from ils.queue.producer import EnqueueOptions
 from ils.queue.tenancy import ViewerScope
-from tests.conftest import REPO
+from tests.support.node import MISSING, run_node
 from tests.support.running import Records, running
 
-NODE_DIR = REPO / "tests" / "node"
-NODE = shutil.which("node")
-MISSING = NODE is None or not (NODE_DIR / "node_modules" / "bullmq").is_dir()
-if MISSING and os.environ.get("CI") == "true":  # CI never skips: `make test` installs them
-    raise RuntimeError("Node or its bullmq package is missing under CI=true: run `make node-deps`")
 pytestmark = pytest.mark.skipif(
     MISSING, reason="Node or its bullmq package is missing: run `make node-deps`"
 )
@@ -34,14 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 async def node_adds_flow(redis_url: str, prefix: str, company: int) -> dict[str, object]:
     args = {"url": redis_url, "prefix": prefix, "company": company, "parentId": uuid.uuid4().hex}
-    assert NODE is not None
-    proc = await asyncio.create_subprocess_exec(
-        NODE, str(NODE_DIR / "add_flow.mjs"), json.dumps(args),
-        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    added: dict[str, object] = json.loads(out)
+    added: dict[str, object] = await run_node("add_flow.mjs", args)
     return added
 
 
@@ -73,14 +57,7 @@ async def test_a_node_producers_flow_is_run_by_the_python_workers(
 
 async def node_consumes(redis_url: str, prefix: str, queue: str, count: int) -> list[Any]:
     args = {"url": redis_url, "prefix": prefix, "queue": queue, "count": count}
-    assert NODE is not None
-    proc = await asyncio.create_subprocess_exec(
-        NODE, str(NODE_DIR / "consume.mjs"), json.dumps(args),
-        cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    seen: list[Any] = json.loads(out)
+    seen: list[Any] = await run_node("consume.mjs", args)
     return seen
 
 

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import bullmq.job_scheduler
 import bullmq.scripts
@@ -72,13 +73,30 @@ async def _downtime(db_system: JobSystem, db: Database) -> dict[MissedRun, tuple
     return pending
 
 
+@dataclass(frozen=True)
+class Missed:
+    """The two schedules of :func:`_downtime`: ids and missed runs, and both by policy."""
+
+    pending: dict[MissedRun, tuple[int, str]]
+
+    @property
+    def skip(self) -> tuple[int, str]:
+        return self.pending[MissedRun.skip]
+
+    @property
+    def once(self) -> tuple[int, str]:
+        return self.pending[MissedRun.run_once]
+
+
+@pytest.fixture
+async def missed(db_system: JobSystem, db: Database) -> Missed:
+    return Missed(await _downtime(db_system, db))
+
+
 async def test_a_missed_run_a_worker_takes_first_follows_its_schedules_policy(
-    db_system: JobSystem,
-    db: Database,
-    records: Records,
+    db_system: JobSystem, db: Database, records: Records, missed: Missed
 ):
-    pending = await _downtime(db_system, db)
-    (skip_id, skip_run), (once_id, once_run) = pending[MissedRun.skip], pending[MissedRun.run_once]
+    (skip_id, skip_run), (once_id, once_run) = missed.skip, missed.once
     # The process starts; its worker takes both missed runs, no start pass has run.
     async with running(db_system, "scheduled"):
         skipped = await db_system.admin.wait_for_job("scheduled", skip_run, timeout_s=30)
@@ -100,23 +118,20 @@ async def test_a_missed_run_a_worker_takes_first_follows_its_schedules_policy(
 
 
 async def test_a_start_pass_that_read_the_rows_before_a_worker_took_the_run_adds_nothing(
-    db_system: JobSystem,
-    db: Database,
-    records: Records,
+    db_system: JobSystem, db: Database, records: Records, missed: Missed
 ):
-    pending = await _downtime(db_system, db)
-    once_id, once_run = pending[MissedRun.run_once]
+    once_id, once_run = missed.once
     async with running(db_system, "scheduled"):
         ran = await db_system.admin.wait_for_job("scheduled", once_run, timeout_s=30)
     assert ran.state == "completed", ran.failed_reason
     # The rows as a start pass read them before the worker took the runs.
     async with db.session() as s:
-        for schedule_id, job_id in pending.values():
+        for schedule_id, job_id in missed.pending.values():
             await s.execute(update(Schedule).where(Schedule.id == schedule_id)
                             .values(next_run_at=_due(job_id)))  # fmt: skip
     done = await reconcile.start(db, db_system.producer)
     assert (done.caught_up, done.skipped) == ([], [])
-    assert sorted(done.taken) == sorted(i for i, _run in pending.values())
+    assert sorted(done.taken) == sorted(i for i, _run in missed.pending.values())
     # Had it added the run_once schedule's catch-up anyway, that run would not do the work twice.
     catch_up = own_run_id(once_id, "missed", _due(once_run))
     queue = db_system.producer.queue("scheduled")
@@ -129,18 +144,14 @@ async def test_a_start_pass_that_read_the_rows_before_a_worker_took_the_run_adds
     assert await records.effects() == 1
     # Each schedule has its scheduler again, with a run after now.
     found = {s["id"]: s for s in await db_system.admin.schedulers("scheduled")}
-    for schedule_id, _run in pending.values():
+    for schedule_id, _run in missed.pending.values():
         assert f"schedule-{schedule_id}" in found
 
 
 async def test_whichever_reaches_a_missed_run_first_it_runs_once_at_most(
-    db_system: JobSystem,
-    db: Database,
-    records: Records,
+    db_system: JobSystem, db: Database, records: Records, missed: Missed
 ):
-    pending = await _downtime(db_system, db)
-    once_id, once_run = pending[MissedRun.run_once]
-    _skip_id, skip_run = pending[MissedRun.skip]
+    (once_id, once_run), (_skip_id, skip_run) = missed.once, missed.skip
     queue = db_system.producer.queue("scheduled")
     # As a process starts: the worker and the start pass at once, in whatever order they meet.
     async with running(db_system, "scheduled"):
@@ -156,13 +167,9 @@ async def test_whichever_reaches_a_missed_run_first_it_runs_once_at_most(
 
 
 async def test_a_missed_run_the_start_pass_reaches_first_runs_once_as_its_catch_up(
-    db_system: JobSystem,
-    db: Database,
-    records: Records,
+    db_system: JobSystem, db: Database, records: Records, missed: Missed
 ):
-    pending = await _downtime(db_system, db)
-    once_id, once_run = pending[MissedRun.run_once]
-    skip_id, skip_run = pending[MissedRun.skip]
+    (once_id, once_run), (skip_id, skip_run) = missed.once, missed.skip
     done = await reconcile.start(db, db_system.producer)
     catch_up = own_run_id(once_id, "missed", _due(once_run))
     assert (done.caught_up, done.skipped, done.taken) == ([catch_up], [skip_id], [])
