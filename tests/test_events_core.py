@@ -14,9 +14,10 @@ from ils.domain.db import Database
 from ils.domain.models.events import Event, EventCursor
 from ils.errors import ConfigurationError, InvalidEventData
 from ils.events.catalog import CATALOG, EVENT_TYPES, json_schemas
-from ils.events.dispatcher import Dispatcher, Subscriber
+from ils.events.dispatcher import BatchSubscriber, Dispatcher, Subscriber
 from ils.events.envelope import Actor, EventEnvelope, Subject, id_floor, new_event_id
 from ils.events.record import record
+from tests.support.statements import statements
 
 ISSUE_TYPES = {
     "order.created", "order.updated", "order.status_changed", "order.shipped",
@@ -56,6 +57,21 @@ class Stuck(Collect):
 
     async def handle(self, envelope: EventEnvelope) -> None:
         await asyncio.Event().wait()
+
+
+class Batches(BatchSubscriber):
+    """Takes batches; fails every call that holds an event of ``bad``."""
+
+    def __init__(self, name: str, bad: set[str]) -> None:
+        self.name = name
+        self.bad = bad
+        self.calls: list[list[str]] = []
+
+    async def handle_batch(self, envelopes) -> None:  # type: ignore[no-untyped-def]
+        ids = [e.id for e in envelopes]
+        if self.bad & set(ids):
+            raise RuntimeError("receiver down")
+        self.calls.append(ids)
 
 
 def created(order_id: int) -> dict[str, object]:
@@ -158,6 +174,24 @@ async def test_each_subscriber_reads_from_its_own_cursor(db: Database):
     async with db.session() as session:
         cursor = await session.get(EventCursor, "flaky")
     assert cursor is not None and cursor.position == ids[-1] and cursor.last_error is None
+
+
+async def test_a_batch_subscriber_takes_a_pass_in_one_call_and_one_cursor_write(db: Database):
+    """The events of a pass in one call, the cursor written once after it; a failing batch is
+    handed over event by event, stopping at the one that fails (its cursor before it)."""
+    ids = await write(db, 5)
+    sub, flaky = Batches("batched", set()), Batches("flaky-batched", {ids[3]})
+    dispatcher = Dispatcher(db.sessions)
+    dispatcher.register(sub, flaky)
+    with statements(db) as seen:
+        outcomes = await dispatcher.run_once(LATER)
+    assert sub.calls == [ids] and outcomes["batched"].delivered == 5
+    moves = [s for s in seen if s.startswith("UPDATE event_cursors SET position")]
+    assert len(moves) == 1 + 3 + 1  # one for the batch; three, then the error, for the other
+    assert flaky.calls == [[i] for i in ids[:3]] and outcomes["flaky-batched"].delivered == 3
+    async with db.session() as session:
+        cursor = await session.get(EventCursor, "flaky-batched")
+    assert cursor is not None and cursor.position == ids[2] and cursor.last_error
 
 
 async def test_events_inside_the_settle_time_wait_for_a_later_pass(db: Database):

@@ -7,8 +7,12 @@ subscriber's cursor moves after each event it handled, so a restart resumes afte
 (exactly once by event id, unless a process dies between handling an event and saving the cursor).
 A :class:`TransactionalSubscriber`, whose work is database writes (outbox rows), does it in the
 transaction that moves its cursor, a batch of events at a time: exactly once with no such gap, and
-one commit per batch instead of two per event. A lease on the cursor row keeps two dispatchers
-from delivering to one subscriber at once; a pass that lost its lease commits nothing.
+one commit per batch instead of two per event. A :class:`BatchSubscriber` takes the events of a
+batch in one call, its cursor moved once after it (a live channel's announcements: one Redis round
+trip and one cursor write for a batch, not one each); a batch that fails is handed over again one
+event at a time, to stop at the one that fails, so such a subscriber may see an event twice. A
+lease on the cursor row keeps two dispatchers from delivering to one subscriber at once; a pass
+that lost its lease commits nothing.
 
 Ids are ULIDs made when an event is recorded, and transactions commit in their own order: the
 dispatcher reads only events older than ``settle_s``, so a transaction that recorded an event
@@ -18,6 +22,7 @@ just before another's has time to commit before the cursor moves past it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import difflib
 import logging
@@ -76,6 +81,25 @@ class TransactionalSubscriber(Subscriber):
         """Not called by the dispatcher; a transactional subscriber has no writes of its own
         outside a transaction, so there is nothing to do without one."""
         raise TypeError(f"{self.name}: a transactional subscriber acts through handle_in")
+
+    def batch_in(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
+        """Wraps the :meth:`handle_in` calls of one batch (all in ``session``'s transaction):
+        where a subscriber sets up what its events share (a read made once per batch, writes
+        gathered into one statement). Nothing by default."""
+        return contextlib.nullcontext()
+
+
+class BatchSubscriber(Subscriber):
+    """A subscriber that acts outside the database and takes a batch of events in one call
+    (:meth:`handle_batch`); the cursor moves past the batch once it returns. When it raises, the
+    events are handed over one at a time (:meth:`handle`), so each must be safe to take twice."""
+
+    @abstractmethod
+    async def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
+        """Act on ``envelopes`` (in id order); raising moves the cursor past none of them."""
+
+    async def handle(self, envelope: EventEnvelope) -> None:
+        await self.handle_batch([envelope])
 
 
 class LeaseLost(Exception):
@@ -173,6 +197,8 @@ class Dispatcher:
                 events = await self._next(subscriber, position, horizon)
                 if isinstance(subscriber, TransactionalSubscriber):
                     position = await self._drain_in(subscriber, position, events, outcome)
+                elif isinstance(subscriber, BatchSubscriber) and len(events) > 1:
+                    position = await self._drain_batch(subscriber, position, events, outcome)
                 else:
                     position = await self._drain_each(
                         subscriber, position, events, outcome,
@@ -207,11 +233,30 @@ class Dispatcher:
             outcome.delivered += 1
         return position
 
+    async def _drain_batch(
+        self,
+        subscriber: BatchSubscriber,
+        position: str,
+        events: list[EventEnvelope],
+        outcome: Outcome,
+    ) -> str:
+        """Hand ``events`` over in one call, then move the cursor past them; when that fails,
+        one event at a time, to stop at the one that fails. The new position."""
+        error = await self._deliver(subscriber, events[0], subscriber.handle_batch(events))
+        if error is None:
+            await self._save(subscriber.name, events[-1].id, len(events), None)
+            outcome.delivered += len(events)
+            return events[-1].id
+        return await self._drain_each(
+            subscriber, position, events, outcome,
+            lambda envelope: self._deliver_and_save(subscriber, envelope),
+        )  # fmt: skip
+
     async def _deliver_and_save(
         self, subscriber: Subscriber, envelope: EventEnvelope
     ) -> str | None:
         """Hand one event to a subscriber that acts outside the database, then move its cursor."""
-        error = await self._deliver(subscriber, envelope)
+        error = await self._deliver(subscriber, envelope, subscriber.handle(envelope))
         if error is None:
             await self._save(subscriber.name, envelope.id, 1, None)
         return error
@@ -244,10 +289,11 @@ class Dispatcher:
         envelope = events[0]
         try:
             async with self.sessions() as session, session.begin():
-                for envelope in events:
-                    await asyncio.wait_for(
-                        subscriber.handle_in(session, envelope), subscriber.timeout_s
-                    )
+                async with subscriber.batch_in(session):
+                    for envelope in events:
+                        await asyncio.wait_for(
+                            subscriber.handle_in(session, envelope), subscriber.timeout_s
+                        )
                 if not await self._move(session, subscriber.name, envelope.id, len(events)):
                     raise LeaseLost
         except LeaseLost:
@@ -256,9 +302,13 @@ class Dispatcher:
             return self._failure(subscriber, envelope, exc)
         return None
 
-    async def _deliver(self, subscriber: Subscriber, envelope: EventEnvelope) -> str | None:
+    async def _deliver(
+        self, subscriber: Subscriber, envelope: EventEnvelope, work: Awaitable[None]
+    ) -> str | None:
+        """Await ``work`` (the subscriber's handling of ``envelope`` and maybe the events after
+        it) within its timeout; None, or the error kept on its cursor."""
         try:
-            await asyncio.wait_for(subscriber.handle(envelope), subscriber.timeout_s)
+            await asyncio.wait_for(work, subscriber.timeout_s)
         except Exception as exc:  # a subscriber's failure is its own: keep it, go on elsewhere
             return self._failure(subscriber, envelope, exc)
         return None

@@ -17,7 +17,6 @@ from pydantic import Field
 from ils.errors import GiveUp
 from ils.jobs.payloads import Id
 from ils.jobs.resources import Ctx
-from ils.jobs.rows import need
 from ils.jobs.webhooks.event import WebhookEvent
 from ils.queue.backoff import MAX_DELAY_MS
 from ils.queue.declare import job
@@ -59,12 +58,14 @@ async def deliver_webhook(payload: DeliverWebhook, ctx: Ctx) -> Any:
     spent) fail, counting the event in the endpoint's failure streak."""
     import datetime as dt
 
-    from ils.domain.models import WebhookEndpoint
-    from ils.jobs.webhooks.record import Attempt, record
+    from ils.jobs.webhooks.ledger import ledger_for
+    from ils.jobs.webhooks.record import Attempt
 
-    db, sender = ctx.resources.db, ctx.resources.webhooks
-    async with db.session() as session:
-        endpoint = await need(session, WebhookEndpoint, payload.endpoint_id, "webhook endpoint")
+    sender = ctx.resources.webhooks
+    # The endpoint read and the attempt's row are shared with the deliveries running meanwhile
+    # (one query, one transaction for them all): see ils.jobs.webhooks.ledger.
+    ledger = ledger_for(ctx.resources.db)
+    endpoint = await ledger.endpoint(payload.endpoint_id)
     if endpoint.company_id != payload.event.company_id:
         raise GiveUp(f"event {payload.event.id} is not of endpoint {endpoint.id}'s company")
     if not (endpoint.enabled or payload.test):
@@ -76,7 +77,7 @@ async def deliver_webhook(payload: DeliverWebhook, ctx: Ctx) -> Any:
     attempt = Attempt(ctx.job_id, ctx.attempt, ctx.max_attempts, endpoint, event)
     # A test-send counts in no streak: it neither disables nor re-arms the endpoint.
     disable_after = None if payload.test else sender.settings.disable_after
-    await record(db, ctx.resources.producer, attempt, sent, final, disable_after)
+    await ledger.record(ctx.resources.producer, attempt, sent, final, disable_after)
     if sent.ok:
         return {"status": sent.status_code, "latencyMs": sent.latency_ms}
     if sent.refused:

@@ -3,13 +3,17 @@ company becomes one ``deliver-webhook`` job per enabled endpoint of that company
 its type, enqueued through the outbox in the dispatcher's transaction, the one that moves the
 subscriber's cursor past the event (exactly once, one commit per batch). Its job ids (event id +
 endpoint id) make a redelivered or replayed event one delivery per endpoint. Platform events (no
-company) go to no endpoint.
+company) go to no endpoint. A batch reads each company's endpoints once and writes its jobs to the
+outbox in one statement.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from ils.errors import ConfigurationError
 from ils.events.dispatcher import Subscriber, TransactionalSubscriber
 
 if TYPE_CHECKING:
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from ils.jobs.notification.channel import NotificationPublisher
 
 NAME = "webhooks"
+#: ``session.info`` key: the endpoints of each company read in the batch under way.
+KNOWN = "ils.webhooks.known_endpoints"
 
 
 class WebhookSubscriber(TransactionalSubscriber):
@@ -29,12 +35,27 @@ class WebhookSubscriber(TransactionalSubscriber):
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @contextlib.asynccontextmanager
+    async def batch_in(self, session: AsyncSession) -> AsyncIterator[None]:
+        from ils.queue.producer import batch
+
+        try:
+            writes = batch(session)
+        except ConfigurationError:  # no job system on this database: nothing is enqueued
+            writes = contextlib.nullcontext()
+        session.info[KNOWN] = {}
+        try:
+            async with writes:
+                yield
+        finally:
+            session.info.pop(KNOWN, None)
+
     async def handle_in(self, session: AsyncSession, envelope: EventEnvelope) -> None:
         if envelope.company_id is None:
             return
         from ils.jobs.webhooks.fanout import enqueue_deliveries
 
-        await enqueue_deliveries(session, envelope)
+        await enqueue_deliveries(session, envelope, known=session.info.get(KNOWN))
 
 
 def subscribers(db: Database, notifier: NotificationPublisher | None) -> list[Subscriber]:
