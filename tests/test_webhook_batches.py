@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from ils.domain.db import Database
 from ils.domain.models import WebhookDelivery, WebhookEndpoint
+from ils.domain.models.events import EventCursor
 from ils.domain.services import webhooks as service
 from ils.errors import GiveUp
 from ils.events.envelope import Actor
@@ -185,3 +186,47 @@ async def test_calls_made_while_a_batch_runs_go_together_in_the_next() -> None:
     with pytest.raises(ValueError, match="bad 13"):
         await later[1]
     assert batches == [[1], [2, 13, 4, 5]]  # the cancelled call's item ran, unseen
+
+
+async def test_webhooks_get_events_before_they_settle_once_and_the_cursor_waits(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+) -> None:
+    """A pass hands the webhooks subscriber the committed events its settle time still holds
+    back: their deliveries are queued at once, the cursor stays; when they settle, the cursor
+    moves past them without handing them again (one outbox write in all)."""
+    from ils.bootstrap import JobSystem
+
+    world = await make_world(db)
+    endpoint = await endpoint_of(db, world.lab.id)
+    system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
+    try:
+        async with db.session() as s:
+            ids = [
+                (await record_event(
+                    s, "order.shipped", company_id=world.lab.id, subject=("order", n),
+                    data={"order_id": n, "number": f"ORD-{n}", "tracking_number": "1Z"},
+                    actor=Actor.system(), dispatch=False,
+                )).id
+                for n in range(1, 4)
+            ]  # fmt: skip
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        unsettled = dispatcher_for(db, None, settle_s=3600)
+        outcome = (await unsettled.run_once(now))["webhooks"]
+        assert (outcome.delivered, outcome.early) == (0, 3)
+        async with db.session() as s:
+            queued = set(await s.scalars(select(outbox.c.id)))
+            cursor = await s.get(EventCursor, "webhooks")
+        assert {delivery_job_id(i, endpoint.id) for i in ids} <= queued
+        assert cursor is not None and cursor.position == ""
+        again = await dispatcher_for(db, None, settle_s=3600).run_once(now)
+        assert again["webhooks"].early == 0  # this process handed them already
+        settled = dispatcher_for(db, None, settle_s=0)
+        with statements(db) as seen:
+            outcome = (await settled.run_once(now + dt.timedelta(seconds=1)))["webhooks"]
+        assert (outcome.delivered, outcome.early) == (3, 0)
+        assert not [s for s in seen if s.startswith("INSERT INTO job_outbox")]
+        async with db.session() as s:
+            cursor = await s.get(EventCursor, "webhooks")
+        assert cursor is not None and cursor.position == ids[-1]
+    finally:
+        await system.close()

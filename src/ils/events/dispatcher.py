@@ -22,12 +22,10 @@ just before another's has time to commit before the cursor moves past it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import difflib
 import logging
 import uuid
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,8 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ils.domain.models.events import Event, EventCursor
 from ils.domain.models.types import utcnow
 from ils.errors import ConfigurationError
-from ils.events.catalog import EVENT_TYPES
+from ils.events.early import NOTHING_EARLY, EarlyMemo, hand_early
 from ils.events.envelope import EventEnvelope, id_floor
+from ils.events.kinds import (
+    BatchSubscriber,
+    Subscriber,
+    TransactionalSubscriber,
+    check_subscriber,
+)
+
+__all__ = [
+    "BatchSubscriber", "Dispatcher", "LeaseLost", "Outcome", "Subscriber",
+    "TransactionalSubscriber", "check_subscriber",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 1_000
@@ -47,77 +56,8 @@ ERROR_MAX = 1_000
 RECENT = dt.timedelta(minutes=5)
 
 
-class Subscriber(ABC):
-    """Receives the events of ``event_types`` (every type when empty) through :meth:`handle`.
-
-    ``name`` keys its cursor: renaming a subscriber starts it afresh. ``start`` says where a new
-    cursor begins: at the start of the log, or at its end (the events of the last few minutes,
-    :data:`RECENT`, and those recorded from then on).
-    """
-
-    name: str = ""
-    event_types: frozenset[str] = frozenset()
-    start: str = "beginning"
-    timeout_s: float = 30.0
-
-    def wants(self, event_type: str) -> bool:
-        return not self.event_types or event_type in self.event_types
-
-    @abstractmethod
-    async def handle(self, envelope: EventEnvelope) -> None:
-        """Act on one event; raising leaves the cursor before it, so it comes again."""
-
-
-class TransactionalSubscriber(Subscriber):
-    """A subscriber that acts only by writing to the database: the dispatcher calls
-    :meth:`handle_in` in its own transaction, the one that then moves the cursor, so an event's
-    writes commit if and only if the cursor passes it."""
-
-    @abstractmethod
-    async def handle_in(self, session: AsyncSession, envelope: EventEnvelope) -> None:
-        """Act on one event in ``session``'s transaction (do not commit it)."""
-
-    async def handle(self, envelope: EventEnvelope) -> None:
-        """Not called by the dispatcher; a transactional subscriber has no writes of its own
-        outside a transaction, so there is nothing to do without one."""
-        raise TypeError(f"{self.name}: a transactional subscriber acts through handle_in")
-
-    def batch_in(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
-        """Wraps the :meth:`handle_in` calls of one batch (all in ``session``'s transaction):
-        where a subscriber sets up what its events share (a read made once per batch, writes
-        gathered into one statement). Nothing by default."""
-        return contextlib.nullcontext()
-
-
-class BatchSubscriber(Subscriber):
-    """A subscriber that acts outside the database and takes a batch of events in one call
-    (:meth:`handle_batch`); the cursor moves past the batch once it returns. When it raises, the
-    events are handed over one at a time (:meth:`handle`), so each must be safe to take twice."""
-
-    @abstractmethod
-    async def handle_batch(self, envelopes: Sequence[EventEnvelope]) -> None:
-        """Act on ``envelopes`` (in id order); raising moves the cursor past none of them."""
-
-    async def handle(self, envelope: EventEnvelope) -> None:
-        await self.handle_batch([envelope])
-
-
 class LeaseLost(Exception):
     """The cursor's lease passed to another dispatcher: the pass commits nothing more."""
-
-
-def check_subscriber(subscriber: Subscriber) -> None:
-    """A :class:`ConfigurationError` (with "did you mean") for a nameless subscriber or one that
-    names an event type the catalog does not have."""
-    if not subscriber.name or len(subscriber.name) > 64:
-        raise ConfigurationError(f"{subscriber!r}: a subscriber needs a name of 1-64 characters")
-    if subscriber.start not in ("beginning", "end"):
-        raise ConfigurationError(f"{subscriber.name}: start must be 'beginning' or 'end'")
-    for event_type in sorted(subscriber.event_types):
-        if event_type not in EVENT_TYPES:
-            near = difflib.get_close_matches(event_type, EVENT_TYPES, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ConfigurationError(f"{subscriber.name}: unknown event type {event_type!r}{hint}")
 
 
 @dataclass
@@ -127,6 +67,7 @@ class Outcome:
     delivered: int = 0
     error: str | None = None
     busy: bool = False
+    early: int = 0
 
 
 @dataclass
@@ -139,6 +80,8 @@ class Dispatcher:
     lease_s: float = 120.0
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: What this process handed early, by subscriber (shared by the dispatchers of a database).
+    early: dict[str, EarlyMemo] = field(default_factory=dict)
 
     def register(self, *subscribers: Subscriber) -> None:
         for subscriber in subscribers:
@@ -194,7 +137,7 @@ class Dispatcher:
         try:
             horizon = self.horizon(now)
             while True:
-                events = await self._next(subscriber, position, horizon)
+                events = await self.read_events(subscriber, position, horizon)
                 if isinstance(subscriber, TransactionalSubscriber):
                     position = await self._drain_in(subscriber, position, events, outcome)
                 elif isinstance(subscriber, BatchSubscriber) and len(events) > 1:
@@ -205,7 +148,11 @@ class Dispatcher:
                         lambda envelope: self._deliver_and_save(subscriber, envelope),
                     )  # fmt: skip
                 if outcome.error is not None or len(events) < self.batch:
-                    return outcome
+                    break
+            writer = subscriber if isinstance(subscriber, TransactionalSubscriber) else None
+            if outcome.error is None and writer is not None and writer.early:
+                outcome.early = await hand_early(self, writer, position, now)
+            return outcome
         except LeaseLost:
             log.warning("subscriber %s: lease lost mid-pass, another dispatcher goes on", name)
             outcome.busy = True
@@ -272,29 +219,38 @@ class Dispatcher:
         event a transaction, to stop at the one that fails. The new position."""
         if not events:
             return position
-        if await self._commit_in(subscriber, events) is None:
+        if await self.commit_in(subscriber, events) is None:
             outcome.delivered += len(events)
+            if (memo := self.early.get(subscriber.name)) is not None:
+                memo.passed(events[-1].id)
             return events[-1].id
 
         async def alone(envelope: EventEnvelope) -> str | None:
-            return await self._commit_in(subscriber, [envelope])
+            return await self.commit_in(subscriber, [envelope])
 
         return await self._drain_each(subscriber, position, events, outcome, alone)
 
-    async def _commit_in(
-        self, subscriber: TransactionalSubscriber, events: list[EventEnvelope]
+    async def commit_in(
+        self, subscriber: TransactionalSubscriber, events: list[EventEnvelope], move: bool = True
     ) -> str | None:
-        """Run the subscriber on ``events`` and move its cursor past the last, in one
-        transaction; None when it committed, else the error (nothing committed)."""
+        """Run the subscriber on ``events`` (but those this process handed it early) and move
+        its cursor past the last (unless not ``move``: an early hand-over), in one transaction;
+        None when it committed, else the error (nothing committed)."""
         envelope = events[0]
+        handed = self.early.get(subscriber.name, NOTHING_EARLY).done if move else set()
         try:
             async with self.sessions() as session, session.begin():
                 async with subscriber.batch_in(session):
                     for envelope in events:
-                        await asyncio.wait_for(
-                            subscriber.handle_in(session, envelope), subscriber.timeout_s
-                        )
-                if not await self._move(session, subscriber.name, envelope.id, len(events)):
+                        if envelope.id in handed:
+                            continue
+                        # A timeout scope, not wait_for: no task per event, and an event
+                        # whose work does not wait (outbox rows gathered for the batch) costs
+                        # no turn of the event loop, which a busy worker makes long.
+                        async with asyncio.timeout(subscriber.timeout_s):
+                            await subscriber.handle_in(session, envelope)
+                last = events[-1].id
+                if move and not await self._move(session, subscriber.name, last, len(events)):
                     raise LeaseLost
         except LeaseLost:
             raise
@@ -322,7 +278,10 @@ class Dispatcher:
         log.warning("subscriber %s failed on event %s: %s", subscriber.name, envelope.id, exc)
         return f"{type(exc).__name__}: {exc} (event {envelope.id})"[:ERROR_MAX]
 
-    async def _next(self, subscriber: Subscriber, after: str, before: str) -> list[EventEnvelope]:
+    async def read_events(
+        self, subscriber: Subscriber, after: str, before: str
+    ) -> list[EventEnvelope]:
+        """Up to ``batch`` events of ``subscriber``'s types after ``after``, before ``before``."""
         stmt = select(Event).where(Event.id > after, Event.id < before)
         if subscriber.event_types:
             stmt = stmt.where(Event.type.in_(sorted(subscriber.event_types)))

@@ -9,18 +9,22 @@ Subscribers are listed by module in :data:`SUBSCRIBER_MODULES`, each module expo
 from __future__ import annotations
 
 import importlib
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ils.domain.db import Database
 from ils.errors import ConfigurationError
 from ils.events.dispatcher import Dispatcher, Subscriber
+from ils.events.early import EarlyMemo
 
 if TYPE_CHECKING:
-    from ils.domain.db import Database
     from ils.jobs.notification.channel import NotificationPublisher
 
 #: Modules whose ``subscribers(db, notifier)`` lists subscribers, in registration order.
 SUBSCRIBER_MODULES: tuple[str, ...] = ("ils.events.live", "ils.jobs.webhooks.subscriber")
+#: What this process handed early (ils.events.early), by database: shared by its passes.
+_EARLY: weakref.WeakKeyDictionary[Database, dict[str, EarlyMemo]] = weakref.WeakKeyDictionary()
 
 
 def built(db: Database, notifier: NotificationPublisher | None,
@@ -42,6 +46,7 @@ def dispatcher_for(
     extra: Iterable[Subscriber] = (),
 ) -> Dispatcher:
     """A dispatcher on ``db`` with the deployment's subscribers (and ``extra``) registered."""
-    dispatcher = Dispatcher(db.sessions, settle_s=settle_s)
+    early = _EARLY.setdefault(db, {})
+    dispatcher = Dispatcher(db.sessions, settle_s=settle_s, early=early)
     dispatcher.register(*built(db, notifier), *extra)
     return dispatcher

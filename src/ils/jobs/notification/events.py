@@ -3,10 +3,13 @@ every subscriber from its own cursor (:mod:`ils.events.dispatcher`).
 
 A transaction that records events queues one such job through its outbox (see
 :mod:`ils.events.record`), so the job exists iff the events committed and survives Redis being
-down. The transactions of one second share one job (its id from that second, delayed by the
-settle time): a hundred events a second make one pass a second, not a hundred passes that hold
-the queue (the deliveries they hand on, of a lower priority, waited behind them). Events newer
-than the dispatcher's settle time, or recorded while the pass ran, or of a subscriber another
+down. The transactions of a quarter of a second (:data:`PASS_S`) share one job (its id from that
+quarter), run at once: a hundred events a second make four passes a second, not a hundred passes
+that hold the queue (the deliveries they hand on, of a lower priority, waited behind them). A
+pass hands the subscribers that take events early (the webhooks', see :mod:`ils.events.early`)
+every event committed by then, so a lone event leaves with the pass its commit queued, and the
+events of a busy quarter with the next quarter's pass; the others, and every cursor, wait for the
+settle time: events newer than it, or recorded while the pass ran, or of a subscriber another
 pass held, are left for a follow-up pass, which the job queues, delayed by that time. The
 dispatcher and its subscribers (SQLAlchemy) are imported when the job runs: a worker loads this
 declaration without them.
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 #: Seconds an event waits before it is dispatched (see ils.events.dispatcher: ids are made at
 #: record time, transactions commit in their own order).
 SETTLE_S = 1.0
+#: Seconds of recording that share one pass.
+PASS_S = 0.25
 EventId = Annotated[str, Field(min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 
 
@@ -66,6 +71,7 @@ async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
     return {
         "delivered": {name: o.delivered for name, o in outcomes.items()},
         "failed": failed,
+        "early": {name: o.early for name, o in outcomes.items() if o.early},
         "busy": sorted(name for name, o in outcomes.items() if o.busy),
         "follow_up": follow_up,
     }
@@ -73,10 +79,10 @@ async def dispatch_events(payload: DispatchEvents, ctx: Ctx) -> Any:
 
 def dispatch_job_id(event_id: str) -> str:
     """The id of the pass that a transaction whose first event is ``event_id`` queues: one per
-    second of recording, whichever transactions of that second ask for it."""
+    :data:`PASS_S` of recording, whichever transactions of that time ask for it."""
     from ulid import ULID
 
-    return f"evd-{int(ULID.from_str(event_id).timestamp)}"
+    return f"evd-{int(ULID.from_str(event_id).milliseconds // (PASS_S * 1000))}"
 
 
 async def queue_dispatch(
@@ -85,7 +91,7 @@ async def queue_dispatch(
     """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
     session is of a database no job system was started with (a migration, a script): its events
     wait in the log for the next pass."""
-    options = EnqueueOptions(job_id=dispatch_job_id(event_id), delay_s=SETTLE_S)
+    options = EnqueueOptions(job_id=dispatch_job_id(event_id))
     try:
         await dispatch_events.send(
             {"event_id": event_id}, options=options, session=session, producer=producer
