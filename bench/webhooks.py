@@ -24,6 +24,9 @@ allow-list admits it), and starts
 
 The notification queue runs without its rate limit (``ILS_QUEUE_NOTIFICATION_RATE_MAX=none``):
 its default, 200 jobs a minute, cannot carry 100 webhooks a second (see docs/webhooks.md).
+Each path's CPU time (user + system) of the worker, and of this process (which records the
+events, as the web app would), is counted from its start until its last delivery arrived, per
+event received: on a shared machine a steadier figure than the latencies.
 Prints a markdown table with the ratio event/direct, writes ``bench/results/webhooks.json``
 with the commit measured. Redis keys live under a fresh prefix, deleted at the end.
 """
@@ -45,6 +48,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database, database_url
@@ -148,6 +153,16 @@ async def measure(name: str, arrivals: Arrivals, due: dict[str, float], drain_s:
             "missing": len(due) - len(lat), **spread}  # fmt: skip
 
 
+def cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) of ``proc`` and its children so far."""
+    total = 0.0
+    for each in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 async def seed(db: Database, url: str) -> int:
     async with db.session() as s:
         company = Company(name="Bench Lab", slug="bench-lab", kind=CompanyKind.lab)
@@ -199,6 +214,7 @@ def bench_env(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_start = os.getloadavg()[0]
     redis_url, prefix = checked_url(args.redis_url), new_prefix()
     arrivals = Arrivals()
     with tempfile.TemporaryDirectory(prefix="ils-bench-webhooks-") as tmp:
@@ -242,10 +258,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
                 found = {}
+                assert worker.proc is not None
+                procs = {"worker": psutil.Process(worker.proc.pid), "bench": psutil.Process()}
                 for name in ("direct", *args.paths):
+                    before = {who: cpu_s(p) for who, p in procs.items()}
                     due, failed = await paced(args.rate, args.duration, runs[name])
                     drain_s = 30 if name == "direct" else 120
-                    found[name] = await measure(name, arrivals, due, drain_s, failed)
+                    found[name] = r = await measure(name, arrivals, due, drain_s, failed)
+                    received = max(1, r["sent"] - r["missing"])
+                    for who, p in procs.items():
+                        used = cpu_s(p) - before[who]
+                        r[f"{who}_cpu_ms_per_event"] = round(used * 1000 / received, 2)
                 drain.cancel()
         finally:
             await sender.close()
@@ -260,22 +283,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 if base[k]}  # fmt: skip
     return {
         "commit": commit(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="minutes"),
-        "load_average": os.getloadavg()[0], "rate": args.rate, "duration_s": args.duration,
+        "load_average_start": load_start, "load_average": os.getloadavg()[0],
+        "rate": args.rate, "duration_s": args.duration,
         "concurrency": args.concurrency,
         "database": "postgresql" if args.database_url else "sqlite", "paths": found,
     }  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = ["| path | sent | not sent | missing | p50 ms | p99 ms | max ms | p50, p99 / direct |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = ["| path | sent | not sent | missing | p50 ms | p99 ms | max ms | p50, p99 / direct "
+            "| CPU ms/event: worker, bench |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for key, r in results["paths"].items():
         ratio = r.get("ratio_to_direct", {})
         times = f"{ratio.get('p50_ms', 1.0)}x, {ratio.get('p99_ms', 1.0)}x"
-        rows.append(f"| {key} | {r['sent']} | {r['not_sent']} | {r['missing']} "
-                    f"| {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {times} |")  # fmt: skip
-    where = (f"commit {results['commit']}, {results['database']}, {results['date']}, load "
-             f"average {results['load_average']:.1f}")  # fmt: skip
+        cpu = f"{r.get('worker_cpu_ms_per_event')}, {r.get('bench_cpu_ms_per_event')}"
+        rows.append(f"| {key} | {r['sent']} | {r['not_sent']} | {r['missing']} | {r['p50_ms']} "
+                    f"| {r['p99_ms']} | {r['max_ms']} | {times} | {cpu} |")  # fmt: skip
+    load = f"{results['load_average_start']:.1f} -> {results['load_average']:.1f}"
+    where = f"commit {results['commit']}, {results['database']}, {results['date']}, load {load}"
     rows.append(f"\n{where}, {results['rate']}/s for {results['duration_s']} s")
     return "\n".join(rows)
 
