@@ -17,9 +17,11 @@ redelivery, which the subscriber's idempotence absorbs.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ils.domain.models.types import utcnow
 from ils.events.envelope import id_floor
 
 if TYPE_CHECKING:
@@ -40,6 +42,10 @@ class EarlyMemo:
         self.done = {event_id for event_id in self.done if event_id > position}
 
 
+#: How long a pass goes on handing over events committed while it runs (it holds the cursor's
+#: lease meanwhile, and the settled hand-over waits).
+GO_ON_S = 1.0
+
 #: The memo of a subscriber that was handed nothing early.
 NOTHING_EARLY = EarlyMemo()
 
@@ -48,13 +54,17 @@ async def hand_early(
     dispatcher: Dispatcher, subscriber: TransactionalSubscriber, position: str, now: dt.datetime
 ) -> int:
     """Hand ``subscriber`` the committed events past ``position`` (its cursor) recorded up to
-    ``now``, but those handed before; how many. A failure stops it quietly: the events come
-    again when they settle, where a failure is kept on the cursor."""
+    ``now``, or up to each read when that is later (for up to :data:`GO_ON_S`, a pass goes on
+    with the events committed meanwhile, which passes that found the subscriber held left to
+    it), but those handed before; how many. A failure stops it quietly: the events come again
+    when they settle, where a failure is kept on the cursor."""
     memo = dispatcher.early.setdefault(subscriber.name, EarlyMemo())
     memo.passed(position)
-    after, before = max(position, memo.mark), id_floor(now + dt.timedelta(milliseconds=1))
+    after = max(position, memo.mark)
     handed = 0
+    until = time.monotonic() + GO_ON_S
     while True:
+        before = id_floor(max(now, utcnow()) + dt.timedelta(milliseconds=1))
         read = await dispatcher.read_events(subscriber, after, before)
         events = [envelope for envelope in read if envelope.id not in memo.done]
         if events:
@@ -63,6 +73,6 @@ async def hand_early(
             memo.done.update(envelope.id for envelope in events)
             memo.mark = max(memo.mark, events[-1].id)
             handed += len(events)
-        if len(read) < dispatcher.batch:
+        if not events or time.monotonic() > until:
             return handed
         after = read[-1].id
