@@ -153,10 +153,10 @@ async def measure(name: str, arrivals: Arrivals, due: dict[str, float], drain_s:
             "missing": len(due) - len(lat), **spread}  # fmt: skip
 
 
-def cpu_s(proc: psutil.Process) -> float:
-    """CPU seconds (user + system) of ``proc`` and its children so far."""
+def cpu_s(proc: psutil.Process, children: bool) -> float:
+    """CPU seconds (user + system) of ``proc`` (and its children) so far."""
     total = 0.0
-    for each in (proc, *proc.children(recursive=True)):
+    for each in (proc, *(proc.children(recursive=True) if children else ())):
         with contextlib.suppress(psutil.Error):
             times = each.cpu_times()
             total += times.user + times.system
@@ -259,15 +259,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
                 found = {}
                 assert worker.proc is not None
-                procs = {"worker": psutil.Process(worker.proc.pid), "bench": psutil.Process()}
+                # The worker with its processes; this process alone (the worker and the receiver
+                # are its children).
+                procs = {"worker": (psutil.Process(worker.proc.pid), True),
+                         "bench": (psutil.Process(), False)}  # fmt: skip
                 for name in ("direct", *args.paths):
-                    before = {who: cpu_s(p) for who, p in procs.items()}
+                    before = {who: cpu_s(*p) for who, p in procs.items()}
                     due, failed = await paced(args.rate, args.duration, runs[name])
                     drain_s = 30 if name == "direct" else 120
                     found[name] = r = await measure(name, arrivals, due, drain_s, failed)
                     received = max(1, r["sent"] - r["missing"])
                     for who, p in procs.items():
-                        used = cpu_s(p) - before[who]
+                        used = cpu_s(*p) - before[who]
                         r[f"{who}_cpu_ms_per_event"] = round(used * 1000 / received, 2)
                 drain.cancel()
         finally:
