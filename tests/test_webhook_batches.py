@@ -131,6 +131,19 @@ async def test_endpoint_reads_made_together_are_one_query_and_see_changes(db: Da
         await ledger.endpoint(999_999)
 
 
+async def record_shipped(db: Database, company_id: int, count: int) -> list[str]:
+    """``count`` ``order.shipped`` events of the company, recorded without a dispatch; their ids."""
+    async with db.session() as s:
+        return [
+            (await record_event(
+                s, "order.shipped", company_id=company_id, subject=("order", n),
+                data={"order_id": n, "number": f"ORD-{n}", "tracking_number": "1Z"},
+                actor=Actor.system(), dispatch=False,
+            )).id
+            for n in range(1, count + 1)
+        ]  # fmt: skip
+
+
 async def test_the_subscriber_reads_endpoints_once_and_writes_a_batch_in_one_statement(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:
@@ -140,15 +153,7 @@ async def test_the_subscriber_reads_endpoints_once_and_writes_a_batch_in_one_sta
     endpoint = await endpoint_of(db, world.lab.id)
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
     try:
-        async with db.session() as s:
-            ids = [
-                (await record_event(
-                    s, "order.shipped", company_id=world.lab.id, subject=("order", n),
-                    data={"order_id": n, "number": f"ORD-{n}", "tracking_number": "1Z"},
-                    actor=Actor.system(), dispatch=False,
-                )).id
-                for n in range(1, 13)
-            ]  # fmt: skip
+        ids = await record_shipped(db, world.lab.id, 12)
         dispatcher = dispatcher_for(db, None, settle_s=0)
         with statements(db) as seen:
             outcomes = await dispatcher.run_once(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
@@ -200,15 +205,7 @@ async def test_webhooks_get_events_before_they_settle_once_and_the_cursor_waits(
     endpoint = await endpoint_of(db, world.lab.id)
     system = JobSystem(make_settings(redis_url, prefix, tmp_path), database=db)
     try:
-        async with db.session() as s:
-            ids = [
-                (await record_event(
-                    s, "order.shipped", company_id=world.lab.id, subject=("order", n),
-                    data={"order_id": n, "number": f"ORD-{n}", "tracking_number": "1Z"},
-                    actor=Actor.system(), dispatch=False,
-                )).id
-                for n in range(1, 4)
-            ]  # fmt: skip
+        ids = await record_shipped(db, world.lab.id, 3)
         now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
         unsettled = dispatcher_for(db, None, settle_s=3600)
         outcome = (await unsettled.run_once(now))["webhooks"]
