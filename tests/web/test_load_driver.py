@@ -8,6 +8,7 @@ The full run (1,000 users, its own ``ils serve`` and workers) is ``make load``, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import socket
 import sys
@@ -24,6 +25,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ils.domain.enums import Role
+from ils.web.quotas import QuotaLimiter
 from tests.web.conftest import OUTSIDER_EMAIL, PASSWORD, Accounts
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -60,7 +62,9 @@ async def served(api: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-async def test_a_short_run_reports_every_action_and_queue(load: ModuleType, served: str):
+async def test_a_short_run_reports_every_action_and_queue(
+    load: ModuleType, api: FastAPI, served: str
+):
     users = sys.modules["load_users"]  # imported by the driver
     accounts = [
         users.Account(Accounts.email(Role.dispenser), PASSWORD, "a"),
@@ -98,7 +102,14 @@ async def test_a_short_run_reports_every_action_and_queue(load: ModuleType, serv
     assert "| pdf |" in section and "**NOT met**" in section
 
     # Every action of the mix, once, in the mix's order (an order before its PDFs' listing; no
-    # worker here, so none is made yet and the download lists only), each answered 2xx.
+    # worker here, so none is made yet and the download lists only), each answered 2xx. The run
+    # above may have used up a quota (a fast machine gets through 10 AI chats a user in two
+    # seconds: 429, as it should): this pass counts in windows of its own.
+    web = api.state.web
+    api.state.web = dataclasses.replace(
+        web, quotas=QuotaLimiter(web.system.broker, f"{web.system.settings.prefix}:pass",
+                                 web.quotas.rules)
+    )  # fmt: skip
     recorder, company = users.Recorder(), users.Company()
     await users.sign_in(served, accounts[0], 10)
     async with httpx.AsyncClient(
@@ -110,7 +121,8 @@ async def test_a_short_run_reports_every_action_and_queue(load: ModuleType, serv
     done = recorder.summary()["actions"]
     assert set(done) == {"list_orders", "list_products", "list_notifications", "create_order",
                          "order_documents", "ai_conversation", "ai_chat"}  # fmt: skip
-    assert all(set(a["status_codes"]) <= {"200", "201", "202"} for a in done.values()), done
+    answered = {name: a["status_codes"] for name, a in done.items()}
+    assert {n: c for n, c in answered.items() if not set(c) <= {"200", "201", "202"}} == {}
     assert recorder.documents == {"found": 0, "none_yet": 1}
 
 
