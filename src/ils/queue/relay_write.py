@@ -35,12 +35,7 @@ class OutboxWriter:
         Nothing touches Redis here. A rollback leaves no row, so nothing is ever enqueued.
         Inside :meth:`batch` the row is held back and written with the batch's others.
         """
-        held: list[OutboxRow] | None = session.info.get(self._batch_key)
-        if held is not None:
-            held.append(row)
-            return
-        await self.outbox.write(session, row)
-        self._pending_in(session).append(row)
+        await self.write_many(session, [row])
 
     async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
         """:meth:`write` for many rows, in one statement (or with the batch's others)."""

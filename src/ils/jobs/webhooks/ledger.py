@@ -19,14 +19,14 @@ import asyncio
 import weakref
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ils.domain.db import Database, conflict_insert
 from ils.domain.models import WebhookDelivery, WebhookEndpoint
 from ils.domain.models.types import utcnow
 from ils.errors import GiveUp
 from ils.jobs.coalesce import Coalescer
-from ils.jobs.webhooks.record import Attempt, record
+from ils.jobs.webhooks.record import Attempt, record, reset_streaks, row_values
 from ils.jobs.webhooks.sender import Sent
 from ils.queue.producer import Producer
 
@@ -85,16 +85,8 @@ class Ledger:
         row is new."""
         now = utcnow()
         values = [
-            {
-                "company_id": a.endpoint.company_id, "endpoint_id": a.endpoint.id,
-                "event_id": a.event.id, "event_type": a.event.type, "job_id": a.job_id,
-                "attempt": a.attempt, "max_attempts": a.max_attempts,
-                "envelope": a.event.model_dump(mode="json"), "status_code": sent.status_code,
-                "latency_ms": sent.latency_ms, "response_excerpt": sent.excerpt,
-                "error": sent.error, "ok": sent.ok, "at": now,
-            }
-            for a, sent, _final, _after, _producer in items
-        ]  # fmt: skip
+            {**row_values(a, sent), "at": now} for a, sent, _final, _after, _producer in items
+        ]
         c = WebhookDelivery
         insert = conflict_insert(self.db.dialect)(c).values(values)
         statement = insert.on_conflict_do_nothing(index_elements=[c.job_id, c.attempt]).returning(
@@ -113,11 +105,7 @@ class Ledger:
                  if w and sent.ok and after is not None}
             )  # fmt: skip
             if reset:
-                # Only an endpoint with a streak is written (and locked), as record() does.
-                e = WebhookEndpoint
-                await session.execute(
-                    update(e).where(e.id.in_(reset), e.failure_streak > 0).values(failure_streak=0)
-                )
+                await reset_streaks(session, reset)
         return written
 
 

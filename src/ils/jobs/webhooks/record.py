@@ -9,7 +9,9 @@ Imported by the handler when it runs (SQLAlchemy), never by the declaration.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +41,28 @@ def disabled_notice_id(endpoint_id: int, count: int) -> str:
     return f"webhook-{endpoint_id}-off-{count}"
 
 
+def row_values(attempt: Attempt, sent: Sent) -> dict[str, Any]:
+    """The columns of ``attempt``'s delivery row, ``sent`` its outcome."""
+    endpoint, event = attempt.endpoint, attempt.event
+    return {
+        "company_id": endpoint.company_id, "endpoint_id": endpoint.id, "event_id": event.id,
+        "event_type": event.type, "job_id": attempt.job_id, "attempt": attempt.attempt,
+        "max_attempts": attempt.max_attempts, "envelope": event.model_dump(mode="json"),
+        "status_code": sent.status_code, "latency_ms": sent.latency_ms,
+        "response_excerpt": sent.excerpt, "error": sent.error, "ok": sent.ok,
+    }  # fmt: skip
+
+
+async def reset_streaks(session: AsyncSession, endpoint_ids: Collection[int]) -> None:
+    """The failure streak of these endpoints back to 0 after a success. Only an endpoint with a
+    streak is written (and locked): deliveries that succeed, the usual case, never wait for one
+    another on the endpoint's row."""
+    c = WebhookEndpoint
+    await session.execute(
+        update(c).where(c.id.in_(endpoint_ids), c.failure_streak > 0).values(failure_streak=0)
+    )
+
+
 async def record(
     db: Database, producer: Producer, attempt: Attempt, sent: Sent, final: bool,
     disable_after: int | None,
@@ -47,14 +71,8 @@ async def record(
     attempt (``final``) lengthen it, disabling the endpoint at ``disable_after``. False when this
     attempt was recorded before (a re-run of the same attempt): then nothing else changes.
     ``disable_after`` None (a test-send) leaves the streak alone."""
-    endpoint, event = attempt.endpoint, attempt.event
-    row = WebhookDelivery(
-        company_id=endpoint.company_id, endpoint_id=endpoint.id, event_id=event.id,
-        event_type=event.type, job_id=attempt.job_id, attempt=attempt.attempt,
-        max_attempts=attempt.max_attempts, envelope=event.model_dump(mode="json"),
-        status_code=sent.status_code, latency_ms=sent.latency_ms,
-        response_excerpt=sent.excerpt, error=sent.error, ok=sent.ok,
-    )  # fmt: skip
+    endpoint = attempt.endpoint
+    row = WebhookDelivery(**row_values(attempt, sent))
     try:
         async with db.session() as session:
             if await _recorded(session, attempt):
@@ -81,12 +99,7 @@ async def _streak(
     session: AsyncSession, producer: Producer, endpoint_id: int, ok: bool, disable_after: int
 ) -> None:
     if ok:
-        # Only an endpoint with a streak is written (and locked): deliveries that succeed, the
-        # usual case, never wait for one another on the endpoint's row.
-        c = WebhookEndpoint
-        await session.execute(
-            update(c).where(c.id == endpoint_id, c.failure_streak > 0).values(failure_streak=0)
-        )
+        await reset_streaks(session, [endpoint_id])
         return
     # FOR NO KEY UPDATE, not FOR UPDATE: the delivery row just inserted holds a key-share lock on
     # the endpoint (its foreign key), as every concurrent delivery's does; FOR UPDATE conflicts
