@@ -10,8 +10,9 @@ import contextlib
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -79,20 +80,31 @@ def _started(directory: Path, timeout_s: float) -> _Node:
     raise AssertionError(f"the cluster node would not start: {''.join(node.lines[-5:])}")
 
 
-def _settled(clients: list[redis.Redis], timeout_s: float) -> None:
-    """Return once every node says ``cluster_state:ok`` and knows them all. Redis tells no one
-    when its gossip has settled, so this polls each node's ``CLUSTER INFO``, up to the timeout."""
+def until_cluster_info(
+    clients: list[redis.Redis], wanted: Callable[[list[dict[str, Any]]], bool], timeout_s: float
+) -> None:
+    """Return once the nodes' ``CLUSTER INFO`` (one per client, in order) is ``wanted``. Redis
+    tells no one when its cluster state changes, so this polls, up to the timeout."""
     deadline = time.monotonic() + timeout_s
     pause = threading.Event()
     while True:
         infos = [c.cluster("INFO") for c in clients]
-        if all(
+        if wanted(infos):
+            return
+        assert time.monotonic() < deadline, f"not as wanted in {timeout_s} s: {infos}"
+        pause.wait(0.05)  # between two polls of the servers' own state: no event says it changed
+
+
+def _settled(clients: list[redis.Redis], timeout_s: float) -> None:
+    """Return once every node says ``cluster_state:ok`` and knows them all (its gossip settled)."""
+
+    def settled(infos: list[dict[str, Any]]) -> bool:
+        return all(
             i.get("cluster_state") == "ok" and int(i.get("cluster_known_nodes", 0)) == len(clients)
             for i in infos
-        ):
-            return
-        assert time.monotonic() < deadline, f"the cluster did not settle in {timeout_s} s: {infos}"
-        pause.wait(0.05)  # between two polls of the servers' own state: no event says it changed
+        )
+
+    until_cluster_info(clients, settled, timeout_s)
 
 
 @contextlib.contextmanager
