@@ -1,5 +1,5 @@
 """The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
-over and its lock tokens named.
+over, its lock tokens named and its server's capabilities read.
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
@@ -7,16 +7,22 @@ over and its lock tokens named.
   before BullMQ decodes it (:mod:`ils.queue.undecodable`), so it reaches the executor and fails
   once instead of looping;
 - its lock tokens start with the worker's name (host and pid), so a job's lock names the process
-  that holds it.
+  that holds it;
+- before it first blocks, it asks the server's version on the connection it blocks on: the
+  Python engine reads the version (which says whether ``BZPOPMIN`` takes a fractional timeout)
+  on its main connection only, so its worker rounded every wait up to whole seconds and a delayed
+  job ran up to a second after its time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
 
 from bullmq import Worker
+from redis.exceptions import RedisError
 
 from ils.queue import keys
 from ils.queue.backoff import bullmq_strategy
@@ -69,6 +75,16 @@ class IlsWorker(Worker):  # type: ignore[misc]
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None
+
+    async def waitForJob(self) -> Any:  # noqa: N802 (BullMQ's name)
+        # Until the blocking connection knows its server's version, the engine assumes a server
+        # without fractional timeouts (before Redis 6) and waits ceil(seconds) for a delayed job.
+        # Asked once it answers (an error here is the wait's own, met again just below).
+        connection = self.blockingRedisConnection
+        if connection is not None and connection.version is None:
+            with contextlib.suppress(RedisError):
+                await connection.getRedisVersion()
+        return await super().waitForJob()
 
     async def nextJobFromJobData(  # noqa: N802 (BullMQ's name)
         self,
