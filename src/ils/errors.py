@@ -35,21 +35,26 @@ class BrokerUnavailable(IlsJobsError):
     """Redis did not answer, and the queue's fallback policy is ``raise``."""
 
 
-class InvalidJobPayload(IlsJobsError):
-    """A job's payload failed validation; nothing was enqueued.
+class _FieldErrors(IlsJobsError):
+    """Data that failed its schema: ``errors`` lists each problem as ``{"field": "order_id",
+    "message": "..."}``, and the message is ``<what>: <field>: <message>, ...``."""
 
-    ``errors`` lists each problem as ``{"field": "order_id", "message": "..."}``.
-    """
-
-    def __init__(self, job: str, errors: list[dict[str, Any]]) -> None:
-        self.job = job
+    def __init__(self, what: str, errors: list[dict[str, Any]]) -> None:
         self.errors = errors
         fields = ", ".join(f"{e['field']}: {e['message']}" for e in errors)
-        super().__init__(f"invalid payload for {job}: {fields}")
+        super().__init__(f"{what}: {fields}")
 
     @property
     def fields(self) -> list[str]:
         return [str(e["field"]) for e in self.errors]
+
+
+class InvalidJobPayload(_FieldErrors):
+    """A job's payload failed validation; nothing was enqueued (``errors``: each problem)."""
+
+    def __init__(self, job: str, errors: list[dict[str, Any]]) -> None:
+        self.job = job
+        super().__init__(f"invalid payload for {job}", errors)
 
 
 class PayloadTooLarge(InvalidJobPayload):
@@ -62,18 +67,13 @@ class PayloadTooLarge(InvalidJobPayload):
         super().__init__(job, [{"field": "(payload)", "message": message}])
 
 
-class InvalidEventData(IlsJobsError):
+class InvalidEventData(_FieldErrors):
     """A domain event's data failed its type's schema, or its type or version is unknown;
-    nothing was recorded.
-
-    ``errors`` lists each problem as ``{"field": "order_id", "message": "..."}``.
-    """
+    nothing was recorded (``errors``: each problem)."""
 
     def __init__(self, event_type: str, errors: list[dict[str, Any]]) -> None:
         self.event_type = event_type
-        self.errors = errors
-        fields = ", ".join(f"{e['field']}: {e['message']}" for e in errors)
-        super().__init__(f"invalid event {event_type}: {fields}")
+        super().__init__(f"invalid event {event_type}", errors)
 
 
 class UnknownJobType(IlsJobsError):

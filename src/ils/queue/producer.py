@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ils.errors import BrokerUnavailable, ConfigurationError, IlsJobsError, InlineJobFailed
 from ils.logs import job_log_context
+from ils.queue import producer_bulk
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
@@ -243,22 +244,8 @@ class Producer:
             self._default_options[job_type.key] = cached
         return cached[2]
 
-    async def enqueue_many(
-        self,
-        queue: str,
-        name: str,
-        payloads: Sequence[Mapping[str, Any] | Payload],
-        options: EnqueueOptions | Sequence[EnqueueOptions | None] | None = None,
-        session: AsyncSession | None = None,
-        company_id: int | None = None,
-    ) -> list[Enqueued]:
-        """Validate and enqueue many jobs of one type, one :class:`Enqueued` per payload, in
-        order; ``options`` is one for all or one per payload. One bad payload raises
-        :class:`InvalidJobPayload` naming its index and field, and nothing is enqueued. See
-        :mod:`ils.queue.producer_bulk` (one outbox statement, or pipelined adds; the fallback)."""
-        from ils.queue.producer_bulk import enqueue_many
-
-        return await enqueue_many(self, queue, name, payloads, options, session, company_id)
+    # Validate and enqueue many jobs of one type: one outbox statement, or pipelined adds.
+    enqueue_many = producer_bulk.enqueue_many
 
     async def enqueue_flow(self, tree: FlowJob, session: AsyncSession | None = None) -> Enqueued:
         """Add a flow (BullMQ's ``FlowJob`` shape, built by :mod:`ils.queue.flows`: payloads

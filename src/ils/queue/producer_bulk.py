@@ -143,7 +143,10 @@ async def enqueue_many(
     session: AsyncSession | None = None,
     company_id: int | None = None,
 ) -> list[Enqueued]:
-    """See :meth:`Producer.enqueue_many`."""
+    """Validate and enqueue many jobs of one type, one :class:`Enqueued` per payload, in order
+    (``Producer.enqueue_many``, this function as a method); ``options`` is one for all or one per
+    payload. One bad payload raises :class:`InvalidJobPayload` naming its index and field, and
+    nothing is enqueued."""
     from ils.queue.producer import Enqueued
 
     job_type = producer.registry.get(queue, name)

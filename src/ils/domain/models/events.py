@@ -54,17 +54,9 @@ class Event(Base):
         return Actor(kind="system", user_id=self.actor_user_id, job_id=self.actor_job_id)
 
     def envelope(self) -> EventEnvelope:
-        return EventEnvelope(
-            id=self.id,
-            type=self.type,
-            version=self.version,
-            company_id=self.company_id,
-            occurred_at=self.occurred_at,
-            actor=self.actor,
-            subject_type=self.subject_type,
-            subject_id=self.subject_id,
-            data=dict(self.data),
-        )
+        """The event as subscribers receive it: its columns (and :attr:`actor`) of the same
+        names as the envelope's fields."""
+        return EventEnvelope.model_validate(self, from_attributes=True)
 
 
 class EventCursor(Base):

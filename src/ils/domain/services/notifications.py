@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -51,6 +51,13 @@ def as_json(row: Notification) -> dict[str, Any]:
     }
 
 
+def _row(item: NewNotification) -> Notification:
+    """The row storing ``item``: each field in the column of its name, ``job_key`` in ``job_id``."""
+    values = {field.name: getattr(item, field.name) for field in fields(item)}
+    values["job_id"] = values.pop("job_key")
+    return Notification(**values)
+
+
 async def _by_keys(session: AsyncSession, keys: Sequence[str]) -> dict[str, Notification]:
     rows = await session.scalars(select(Notification).where(Notification.job_id.in_(keys)))
     return {row.job_id: row for row in rows if row.job_id is not None}
@@ -68,20 +75,7 @@ async def store_once(db: Database, items: Sequence[NewNotification]) -> list[Not
     try:
         async with db.session() as session:
             found = await _by_keys(session, keys)
-            fresh = [
-                Notification(
-                    job_id=item.job_key,
-                    user_id=item.user_id,
-                    company_id=item.company_id,
-                    type=item.type,
-                    title=item.title,
-                    message=item.message,
-                    priority=item.priority,
-                    action_url=item.action_url,
-                )
-                for item in items
-                if item.job_key not in found
-            ]
+            fresh = [_row(item) for item in items if item.job_key not in found]
             session.add_all(fresh)
             await session.flush()
             found.update({row.job_id: row for row in fresh if row.job_id is not None})

@@ -8,10 +8,11 @@ fresh session. Tokens are minted only from a browser session, never by another t
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from ils.domain.models.accounts import ApiToken, AuthSession
@@ -40,6 +41,7 @@ from ils.web.errors import ErrorOut
 from ils.web.routes.common import row_id_param
 
 log = logging.getLogger(__name__)
+OutT = TypeVar("OutT", bound=BaseModel)
 
 router = APIRouter()
 
@@ -98,18 +100,17 @@ async def change_password(
     return PasswordChanged(**detail, csrf_token=csrf)
 
 
+def _out(model: type[OutT], row: ApiToken | AuthSession, **computed: Any) -> OutT:
+    """``model`` of ``row``: the row's attributes of the fields' names, and ``computed`` for the
+    fields the row has no column for."""
+    columns = {name: getattr(row, name) for name in model.model_fields if name not in computed}
+    return model(**columns, **computed)
+
+
 def _token_out(ctx: WebContext, row: ApiToken) -> TokenOut:
     expires_at = ctx.token_lifetime.expires_at(row.created_at, row.last_used_at)
-    return TokenOut(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        expires_at=expires_at,
-        revoked_at=row.revoked_at,
-        active=row.revoked_at is None and ctx.clock() < expires_at,
-    )
+    active = row.revoked_at is None and ctx.clock() < expires_at
+    return _out(TokenOut, row, expires_at=expires_at, active=active)
 
 
 @router.post(
@@ -213,13 +214,10 @@ async def list_sessions(
         .order_by(AuthSession.id.desc())
     )
     return [
-        SessionOut(
-            id=row.id,
-            created_at=row.created_at,
-            last_seen_at=row.last_seen_at,
+        _out(
+            SessionOut,
+            row,
             expires_at=lifetime.expires_at(row.created_at, row.last_seen_at),
-            ip=row.ip,
-            user_agent=row.user_agent,
             current=row.id == current,
         )
         for row in rows

@@ -130,36 +130,43 @@ async def forecasts(request: Request, user: PageUser) -> Response:
     return _page(request, "forecasts.html", user=user, can_save=can_save)
 
 
-@router.get(SCHEDULES_PATH, response_class=HTMLResponse)
-async def schedules(request: Request, user: PageUser) -> Response:
-    """The schedules tab: the company's recurring jobs (every one, for platform admins)."""
-    if away := _turned_away(request, user, SCHEDULES_PATH, "schedules.read"):
-        return away
-    assert user is not None
-    return _page(request, "schedules.html", user=user,
-                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
+def _company_page(path: str, template: str, action: str, name: str, doc: str) -> None:
+    """``GET path``: the page ``template`` for the roles ``action`` allows, showing the user's
+    company's rows (every company's, for platform admins). ``name`` is the route's name."""
+
+    async def endpoint(request: Request, user: PageUser) -> Response:
+        if away := _turned_away(request, user, path, action):
+            return away
+        assert user is not None
+        return _page(request, template, user=user, every_company=user.role in OPERATOR_ROLES)
+
+    endpoint.__doc__ = doc
+    router.add_api_route(path, endpoint, methods=["GET"], name=name, response_class=HTMLResponse)
 
 
-@router.get(EVENTS_PATH, response_class=HTMLResponse)
-async def events(request: Request, user: PageUser) -> Response:
-    """The event log: the company's domain events, newest first, filtered by type, a page at a
-    time, with new ones arriving live (every company's, for platform admins)."""
-    if away := _turned_away(request, user, EVENTS_PATH, "events.read"):
-        return away
-    assert user is not None
-    return _page(request, "events.html", user=user,
-                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
-
-
-@router.get(WEBHOOKS_PATH, response_class=HTMLResponse)
-async def webhooks(request: Request, user: PageUser) -> Response:
-    """The webhooks page: the company's endpoints (every one, for platform admins) and their
-    delivery logs."""
-    if away := _turned_away(request, user, WEBHOOKS_PATH, "webhooks.manage"):
-        return away
-    assert user is not None
-    return _page(request, "webhooks.html", user=user,
-                 every_company=user.role in OPERATOR_ROLES)  # fmt: skip
+_company_page(
+    SCHEDULES_PATH,
+    "schedules.html",
+    "schedules.read",
+    "schedules",
+    "The schedules tab: the company's recurring jobs (every one, for platform admins).",
+)
+_company_page(
+    EVENTS_PATH,
+    "events.html",
+    "events.read",
+    "events",
+    "The event log: the company's domain events, newest first, filtered by type, a page at a "
+    "time, with new ones arriving live (every company's, for platform admins).",
+)
+_company_page(
+    WEBHOOKS_PATH,
+    "webhooks.html",
+    "webhooks.manage",
+    "webhooks",
+    "The webhooks page: the company's endpoints (every one, for platform admins) and their "
+    "delivery logs.",
+)
 
 
 @router.get(ORDER_PATH, response_class=HTMLResponse)

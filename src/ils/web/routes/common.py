@@ -76,6 +76,22 @@ Change = Callable[[AsyncSession, Any, Any], Awaitable[Any]]
 Endpoint = Callable[..., Awaitable[Any]]
 
 
+def one_row(
+    router: APIRouter, verb: str, path: str, permission: Any, *, summary: str, **options: Any
+) -> Callable[[Endpoint], Endpoint]:
+    """A decorator: ``verb path``, a route on one owned row (404 for a missing one and for
+    another company's, see :func:`ils.web.auth.get_owned`), for the roles ``permission`` (a
+    :func:`~ils.web.auth.permit`) lets in; ``options`` go to ``APIRouter.api_route``."""
+    return router.api_route(
+        path,
+        methods=[verb],
+        dependencies=[permission],
+        responses=NOT_FOUND,
+        summary=summary,
+        **options,
+    )
+
+
 @dataclass(frozen=True)
 class Acting(Generic[BodyT]):
     """What an action on one row (:meth:`OwnedRows.action`) works with besides the row: the

@@ -68,14 +68,13 @@ class LineIn(BaseModel):
     eye: Eye | None = None
 
 
-class OrderIn(BaseModel):
+class OrderDetails(BaseModel):
+    """The details an order is created with and corrected by (one definition for both bodies:
+    the same names and limits)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
-    patient_id: Id | None = None
-    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
-    rx: RxIn = RxIn()
-    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=3)] = Decimal(0)
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     due_date: dt.date | None = None
     tray_number: Annotated[str, Field(max_length=20)] | None = None
     special_instructions: Annotated[str, Field(max_length=2000)] | None = None
@@ -83,6 +82,14 @@ class OrderIn(BaseModel):
     frame_b: Mm | None = None
     frame_dbl: Mm | None = None
     frame_ed: Mm | None = None
+
+
+class OrderIn(OrderDetails):
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
+    patient_id: Id | None = None
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+    rx: RxIn = RxIn()
+    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=3)] = Decimal(0)
 
 
 class LineOut(BaseModel):
@@ -127,19 +134,9 @@ class OrderWithJobs(BaseModel):
     jobs: list[JobRef]
 
 
-class OrderEdit(BaseModel):
+class OrderEdit(OrderDetails):
     """The details to correct: only the fields given change (``null`` clears an optional one)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    customer_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    due_date: dt.date | None = None
-    tray_number: Annotated[str, Field(max_length=20)] | None = None
-    special_instructions: Annotated[str, Field(max_length=2000)] | None = None
-    frame_a: Mm | None = None
-    frame_b: Mm | None = None
-    frame_dbl: Mm | None = None
-    frame_ed: Mm | None = None
     pd_binocular: Mm | None = None
     pd_right: Mm | None = None
     pd_left: Mm | None = None

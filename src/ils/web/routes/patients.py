@@ -22,7 +22,7 @@ from ils.domain.services.patients import (
     PatientUpdate,
 )
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit
-from ils.web.routes.common import NOT_FOUND, Acting, Limit, Offset, OwnedRows, Page
+from ils.web.routes.common import Acting, Limit, Offset, OwnedRows, Page, one_row
 
 router = APIRouter(tags=["patients"])
 
@@ -123,13 +123,9 @@ patients.update(
 )
 
 
-@router.get(
-    "/api/patients/{patient_id}/examinations",
-    response_model=ExaminationPage,
-    responses=NOT_FOUND,
-    summary="A patient's examinations, the latest first",
-    dependencies=[permit("examinations.read")],
-)
+@one_row(router, "GET", "/api/patients/{patient_id}/examinations", permit("examinations.read"),
+         response_model=ExaminationPage,
+         summary="A patient's examinations, the latest first")  # fmt: skip
 async def list_examinations(
     patient_id: PatientId,
     user: CurrentUser,

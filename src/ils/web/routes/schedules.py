@@ -27,7 +27,7 @@ from ils.errors import Invalid
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page
+from ils.web.routes.common import Limit, Offset, Page, one_row
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
 ScheduleId = Id
@@ -106,14 +106,13 @@ async def create_schedule(
     return row
 
 
-@router.get("/{schedule_id}", dependencies=[READ], response_model=ScheduleOut,
-            responses=NOT_FOUND, summary="A schedule")  # fmt: skip
+@one_row(router, "GET", "/{schedule_id}", READ, response_model=ScheduleOut, summary="A schedule")
 async def get_schedule(schedule_id: ScheduleId, user: CurrentUser, session: DbSession) -> Schedule:
     return await get_owned(session, Schedule, schedule_id, user)
 
 
-@router.patch("/{schedule_id}", dependencies=[WRITE], response_model=ScheduleOut,
-              responses=NOT_FOUND, summary="Change a schedule (only the fields sent)")  # fmt: skip
+@one_row(router, "PATCH", "/{schedule_id}", WRITE, response_model=ScheduleOut,
+         summary="Change a schedule (only the fields sent)")  # fmt: skip
 async def update_schedule(
     schedule_id: ScheduleId, body: ScheduleUpdate, request: Request, user: CurrentUser,
     session: DbSession,
@@ -125,8 +124,8 @@ async def update_schedule(
     return row
 
 
-@router.delete("/{schedule_id}", dependencies=[WRITE], status_code=204, responses=NOT_FOUND,
-               summary="Remove a schedule (its job scheduler goes)")  # fmt: skip
+@one_row(router, "DELETE", "/{schedule_id}", WRITE, status_code=204,
+         summary="Remove a schedule (its job scheduler goes)")  # fmt: skip
 async def delete_schedule(
     schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
@@ -136,9 +135,9 @@ async def delete_schedule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{schedule_id}/run-now", dependencies=[WRITE], status_code=202,
-             response_model=QueuedJob, responses=NOT_FOUND,
-             summary="Run a schedule's job once now, besides its schedule")  # fmt: skip
+@one_row(router, "POST", "/{schedule_id}/run-now", WRITE, status_code=202,
+         response_model=QueuedJob,
+         summary="Run a schedule's job once now, besides its schedule")  # fmt: skip
 async def run_schedule_now(
     schedule_id: ScheduleId, request: Request, user: CurrentUser, session: DbSession,
     _quota: BulkQuota,
@@ -149,9 +148,8 @@ async def run_schedule_now(
     return QueuedJob.of(sent)
 
 
-@router.post("/{schedule_id}/{action}", dependencies=[WRITE], response_model=ScheduleOut,
-             responses=NOT_FOUND,
-             summary="Pause a schedule (no runs, no scheduler) or resume it")  # fmt: skip
+@one_row(router, "POST", "/{schedule_id}/{action}", WRITE, response_model=ScheduleOut,
+         summary="Pause a schedule (no runs, no scheduler) or resume it")  # fmt: skip
 async def pause_or_resume_schedule(
     schedule_id: ScheduleId, action: Literal["pause", "resume"], request: Request,
     user: CurrentUser, session: DbSession,

@@ -29,7 +29,7 @@ from ils.jobs.webhooks.settings import Network
 from ils.web.auth import CurrentUser, DbSession, get_owned, permit, record_audit
 from ils.web.auth.ownership import sees_all_companies
 from ils.web.quota_deps import BulkQuota
-from ils.web.routes.common import NOT_FOUND, Limit, Offset, Page
+from ils.web.routes.common import Limit, Offset, Page, one_row
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 MANAGE = permit("webhooks.manage")
@@ -140,16 +140,16 @@ async def create_endpoint(
     return row
 
 
-@router.get("/endpoints/{endpoint_id}", dependencies=[MANAGE], response_model=EndpointOut,
-            responses=NOT_FOUND, summary="A webhook endpoint")  # fmt: skip
+@one_row(router, "GET", "/endpoints/{endpoint_id}", MANAGE,
+         response_model=EndpointOut, summary="A webhook endpoint")  # fmt: skip
 async def get_endpoint(
     endpoint_id: EndpointId, user: CurrentUser, session: DbSession
 ) -> WebhookEndpoint:
     return await get_owned(session, WebhookEndpoint, endpoint_id, user)
 
 
-@router.patch("/endpoints/{endpoint_id}", dependencies=[MANAGE], response_model=EndpointOut,
-              responses=NOT_FOUND, summary="Change a webhook endpoint")  # fmt: skip
+@one_row(router, "PATCH", "/endpoints/{endpoint_id}", MANAGE,
+         response_model=EndpointOut, summary="Change a webhook endpoint")  # fmt: skip
 async def update_endpoint(
     endpoint_id: EndpointId, body: EndpointUpdate, request: Request, user: CurrentUser,
     session: DbSession,
@@ -160,8 +160,8 @@ async def update_endpoint(
     return row
 
 
-@router.delete("/endpoints/{endpoint_id}", dependencies=[MANAGE], status_code=204,
-               responses=NOT_FOUND, summary="Remove a webhook endpoint")  # fmt: skip
+@one_row(router, "DELETE", "/endpoints/{endpoint_id}", MANAGE, status_code=204,
+         summary="Remove a webhook endpoint")  # fmt: skip
 async def delete_endpoint(
     endpoint_id: EndpointId, request: Request, user: CurrentUser, session: DbSession
 ) -> Response:
@@ -171,9 +171,9 @@ async def delete_endpoint(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/endpoints/{endpoint_id}/rotate-secret", dependencies=[MANAGE],
-             response_model=EndpointOut, responses=NOT_FOUND,
-             summary="A new signing secret; the old one signs too for the overlap")  # fmt: skip
+@one_row(router, "POST", "/endpoints/{endpoint_id}/rotate-secret", MANAGE,
+         response_model=EndpointOut,
+         summary="A new signing secret; the old one signs too for the overlap")  # fmt: skip
 async def rotate_secret(
     endpoint_id: EndpointId, request: Request, user: CurrentUser, session: DbSession,
     body: Rotation | None = None,
@@ -184,9 +184,9 @@ async def rotate_secret(
     return row
 
 
-@router.post("/endpoints/{endpoint_id}/enable", dependencies=[MANAGE],
-             response_model=EndpointOut, responses=NOT_FOUND,
-             summary="Enable an endpoint again (its failure streak forgotten)")  # fmt: skip
+@one_row(router, "POST", "/endpoints/{endpoint_id}/enable", MANAGE,
+         response_model=EndpointOut,
+         summary="Enable an endpoint again (its failure streak forgotten)")  # fmt: skip
 async def enable_endpoint(
     endpoint_id: EndpointId, request: Request, user: CurrentUser, session: DbSession
 ) -> WebhookEndpoint:
@@ -195,9 +195,8 @@ async def enable_endpoint(
     return row
 
 
-@router.post("/endpoints/{endpoint_id}/test", dependencies=[MANAGE], status_code=202,
-             response_model=TestSent, responses=NOT_FOUND,
-             summary="Send a webhook.test event to the endpoint")  # fmt: skip
+@one_row(router, "POST", "/endpoints/{endpoint_id}/test", MANAGE, status_code=202,
+         response_model=TestSent, summary="Send a webhook.test event to the endpoint")  # fmt: skip
 async def test_endpoint(
     endpoint_id: EndpointId,
     request: Request,
@@ -211,9 +210,9 @@ async def test_endpoint(
     return TestSent(event_id=event_id, **QueuedJob.of(sent).model_dump())
 
 
-@router.get("/endpoints/{endpoint_id}/deliveries", dependencies=[MANAGE],
-            response_model=DeliveryPage, responses=NOT_FOUND,
-            summary="The endpoint's delivery attempts, newest first")  # fmt: skip
+@one_row(router, "GET", "/endpoints/{endpoint_id}/deliveries", MANAGE,
+         response_model=DeliveryPage,
+         summary="The endpoint's delivery attempts, newest first")  # fmt: skip
 async def list_deliveries(
     endpoint_id: EndpointId, user: CurrentUser, session: DbSession, limit: Limit = 50,
     offset: Offset = 0,
@@ -224,9 +223,9 @@ async def list_deliveries(
     return DeliveryPage.of(found, window, DeliveryOut.model_validate)
 
 
-@router.post("/deliveries/{delivery_id}/retry", dependencies=[MANAGE], status_code=202,
-             response_model=QueuedJob, responses=NOT_FOUND,
-             summary="Send a delivery's event again (the same webhook-id)")  # fmt: skip
+@one_row(router, "POST", "/deliveries/{delivery_id}/retry", MANAGE, status_code=202,
+         response_model=QueuedJob,
+         summary="Send a delivery's event again (the same webhook-id)")  # fmt: skip
 async def retry_delivery(
     delivery_id: DeliveryId,
     request: Request,
