@@ -8,7 +8,6 @@ The full run (1,000 users, its own ``ils serve`` and workers) is ``make load``, 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import socket
 import sys
@@ -25,10 +24,26 @@ import uvicorn
 from fastapi import FastAPI
 
 from ils.domain.enums import Role
-from ils.web.quotas import QuotaLimiter
+from ils.settings import load_web_settings
+from ils.web.settings import WebSettings
 from tests.web.conftest import OUTSIDER_EMAIL, PASSWORD, Accounts
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+# A fast machine gets six users of two accounts through more than a user's 10 AI chats a
+# minute in the two seconds: the 429 that follows is the quota doing its job (test_quotas.py),
+# counted as an error by the driver. Here every quota is lifted, so each answer is the route's.
+NO_QUOTAS = {
+    f"ILS_QUOTA_{kind}_{scope}": "none"
+    for kind in ("ORDER", "PDF", "EMAIL", "AI", "BULK")
+    for scope in ("USER", "COMPANY")
+}
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> WebSettings:
+    return load_web_settings(NO_QUOTAS, tmp_path / "var")
 
 
 @pytest.fixture
@@ -62,9 +77,7 @@ async def served(api: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-async def test_a_short_run_reports_every_action_and_queue(
-    load: ModuleType, api: FastAPI, served: str
-):
+async def test_a_short_run_reports_every_action_and_queue(load: ModuleType, served: str):
     users = sys.modules["load_users"]  # imported by the driver
     accounts = [
         users.Account(Accounts.email(Role.dispenser), PASSWORD, "a"),
@@ -81,13 +94,14 @@ async def test_a_short_run_reports_every_action_and_queue(
         return now["web"]["ils_outbox_pending"] == 0
 
     measured = await load.measure(served, accounts, plan, 30, cpu, relayed)
-    setup = {"workers": 0, "quotas": True, "drain_budget_s": 30}
+    setup = {"workers": 0, "quotas": False, "drain_budget_s": 30}
     out: dict[str, Any] = load.document(measured, plan, setup, started, (0.0, 0.0, 0.0), t0)
 
     seen = out["run"]["users"]
     # How many actions each user gets through in two seconds depends on the machine: the run
     # must have answered, and without error; every action is then done once below.
-    assert seen["requests"] > 0 and seen["errors"] == 0, seen["actions"]
+    codes = {name: a["status_codes"] for name, a in seen["actions"].items()}
+    assert seen["requests"] > 0 and seen["errors"] == 0, codes
     assert seen["baseline"]["requests"] > 0 and seen["baseline"]["errors"] == 0
     jobs = out["run"]["jobs"]["queues"]
     orders = seen["actions"].get("create_order", {}).get("requests", 0)
@@ -102,14 +116,7 @@ async def test_a_short_run_reports_every_action_and_queue(
     assert "| pdf |" in section and "**NOT met**" in section
 
     # Every action of the mix, once, in the mix's order (an order before its PDFs' listing; no
-    # worker here, so none is made yet and the download lists only), each answered 2xx. The run
-    # above may have used up a quota (a fast machine gets through 10 AI chats a user in two
-    # seconds: 429, as it should): this pass counts in windows of its own.
-    web = api.state.web
-    api.state.web = dataclasses.replace(
-        web, quotas=QuotaLimiter(web.system.broker, f"{web.system.settings.prefix}:pass",
-                                 web.quotas.rules)
-    )  # fmt: skip
+    # worker here, so none is made yet and the download lists only), each answered 2xx.
     recorder, company = users.Recorder(), users.Company()
     await users.sign_in(served, accounts[0], 10)
     async with httpx.AsyncClient(
