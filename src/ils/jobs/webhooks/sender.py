@@ -6,8 +6,6 @@ environment proxy; what came back (status, latency, an excerpt, or the error) as
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -62,7 +60,6 @@ class WebhookSender:
         if self._http is None:
             import httpx
 
-            _without_sniffio()
             self._http = httpx.AsyncClient(
                 timeout=self.settings.timeout_s, follow_redirects=False, trust_env=False,
                 limits=httpx.Limits(max_keepalive_connections=KEEPALIVE),
@@ -110,14 +107,6 @@ class WebhookSender:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
-
-
-def _without_sniffio() -> None:
-    """Where ``sniffio`` is not installed (anyio no longer needs it), have importing it fail at
-    once: httpcore tries it, optionally, for each lock it makes, ten times a request, and each
-    failed import searches every folder of ``sys.path`` again (a millisecond of CPU a request)."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def _ms(started: float) -> int:
