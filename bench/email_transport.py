@@ -1,5 +1,6 @@
-"""Emails per second to a local SMTP sink: one reused connection (our ``smtp`` transport) against
-a new connection per email, in the same run, with no rate limit.
+"""Emails per second to a local SMTP sink: one reused connection (our ``smtp`` transport with a
+pool of one; ``email_pool.py`` compares pool sizes) against a new connection per email, in the
+same run, with no rate limit.
 
 Run: ``.venv/bin/python bench/email_transport.py [--emails N] [--concurrency C] [--repeats R]``.
 The sink is an aiosmtpd server on 127.0.0.1 that accepts everything and keeps nothing.
@@ -67,7 +68,8 @@ async def drain(send: Any, emails: int, concurrency: int) -> float:
 async def trial(port: int, side: str, emails: int, concurrency: int) -> float:
     if side == "reused":
         env = {"ILS_MAIL_TRANSPORT": "smtp", "ILS_SMTP_HOST": "127.0.0.1",
-               "ILS_SMTP_PORT": str(port), "ILS_SMTP_TLS": "none"}  # fmt: skip
+               "ILS_SMTP_PORT": str(port), "ILS_SMTP_TLS": "none",
+               "ILS_SMTP_CONNECTIONS": "1"}  # fmt: skip
         transport = SmtpTransport(load_mail_settings(env))
         try:
             seconds = await drain(lambda m: transport.send(m, "bench"), emails, concurrency)

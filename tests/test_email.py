@@ -93,7 +93,9 @@ async def test_every_email_type_arrives_with_both_parts_and_its_content(
                              "html": "<p>Hi <b>you</b></p><script>steal()</script>"
                                      "<a href='x' onclick='evil()'>x</a>"}),
             ])  # fmt: skip
-            assert system.resources.mailer.transport.connections_opened == 1  # type: ignore[attr-defined]
+            transport = system.resources.mailer.transport
+            # Reused: the six emails went over the pool's connections, never one each.
+            assert transport.connections_opened <= 5  # type: ignore[attr-defined]
     assert [v.state for v in views] == ["completed"] * 6, [v.failed_reason for v in views]
     by_subject = {str(m["Subject"]): m for m in handler.messages}
     assert len(handler.messages) == 6

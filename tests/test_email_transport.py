@@ -1,5 +1,6 @@
 """The mail settings and the SMTP transport on their own: start-up validation with suggestions,
-defaults, the reused connection reopened after a drop, and how failures are classified."""
+defaults, the reused connection reopened after a drop, and how failures are classified. (The
+pool of connections: test_email_pool.py.)"""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from tests.support.smtp import PUBLIC_URL, RecordingHandler, free_port, smtp_env
         ({"ILS_MAIL_FROM": "nobody"}, "ILS_MAIL_FROM"),
         ({"ILS_SMTP_USER": "u"}, "go together"),
         ({"ILS_PUBLIC_URL": "ftp://x"}, "ILS_PUBLIC_URL"),
+        ({"ILS_SMTP_CONNECTIONS": "0"}, r"ILS_SMTP_CONNECTIONS: .*greater than or equal to 1"),
+        ({"ILS_SMTP_CONNECTIONS": "51"}, r"ILS_SMTP_CONNECTIONS: .*less than or equal to 50"),
     ],
 )
 def test_a_wrong_mail_setting_fails_at_start_up(env: dict[str, str], message: str):
@@ -37,6 +40,7 @@ def test_mail_settings_defaults_and_smtp_ports():
     assert default.transport == "file" and default.mail_dir == Path("var/mail")
     implicit = load_mail_settings({**smtp_env(1), "ILS_SMTP_PORT": "", "ILS_SMTP_TLS": "implicit"})
     assert implicit.port == 465 and implicit.public_url == PUBLIC_URL
+    assert default.smtp_connections == 5  # the email queue's default concurrency
 
 
 def smtp_transport(port: int) -> SmtpTransport:

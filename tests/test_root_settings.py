@@ -81,6 +81,9 @@ def test_a_bad_value_names_the_variable_or_the_file_key_it_came_from(tmp_path: P
         load_settings({}, config_file=cfg).mail_settings()
     with pytest.raises(ConfigurationError, match=r"ILS_SMTP_PORT: .*integer"):
         load_settings({"ILS_SMTP_PORT": "many"}, config_file=cfg).mail_settings()
+    pool = write(tmp_path / "pool.toml", "[mail]\nsmtp_connections = 0\n")
+    with pytest.raises(ConfigurationError, match=r"pool.toml key mail.smtp_connections: .*1"):
+        load_settings({}, config_file=pool).mail_settings()
     with pytest.raises(ConfigurationError, match=r"ILS_LOG_FORMAT: .*'text' or 'json'"):
         load_settings({"ILS_LOG_FORMAT": "xml"})
 

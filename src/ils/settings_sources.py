@@ -74,6 +74,7 @@ ENV_PATHS: dict[str, str] = {
     "ILS_SMTP_TLS": "mail.smtp_tls",
     "ILS_SMTP_CA_FILE": "mail.smtp_ca_file",
     "ILS_SMTP_TIMEOUT_S": "mail.smtp_timeout_s",
+    "ILS_SMTP_CONNECTIONS": "mail.smtp_connections",
     # chat
     "ILS_AI_PROVIDER": "chat.provider",
     "ILS_AI_BASE_URL": "chat.base_url",

@@ -1,5 +1,6 @@
 """A real SMTP server for the tests: aiosmtpd on a free port of 127.0.0.1, recording what it
-accepts, and answering 451 once or 550 always for the recipients a test names."""
+accepts, and answering 451 once or 550 always for the recipients a test names; optionally
+counting the connections it has open (:class:`Sessions`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 PUBLIC_URL = "https://ils.example.com"
 
@@ -54,14 +56,59 @@ class RecordingHandler:
         return "250 2.0.0 Ok: queued"
 
 
+class Sessions:
+    """The client sessions a server has: open now, the most open at once, opened in all. A
+    session counts from its first EHLO (aiosmtplib's first command) until its connection is
+    lost, so the probe connection aiosmtpd's controller makes at start-up is not one. Counted on
+    the server's thread, read by the test once its sends are done."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.most = 0
+        self.total = 0
+
+
+class _CountingController(Controller):
+    def __init__(self, handler: Any, sessions: Sessions, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self.sessions = sessions
+
+    def factory(self) -> SMTP:
+        sessions = self.sessions
+
+        class Counting(SMTP):
+            counted = False
+
+            async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802 - aiosmtpd's name
+                if not self.counted:  # not again after STARTTLS
+                    self.counted = True
+                    sessions.open += 1
+                    sessions.total += 1
+                    sessions.most = max(sessions.most, sessions.open)
+                await super().smtp_EHLO(hostname)
+
+            def connection_lost(self, error: Exception | None) -> None:
+                if self.counted:
+                    sessions.open -= 1
+                super().connection_lost(error)
+
+        return Counting(self.handler, **self.SMTP_kwargs)
+
+
 @contextlib.contextmanager
 def smtp_server(
-    handler: RecordingHandler, port: int | None = None, **server_options: Any
+    handler: Any, port: int | None = None, sessions: Sessions | None = None, **server_options: Any
 ) -> Iterator[int]:
     """Serve ``handler`` for the block on ``port`` (default: a free one); yields the port.
-    ``server_options`` go to aiosmtpd (TLS contexts, ``require_starttls``, an authenticator)."""
+    ``sessions``, when given, counts the connections. ``server_options`` go to aiosmtpd (TLS
+    contexts, ``require_starttls``, an authenticator)."""
     port = port or free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **server_options)
+    if sessions is None:
+        controller = Controller(handler, hostname="127.0.0.1", port=port, **server_options)
+    else:
+        controller = _CountingController(
+            handler, sessions, hostname="127.0.0.1", port=port, **server_options
+        )
     controller.start()
     try:
         yield port

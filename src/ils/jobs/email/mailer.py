@@ -49,8 +49,8 @@ class Delivery:
 
 
 class Mailer:
-    """Built once per process from :class:`MailSettings`; the transport's connection is opened
-    at the first email and reused by every email job of the process."""
+    """Built once per process from :class:`MailSettings`; the transport's connections are
+    opened as the email jobs of the process need them and reused by all of them."""
 
     def __init__(self, settings: MailSettings, transport: Transport | None = None) -> None:
         self.settings = settings

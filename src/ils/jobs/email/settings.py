@@ -35,6 +35,9 @@ class MailSettings(BaseModel):
         None, description="PEM bundle of the CAs to trust instead of the system's (a private CA)"
     )
     smtp_timeout_s: float = Field(30.0, gt=0, le=600)
+    smtp_connections: int = Field(
+        5, ge=1, le=50, description="SMTP connections a worker process keeps open at most"
+    )
     public_url: str = "http://127.0.0.1:8000"
     mail_dir: Path = Path("var/mail")
 

@@ -1,5 +1,7 @@
 """How an email leaves the process: the ``file`` transport (``.eml`` files under ``<var>/mail``)
-or the ``smtp`` transport (aiosmtplib, one connection per worker process, reopened when dropped).
+or the ``smtp`` transport (aiosmtplib, a pool of at most ``smtp_connections`` connections per
+worker process, so that its concurrent email jobs send at once; each reused while it stays open,
+reopened when the server dropped it).
 
 Delivery failures are classified here: a temporary one (timeout, lost connection, SMTP 4xx)
 raises :class:`MailTemporaryError`, which the queue retries with backoff; a permanent one (SMTP
@@ -142,13 +144,17 @@ def classify(exc: BaseException) -> BaseException:
 
 
 class SmtpTransport:
-    """One SMTP connection for the whole worker process, shared by its concurrent jobs (the
-    lock keeps one transaction at a time on it) and reopened when the server dropped it."""
+    """A pool of at most ``smtp_connections`` SMTP connections, shared by the concurrent jobs of
+    the worker process: each send takes an idle connection (or opens one while fewer are open),
+    runs its transaction alone on it and puts it back; one the server dropped is reopened."""
 
     def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
-        self._client: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        # A send holds a slot for as long as it holds a connection, and opens one only when none
+        # is idle, so the open connections (held ones and idle ones) never outnumber the slots.
+        self._slots = asyncio.Semaphore(settings.smtp_connections)
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._closing = asyncio.Lock()
         self._tls_context = settings.tls_context()
         self.connections_opened = 0
 
@@ -165,56 +171,89 @@ class SmtpTransport:
             timeout=s.smtp_timeout_s,
         )
 
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is not None and self._client.is_connected:
-            return self._client
+    async def _open(self) -> aiosmtplib.SMTP:
         client = self._new_client()
         await client.connect()
-        self._client = client
         self.connections_opened += 1
         return client
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
+    async def _take(self) -> aiosmtplib.SMTP:
+        """The most recently used idle connection still open (the others may have timed out
+        sooner), else a new one. Only called while holding a slot."""
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+        return await self._open()
+
+    @staticmethod
+    def _drop(client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
             client.close()
 
     async def send(self, mime: EmailMessage, key: str) -> None:
-        async with self._lock:
+        async with self._slots:
+            client: aiosmtplib.SMTP | None = None
             try:
                 try:
-                    client = await self._connected()
+                    client = await self._take()
                     refused, _ = await client.send_message(mime)
                 except aiosmtplib.SMTPServerDisconnected:
                     # An idle connection the server closed: open a new one and try once more.
-                    await self._drop()
-                    client = await self._connected()
+                    self._drop(client)
+                    client = None  # nothing to drop again if the new one cannot be opened
+                    client = await self._open()
                     refused, _ = await client.send_message(mime)
             except Exception as exc:
                 outcome = classify(exc)
                 # After a refusal the server is still talking to us (aiosmtplib sent RSET): keep
-                # the connection. After anything else its state is unknown: open a new one.
-                if not isinstance(
+                # the connection. After anything else its state is unknown: drop it (the next
+                # send opens a new one).
+                if isinstance(
                     exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused
                 ):
-                    await self._drop()
+                    self._put_back(client)
+                else:
+                    self._drop(client)
                 if outcome is exc:
                     raise
                 raise outcome from exc
+            except BaseException:
+                self._drop(client)  # cancelled mid-transaction: the connection's state is unknown
+                raise
+            self._put_back(client)
         if refused:
             # Accepted for the other recipients, so it is sent and not retried (a retry would
             # send it to them twice). Codes only: addresses are personal data, kept out of logs.
             codes = ", ".join(str(reply.code) for reply in refused.values())
             log.warning("email %s refused for %d of its recipients (%s)", key, len(refused), codes)
 
+    def _put_back(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            self._idle.append(client)
+
     async def close(self) -> None:
-        async with self._lock:
-            client, self._client = self._client, None
-            if client is not None and client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
+        """Quit every connection, once the sends in flight are done (it holds every slot)."""
+        async with self._closing:
+            held = 0
+            try:
+                for _ in range(self.settings.smtp_connections):
+                    await self._slots.acquire()
+                    held += 1
+                idle, self._idle = self._idle, []
+                await asyncio.gather(*(self._quit(client) for client in idle))
+            finally:
+                for _ in range(held):
+                    self._slots.release()
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        if not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
 
 
 def build_transport(settings: MailSettings) -> Transport:
