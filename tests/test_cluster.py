@@ -35,6 +35,7 @@ from ils.queue import acl
 from ils.queue.broker import Broker
 from ils.queue.flows import send_flow
 from ils.queue.keys import split_job_key
+from ils.queue.settings import QUEUE_NAMES
 from ils.queue.tenancy import ViewerScope
 from ils.settings import IlsSettings
 from tests.conftest import make_settings, probe_registry
@@ -140,7 +141,7 @@ async def test_two_queues_on_two_nodes_run_their_jobs_with_a_retry_and_admin_sta
     totals = {(s.queue, s.outcomes.get("completed", 0)) for s in await admin.metrics.totals()}
     assert {("notification", 2), ("oma", 7)} <= totals
     health = await admin.health()
-    assert health["redis"] is True and len(health["servers"]) == 1  # one cluster: one "server"
+    assert health["redis"] is True and len(health["servers"]) == 3  # each primary node
 
 
 async def test_a_flow_on_one_tag_runs_and_one_across_tags_is_refused(system: JobSystem):
@@ -186,6 +187,22 @@ async def test_the_queues_keys_spread_over_the_nodes(system: JobSystem, cluster_
         assert len(ports) == 3  # {email}, {ai} and {oma} hash to the three nodes' slots
     finally:
         await client.aclose()
+
+
+async def test_health_lists_each_primary_with_the_queues_its_slots_hold(system: JobSystem):
+    servers = await system.broker.servers_health()
+    assert len(servers) == 3 and all(s["redis"] and s["version"] for s in servers)
+    assert servers[0]["default"] and sum(s["default"] for s in servers) == 1
+    assert sorted(q for s in servers for q in s["queues"]) == sorted(QUEUE_NAMES)
+    node_of_queue = {q: s["server"] for s in servers for q in s["queues"]}
+    assert node_of_queue["email"] == node_of_queue["pdf"]  # pdf has email's tag here
+    assert node_of_queue[APART[0]] != node_of_queue[APART[1]]
+    health = await system.admin.health()
+    assert health["healthy"] is False  # no worker runs: every node answers, none takes jobs
+    assert [s["server"] for s in health["servers"]] == [s["server"] for s in servers]
+    # A company sees whether each node answers, not which node it is nor what it runs.
+    company = await system.broker.servers_health(whole=False)
+    assert all(s["server"] is None and s["version"] is None and s["redis"] for s in company)
 
 
 async def test_request_quotas_count_on_the_cluster(system: JobSystem):
@@ -268,6 +285,11 @@ async def test_a_node_down_makes_enqueues_follow_their_fallback(tmp_path: Path):
                 await js.producer.enqueue("oma", "test-probe", {"tag": "while-dead"})
             alive = await js.producer.enqueue("ai", "test-probe", {"tag": "elsewhere"})
             assert (await js.admin.get_job("ai", alive.job_id)).state == "waiting"
+            # The health views name the node that is down and the queues it holds.
+            servers = await js.broker.servers_health()
+            down = [s for s in servers if not s["redis"]]
+            assert [s["server"] for s in down] == [dead.name] and "oma" in down[0]["queues"]
+            assert len(servers) == 3 and "ai" not in down[0]["queues"]
 
             await client.config_set("cluster-node-timeout", 200, target_nodes=live)
             await cluster_fails(live[0])

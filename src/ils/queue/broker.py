@@ -121,6 +121,25 @@ class BrokerHealth:
     maxmemory_bytes: int | None = None  # 0: no limit
     maxmemory_policy: str | None = None  # BullMQ needs ``noeviction``
 
+    @classmethod
+    def of(cls, latency_ms: float, info: dict[str, Any]) -> BrokerHealth:
+        """A server that answered a ping in ``latency_ms`` and ``INFO`` with ``info``."""
+        version = info.get("valkey_version") or info.get("redis_version")
+        return cls(
+            reachable=True,
+            latency_ms=round(latency_ms, 3),
+            version=str(version) if version else None,
+            memory_used_bytes=int(info.get("used_memory", 0)),
+            memory_used_human=str(info.get("used_memory_human", "")),
+            connected_clients=int(info.get("connected_clients", 0)),
+            maxmemory_bytes=int(info.get("maxmemory", 0)),
+            maxmemory_policy=str(info.get("maxmemory_policy", "")) or None,
+        )
+
+    @classmethod
+    def unreachable(cls, exc: BaseException) -> BrokerHealth:
+        return cls(False, None, None, None, None, None, error=str(exc))
+
     def shown(self, whole: bool = True) -> dict[str, Any]:
         """The fields as the health views show them, ``reachable`` aside (they call it redis).
         Not ``whole`` (a company's view): only :data:`COMPANY_HEALTH`, the others None — the
@@ -264,23 +283,18 @@ class Broker:
             latency = await self.ping(queue)
             info = await self.admin_client_for(queue).info()
         except (BrokerUnavailable, ConfigurationError, RedisError) as exc:
-            return BrokerHealth(False, None, None, None, None, None, error=str(exc))
-        version = info.get("valkey_version") or info.get("redis_version")
-        return BrokerHealth(
-            reachable=True,
-            latency_ms=round(latency, 3),
-            version=str(version) if version else None,
-            memory_used_bytes=int(info.get("used_memory", 0)),
-            memory_used_human=str(info.get("used_memory_human", "")),
-            connected_clients=int(info.get("connected_clients", 0)),
-            maxmemory_bytes=int(info.get("maxmemory", 0)),
-            maxmemory_policy=str(info.get("maxmemory_policy", "")) or None,
-        )
+            return BrokerHealth.unreachable(exc)
+        return BrokerHealth.of(latency, info)
 
     async def servers_health(self, whole: bool = True) -> list[dict[str, Any]]:
         """Each server's health as the health views show it, with its queues; ``whole`` (the
         platform's view) also names the server (its URL without the password), a company's
-        view does not (:meth:`BrokerHealth.shown`)."""
+        view does not (:meth:`BrokerHealth.shown`). On a Redis Cluster, each primary node with
+        the queues its slots hold (:mod:`ils.queue.cluster_health`)."""
+        if self.cluster:
+            from ils.queue.cluster_health import primaries_health
+
+            return await primaries_health(self, whole)
         servers = self.servers()
         checks = await asyncio.gather(
             *(self.health(qs[0] if qs else None) for qs in servers.values())
