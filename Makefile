@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DOCS_PORT ?= 8001
 
-.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-enqueue bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards bench-cluster bench-delay bench-email-pool
+.PHONY: run test lock lint node-deps docs docs-serve docs-reference bench bench-enqueue bench-batch bench-orders bench-check bench-pdf bench-notify bench-admin bench-ai bench-worker bench-processes bench-engine bench-schedules browser systemd-tools clean install install-dev bench-oma bench-events bench-oma-job chaos bench-webhooks bench-webhook-replay load bench-shards bench-cluster bench-delay bench-email-pool bench-idle-fetches
 
 # The whole dependency tree is locked (requirements.lock, requirements-dev.lock: every package
 # pinned, with hashes). `make run`, `make test` and CI install only from the locks;
@@ -141,6 +141,10 @@ bench-delay: install-dev
 ## takes 20 ms a message, a pool of 1 connection against pools of 2 and 5
 bench-email-pool: install-dev
 	$(BIN)/python bench/email_pool.py
+
+## bench-idle-fetches: fetch scripts and CPU a job when jobs reach an idle queue, against bare bullmq
+bench-idle-fetches: install-dev
+	$(BIN)/python bench/idle_fetches.py
 
 ## bench-webhook-replay: replay of 10,000 events to one webhook endpoint, each received once, against direct POSTs
 bench-webhook-replay: install-dev

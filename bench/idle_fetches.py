@@ -1,0 +1,150 @@
+"""Benchmark: fetch scripts a job costs when jobs reach an idle queue, ILS's worker against the
+engine's.
+
+A queue that receives jobs one at a time (each added once its worker is back to blocking on the
+queue's marker, the way a quiet queue sees its traffic) is where a worker's idle slots fetch for
+nothing. For each concurrency, a bare ``bullmq.Worker`` (the engine, its defaults) and ILS's
+worker (``WorkerRuntime``) each take ``--jobs`` no-op jobs so; the bench counts the calls of the
+fetch script (``moveToActive``, each one Redis script run and one round trip) and the worker
+process's CPU time (both sides run in this process: the CPU is the whole process's, the same
+bench code on both sides) per job.
+
+    .venv/bin/python bench/idle_fetches.py [--jobs 30] [--concurrency 10 50]
+                                           [--redis-url redis://127.0.0.1:6379/9]
+
+Talks only to a Redis on this machine, under a fresh key prefix it deletes at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bullmq import Queue, Worker
+
+from noop_jobs import JOB_NAME, QUEUE, payload_data
+from redis_scope import DEFAULT_URL, OurSide, checked_url, delete_prefix, new_prefix
+from reporting import write_json
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "idle_fetches.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--redis-url", default=DEFAULT_URL)
+    return parser.parse_args(argv)
+
+
+async def one_at_a_time(worker: Any, add: Any, jobs: int) -> dict[str, float]:
+    """``jobs`` jobs, each added once ``worker`` blocks on its queue again; fetches and CPU."""
+    blocking, done = asyncio.Event(), asyncio.Event()
+    fetches = 0
+    wait, fetch = worker.backend.waitForJob, worker.backend.moveToActive
+
+    async def waiting(block_timeout: float) -> Any:
+        blocking.set()
+        return await wait(block_timeout)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal fetches
+        fetches += 1
+        return await fetch(*args, **kwargs)
+
+    worker.backend.waitForJob, worker.backend.moveToActive = waiting, counted
+    worker.on("completed", lambda *_: done.set())
+    await asyncio.wait_for(blocking.wait(), 30)
+    fetches, cpu = 0, time.process_time()
+    for seq in range(jobs):
+        blocking.clear()
+        done.clear()
+        await add(seq)
+        await asyncio.wait_for(done.wait(), 30)
+        await asyncio.wait_for(blocking.wait(), 30)
+    cpu = time.process_time() - cpu
+    return {"fetches_per_job": fetches / jobs, "cpu_ms_per_job": cpu * 1000 / jobs}
+
+
+async def engine_side(url: str, prefix: str, concurrency: int, jobs: int) -> dict[str, float]:
+    opts = {"connection": url, "prefix": prefix}
+    queue = Queue(QUEUE, opts)
+
+    async def noop(_job: Any, _token: str) -> None:
+        return None
+
+    worker = Worker(QUEUE, noop, {**opts, "concurrency": concurrency})
+    try:
+
+        async def add(seq: int) -> None:
+            await queue.add(JOB_NAME, payload_data(seq, "x"))
+
+        return await one_at_a_time(worker, add, jobs)
+    finally:
+        await worker.close()
+        await queue.close()
+
+
+async def our_side(url: str, prefix: str, concurrency: int, jobs: int) -> dict[str, float]:
+    ours = OurSide(url, prefix, concurrency=concurrency)
+    runtime = ours.runtime()
+    await runtime.start()
+    try:
+        await runtime.wait_started(30)
+
+        async def add(seq: int) -> None:
+            await ours.producer.enqueue(QUEUE, JOB_NAME, payload_data(seq, "x"))
+
+        return await one_at_a_time(runtime.workers[QUEUE], add, jobs)
+    finally:
+        await runtime.stop()
+        await ours.close()
+
+
+def git_commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+async def measure(url: str, prefix: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for concurrency in args.concurrency:
+        engine = await engine_side(url, f"{prefix}:raw{concurrency}", concurrency, args.jobs)
+        ours = await our_side(url, f"{prefix}:ils{concurrency}", concurrency, args.jobs)
+        rows.append({"concurrency": concurrency, "engine": engine, "ILS": ours})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    url = checked_url(args.redis_url)
+    prefix = new_prefix()
+    try:
+        rows = asyncio.run(measure(url, prefix, args))
+    finally:
+        delete_prefix(url, prefix)
+    print(f"commit {git_commit()}, {datetime.now(UTC).isoformat(timespec='seconds')}, "
+          f"{args.jobs} jobs a side")  # fmt: skip
+    print("| concurrency | worker | fetch scripts a job | CPU ms a job | / engine |")
+    print("|---:|---|---:|---:|---:|")
+    for row in rows:
+        base = row["engine"]["fetches_per_job"]
+        for side in ("engine", "ILS"):
+            got = row[side]
+            fetches, cpu = got["fetches_per_job"], got["cpu_ms_per_job"]
+            print(f"| {row['concurrency']} | {side} | {fetches:.1f} | {cpu:.2f} "
+                  f"| {fetches / base:.2f} |")  # fmt: skip
+    write_json({"commit": git_commit(), "args": vars(args), "rows": rows}, RESULTS_FILE)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

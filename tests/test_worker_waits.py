@@ -1,0 +1,69 @@
+"""How a worker waits (:mod:`ils.queue.ils_worker`): for a delayed job's due time to the
+millisecond, not rounded up to whole seconds (the engine learns that its server takes fractional
+``BZPOPMIN`` timeouts from the server's version, which the Python engine asked on its main
+connection only, never on the one its worker blocks on); and on an idle queue with one slot
+blocking while the others run no fetch script (they found nothing, three scripts each per job)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ils.bootstrap import JobSystem
+from ils.queue.producer import EnqueueOptions
+from tests.support.running import running
+
+
+async def test_a_worker_waits_for_a_delayed_job_in_fractions_of_a_second(system: JobSystem):
+    async with running(system, "oma") as runtime:
+        await runtime.wait_started(10)
+        worker = runtime.workers["oma"]
+        waits: list[float] = []
+        waited = asyncio.Event()
+        wait = worker.backend.waitForJob
+
+        async def recorded(block_timeout: float) -> object:
+            if worker.blockUntil:  # a wait bounded by a delayed job's due time
+                waits.append(block_timeout)
+                waited.set()
+            return await wait(block_timeout)
+
+        worker.backend.waitForJob = recorded
+        options = EnqueueOptions(delay_s=1.5)
+        await system.producer.enqueue("oma", "test-probe", {"tag": "later"}, options)
+        await asyncio.wait_for(waited.wait(), 10)
+    assert worker.blockingRedisConnection.capabilities["canDoubleTimeout"] is True
+    # Rounded up to whole seconds, the wait would be 2 s: the job would run half a second late.
+    assert 0 < waits[0] <= 1.5
+
+
+async def test_idle_slots_run_no_fetch_while_one_slot_waits_for_the_queue(system: JobSystem):
+    queue, jobs = "notification", 5
+    concurrency = system.settings.queue(queue).concurrency
+    async with running(system, queue) as runtime:
+        await runtime.wait_started(10)
+        worker = runtime.workers[queue]
+        blocking, done = asyncio.Event(), asyncio.Event()
+        fetches = 0
+        wait, fetch = worker.backend.waitForJob, worker.backend.moveToActive
+
+        async def waiting(block_timeout: float) -> object:
+            blocking.set()
+            return await wait(block_timeout)
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            nonlocal fetches
+            fetches += 1
+            return await fetch(*args, **kwargs)
+
+        worker.backend.waitForJob, worker.backend.moveToActive = waiting, counted
+        worker.on("completed", lambda *_: done.set())
+        for n in range(jobs):  # each job reaches a queue that is empty, its worker blocking
+            await asyncio.wait_for(blocking.wait(), 10)
+            blocking.clear()
+            done.clear()
+            await system.producer.enqueue(queue, "test-probe", {"tag": f"idle-{n}"})
+            await asyncio.wait_for(done.wait(), 10)
+    assert concurrency == 10
+    # The blocking slot's fetch, then about one by each other slot (a burst may have come):
+    # 11 a job at concurrency 10, where the engine alone ran about three a slot (27-29 a job).
+    assert fetches <= jobs * concurrency * 1.5, fetches
