@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -35,8 +34,8 @@ from bullmq import Queue, Worker
 
 from ils.queue.producer import EnqueueOptions
 from noop_jobs import JOB_NAME, QUEUE, payload_data
-from redis_scope import DEFAULT_URL, OurSide, checked_url, delete_prefix, new_prefix
-from reporting import percentile, write_json
+from redis_scope import DEFAULT_URL, OurSide, scoped_run
+from reporting import git_commit, percentile, write_json
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "delay_accuracy.json"
 POLL_S = 0.01  # how often the bench reads the job back; bounds only the bench's own wait
@@ -106,19 +105,9 @@ async def measure(url: str, prefix: str, args: argparse.Namespace) -> dict[str, 
     return late
 
 
-def git_commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url = checked_url(args.redis_url)
-    prefix = new_prefix()
-    try:
-        late = asyncio.run(measure(url, prefix, args))
-    finally:
-        delete_prefix(url, prefix)
+    late = scoped_run(args.redis_url, lambda url, prefix: measure(url, prefix, args))
     print(f"commit {git_commit()}, {datetime.now(UTC).isoformat(timespec='seconds')}")
     print("| worker | jobs | late p50 ms | late p99 ms | late max ms |")
     print("|---|---:|---:|---:|---:|")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from aiosmtpd.controller import Controller
 from email_transport import drain, free_port
 from ils.jobs.email.transports import SmtpTransport
 from ils.settings import load_mail_settings
-from reporting import write_json
+from reporting import git_commit, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "email_pool.json"
 
@@ -73,11 +72,6 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         controller.stop()
     return {"samples": samples, "opened": opened,
             "median": {pool: statistics.median(v) for pool, v in samples.items()}}  # fmt: skip
-
-
-def git_commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +40,7 @@ from ils.queue.broker import make_client
 from ils.queue.producer import job_options
 from noop_jobs import JOB_NAME, QUEUE, filler, payload_data
 from redis_scope import DEFAULT_URL, OurSide, checked_url, delete_prefix, new_prefix
-from reporting import latency_stats, ratio, write_json
+from reporting import git_commit, latency_stats, ratio, write_json
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "enqueue_bulk.json"
 # (name, way, other way, field) of each ratio of totals printed (ours / the other).
@@ -174,11 +173,6 @@ async def measure(
             for name, ours, theirs, field in RATIOS
         },
     }
-
-
-def git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

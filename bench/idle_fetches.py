@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -31,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bullmq import Queue, Worker
 
 from noop_jobs import JOB_NAME, QUEUE, payload_data
-from redis_scope import DEFAULT_URL, OurSide, checked_url, delete_prefix, new_prefix
-from reporting import write_json
+from redis_scope import DEFAULT_URL, OurSide, scoped_run
+from reporting import git_commit, write_json
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "idle_fetches.json"
 
@@ -109,11 +108,6 @@ async def our_side(url: str, prefix: str, concurrency: int, jobs: int) -> dict[s
         await ours.close()
 
 
-def git_commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return out.stdout.strip() or "unknown"
-
-
 async def measure(url: str, prefix: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for concurrency in args.concurrency:
@@ -125,12 +119,7 @@ async def measure(url: str, prefix: str, args: argparse.Namespace) -> list[dict[
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    url = checked_url(args.redis_url)
-    prefix = new_prefix()
-    try:
-        rows = asyncio.run(measure(url, prefix, args))
-    finally:
-        delete_prefix(url, prefix)
+    rows = scoped_run(args.redis_url, lambda url, prefix: measure(url, prefix, args))
     print(f"commit {git_commit()}, {datetime.now(UTC).isoformat(timespec='seconds')}, "
           f"{args.jobs} jobs a side")  # fmt: skip
     print("| concurrency | worker | fetch scripts a job | CPU ms a job | / engine |")

@@ -10,8 +10,10 @@ the bench needs nothing else of a process (no admin, no database, no files).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -26,6 +28,7 @@ from ils.settings import load_settings
 from noop_jobs import MODULE, QUEUE
 
 DEFAULT_URL = "redis://127.0.0.1:6379/9"
+T = TypeVar("T")
 ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -48,6 +51,16 @@ def redacted(url: str) -> str:
 
 def new_prefix() -> str:
     return f"ilsbench-{uuid.uuid4().hex[:10]}"
+
+
+def scoped_run(url: str, measure: Callable[[str, str], Awaitable[T]]) -> T:
+    """``measure(url, prefix)`` run to its end under a fresh prefix on ``url`` (checked to be
+    on this machine); the prefix's keys deleted afterwards, whatever happened."""
+    url, prefix = checked_url(url), new_prefix()
+    try:
+        return asyncio.run(measure(url, prefix))
+    finally:
+        delete_prefix(url, prefix)
 
 
 def delete_prefix(url: str, prefix: str, batch: int = 500) -> int:

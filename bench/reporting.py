@@ -9,10 +9,17 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
 from pathlib import Path
 from typing import Any
 
 THROUGHPUT_GOAL = 0.85
+
+
+def git_commit() -> str:
+    """The short hash of the commit the bench runs at (``unknown`` outside a checkout)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
 
 
 def percentile(values: list[float] | list[int], pct: float) -> float:
