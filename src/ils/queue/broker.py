@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast
 
@@ -139,6 +140,14 @@ class BrokerHealth:
     @classmethod
     def unreachable(cls, exc: BaseException) -> BrokerHealth:
         return cls(False, None, None, None, None, None, error=str(exc))
+
+    def entry(
+        self, server: str, default: bool, queues: Sequence[str], whole: bool
+    ) -> dict[str, Any]:
+        """One server of the health views: ``server`` (named only in the ``whole`` view), whether
+        it is the deployment's, its queues, whether it answers and :meth:`shown`."""
+        where = {"server": server if whole else None, "default": default}
+        return {**where, "queues": list(queues), "redis": self.reachable, **self.shown(whole)}
 
     def shown(self, whole: bool = True) -> dict[str, Any]:
         """The fields as the health views show them, ``reachable`` aside (they call it redis).
@@ -299,12 +308,10 @@ class Broker:
         checks = await asyncio.gather(
             *(self.health(qs[0] if qs else None) for qs in servers.values())
         )
-        out = []
-        for (url, names), health in zip(servers.items(), checks, strict=True):
-            where = {"server": redact(url) if whole else None, "default": url == self.url}
-            out.append({**where, "queues": list(names), "redis": health.reachable,
-                        **health.shown(whole)})  # fmt: skip
-        return out
+        return [
+            health.entry(redact(url), url == self.url, names, whole)
+            for (url, names), health in zip(servers.items(), checks, strict=True)
+        ]
 
     async def wait_until_ready(
         self, timeout_s: float | None = None, poll_s: float = 0.5, queue: str | None = None

@@ -33,9 +33,7 @@ async def primaries_health(broker: Broker, whole: bool) -> list[dict[str, Any]]:
         await client.initialize()
         nodes = client.get_primaries()
     except (RedisError, RedisClusterException) as exc:
-        where = {"server": redact(broker.url) if whole else None, "default": True}
-        health = BrokerHealth.unreachable(exc)
-        return [{**where, "queues": list(QUEUE_NAMES), "redis": False, **health.shown(whole)}]
+        return [BrokerHealth.unreachable(exc).entry(redact(broker.url), True, QUEUE_NAMES, whole)]
     queues: dict[str, list[str]] = {node.name: [] for node in nodes}
     for name in QUEUE_NAMES:
         key = keys.queue_key_prefix(broker.settings.queue_prefix(name), name) + "meta"
@@ -46,12 +44,10 @@ async def primaries_health(broker: Broker, whole: bool) -> list[dict[str, Any]]:
     seed = f"{parts.hostname}:{parts.port or 6379}"
     nodes = sorted(nodes, key=lambda n: (n.name != seed, n.name))
     checks = await asyncio.gather(*(node_health(client, node) for node in nodes))
-    out = []
-    for node, health in zip(nodes, checks, strict=True):
-        where = {"server": node.name if whole else None, "default": node.name == seed}
-        out.append({**where, "queues": queues.get(node.name, []), "redis": health.reachable,
-                    **health.shown(whole)})  # fmt: skip
-    return out
+    return [
+        health.entry(node.name, node.name == seed, queues.get(node.name, []), whole)
+        for node, health in zip(nodes, checks, strict=True)
+    ]
 
 
 async def node_health(client: RedisCluster, node: ClusterNode) -> BrokerHealth:

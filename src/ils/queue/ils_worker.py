@@ -1,5 +1,5 @@
 """The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
-over, its lock tokens named and its server's capabilities read.
+over, its lock tokens named, its server's capabilities read and its idle slots kept from fetching.
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
@@ -11,7 +11,9 @@ over, its lock tokens named and its server's capabilities read.
 - before it first blocks, it asks the server's version on the connection it blocks on: the
   Python engine reads the version (which says whether ``BZPOPMIN`` takes a fractional timeout)
   on its main connection only, so its worker rounded every wait up to whole seconds and a delayed
-  job ran up to a second after its time.
+  job ran up to a second after its time;
+- on an idle queue its idle slots do not each run the fetch script for every job that arrives
+  (see :meth:`IlsWorker.getNextJob`); a busy queue is fetched as the engine does.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def worker_options(
 
 
 class IlsWorker(Worker):  # type: ignore[misc]
-    """BullMQ's worker with the two changes of this module's docstring; jobs whose data is over
+    """BullMQ's worker with the changes of this module's docstring; jobs whose data is over
     ``max_payload_bytes`` are quarantined like undecodable ones."""
 
     def __init__(self, *args: Any, max_payload_bytes: int | None = None, **kwargs: Any) -> None:
