@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import event
 
 from ils.bootstrap import JobSystem
@@ -179,9 +180,10 @@ async def test_without_redis_the_policy_applies_to_the_whole_bulk(offline: JobSy
 def stop_after_chunks(
     monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer, chunks: int
 ) -> list[int]:
-    """Make each bulk add in chunks of 200 and stop ``server`` (for real) as the chunk after
-    ``chunks`` of them is sent; the returned list counts the chunks tried."""
+    """Make each bulk add in chunks of 200, two in flight, and stop ``server`` (for real) as the
+    chunk after ``chunks`` of them is sent; the returned list counts the chunks tried."""
     monkeypatch.setattr(producer_bulk, "CHUNK", 200)
+    monkeypatch.setattr(producer_bulk, "IN_FLIGHT", 2)
     tried: list[int] = []
     add_many = engine_add.EngineAdder.add_many
 
@@ -252,4 +254,45 @@ async def test_redis_stopping_mid_relay_loses_nothing_and_adds_each_row_once(
         assert len(waiting) == 500 and set(waiting) == {r.id for r in rows}
     finally:
         await relay.stop()
+        await system.close()
+
+
+async def test_a_bulk_pipeline_redis_does_not_answer_in_time_is_spooled_not_lost(
+    own_server: EmbeddedServer, tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """The bulk client reads without a timer per reply; the pipeline as a whole is bounded. A
+    server that holds every command (CLIENT PAUSE) past the bound: the bulk is spooled, the
+    connection is dropped (no late reply read by the next bulk), and nothing is added twice."""
+    url = own_server.ensure()
+    settings = make_settings(url, "bulkbound", tmp_path, env={"ILS_QUEUE_OMA_FALLBACK": "spool"})
+    system = JobSystem(settings, probe_registry(), database=db)
+    admin = redis.Redis.from_url(url)
+    bounds: list[int] = []
+
+    def short(commands: int) -> float:
+        bounds.append(commands)
+        return 0.2
+
+    try:
+        await system.producer.enqueue_many("oma", "test-probe", [{"tag": "warm"}])
+        monkeypatch.setattr(engine_add, "pipeline_timeout", short)
+        await asyncio.to_thread(admin.execute_command, "CLIENT", "PAUSE", 10_000, "WRITE")
+        try:
+            held = await system.producer.enqueue_many(
+                "oma", "test-probe", [{"tag": f"h{i}"} for i in range(40)]
+            )
+        finally:
+            await asyncio.to_thread(admin.execute_command, "CLIENT", "UNPAUSE")
+        assert bounds and {d.mode for d in held} == {"spooled"}
+        monkeypatch.undo()
+        after = await system.producer.enqueue_many(
+            "oma", "test-probe", [{"tag": f"a{i}"} for i in range(40)]
+        )
+        assert {d.mode for d in after} == {"queued"}
+        assert await system.relay.relay_pending() == 40
+        waiting = await waiting_ids(system)
+        expected = {d.job_id for d in [*held, *after]}
+        assert len(waiting) == 81 and expected <= set(waiting)
+    finally:
+        admin.close()
         await system.close()

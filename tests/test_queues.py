@@ -11,6 +11,7 @@ import redis.asyncio as aredis
 from ils.bootstrap import JobSystem
 from ils.errors import ConfigurationError
 from ils.queue.broker import make_client
+from ils.queue.engine_add import bulk_job
 from ils.queue.queues import Queues
 from ils.queue.settings import Settings
 
@@ -23,7 +24,8 @@ async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings
     name = f"ils-queues-{uuid.uuid4().hex[:8]}"
     made: list[aredis.Redis] = []
 
-    def connect(url: str) -> aredis.Redis:
+    def connect(url: str, use: str) -> aredis.Redis:
+        assert use == "producer"
         made.append(make_client(url, "producer", name=name))
         return made[-1]
 
@@ -51,7 +53,7 @@ async def test_one_queue_per_name_over_one_client_closed_once(settings: Settings
 
 
 def test_an_unknown_queue_name_is_a_configuration_error(settings: Settings):
-    queues = Queues(settings, lambda _q: pytest.fail("no URL"), lambda _u: pytest.fail("no client"))
+    queues = Queues(settings, lambda _q: pytest.fail("no URL"), lambda *_: pytest.fail("no client"))
     with pytest.raises(ConfigurationError, match="pfd"):
         queues.get("pfd")
 
@@ -63,3 +65,34 @@ async def test_producer_relay_and_admin_share_the_brokers_queues(system: JobSyst
         assert system.admin.queue(name) is shared
     job = await system.producer.enqueue("oma", "test-probe", {"tag": "shared"})
     assert (await system.admin.get_job("oma", job.job_id)).state == "waiting"
+
+
+async def test_bulk_adds_go_over_one_bulk_client_per_server_closed_once(settings: Settings):
+    name = f"ils-queues-{uuid.uuid4().hex[:8]}"
+    made: list[tuple[str, aredis.Redis]] = []
+
+    def connect(url: str, use: str) -> aredis.Redis:
+        made.append((use, make_client(url, use, name=f"{name}-{use}")))  # type: ignore[arg-type]
+        return made[-1][1]
+
+    queues = Queues(settings, lambda _queue: settings.redis_url or "", connect)
+    admin = make_client(settings.redis_url or "", "admin")
+    try:
+        adder = queues.adder("oma")
+        assert queues.adder("oma") is adder and adder.queue is queues.get("oma")
+        assert queues.adder("pdf").bulk_client is adder.bulk_client  # one per server
+        assert [use for use, _ in made] == ["producer", "bulk"]
+        bulk = made[1][1]
+        # The bulk client reads without a timer per reply: the pipeline is bounded as a whole.
+        assert bulk.connection_pool.connection_kwargs["socket_timeout"] is None
+        assert made[0][1].connection_pool.connection_kwargs["socket_timeout"] == 5.0
+        job = bulk_job(adder, "test-probe", '{"tag":"b"}', {"jobId": "bulk-1"}, None)
+        assert await adder.add_many([job]) == ["bulk-1"]
+        assert await connections_named(admin, f"{name}-bulk") == 1
+
+        await queues.close()
+        assert await connections_named(admin, f"{name}-bulk") == 0
+        assert queues.adder("oma") is not adder  # after close: a fresh adder and clients
+        await queues.close()
+    finally:
+        await admin.aclose()

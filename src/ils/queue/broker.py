@@ -41,7 +41,10 @@ from ils.queue.settings import QUEUE_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["worker", "producer", "admin"]
+Purpose = Literal["worker", "producer", "bulk", "admin"]
+
+#: How long a ``producer`` or ``admin`` client waits for a reply: to fail fast, not hang a request.
+READ_TIMEOUT_S = 5.0
 
 # Errors that mean "Redis is not reachable right now" rather than "the command was wrong".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -67,8 +70,11 @@ def make_client(
 
     ``worker`` clients carry BullMQ's blocking waits: no read timeout (guard 1), keepalive and a
     health check instead. ``producer`` and ``admin`` clients fail fast so a request never hangs
-    on a dead broker and the fallback policy can act. ``cluster``: a client of the Redis Cluster
-    ``url`` is a node of, with the same options for each node's connections.
+    on a dead broker and the fallback policy can act. ``bulk`` clients send the pipelines of
+    bulk adds: they fail as fast, but the caller bounds each pipeline as a whole
+    (:mod:`ils.queue.engine_add`), which saves redis-py a timer for every reply read.
+    ``cluster``: a client of the Redis Cluster ``url`` is a node of, with the same options for
+    each node's connections.
     """
     options = client_options(purpose, name)
     if cluster:
@@ -99,7 +105,7 @@ def client_options(purpose: Purpose, name: str | None) -> dict[str, Any]:
             **common,
         }
     return {
-        "socket_timeout": 5,
+        "socket_timeout": None if purpose == "bulk" else READ_TIMEOUT_S,
         "socket_connect_timeout": 1,
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
         **common,
@@ -186,8 +192,8 @@ class Broker:
         self._watch_task: BackgroundTask | None = None
         self.cluster = settings.redis_cluster
         self.queues = Queues(
-            settings, self.url_for, lambda url: make_client(url, "producer", "ils-queues",
-                                                            self.cluster)
+            settings, self.url_for, lambda url, purpose: make_client(url, purpose, "ils-queues",
+                                                                     self.cluster)
         )  # fmt: skip
 
     @property

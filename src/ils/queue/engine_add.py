@@ -11,6 +11,12 @@ What is saved: the ``Job`` object, a second JSON encoding (the size check reads 
 preparing and packing options that repeat (a job type's defaults), and, for a company's job, a
 round trip (its index entry is written in the same pipeline, just before the add).
 
+A bulk's pipeline goes over the server's ``bulk`` client when the adder has one
+(:meth:`ils.queue.queues.Queues.adder`): its connections read without a timer per reply (one is a
+sixth of a bulk add's CPU), and the pipeline as a whole must be answered within
+:func:`pipeline_timeout`, else it fails as a connection error (the connection dropped, the jobs
+then handled as any unconfirmed chunk).
+
 On a Redis Cluster (a ``RedisCluster`` client) a pipeline loads no script itself: the scripts are
 loaded on every node before the first pipeline, and again (the pipeline sent once more) when a
 node answers that it lost them; job ids are fixed before, so a job sent twice is added once.
@@ -18,7 +24,7 @@ node answers that it lost them; job ids are fixed before, so a job sent twice is
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,8 +37,10 @@ from bullmq.backoffs import Backoffs
 from bullmq.job import optsEncodeMap
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ils.queue import keys
+from ils.queue.broker import READ_TIMEOUT_S
 from ils.queue.heartbeat import now_ms
 from ils.queue.tenancy import INDEX_GRACE_MS, INDEX_JOB_LUA, PRUNE_ON_WRITE, script_of
 
@@ -70,16 +78,24 @@ class Prepared:
     last: Any | None
 
 
+def pipeline_timeout(commands: int) -> float:
+    """How long a bulk pipeline of ``commands`` may take to be answered: a reply's timeout, and a
+    millisecond more a command (a chunk of 1,000 adds: 6 s)."""
+    return READ_TIMEOUT_S + commands / 1000
+
+
 def json_data(data: Any) -> str:
     """``data`` as BullMQ's Python port encodes it for Redis."""
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 class EngineAdder:
-    """Adds jobs to one queue with its engine's scripts; caches what repeats across adds."""
+    """Adds jobs to one queue with its engine's scripts; caches what repeats across adds.
+    ``bulk_client``: the client of :meth:`add_many`'s pipelines (None: the queue's own)."""
 
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, bulk_client: Any = None) -> None:
         self.queue = queue
+        self.bulk_client = bulk_client
         scripts = queue.backend.scripts
         self.scripts = scripts
         self.commands = scripts.commands
@@ -205,15 +221,19 @@ class EngineAdder:
             await self.index(pipe, prepared.job_id, company_id)
             await self.call(name, encoded, prepared, stamp, pipe)
 
-        results = await self._pipelined(stage)
+        results = await self._pipelined(stage, self.queue.client)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return self._job_id(results[-1])
 
-    async def _pipelined(self, stage: Callable[[Any], Awaitable[None]]) -> list[Any]:
-        """What ``stage`` queues on a pipeline, sent in one round trip: each command's answer or
-        error. On a cluster the scripts are loaded first (see the module's docstring)."""
+    async def _pipelined(
+        self, stage: Callable[[Any], Awaitable[None]], client: Any, commands: int = 0
+    ) -> list[Any]:
+        """What ``stage`` queues on a pipeline of ``client``, sent in one round trip: each
+        command's answer or error. With ``commands`` (a bulk on its ``bulk`` client), all of it
+        within :func:`pipeline_timeout`. On a cluster the scripts are loaded first (see the
+        module's docstring)."""
         for again in (False, True):
             if self.cluster and (again or not self._loaded):
                 client = self.queue.client
@@ -223,12 +243,29 @@ class EngineAdder:
                 ):
                     await client.script_load(script.script)  # on every primary node
                 self._loaded = True
-            async with self.queue.client.pipeline(transaction=False) as pipe:
-                await stage(pipe)
-                results: list[Any] = await pipe.execute(raise_on_error=False)
+            results = await self._execute(stage, client, commands)
             if not (self.cluster and any(isinstance(r, NoScriptError) for r in results)):
                 break
         return results
+
+    @staticmethod
+    async def _execute(
+        stage: Callable[[Any], Awaitable[None]], client: Any, commands: int
+    ) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            await stage(pipe)
+            if not commands:
+                return list(await pipe.execute(raise_on_error=False))
+            bound = pipeline_timeout(commands)
+            try:
+                async with asyncio.timeout(bound):
+                    # Cancelled mid-send or mid-read, redis-py drops the connection: no reply
+                    # is left on it for the next pipeline to read.
+                    return list(await pipe.execute(raise_on_error=False))
+            except TimeoutError:
+                raise RedisTimeoutError(
+                    f"a pipeline of {commands} commands not answered within {bound:g} s"
+                ) from None
 
     async def add_many(self, jobs: Sequence[BulkJob]) -> list[str | BaseException]:
         """Add ``jobs`` in one pipeline (one round trip), each company's index entries (one
@@ -262,7 +299,10 @@ class EngineAdder:
                     "EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args
                 )
 
-        results = await self._pipelined(stage)
+        if self.bulk_client is None:
+            results = await self._pipelined(stage, self.queue.client)
+        else:
+            results = await self._pipelined(stage, self.bulk_client, len(by_company) + len(jobs))
         out: list[str | BaseException] = []
         for result in results[len(by_company) :]:
             if isinstance(result, BaseException):
@@ -299,9 +339,3 @@ def bulk_job(
     if company_id is not None and not prepared.job_id:
         raise ValueError("a company's job is indexed by its id: give it a jobId")
     return BulkJob(name, encoded, prepared, stamp, company_id)
-
-
-@functools.lru_cache(maxsize=64)
-def adder_for(queue: Queue) -> EngineAdder:
-    """The queue's :class:`EngineAdder`, made once (its keys and packed options are reused)."""
-    return EngineAdder(queue)

@@ -29,7 +29,7 @@ from ils.queue import producer_bulk
 from ils.queue.backoff import backoff_option
 from ils.queue.broker import Broker, is_connection_error, redact
 from ils.queue.context import JobContext, NoResources, ResourceProvider
-from ils.queue.engine_add import adder_for, json_data
+from ils.queue.engine_add import json_data
 from ils.queue.executor import Executor, validate_payload
 from ils.queue.flow_store import FlowJob, add_tree, flow_row
 from ils.queue.outbox_row import OUTBOX_ID_MAX, OutboxRow, describe_error, statement_error
@@ -221,7 +221,7 @@ class Producer:
         if company is not None and not opts.get("jobId"):
             opts = {**opts, "jobId": new_job_id()}  # the index entry is written by id
         try:
-            job_id = await adder_for(self.queue(queue)).add(name, encoded, opts, company)
+            job_id = await self.broker.queues.adder(queue).add(name, encoded, opts, company)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ils.errors import BrokerUnavailable, InvalidJobPayload
 from ils.queue.broker import is_connection_error, redact
-from ils.queue.engine_add import adder_for, bulk_job, json_data
+from ils.queue.engine_add import bulk_job, json_data
 from ils.queue.executor import validate_payload
 from ils.queue.outbox_row import OutboxRow, utcnow
 from ils.queue.payload_size import check_encoded_size
@@ -35,11 +35,11 @@ if TYPE_CHECKING:
 
     from ils.queue.producer import Enqueued, EnqueueOptions, Producer
 
-#: Jobs per pipeline: large enough to hide round trips, small enough to bound what a dropped
-#: connection leaves unconfirmed.
-CHUNK = 1_000
-#: Chunks sent before the first is answered (each on a connection of the client's pool).
-IN_FLIGHT = 2
+#: Jobs per pipeline: large enough to hide round trips, small enough that Redis runs one chunk
+#: while the next is built (and to bound what a dropped connection leaves unconfirmed).
+CHUNK = 250
+#: Chunks sent before the first is answered (each on a connection of the bulk client's pool).
+IN_FLIGHT = 3
 
 
 @dataclass(slots=True)
@@ -170,7 +170,7 @@ async def _add(
     """Add ``items`` chunk by chunk, ``IN_FLIGHT`` chunks at once (the next one is built while
     Redis runs the last); for each row id, (job id, mode, inline result). The chunks Redis did
     not confirm, once it stops answering, go to the fallback together."""
-    adder = adder_for(producer.queue(job_type.queue))
+    adder = producer.broker.queues.adder(job_type.queue)
     out: list[tuple[str, tuple[str, Any, Any]]] = []
     unconfirmed: list[Item] = []
     error: BaseException | None = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ils.errors import ConfigurationError
 from ils.logs import job_log_context
 from ils.queue.broker import Broker, is_connection_error, redact
-from ils.queue.engine_add import BulkJob, adder_for, bulk_job, json_data
+from ils.queue.engine_add import BulkJob, bulk_job, json_data
 from ils.queue.flow_store import add_tree, is_flow_row, tree_of
 from ils.queue.outbox_row import OutboxRow
 from ils.queue.payload_size import check_encoded_size, check_tree_size
@@ -139,7 +139,7 @@ class Publisher:
         cannot be added (too large, options BullMQ refuses) fails alone."""
         limit = self.broker.settings.max_payload_bytes
         try:
-            adder = adder_for(self.broker.queues.get(queue))
+            adder = self.broker.queues.adder(queue)
         except ConfigurationError as exc:  # a queue this deployment does not have: these rows
             out.failed.extend((row, exc) for row in rows)
             return
