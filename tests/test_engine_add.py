@@ -84,6 +84,19 @@ async def test_the_job_in_redis_is_the_one_queue_add_makes(queues, case: str):
         assert again == job_id  # the deduplication key answers the first job
 
 
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("defaults", [None, {"attempts": 4, "backoff": 200}])
+def test_shared_options_with_each_jobs_id_prepare_as_the_jobs_own(queues, case, defaults):
+    adder = EngineAdder(queues("shared", defaults))
+    shared = {key: value for key, value in CASES[case].items() if key != "jobId"}
+    for shared_opts in (shared, CASES[case]):  # without an id of their own, and with one
+        for job_id in ("a-1", "b-2"):  # the second from what the first worked out
+            fast, fast_stamp = adder.prepare_with_id(shared_opts, job_id)
+            whole, whole_stamp = adder.prepare({**shared_opts, "jobId": job_id})
+            assert (fast, fast_stamp) == (whole, whole_stamp)
+            assert fast.job_id == job_id
+
+
 async def test_a_bulk_add_writes_the_jobs_single_adds_write(queues):
     raw, lean = queues("raw"), queues("lean")
     adder = EngineAdder(lean)

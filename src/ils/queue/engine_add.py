@@ -64,6 +64,10 @@ _EXCLUSIVE = frozenset(_EXCLUSIVE_ORDER)
 _ENCODED = frozenset(optsEncodeMap)
 
 
+#: Options shared by many jobs, and what they give (:meth:`EngineAdder.prepare_with_id`).
+_Template = tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any], str, Any]
+
+
 @dataclass(slots=True)
 class Prepared:
     """One job's options as the add script takes them: which script, its keys, the packed options,
@@ -105,11 +109,20 @@ class EngineAdder:
             name: [scripts.keys[k].encode() for k in names] for name, names in _SCRIPT_KEYS.items()
         }
         self._prepared: dict[int, tuple[Mapping[str, Any], Prepared, int | None]] = {}
+        self._templates: dict[
+            int, tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any], str, Any]
+        ] = {}
         self.cluster = isinstance(queue.client, RedisCluster)
         self._loaded = False  # on a cluster: the scripts loaded on every node
 
     def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
         """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
+        merged, final, script, last = self._final(opts)
+        return self._prepared_of(merged, final, script, last), merged.get("timestamp")
+
+    def _final(self, opts: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any], str, Any]:
+        """``opts`` under the queue's defaults; the options as ``Job.__init__`` holds them; the
+        add script; its last argument when not the timestamp."""
         merged = {**self.queue.jobsOpts, **opts} if self.queue.jobsOpts else opts
         if not _EXCLUSIVE.isdisjoint(merged) and (
             len(enabled := [o for o in _EXCLUSIVE_ORDER if merged.get(o)]) > 1
@@ -121,14 +134,17 @@ class EngineAdder:
         backoff = Backoffs.normalize(merged.get("backoff"))
         final: dict[str, Any] = {"attempts": 0, "delay": 0, **merged, "backoff": backoff}
         if final.get("delay"):
-            script, last = "addDelayedJob", final["delay"]
-        elif final.get("priority"):
-            script, last = "addPrioritizedJob", final["priority"]
-        else:
-            script, last = "addStandardJob", None
+            return merged, final, "addDelayedJob", final["delay"]
+        if final.get("priority"):
+            return merged, final, "addPrioritizedJob", final["priority"]
+        return merged, final, "addStandardJob", None
+
+    def _prepared_of(
+        self, merged: Mapping[str, Any], final: dict[str, Any], script: str, last: Any
+    ) -> Prepared:
         dedup = merged.get("deduplication")
         dedup_id = dedup.get("id") if dedup and isinstance(dedup, dict) else None
-        prepared = Prepared(
+        return Prepared(
             script=script,
             keys=self.script_keys[script],
             packed_opts=self._pack(final),
@@ -136,8 +152,24 @@ class EngineAdder:
             dedup_key=f"{self.key_prefix}de:{dedup_id}" if dedup_id else None,
             last=last,
         )
-        stamp = merged.get("timestamp")
-        return prepared, stamp
+
+    def prepare_with_id(self, opts: Mapping[str, Any], job_id: str) -> tuple[Prepared, int | None]:
+        """:meth:`prepare` of ``{**opts, "jobId": job_id}``: what ``opts`` (shared by many jobs,
+        kept by identity, so never changed after a call) gives is worked out once, and only each
+        job's options with its id packed."""
+        hit = self._templates.get(id(opts))
+        if hit is None or hit[0] is not opts:
+            hit = (opts, *self._final(opts))
+            if len(self._templates) >= _PREPARED_CACHE_MAX:
+                self._templates.clear()
+            self._templates[id(opts)] = hit
+        _, merged, final, script, last = hit
+        if "jobId" in merged or "backoff" not in merged:
+            # The id would not be the options' last key (or replaces one): the whole way.
+            return self.prepare({**opts, "jobId": job_id})
+        with_id = {**merged, "jobId": job_id}
+        prepared = self._prepared_of(with_id, {**final, "jobId": job_id}, script, last)
+        return prepared, merged.get("timestamp")
 
     def _pack(self, final: dict[str, Any]) -> bytes:
         if _ENCODED.isdisjoint(final):  # no long option name to shorten: packed as it is
@@ -332,10 +364,17 @@ class BulkJob:
 
 
 def bulk_job(
-    adder: EngineAdder, name: str, encoded: str, opts: Mapping[str, Any], company_id: int | None
+    adder: EngineAdder,
+    name: str,
+    encoded: str,
+    opts: Mapping[str, Any],
+    company_id: int | None,
+    job_id: str | None = None,
 ) -> BulkJob:
-    """A :class:`BulkJob` for ``adder``'s queue; a company's job must carry its ``jobId``."""
-    prepared, stamp = adder.prepare(opts)
+    """A :class:`BulkJob` for ``adder``'s queue; a company's job must carry its ``jobId``. With
+    ``job_id``, ``opts`` are options shared by many jobs (:meth:`EngineAdder.prepare_with_id`)
+    and the job's are them with this id."""
+    prepared, stamp = adder.prepare(opts) if job_id is None else adder.prepare_with_id(opts, job_id)
     if company_id is not None and not prepared.job_id:
         raise ValueError("a company's job is indexed by its id: give it a jobId")
     return BulkJob(name, encoded, prepared, stamp, company_id)

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +44,14 @@ IN_FLIGHT = 3
 @dataclass(slots=True)
 class Item:
     """One validated job of a bulk: its id (fixed), data (as a dict and as sent), options (with
-    the id), typed payload, company, and when it was validated."""
+    the id, and as shared by the bulk's jobs), typed payload, company, and when it was
+    validated."""
 
     id: str
     wire: dict[str, Any]
     encoded: str
     options: dict[str, Any]
+    shared: dict[str, Any]
     typed: Payload
     company_id: int | None
     created_at: dt.datetime
@@ -73,14 +74,9 @@ def options_list(options: Any, count: int, key: str) -> list[Any]:
     return list(options)
 
 
-@contextlib.contextmanager
-def at_index(key: str, index: int) -> Iterator[None]:
-    """Re-raise :class:`InvalidJobPayload` with its fields named after the payload's index."""
-    try:
-        yield
-    except InvalidJobPayload as exc:
-        errors = [{**e, "field": f"[{index}].{e['field']}"} for e in exc.errors]
-        raise InvalidJobPayload(key, errors) from exc
+def named_at(exc: InvalidJobPayload, key: str, index: int) -> InvalidJobPayload:
+    """``exc`` with its fields named after the payload's index."""
+    return InvalidJobPayload(key, [{**e, "field": f"[{index}].{e['field']}"} for e in exc.errors])
 
 
 def validate_all(
@@ -89,8 +85,10 @@ def validate_all(
     """Every payload, typed, or :class:`InvalidJobPayload` naming the first bad one's index."""
     typed: list[Payload] = []
     for index, payload in enumerate(payloads):
-        with at_index(job_type.key, index):
+        try:
             typed.append(validate_payload(job_type, payload))
+        except InvalidJobPayload as exc:
+            raise named_at(exc, job_type.key, index) from exc
     return typed
 
 
@@ -110,8 +108,8 @@ def validated(
     per_job = options_list(options, len(payloads), job_type.key)
     items: list[Item] = []
     now = utcnow()
-    for index, (payload, chosen) in enumerate(zip(payloads, per_job, strict=True)):
-        with at_index(job_type.key, index):
+    try:  # one handler for the whole loop: a context per payload costs a tenth of a bulk add
+        for payload, chosen in zip(payloads, per_job, strict=True):
             typed = validate_payload(job_type, payload)
             wire = typed.to_wire()
             company = owner(typed, company_id)
@@ -119,10 +117,12 @@ def validated(
                 wire[COMPANY_FIELD] = company
             encoded = json_data(wire)
             check_encoded_size(job_type.key, wire, encoded, limit)
-        opts = producer.options_of(job_type, spec, chosen)
-        job_id = str(opts.get("jobId") or "") or os.urandom(16).hex()  # as uuid4().hex, faster
-        with_id = {**opts, "jobId": job_id}
-        items.append(Item(job_id, wire, encoded, with_id, typed, company, now))
+            opts = producer.options_of(job_type, spec, chosen)
+            job_id = str(opts.get("jobId") or "") or os.urandom(16).hex()  # as uuid4().hex
+            with_id = {**opts, "jobId": job_id}
+            items.append(Item(job_id, wire, encoded, with_id, opts, typed, company, now))
+    except InvalidJobPayload as exc:
+        raise named_at(exc, job_type.key, len(items)) from exc  # the first payload not added
     return items
 
 
@@ -198,7 +198,7 @@ async def _add(
             if error is not None:
                 unconfirmed.extend(chunk)
                 continue
-            jobs = [bulk_job(adder, job_type.name, i.encoded, i.options, i.company_id)
+            jobs = [bulk_job(adder, job_type.name, i.encoded, i.shared, i.company_id, i.id)
                     for i in chunk]  # fmt: skip
             pending.append((chunk, asyncio.ensure_future(adder.add_many(jobs))))
             if len(pending) >= IN_FLIGHT:
