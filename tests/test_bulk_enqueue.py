@@ -257,12 +257,13 @@ async def test_redis_stopping_mid_relay_loses_nothing_and_adds_each_row_once(
         await system.close()
 
 
-async def test_a_bulk_pipeline_redis_does_not_answer_in_time_is_spooled_not_lost(
+async def test_adds_redis_does_not_answer_in_time_are_spooled_not_lost(
     own_server: EmbeddedServer, tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
 ):
-    """The bulk client reads without a timer per reply; the pipeline as a whole is bounded. A
-    server that holds every command (CLIENT PAUSE) past the bound: the bulk is spooled, the
-    connection is dropped (no late reply read by the next bulk), and nothing is added twice."""
+    """The adds' client sets no timer per write or reply; each add or pipeline as a whole is
+    bounded. A server that holds every write (CLIENT PAUSE) past the bound: the bulk and single
+    adds are spooled, the connection is dropped (no late reply read by the next add), and
+    nothing is added twice."""
     url = own_server.ensure()
     settings = make_settings(url, "bulkbound", tmp_path, env={"ILS_QUEUE_OMA_FALLBACK": "spool"})
     system = JobSystem(settings, probe_registry(), database=db)
@@ -281,18 +282,20 @@ async def test_a_bulk_pipeline_redis_does_not_answer_in_time_is_spooled_not_lost
             held = await system.producer.enqueue_many(
                 "oma", "test-probe", [{"tag": f"h{i}"} for i in range(40)]
             )
+            alone = await system.producer.enqueue("oma", "test-probe", {"tag": "alone"})
+            owned = await system.producer.enqueue("oma", "test-probe", {"tag": "own"}, company_id=3)
         finally:
             await asyncio.to_thread(admin.execute_command, "CLIENT", "UNPAUSE")
-        assert bounds and {d.mode for d in held} == {"spooled"}
+        assert bounds and {d.mode for d in [*held, alone, owned]} == {"spooled"}
         monkeypatch.undo()
         after = await system.producer.enqueue_many(
             "oma", "test-probe", [{"tag": f"a{i}"} for i in range(40)]
         )
         assert {d.mode for d in after} == {"queued"}
-        assert await system.relay.relay_pending() == 40
+        assert await system.relay.relay_pending() == 42
         waiting = await waiting_ids(system)
-        expected = {d.job_id for d in [*held, *after]}
-        assert len(waiting) == 81 and expected <= set(waiting)
+        expected = {d.job_id for d in [*held, alone, owned, *after]}
+        assert len(waiting) == 83 and expected <= set(waiting)
     finally:
         admin.close()
         await system.close()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from bullmq import Job, Queue
 
+from ils.queue import keys
 from ils.queue.broker import make_client
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.engine_add import EngineAdder, bulk_job, json_data
@@ -118,7 +119,7 @@ async def test_a_bulk_add_writes_the_jobs_single_adds_write(queues):
 async def test_a_server_that_lost_the_scripts_gets_them_again(own_server: EmbeddedServer):
     url = own_server.ensure()
     queue = Queue("oma", {"connection": make_client(url, "producer"), "prefix": "lost"})
-    adder = EngineAdder(queue)
+    adder = EngineAdder(queue, make_client(url, "bounded"))
     try:
         first = await adder.add("bench-noop", json_data(DATA), CASES["standard"], None)
         await queue.client.script_flush()  # the server's own: this test's server alone
@@ -126,7 +127,40 @@ async def test_a_server_that_lost_the_scripts_gets_them_again(own_server: Embedd
         jobs = [bulk_job(adder, "bench-noop", json_data(DATA), {"jobId": "b-1"}, None)]
         await queue.client.script_flush()
         assert await adder.add_many(jobs) == ["b-1"]
+        await queue.client.script_flush()  # a company's job: its index entry and its add
+        assert await adder.add("bench-noop", json_data(DATA), {"jobId": "c-1"}, 7) == "c-1"
         assert first != second
-        assert await queue.getJobCounts("wait") == {"wait": 3}
+        assert await queue.getJobCounts("wait") == {"wait": 4}
+        index = keys.company_jobs(queue.prefix, queue.name, 7)
+        assert await queue.client.zrange(index, 0, -1) == ["c-1"]
     finally:
+        await adder.client.aclose()
+        await queue.close()
+
+
+async def test_adds_ask_no_script_exists_first(own_server: EmbeddedServer):
+    """A pipeline whose scripts are registered with it asks ``SCRIPT EXISTS`` before it is sent:
+    a round trip for every bulk chunk and every company's job. The adds send ``EVALSHA`` alone
+    (a server that lost the scripts answers NOSCRIPT: the test above)."""
+    url = own_server.ensure()
+    queue = Queue("oma", {"connection": make_client(url, "producer"), "prefix": "exists"})
+    adder = EngineAdder(queue, make_client(url, "bounded"))
+    try:
+        await adder.add("bench-noop", json_data(DATA), {"jobId": "w-1"}, 7)  # scripts loaded
+        before = await queue.client.info("commandstats")
+        for i in range(3):
+            await adder.add("bench-noop", json_data(DATA), {"jobId": f"c-{i}"}, 7)
+        jobs = [bulk_job(adder, "bench-noop", json_data(DATA), {"jobId": f"b-{i}"}, 7)
+                for i in range(3)]  # fmt: skip
+        assert await adder.add_many(jobs) == ["b-0", "b-1", "b-2"]
+        after = await queue.client.info("commandstats")
+        calls = {
+            name: after[name]["calls"] - before.get(name, {}).get("calls", 0)
+            for name in after
+            if name.startswith("cmdstat_") and name != "cmdstat_info"
+        }
+        assert sum(n for name, n in calls.items() if name.startswith("cmdstat_script")) == 0
+        assert calls["cmdstat_evalsha"] == 3 * 2 + 3  # index + add a job; a ZADD for the bulk
+    finally:
+        await adder.client.aclose()
         await queue.close()

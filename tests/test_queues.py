@@ -67,7 +67,7 @@ async def test_producer_relay_and_admin_share_the_brokers_queues(system: JobSyst
     assert (await system.admin.get_job("oma", job.job_id)).state == "waiting"
 
 
-async def test_bulk_adds_go_over_one_bulk_client_per_server_closed_once(settings: Settings):
+async def test_adds_go_over_one_bounded_client_per_server_closed_once(settings: Settings):
     name = f"ils-queues-{uuid.uuid4().hex[:8]}"
     made: list[tuple[str, aredis.Redis]] = []
 
@@ -80,18 +80,18 @@ async def test_bulk_adds_go_over_one_bulk_client_per_server_closed_once(settings
     try:
         adder = queues.adder("oma")
         assert queues.adder("oma") is adder and adder.queue is queues.get("oma")
-        assert queues.adder("pdf").bulk_client is adder.bulk_client  # one per server
-        assert [use for use, _ in made] == ["producer", "bulk"]
-        bulk = made[1][1]
-        # The bulk client reads without a timer per reply: the pipeline is bounded as a whole.
-        assert bulk.connection_pool.connection_kwargs["socket_timeout"] is None
+        assert queues.adder("pdf").client is adder.client  # one per server
+        assert [use for use, _ in made] == ["producer", "bounded"]
+        bounded = made[1][1]
+        # The bounded client sets no timer per write or read: each add is bounded as a whole.
+        assert bounded.connection_pool.connection_kwargs["socket_timeout"] is None
         assert made[0][1].connection_pool.connection_kwargs["socket_timeout"] == 5.0
         job = bulk_job(adder, "test-probe", '{"tag":"b"}', {"jobId": "bulk-1"}, None)
         assert await adder.add_many([job]) == ["bulk-1"]
-        assert await connections_named(admin, f"{name}-bulk") == 1
+        assert await connections_named(admin, f"{name}-bounded") == 1
 
         await queues.close()
-        assert await connections_named(admin, f"{name}-bulk") == 0
+        assert await connections_named(admin, f"{name}-bounded") == 0
         assert queues.adder("oma") is not adder  # after close: a fresh adder and clients
         await queues.close()
     finally:

@@ -41,7 +41,7 @@ from ils.queue.settings import QUEUE_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["worker", "producer", "bulk", "admin"]
+Purpose = Literal["worker", "producer", "bounded", "admin"]
 
 #: How long a ``producer`` or ``admin`` client waits for a reply: to fail fast, not hang a request.
 READ_TIMEOUT_S = 5.0
@@ -70,9 +70,9 @@ def make_client(
 
     ``worker`` clients carry BullMQ's blocking waits: no read timeout (guard 1), keepalive and a
     health check instead. ``producer`` and ``admin`` clients fail fast so a request never hangs
-    on a dead broker and the fallback policy can act. ``bulk`` clients send the pipelines of
-    bulk adds: they fail as fast, but the caller bounds each pipeline as a whole
-    (:mod:`ils.queue.engine_add`), which saves redis-py a timer for every reply read.
+    on a dead broker and the fallback policy can act. ``bounded`` clients send the job adds
+    (:mod:`ils.queue.engine_add`): they fail as fast, but the caller bounds each add or pipeline
+    as a whole, which saves redis-py a timer for every write and every reply read.
     ``cluster``: a client of the Redis Cluster ``url`` is a node of, with the same options for
     each node's connections.
     """
@@ -105,7 +105,7 @@ def client_options(purpose: Purpose, name: str | None) -> dict[str, Any]:
             **common,
         }
     return {
-        "socket_timeout": None if purpose == "bulk" else READ_TIMEOUT_S,
+        "socket_timeout": None if purpose == "bounded" else READ_TIMEOUT_S,
         "socket_connect_timeout": 1,
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
         **common,

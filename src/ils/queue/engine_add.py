@@ -11,23 +11,25 @@ What is saved: the ``Job`` object, a second JSON encoding (the size check reads 
 preparing and packing options that repeat (a job type's defaults), and, for a company's job, a
 round trip (its index entry is written in the same pipeline, just before the add).
 
-A bulk's pipeline goes over the server's ``bulk`` client when the adder has one
-(:meth:`ils.queue.queues.Queues.adder`): its connections read without a timer per reply (one is a
-sixth of a bulk add's CPU), and the pipeline as a whole must be answered within
-:func:`pipeline_timeout`, else it fails as a connection error (the connection dropped, the jobs
-then handled as any unconfirmed chunk).
+The adds go over the server's ``bounded`` client (:meth:`ils.queue.queues.Queues.adder`), whose
+connections set no timer of their own on a write or a read (redis-py's are a sixth of a bulk
+add's CPU, and a task a write): each add or pipeline as a whole must be answered within
+:func:`pipeline_timeout`, else it fails as a connection error (the connection dropped; a bulk's
+chunk is then handled as any chunk Redis did not confirm).
 
-On a Redis Cluster (a ``RedisCluster`` client) a pipeline loads no script itself: the scripts are
-loaded on every node before the first pipeline, and again (the pipeline sent once more) when a
-node answers that it lost them; job ids are fixed before, so a job sent twice is added once.
+No pipeline asks ``SCRIPT EXISTS`` first (a round trip each): a server that lost the scripts
+answers ``NOSCRIPT``, the scripts are loaded (on a Redis Cluster: on every node, and once before
+the first pipeline) and the pipeline is sent once more; every job of a pipeline has its id fixed
+before, so a job sent twice is added once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +85,21 @@ class Prepared:
 
 
 def pipeline_timeout(commands: int) -> float:
-    """How long a bulk pipeline of ``commands`` may take to be answered: a reply's timeout, and a
+    """How long ``commands`` sent at once may take to be answered: a reply's timeout, and a
     millisecond more a command (a chunk of 1,000 adds: 6 s)."""
     return READ_TIMEOUT_S + commands / 1000
+
+
+@contextlib.asynccontextmanager
+async def bounded(commands: int) -> AsyncIterator[None]:
+    """Bound the round trip of ``commands`` commands as a whole (:func:`pipeline_timeout`): past
+    it, a :class:`redis.exceptions.TimeoutError`, a connection error as a reply's timeout is."""
+    bound = pipeline_timeout(commands)
+    try:
+        async with asyncio.timeout(bound):
+            yield
+    except TimeoutError:
+        raise RedisTimeoutError(f"{commands} commands not answered within {bound:g} s") from None
 
 
 def json_data(data: Any) -> str:
@@ -95,11 +109,11 @@ def json_data(data: Any) -> str:
 
 class EngineAdder:
     """Adds jobs to one queue with its engine's scripts; caches what repeats across adds.
-    ``bulk_client``: the client of :meth:`add_many`'s pipelines (None: the queue's own)."""
+    ``client``: the client the adds go over (None: the queue's own)."""
 
-    def __init__(self, queue: Queue, bulk_client: Any = None) -> None:
+    def __init__(self, queue: Queue, client: Any = None) -> None:
         self.queue = queue
-        self.bulk_client = bulk_client
+        self.client = queue.client if client is None else client
         scripts = queue.backend.scripts
         self.scripts = scripts
         self.commands = scripts.commands
@@ -210,94 +224,88 @@ class EngineAdder:
         last = timestamp if prepared.last is None else prepared.last
         return [packed_args, encoded, prepared.packed_opts, last]
 
-    def call(
-        self, name: str, encoded: str, prepared: Prepared, stamp: int | None, pipe: Any = None
-    ) -> Any:
-        """Run (or, with ``pipe``, queue) the add script: an awaitable either way."""
-        command = self.commands[prepared.script]
-        return command(
-            keys=prepared.keys, args=self.args(name, encoded, prepared, stamp), client=pipe
-        )
-
-    async def evalsha(self, name: str, encoded: str, prepared: Prepared, stamp: int | None) -> Any:
-        """Run the add script as its own ``__call__`` runs it (``EVALSHA``, loaded again if the
-        server lost it), without that call's per-call imports and copies."""
+    def _stage_add(
+        self, pipe: Any, name: str, encoded: str, prepared: Prepared, stamp: int | None
+    ) -> None:
+        """Queue the add script on ``pipe`` (``EVALSHA``: a server without the script answers
+        ``NOSCRIPT`` for it, and :meth:`_pipelined` loads it and sends the pipeline again)."""
         script = self.commands[prepared.script]
         args = self.args(name, encoded, prepared, stamp)
-        client = self.queue.client
-        try:
-            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
-        except NoScriptError:
-            script.sha = await client.script_load(script.script)
-            return await client.evalsha(script.sha, len(prepared.keys), *prepared.keys, *args)
+        pipe.execute_command("EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args)
 
-    def index(self, pipe: Any, job_id: str, company_id: int) -> Any:
-        """Queue on ``pipe`` (awaitable) the company index entry of ``job_id`` (as
+    def _stage_index(self, pipe: Any, job_id: str, company_id: int) -> None:
+        """Queue on ``pipe`` the company index entry of ``job_id`` (as
         :func:`ils.queue.tenancy.index_job` writes it), before its add."""
         now = now_ms()
         script = script_of(self.queue.client, INDEX_JOB_LUA)
         key = keys.company_jobs(self.queue.prefix, self.queue.name, company_id)
         args = [job_id, now, keys.job_hash_prefix(self.queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE]
-        return script(keys=[key], args=args, client=pipe)
+        pipe.execute_command("EVALSHA", script.sha, 1, key, *args)
+
+    async def _load_scripts(self) -> None:
+        """Load the add scripts and the index script (on a cluster: on every primary node)."""
+        for script in (
+            *(self.commands[n] for n in _SCRIPT_KEYS),
+            script_of(self.queue.client, INDEX_JOB_LUA),
+        ):
+            await self.client.script_load(script.script)
+        self._loaded = True
 
     async def add(
         self, name: str, encoded: str, opts: Mapping[str, Any], company_id: int | None
     ) -> str:
         """Add one job (its data already ``encoded``); its id. A company's job is written into
-        its index first, in the same round trip."""
+        its index first, in the same round trip (its id is fixed: see :meth:`_pipelined`)."""
         prepared, stamp = self.prepared(opts)
-        if company_id is None:
-            return self._job_id(await self.evalsha(name, encoded, prepared, stamp))
+        if company_id is not None:
+            return await self._add_indexed(name, encoded, prepared, stamp, company_id)
+        script = self.commands[prepared.script]
+        call = (
+            script.sha,
+            len(prepared.keys),
+            *prepared.keys,
+            *self.args(name, encoded, prepared, stamp),
+        )
+        try:
+            async with bounded(1):
+                return self._job_id(await self.client.evalsha(*call))
+        except NoScriptError:  # the server was restarted or flushed
+            await self._load_scripts()
+            async with bounded(1):
+                return self._job_id(await self.client.evalsha(*call))
 
-        async def stage(pipe: Any) -> None:
-            await self.index(pipe, prepared.job_id, company_id)
-            await self.call(name, encoded, prepared, stamp, pipe)
+    async def _add_indexed(
+        self, name: str, encoded: str, prepared: Prepared, stamp: int | None, company_id: int
+    ) -> str:
+        def stage(pipe: Any) -> None:
+            self._stage_index(pipe, prepared.job_id, company_id)
+            self._stage_add(pipe, name, encoded, prepared, stamp)
 
-        results = await self._pipelined(stage, self.queue.client)
+        results = await self._pipelined(stage, 2)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return self._job_id(results[-1])
 
-    async def _pipelined(
-        self, stage: Callable[[Any], Awaitable[None]], client: Any, commands: int = 0
-    ) -> list[Any]:
-        """What ``stage`` queues on a pipeline of ``client``, sent in one round trip: each
-        command's answer or error. With ``commands`` (a bulk on its ``bulk`` client), all of it
-        within :func:`pipeline_timeout`. On a cluster the scripts are loaded first (see the
-        module's docstring)."""
+    async def _pipelined(self, stage: Callable[[Any], None], commands: int) -> list[Any]:
+        """The ``commands`` that ``stage`` queues on a pipeline, sent in one round trip and
+        answered within :func:`pipeline_timeout`: each one's answer or error. No ``SCRIPT
+        EXISTS`` goes first (a round trip per pipeline): when the server answers ``NOSCRIPT``
+        (it was restarted or flushed), the scripts are loaded and the whole pipeline is sent once
+        more, which adds nothing twice because every job of a pipeline has its id fixed. On a
+        cluster the scripts are loaded on every node before the first pipeline."""
         for again in (False, True):
-            if self.cluster and (again or not self._loaded):
-                client = self.queue.client
-                for script in (
-                    *(self.commands[n] for n in _SCRIPT_KEYS),
-                    script_of(client, INDEX_JOB_LUA),
-                ):
-                    await client.script_load(script.script)  # on every primary node
-                self._loaded = True
-            results = await self._execute(stage, client, commands)
-            if not (self.cluster and any(isinstance(r, NoScriptError) for r in results)):
+            if again or (self.cluster and not self._loaded):
+                await self._load_scripts()
+            async with self.client.pipeline(transaction=False) as pipe:
+                stage(pipe)
+                # Cancelled mid-send or mid-read (the bound), redis-py drops the connection: no
+                # reply is left on it for the next pipeline to read.
+                async with bounded(commands):
+                    results: list[Any] = list(await pipe.execute(raise_on_error=False))
+            if not any(isinstance(r, NoScriptError) for r in results):
                 break
         return results
-
-    @staticmethod
-    async def _execute(
-        stage: Callable[[Any], Awaitable[None]], client: Any, commands: int
-    ) -> list[Any]:
-        async with client.pipeline(transaction=False) as pipe:
-            await stage(pipe)
-            if not commands:
-                return list(await pipe.execute(raise_on_error=False))
-            bound = pipeline_timeout(commands)
-            try:
-                async with asyncio.timeout(bound):
-                    # Cancelled mid-send or mid-read, redis-py drops the connection: no reply
-                    # is left on it for the next pipeline to read.
-                    return list(await pipe.execute(raise_on_error=False))
-            except TimeoutError:
-                raise RedisTimeoutError(
-                    f"a pipeline of {commands} commands not answered within {bound:g} s"
-                ) from None
 
     async def add_many(self, jobs: Sequence[BulkJob]) -> list[str | BaseException]:
         """Add ``jobs`` in one pipeline (one round trip), each company's index entries (one
@@ -315,26 +323,13 @@ class EngineAdder:
             if one.company_id is not None:
                 by_company.setdefault(one.company_id, {})[one.prepared.job_id] = now
 
-        async def stage(pipe: Any) -> None:
+        def stage(pipe: Any) -> None:
             for company, members in by_company.items():
                 pipe.zadd(keys.company_jobs(self.queue.prefix, self.queue.name, company), members)
-            # Staged as the scripts' own __call__ stages them (EVALSHA, the script registered
-            # with the pipeline, which loads it if the server lacks it: a cluster's pipeline
-            # does not, _pipelined does), minus its per-call work.
-            staged: set[Any] = getattr(pipe, "scripts", set())
             for one in jobs:
-                prepared = one.prepared
-                script = self.commands[prepared.script]
-                staged.add(script)
-                args = self.args(one.name, one.encoded, prepared, one.stamp)
-                pipe.execute_command(
-                    "EVALSHA", script.sha, len(prepared.keys), *prepared.keys, *args
-                )
+                self._stage_add(pipe, one.name, one.encoded, one.prepared, one.stamp)
 
-        if self.bulk_client is None:
-            results = await self._pipelined(stage, self.queue.client)
-        else:
-            results = await self._pipelined(stage, self.bulk_client, len(by_company) + len(jobs))
+        results = await self._pipelined(stage, len(by_company) + len(jobs))
         out: list[str | BaseException] = []
         for result in results[len(by_company) :]:
             if isinstance(result, BaseException):
@@ -371,10 +366,11 @@ def bulk_job(
     company_id: int | None,
     job_id: str | None = None,
 ) -> BulkJob:
-    """A :class:`BulkJob` for ``adder``'s queue; a company's job must carry its ``jobId``. With
-    ``job_id``, ``opts`` are options shared by many jobs (:meth:`EngineAdder.prepare_with_id`)
-    and the job's are them with this id."""
+    """A :class:`BulkJob` for ``adder``'s queue; it must carry its ``jobId`` (a pipeline may be
+    sent twice, and a company's job is indexed by its id). With ``job_id``, ``opts`` are options
+    shared by many jobs (:meth:`EngineAdder.prepare_with_id`) and the job's are them with this
+    id."""
     prepared, stamp = adder.prepare(opts) if job_id is None else adder.prepare_with_id(opts, job_id)
-    if company_id is not None and not prepared.job_id:
-        raise ValueError("a company's job is indexed by its id: give it a jobId")
+    if not prepared.job_id:
+        raise ValueError("a job added in bulk must have its id fixed: give it a jobId")
     return BulkJob(name, encoded, prepared, stamp, company_id)

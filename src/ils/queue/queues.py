@@ -3,8 +3,8 @@ made on first use and closed once. The producer, the outbox relay, the workers' 
 admin layer all take their queues from here (through :attr:`ils.queue.broker.Broker.queues`), so a
 process holds one set, one ``FlowProducer`` per server that adds flows
 (:mod:`ils.queue.flow_store`) over the same client, and one
-:class:`~ils.queue.engine_add.EngineAdder` per queue, whose bulk pipelines go over a second client
-per server (a ``bulk`` one: no timer per reply, the pipeline bounded as a whole). This is the one
+:class:`~ils.queue.engine_add.EngineAdder` per queue, whose adds go over a second client per server
+(a ``bounded`` one: no timer per write or reply, each add bounded as a whole). This is the one
 place where a queue's server is chosen (its ``redis_url``, else the deployment's: issue 21, queues
 sharded over servers), and its key prefix (on a Redis Cluster hash-tagged:
 :meth:`~ils.queue.settings.Settings.queue_prefix`).
@@ -24,8 +24,8 @@ from ils.queue.settings import Settings
 if TYPE_CHECKING:
     from ils.queue.engine_add import EngineAdder
 
-#: The clients a server's queues use: their commands, and the pipelines of bulk adds.
-Use = Literal["producer", "bulk"]
+#: The clients a server's queues use: their commands, and the job adds.
+Use = Literal["producer", "bounded"]
 
 
 class Queues:
@@ -78,16 +78,16 @@ class Queues:
         return queue
 
     def adder(self, name: str) -> EngineAdder:
-        """The :class:`~ils.queue.engine_add.EngineAdder` of queue ``name``. Its bulk pipelines
-        use the server's ``bulk`` client, except on a Redis Cluster, whose pipelines keep the
-        queue's own client (a read timeout per reply)."""
+        """The :class:`~ils.queue.engine_add.EngineAdder` of queue ``name``. Its adds use the
+        server's ``bounded`` client, except on a Redis Cluster, where they keep the queue's own
+        client (a timeout per read)."""
         adder = self._adders.get(name)
         if adder is None:
             from ils.queue.engine_add import EngineAdder
 
             queue = self.get(name)
-            bulk = None if self.settings.redis_cluster else self.client(name, "bulk")
-            adder = self._adders[name] = EngineAdder(queue, bulk)
+            bounded = None if self.settings.redis_cluster else self.client(name, "bounded")
+            adder = self._adders[name] = EngineAdder(queue, bounded)
         return adder
 
     def flow_producer(self, name: str) -> FlowProducer:
