@@ -1,10 +1,12 @@
 """Benchmark: single and bulk enqueue, ours against the engine's, in the same run.
 
-Four ways of adding the same ``bench-noop`` jobs (same payload, the options ours builds, the same
+Five ways of adding the same ``bench-noop`` jobs (same payload, the options ours builds, the same
 Redis), each timed in alternating blocks after a warm-up:
 
 - ``single ours``: sequential ``Producer.enqueue`` (validation, options, company, size check,
   the engine's add script without its ``Job`` object);
+- ``single ours company``: the same as a company's jobs (each one's entry in the company's
+  index written in the same round trip as its add: what tenant-scoped job lists read);
 - ``single engine``: sequential ``bullmq.Queue.add`` (no validation at all);
 - ``bulk ours``: ``Producer.enqueue_many`` with ``--bulk`` payloads a call;
 - ``bulk engine``: ``bullmq.Queue.addBulk`` with the same jobs.
@@ -48,9 +50,12 @@ RATIOS = (
     ("single ours/engine jobs/s", "single_ours", "single_engine", "jobs_per_s"),
     ("single ours/engine CPU per job", "single_ours", "single_engine", "cpu_us_per_job"),
     ("single ours/engine p50", "single_ours", "single_engine", "p50_us"),
+    ("single company's / system job jobs/s", "single_ours_company", "single_ours", "jobs_per_s"),
     ("bulk ours/engine jobs/s", "bulk_ours", "bulk_engine", "jobs_per_s"),
     ("bulk ours / single ours jobs/s", "bulk_ours", "single_ours", "jobs_per_s"),
 )
+#: The company of the ``single ours company`` way: its jobs are indexed (the company's job list).
+COMPANY = 7
 # One block: a number of jobs added one way, returning per-call latencies (ns) for single ways.
 Block = Callable[[int, int], Awaitable[list[int]]]
 
@@ -87,6 +92,14 @@ async def measure(
             out.append(time.perf_counter_ns() - started)
         return out
 
+    async def single_ours_company(first: int, count: int) -> list[int]:
+        out = []
+        for seq in range(first, first + count):
+            started = time.perf_counter_ns()
+            await producer.enqueue(QUEUE, JOB_NAME, payload_data(seq, blob), company_id=COMPANY)
+            out.append(time.perf_counter_ns() - started)
+        return out
+
     async def single_engine(first: int, count: int) -> list[int]:
         out = []
         for seq in range(first, first + count):
@@ -116,6 +129,7 @@ async def measure(
 
     ways: dict[str, Block] = {
         "single_ours": single_ours,
+        "single_ours_company": single_ours_company,
         "single_engine": single_engine,
         "bulk_ours": bulk_ours,
         "bulk_engine": bulk_engine,
