@@ -7,7 +7,7 @@ Prints, ILS next to the engine: enqueue/s (``Producer.enqueue`` / ``Queue.add``)
 CPU per job at 1 and 2 processes (ILS's runtime; BullMQ with our options; BullMQ with its
 defaults), worker start time and peak RSS (``bench/worker_start.py``'s measure), and for each the
 Redis commands (by name, Lua scripts' inner commands included) and the Redis server's CPU per
-1,000 jobs. The server is started here on a free port (``bench/redis_server.py``), so its
+1,000 jobs. The enqueues of the two sides alternate in blocks (``ENQUEUE_BLOCKS``). The server is started here on a free port (``bench/redis_server.py``), so its
 counters hold the bench's work alone; the drain's polling of the job counts is measured on its
 own and taken out. Everything goes to ``bench/results/engine.json``.
 """
@@ -62,22 +62,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-class Window:
-    """The server's work between :meth:`open` and :meth:`close`, per 1,000 jobs."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.before: ServerWork | None = None
-
-    async def open(self) -> None:
-        self.before = await asyncio.to_thread(snapshot, self.url)
-
-    async def close(self, jobs: int) -> dict[str, Any]:
-        assert self.before is not None
-        work = await asyncio.to_thread(snapshot, self.url) - self.before
-        return work_record(per_thousand(work, jobs))
-
-
 def work_record(work: ServerWork) -> dict[str, Any]:
     commands = {k: v for k, v in work.commands.most_common() if k not in NOT_COUNTED}
     return {
@@ -90,16 +74,40 @@ def work_record(work: ServerWork) -> dict[str, Any]:
 # -- enqueue -------------------------------------------------------------------------------------
 
 
-async def timed_enqueues(url: str, step: Step, count: int, per_call: int) -> dict[str, Any]:
-    """``count`` jobs through ``step`` (one call per ``per_call`` jobs), after a warm-up call."""
-    await step(0)
-    window = Window(url)
-    await window.open()
-    started = time.perf_counter()
-    for first in range(per_call, count + per_call, per_call):
-        await step(first)
-    seconds = time.perf_counter() - started
-    return {"jobs_per_s": round(count / seconds, 1), **await window.close(count)}
+#: Blocks each side's enqueues are split into, the sides alternating (ILS first in even blocks):
+#: one side measured after the other drifted with the machine by more than they differ.
+ENQUEUE_BLOCKS = 4
+
+
+async def timed_enqueues(
+    url: str, steps: dict[str, Step | None], count: int, per_call: int
+) -> dict[str, Any]:
+    """``count`` jobs through each side's step (one call per ``per_call`` jobs), after a warm-up
+    call each, in :data:`ENQUEUE_BLOCKS` alternating blocks; per side the totals."""
+    sides = {side: step for side, step in steps.items() if step is not None}
+    for step in sides.values():
+        await step(0)
+    seconds = dict.fromkeys(sides, 0.0)
+    work = {side: ServerWork() for side in sides}
+    block = max(per_call, count // ENQUEUE_BLOCKS // per_call * per_call)
+    first = per_call
+    for index in range(ENQUEUE_BLOCKS):
+        for side in list(sides) if index % 2 == 0 else list(sides)[::-1]:
+            before = await asyncio.to_thread(snapshot, url)
+            started = time.perf_counter()
+            for call in range(first, first + block, per_call):
+                await sides[side](call)
+            seconds[side] += time.perf_counter() - started
+            work[side] += await asyncio.to_thread(snapshot, url) - before
+            first += block
+    total = block * ENQUEUE_BLOCKS
+    out: dict[str, Any] = dict.fromkeys(steps)
+    for side in sides:
+        out[side] = {
+            "jobs_per_s": round(total / seconds[side], 1),
+            **work_record(per_thousand(work[side], total)),
+        }
+    return out
 
 
 async def enqueue_sides(url: str, args: argparse.Namespace, bulk: bool) -> dict[str, Any]:
@@ -128,12 +136,8 @@ async def enqueue_sides(url: str, args: argparse.Namespace, bulk: bool) -> dict[
         "ours": (ils_many if hasattr(ours.producer, "enqueue_many") else None) if bulk else ils_one,
         "engine": engine_many if bulk else engine_one,
     }
-    out: dict[str, Any] = {}
     try:
-        for side, step in steps.items():
-            out[side] = None if step is None else await timed_enqueues(
-                url, step, args.enqueues, per_call
-            )  # fmt: skip
+        out = await timed_enqueues(url, steps, args.enqueues, per_call)
     finally:
         await engine.close()
         await ours.close()

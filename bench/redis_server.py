@@ -104,6 +104,9 @@ class ServerWork:
     def total(self) -> int:
         return sum(self.commands.values())
 
+    def __add__(self, other: ServerWork) -> ServerWork:
+        return ServerWork(self.commands + other.commands, self.cpu_s + other.cpu_s)
+
     def __sub__(self, other: ServerWork) -> ServerWork:
         diff = Counter(self.commands)
         diff.subtract(other.commands)
