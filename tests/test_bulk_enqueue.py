@@ -181,19 +181,19 @@ def stop_after_chunks(
     monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer, chunks: int
 ) -> list[int]:
     """Make each bulk add in chunks of 200, two in flight, and stop ``server`` (for real) as the
-    chunk after ``chunks`` of them is sent; the returned list counts the chunks tried."""
+    chunk after ``chunks`` of them is built; the returned list counts the chunks built."""
     monkeypatch.setattr(producer_bulk, "CHUNK", 200)
     monkeypatch.setattr(producer_bulk, "IN_FLIGHT", 2)
     tried: list[int] = []
-    add_many = engine_add.EngineAdder.add_many
+    commands_of = engine_add.EngineAdder.commands_of
 
-    async def counted(self: engine_add.EngineAdder, jobs: Any) -> Any:
+    def counted(self: engine_add.EngineAdder, jobs: Any) -> Any:
         tried.append(len(jobs))
         if len(tried) == chunks + 1:
-            await asyncio.to_thread(server.stop)
-        return await add_many(self, jobs)
+            server.stop()
+        return commands_of(self, jobs)
 
-    monkeypatch.setattr(engine_add.EngineAdder, "add_many", counted)
+    monkeypatch.setattr(engine_add.EngineAdder, "commands_of", counted)
     return tried
 
 
@@ -207,15 +207,15 @@ async def test_redis_stopping_mid_bulk_loses_nothing_and_adds_each_job_once(
         tried = stop_after_chunks(monkeypatch, own_server, chunks=3)
         payloads = [{"tag": f"m{i}"} for i in range(2_000)]
         done = await system.producer.enqueue_many("oma", "test-probe", payloads)
-        # The server stopped as the fourth chunk was sent; two chunks are in flight at once, so
-        # the one before it may have failed and the one after it been confirmed: each chunk is
-        # wholly queued or wholly spooled, the first two queued, every job one or the other.
+        # The server stopped as the fourth chunk was built, two chunks in flight: the third may
+        # have been answered before it stopped, or not. Each chunk is wholly queued or wholly
+        # spooled, the first two queued, every job one or the other.
         assert len(tried) >= 4
         modes = [d.mode for d in done]
         chunks = [set(modes[i : i + 200]) for i in range(0, 2_000, 200)]
         assert all(len(c) == 1 for c in chunks) and chunks[:2] == [{"queued"}] * 2
         queued = modes.count("queued")
-        assert 400 <= queued <= 1_000 and queued + modes.count("spooled") == 2_000
+        assert 400 <= queued <= 600 and queued + modes.count("spooled") == 2_000
         await asyncio.to_thread(own_server.ensure)
         assert await system.relay.relay_pending() == 2_000 - queued
         waiting = await waiting_ids(system)
@@ -299,3 +299,29 @@ async def test_adds_redis_does_not_answer_in_time_are_spooled_not_lost(
     finally:
         admin.close()
         await system.close()
+
+
+@pytest.mark.parametrize(
+    ("count", "size"), [(1, 50), (100, 50), (300, 100), (500, 167), (750, 250), (10_000, 250)]
+)
+def test_a_bulk_fills_the_chunks_in_flight_within_the_bounds(count: int, size: int):
+    assert (producer_bulk.IN_FLIGHT, producer_bulk.CHUNK, producer_bulk.MIN_CHUNK) == (3, 250, 50)
+    assert producer_bulk.chunk_size(count) == size
+
+
+async def test_a_bulk_of_500_goes_in_three_chunks_in_order(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch
+):
+    sizes: list[int] = []
+    commands_of = engine_add.EngineAdder.commands_of
+
+    def counted(self: engine_add.EngineAdder, jobs: Any) -> Any:
+        sizes.append(len(jobs))
+        return commands_of(self, jobs)
+
+    monkeypatch.setattr(engine_add.EngineAdder, "commands_of", counted)
+    payloads = [{"tag": f"c{i}"} for i in range(500)]
+    done = await system.producer.enqueue_many("oma", "test-probe", payloads)
+    assert sizes == [167, 167, 166] and {d.mode for d in done} == {"queued"}
+    # One connection, chunks run as sent: the queue has the bulk's jobs in its order.
+    assert list(reversed(await waiting_ids(system))) == [d.job_id for d in done]

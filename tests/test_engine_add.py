@@ -11,6 +11,7 @@ import pytest
 from bullmq import Job, Queue
 
 from ils.queue import keys
+from ils.queue.add_stream import add_in_order
 from ils.queue.broker import make_client
 from ils.queue.embedded import EmbeddedServer
 from ils.queue.engine_add import EngineAdder, bulk_job, json_data
@@ -161,6 +162,34 @@ async def test_adds_ask_no_script_exists_first(own_server: EmbeddedServer):
         }
         assert sum(n for name, n in calls.items() if name.startswith("cmdstat_script")) == 0
         assert calls["cmdstat_evalsha"] == 3 * 2 + 3  # index + add a job; a ZADD for the bulk
+    finally:
+        await adder.client.aclose()
+        await queue.close()
+
+
+async def test_a_stream_the_server_answers_noscript_is_added_again_once(
+    own_server: EmbeddedServer,
+):
+    """Chunks sent in order on one connection (ils.queue.add_stream): a server that lost the
+    scripts after they were loaded answers NOSCRIPT to every chunk; each is added again, once."""
+    url = own_server.ensure()
+    queue = Queue("oma", {"connection": make_client(url, "producer"), "prefix": "stream"})
+    adder = EngineAdder(queue, make_client(url, "bounded"))
+    try:
+        await adder.ensure_scripts()
+        await queue.client.script_flush()
+        chunks = [
+            [bulk_job(adder, "bench-noop", json_data({"n": i}), {"jobId": f"s-{i}"}, None)
+             for i in range(start, start + 40)]
+            for start in range(0, 200, 40)
+        ]  # fmt: skip
+        answers, error = await add_in_order(adder, chunks, 3)
+        assert error is None
+        assert [a for chunk in answers for a in chunk] == [f"s-{i}" for i in range(200)]
+        assert await queue.getJobCounts("wait") == {"wait": 200}
+        again, error = await add_in_order(adder, chunks, 3)  # the same ids: nothing added
+        assert error is None and again == answers
+        assert await queue.getJobCounts("wait") == {"wait": 200}
     finally:
         await adder.client.aclose()
         await queue.close()

@@ -242,6 +242,12 @@ class EngineAdder:
         args = [job_id, now, keys.job_hash_prefix(self.queue), now - INDEX_GRACE_MS, PRUNE_ON_WRITE]
         pipe.execute_command("EVALSHA", script.sha, 1, key, *args)
 
+    async def ensure_scripts(self) -> None:
+        """Load the scripts unless this adder did already (a stream of chunks would otherwise
+        be answered ``NOSCRIPT`` throughout by a server that never ran them)."""
+        if not self._loaded:
+            await self._load_scripts()
+
     async def _load_scripts(self) -> None:
         """Load the add scripts and the index script (on a cluster: on every primary node)."""
         for script in (
@@ -317,21 +323,39 @@ class EngineAdder:
         ``QUEUED`` answer per job; a job is added atomically by its script either way."""
         if not jobs:
             return []
+        commands, indexed = self.commands_of(jobs)
+
+        def stage(pipe: Any) -> None:
+            for command in commands:
+                pipe.execute_command(*command)
+
+        return self.job_ids(await self._pipelined(stage, len(commands)), indexed)
+
+    def commands_of(self, jobs: Sequence[BulkJob]) -> tuple[list[tuple[Any, ...]], int]:
+        """The commands that add ``jobs``: one ``ZADD`` per company (its index entries), then
+        each job's ``EVALSHA``; and how many ``ZADD`` come first."""
         by_company: dict[int, dict[str, int]] = {}
         now = now_ms()
         for one in jobs:
             if one.company_id is not None:
                 by_company.setdefault(one.company_id, {})[one.prepared.job_id] = now
+        commands: list[tuple[Any, ...]] = []
+        for company, members in by_company.items():
+            key = keys.company_jobs(self.queue.prefix, self.queue.name, company)
+            pairs = [part for member, score in members.items() for part in (score, member)]
+            commands.append(("ZADD", key, *pairs))
+        for one in jobs:
+            prepared = one.prepared
+            sha = self.commands[prepared.script].sha
+            args = self.args(one.name, one.encoded, prepared, one.stamp)
+            commands.append(("EVALSHA", sha, len(prepared.keys), *prepared.keys, *args))
+        return commands, len(by_company)
 
-        def stage(pipe: Any) -> None:
-            for company, members in by_company.items():
-                pipe.zadd(keys.company_jobs(self.queue.prefix, self.queue.name, company), members)
-            for one in jobs:
-                self._stage_add(pipe, one.name, one.encoded, one.prepared, one.stamp)
-
-        results = await self._pipelined(stage, len(by_company) + len(jobs))
+    def job_ids(self, results: Sequence[Any], skip: int) -> list[str | BaseException]:
+        """Each job's id from the answers to :meth:`commands_of`'s commands (the first ``skip``
+        are the index entries'), or the error Redis answered for it."""
         out: list[str | BaseException] = []
-        for result in results[len(by_company) :]:
+        for result in results[skip:]:
             if isinstance(result, BaseException):
                 out.append(result)
                 continue

@@ -12,8 +12,6 @@ the outbox in one transaction, ``inline`` runs them here one after the other, ``
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
@@ -21,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ils.errors import BrokerUnavailable, InvalidJobPayload
-from ils.queue.broker import is_connection_error, redact
+from ils.queue.add_stream import add_in_order
+from ils.queue.broker import redact
 from ils.queue.engine_add import bulk_job, json_data
 from ils.queue.executor import validate_payload
 from ils.queue.outbox_row import OutboxRow, utcnow
@@ -37,8 +36,10 @@ if TYPE_CHECKING:
 #: Jobs per pipeline: large enough to hide round trips, small enough that Redis runs one chunk
 #: while the next is built (and to bound what a dropped connection leaves unconfirmed).
 CHUNK = 250
-#: Chunks sent before the first is answered (each on a connection of the bulk client's pool).
+#: Chunks sent before the first one's answers are read (on one connection, in order).
 IN_FLIGHT = 3
+#: The fewest jobs a chunk is cut to so that a small bulk fills the chunks in flight.
+MIN_CHUNK = 50
 
 
 @dataclass(slots=True)
@@ -126,6 +127,13 @@ def validated(
     return items
 
 
+def chunk_size(count: int) -> int:
+    """Jobs per pipeline for a bulk of ``count``: :data:`CHUNK`, or fewer so that a bulk fills
+    :data:`IN_FLIGHT` pipelines (Redis runs one while the next is built), down to
+    :data:`MIN_CHUNK`."""
+    return max(MIN_CHUNK, min(CHUNK, -(-count // IN_FLIGHT)))
+
+
 def distinct(items: list[Item]) -> list[Item]:
     """``items`` without repeats of a job id (BullMQ and the outbox keep one job per id)."""
     seen: dict[str, Item] = {}
@@ -167,49 +175,26 @@ async def enqueue_many(
 async def _add(
     producer: Producer, job_type: JobType, items: list[Item]
 ) -> list[tuple[str, tuple[str, Any, Any]]]:
-    """Add ``items`` chunk by chunk, ``IN_FLIGHT`` chunks at once (the next one is built while
-    Redis runs the last); for each row id, (job id, mode, inline result). The chunks Redis did
-    not confirm, once it stops answering, go to the fallback together."""
+    """Add ``items`` in order, chunk by chunk, ``IN_FLIGHT`` chunks sent at once (the next one
+    is built while Redis runs the last: :func:`ils.queue.add_stream.add_in_order`); for each row
+    id, (job id, mode, inline result). The chunks Redis did not confirm, once it stops
+    answering, go to the fallback together."""
     adder = producer.broker.queues.adder(job_type.queue)
+    size = chunk_size(len(items))
+    chunks = (
+        [bulk_job(adder, job_type.name, i.encoded, i.shared, i.company_id, i.id)
+         for i in items[start : start + size]]
+        for start in range(0, len(items), size)
+    )  # fmt: skip
+    confirmed, error = await add_in_order(adder, chunks, IN_FLIGHT)
     out: list[tuple[str, tuple[str, Any, Any]]] = []
-    unconfirmed: list[Item] = []
-    error: BaseException | None = None
-    pending: collections.deque[tuple[list[Item], asyncio.Task[Any]]] = collections.deque()
-
-    async def settle() -> None:
-        nonlocal error
-        chunk, task = pending.popleft()
-        try:
-            results = await task
-        except Exception as exc:
-            if not is_connection_error(exc):
-                raise
-            error = error or exc
-            unconfirmed.extend(chunk)
-            return
-        for item, result in zip(chunk, results, strict=True):
-            if isinstance(result, BaseException):
-                raise result
-            out.append((item.id, (result, "queued", None)))
-
-    try:
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            if error is not None:
-                unconfirmed.extend(chunk)
-                continue
-            jobs = [bulk_job(adder, job_type.name, i.encoded, i.shared, i.company_id, i.id)
-                    for i in chunk]  # fmt: skip
-            pending.append((chunk, asyncio.ensure_future(adder.add_many(jobs))))
-            if len(pending) >= IN_FLIGHT:
-                await settle()
-        while pending:
-            await settle()
-    finally:
-        for _, task in pending:  # an error above: none left running
-            task.cancel()
+    for item, result in zip(items, (r for answers in confirmed for r in answers), strict=False):
+        if isinstance(result, BaseException):
+            raise result
+        out.append((item.id, (result, "queued", None)))
     if error is not None:
-        out += await _fall_back(producer, job_type, unconfirmed, error, added=len(out))
+        rest = items[len(out) :]
+        out += await _fall_back(producer, job_type, rest, error, added=len(out))
     return out
 
 
