@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from bullmq.backends.redis_backend import RedisBackend
+
 from ils.bootstrap import JobSystem
 from ils.queue.producer import EnqueueOptions
 from tests.support.running import running
@@ -67,3 +70,43 @@ async def test_idle_slots_run_no_fetch_while_one_slot_waits_for_the_queue(system
     # The blocking slot's fetch, then about one by each other slot (a burst may have come):
     # 11 a job at concurrency 10, where the engine alone ran about three a slot (27-29 a job).
     assert fetches <= jobs * concurrency * 1.5, fetches
+
+
+async def test_a_busy_queue_takes_each_next_job_with_the_completion(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch
+):
+    """Node BullMQ's worker completes a job and takes the slot's next one in one script
+    (``moveToFinished`` with ``fetchNext``); the Python engine ran the fetch script
+    (``moveToActive``) again after every job. A queue with jobs waiting: each completion takes
+    the next, and a fetch runs only as a slot starts or finds the queue drained."""
+    queue, jobs = "oma", 120
+    concurrency = system.settings.queue(queue).concurrency
+    for n in range(jobs):  # waiting before the worker starts: a busy queue
+        await system.producer.enqueue(queue, "test-probe", {"tag": f"busy-{n}"})
+    fetches = 0
+    fetch = RedisBackend.moveToActive
+
+    async def counted(self: RedisBackend, *args: object, **kwargs: object) -> object:
+        nonlocal fetches
+        fetches += 1
+        return await fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisBackend, "moveToActive", counted)
+    ran: list[str] = []
+    done = asyncio.Event()
+
+    def handle(payload: object, _ctx: object) -> str:
+        ran.append(str(getattr(payload, "tag", "")))
+        if len(ran) == jobs:
+            done.set()
+        return "ok"
+
+    system.registry.set_handler(queue, "test-probe", handle)
+    async with running(system, queue):
+        await asyncio.wait_for(done.wait(), 30)
+    counts = await system.producer.queue(queue).getJobCounts("completed", "active", "wait")
+    assert counts == {"completed": jobs, "active": 0, "wait": 0}
+    assert sorted(ran) == sorted(f"busy-{n}" for n in range(jobs))  # each job once
+    # A fetch for each slot as it starts, and one for each that finds the queue drained at the
+    # end: not one a job (the engine's worker ran 120 and more here).
+    assert fetches <= 3 * concurrency, (fetches, concurrency)

@@ -1,5 +1,6 @@
 """The BullMQ ``Worker`` the runtime runs, and its options: BullMQ's own, with two steps taken
-over, its lock tokens named, its server's capabilities read and its idle slots kept from fetching.
+over, its lock tokens named, its server's capabilities read, its idle slots kept from fetching
+and each completion taking the slot's next job.
 
 - the stalled-job check is left to :class:`ils.queue.stalls.StallSweeper` (BullMQ's timer would
   first run it a whole interval after start, and hold the shared check key an interval at a time);
@@ -13,7 +14,10 @@ over, its lock tokens named, its server's capabilities read and its idle slots k
   on its main connection only, so its worker rounded every wait up to whole seconds and a delayed
   job ran up to a second after its time;
 - on an idle queue its idle slots do not each run the fetch script for every job that arrives
-  (see :meth:`IlsWorker.getNextJob`); a busy queue is fetched as the engine does.
+  (see :meth:`IlsWorker.getNextJob`);
+- a job's completion takes the slot's next job in the same script (``moveToFinished`` with
+  ``fetchNext``, as Node BullMQ's worker does; see :meth:`IlsWorker.processJob`): the Python
+  engine ran the fetch script again after every job, one script and one round trip more a job.
 """
 
 from __future__ import annotations
@@ -77,9 +81,41 @@ class IlsWorker(Worker):  # type: ignore[misc]
             self.id = self.lockManager.worker_id = f"{self.workerName}:{uuid.uuid4().hex}"
         self._woken = False  # the last job came to a drained queue (see getNextJob)
         self._probe: asyncio.Future[bool] | None = None
+        # The next job each completion took, by the slot's lock token (see processJob).
+        self._fetched: dict[str, list[Any]] = {}
+        complete = self.backend.moveToCompleted
+
+        async def completing(
+            job: Any, value: Any, remove: Any, token: str, fetch_next: bool = True
+        ) -> Any:
+            fetch = not (self.closing or self.paused or self.forceClosing)
+            moved = await complete(job, value, remove, token, fetch)
+            if fetch and moved.get("result") is not None:
+                self._fetched[token] = moved["result"]
+            return moved
+
+        # The engine's worker completes every job through its backend, asking no next job.
+        self.backend.moveToCompleted = completing
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None
+
+    async def processJob(self, job: Any, token: str) -> Any:  # noqa: N802 (BullMQ's name)
+        # The engine's processJob, then the job its completion took (locked with the same
+        # token, as Node BullMQ's worker does): returned to the run loop, which processes a
+        # finished task's job in the same slot. No job there: the queue is drained, as a fetch
+        # that found nothing says, and the slot fetches (or blocks) again.
+        await super().processJob(job, token)
+        fetched = self._fetched.pop(token, None)
+        if fetched is None:
+            return None
+        data, job_id, limit_until, delay_until = fetched
+        next_job = await self.nextJobFromJobData(
+            data, job_id, int(limit_until or 0), int(delay_until or 0), token
+        )
+        if next_job is not None:
+            self.emit("active", next_job, "waiting")
+        return next_job
 
     async def getNextJob(self, token: str) -> Any:  # noqa: N802 (BullMQ's name)
         # On an idle queue the engine's idle slots each ran the fetch script for every job that
