@@ -123,11 +123,9 @@ class EngineAdder:
             name: [scripts.keys[k].encode() for k in names] for name, names in _SCRIPT_KEYS.items()
         }
         self._prepared: dict[int, tuple[Mapping[str, Any], Prepared, int | None]] = {}
-        self._templates: dict[
-            int, tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any], str, Any]
-        ] = {}
+        self._templates: dict[int, _Template] = {}
         self.cluster = isinstance(queue.client, RedisCluster)
-        self._loaded = False  # on a cluster: the scripts loaded on every node
+        self._loaded = False  # the scripts loaded by this adder (on a cluster: on every node)
 
     def prepare(self, opts: Mapping[str, Any]) -> tuple[Prepared, int | None]:
         """The add of a job with ``opts``, and the timestamp it asks for (None: now)."""
