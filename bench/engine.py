@@ -6,10 +6,11 @@ Prints, ILS next to the engine: enqueue/s (``Producer.enqueue`` / ``Queue.add``)
 (``Producer.enqueue_many`` when the producer has it / ``Queue.addBulk``), drain jobs/s and worker
 CPU per job at 1 and 2 processes (ILS's runtime; BullMQ with our options; BullMQ with its
 defaults), worker start time and peak RSS (``bench/worker_start.py``'s measure), and for each the
-Redis commands (by name, Lua scripts' inner commands included) and the Redis server's CPU per
-1,000 jobs. The enqueues of the two sides alternate in blocks (``ENQUEUE_BLOCKS``). The server is started here on a free port (``bench/redis_server.py``), so its
-counters hold the bench's work alone; the drain's polling of the job counts is measured on its
-own and taken out. Everything goes to ``bench/results/engine.json``.
+Redis commands (by name, Lua scripts' inner commands included) and the Redis server's CPU per 1,000
+jobs. The enqueues of the two sides alternate in blocks (``ENQUEUE_BLOCKS``). The server is started
+here on a free port (``bench/redis_server.py``), so its counters hold the bench's work alone; the
+drain's polling of the job counts is measured on its own and taken out. Everything goes to
+``bench/results/engine.json``.
 """
 
 from __future__ import annotations
