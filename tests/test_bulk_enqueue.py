@@ -325,3 +325,34 @@ async def test_a_bulk_of_500_goes_in_three_chunks_in_order(
     assert sizes == [167, 167, 166] and {d.mode for d in done} == {"queued"}
     # One connection, chunks run as sent: the queue has the bulk's jobs in its order.
     assert list(reversed(await waiting_ids(system))) == [d.job_id for d in done]
+
+
+async def test_a_bulk_cancelled_mid_stream_leaves_no_answer_for_the_next(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch
+):
+    """Cancelled with chunks sent and their answers unread (a request that goes away), the
+    stream's connection is dropped: the next bulk on the same client reads its own answers."""
+    built = 0
+    commands_of = engine_add.EngineAdder.commands_of
+    task: asyncio.Task[Any] | None = None
+
+    def counted(self: engine_add.EngineAdder, jobs: Any) -> Any:
+        nonlocal built
+        built += 1
+        if built == 3 and task is not None:  # two chunks sent, none of their answers read
+            task.cancel()
+        return commands_of(self, jobs)
+
+    monkeypatch.setattr(engine_add.EngineAdder, "commands_of", counted)
+    payloads = [{"tag": f"x{i}"} for i in range(750)]
+    task = asyncio.ensure_future(system.producer.enqueue_many("oma", "test-probe", payloads))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.undo()
+    after = await system.producer.enqueue_many(
+        "oma", "test-probe", [{"tag": f"y{i}"} for i in range(300)]
+    )
+    assert {d.mode for d in after} == {"queued"}
+    queue = system.producer.queue("oma")
+    stored = [await queue.getJob(d.job_id) for d in after]
+    assert [j.data["tag"] for j in stored] == [f"y{i}" for i in range(300)]
