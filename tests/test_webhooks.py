@@ -313,6 +313,27 @@ async def test_one_delivery_per_event_and_endpoint_and_the_receiver_drops_replay
     assert await deliveries(db, other.id) == []
 
 
+async def test_a_delivery_job_added_again_after_its_completed_job_went_sends_nothing(
+    redis_url: str, prefix: str, tmp_path: Path, db: Database
+) -> None:
+    """BullMQ keeps a queue's completed jobs up to a count: past it, the same job id is a new
+    job. A delivery handed over again then (the event log's subscriber re-hands the events after
+    its cursor when it restarts) finds its succeeded attempt and sends nothing."""
+    async with wired(redis_url, prefix, tmp_path, db, "ok") as w:
+        event = shipped(w.world.lab.id)
+        [job_id] = await fan_out(db, event)
+        async with running(w.system, "notification"):
+            assert (await finished(w.system, job_id)).state == "completed"
+            queue = w.system.producer.queue("notification")
+            await queue.remove(job_id)  # as the retention trim drops it
+            assert await fan_out(db, event) == [job_id]  # a new job under the same id
+            again = await finished(w.system, job_id)
+        assert again.state == "completed"
+        assert again.return_value == {"skipped": f"delivery {job_id} already succeeded"}
+        assert [r.headers["webhook-id"] for r in w.rx.requests] == [event.id]
+        assert len(await deliveries(db, w.endpoint.id)) == 1
+
+
 async def test_the_event_log_subscriber_enqueues_the_deliveries(
     redis_url: str, prefix: str, tmp_path: Path, db: Database
 ) -> None:

@@ -56,6 +56,7 @@ def delivery_job_id(event_id: str, endpoint_id: int) -> str:
 async def deliver_webhook(payload: DeliverWebhook, ctx: Ctx) -> Any:
     """Send, record the attempt, then succeed, retry, or (refused by the guard, or attempts
     spent) fail, counting the event in the endpoint's failure streak."""
+    import asyncio
     import datetime as dt
 
     from ils.jobs.webhooks.ledger import ledger_for
@@ -65,7 +66,11 @@ async def deliver_webhook(payload: DeliverWebhook, ctx: Ctx) -> Any:
     # The endpoint read and the attempt's row are shared with the deliveries running meanwhile
     # (one query, one transaction for them all): see ils.jobs.webhooks.ledger.
     ledger = ledger_for(ctx.resources.db)
-    endpoint = await ledger.endpoint(payload.endpoint_id)
+    endpoint, succeeded = await asyncio.gather(
+        ledger.endpoint(payload.endpoint_id), ledger.succeeded(ctx.job_id)
+    )
+    if succeeded:  # the same delivery job again (see ils.jobs.webhooks.ledger): sent once
+        return {"skipped": f"delivery {ctx.job_id} already succeeded"}
     if endpoint.company_id != payload.event.company_id:
         raise GiveUp(f"event {payload.event.id} is not of endpoint {endpoint.id}'s company")
     if not (endpoint.enabled or payload.test):

@@ -1,7 +1,13 @@
 """The delivery job's database work, shared by the deliveries one process runs at once: their
-endpoints read in one query, and the rows of the attempts that finish together written in one
+endpoints read in one query (and with them, in another, whether an attempt of the same delivery
+job already succeeded), and the rows of the attempts that finish together written in one
 transaction (:class:`~ils.jobs.coalesce.Coalescer`). A busy worker makes a few transactions a
 second for its deliveries instead of two per delivery.
+
+A delivery job added again under the same id after BullMQ dropped its completed job (past the
+queue's retention), or run again after its worker died between the send's row and BullMQ's
+completion, finds its succeeded attempt and sends nothing: one event reaches one endpoint once
+per delivery job (a replay or an admin's retry is a job of its own).
 
 Each delivery still reads its endpoint after it started (never an older read), and each attempt
 still has exactly one row (its job id and attempt are unique: a second write of the same attempt
@@ -42,11 +48,23 @@ class Ledger:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._endpoints: Coalescer[int, WebhookEndpoint] = Coalescer(self._read)
+        self._succeeded: Coalescer[str, bool] = Coalescer(self._read_succeeded)
         self._rows: Coalescer[Item, bool] = Coalescer(self._write)
 
     async def endpoint(self, endpoint_id: int) -> WebhookEndpoint:
         """The endpoint as it is now; :class:`GiveUp` when it no longer exists."""
         return await self._endpoints(endpoint_id)
+
+    async def succeeded(self, job_id: str) -> bool:
+        """Whether an attempt of delivery job ``job_id`` already succeeded."""
+        return await self._succeeded(job_id)
+
+    async def _read_succeeded(self, job_ids: list[str]) -> list[bool]:
+        c = WebhookDelivery
+        query = select(c.job_id).where(c.job_id.in_(sorted(set(job_ids))), c.ok.is_(True))
+        async with self.db.session() as session:
+            found = set(await session.scalars(query))
+        return [job_id in found for job_id in job_ids]
 
     async def record(
         self, producer: Producer, attempt: Attempt, sent: Sent, final: bool,
