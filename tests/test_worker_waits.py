@@ -110,3 +110,45 @@ async def test_a_busy_queue_takes_each_next_job_with_the_completion(
     # A fetch for each slot as it starts, and one for each that finds the queue drained at the
     # end: not one a job (the engine's worker ran 120 and more here).
     assert fetches <= 3 * concurrency, (fetches, concurrency)
+
+
+async def test_a_busy_queue_of_failing_jobs_takes_each_next_job_with_the_failure(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch
+):
+    """The same for jobs that fail for good (``moveToFinished`` to ``failed`` with
+    ``fetchNext``): each failure takes the next job, and every job fails once, its reason
+    kept."""
+    queue, jobs = "oma", 60
+    concurrency = system.settings.queue(queue).concurrency
+    once = EnqueueOptions(attempts=1)
+    for n in range(jobs):
+        await system.producer.enqueue(queue, "test-probe", {"tag": f"bad-{n}"}, once)
+    fetches = 0
+    fetch = RedisBackend.moveToActive
+
+    async def counted(self: RedisBackend, *args: object, **kwargs: object) -> object:
+        nonlocal fetches
+        fetches += 1
+        return await fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisBackend, "moveToActive", counted)
+    ran: list[str] = []
+    done = asyncio.Event()
+
+    def handle(payload: object, _ctx: object) -> str:
+        ran.append(str(getattr(payload, "tag", "")))
+        if len(ran) == jobs:
+            done.set()
+        raise ValueError(f"bad payload {getattr(payload, 'tag', '')}")
+
+    system.registry.set_handler(queue, "test-probe", handle)
+    async with running(system, queue):
+        await asyncio.wait_for(done.wait(), 30)
+    bullmq_queue = system.producer.queue(queue)
+    assert await bullmq_queue.getJobCounts("failed", "active", "wait") == {
+        "failed": jobs, "active": 0, "wait": 0,
+    }  # fmt: skip
+    [failed] = await bullmq_queue.getJobs(["failed"], 0, 0)
+    assert str(failed.failedReason).startswith("bad payload bad-")
+    assert sorted(ran) == sorted(f"bad-{n}" for n in range(jobs))  # each job once
+    assert fetches <= 3 * concurrency, (fetches, concurrency)

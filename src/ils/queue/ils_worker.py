@@ -15,9 +15,10 @@ and each completion taking the slot's next job.
   job ran up to a second after its time;
 - on an idle queue its idle slots do not each run the fetch script for every job that arrives
   (see :meth:`IlsWorker.getNextJob`);
-- a job's completion takes the slot's next job in the same script (``moveToFinished`` with
-  ``fetchNext``, as Node BullMQ's worker does; see :meth:`IlsWorker.processJob`): the Python
-  engine ran the fetch script again after every job, one script and one round trip more a job.
+- a job's completion, or its final failure, takes the slot's next job in the same script
+  (``moveToFinished`` with ``fetchNext``, as Node BullMQ's worker does; see
+  :meth:`IlsWorker.processJob`): the Python engine ran the fetch script again after every job,
+  one script and one round trip more a job.
 """
 
 from __future__ import annotations
@@ -83,28 +84,34 @@ class IlsWorker(Worker):  # type: ignore[misc]
         self._probe: asyncio.Future[bool] | None = None
         # The next job each completion took, by the slot's lock token (see processJob).
         self._fetched: dict[str, list[Any]] = {}
-        complete = self.backend.moveToCompleted
-
-        async def completing(
-            job: Any, value: Any, remove: Any, token: str, fetch_next: bool = True
-        ) -> Any:
-            fetch = not (self.closing or self.paused or self.forceClosing)
-            moved = await complete(job, value, remove, token, fetch)
-            if fetch and moved.get("result") is not None:
-                self._fetched[token] = moved["result"]
-            return moved
-
-        # The engine's worker completes every job through its backend, asking no next job.
-        self.backend.moveToCompleted = completing
+        # The engine's worker completes or fails every job through its backend, asking no next
+        # job: both moves ask for one here.
+        self.backend.moveToCompleted = self._fetching(self.backend.moveToCompleted)
+        self.backend.moveToFailed = self._fetching(self.backend.moveToFailed)
 
     async def runStalledJobsCheck(self) -> None:  # noqa: N802 (BullMQ's name)
         return None
 
+    def _fetching(self, move: Any) -> Any:
+        """``move`` (the backend's ``moveToCompleted`` or ``moveToFailed``: the job, its value,
+        its retention, the token, then ``fetch_next``) asking for the slot's next job unless the
+        worker pauses or closes; the job it took is kept for :meth:`processJob`."""
+
+        async def moving(job: Any, value: Any, remove: Any, token: str, fetch_next: bool = False,
+                         *rest: Any, **named: Any) -> Any:  # fmt: skip
+            fetch = not (self.closing or self.paused or self.forceClosing)  # not fetch_next's
+            moved = await move(job, value, remove, token, fetch, *rest, **named)
+            if fetch and moved.get("result") is not None:
+                self._fetched[token] = moved["result"]
+            return moved
+
+        return moving
+
     async def processJob(self, job: Any, token: str) -> Any:  # noqa: N802 (BullMQ's name)
-        # The engine's processJob, then the job its completion took (locked with the same
-        # token, as Node BullMQ's worker does): returned to the run loop, which processes a
-        # finished task's job in the same slot. No job there: the queue is drained, as a fetch
-        # that found nothing says, and the slot fetches (or blocks) again.
+        # The engine's processJob, then the job its completion or final failure took (locked
+        # with the same token, as Node BullMQ's worker does): returned to the run loop, which
+        # processes a finished task's job in the same slot. No job there: the queue is drained,
+        # as a fetch that found nothing says, and the slot fetches (or blocks) again.
         await super().processJob(job, token)
         fetched = self._fetched.pop(token, None)
         if fetched is None:
