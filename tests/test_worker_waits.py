@@ -72,17 +72,11 @@ async def test_idle_slots_run_no_fetch_while_one_slot_waits_for_the_queue(system
     assert fetches <= jobs * concurrency * 1.5, fetches
 
 
-async def test_a_busy_queue_takes_each_next_job_with_the_completion(
-    system: JobSystem, monkeypatch: pytest.MonkeyPatch
-):
-    """Node BullMQ's worker completes a job and takes the slot's next one in one script
-    (``moveToFinished`` with ``fetchNext``); the Python engine ran the fetch script
-    (``moveToActive``) again after every job. A queue with jobs waiting: each completion takes
-    the next, and a fetch runs only as a slot starts or finds the queue drained."""
-    queue, jobs = "oma", 120
-    concurrency = system.settings.queue(queue).concurrency
-    for n in range(jobs):  # waiting before the worker starts: a busy queue
-        await system.producer.enqueue(queue, "test-probe", {"tag": f"busy-{n}"})
+async def drain_counting_fetches(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch, queue: str, jobs: int, fail: bool
+) -> tuple[int, list[str]]:
+    """Run ``queue``'s worker over the ``jobs`` waiting there, with a handler that succeeds (or
+    raises, with ``fail``), until each has run: the fetch scripts it ran, and the tags run."""
     fetches = 0
     fetch = RedisBackend.moveToActive
 
@@ -99,11 +93,28 @@ async def test_a_busy_queue_takes_each_next_job_with_the_completion(
         ran.append(str(getattr(payload, "tag", "")))
         if len(ran) == jobs:
             done.set()
+        if fail:
+            raise ValueError(f"bad payload {ran[-1]}")
         return "ok"
 
     system.registry.set_handler(queue, "test-probe", handle)
     async with running(system, queue):
         await asyncio.wait_for(done.wait(), 30)
+    return fetches, ran
+
+
+async def test_a_busy_queue_takes_each_next_job_with_the_completion(
+    system: JobSystem, monkeypatch: pytest.MonkeyPatch
+):
+    """Node BullMQ's worker completes a job and takes the slot's next one in one script
+    (``moveToFinished`` with ``fetchNext``); the Python engine ran the fetch script
+    (``moveToActive``) again after every job. A queue with jobs waiting: each completion takes
+    the next, and a fetch runs only as a slot starts or finds the queue drained."""
+    queue, jobs = "oma", 120
+    concurrency = system.settings.queue(queue).concurrency
+    for n in range(jobs):  # waiting before the worker starts: a busy queue
+        await system.producer.enqueue(queue, "test-probe", {"tag": f"busy-{n}"})
+    fetches, ran = await drain_counting_fetches(system, monkeypatch, queue, jobs, fail=False)
     counts = await system.producer.queue(queue).getJobCounts("completed", "active", "wait")
     assert counts == {"completed": jobs, "active": 0, "wait": 0}
     assert sorted(ran) == sorted(f"busy-{n}" for n in range(jobs))  # each job once
@@ -123,27 +134,7 @@ async def test_a_busy_queue_of_failing_jobs_takes_each_next_job_with_the_failure
     once = EnqueueOptions(attempts=1)
     for n in range(jobs):
         await system.producer.enqueue(queue, "test-probe", {"tag": f"bad-{n}"}, once)
-    fetches = 0
-    fetch = RedisBackend.moveToActive
-
-    async def counted(self: RedisBackend, *args: object, **kwargs: object) -> object:
-        nonlocal fetches
-        fetches += 1
-        return await fetch(self, *args, **kwargs)
-
-    monkeypatch.setattr(RedisBackend, "moveToActive", counted)
-    ran: list[str] = []
-    done = asyncio.Event()
-
-    def handle(payload: object, _ctx: object) -> str:
-        ran.append(str(getattr(payload, "tag", "")))
-        if len(ran) == jobs:
-            done.set()
-        raise ValueError(f"bad payload {getattr(payload, 'tag', '')}")
-
-    system.registry.set_handler(queue, "test-probe", handle)
-    async with running(system, queue):
-        await asyncio.wait_for(done.wait(), 30)
+    fetches, ran = await drain_counting_fetches(system, monkeypatch, queue, jobs, fail=True)
     bullmq_queue = system.producer.queue(queue)
     assert await bullmq_queue.getJobCounts("failed", "active", "wait") == {
         "failed": jobs, "active": 0, "wait": 0,
