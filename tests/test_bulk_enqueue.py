@@ -356,3 +356,29 @@ async def test_a_bulk_cancelled_mid_stream_leaves_no_answer_for_the_next(
     queue = system.producer.queue("oma")
     stored = [await queue.getJob(d.job_id) for d in after]
     assert [j.data["tag"] for j in stored] == [f"y{i}" for i in range(300)]
+
+
+async def test_a_first_bulk_to_a_server_that_holds_its_commands_is_spooled_in_time(
+    own_server: EmbeddedServer, tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """Before its first bulk an adder loads the scripts: that too is bounded (the adds' client
+    sets no timeout of its own), so a server holding every write from the start spools the bulk
+    instead of hanging it (``SCRIPT LOAD`` is held only when every command is: ``ALL``)."""
+    url = own_server.ensure()
+    settings = make_settings(url, "firstbulk", tmp_path, env={"ILS_QUEUE_OMA_FALLBACK": "spool"})
+    system = JobSystem(settings, probe_registry(), database=db)
+    admin = redis.Redis.from_url(url)
+    monkeypatch.setattr(engine_add, "pipeline_timeout", lambda commands: 0.2)
+    try:
+        await asyncio.to_thread(admin.execute_command, "CLIENT", "PAUSE", 1_500, "ALL")
+        held = await system.producer.enqueue_many(
+            "oma", "test-probe", [{"tag": f"f{i}"} for i in range(10)]
+        )
+        await asyncio.to_thread(admin.ping)  # answered when the pause ends
+        assert {d.mode for d in held} == {"spooled"}
+        monkeypatch.undo()
+        assert await system.relay.relay_pending() == 10
+        assert sorted(await waiting_ids(system)) == sorted(d.job_id for d in held)
+    finally:
+        admin.close()
+        await system.close()

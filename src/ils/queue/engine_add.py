@@ -247,12 +247,15 @@ class EngineAdder:
             await self._load_scripts()
 
     async def _load_scripts(self) -> None:
-        """Load the add scripts and the index script (on a cluster: on every primary node)."""
-        for script in (
+        """Load the add scripts and the index script (on a cluster: on every primary node),
+        bounded as the adds are (the client sets no timeout of its own)."""
+        scripts = (
             *(self.commands[n] for n in _SCRIPT_KEYS),
             script_of(self.queue.client, INDEX_JOB_LUA),
-        ):
-            await self.client.script_load(script.script)
+        )
+        async with bounded(len(scripts)):
+            for script in scripts:
+                await self.client.script_load(script.script)
         self._loaded = True
 
     async def add(
