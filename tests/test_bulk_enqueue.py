@@ -17,7 +17,7 @@ from sqlalchemy import event
 from ils.bootstrap import JobSystem
 from ils.domain.db import Database
 from ils.errors import BrokerUnavailable, InvalidJobPayload
-from ils.queue import engine_add, producer_bulk
+from ils.queue import add_bound, engine_add, producer_bulk
 from ils.queue.embedded import EmbeddedServer, free_port
 from ils.queue.outbox_row import OutboxRow
 from ils.queue.producer import EnqueueOptions, job_options
@@ -276,7 +276,7 @@ async def test_adds_redis_does_not_answer_in_time_are_spooled_not_lost(
 
     try:
         await system.producer.enqueue_many("oma", "test-probe", [{"tag": "warm"}])
-        monkeypatch.setattr(engine_add, "pipeline_timeout", short)
+        monkeypatch.setattr(add_bound, "pipeline_timeout", short)
         await asyncio.to_thread(admin.execute_command, "CLIENT", "PAUSE", 10_000, "WRITE")
         try:
             held = await system.producer.enqueue_many(
@@ -368,7 +368,7 @@ async def test_a_first_bulk_to_a_server_that_holds_its_commands_is_spooled_in_ti
     settings = make_settings(url, "firstbulk", tmp_path, env={"ILS_QUEUE_OMA_FALLBACK": "spool"})
     system = JobSystem(settings, probe_registry(), database=db)
     admin = redis.Redis.from_url(url)
-    monkeypatch.setattr(engine_add, "pipeline_timeout", lambda commands: 0.2)
+    monkeypatch.setattr(add_bound, "pipeline_timeout", lambda commands: 0.2)
     try:
         await asyncio.to_thread(admin.execute_command, "CLIENT", "PAUSE", 1_500, "ALL")
         held = await system.producer.enqueue_many(

@@ -7,7 +7,7 @@ redis-py's pipelines send their commands and then read every answer before the n
 use the connection; this module sends each chunk with the connection's own ``pack_commands`` and
 ``send_packed_command`` and reads the answers with its ``read_response``, the steps a pipeline
 takes, in an order a pipeline does not allow. Each send and each chunk's answers are bounded as
-a whole (:func:`ils.queue.engine_add.bounded`). A connection error stops the stream: the
+a whole (:func:`ils.queue.add_bound.bounded`). A connection error stops the stream: the
 connection is dropped (answers may be left on it), and the chunks confirmed so far are returned
 with the error, for the caller to apply its fallback to the rest (every job's id is fixed, so a
 job sent again is added once).
@@ -27,8 +27,9 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, ResponseError
 
+from ils.queue.add_bound import bounded
 from ils.queue.broker import is_connection_error
-from ils.queue.engine_add import BulkJob, EngineAdder, bounded
+from ils.queue.engine_add import BulkJob, EngineAdder
 
 #: The answers of one chunk: each job's id, or the error Redis answered for it.
 Answers = list[str | BaseException]

@@ -14,8 +14,8 @@ round trip (its index entry is written in the same pipeline, just before the add
 The adds go over the server's ``bounded`` client (:meth:`ils.queue.queues.Queues.adder`), whose
 connections set no timer of their own on a write or a read (redis-py's are a sixth of a bulk
 add's CPU, and a task a write): each add or pipeline as a whole must be answered within
-:func:`pipeline_timeout`, else it fails as a connection error (the connection dropped; a bulk's
-chunk is then handled as any chunk Redis did not confirm).
+:func:`ils.queue.add_bound.pipeline_timeout`, else it fails as a connection error (the
+connection dropped; a bulk's chunk is then handled as any chunk Redis did not confirm).
 
 No pipeline asks ``SCRIPT EXISTS`` first (a round trip each): a server that lost the scripts
 answers ``NOSCRIPT``, the scripts are loaded (on a Redis Cluster: on every node, and once before
@@ -25,11 +25,9 @@ before, so a job sent twice is added once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +37,9 @@ from bullmq.backoffs import Backoffs
 from bullmq.job import optsEncodeMap
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ils.queue import keys
-from ils.queue.broker import READ_TIMEOUT_S
+from ils.queue.add_bound import bounded
 from ils.queue.heartbeat import now_ms
 from ils.queue.tenancy import INDEX_GRACE_MS, INDEX_JOB_LUA, PRUNE_ON_WRITE, script_of
 
@@ -82,24 +79,6 @@ class Prepared:
     job_id: str
     dedup_key: str | None
     last: Any | None
-
-
-def pipeline_timeout(commands: int) -> float:
-    """How long ``commands`` sent at once may take to be answered: a reply's timeout, and a
-    millisecond more a command (a chunk of 1,000 adds: 6 s)."""
-    return READ_TIMEOUT_S + commands / 1000
-
-
-@contextlib.asynccontextmanager
-async def bounded(commands: int) -> AsyncIterator[None]:
-    """Bound the round trip of ``commands`` commands as a whole (:func:`pipeline_timeout`): past
-    it, a :class:`redis.exceptions.TimeoutError`, a connection error as a reply's timeout is."""
-    bound = pipeline_timeout(commands)
-    try:
-        async with asyncio.timeout(bound):
-            yield
-    except TimeoutError:
-        raise RedisTimeoutError(f"{commands} commands not answered within {bound:g} s") from None
 
 
 def json_data(data: Any) -> str:
@@ -296,11 +275,12 @@ class EngineAdder:
 
     async def _pipelined(self, stage: Callable[[Any], None], commands: int) -> list[Any]:
         """The ``commands`` that ``stage`` queues on a pipeline, sent in one round trip and
-        answered within :func:`pipeline_timeout`: each one's answer or error. No ``SCRIPT
-        EXISTS`` goes first (a round trip per pipeline): when the server answers ``NOSCRIPT``
-        (it was restarted or flushed), the scripts are loaded and the whole pipeline is sent once
-        more, which adds nothing twice because every job of a pipeline has its id fixed. On a
-        cluster the scripts are loaded on every node before the first pipeline."""
+        answered within :func:`~ils.queue.add_bound.pipeline_timeout`: each one's answer or
+        error. No ``SCRIPT EXISTS`` goes first (a round trip per pipeline): when the server
+        answers ``NOSCRIPT`` (it was restarted or flushed), the scripts are loaded and the whole
+        pipeline is sent once more, which adds nothing twice because every job of a pipeline has
+        its id fixed. On a cluster the scripts are loaded on every node before the first
+        pipeline."""
         for again in (False, True):
             if again or (self.cluster and not self._loaded):
                 await self._load_scripts()
