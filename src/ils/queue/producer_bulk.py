@@ -44,18 +44,23 @@ MIN_CHUNK = 50
 
 @dataclass(slots=True)
 class Item:
-    """One validated job of a bulk: its id (fixed), data (as a dict and as sent), options (with
-    the id, and as shared by the bulk's jobs), typed payload, company, and when it was
-    validated."""
+    """One validated job of a bulk: its id (fixed), data (as a dict and as sent), options (as
+    shared by the bulk's jobs), typed payload, company, and when it was validated."""
 
     id: str
     wire: dict[str, Any]
     encoded: str
-    options: dict[str, Any]
     shared: dict[str, Any]
     typed: Payload
     company_id: int | None
     created_at: dt.datetime
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The job's own options: the shared ones with its id (for the outbox and fallbacks; a
+        direct add packs the id alone: :meth:`~ils.queue.engine_add.EngineAdder.prepare_with_id`).
+        """
+        return {**self.shared, "jobId": self.id}
 
     def row(self, queue: str, name: str) -> OutboxRow:
         """The job as an outbox row (made only for the outbox: a direct add needs none)."""
@@ -120,8 +125,7 @@ def validated(
             check_encoded_size(job_type.key, wire, encoded, limit)
             opts = producer.options_of(job_type, spec, chosen)
             job_id = str(opts.get("jobId") or "") or os.urandom(16).hex()  # as uuid4().hex
-            with_id = {**opts, "jobId": job_id}
-            items.append(Item(job_id, wire, encoded, with_id, opts, typed, company, now))
+            items.append(Item(job_id, wire, encoded, opts, typed, company, now))
     except InvalidJobPayload as exc:
         raise named_at(exc, job_type.key, len(items)) from exc  # the first payload not added
     return items
