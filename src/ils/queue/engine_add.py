@@ -238,11 +238,21 @@ class EngineAdder:
         self._loaded = True
 
     async def add(
-        self, name: str, encoded: str, opts: Mapping[str, Any], company_id: int | None
+        self,
+        name: str,
+        encoded: str,
+        opts: Mapping[str, Any],
+        company_id: int | None,
+        job_id: str | None = None,
     ) -> str:
-        """Add one job (its data already ``encoded``); its id. A company's job is written into
-        its index first, in the same round trip (its id is fixed: see :meth:`_pipelined`)."""
-        prepared, stamp = self.prepared(opts)
+        """Add one job (its data already ``encoded``); its id. With ``job_id``, ``opts`` are
+        options shared by many jobs and the job's are them with this id
+        (:meth:`prepare_with_id`). A company's job is written into its index first, in the same
+        round trip (its id is fixed: see :meth:`_pipelined`)."""
+        if job_id is None:
+            prepared, stamp = self.prepared(opts)
+        else:
+            prepared, stamp = self.prepare_with_id(opts, job_id)
         if company_id is not None:
             return await self._add_indexed(name, encoded, prepared, stamp, company_id)
         script = self.commands[prepared.script]

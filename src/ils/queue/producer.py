@@ -218,13 +218,17 @@ class Producer:
             row = OutboxRow.new(queue, name, wire, opts)
             await relay.write(session, row)
             return Enqueued(queue, name, row.id, "outbox")
-        if company is not None and not opts.get("jobId"):
-            opts = {**opts, "jobId": new_job_id()}  # the index entry is written by id
+        # A company's index entry is written by id: one is given here when the options have
+        # none (packed alone; the job type's options stay shared, prepared once).
+        given = new_job_id() if company is not None and not opts.get("jobId") else None
+        adder = self.broker.queues.adder(queue)
         try:
-            job_id = await self.broker.queues.adder(queue).add(name, encoded, opts, company)
+            job_id = await adder.add(name, encoded, opts, company, given)
         except Exception as exc:
             if not is_connection_error(exc):
                 raise
+            if given is not None:
+                opts = {**opts, "jobId": given}
             if spec.fallback == "spool":
                 row = OutboxRow.new(queue, name, wire, opts)
                 return await self._spool(row, job_type.key, exc)
