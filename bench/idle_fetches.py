@@ -18,16 +18,16 @@ Talks only to a Redis on this machine, under a fresh key prefix it deletes at th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*
 
 from bullmq import Queue, Worker
+from tests.support.fetch_counts import one_at_a_time
 
 from noop_jobs import JOB_NAME, QUEUE, payload_data
 from redis_scope import DEFAULT_URL, OurSide, scoped_run
@@ -44,33 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def one_at_a_time(worker: Any, add: Any, jobs: int) -> dict[str, float]:
-    """``jobs`` jobs, each added once ``worker`` blocks on its queue again; fetches and CPU."""
-    blocking, done = asyncio.Event(), asyncio.Event()
-    fetches = 0
-    wait, fetch = worker.backend.waitForJob, worker.backend.moveToActive
-
-    async def waiting(block_timeout: float) -> Any:
-        blocking.set()
-        return await wait(block_timeout)
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal fetches
-        fetches += 1
-        return await fetch(*args, **kwargs)
-
-    worker.backend.waitForJob, worker.backend.moveToActive = waiting, counted
-    worker.on("completed", lambda *_: done.set())
-    await asyncio.wait_for(blocking.wait(), 30)
-    fetches, cpu = 0, time.process_time()
-    for seq in range(jobs):
-        blocking.clear()
-        done.clear()
-        await add(seq)
-        await asyncio.wait_for(done.wait(), 30)
-        await asyncio.wait_for(blocking.wait(), 30)
-    cpu = time.process_time() - cpu
-    return {"fetches_per_job": fetches / jobs, "cpu_ms_per_job": cpu * 1000 / jobs}
+async def counted_per_job(worker: Any, add: Any, jobs: int) -> dict[str, float]:
+    """Fetch scripts and CPU milliseconds a job, ``jobs`` jobs each added to an idle queue."""
+    counted = await one_at_a_time(worker, add, jobs)
+    return {"fetches_per_job": counted.per_job, "cpu_ms_per_job": counted.cpu_s * 1000 / jobs}
 
 
 async def engine_side(url: str, prefix: str, concurrency: int, jobs: int) -> dict[str, float]:
@@ -86,7 +63,7 @@ async def engine_side(url: str, prefix: str, concurrency: int, jobs: int) -> dic
         async def add(seq: int) -> None:
             await queue.add(JOB_NAME, payload_data(seq, "x"))
 
-        return await one_at_a_time(worker, add, jobs)
+        return await counted_per_job(worker, add, jobs)
     finally:
         await worker.close()
         await queue.close()
@@ -102,7 +79,7 @@ async def our_side(url: str, prefix: str, concurrency: int, jobs: int) -> dict[s
         async def add(seq: int) -> None:
             await ours.producer.enqueue(QUEUE, JOB_NAME, payload_data(seq, "x"))
 
-        return await one_at_a_time(runtime.workers[QUEUE], add, jobs)
+        return await counted_per_job(runtime.workers[QUEUE], add, jobs)
     finally:
         await runtime.stop()
         await ours.close()

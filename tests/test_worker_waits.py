@@ -13,6 +13,7 @@ from bullmq.backends.redis_backend import RedisBackend
 
 from ils.bootstrap import JobSystem
 from ils.queue.producer import EnqueueOptions
+from tests.support.fetch_counts import one_at_a_time
 from tests.support.running import running
 
 
@@ -44,32 +45,15 @@ async def test_idle_slots_run_no_fetch_while_one_slot_waits_for_the_queue(system
     concurrency = system.settings.queue(queue).concurrency
     async with running(system, queue) as runtime:
         await runtime.wait_started(10)
-        worker = runtime.workers[queue]
-        blocking, done = asyncio.Event(), asyncio.Event()
-        fetches = 0
-        wait, fetch = worker.backend.waitForJob, worker.backend.moveToActive
 
-        async def waiting(block_timeout: float) -> object:
-            blocking.set()
-            return await wait(block_timeout)
+        async def add(n: int) -> object:  # each job reaches an empty queue, its worker blocking
+            return await system.producer.enqueue(queue, "test-probe", {"tag": f"idle-{n}"})
 
-        async def counted(*args: object, **kwargs: object) -> object:
-            nonlocal fetches
-            fetches += 1
-            return await fetch(*args, **kwargs)
-
-        worker.backend.waitForJob, worker.backend.moveToActive = waiting, counted
-        worker.on("completed", lambda *_: done.set())
-        for n in range(jobs):  # each job reaches a queue that is empty, its worker blocking
-            await asyncio.wait_for(blocking.wait(), 10)
-            blocking.clear()
-            done.clear()
-            await system.producer.enqueue(queue, "test-probe", {"tag": f"idle-{n}"})
-            await asyncio.wait_for(done.wait(), 10)
+        counted = await one_at_a_time(runtime.workers[queue], add, jobs, timeout_s=10)
     assert concurrency == 10
     # The blocking slot's fetch, then about one by each other slot (a burst may have come):
     # 11 a job at concurrency 10, where the engine alone ran about three a slot (27-29 a job).
-    assert fetches <= jobs * concurrency * 1.5, fetches
+    assert counted.fetches <= jobs * concurrency * 1.5, counted
 
 
 async def drain_counting_fetches(
