@@ -4,10 +4,13 @@ notification and the trace's drawing, then that drawing as a job of its own), ne
 parser (``parse`` + ``validate``) of the same bytes in this process, in the same run.
 
 A middle step, the handler alone (the job's work called in a loop, no queue), splits the cost
-between the database and file writes and the queue. Each path's CPU time per file (this
-process's, its threads' included: the job path's workers, relay and SQLite run here too; the
-Redis server's not) is reported beside its rate: on a shared machine it moves less than the
-wall time does. Run: ``.venv/bin/python bench/oma_job.py
+between the database and file writes and the queue. A floor, the parse job: the same files
+through jobs of a type whose handler only decodes, parses and validates (``bench-oma-parse``,
+declared in this module), one job a file: the most any job path that reads the file in its
+job can keep of the bare parser's rate, with nothing stored, notified or drawn. Each path's
+CPU time per file (this process's, its threads' included: the job path's workers, relay and
+SQLite run here too; the Redis server's not) is reported beside its rate: on a shared machine
+it moves less than the wall time does. Run: ``.venv/bin/python bench/oma_job.py
 [--files N] [--concurrency C] [--redis-url URL]`` (or ``make bench-oma-job``). SQLite in a
 temporary directory; Redis on this machine under a fresh key prefix, deleted afterwards. The
 goal (the job path keeps at least 70% of the bare parser's rate) is printed, never asserted.
@@ -41,12 +44,30 @@ from ils.jobs.oma.process import process
 from ils.oma import parse
 from ils.oma.validate import validate
 from ils.queue.context import JobContext
+from ils.queue.declare import job
+from ils.queue.registry import Payload
 from ils.settings import load_settings
 from oma_parse import commit
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
 
 RESULTS = Path(__file__).resolve().parent / "results" / "oma_job.json"
 GOAL = 0.70
+PARSE_JOB = "bench-oma-parse"
+
+
+class ParsePayload(Payload):
+    """The file in base64, as ``process-oma-file`` takes it."""
+
+    content: str
+
+
+async def parse_only(payload: ParsePayload, ctx: JobContext[None]) -> None:
+    """The floor: decode, parse and validate, nothing else."""
+    validate(parse(base64.b64decode(payload.content)))
+
+
+PARSE_ONLY = job(ParsePayload, queue="oma", name=PARSE_JOB,
+                 description="parses an OMA file (benchmarks)")(parse_only)  # fmt: skip
 
 
 def files(n: int, points: int) -> list[bytes]:
@@ -83,6 +104,7 @@ def settings(url: str, prefix: str, workdir: Path, concurrency: int) -> Any:
     return load_settings({
         "REDIS_URL": url, "ILS_REDIS_PREFIX": prefix, "ILS_VAR_DIR": str(workdir / "var"),
         "ILS_QUEUE_OMA_CONCURRENCY": str(concurrency), "ILS_QUEUE_OMA_DRAIN_DELAY_S": "1",
+        "ILS_IMPORTS": "oma_job",
     })  # fmt: skip
 
 
@@ -105,19 +127,22 @@ async def handler_rate(system: JobSystem, world: OmaWorld, data: list[bytes]
     return timed.per_file(len(data))
 
 
-async def job_rate(system: JobSystem, world: OmaWorld, data: list[bytes]
+async def job_rate(system: JobSystem, world: OmaWorld, data: list[bytes], name: str = ""
                    ) -> tuple[float, float]:  # fmt: skip
     """Files/s (and CPU ms a file) from enqueueing every file (workers running) to the last one
-    processed and drawn (two jobs a file), read from the queue's counts every 20 ms."""
+    processed and drawn (two jobs a file), read from the queue's counts every 20 ms; with
+    ``name`` (the parse job's), one job of that type a file."""
     before = await system.admin.counts("oma")
+    jobs = len(data) if name else 2 * len(data)
     with Timed() as timed:
         for one in data:
-            await system.producer.enqueue("oma", "process-oma-file", payload(world, one))
+            data_ = {"content": payload(world, one)["content"]} if name else payload(world, one)
+            await system.producer.enqueue("oma", name or "process-oma-file", data_)
         while True:
             counts = await system.admin.counts("oma")
             if counts["failed"] > before["failed"]:
                 raise RuntimeError("an oma job failed")
-            if counts["completed"] - before["completed"] >= 2 * len(data):
+            if counts["completed"] - before["completed"] >= jobs:
                 break
             await asyncio.sleep(0.02)
     return timed.per_file(len(data))
@@ -140,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 await job_rate(system, world, files(args.concurrency, args.points))  # warm-up
                 queued, queued_cpu = await job_rate(system, world, data)
+                floor, floor_cpu = await job_rate(system, world, data, PARSE_JOB)
             finally:
                 await runtime.stop()
         finally:
@@ -156,6 +182,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "bare_cpu_ms": round(bare_cpu, 3), "handler_cpu_ms": round(direct_cpu, 3),
             "handler_cpu_ratio": round(bare_cpu / direct_cpu, 4),
             "job_cpu_ms": round(queued_cpu, 3), "job_cpu_ratio": round(bare_cpu / queued_cpu, 4),
+            "parse_job_files_s": round(floor, 1), "parse_job_ratio": round(floor / bare, 4),
+            "parse_job_cpu_ms": round(floor_cpu, 3),
+            "parse_job_cpu_ratio": round(bare_cpu / floor_cpu, 4),
             }  # fmt: skip
 
 
@@ -172,6 +201,8 @@ def table(r: dict[str, Any]) -> str:
         f"| {r['handler_cpu_ms']:.2f} | {r['handler_cpu_ratio']} |",
         f"| the job path (process + render) | {r['job_files_s']:,.0f} | {r['job_ratio']} "
         f"| {r['job_cpu_ms']:.2f} | {r['job_cpu_ratio']} |",
+        f"| the parse job alone (the floor) | {r['parse_job_files_s']:,.0f} "
+        f"| {r['parse_job_ratio']} | {r['parse_job_cpu_ms']:.2f} | {r['parse_job_cpu_ratio']} |",
     ])  # fmt: skip
 
 
