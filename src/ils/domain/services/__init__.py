@@ -3,7 +3,8 @@
 This module holds what their inputs and results share: exact money amounts and a line's total,
 bounded text and ids, partial updates (derived from what a row is created from), a window and a
 page of rows, filters and the newest-first order of a list, adding and changing a row,
-per-company document numbers, a job handed to the queue, and a job for a row's user.
+per-company document numbers, a job handed to the queue, a job for a row's user, and a row
+changed only if it still holds what the caller read (one conditional ``UPDATE``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import (
     create_model,
     field_validator,
 )
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
@@ -212,6 +213,25 @@ async def changed(session: AsyncSession, row: RowT, changes: Mapping[str, Any]) 
         setattr(row, name, value)
     await session.flush()
     return row
+
+
+async def updated_if(
+    session: AsyncSession, row: OwnedT, conditions: Sequence[ColumnElement[bool]], **values: Any
+) -> bool:
+    """Set ``values`` on ``row`` in one ``UPDATE`` that matches it only while ``conditions``
+    hold, so of two requests racing exactly one wins; ``row`` is read again either way (the
+    loser sees what changed). Whether it matched."""
+    model = type(row)
+    stmt = (
+        update(model)
+        .where(model.id == row.id, *conditions)
+        .values(**values)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    matched = (await session.execute(stmt)).scalar_one_or_none()
+    await session.refresh(row)
+    return matched is not None
 
 
 async def for_user(user_id: int | None, helper: Helper[Any], **fields: Any) -> list[Enqueued]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ils.domain.models import (
@@ -46,6 +46,7 @@ from ils.domain.services import (
     company_page,
     line_total,
     next_sequence,
+    updated_if,
 )
 from ils.domain.services.catalog import company_products
 from ils.errors import Conflict, Invalid
@@ -237,16 +238,9 @@ async def issue_invoice(session: AsyncSession, invoice: Invoice) -> QueuedJob:
     """Issue a draft and queue its PDF (relayed once the transaction commits)."""
     if invoice.status is not InvoiceStatus.draft:
         raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
-    stmt = (
-        update(Invoice)
-        .where(Invoice.id == invoice.id, Invoice.status == InvoiceStatus.draft)
-        .values(status=InvoiceStatus.issued, issued_at=utcnow())
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    )
-    issued = (await session.execute(stmt)).scalar_one_or_none()
-    await session.refresh(invoice)
-    if issued is None:
+    draft = [Invoice.status == InvoiceStatus.draft]
+    if not await updated_if(session, invoice, draft, status=InvoiceStatus.issued,
+                            issued_at=utcnow()):  # fmt: skip
         raise Conflict(f"invoice {invoice.number} is already {invoice.status.value}")
     await emit.invoice_issued(session, invoice)
     return QueuedJob.of(
@@ -286,20 +280,10 @@ async def record_payment(
         raise Invalid("paid_at", "must not be in the future")
     _check_payable(invoice, data.amount)
     # One conditional UPDATE: two payments racing can never take the amount paid past the total.
-    stmt = (
-        update(Invoice)
-        .where(
-            Invoice.id == invoice.id,
-            Invoice.status == InvoiceStatus.issued,
-            Invoice.amount_paid + data.amount <= Invoice.total,
-        )
-        .values(amount_paid=Invoice.amount_paid + data.amount)
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    )
-    applied = (await session.execute(stmt)).scalar_one_or_none()
-    await session.refresh(invoice)
-    if applied is None:
+    payable = [Invoice.status == InvoiceStatus.issued,
+               Invoice.amount_paid + data.amount <= Invoice.total]  # fmt: skip
+    if not await updated_if(session, invoice, payable,
+                            amount_paid=Invoice.amount_paid + data.amount):  # fmt: skip
         _check_payable(invoice, data.amount)  # says what changed meanwhile
         raise Conflict(f"invoice {invoice.number} changed meanwhile: try again")
     if invoice.amount_paid == invoice.total:

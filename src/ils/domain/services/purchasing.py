@@ -28,6 +28,7 @@ from ils.domain.services import (
     company_page,
     line_total,
     next_sequence,
+    updated_if,
 )
 from ils.domain.services.catalog import company_products, company_supplier
 from ils.errors import Conflict, Invalid
@@ -122,16 +123,7 @@ async def _move(
 ) -> None:
     """Move ``order`` from ``wanted`` to ``to`` in one conditional UPDATE, so of two requests
     racing (a double click on "send") exactly one wins and the other is a :class:`Conflict`."""
-    stmt = (
-        update(PurchaseOrder)
-        .where(PurchaseOrder.id == order.id, PurchaseOrder.status == wanted)
-        .values(status=to, **values)
-        .returning(PurchaseOrder.id)
-        .execution_options(synchronize_session=False)
-    )
-    moved = (await session.execute(stmt)).scalar_one_or_none()
-    await session.refresh(order)
-    if moved is None:
+    if not await updated_if(session, order, [PurchaseOrder.status == wanted], status=to, **values):
         raise Conflict(
             f"purchase order {order.number} is {order.status.value}, not {wanted.value}: "
             f"it cannot be {to.value}"
