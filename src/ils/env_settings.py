@@ -9,11 +9,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-def http_url(value: str) -> str:
-    """``value`` stripped of spaces and a trailing slash; ValueError unless http(s) with a host."""
+def http_url(value: str, example: str | None = None) -> str:
+    """``value`` stripped of spaces and a trailing slash; ValueError unless http(s) with a host
+    (naming ``example`` when given)."""
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL")
+        hint = f", e.g. {example}" if example else ""
+        raise ValueError(f"must be an http:// or https:// URL{hint}")
     return value.strip().rstrip("/")
 
 

@@ -81,7 +81,10 @@ def test_defaults_and_values_from_the_environment(tmp_path: Path):
         ({"ILS_SESSION_MAX_AGE_S": "3600"}, "no longer read; use ILS_SESSION_ABSOLUTE_S"),
         ({"ILS_TOKEN_IDEL_S": "60"}, "did you mean ILS_TOKEN_IDLE_S"),
         ({"ILS_LOGIN_MAX_FAILURES": "0"}, "ILS_LOGIN_MAX_FAILURES"),
-        ({"ILS_PUBLIC_URL": "ftp://localhost"}, "ILS_PUBLIC_URL: .*http"),
+        (
+            {"ILS_PUBLIC_URL": "ftp://localhost"},
+            "ILS_PUBLIC_URL: .*http.*e.g. https://localhost:8443",
+        ),
         ({"ILS_SESSION_IDLE": "60"}, "did you mean ILS_SESSION_IDLE_S"),
         ({"ILS_SESION_ABSOLUTE_S": "60"}, "did you mean ILS_SESSION_ABSOLUTE_S"),
         ({"ILS_COOKIE_DOMAIN": "x"}, "unknown setting ILS_COOKIE_DOMAIN.*did you mean"),

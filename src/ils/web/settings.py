@@ -14,7 +14,6 @@ import stat
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -25,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ils.env_settings import networks
+from ils.env_settings import http_url, networks
 from ils.errors import ConfigurationError
 from ils.queue.vardir import private_dir
 from ils.web.quota_settings import DEFAULT_QUOTAS, QuotaRule
@@ -134,10 +133,7 @@ class WebSettings(BaseModel):
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL, e.g. https://localhost:8443")
-        return value.strip().rstrip("/")
+        return http_url(value, example="https://localhost:8443")
 
 
 def _read_key_file(path: Path) -> str:
