@@ -1,5 +1,6 @@
-// What the list pages (schedules, webhooks) build their tables from: a time in this browser's
-// zone, a text cell, and a small button that reports its action's error as a toast.
+// What the list pages (schedules, webhooks, events, dead letters) build their tables from: a
+// time in this browser's zone, a text cell, and a small button that reports its action's error
+// as a toast.
 import { notify } from "./toast.js";
 
 export function at(iso) {

@@ -2,14 +2,11 @@
 // replayed yet", each one's detail in the panel, and replay (one or the selected) and discard
 // behind the confirmation dialog. The API applies the viewer's company and masking.
 import { api } from "./api.js";
+import { at } from "./cells.js";
 import { confirmAction, h } from "./dialogs.js";
 import { PAGE_SIZE, PagedTable } from "./paged.js";
 
 const URL = "/api/queue/dead-letters";
-
-function at(iso) {
-  return iso ? new Date(iso).toLocaleString() : "—";
-}
 
 export class DeadLettersView extends PagedTable {
   constructor({ canAct, notify, panel, onOpen, onChanged }) {

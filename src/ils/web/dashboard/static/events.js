@@ -2,6 +2,7 @@
 // newest first, filtered by type and subject, paged by cursor through /api/events; events
 // recorded while the page is open arrive over /ws and are added on top when they match.
 import { api } from "./api.js";
+import { cell } from "./cells.js";
 import { notify } from "./toast.js";
 
 const tbody = document.getElementById("events-body");
@@ -12,12 +13,6 @@ const older = document.getElementById("older");
 const liveState = document.getElementById("live-state");
 const shown = new Set();
 let cursor = null;
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = String(text);
-  return td;
-}
 
 // An order's subject links to the order's page (its lens shapes).
 function subjectCell(e) {
