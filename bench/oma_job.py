@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import base64
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -49,6 +48,7 @@ from ils.queue.registry import Payload
 from ils.settings import load_settings
 from oma_parse import commit
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
+from reporting import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "oma_job.json"
 GOAL = 0.70
@@ -215,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.redis_url = checked_url(args.redis_url)
     result = asyncio.run(run(args))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, RESULTS)
     print(table(result))
     verdict = "meets" if result["job_ratio"] >= GOAL else "misses"
     print(f"\njob path ratio {result['job_ratio']}: {verdict} the goal of {GOAL} (information)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from ils.jobs.pdf.load import LOADERS
 from ils.jobs.pdf.render import render_document
 from ils.settings import load_settings
 from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
+from reporting import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pdf_throughput.json"
 GOAL = 0.70
@@ -165,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.redis_url = checked_url(args.redis_url)
     result = asyncio.run(run(args))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, RESULTS)
     print(table(result))
     # The goal is judged at the concurrency the pdf queue runs with (the seed's 3, the default
     # here); concurrency 1 shows the per-job overhead on its own.
