@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ils.domain.models.events import Event
-from ils.events.envelope import Actor, Subject
-from ils.events.record import record
+from ils.events.envelope import Subject
+from ils.events.record import record_unless_seen
 
 if TYPE_CHECKING:
     from ils.queue.dead_letters import DeadLetter
@@ -32,20 +30,12 @@ async def record_once(
     subject: Subject,
     data: dict[str, Any],
     producer: Producer | None = None,
-) -> Event | None:
+) -> bool:
     """Record the event a job's run owes, unless a run of the same job recorded it (same type,
-    job and subject); the event, or None when it was there already."""
-    seen = await session.scalar(
-        select(Event.id).where(
-            Event.type == event_type, Event.actor_job_id == job_id,
-            Event.subject_type == subject.type, Event.subject_id == subject.id,
-        ).limit(1)
-    )  # fmt: skip
-    if seen is not None:
-        return None
-    return await record(
-        session, event_type, company_id=company_id, subject=subject, data=data,
-        actor=Actor.system(job_id=job_id), producer=producer,
+    job and subject); whether it was recorded now."""
+    return await record_unless_seen(
+        session, event_type, job_id=job_id, company_id=company_id, subject=subject, data=data,
+        producer=producer,
     )  # fmt: skip
 
 
