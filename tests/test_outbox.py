@@ -184,6 +184,33 @@ async def test_a_caller_job_id_is_the_outbox_id_and_a_second_write_adds_nothing(
         EnqueueOptions(job_id="x" * (OUTBOX_ID_MAX + 1))
 
 
+async def test_a_job_id_written_again_is_handed_over_again_unless_it_is_shared(
+    system: JobSystem, db: Database
+):
+    """Each commit hands its job to BullMQ, the outbox row already there or not: a job BullMQ no
+    longer keeps comes back (the event log's subscriber relies on it when it hands events over
+    again). A ``shared_id`` names a window that many transactions share (the event dispatch's
+    pass): a commit that finds its row there joins that row's job and hands over nothing."""
+    queue = system.producer.queue("oma")
+
+    async def enqueue(options: EnqueueOptions) -> None:
+        async with db.session() as session:
+            await system.producer.enqueue("oma", "test-probe", {}, options, session=session)
+        await system.relay.wait_idle()
+
+    for shared in (False, True):
+        job_id = f"window-{shared}"
+        await enqueue(EnqueueOptions(job_id=job_id, shared_id=shared))
+        assert await waiting_ids(system) == [job_id]
+        await queue.remove(job_id)  # as BullMQ's retention would drop it
+        await enqueue(EnqueueOptions(job_id=job_id, shared_id=shared))
+        assert await waiting_ids(system) == ([] if shared else [job_id])
+        await queue.remove(job_id)
+    assert await system.outbox.count() == 2 and await system.outbox.count(pending=True) == 0
+    with pytest.raises(ValueError, match="shared_id is about the given job id"):
+        EnqueueOptions(shared_id=True)
+
+
 def test_a_relayed_job_keeps_only_what_is_left_of_its_delay():
     row = OutboxRow.new("oma", "test-probe", {}, {"delay": 60_000, "attempts": 3})
     assert row.options["jobId"] == row.id

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ils.queue.outbox_row import ERROR_MAX, OutboxRow, aware
 from ils.queue.outbox_table import outbox
 
+#: Dialects whose insert skips an id already there and returns the ids it wrote.
+UPSERT_DIALECTS = frozenset({"postgresql", "sqlite"})
+
 
 def _row(raw: Row[Any]) -> OutboxRow:
     m = raw._mapping
@@ -62,42 +65,49 @@ class Outbox:
 
     def _insert(self) -> Insert:
         # A job id already in the outbox is one job, as BullMQ keeps one job per id: the second
-        # write is dropped rather than breaking the caller's transaction. One statement object,
-        # executed with many rows: compiled once, then taken from SQLAlchemy's cache. The
-        # dialect's module is imported here, where the engine has loaded it already: a process
-        # on SQLite never loads PostgreSQL's (about 0.1 s of start-up).
+        # write is dropped rather than breaking the caller's transaction, and the ids returned
+        # are those written. One statement object, executed with many rows: compiled once, then
+        # taken from SQLAlchemy's cache. The dialect's module is imported here, where the engine
+        # has loaded it already: a process on SQLite never loads PostgreSQL's (about 0.1 s of
+        # start-up).
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects import postgresql
 
-            return postgresql.insert(outbox).on_conflict_do_nothing()
+            return postgresql.insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
         if dialect == "sqlite":
             from sqlalchemy.dialects import sqlite
 
-            return sqlite.insert(outbox).on_conflict_do_nothing()
+            return sqlite.insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
         return outbox.insert()
 
-    async def write(self, session: AsyncSession, row: OutboxRow) -> None:
-        """Write ``row`` in ``session``'s transaction; it exists only once that commits."""
-        await self.write_many(session, [row])
+    async def write(self, session: AsyncSession, row: OutboxRow) -> bool:
+        """Write ``row`` in ``session``'s transaction; it exists only once that commits. False
+        when a row of its id was there already (nothing written)."""
+        return bool(await self.write_many(session, [row]))
 
-    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
-        """Write ``rows`` in ``session``'s transaction, in one statement."""
-        if rows:
-            values = [
-                {
-                    "id": row.id,
-                    "queue": row.queue,
-                    "name": row.name,
-                    "payload": row.payload,
-                    "options": row.options,
-                    "created_at": row.created_at,
-                    "relay_attempts": 0,
-                    "company_id": row.company_id,
-                }
-                for row in rows
-            ]
-            await session.execute(self._insert(), values)
+    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> set[str]:
+        """Write ``rows`` in ``session``'s transaction, in one statement; the ids written (not
+        those of rows whose id was there already)."""
+        if not rows:
+            return set()
+        values = [
+            {
+                "id": row.id,
+                "queue": row.queue,
+                "name": row.name,
+                "payload": row.payload,
+                "options": row.options,
+                "created_at": row.created_at,
+                "relay_attempts": 0,
+                "company_id": row.company_id,
+            }
+            for row in rows
+        ]
+        result = await session.execute(self._insert(), values)
+        if self.engine.dialect.name in UPSERT_DIALECTS:  # the statement returns the ids written
+            return set(result.scalars())
+        return {row.id for row in rows}
 
     async def spool(self, row: OutboxRow) -> None:
         """Write ``row`` in a transaction of its own, committed before this returns."""

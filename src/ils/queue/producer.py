@@ -53,6 +53,11 @@ class EnqueueOptions(BaseModel):
     Redis — or, with ``dedup_ttl_s``, for that window from its add — adding another job with the
     same key adds nothing and answers the first job's id. Through the outbox the key travels with
     the row, so two transactions enqueueing the same key within the window make one job.
+
+    ``shared_id`` (with ``job_id``, through a session's outbox): a job id that names a window
+    (every transaction of it asks for the same job); a transaction that finds that id in the
+    outbox already joins that row's job and hands nothing to BullMQ again. Without it, each
+    commit hands its job over (BullMQ adds a job once per id; a job it no longer keeps comes back).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,11 +69,14 @@ class EnqueueOptions(BaseModel):
     dedup_ttl_s: float | None = Field(None, gt=0)
     # At most the outbox id's width: a job id must work with a session and when spooled too.
     job_id: str | None = Field(None, min_length=1, max_length=OUTBOX_ID_MAX)
+    shared_id: bool = False
 
     @model_validator(mode="after")
     def _window_needs_a_key(self) -> EnqueueOptions:
         if self.dedup_ttl_s is not None and self.dedup_key is None:
             raise ValueError("dedup_ttl_s is the window of a dedup_key: give dedup_key too")
+        if self.shared_id and self.job_id is None:
+            raise ValueError("shared_id is about the given job id: give job_id too")
         return self
 
     @field_validator("job_id")
@@ -216,7 +224,7 @@ class Producer:
         if session is not None:
             relay = self.relay_for(f"enqueueing {job_type.key} with a session")
             row = OutboxRow.new(queue, name, wire, opts)
-            await relay.write(session, row)
+            await relay.write(session, row, shared_id=options is not None and options.shared_id)
             return Enqueued(queue, name, row.id, "outbox")
         # A company's index entry is written by id: one is given here when the options have
         # none (packed alone; the job type's options stay shared, prepared once).

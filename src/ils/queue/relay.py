@@ -116,9 +116,10 @@ class OutboxRelay:
 
     # -- in the caller's transaction -------------------------------------------------------
 
-    async def write(self, session: AsyncSession, row: OutboxRow) -> None:
-        """Write ``row`` in ``session``'s transaction; relayed as soon as that commits."""
-        await self.writer.write(session, row)
+    async def write(self, session: AsyncSession, row: OutboxRow, shared_id: bool = False) -> None:
+        """Write ``row`` in ``session``'s transaction; relayed as soon as that commits (with
+        ``shared_id``, only when no row of its id was there: see :class:`OutboxWriter`)."""
+        await self.writer.write(session, row, shared_id)
 
     async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
         """Write ``rows`` in ``session``'s transaction, in one statement; relayed on commit."""

@@ -29,12 +29,20 @@ class OutboxWriter:
         self._batch_key = f"ils.outbox.batch.{id(self)}"
         self._savepoint_key = f"ils.outbox.savepoint_rolled_back.{id(self)}"
 
-    async def write(self, session: AsyncSession, row: OutboxRow) -> None:
+    async def write(self, session: AsyncSession, row: OutboxRow, shared_id: bool = False) -> None:
         """Write ``row`` in ``session``'s transaction, to be relayed as soon as that commits.
 
         Nothing touches Redis here. A rollback leaves no row, so nothing is ever enqueued.
-        Inside :meth:`batch` the row is held back and written with the batch's others.
+        Inside :meth:`batch` the row is held back and written with the batch's others. A row
+        whose id is in the outbox already is not written again; it is still handed over at
+        commit (its job may be gone from BullMQ: the hand-over adds it again), unless
+        ``shared_id``: then the row there is this one's job, handed over by its own commit (or
+        the sweep), and this commit hands over nothing for it.
         """
+        if shared_id and session.info.get(self._batch_key) is None:
+            if await self.outbox.write_many(session, [row]):
+                self._pending_in(session).append(row)
+            return
         await self.write_many(session, [row])
 
     async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:

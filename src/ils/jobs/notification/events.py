@@ -91,7 +91,9 @@ async def queue_dispatch(
     """Queue a pass in ``session``'s transaction (its outbox); False, queueing nothing, when the
     session is of a database no job system was started with (a migration, a script): its events
     wait in the log for the next pass."""
-    options = EnqueueOptions(job_id=dispatch_job_id(event_id))
+    # Every transaction of the quarter asks for the same pass: the first one's row is handed
+    # over at its commit; the others join it (a pass reads the log, not its payload).
+    options = EnqueueOptions(job_id=dispatch_job_id(event_id), shared_id=True)
     try:
         await dispatch_events.send(
             {"event_id": event_id}, options=options, session=session, producer=producer
