@@ -20,7 +20,8 @@ from ils.domain.models.events import Event, EventCursor
 from ils.domain.services.companies import CompanyCreate, create_company
 from ils.events.dispatcher import Dispatcher
 from ils.events.emit_jobs import document_generated
-from ils.jobs.notification.events import dispatch_job_id
+from ils.events.envelope import new_event_id
+from ils.jobs.notification.events import dispatch_job_id, queue_dispatch
 from ils.queue.outbox_table import outbox
 from tests.support.running import running
 from tests.test_events_core import Collect
@@ -55,6 +56,27 @@ async def test_a_change_commits_with_its_event_and_one_dispatch(db_system: JobSy
     assert [e.type for e in found[-2:]] == ["company.created", "company.created"]
     assert [e.data["name"] for e in found[-2:]] == ["Lab north", "Lab south"]
     assert found[-1].actor.kind == "system"
+
+
+async def test_the_transactions_of_one_quarter_hand_its_dispatch_over_once(
+    db_system: JobSystem, db: Database
+):
+    """Every transaction that records events in the same quarter of a second asks for the same
+    dispatch pass; the commit that wrote its outbox row hands it to BullMQ, the others join it
+    (before, each commit handed it over again and marked the row relayed again)."""
+    event_id = new_event_id()
+    job_id = dispatch_job_id(event_id)
+    queue = db_system.producer.queue("notification")
+    states = []
+    for _ in range(2):
+        async with db.session() as session:
+            assert await queue_dispatch(session, event_id)
+        await db_system.relay.wait_idle()
+        states.append(await queue.getJobState(job_id))
+        await queue.remove(job_id)  # handed over again, it would be back after the next commit
+    assert states == ["prioritized", "unknown"]  # (the pass has a priority)
+    _, _, dispatches = await counts(db)
+    assert dispatches == 1
 
 
 async def test_a_failure_after_the_change_leaves_no_event(db_system: JobSystem, db: Database):
