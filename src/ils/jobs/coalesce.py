@@ -5,17 +5,20 @@ transactions queue for, that is the difference between keeping up and falling be
 
 A call made while nothing is under way starts a batch at once (after the current step of the
 event loop), so a lone call waits no longer than it would alone; a call never joins a batch
-already under way, so what it reads was read after it was made.
+already under way, so what it reads was read after it was made. The coalescers of one database
+live in one object per database and process (:class:`PerObject`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+MadeT = TypeVar("MadeT")
 
 #: Runs one batch: one result per item, in order, each a value or the exception for that item.
 RunBatch = Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]
@@ -63,3 +66,18 @@ class Coalescer(Generic[K, V]):
             for _, future in [*batch, *self._waiting]:
                 if not future.done():
                     future.cancel()
+
+
+class PerObject(Generic[K, MadeT]):
+    """``per_object(key)``: the one object of ``key`` in this process, made by ``make(key)`` at its
+    first use and kept while ``key`` lives (a database's coalescers, for every job using it)."""
+
+    def __init__(self, make: Callable[[K], MadeT]) -> None:
+        self.make = make
+        self._made: weakref.WeakKeyDictionary[K, MadeT] = weakref.WeakKeyDictionary()
+
+    def __call__(self, key: K) -> MadeT:
+        found = self._made.get(key)
+        if found is None:
+            found = self._made[key] = self.make(key)
+        return found

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from ils.domain.models import Document
 from ils.domain.models.types import utcnow
 from ils.events.emit_jobs import document_generated
 from ils.files import StoredFile, safe_name
-from ils.jobs.coalesce import Coalescer
+from ils.jobs.coalesce import Coalescer, PerObject
 
 if TYPE_CHECKING:
     from ils.jobs.pdf.load import Loaded
@@ -100,12 +99,5 @@ class DocumentRows:
             return await _write(self.db, session, params)
 
 
-_ROWS: weakref.WeakKeyDictionary[Database, DocumentRows] = weakref.WeakKeyDictionary()
-
-
-def rows_for(db: Database) -> DocumentRows:
-    """The document rows of ``db`` in this process (made at its first PDF job)."""
-    found = _ROWS.get(db)
-    if found is None:
-        found = _ROWS[db] = DocumentRows(db)
-    return found
+#: The document rows of a database in this process (made at its first PDF job).
+rows_for: PerObject[Database, DocumentRows] = PerObject(DocumentRows)

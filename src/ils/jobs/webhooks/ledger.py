@@ -22,7 +22,6 @@ Imported by the handler when it runs (SQLAlchemy), never by the declaration.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -31,7 +30,7 @@ from ils.domain.db import Database, conflict_insert
 from ils.domain.models import WebhookDelivery, WebhookEndpoint
 from ils.domain.models.types import utcnow
 from ils.errors import GiveUp
-from ils.jobs.coalesce import Coalescer
+from ils.jobs.coalesce import Coalescer, PerObject
 from ils.jobs.webhooks.record import Attempt, record, reset_streaks, row_values
 from ils.jobs.webhooks.sender import Sent
 from ils.queue.producer import Producer
@@ -127,12 +126,5 @@ class Ledger:
         return written
 
 
-_LEDGERS: weakref.WeakKeyDictionary[Database, Ledger] = weakref.WeakKeyDictionary()
-
-
-def ledger_for(db: Database) -> Ledger:
-    """The ledger of ``db`` in this process (made at its first delivery)."""
-    found = _LEDGERS.get(db)
-    if found is None:
-        found = _LEDGERS[db] = Ledger(db)
-    return found
+#: The ledger of a database in this process (made at its first delivery).
+ledger_for: PerObject[Database, Ledger] = PerObject(Ledger)
