@@ -38,8 +38,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ils.bootstrap import JobSystem
-from ils.domain.db import Database, database_url
-from ils.domain.migrate import upgrade_database
+from ils.domain.db import Database
 from ils.domain.models import WebhookEndpoint
 from ils.events.dispatcher import Dispatcher
 from ils.events.envelope import Actor
@@ -49,11 +48,8 @@ from ils.events.replay import replay
 from ils.jobs.webhooks.event import WebhookEvent, envelope_of
 from ils.jobs.webhooks.replay import replay_target, scoped
 from ils.jobs.webhooks.sender import WebhookSender
-from ils.jobs.webhooks.settings import WebhookSettings
-from ils.settings import load_settings
-from notify_latency import Process
-from redis_scope import DEFAULT_URL, checked_url, delete_prefix, new_prefix
-from webhooks import LOCAL, Arrivals, bench_env, commit, receiver, run_on, seed
+from redis_scope import DEFAULT_URL, checked_url, new_prefix
+from webhooks import Arrivals, commit, run_on, world
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webhook_replay.json"
 CHUNK = 1_000
@@ -125,48 +121,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     arrivals = Counted()
     found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="ils-bench-replay-") as tmp:
-        env = bench_env(args, redis_url, prefix, tmp)
-        settings = load_settings(env)
-        db = Database(database_url(env, settings.var_dir))
-        await upgrade_database(db)
-        system = JobSystem(settings, database=db)
-        sender = WebhookSender(WebhookSettings(allow=LOCAL))
-        worker = await Process(["worker", "--queues", "notification"], env).start()
-        try:
-            async with receiver(arrivals) as url:
-                company = await seed(db, url)
-                async with db.session() as s:
-                    endpoint = await s.scalar(select(WebhookEndpoint.id))
-                began = time.perf_counter()
-                events = await fill(db, company, args.events)
-                found["fill_s"] = round(time.perf_counter() - began, 1)
-                ids = {e.id for e in events}
-                await worker.wait_for("background job workers active")
-                output = asyncio.create_task(worker.drain())
+        async with world(args, redis_url, prefix, tmp, arrivals) as w:
+            db, system, worker = w.db, w.system, w.worker
+            async with db.session() as s:
+                endpoint = await s.scalar(select(WebhookEndpoint.id))
+            began = time.perf_counter()
+            events = await fill(db, w.company, args.events)
+            found["fill_s"] = round(time.perf_counter() - began, 1)
+            ids = {e.id for e in events}
+            await worker.wait_for("background job workers active")
+            output = asyncio.create_task(worker.drain())
 
-                began = time.perf_counter()
-                await direct(sender, url, events, args.concurrency)
-                found["direct"] = outcome("direct", arrivals, ids, time.perf_counter() - began)
-                arrivals.reset()
+            began = time.perf_counter()
+            await direct(w.sender, w.url, events, args.concurrency)
+            found["direct"] = outcome("direct", arrivals, ids, time.perf_counter() - began)
+            arrivals.reset()
 
-                began = time.perf_counter()
-                async with db.session() as s:
-                    target = await replay_target(s, Dispatcher(db.sessions), f"webhook:{endpoint}")
-                    which = scoped(target, EventFilter(types=["order.shipped"]))
-                    done = await replay(s, target, which)
-                called = time.perf_counter() - began
-                await arrivals.wait_all(ids, args.timeout)
-                last = max(arrivals.at.values(), default=began) - began
-                await drained(system, args.timeout)
-                found["replay"] = outcome("replay", arrivals, ids, last)
-                found["replay"] |= {"matched": done.matched, "call_s": round(called, 2)}
-                output.cancel()
-        finally:
-            await sender.close()
-            await system.close()
-            await worker.stop()
-            await db.dispose()
-            delete_prefix(redis_url, prefix)
+            began = time.perf_counter()
+            async with db.session() as s:
+                target = await replay_target(s, Dispatcher(db.sessions), f"webhook:{endpoint}")
+                which = scoped(target, EventFilter(types=["order.shipped"]))
+                done = await replay(s, target, which)
+            called = time.perf_counter() - began
+            await arrivals.wait_all(ids, args.timeout)
+            last = max(arrivals.at.values(), default=began) - began
+            await drained(system, args.timeout)
+            found["replay"] = outcome("replay", arrivals, ids, last)
+            found["replay"] |= {"matched": done.matched, "call_s": round(called, 2)}
+            output.cancel()
     found["replay"]["time_ratio_to_direct"] = round(
         found["replay"]["seconds"] / found["direct"]["seconds"], 1
     )

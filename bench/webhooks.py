@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -213,72 +214,96 @@ def bench_env(
     return env
 
 
+@dataclasses.dataclass(frozen=True)
+class World:
+    """What both webhook benches run against: the database (migrated), the job system, a sender
+    for the direct path, the notification worker's process, the receiver's URL and the company
+    whose endpoint points at it."""
+
+    db: Database
+    system: JobSystem
+    sender: WebhookSender
+    worker: Process
+    url: str
+    company: int
+
+
+@contextlib.asynccontextmanager
+async def world(
+    args: argparse.Namespace, redis_url: str, prefix: str, var_dir: str, arrivals: Arrivals
+) -> AsyncIterator[World]:
+    """The :class:`World` of a run under ``prefix`` and ``var_dir``; everything stopped, and the
+    prefix's keys deleted, at the end."""
+    env = bench_env(args, redis_url, prefix, var_dir)
+    settings = load_settings(env)
+    db = Database(database_url(env, settings.var_dir))
+    await upgrade_database(db)
+    system = JobSystem(settings, database=db)
+    sender = WebhookSender(WebhookSettings(allow=LOCAL))
+    worker = await Process(["worker", "--queues", "notification"], env).start()
+    try:
+        async with receiver(arrivals) as url:
+            yield World(db, system, sender, worker, url, await seed(db, url))
+    finally:
+        await sender.close()
+        await system.close()
+        await worker.stop()
+        await db.dispose()
+        delete_prefix(redis_url, prefix)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_start = os.getloadavg()[0]
     redis_url, prefix = checked_url(args.redis_url), new_prefix()
     arrivals = Arrivals()
     with tempfile.TemporaryDirectory(prefix="ils-bench-webhooks-") as tmp:
-        env = bench_env(args, redis_url, prefix, tmp)
-        settings = load_settings(env)
-        db = Database(database_url(env, settings.var_dir))
-        await upgrade_database(db)
-        system = JobSystem(settings, database=db)
-        sender = WebhookSender(WebhookSettings(allow=LOCAL))
-        worker = await Process(["worker", "--queues", "notification"], env).start()
-        try:
-            async with receiver(arrivals) as url:
-                company = await seed(db, url)
-                await worker.wait_for("background job workers active")
-                drain = asyncio.create_task(worker.drain())
+        async with world(args, redis_url, prefix, tmp, arrivals) as w:
+            db, sender, worker, url, company = w.db, w.sender, w.worker, w.url, w.company
+            await worker.wait_for("background job workers active")
+            drain = asyncio.create_task(worker.drain())
 
-                async def direct(i: int) -> str:
-                    event = WebhookEvent(id=new_event_id(), type="order.shipped",
-                                         company_id=company, occurred_at=dt.datetime.now(dt.UTC),
-                                         data={"order_id": i + 1})  # fmt: skip
-                    await sender.send(url, event.id, event.body(), ["whsec_YmVuY2g="])
+            async def direct(i: int) -> str:
+                event = WebhookEvent(id=new_event_id(), type="order.shipped",
+                                     company_id=company, occurred_at=dt.datetime.now(dt.UTC),
+                                     data={"order_id": i + 1})  # fmt: skip
+                await sender.send(url, event.id, event.body(), ["whsec_YmVuY2g="])
+                return event.id
+
+            async def recorded(i: int) -> str:
+                async with db.session() as s:
+                    event = await record(
+                        s, "order.shipped", company_id=company, subject=("order", i + 1),
+                        data={"order_id": i + 1, "number": f"ORD-{i:06d}",
+                              "tracking_number": "1Z999"},
+                        actor=Actor.system(),
+                    )  # fmt: skip
                     return event.id
 
-                async def recorded(i: int) -> str:
-                    async with db.session() as s:
-                        event = await record(
-                            s, "order.shipped", company_id=company, subject=("order", i + 1),
-                            data={"order_id": i + 1, "number": f"ORD-{i:06d}",
-                                  "tracking_number": "1Z999"},
-                            actor=Actor.system(),
-                        )  # fmt: skip
-                        return event.id
+            async def fanned_out(i: int) -> str:
+                event = WebhookEvent(id=new_event_id(), type="order.shipped",
+                                     company_id=company, occurred_at=dt.datetime.now(dt.UTC),
+                                     data={"order_id": i + 1})  # fmt: skip
+                async with db.session() as s:
+                    await enqueue_deliveries(s, event)
+                return event.id
 
-                async def fanned_out(i: int) -> str:
-                    event = WebhookEvent(id=new_event_id(), type="order.shipped",
-                                         company_id=company, occurred_at=dt.datetime.now(dt.UTC),
-                                         data={"order_id": i + 1})  # fmt: skip
-                    async with db.session() as s:
-                        await enqueue_deliveries(s, event)
-                    return event.id
-
-                runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
-                found = {}
-                assert worker.proc is not None
-                # The worker with its processes; this process alone (the worker and the receiver
-                # are its children).
-                procs = {"worker": (psutil.Process(worker.proc.pid), True),
-                         "bench": (psutil.Process(), False)}  # fmt: skip
-                for name in ("direct", *args.paths):
-                    before = {who: cpu_s(*p) for who, p in procs.items()}
-                    due, failed = await paced(args.rate, args.duration, runs[name])
-                    drain_s = 30 if name == "direct" else 120
-                    found[name] = r = await measure(name, arrivals, due, drain_s, failed)
-                    received = max(1, r["sent"] - r["missing"])
-                    for who, p in procs.items():
-                        used = cpu_s(*p) - before[who]
-                        r[f"{who}_cpu_ms_per_event"] = round(used * 1000 / received, 2)
-                drain.cancel()
-        finally:
-            await sender.close()
-            await system.close()
-            await worker.stop()
-            await db.dispose()
-            delete_prefix(redis_url, prefix)
+            runs = {"direct": direct, "fanout": fanned_out, "event": recorded}
+            found = {}
+            assert worker.proc is not None
+            # The worker with its processes; this process alone (the worker and the receiver
+            # are its children).
+            procs = {"worker": (psutil.Process(worker.proc.pid), True),
+                     "bench": (psutil.Process(), False)}  # fmt: skip
+            for name in ("direct", *args.paths):
+                before = {who: cpu_s(*p) for who, p in procs.items()}
+                due, failed = await paced(args.rate, args.duration, runs[name])
+                drain_s = 30 if name == "direct" else 120
+                found[name] = r = await measure(name, arrivals, due, drain_s, failed)
+                received = max(1, r["sent"] - r["missing"])
+                for who, p in procs.items():
+                    used = cpu_s(*p) - before[who]
+                    r[f"{who}_cpu_ms_per_event"] = round(used * 1000 / received, 2)
+            drain.cancel()
     base = found["direct"]
     for name in args.paths:
         r = found[name]
