@@ -39,20 +39,21 @@ class OutboxWriter:
         ``shared_id``: then the row there is this one's job, handed over by its own commit (or
         the sweep), and this commit hands over nothing for it.
         """
-        if shared_id and session.info.get(self._batch_key) is None:
-            if await self.outbox.write_many(session, [row]):
-                self._pending_in(session).append(row)
-            return
-        await self.write_many(session, [row])
+        await self.write_many(session, [row], shared_id)
 
-    async def write_many(self, session: AsyncSession, rows: Sequence[OutboxRow]) -> None:
-        """:meth:`write` for many rows, in one statement (or with the batch's others)."""
+    async def write_many(
+        self, session: AsyncSession, rows: Sequence[OutboxRow], shared_id: bool = False
+    ) -> None:
+        """:meth:`write` for many rows, in one statement (or with the batch's others, each then
+        handed over at commit)."""
         held: list[OutboxRow] | None = session.info.get(self._batch_key)
         if held is not None:
             held.extend(rows)
             return
-        await self.outbox.write_many(session, rows)
-        self._pending_in(session).extend(rows)
+        written = await self.outbox.write_many(session, rows)
+        self._pending_in(session).extend(
+            [row for row in rows if row.id in written] if shared_id else rows
+        )
 
     @contextlib.asynccontextmanager
     async def batch(self, session: AsyncSession) -> AsyncIterator[None]:
