@@ -21,24 +21,6 @@ def _text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-async def record_once(
-    session: AsyncSession,
-    event_type: str,
-    *,
-    job_id: str,
-    company_id: int | None,
-    subject: Subject,
-    data: dict[str, Any],
-    producer: Producer | None = None,
-) -> bool:
-    """Record the event a job's run owes, unless a run of the same job recorded it (same type,
-    job and subject); whether it was recorded now."""
-    return await record_unless_seen(
-        session, event_type, job_id=job_id, company_id=company_id, subject=subject, data=data,
-        producer=producer,
-    )  # fmt: skip
-
-
 async def anomalies_detected(
     session: AsyncSession, company_id: int, job_id: str, result_id: int,
     anomalies: list[dict[str, Any]],
@@ -52,8 +34,8 @@ async def anomalies_detected(
             "score": float(found["score"]),
         }  # fmt: skip
         subject = Subject.of("ai_result", f"{result_id}:{i}")
-        await record_once(session, "ai.anomaly_detected", job_id=job_id, company_id=company_id,
-                          subject=subject, data=data)  # fmt: skip
+        await record_unless_seen(session, "ai.anomaly_detected", job_id=job_id,
+                                 company_id=company_id, subject=subject, data=data)  # fmt: skip
 
 
 async def document_generated(
@@ -65,9 +47,9 @@ async def document_generated(
         "entity_type": _text(params["entity"]),
         "entity_id": params["entity_id"], "job_id": params["job_id"],
     }  # fmt: skip
-    await record_once(session, "document.generated", job_id=params["job_id"],
-                      company_id=params["company_id"], subject=Subject.of("document", document_id),
-                      data=data)  # fmt: skip
+    await record_unless_seen(session, "document.generated", job_id=params["job_id"],
+                             company_id=params["company_id"],
+                             subject=Subject.of("document", document_id), data=data)  # fmt: skip
 
 
 async def oma_file_processed(
@@ -75,14 +57,14 @@ async def oma_file_processed(
 ) -> None:
     """``oma.file_processed`` for the OMA job's file row (``params`` as the row has it)."""
     data = {"file_name": params["filename"], "records": records, "order_id": params["order_id"]}
-    await record_once(session, "oma.file_processed", job_id=params["job_id"],
-                      company_id=params["company_id"], subject=Subject.of("oma_file", oma_file_id),
-                      data=data)  # fmt: skip
+    await record_unless_seen(session, "oma.file_processed", job_id=params["job_id"],
+                             company_id=params["company_id"],
+                             subject=Subject.of("oma_file", oma_file_id), data=data)  # fmt: skip
 
 
 async def job_dead_lettered(session: AsyncSession, dead: DeadLetter, producer: Producer) -> None:
     data = {"queue": dead.queue, "name": dead.name, "job_id": dead.job_id,
             "attempts": dead.attempts, "reason": dead.reason[:1000]}  # fmt: skip
-    await record_once(session, "job.dead_lettered", job_id=dead.job_id[:200],
-                      company_id=dead.company_id, subject=Subject.of("dead_letter", dead.id),
-                      data=data, producer=producer)  # fmt: skip
+    await record_unless_seen(session, "job.dead_lettered", job_id=dead.job_id[:200],
+                             company_id=dead.company_id, subject=Subject.of("dead_letter", dead.id),
+                             data=data, producer=producer)  # fmt: skip
